@@ -1,0 +1,199 @@
+//! The audit trail: who did what to which record, when, and from where.
+//!
+//! Events are written in the same transaction as the change (or read) they
+//! describe, so there is no change without its event and no event without its
+//! change. They are append-only (database triggers refuse UPDATE and DELETE) and
+//! hash-chained: each stores the SHA-256 of its predecessor, so an edit or
+//! deletion made behind the database's back is found by [`chain::verify`]
+//! (`ferry audit verify`). The fields follow FHIR AuditEvent, and [`fhir`]
+//! exports them as such.
+
+pub mod chain;
+pub mod fhir;
+pub mod routes;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::db::Tx;
+
+/// FHIR AuditEvent.action: create, read, update, delete, execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Execute,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Execute => "execute",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// Who acted. `user_id` is empty for anonymous sign-in attempts and for the
+/// command line, whose `name` says which it was.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<i64>,
+    pub name: String,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The local command line (`ferry user create`, the demo seed).
+    pub fn system(name: &str) -> Self {
+        Self {
+            user_id: None,
+            name: format!("system:{name}"),
+            client_addr: None,
+            request_id: None,
+        }
+    }
+}
+
+/// One event to append; built with the methods below.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub action: Action,
+    /// Ferry's own event name, e.g. `patient.read`, `user.login`, `break_glass.open`.
+    pub subtype: String,
+    pub outcome: Outcome,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub patient_id: Option<i64>,
+    pub facility_id: Option<i64>,
+    pub detail: Value,
+}
+
+impl AuditEntry {
+    pub fn new(action: Action, subtype: &str) -> Self {
+        Self {
+            action,
+            subtype: subtype.to_owned(),
+            outcome: Outcome::Success,
+            entity_type: None,
+            entity_id: None,
+            patient_id: None,
+            facility_id: None,
+            detail: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn login(subtype: &str, outcome: Outcome) -> Self {
+        Self::new(Action::Execute, subtype).outcome(outcome)
+    }
+
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    pub fn entity(mut self, kind: &str, id: impl ToString) -> Self {
+        self.entity_type = Some(kind.to_owned());
+        self.entity_id = Some(id.to_string());
+        self
+    }
+
+    pub fn patient(mut self, patient_id: i64) -> Self {
+        self.patient_id = Some(patient_id);
+        self
+    }
+
+    pub fn facility(mut self, facility_id: i64) -> Self {
+        self.facility_id = Some(facility_id);
+        self
+    }
+
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+/// Appends one event inside the caller's transaction and returns its sequence
+/// number. Bumping the chain head first takes its row lock (PostgreSQL) or runs
+/// under the write lock (SQLite), so concurrent appenders line up and the chain
+/// never forks.
+pub async fn append(tx: &mut Tx, actor: &Actor, entry: AuditEntry) -> Result<i64, sqlx::Error> {
+    let (seq, prev_hash): (i64, String) = sqlx::query_as(
+        "UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let event = chain::ChainedEvent {
+        seq,
+        recorded_at: crate::time::now_ms(),
+        action: entry.action.as_str().to_owned(),
+        subtype: entry.subtype,
+        outcome: entry.outcome.as_str().to_owned(),
+        actor_user_id: actor.user_id,
+        actor_name: actor.name.clone(),
+        client_addr: actor.client_addr.clone(),
+        request_id: actor.request_id.clone(),
+        entity_type: entry.entity_type,
+        entity_id: entry.entity_id,
+        patient_id: entry.patient_id,
+        facility_id: entry.facility_id,
+        detail: entry.detail.to_string(),
+        prev_hash,
+        hash: String::new(),
+    };
+    let hash = event.compute_hash();
+    sqlx::query(
+        "INSERT INTO audit_event (seq, recorded_at, action, subtype, outcome, actor_user_id, actor_name, \
+         client_addr, request_id, entity_type, entity_id, patient_id, facility_id, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(event.seq)
+    .bind(event.recorded_at)
+    .bind(&event.action)
+    .bind(&event.subtype)
+    .bind(&event.outcome)
+    .bind(event.actor_user_id)
+    .bind(&event.actor_name)
+    .bind(&event.client_addr)
+    .bind(&event.request_id)
+    .bind(&event.entity_type)
+    .bind(&event.entity_id)
+    .bind(event.patient_id)
+    .bind(event.facility_id)
+    .bind(&event.detail)
+    .bind(&event.prev_hash)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE audit_chain_head SET hash = $1 WHERE id = 1")
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(seq)
+}

@@ -1,0 +1,168 @@
+//! `/break-glass`: open a patient in an emergency; review the openings.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{store, BreakGlassRequest, GrantView, ReviewRequest};
+use crate::audit::{self, Action, AuditEntry};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::patient;
+use crate::policy::{self, PatientAccess, CARE_ROLES};
+use crate::state::AppState;
+use crate::time::now_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(break_glass, list_grants))
+        .routes(routes!(review_grant))
+}
+
+/// Opens a patient outside the caller's scope for a limited time. The reason
+/// is recorded in the audit trail and shown to administrators for review.
+#[utoipa::path(post, path = "/break-glass", tag = "break-glass", request_body = BreakGlassRequest,
+    responses(
+        (status = 201, body = GrantView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The patient is already in scope"),
+        (status = 422, body = ErrorBody, description = "Missing reason or patient"),
+    ),
+    security(("bearer" = [])))]
+async fn break_glass(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<BreakGlassRequest>,
+) -> ApiResult<(StatusCode, Json<GrantView>)> {
+    policy::require_any(&caller, &CARE_ROLES, "clinicians, experts and radiologists")?;
+    let reason = body.reason.trim();
+    if reason.chars().count() < 10 || reason.chars().count() > 2000 {
+        return Err(ApiError::invalid(
+            "reason_required",
+            "reason",
+            "state the emergency in 10 to 2000 characters",
+        ));
+    }
+    let mut tx = state.db.begin_write().await?;
+    let patient = match (body.patient_id, body.national_id.as_deref().map(str::trim)) {
+        (Some(id), None) => patient::store::get(&mut tx, id).await?,
+        (None, Some(national_id)) if !national_id.is_empty() => {
+            patient::store::find_by_national_id(&mut tx, national_id).await?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "patient_required",
+                "patient_id",
+                "name the patient by exactly one of patient_id and national_id",
+            ))
+        }
+    }
+    .ok_or(ApiError::NotFound { what: "patient" })?;
+    let now = now_ms();
+    if policy::patient_access(&mut tx, &caller, patient.id, now).await?
+        == Some(PatientAccess::Facility)
+    {
+        return Err(ApiError::conflict(
+            "already_in_scope",
+            "this patient is already in your scope",
+        ));
+    }
+    let minutes = i64::try_from(state.settings.break_glass_minutes)
+        .unwrap_or(60)
+        .max(1);
+    let expires_at = now + minutes * 60_000;
+    let id = store::insert(&mut tx, caller.user_id, patient.id, reason, now, expires_at).await?;
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Execute, "break_glass.open")
+            .entity("break_glass_grant", id)
+            .patient(patient.id)
+            .facility(caller.facility_id)
+            .detail(serde_json::json!({ "reason": reason, "minutes": minutes })),
+    )
+    .await?;
+    let grant = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "grant" })?;
+    tx.commit().await?;
+    tracing::warn!(
+        grant_id = id,
+        user_id = caller.user_id,
+        patient_id = patient.id,
+        "break-the-glass access opened"
+    );
+    Ok((StatusCode::CREATED, Json(grant)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GrantQuery {
+    /// Only grants not yet reviewed (default true).
+    pub pending: Option<bool>,
+}
+
+/// Break-the-glass grants for review. Administrators only.
+#[utoipa::path(get, path = "/break-glass", tag = "break-glass", params(GrantQuery),
+    responses((status = 200, body = Vec<GrantView>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_grants(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<GrantQuery>,
+) -> ApiResult<Json<Vec<GrantView>>> {
+    policy::require_admin(&caller)?;
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(Json(
+        store::list(&mut conn, query.pending.unwrap_or(true)).await?,
+    ))
+}
+
+/// Records an administrator's review of a grant.
+#[utoipa::path(post, path = "/break-glass/{id}/review", tag = "break-glass", params(("id" = i64, Path)),
+    request_body = ReviewRequest,
+    responses(
+        (status = 200, body = GrantView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Already reviewed"),
+    ),
+    security(("bearer" = [])))]
+async fn review_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ReviewRequest>,
+) -> ApiResult<Json<GrantView>> {
+    policy::require_admin(&caller)?;
+    let mut tx = state.db.begin_write().await?;
+    let grant = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "grant" })?;
+    if !store::review(&mut tx, id, caller.user_id, body.note.trim(), now_ms()).await? {
+        return Err(ApiError::conflict(
+            "already_reviewed",
+            "this grant has already been reviewed",
+        ));
+    }
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Update, "break_glass.review")
+            .entity("break_glass_grant", id)
+            .patient(grant.patient_id),
+    )
+    .await?;
+    let grant = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "grant" })?;
+    tx.commit().await?;
+    Ok(Json(grant))
+}

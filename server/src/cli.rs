@@ -1,0 +1,331 @@
+//! The `ferry` command line: `serve`, `migrate`, `facility create`,
+//! `user create`, `user password`, `audit verify`.
+//!
+//! Commands report to the person at the terminal on stdout (that is their
+//! output, not logging); the server itself logs through `tracing` only.
+#![allow(clippy::print_stdout)]
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::audit::chain::{self, Verdict};
+use crate::audit::Actor;
+use crate::auth::Role;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::facility::{NewFacility, Tier};
+use crate::startup::Application;
+use crate::user::NewUser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Ferry: telemedicine consultations and remote imaging for a medical consortium",
+    long_about = "Ferry lets village and island clinics book tertiary-hospital experts, hold video \
+                  consultations, share scans for remote reading and refer patients up and back down.\n\n\
+                  Settings come from built-in defaults, then ferry.toml (or --config), then FERRY_* \
+                  environment variables (e.g. FERRY_LISTEN, FERRY_DATA_DIR, FERRY_DATABASE_URL)."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./ferry.toml if present).
+    #[arg(long, global = true, env = "FERRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage facilities.
+    #[command(subcommand)]
+    Facility(FacilityCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Seed a demo consortium (facilities, one user per role, patients) if the
+    /// database is empty, and print the demo sign-in.
+    #[arg(long)]
+    pub demo: bool,
+    /// Password for the demo users instead of a random one (with --demo).
+    #[arg(long, requires = "demo", env = "FERRY_DEMO_PASSWORD")]
+    pub demo_password: Option<String>,
+    /// Listen address, overriding the configuration (e.g. 0.0.0.0:8080).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FacilityCommand {
+    /// Add a facility.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// tertiary, secondary, primary or village.
+        #[arg(long, value_parser = parse_tier)]
+        tier: Tier,
+        /// IANA time zone, e.g. Asia/Shanghai.
+        #[arg(long)]
+        time_zone: String,
+        /// Parent facility, by id or exact name; must be of a higher tier.
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. Without --password-stdin a random password is
+    /// generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        /// Facility, by id or exact name.
+        #[arg(long)]
+        facility: String,
+        /// admin, scheduler, clinician, expert or radiologist; repeat for several.
+        #[arg(long = "role", required = true, value_parser = parse_role)]
+        roles: Vec<Role>,
+        /// Needed for experts and radiologists; repeat for several.
+        #[arg(long = "specialty")]
+        specialties: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (ends the user's sessions).
+    Password {
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 and name the first broken link if any.
+    Verify,
+}
+
+fn parse_tier(text: &str) -> Result<Tier, String> {
+    Tier::parse(text).ok_or_else(|| "expected tertiary, secondary, primary or village".to_owned())
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text)
+        .ok_or_else(|| "expected admin, scheduler, clinician, expert or radiologist".to_owned())
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("ferry: configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Serve(args) = &cli.command {
+        if let Some(listen) = args.listen {
+            settings.listen = listen;
+        }
+    }
+    crate::telemetry::init(&settings);
+    for name in Settings::unknown_env_vars() {
+        tracing::warn!(variable = %name, "unknown FERRY_ environment variable ignored");
+    }
+    match dispatch(cli.command, settings).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ferry: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url(), settings.database_max_connections).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => {
+            let app = Application::build(settings).await?;
+            if args.demo {
+                match crate::demo::seed(&app.state().db, args.demo_password).await? {
+                    Some(seed) => print_demo_banner(&seed, app.local_addr()?),
+                    None => println!(
+                        "Demo consortium already present; sign in with the password printed at its first start \
+                         (or reset one with `ferry user password demo-clinician`)."
+                    ),
+                }
+            }
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            open_db(&settings).await?;
+            println!("migrations applied");
+        }
+        Command::Facility(FacilityCommand::Create {
+            name,
+            tier,
+            time_zone,
+            parent,
+            contact,
+        }) => {
+            let db = open_db(&settings).await?;
+            let mut tx = db.begin_write().await?;
+            let parent_id = match parent {
+                Some(parent) => Some(facility_id(&mut tx, &parent).await?),
+                None => None,
+            };
+            let row = crate::facility::create(
+                &mut tx,
+                &Actor::system("cli"),
+                NewFacility {
+                    name,
+                    tier,
+                    parent_id,
+                    time_zone,
+                    contact,
+                },
+            )
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+            tx.commit().await?;
+            println!("facility {} created: {}", row.id, row.name);
+        }
+        Command::User(UserCommand::Create {
+            username,
+            display_name,
+            facility,
+            roles,
+            specialties,
+            password_stdin,
+        }) => {
+            let db = open_db(&settings).await?;
+            let (password, generated) = password_input(password_stdin)?;
+            let mut tx = db.begin_write().await?;
+            let facility_id = facility_id(&mut tx, &facility).await?;
+            let id = crate::user::create(
+                &mut tx,
+                &Actor::system("cli"),
+                NewUser {
+                    username: username.clone(),
+                    display_name,
+                    password: password.clone(),
+                    facility_id,
+                    roles,
+                    specialties,
+                },
+            )
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+            tx.commit().await?;
+            println!("user {id} created: {}", username.trim().to_lowercase());
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::User(UserCommand::Password {
+            username,
+            password_stdin,
+        }) => {
+            let db = open_db(&settings).await?;
+            let (password, generated) = password_input(password_stdin)?;
+            let mut tx = db.begin_write().await?;
+            let username = username.trim().to_lowercase();
+            let id = crate::user::store::find_id(&mut tx, &username)
+                .await?
+                .with_context(|| format!("no user named {username:?}"))?;
+            crate::user::update(
+                &mut tx,
+                &Actor::system("cli"),
+                id,
+                crate::user::UserPatch {
+                    password: Some(password.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+            tx.commit().await?;
+            println!("password of {username} changed; their sessions were ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = open_db(&settings).await?;
+            match chain::verify(db.pool()).await? {
+                Verdict::Intact { events } => {
+                    println!("audit chain intact: {events} events verified")
+                }
+                Verdict::Broken { seq, problem } => {
+                    println!("audit chain BROKEN at event {seq}: {problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A facility named by id or by exact name.
+async fn facility_id(tx: &mut crate::db::Tx, reference: &str) -> anyhow::Result<i64> {
+    let found = match reference.parse::<i64>() {
+        Ok(id) => crate::facility::store::get(tx, id).await?,
+        Err(_) => crate::facility::store::find_by_name(tx, reference).await?,
+    };
+    found
+        .map(|row| row.id)
+        .with_context(|| format!("no facility {reference:?}"))
+}
+
+fn password_input(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password")?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((crate::auth::password::generate(), true))
+    }
+}
+
+fn print_demo_banner(seed: &DemoSeedRef, addr: SocketAddr) {
+    println!();
+    println!("  Ferry demo consortium seeded.");
+    println!("  Open http://{addr}/ and sign in as one of:");
+    for username in &seed.usernames {
+        println!("    {username}");
+    }
+    println!("  password (all demo users): {}", seed.password);
+    println!();
+}
+
+type DemoSeedRef = crate::demo::DemoSeed;

@@ -1,0 +1,172 @@
+//! Settings, layered: embedded defaults, then `ferry.toml` (or `--config`), then
+//! `FERRY_*` environment variables, then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Every setting of a Ferry node. Field names are the keys of `ferry.toml`; the
+/// environment variable is the name in upper case behind `FERRY_`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address of the HTTP listener.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and, later, stored files.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`; unset means `ferry.db` in `data_dir`.
+    /// Kept secret because it may carry a password.
+    #[serde(skip_serializing)]
+    pub database_url: Option<SecretString>,
+    /// Connections in the database pool.
+    pub database_max_connections: u32,
+    /// How long a sign-in stays valid.
+    pub session_ttl_minutes: u64,
+    /// Failed sign-ins for one name, within `login_lockout_seconds`, before that
+    /// name is locked out for `login_lockout_seconds`.
+    pub login_max_failures: u32,
+    pub login_lockout_seconds: u64,
+    /// How long an emergency (break-the-glass) access lasts.
+    pub break_glass_minutes: u64,
+    /// Largest accepted JSON request body.
+    pub max_body_bytes: usize,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub cookie_secure: bool,
+    /// `tracing` filter, e.g. `info` or `ferry_server=debug,info`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("ferry-data"),
+            database_url: None,
+            database_max_connections: 8,
+            session_ttl_minutes: 12 * 60,
+            login_max_failures: 5,
+            login_lockout_seconds: 15 * 60,
+            break_glass_minutes: 60,
+            max_body_bytes: 1024 * 1024,
+            cookie_secure: false,
+            log: "info".to_owned(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Names this node accepts from the environment, used to warn about typos.
+const KNOWN_KEYS: &[&str] = &[
+    "LISTEN",
+    "DATA_DIR",
+    "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
+    "SESSION_TTL_MINUTES",
+    "LOGIN_MAX_FAILURES",
+    "LOGIN_LOCKOUT_SECONDS",
+    "BREAK_GLASS_MINUTES",
+    "MAX_BODY_BYTES",
+    "COOKIE_SECURE",
+    "LOG",
+    "LOG_FORMAT",
+    "CONFIG",
+];
+
+impl Settings {
+    /// Loads the layers. `config_file` defaults to `ferry.toml` in the working
+    /// directory; a missing default file is fine, a missing named one is not.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(figment::Error::from(format!(
+                        "configuration file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file("ferry.toml")),
+        }
+        figment
+            .merge(Env::prefixed("FERRY_").ignore(&["CONFIG"]).filter(|key| {
+                // Test-harness variables share the prefix but are not settings.
+                !key.as_str().starts_with("test_")
+            }))
+            .extract()
+    }
+
+    /// `FERRY_*` variables that match no setting: most likely typos.
+    pub fn unknown_env_vars() -> Vec<String> {
+        std::env::vars()
+            .filter_map(|(key, _)| key.strip_prefix("FERRY_").map(str::to_owned))
+            .filter(|key| !key.starts_with("TEST_") && !KNOWN_KEYS.contains(&key.as_str()))
+            .map(|key| format!("FERRY_{key}"))
+            .collect()
+    }
+
+    /// The database URL in force: the configured one, or the SQLite file in the
+    /// data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ferry.db").display()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_8080_with_sqlite_in_the_data_dir() {
+        let settings = Settings::default();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            settings.database_url(),
+            "sqlite://ferry-data/ferry.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn a_config_file_is_overridden_by_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "ferry.toml",
+                "listen = \"127.0.0.1:9000\"\nbreak_glass_minutes = 30\n",
+            )?;
+            jail.set_env("FERRY_LISTEN", "127.0.0.1:9100");
+            let settings = Settings::load(None)?;
+            assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
+            assert_eq!(settings.break_glass_minutes, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ferry.toml", "lisen = \"127.0.0.1:9000\"\n")?;
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,197 @@
+//! The one error type of the HTTP API and its mapping to status codes.
+//!
+//! Every failure leaves as `{"error": {"code", "message", "details"}}`. Database
+//! and internal errors are logged with their cause and reach the client only as
+//! `internal`, so no SQL or stack detail leaks out.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("sign in first: this endpoint needs a valid session")]
+    Unauthenticated,
+    #[error("the username or password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed sign-in attempts; try again in {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
+    /// Well-formed input that breaks a rule: 422 with the offending field.
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("the request body is larger than the {limit}-byte limit")]
+    PayloadTooLarge { limit: usize },
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("no route for this path")]
+    NoRoute,
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
+    #[error("a database error occurred")]
+    Database(#[from] sqlx::Error),
+    #[error("an internal error occurred")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The JSON envelope of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable, e.g. `record_number_taken`.
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+    /// Extra facts, e.g. `{"field": "tier"}`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl ApiError {
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+            details: Value::Object(Default::default()),
+        }
+    }
+
+    pub fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code,
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Invalid { code, .. }
+            | Self::BadRequest { code, .. } => code,
+            Self::NotFound { .. } => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NoRoute => "no_route",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Database(_) | Self::Internal(_) => "internal",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            Self::Conflict { details, .. } => details.clone(),
+            Self::Invalid {
+                field: Some(field), ..
+            } => serde_json::json!({ "field": field }),
+            Self::TooManyAttempts { retry_after_secs } => {
+                serde_json::json!({ "retry_after_secs": retry_after_secs })
+            }
+            Self::PayloadTooLarge { limit } => serde_json::json!({ "limit_bytes": limit }),
+            _ => Value::Object(Default::default()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Database(cause) => tracing::error!(error = %cause, "database error"),
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            _ => {}
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+                details: self.details(),
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::TooManyAttempts { retry_after_secs } = self {
+            if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// Turns database constraint violations into the API's errors by kind. The
+/// caller knows which table it wrote, so it names the conflict; SQLite does not
+/// report constraint names reliably, so nothing here matches on them.
+pub trait ResultExt<T> {
+    fn on_unique_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+    fn on_foreign_key_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+    fn on_check_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+}
+
+fn remap(err: ApiError, kind: sqlx::error::ErrorKind, map: impl FnOnce() -> ApiError) -> ApiError {
+    match err {
+        ApiError::Database(sqlx::Error::Database(db)) if db.kind() == kind => map(),
+        other => other,
+    }
+}
+
+impl<T, E: Into<ApiError>> ResultExt<T> for Result<T, E> {
+    fn on_unique_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|err| remap(err.into(), sqlx::error::ErrorKind::UniqueViolation, map))
+    }
+    fn on_foreign_key_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|err| remap(err.into(), sqlx::error::ErrorKind::ForeignKeyViolation, map))
+    }
+    fn on_check_violation(self, map: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|err| remap(err.into(), sqlx::error::ErrorKind::CheckViolation, map))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,47 @@
+//! Ferry: the server of a medical consortium's telemedicine network.
+//!
+//! Where things live:
+//! - [`startup`] builds the [`startup::Application`]: opens the database, runs the
+//!   migrations, binds the listener and serves [`router::build`], the one list of
+//!   every route. [`main.rs`](../ferry/index.html) is only the CLI in [`cli`].
+//! - Each area owns its tables and has `mod.rs` (types), `routes.rs` (handlers) and
+//!   `store.rs` (its SQL): [`facility`], [`user`], [`patient`], [`breakglass`],
+//!   [`auth`] (sign-in, sessions, the [`auth::Caller`] extractor) and [`audit`] (the
+//!   hash-chained audit trail).
+//! - [`policy`] is the one place that answers "may this caller do this to that
+//!   record?"; handlers ask it and never decide access themselves.
+//! - [`error`] maps every failure to HTTP once; [`extract`] wraps axum's extractors
+//!   so malformed input gets the same JSON error envelope as everything else.
+//!
+//! # One pool, two engines
+//!
+//! Ferry runs on SQLite (the default, a file in the data directory) and on
+//! PostgreSQL. It talks to both through sqlx's `Any` driver with runtime-checked
+//! queries whose text is the same on both engines, rather than through a pool enum
+//! with every query written twice. The price is that columns use only types the
+//! `Any` driver carries on both: `BIGINT` ids, instants as `BIGINT` milliseconds
+//! since the Unix epoch (UTC; rendered as RFC 3339 at the API), dates as
+//! `YYYY-MM-DD` text, flags as `0`/`1` integers. The migrations in
+//! `migrations/sqlite` and `migrations/postgres` are kept in step by hand, and the
+//! test suite runs on both engines. See [`db`].
+
+pub mod audit;
+pub mod auth;
+pub mod breakglass;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod facility;
+pub mod ops;
+pub mod patient;
+pub mod policy;
+pub mod router;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod time;
+pub mod user;
+pub mod web;

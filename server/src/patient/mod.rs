@@ -1,0 +1,239 @@
+//! The consortium-wide patient index. A person is one patient however many
+//! member facilities register them (matched on the national identifier); each
+//! registration is a record with that facility's own record number.
+
+pub mod routes;
+pub mod store;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+    Unknown,
+}
+
+impl Sex {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Other => "other",
+            Sex::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Sex {
+        match text {
+            "female" => Sex::Female,
+            "male" => Sex::Male,
+            "other" => Sex::Other,
+            _ => Sex::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PatientRecordView {
+    pub facility_id: i64,
+    pub facility_name: String,
+    pub record_number: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PatientView {
+    pub id: i64,
+    pub national_id: Option<String>,
+    pub family_name: String,
+    pub given_name: String,
+    pub sex: Sex,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    pub phone: String,
+    /// One per facility that registered the patient.
+    pub records: Vec<PatientRecordView>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPatient {
+    /// Resident identity number; a patient already known under it is linked,
+    /// not duplicated.
+    pub national_id: Option<String>,
+    pub family_name: String,
+    #[serde(default)]
+    pub given_name: String,
+    pub sex: Sex,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    #[serde(default)]
+    pub phone: String,
+    /// This facility's record number for the patient.
+    pub record_number: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub national_id: Option<Option<String>>,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<String>,
+    pub phone: Option<String>,
+}
+
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+pub fn check_birth_date(text: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::invalid(
+            "invalid_birth_date",
+            "birth_date",
+            "birth_date must be a past date as YYYY-MM-DD",
+        )
+    };
+    let text = text.trim();
+    if text.len() != 10 {
+        return Err(invalid());
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| invalid())?;
+    let today = jiff::Zoned::now().date();
+    if date > today {
+        return Err(invalid());
+    }
+    Ok(date.to_string())
+}
+
+pub fn check_required(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            field,
+            format!("{field} must have 1 to {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+pub fn check_optional(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            field,
+            format!("{field} may have at most {max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An empty identifier means none.
+pub fn check_national_id(value: Option<&str>) -> Result<Option<String>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(id) => check_required("national_id", id, 64).map(Some),
+    }
+}
+
+/// Registers a patient at `facility_id`: links to the patient already known
+/// under the same national identifier, or creates one. Audited.
+/// Returns the patient id and whether the patient was new to the consortium.
+pub async fn register(
+    tx: &mut crate::db::Tx,
+    actor: &crate::audit::Actor,
+    facility_id: i64,
+    new: NewPatient,
+) -> Result<(i64, bool), ApiError> {
+    use crate::audit::{self, Action, AuditEntry};
+    use crate::error::ResultExt;
+    let national_id = check_national_id(new.national_id.as_deref())?;
+    let family_name = check_required("family_name", &new.family_name, 100)?;
+    let given_name = check_optional("given_name", &new.given_name, 100)?;
+    let birth_date = check_birth_date(&new.birth_date)?;
+    let phone = check_optional("phone", &new.phone, 40)?;
+    let record_number = check_required("record_number", &new.record_number, 64)?;
+    let now = crate::time::now_ms();
+
+    let existing = match &national_id {
+        Some(id) => store::find_by_national_id(tx, id).await?,
+        None => None,
+    };
+    let (patient_id, created) = match existing {
+        Some(found) => {
+            if found.birth_date != birth_date {
+                return Err(ApiError::Conflict {
+                    code: "identity_conflict",
+                    message: "a patient with this national identifier is registered with another birth date".to_owned(),
+                    details: serde_json::json!({ "field": "birth_date" }),
+                });
+            }
+            if store::has_record_at(tx, found.id, facility_id).await? {
+                return Err(ApiError::Conflict {
+                    code: "already_registered",
+                    message: "this patient is already registered at your facility".to_owned(),
+                    details: serde_json::json!({ "patient_id": found.id }),
+                });
+            }
+            (found.id, false)
+        }
+        None => {
+            let values = store::PatientValues {
+                national_id: national_id.as_deref(),
+                family_name: &family_name,
+                given_name: &given_name,
+                sex: new.sex,
+                birth_date: &birth_date,
+                phone: &phone,
+            };
+            let id = store::insert(tx, &values, now)
+                .await
+                .on_unique_violation(|| {
+                    ApiError::conflict(
+                        "national_id_taken",
+                        "another patient has this national identifier",
+                    )
+                })?;
+            (id, true)
+        }
+    };
+    let record_id = store::insert_record(tx, patient_id, facility_id, &record_number, now)
+        .await
+        .on_unique_violation(|| ApiError::Conflict {
+            code: "record_number_taken",
+            message: format!("record number {record_number:?} is already used at your facility"),
+            details: serde_json::json!({ "field": "record_number" }),
+        })?;
+    audit::append(
+        tx,
+        actor,
+        AuditEntry::new(
+            Action::Create,
+            if created {
+                "patient.create"
+            } else {
+                "patient.link"
+            },
+        )
+        .entity("patient_record", record_id)
+        .patient(patient_id)
+        .facility(facility_id),
+    )
+    .await?;
+    Ok((patient_id, created))
+}

@@ -1,0 +1,265 @@
+//! `/patients`: register, search, read and correct patients. Every read and
+//! change is audited in the same transaction, including refused reads.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{store, NewPatient, PatientPatch, PatientView};
+use crate::audit::{self, Action, AuditEntry, Outcome};
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::policy::{self, PatientAccess, CARE_ROLES};
+use crate::state::AppState;
+use crate::time::now_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search_patients, register_patient))
+        .routes(routes!(get_patient, update_patient))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PatientQuery {
+    /// Part of a name, or a whole national identifier or record number.
+    pub q: String,
+    /// 1 to 100, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Searches the patients in the caller's scope.
+#[utoipa::path(get, path = "/patients", tag = "patients", params(PatientQuery),
+    responses((status = 200, body = Vec<PatientView>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn search_patients(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PatientQuery>,
+) -> ApiResult<Json<Vec<PatientView>>> {
+    policy::require_any(&caller, &CARE_ROLES, "clinicians, experts and radiologists")?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) || query.q.trim().is_empty() {
+        return Err(ApiError::BadRequest {
+            code: "invalid_query",
+            message: "q must not be empty and limit must be between 1 and 100".to_owned(),
+        });
+    }
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let rows = store::search(
+        &mut tx,
+        policy::scope_facility(&caller),
+        caller.user_id,
+        now,
+        &query.q,
+        limit,
+    )
+    .await?;
+    let mut views = Vec::with_capacity(rows.len());
+    let actor = caller.actor();
+    for row in rows {
+        let id = row.id;
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEntry::new(Action::Read, "patient.search")
+                .entity("patient", id)
+                .patient(id)
+                .facility(caller.facility_id),
+        )
+        .await?;
+        views.push(store::view(&mut tx, row).await?);
+    }
+    tx.commit().await?;
+    Ok(Json(views))
+}
+
+/// Registers a patient at the caller's facility, linking to the consortium's
+/// existing patient when the national identifier is already known.
+#[utoipa::path(post, path = "/patients", tag = "patients", request_body = NewPatient,
+    responses(
+        (status = 201, body = PatientView),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Record number taken, already registered, or identity conflict"),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn register_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewPatient>,
+) -> ApiResult<(StatusCode, Json<PatientView>)> {
+    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    let mut tx = state.db.begin_write().await?;
+    let (id, _created) =
+        super::register(&mut tx, &caller.actor(), caller.facility_id, body).await?;
+    let row = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "patient" })?;
+    let view = store::view(&mut tx, row).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Opens a patient. Outside the caller's scope this is refused (and the
+/// refusal audited) unless the caller has broken the glass.
+#[utoipa::path(get, path = "/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+    responses((status = 200, body = PatientView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PatientView>> {
+    let tx = state.db.begin_write().await?;
+    let (mut tx, access) = authorize(tx, &caller, id, "patient.read").await?;
+    let row = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "patient" })?;
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Read, "patient.read")
+            .entity("patient", id)
+            .patient(id)
+            .facility(caller.facility_id)
+            .detail(access.describe()),
+    )
+    .await?;
+    let view = store::view(&mut tx, row).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+/// Corrects a patient's demographics. Only clinicians whose facility holds a
+/// record for the patient.
+#[utoipa::path(patch, path = "/patients/{id}", tag = "patients", params(("id" = i64, Path)),
+    request_body = PatientPatch,
+    responses(
+        (status = 200, body = PatientView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn update_patient(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(patch): ApiJson<PatientPatch>,
+) -> ApiResult<Json<PatientView>> {
+    let tx = state.db.begin_write().await?;
+    let (mut tx, access) = authorize(tx, &caller, id, "patient.update").await?;
+    if access != PatientAccess::Facility || !caller.has(Role::Clinician) {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "only clinicians of a facility that registered the patient may change their record",
+        ));
+    }
+    let current = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "patient" })?;
+    let national_id = match &patch.national_id {
+        Some(value) => super::check_national_id(value.as_deref())?,
+        None => current.national_id.clone(),
+    };
+    let family_name = match &patch.family_name {
+        Some(value) => super::check_required("family_name", value, 100)?,
+        None => current.family_name.clone(),
+    };
+    let given_name = match &patch.given_name {
+        Some(value) => super::check_optional("given_name", value, 100)?,
+        None => current.given_name.clone(),
+    };
+    let birth_date = match &patch.birth_date {
+        Some(value) => super::check_birth_date(value)?,
+        None => current.birth_date.clone(),
+    };
+    let phone = match &patch.phone {
+        Some(value) => super::check_optional("phone", value, 40)?,
+        None => current.phone.clone(),
+    };
+    let values = store::PatientValues {
+        national_id: national_id.as_deref(),
+        family_name: &family_name,
+        given_name: &given_name,
+        sex: patch.sex.unwrap_or(super::Sex::parse(&current.sex)),
+        birth_date: &birth_date,
+        phone: &phone,
+    };
+    store::update(&mut tx, id, &values, now_ms())
+        .await
+        .on_unique_violation(|| {
+            ApiError::conflict(
+                "national_id_taken",
+                "another patient has this national identifier",
+            )
+        })?;
+    let changed: Vec<&str> = [
+        ("national_id", patch.national_id.is_some()),
+        ("family_name", patch.family_name.is_some()),
+        ("given_name", patch.given_name.is_some()),
+        ("sex", patch.sex.is_some()),
+        ("birth_date", patch.birth_date.is_some()),
+        ("phone", patch.phone.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect();
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Update, "patient.update")
+            .entity("patient", id)
+            .patient(id)
+            .facility(caller.facility_id)
+            .detail(serde_json::json!({ "changed": changed })),
+    )
+    .await?;
+    let row = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "patient" })?;
+    let view = store::view(&mut tx, row).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+/// Resolves the caller's access to a patient. A refusal is audited and
+/// committed on its own before the error is returned, so failed attempts to
+/// open a record stay on the trail.
+async fn authorize(
+    mut tx: crate::db::Tx,
+    caller: &Caller,
+    patient_id: i64,
+    subtype: &str,
+) -> ApiResult<(crate::db::Tx, PatientAccess)> {
+    if store::get(&mut tx, patient_id).await?.is_none() {
+        return Err(ApiError::NotFound { what: "patient" });
+    }
+    match policy::patient_access(&mut tx, caller, patient_id, now_ms()).await? {
+        Some(access) => Ok((tx, access)),
+        None => {
+            audit::append(
+                &mut tx,
+                &caller.actor(),
+                AuditEntry::new(Action::Read, subtype)
+                    .outcome(Outcome::Failure)
+                    .entity("patient", patient_id)
+                    .patient(patient_id)
+                    .facility(caller.facility_id)
+                    .detail(serde_json::json!({ "reason": "out_of_scope" })),
+            )
+            .await?;
+            tx.commit().await?;
+            Err(policy::out_of_scope())
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Authorization: the one place that answers "may this caller do this to that
+//! record?". Handlers call these functions and never test roles themselves.
+//!
+//! | what                               | admin | scheduler | clinician | expert | radiologist |
+//! |------------------------------------|-------|-----------|-----------|--------|-------------|
+//! | read facilities                    | yes   | yes       | yes       | yes    | yes         |
+//! | manage facilities, users           | yes   |           |           |        |             |
+//! | read the audit trail, review break-the-glass | yes |  |           |        |             |
+//! | register a patient (own facility)  |       |           | yes       |        |             |
+//! | search, read patients in scope     |       |           | yes       | yes    | yes         |
+//! | update a patient                   |       |           | facility scope |   |             |
+//! | break the glass                    |       |           | yes       | yes    | yes         |
+//!
+//! A patient is in a clinician's scope when the clinician's facility holds a
+//! record for them (cases shared with the facility extend this as consultations
+//! and referrals arrive), and in anyone's scope while they hold an unexpired
+//! break-the-glass grant for that patient. Administrators manage the
+//! consortium but do not read clinical records: least privilege.
+
+use sqlx::AnyConnection;
+
+use crate::auth::{Caller, Role};
+use crate::error::ApiError;
+
+/// Roles that treat patients and so may look them up at all.
+pub const CARE_ROLES: [Role; 3] = [Role::Clinician, Role::Expert, Role::Radiologist];
+
+pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    require_any(caller, &[Role::Admin], "administrators")
+}
+
+pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), ApiError> {
+    if roles.iter().any(|role| caller.has(*role)) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "forbidden",
+            format!("only {who} may do this"),
+        ))
+    }
+}
+
+/// Why a caller may open a patient's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientAccess {
+    /// The caller's facility holds a record for the patient.
+    Facility,
+    /// An unexpired emergency grant.
+    BreakGlass { grant_id: i64 },
+}
+
+impl PatientAccess {
+    pub fn describe(self) -> serde_json::Value {
+        match self {
+            PatientAccess::Facility => serde_json::json!({ "access": "facility" }),
+            PatientAccess::BreakGlass { grant_id } => {
+                serde_json::json!({ "access": "break_glass", "grant_id": grant_id })
+            }
+        }
+    }
+}
+
+/// The facility whose records put patients in this caller's scope. Only
+/// clinicians get facility scope; `-1` matches no facility.
+pub fn scope_facility(caller: &Caller) -> i64 {
+    if caller.has(Role::Clinician) {
+        caller.facility_id
+    } else {
+        -1
+    }
+}
+
+/// SQL predicate on a `patient p`: in scope for facility `$1`, user `$2`, at
+/// instant `$3`. Queries that use it bind those first.
+pub const PATIENT_IN_SCOPE: &str = "(EXISTS (SELECT 1 FROM patient_record r \
+       WHERE r.patient_id = p.id AND r.facility_id = $1) \
+     OR EXISTS (SELECT 1 FROM break_glass_grant g \
+       WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3))";
+
+/// How, if at all, the caller may open this patient.
+pub async fn patient_access(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    patient_id: i64,
+    now: i64,
+) -> Result<Option<PatientAccess>, sqlx::Error> {
+    if !CARE_ROLES.iter().any(|role| caller.has(*role)) {
+        return Ok(None);
+    }
+    let facility: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM patient_record WHERE patient_id = $1 AND facility_id = $2",
+    )
+    .bind(patient_id)
+    .bind(scope_facility(caller))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if facility.is_some() {
+        return Ok(Some(PatientAccess::Facility));
+    }
+    let grant: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM break_glass_grant WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 \
+         ORDER BY expires_at DESC LIMIT 1",
+    )
+    .bind(patient_id)
+    .bind(caller.user_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(grant.map(|grant_id| PatientAccess::BreakGlass { grant_id }))
+}
+
+pub fn out_of_scope() -> ApiError {
+    ApiError::forbidden(
+        "patient_out_of_scope",
+        "this patient is outside your scope; in an emergency, break the glass with a reason",
+    )
+}

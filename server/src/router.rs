@@ -1,0 +1,89 @@
+//! The one list of every route, and the middleware stack around it.
+//!
+//! `/api/v1` is assembled from each area's `router()` with utoipa-axum, so a
+//! route cannot exist without appearing in `/api/v1/openapi.json`.
+
+use std::sync::OnceLock;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{middleware, Extension, Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::BodyLimit;
+use crate::state::AppState;
+use crate::{audit, auth, breakglass, facility, ops, patient, telemetry, user, web};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ferry API",
+        description = "Telemedicine consultation and remote-imaging coordination for a medical consortium. \
+                       Every error is `{\"error\": {\"code\", \"message\", \"details\"}}`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+static OPENAPI: OnceLock<OpenApiDoc> = OnceLock::new();
+
+/// The `/api/v1` routes and the document that describes them.
+pub fn api() -> (Router<AppState>, OpenApiDoc) {
+    let v1 = OpenApiRouter::new()
+        .merge(auth::routes::router())
+        .merge(facility::routes::router())
+        .merge(user::routes::router())
+        .merge(patient::routes::router())
+        .merge(breakglass::routes::router())
+        .merge(audit::routes::router())
+        .routes(routes!(openapi_json));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+async fn openapi_json() -> Json<OpenApiDoc> {
+    Json(OPENAPI.get_or_init(|| api().1).clone())
+}
+
+pub fn build(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    let (api, _) = api();
+    let router = Router::new()
+        .merge(api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .merge(web::router())
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(Extension(BodyLimit(limit)))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::record_metrics,
+        ))
+        .with_state(state);
+    telemetry::apply_layers(router)
+}

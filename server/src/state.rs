@@ -1,0 +1,35 @@
+//! The state every handler receives: cheap to clone, one `Arc` inside.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::telemetry::Metrics;
+
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+pub struct App {
+    pub db: Db,
+    pub settings: Settings,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings, metrics: Metrics) -> Self {
+        Self(Arc::new(App {
+            db,
+            settings,
+            metrics,
+        }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
