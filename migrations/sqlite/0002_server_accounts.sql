@@ -25,7 +25,7 @@ CREATE TABLE user_specialty (
 
 -- Bearer tokens are stored only as their SHA-256; the token itself never
 -- touches the disk.
-CREATE TABLE session (
+CREATE TABLE user_session (
     id          INTEGER PRIMARY KEY,
     token_hash  TEXT    NOT NULL UNIQUE,
     user_id     INTEGER NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
@@ -35,7 +35,7 @@ CREATE TABLE session (
     client_addr TEXT,
     CHECK (expires_at > created_at)
 );
-CREATE INDEX session_user ON session (user_id);
+CREATE INDEX user_session_by_user ON user_session (user_id);
 
 -- Keyed by the name typed at sign-in, not by account, so an unknown name is
 -- throttled exactly like a real one and the two cannot be told apart.

@@ -88,26 +88,31 @@ const KNOWN_KEYS: &[&str] = &[
 impl Settings {
     /// Loads the layers. `config_file` defaults to `ferry.toml` in the working
     /// directory; a missing default file is fine, a missing named one is not.
-    pub fn load(config_file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match config_file {
             Some(path) => {
                 if !path.exists() {
-                    return Err(figment::Error::from(format!(
+                    return Err(Box::new(figment::Error::from(format!(
                         "configuration file {} does not exist",
                         path.display()
-                    )));
+                    ))));
                 }
                 figment = figment.merge(Toml::file_exact(path));
             }
             None => figment = figment.merge(Toml::file("ferry.toml")),
         }
+        // Only known names: an unknown FERRY_ variable is warned about (see
+        // `unknown_env_vars`), not fatal, while an unknown key in the file is.
+        let settings_keys: Vec<&str> = KNOWN_KEYS
+            .iter()
+            .copied()
+            .filter(|k| *k != "CONFIG")
+            .collect();
         figment
-            .merge(Env::prefixed("FERRY_").ignore(&["CONFIG"]).filter(|key| {
-                // Test-harness variables share the prefix but are not settings.
-                !key.as_str().starts_with("test_")
-            }))
+            .merge(Env::prefixed("FERRY_").only(&settings_keys))
             .extract()
+            .map_err(Box::new)
     }
 
     /// `FERRY_*` variables that match no setting: most likely typos.
@@ -133,6 +138,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures must return its (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -154,9 +161,20 @@ mod tests {
                 "listen = \"127.0.0.1:9000\"\nbreak_glass_minutes = 30\n",
             )?;
             jail.set_env("FERRY_LISTEN", "127.0.0.1:9100");
-            let settings = Settings::load(None)?;
+            let settings = Settings::load(None).map_err(|e| *e)?;
             assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
             assert_eq!(settings.break_glass_minutes, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_environment_variable_is_not_fatal() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("FERRY_LISSEN", "127.0.0.1:9100");
+            let settings = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+            assert!(Settings::unknown_env_vars().contains(&"FERRY_LISSEN".to_owned()));
             Ok(())
         });
     }

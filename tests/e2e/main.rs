@@ -1,1 +1,13 @@
+//! Ferry's end-to-end tests: the real server on a random port, real HTTP, a
+//! fresh database per test (SQLite, or PostgreSQL when
+//! `FERRY_TEST_DATABASE_URL` is set).
 
+mod audit;
+mod auth;
+mod authz;
+mod bad_input;
+mod durability;
+mod facilities;
+mod helpers;
+mod ops;
+mod patients;

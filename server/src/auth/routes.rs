@@ -137,7 +137,7 @@ async fn login(
             .facility(account.facility_id),
     )
     .await?;
-    let view = user::store::view(&mut *tx, account.id)
+    let view = user::store::view(&mut tx, account.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     tx.commit().await?;
@@ -191,7 +191,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
     security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserView>> {
     let mut conn = state.db.pool().acquire().await?;
-    let view = user::store::view(&mut *conn, caller.user_id)
+    let view = user::store::view(&mut conn, caller.user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     Ok(Json(view))

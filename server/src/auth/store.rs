@@ -33,7 +33,7 @@ pub async fn find_live_session(
 ) -> Result<Option<LiveSession>, sqlx::Error> {
     sqlx::query_as::<_, LiveSession>(
         "SELECT s.id AS session_id, u.id AS user_id, u.username, u.facility_id \
-         FROM session s JOIN app_user u ON u.id = s.user_id \
+         FROM user_session s JOIN app_user u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
     )
     .bind(token_hash(token))
@@ -51,7 +51,7 @@ pub async fn insert_session(
     client_addr: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO session (token_hash, user_id, created_at, expires_at, client_addr) \
+        "INSERT INTO user_session (token_hash, user_id, created_at, expires_at, client_addr) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(token_hash(token))
@@ -64,7 +64,7 @@ pub async fn insert_session(
 }
 
 pub async fn revoke_session(tx: &mut Tx, session_id: i64, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE session SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+    sqlx::query("UPDATE user_session SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(session_id)
         .execute(&mut **tx)
@@ -77,11 +77,13 @@ pub async fn revoke_sessions_of_user(
     user_id: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE session SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE user_session SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

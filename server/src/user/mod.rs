@@ -161,7 +161,7 @@ pub async fn create(tx: &mut Tx, actor: &Actor, new: NewUser) -> Result<i64, Api
 }
 
 pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Result<(), ApiError> {
-    let current = store::view(&mut **tx, id)
+    let current = store::view(tx, id)
         .await?
         .ok_or(ApiError::NotFound { what: "user" })?;
     let is_self = actor.user_id == Some(id);
