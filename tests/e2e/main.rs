@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod authz;
 mod bad_input;
+mod cli;
 mod durability;
 mod facilities;
 mod helpers;

@@ -62,3 +62,34 @@ pub fn generate() -> String {
     use rand::distributions::{Alphanumeric, DistString};
     Alphanumeric.sample_string(&mut rand::thread_rng(), 20)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decoy_hash_parses_so_unknown_users_cost_a_full_verification() {
+        // If it did not parse, verification would return at once and an
+        // unknown name would answer measurably faster than a wrong password.
+        assert!(PasswordHash::new(DECOY_HASH).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hash = hash("a long enough password".to_owned())
+            .await
+            .expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify("a long enough password".to_owned(), Some(hash.clone()))
+                .await
+                .expect("verify")
+        );
+        assert!(!verify("another password!!".to_owned(), Some(hash))
+            .await
+            .expect("verify"));
+        assert!(!verify("anything at all".to_owned(), None)
+            .await
+            .expect("verify"));
+    }
+}

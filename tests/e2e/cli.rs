@@ -1,0 +1,92 @@
+//! The command line bootstraps an empty install: a facility, then an account.
+
+use clap::Parser;
+use ferry_server::cli::{run, Cli};
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn facility_create_and_user_create_bootstrap_an_empty_install() {
+    let app = spawn_app().await;
+    let config = app.data_dir.path().join("ferry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\ndatabase_url = {:?}\nlog = \"off\"\n",
+            app.data_dir.path(),
+            app.test_db.url
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8").to_owned();
+    let ok = format!("{:?}", std::process::ExitCode::SUCCESS);
+
+    let code = run(Cli::parse_from([
+        "ferry",
+        "--config",
+        &config,
+        "facility",
+        "create",
+        "--name",
+        "Harbour Hospital",
+        "--tier",
+        "tertiary",
+        "--time-zone",
+        "Asia/Shanghai",
+    ]))
+    .await;
+    assert_eq!(format!("{code:?}"), ok);
+    let code = run(Cli::parse_from([
+        "ferry",
+        "--config",
+        &config,
+        "facility",
+        "create",
+        "--name",
+        "Bad",
+        "--tier",
+        "village",
+        "--time-zone",
+        "Nowhere/Atlantis",
+    ]))
+    .await;
+    assert_ne!(
+        format!("{code:?}"),
+        ok,
+        "an invalid time zone fails the command"
+    );
+    let code = run(Cli::parse_from([
+        "ferry",
+        "--config",
+        &config,
+        "user",
+        "create",
+        "--username",
+        "Chief",
+        "--display-name",
+        "Chief Admin",
+        "--facility",
+        "Harbour Hospital",
+        "--role",
+        "admin",
+    ]))
+    .await;
+    assert_eq!(format!("{code:?}"), ok);
+
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT r.role FROM user_role r JOIN app_user u ON u.id = r.user_id WHERE u.username = 'chief'",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .expect("roles");
+    assert_eq!(roles, ["admin"]);
+    assert_eq!(app.count("facility").await, 1);
+    // The generated password was printed, not stored: nobody can sign in with a guess.
+    assert_eq!(
+        app.login("chief", "correct horse battery staple")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
