@@ -163,22 +163,9 @@ async fn editing_a_stored_event_breaks_the_chain_at_that_event() {
         intact => panic!("expected a broken chain, got {intact:?}"),
     }
     // The command line says the same and fails.
-    let config = app.data_dir.path().join("verify.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\ndatabase_url = {:?}\nlog = \"off\"\n",
-            app.data_dir.path(),
-            app.test_db.url
-        ),
-    )
-    .expect("write config");
+    let config = app.write_config();
     let code = ferry_server::cli::run(<ferry_server::cli::Cli as clap::Parser>::parse_from([
-        "ferry",
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "audit",
-        "verify",
+        "ferry", "--config", &config, "audit", "verify",
     ]))
     .await;
     assert_eq!(

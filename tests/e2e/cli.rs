@@ -9,17 +9,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn facility_create_and_user_create_bootstrap_an_empty_install() {
     let app = spawn_app().await;
-    let config = app.data_dir.path().join("ferry.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\ndatabase_url = {:?}\nlog = \"off\"\n",
-            app.data_dir.path(),
-            app.test_db.url
-        ),
-    )
-    .expect("config");
-    let config = config.to_str().expect("utf-8").to_owned();
+    let config = app.write_config();
     let ok = format!("{:?}", std::process::ExitCode::SUCCESS);
 
     let code = run(Cli::parse_from([

@@ -72,6 +72,19 @@ async fn start_child(data_dir: &std::path::Path, database_url: &str) -> (Child, 
     (child, format!("http://{addr}"))
 }
 
+async fn sign_in(client: &reqwest::Client, base: &str) -> String {
+    let login: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "dr-lin", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    login["token"].as_str().expect("token").to_owned()
+}
+
 #[tokio::test]
 async fn kill_minus_nine_keeps_every_acknowledged_write() {
     // Arrange the accounts with an in-process app on the same database.
@@ -82,16 +95,7 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
     let client = reqwest::Client::new();
 
     let (mut child, base) = start_child(app.data_dir.path(), &url).await;
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "dr-lin", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("token").to_owned();
+    let token = sign_in(&client, &base).await;
 
     // Concurrent writes; kill the moment the last one is acknowledged.
     let mut writes = Vec::new();
@@ -124,19 +128,10 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
 
     // Restart on the same data and count.
     let (mut child, base) = start_child(app.data_dir.path(), &url).await;
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "dr-lin", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("token");
+    let token = sign_in(&client, &base).await;
     let found: serde_json::Value = client
         .get(format!("{base}/api/v1/patients?q=Li&limit=100"))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .expect("search")

@@ -308,6 +308,22 @@ impl TestApp {
         id
     }
 
+    /// A `ferry.toml` pointing the command line at this app's data, for
+    /// driving `ferry_server::cli::run` in-process.
+    pub fn write_config(&self) -> String {
+        let path = self.data_dir.path().join("ferry.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = {:?}\ndatabase_url = {:?}\nlog = \"off\"\n",
+                self.data_dir.path(),
+                self.test_db.url
+            ),
+        )
+        .expect("write the configuration");
+        path.to_str().expect("a UTF-8 path").to_owned()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(self.db.pool())

@@ -5,7 +5,7 @@
 pub mod routes;
 pub mod store;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -81,20 +81,11 @@ pub struct NewFacility {
 pub struct FacilityPatch {
     pub name: Option<String>,
     pub tier: Option<Tier>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<i64>)]
     pub parent_id: Option<Option<i64>>,
     pub time_zone: Option<String>,
     pub contact: Option<String>,
-}
-
-/// Tells "absent" (None) from "null" (Some(None)).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 pub fn validate_time_zone(name: &str) -> Result<(), ApiError> {
@@ -117,6 +108,13 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(name.to_owned())
+}
+
+fn name_taken(name: &str) -> ApiError {
+    ApiError::conflict(
+        "facility_name_taken",
+        format!("a facility named {name:?} exists"),
+    )
 }
 
 pub fn parent_must_be_higher(child: Tier, parent: Tier) -> Result<(), ApiError> {
@@ -156,12 +154,7 @@ pub async fn create(
     };
     let id = store::insert(tx, &values, now)
         .await
-        .on_unique_violation(|| {
-            ApiError::conflict(
-                "facility_name_taken",
-                format!("a facility named {name:?} exists"),
-            )
-        })
+        .on_unique_violation(|| name_taken(&name))
         .on_check_violation(|| {
             ApiError::invalid(
                 "parent_tier",
@@ -243,12 +236,7 @@ pub async fn update(
     };
     store::update(tx, id, &values, crate::time::now_ms())
         .await
-        .on_unique_violation(|| {
-            ApiError::conflict(
-                "facility_name_taken",
-                format!("a facility named {name:?} exists"),
-            )
-        })
+        .on_unique_violation(|| name_taken(&name))
         .on_check_violation(|| {
             ApiError::conflict(
                 "children_tier",

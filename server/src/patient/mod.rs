@@ -5,7 +5,7 @@
 pub mod routes;
 pub mod store;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -81,7 +81,7 @@ pub struct NewPatient {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientPatch {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<String>)]
     pub national_id: Option<Option<String>>,
     pub family_name: Option<String>,
@@ -89,14 +89,6 @@ pub struct PatientPatch {
     pub sex: Option<Sex>,
     pub birth_date: Option<String>,
     pub phone: Option<String>,
-}
-
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 pub fn check_birth_date(text: &str) -> Result<String, ApiError> {
