@@ -232,3 +232,39 @@ async fn a_clinician_corrects_demographics_of_their_own_patient_only() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn racing_registrations_of_one_record_number_get_one_201_and_409s() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let clinician = app.user("dr-lin", Role::Clinician, c.island_a).await;
+    let mut racers = Vec::new();
+    for n in 0..10 {
+        let request = app
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/patients",
+                Some(&clinician.token),
+            )
+            .json(&json!({
+                "national_id": format!("11010119800101{n:04}"), "family_name": "Li", "sex": "male",
+                "birth_date": "1980-01-01", "record_number": "DJ-RACE"
+            }));
+        racers.push(tokio::spawn(crate::helpers::send(request)));
+    }
+    let mut created = 0;
+    for racer in racers {
+        let (status, body) = racer.await.expect("join");
+        match status {
+            StatusCode::CREATED => created += 1,
+            _ => assert_error(status, &body, StatusCode::CONFLICT, "record_number_taken"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        app.count("patient").await,
+        1,
+        "the losers left no patient behind"
+    );
+    assert_eq!(app.count("patient_record").await, 1);
+}
