@@ -317,7 +317,7 @@ fn password_input(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     }
 }
 
-fn print_demo_banner(seed: &DemoSeedRef, addr: SocketAddr) {
+fn print_demo_banner(seed: &crate::demo::DemoSeed, addr: SocketAddr) {
     println!();
     println!("  Ferry demo consortium seeded.");
     println!("  Open http://{addr}/ and sign in as one of:");
@@ -327,5 +327,3 @@ fn print_demo_banner(seed: &DemoSeedRef, addr: SocketAddr) {
     println!("  password (all demo users): {}", seed.password);
     println!();
 }
-
-type DemoSeedRef = crate::demo::DemoSeed;
