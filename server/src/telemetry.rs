@@ -111,6 +111,8 @@ pub fn apply_layers(router: axum::Router) -> axum::Router {
                 request_id = %request_id,
                 method = %request.method(),
                 path = %request.uri().path(),
+                // Filled in once the session is resolved; an id, never a name.
+                user_id = tracing::field::Empty,
             )
         })
         .on_response(

@@ -150,6 +150,7 @@ impl FromRequestParts<AppState> for Caller {
         let session = store::find_live_session(state.db.pool(), &token, crate::time::now_ms())
             .await?
             .ok_or(ApiError::Unauthenticated)?;
+        tracing::Span::current().record("user_id", session.user_id);
         let roles = crate::user::store::roles_of(state.db.pool(), session.user_id).await?;
         let Ok(ctx) = RequestCtx::from_request_parts(parts, state).await;
         Ok(Caller {

@@ -111,6 +111,7 @@ async fn login(
         }
     };
 
+    tracing::Span::current().record("user_id", account.id);
     store::clear_failures(&mut tx, &username).await?;
     let token = store::new_token();
     let ttl_ms =
