@@ -196,12 +196,17 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
         .unwrap_or_else(|| current.specialties.clone());
     let specialties = check_roles(&roles, &specialties)?;
     let active = patch.active.unwrap_or(current.active);
+    let new_hash = match patch.password.clone() {
+        Some(new_password) => {
+            password::check_strength(&new_password)?;
+            Some(password::hash(new_password).await?)
+        }
+        None => None,
+    };
     let now = crate::time::now_ms();
     store::update(tx, id, &display_name, facility_id, active, now).await?;
-    if let Some(new_password) = patch.password.clone() {
-        password::check_strength(&new_password)?;
-        let hash = password::hash(new_password).await?;
-        store::set_password(tx, id, &hash).await?;
+    if let Some(hash) = &new_hash {
+        store::set_password(tx, id, hash).await?;
     }
     store::set_roles(tx, id, &roles, &specialties).await?;
     if !active || patch.password.is_some() {
