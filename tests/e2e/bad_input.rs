@@ -48,73 +48,48 @@ async fn malformed_or_mistyped_bodies_are_refused_and_write_nothing() {
         "{body}"
     );
 
-    let (status, body) = app
-        .post(
-            "/api/v1/facilities",
-            &admin.token,
-            json!({ "name": "Clinic", "tier": "hamlet", "time_zone": "Asia/Shanghai" }),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_body",
-    );
-    assert_eq!(body["error"]["details"]["field"], "tier");
-
-    let (status, body) = app
-        .post(
-            "/api/v1/facilities",
-            &admin.token,
+    let tz = "Asia/Shanghai";
+    for (case, body, code, field) in [
+        (
+            "unknown tier",
+            json!({ "name": "Clinic", "tier": "hamlet", "time_zone": tz }),
+            "invalid_body",
+            "tier",
+        ),
+        (
+            "unknown time zone",
             json!({ "name": "Clinic", "tier": "village", "time_zone": "Mars/Olympus_Mons" }),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_time_zone",
-    );
-    assert_eq!(body["error"]["details"]["field"], "time_zone");
-
-    // A county hospital cannot sit under a village clinic.
-    let (status, body) = app
-        .post("/api/v1/facilities", &admin.token, json!({
-            "name": "County 2", "tier": "secondary", "time_zone": "Asia/Shanghai", "parent_id": c.island_a
-        }))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "parent_tier",
-    );
-
-    // Nor under a facility of the same tier.
-    let (status, body) = app
-        .post("/api/v1/facilities", &admin.token, json!({
-            "name": "Island C", "tier": "village", "time_zone": "Asia/Shanghai", "parent_id": c.island_a
-        }))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "parent_tier",
-    );
-
-    let (status, body) = app
-        .post("/api/v1/facilities", &admin.token, json!({
-            "name": "Island C", "tier": "village", "time_zone": "Asia/Shanghai", "parent_id": 999_999
-        }))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown_parent",
-    );
+            "invalid_time_zone",
+            "time_zone",
+        ),
+        (
+            "a county hospital under a village clinic",
+            json!({ "name": "County 2", "tier": "secondary", "time_zone": tz, "parent_id": c.island_a }),
+            "parent_tier",
+            "parent_id",
+        ),
+        (
+            "a parent of the same tier",
+            json!({ "name": "Island C", "tier": "village", "time_zone": tz, "parent_id": c.island_a }),
+            "parent_tier",
+            "parent_id",
+        ),
+        (
+            "a parent that does not exist",
+            json!({ "name": "Island C", "tier": "village", "time_zone": tz, "parent_id": 999_999 }),
+            "unknown_parent",
+            "parent_id",
+        ),
+    ] {
+        let (status, response) = app.post("/api/v1/facilities", &admin.token, body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{case}: {response}"
+        );
+        assert_error(status, &response, StatusCode::UNPROCESSABLE_ENTITY, code);
+        assert_eq!(response["error"]["details"]["field"], field, "{case}");
+    }
 
     let (status, body) = send(
         app.request(Method::POST, "/api/v1/facilities", Some(&admin.token))
