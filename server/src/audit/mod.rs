@@ -139,6 +139,15 @@ impl AuditEntry {
     }
 }
 
+/// The names of the fields a PATCH carried, for an update event's detail:
+/// which fields changed, never their values.
+pub fn changed_fields<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
+    fields
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect()
+}
+
 /// Appends one event inside the caller's transaction and returns its sequence
 /// number. Bumping the chain head first takes its row lock (PostgreSQL) or runs
 /// under the write lock (SQLite), so concurrent appenders line up and the chain

@@ -119,10 +119,7 @@ async fn get_patient(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PatientView>> {
     let tx = state.db.begin_write().await?;
-    let (mut tx, access) = authorize(tx, &caller, id, "patient.read").await?;
-    let row = store::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "patient" })?;
+    let (mut tx, access, row) = authorize(tx, &caller, id, "patient.read").await?;
     audit::append(
         &mut tx,
         &caller.actor(),
@@ -157,16 +154,13 @@ async fn update_patient(
     ApiJson(patch): ApiJson<PatientPatch>,
 ) -> ApiResult<Json<PatientView>> {
     let tx = state.db.begin_write().await?;
-    let (mut tx, access) = authorize(tx, &caller, id, "patient.update").await?;
+    let (mut tx, access, current) = authorize(tx, &caller, id, "patient.update").await?;
     if access != PatientAccess::Facility || !caller.has(Role::Clinician) {
         return Err(ApiError::forbidden(
             "forbidden",
             "only clinicians of a facility that registered the patient may change their record",
         ));
     }
-    let current = store::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "patient" })?;
     let national_id = match &patch.national_id {
         Some(value) => super::check_national_id(value.as_deref())?,
         None => current.national_id.clone(),
@@ -203,17 +197,14 @@ async fn update_patient(
                 "another patient has this national identifier",
             )
         })?;
-    let changed: Vec<&str> = [
+    let changed = audit::changed_fields([
         ("national_id", patch.national_id.is_some()),
         ("family_name", patch.family_name.is_some()),
         ("given_name", patch.given_name.is_some()),
         ("sex", patch.sex.is_some()),
         ("birth_date", patch.birth_date.is_some()),
         ("phone", patch.phone.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, present)| present.then_some(name))
-    .collect();
+    ]);
     audit::append(
         &mut tx,
         &caller.actor(),
@@ -232,20 +223,20 @@ async fn update_patient(
     Ok(Json(view))
 }
 
-/// Resolves the caller's access to a patient. A refusal is audited and
-/// committed on its own before the error is returned, so failed attempts to
-/// open a record stay on the trail.
+/// Loads a patient and resolves the caller's access to them. A refusal is
+/// audited and committed on its own before the error is returned, so failed
+/// attempts to open a record stay on the trail.
 async fn authorize(
     mut tx: crate::db::Tx,
     caller: &Caller,
     patient_id: i64,
     subtype: &str,
-) -> ApiResult<(crate::db::Tx, PatientAccess)> {
-    if store::get(&mut tx, patient_id).await?.is_none() {
-        return Err(ApiError::NotFound { what: "patient" });
-    }
+) -> ApiResult<(crate::db::Tx, PatientAccess, store::PatientRow)> {
+    let row = store::get(&mut tx, patient_id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "patient" })?;
     match policy::patient_access(&mut tx, caller, patient_id, now_ms()).await? {
-        Some(access) => Ok((tx, access)),
+        Some(access) => Ok((tx, access, row)),
         None => {
             audit::append(
                 &mut tx,

@@ -212,17 +212,14 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
     if !active || patch.password.is_some() {
         crate::auth::store::revoke_sessions_of_user(tx, id, now).await?;
     }
-    let changed: Vec<&str> = [
+    let changed = audit::changed_fields([
         ("display_name", patch.display_name.is_some()),
         ("password", patch.password.is_some()),
         ("facility_id", patch.facility_id.is_some()),
         ("roles", patch.roles.is_some()),
         ("specialties", patch.specialties.is_some()),
         ("active", patch.active.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, present)| present.then_some(name))
-    .collect();
+    ]);
     audit::append(
         tx,
         actor,
