@@ -1,7 +1,5 @@
 //! The command line bootstraps an empty install: a facility, then an account.
 
-use clap::Parser;
-use ferry_server::cli::{run, Cli};
 use reqwest::StatusCode;
 
 use crate::helpers::spawn_app;
@@ -9,60 +7,48 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn facility_create_and_user_create_bootstrap_an_empty_install() {
     let app = spawn_app().await;
-    let config = app.write_config();
-    let ok = format!("{:?}", std::process::ExitCode::SUCCESS);
 
-    let code = run(Cli::parse_from([
-        "ferry",
-        "--config",
-        &config,
-        "facility",
-        "create",
-        "--name",
-        "Harbour Hospital",
-        "--tier",
-        "tertiary",
-        "--time-zone",
-        "Asia/Shanghai",
-    ]))
-    .await;
-    assert_eq!(format!("{code:?}"), ok);
-    let code = run(Cli::parse_from([
-        "ferry",
-        "--config",
-        &config,
-        "facility",
-        "create",
-        "--name",
-        "Bad",
-        "--tier",
-        "village",
-        "--time-zone",
-        "Nowhere/Atlantis",
-    ]))
-    .await;
-    assert_ne!(
-        format!("{code:?}"),
-        ok,
-        "an invalid time zone fails the command"
-    );
-    let code = run(Cli::parse_from([
-        "ferry",
-        "--config",
-        &config,
-        "user",
-        "create",
-        "--username",
-        "Chief",
-        "--display-name",
-        "Chief Admin",
-        "--facility",
-        "Harbour Hospital",
-        "--role",
-        "admin",
-    ]))
-    .await;
-    assert_eq!(format!("{code:?}"), ok);
+    let created = app
+        .cli(&[
+            "facility",
+            "create",
+            "--name",
+            "Harbour Hospital",
+            "--tier",
+            "tertiary",
+            "--time-zone",
+            "Asia/Shanghai",
+        ])
+        .await;
+    assert!(created);
+    let refused = app
+        .cli(&[
+            "facility",
+            "create",
+            "--name",
+            "Bad",
+            "--tier",
+            "village",
+            "--time-zone",
+            "Nowhere/Atlantis",
+        ])
+        .await;
+    assert!(!refused, "an invalid time zone fails the command");
+    let created = app
+        .cli(&[
+            "user",
+            "create",
+            "--username",
+            "Chief",
+            "--display-name",
+            "Chief Admin",
+            "--facility",
+            "Harbour Hospital",
+            "--role",
+            "admin",
+        ])
+        .await;
+    assert!(created);
 
     let roles: Vec<String> = sqlx::query_scalar(
         "SELECT r.role FROM user_role r JOIN app_user u ON u.id = r.user_id WHERE u.username = 'chief'",

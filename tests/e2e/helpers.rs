@@ -308,9 +308,9 @@ impl TestApp {
         id
     }
 
-    /// A `ferry.toml` pointing the command line at this app's data, for
-    /// driving `ferry_server::cli::run` in-process.
-    pub fn write_config(&self) -> String {
+    /// Runs `ferry --config <this app's config> ARGS…` in-process, as a person
+    /// at the terminal would; true when the command succeeded.
+    pub async fn cli(&self, args: &[&str]) -> bool {
         let path = self.data_dir.path().join("ferry.toml");
         std::fs::write(
             &path,
@@ -321,7 +321,14 @@ impl TestApp {
             ),
         )
         .expect("write the configuration");
-        path.to_str().expect("a UTF-8 path").to_owned()
+        let config = path.to_str().expect("a UTF-8 path");
+        let argv = ["ferry", "--config", config]
+            .into_iter()
+            .chain(args.iter().copied());
+        let code =
+            ferry_server::cli::run(<ferry_server::cli::Cli as clap::Parser>::parse_from(argv))
+                .await;
+        format!("{code:?}") == format!("{:?}", std::process::ExitCode::SUCCESS)
     }
 
     pub async fn count(&self, table: &str) -> i64 {
