@@ -34,6 +34,16 @@ pub struct Settings {
     pub break_glass_minutes: u64,
     /// Largest accepted JSON request body.
     pub max_body_bytes: usize,
+    /// How long a held slot stays reserved while the booking is filled in.
+    pub hold_minutes: u64,
+    /// How far ahead free slots are generated from the rosters.
+    pub slot_horizon_days: u32,
+    /// An emergency nobody on call has accepted after this long is escalated
+    /// to the schedulers.
+    pub emergency_escalation_seconds: u64,
+    /// An examination of the same modality and body part within this many days
+    /// counts as a duplicate.
+    pub duplicate_exam_window_days: u32,
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub cookie_secure: bool,
     /// `tracing` filter, e.g. `info` or `ferry_server=debug,info`.
@@ -61,6 +71,10 @@ impl Default for Settings {
             login_lockout_seconds: 15 * 60,
             break_glass_minutes: 60,
             max_body_bytes: 1024 * 1024,
+            hold_minutes: 10,
+            slot_horizon_days: 84,
+            emergency_escalation_seconds: 15 * 60,
+            duplicate_exam_window_days: 90,
             cookie_secure: false,
             log: "info".to_owned(),
             log_format: LogFormat::Text,
@@ -79,6 +93,10 @@ const KNOWN_KEYS: &[&str] = &[
     "LOGIN_LOCKOUT_SECONDS",
     "BREAK_GLASS_MINUTES",
     "MAX_BODY_BYTES",
+    "HOLD_MINUTES",
+    "SLOT_HORIZON_DAYS",
+    "EMERGENCY_ESCALATION_SECONDS",
+    "DUPLICATE_EXAM_WINDOW_DAYS",
     "COOKIE_SECURE",
     "LOG",
     "LOG_FORMAT",

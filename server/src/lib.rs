@@ -35,6 +35,8 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod facility;
+pub mod icd10;
+pub mod notify;
 pub mod ops;
 pub mod patient;
 pub mod policy;

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::state::AppState;
-use crate::{audit, auth, breakglass, facility, ops, patient, telemetry, user, web};
+use crate::{audit, auth, breakglass, facility, notify, ops, patient, telemetry, user, web};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,6 +54,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(patient::routes::router())
         .merge(breakglass::routes::router())
         .merge(audit::routes::router())
+        .merge(notify::routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

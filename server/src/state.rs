@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::notify::Notifier;
 use crate::telemetry::Metrics;
 
 #[derive(Clone)]
@@ -14,6 +15,7 @@ pub struct App {
     pub db: Db,
     pub settings: Settings,
     pub metrics: Metrics,
+    pub notifier: Notifier,
 }
 
 impl AppState {
@@ -22,6 +24,7 @@ impl AppState {
             db,
             settings,
             metrics,
+            notifier: Notifier::default(),
         }))
     }
 }

@@ -25,6 +25,8 @@ struct Row {
     body: Option<Box<dyn Fn(usize) -> Value>>,
     allowed: fn(Role, Site) -> bool,
     public: bool,
+    /// An endpoint that streams: judged on its status, its body never read.
+    stream: bool,
 }
 
 fn row(
@@ -40,6 +42,7 @@ fn row(
         body: None,
         allowed,
         public: false,
+        stream: false,
     }
 }
 
@@ -230,6 +233,30 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             "/api/v1/fhir/AuditEvent".into(),
             admin_only,
         ),
+        row(
+            Method::GET,
+            "/api/v1/notifications",
+            "/api/v1/notifications".into(),
+            everyone,
+        ),
+        Row {
+            stream: true,
+            ..row(
+                Method::GET,
+                "/api/v1/notifications/stream",
+                "/api/v1/notifications/stream".into(),
+                everyone,
+            )
+        },
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/notifications/read",
+                "/api/v1/notifications/read".into(),
+                everyone,
+            ),
+            |_| json!({ "up_to": 1_000_000 }),
+        ),
         Row {
             public: true,
             ..row(
@@ -250,7 +277,12 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             if let Some(body) = &row.body {
                 request = request.json(&body(counter));
             }
-            let (status, body) = send(request).await;
+            let (status, body) = if row.stream {
+                let response = request.send().await.expect("the server answers");
+                (response.status(), Value::Null)
+            } else {
+                send(request).await
+            };
             let allowed = (row.allowed)(*role, *site);
             let ok = if allowed {
                 status != StatusCode::FORBIDDEN
@@ -275,7 +307,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         if let Some(body) = &row.body {
             request = request.json(&body(0));
         }
-        let (status, _) = send(request).await;
+        let status = request.send().await.expect("the server answers").status();
         let expected = if row.public {
             StatusCode::OK
         } else {

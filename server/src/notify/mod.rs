@@ -1,0 +1,103 @@
+//! Notifications: new bookings, acceptances, moved bookings, signed opinions,
+//! referral decisions, escalations. Each is a row written in the same
+//! transaction as the change it announces, then pushed to the user's open
+//! event streams (server-sent events) once that transaction has committed.
+//!
+//! The in-process [`Notifier`] only wakes streams; the rows are the truth. A
+//! stream also re-reads on a timer, so a change committed by another node
+//! reaches it too, a little later.
+
+pub mod routes;
+pub mod store;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use crate::auth::Role;
+use crate::db::Tx;
+
+/// Wakes the event streams of users who have something new.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    wake: broadcast::Sender<i64>,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        let (wake, _) = broadcast::channel(1024);
+        Self { wake }
+    }
+}
+
+impl Notifier {
+    pub fn subscribe(&self) -> broadcast::Receiver<i64> {
+        self.wake.subscribe()
+    }
+
+    fn wake(&self, user_id: i64) {
+        // No receiver means no open stream: nothing to wake.
+        let _ = self.wake.send(user_id);
+    }
+}
+
+/// Notifications written in a transaction, to announce once it commits.
+#[derive(Debug, Default)]
+#[must_use = "call deliver() after the transaction commits"]
+pub struct Outbox {
+    users: Vec<i64>,
+}
+
+impl Outbox {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub async fn push(
+        &mut self,
+        tx: &mut Tx,
+        user_id: i64,
+        kind: &str,
+        payload: Value,
+    ) -> Result<(), sqlx::Error> {
+        store::insert(tx, user_id, kind, &payload, crate::time::now_ms()).await?;
+        if !self.users.contains(&user_id) {
+            self.users.push(user_id);
+        }
+        Ok(())
+    }
+
+    /// Notifies every active user with `role` (e.g. all schedulers).
+    pub async fn push_role(
+        &mut self,
+        tx: &mut Tx,
+        role: Role,
+        kind: &str,
+        payload: Value,
+    ) -> Result<(), sqlx::Error> {
+        for user_id in store::users_with_role(tx, role).await? {
+            self.push(tx, user_id, kind, payload.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Wakes the recipients' streams. Call only after the commit.
+    pub fn deliver(self, notifier: &Notifier) {
+        for user_id in self.users {
+            notifier.wake(user_id);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: i64,
+    /// e.g. `booking.created`, `booking.moved`, `consultation.accepted`,
+    /// `opinion.signed`, `referral.decided`, `consultation.escalated`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub created_at: String,
+    pub read_at: Option<String>,
+}
