@@ -27,9 +27,11 @@
 
 pub mod audit;
 pub mod auth;
+pub mod booking;
 pub mod breakglass;
 pub mod cli;
 pub mod config;
+pub mod consultation;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -37,12 +39,15 @@ pub mod extract;
 pub mod facility;
 pub mod icd10;
 pub mod notify;
+pub mod opinion;
 pub mod ops;
 pub mod patient;
 pub mod policy;
+pub mod roster;
 pub mod router;
 pub mod startup;
 pub mod state;
+pub mod sweeper;
 pub mod telemetry;
 pub mod time;
 pub mod user;

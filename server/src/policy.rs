@@ -10,11 +10,17 @@
 //! | search, read patients in scope     |       |           | yes       | yes    | yes         |
 //! | update a patient                   |       |           | facility scope |   |             |
 //! | break the glass                    |       |           | yes       | yes    | yes         |
+//! | read experts, rosters, slots, on-call shifts | yes | yes | yes      | yes    | yes         |
+//! | manage rosters, on-call shifts     |       | own facility's experts |  |    |             |
+//! | request consultations, book slots  |       |           | yes       |        |             |
+//! | see consultations and bookings     |       | own facility's experts' (no clinical text) | facility's own | assigned, on-call queue | |
+//! | accept from the on-call queue      |       |           |           | on call |            |
+//! | write and sign opinions            |       |           |           | assigned |           |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
-//! record for them (cases shared with the facility extend this as consultations
-//! and referrals arrive), and in anyone's scope while they hold an unexpired
-//! break-the-glass grant for that patient. Administrators manage the
+//! record for them, in an expert's scope while a consultation about them is
+//! assigned to that expert (and not cancelled or declined), and in anyone's
+//! scope while they hold an unexpired break-the-glass grant for that patient. Administrators manage the
 //! consortium but do not read clinical records: least privilege.
 
 use sqlx::AnyConnection;
@@ -45,6 +51,8 @@ pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), Api
 pub enum PatientAccess {
     /// The caller's facility holds a record for the patient.
     Facility,
+    /// A consultation about the patient is assigned to the caller.
+    Consultation { consultation_id: i64 },
     /// An unexpired emergency grant.
     BreakGlass { grant_id: i64 },
 }
@@ -53,6 +61,9 @@ impl PatientAccess {
     pub fn describe(self) -> serde_json::Value {
         match self {
             PatientAccess::Facility => serde_json::json!({ "access": "facility" }),
+            PatientAccess::Consultation { consultation_id } => {
+                serde_json::json!({ "access": "consultation", "consultation_id": consultation_id })
+            }
             PatientAccess::BreakGlass { grant_id } => {
                 serde_json::json!({ "access": "break_glass", "grant_id": grant_id })
             }
@@ -74,6 +85,8 @@ pub fn scope_facility(caller: &Caller) -> i64 {
 /// instant `$3`. Queries that use it bind those first.
 pub const PATIENT_IN_SCOPE: &str = "(EXISTS (SELECT 1 FROM patient_record r \
        WHERE r.patient_id = p.id AND r.facility_id = $1) \
+     OR EXISTS (SELECT 1 FROM consultation c WHERE c.patient_id = p.id AND c.expert_id = $2 \
+       AND c.status NOT IN ('cancelled', 'declined')) \
      OR EXISTS (SELECT 1 FROM break_glass_grant g \
        WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3))";
 
@@ -96,6 +109,19 @@ pub async fn patient_access(
     .await?;
     if facility.is_some() {
         return Ok(Some(PatientAccess::Facility));
+    }
+    if caller.has(Role::Expert) {
+        let consultation: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM consultation WHERE patient_id = $1 AND expert_id = $2 \
+             AND status NOT IN ('cancelled', 'declined') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(patient_id)
+        .bind(caller.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(consultation_id) = consultation {
+            return Ok(Some(PatientAccess::Consultation { consultation_id }));
+        }
     }
     let grant: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM break_glass_grant WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 \

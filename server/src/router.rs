@@ -17,7 +17,10 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::state::AppState;
-use crate::{audit, auth, breakglass, facility, notify, ops, patient, telemetry, user, web};
+use crate::{
+    audit, auth, booking, breakglass, consultation, facility, notify, opinion, ops, patient,
+    roster, telemetry, user, web,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +58,12 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(breakglass::routes::router())
         .merge(audit::routes::router())
         .merge(notify::routes::router())
+        .merge(roster::routes::router())
+        .merge(booking::search::router())
+        .merge(booking::routes::router())
+        .merge(consultation::routes::router())
+        .merge(consultation::oncall::router())
+        .merge(opinion::routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

@@ -54,6 +54,12 @@ impl Application {
         let router = crate::router::build(self.state.clone());
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "ferry listening");
+        let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
+        let notifier = self.state.notifier.clone();
+        let shutdown = async move {
+            shutdown.await;
+            notifier.close();
+        };
         axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -61,6 +67,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
+        sweeper.abort();
         self.state.db.close().await;
         tracing::info!("ferry stopped");
         Ok(())

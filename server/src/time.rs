@@ -20,3 +20,11 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     text.parse::<Timestamp>().ok().map(|t| t.as_millisecond())
 }
+
+/// RFC 3339 with the offset `tz` has at that instant, e.g.
+/// `2026-11-23T09:00:00+08:00`.
+pub fn rfc3339_in(ms: i64, tz: &jiff::tz::TimeZone) -> String {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let offset = tz.to_offset(ts);
+    ts.display_with_offset(offset).to_string()
+}

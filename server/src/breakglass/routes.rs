@@ -65,9 +65,10 @@ async fn break_glass(
     }
     .ok_or(ApiError::NotFound { what: "patient" })?;
     let now = now_ms();
-    if policy::patient_access(&mut tx, &caller, patient.id, now).await?
-        == Some(PatientAccess::Facility)
-    {
+    if matches!(
+        policy::patient_access(&mut tx, &caller, patient.id, now).await?,
+        Some(PatientAccess::Facility | PatientAccess::Consultation { .. })
+    ) {
         return Err(ApiError::conflict(
             "already_in_scope",
             "this patient is already in your scope",

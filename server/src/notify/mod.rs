@@ -12,7 +12,7 @@ pub mod store;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use utoipa::ToSchema;
 
 use crate::auth::Role;
@@ -22,18 +22,33 @@ use crate::db::Tx;
 #[derive(Debug, Clone)]
 pub struct Notifier {
     wake: broadcast::Sender<i64>,
+    closed: watch::Sender<bool>,
 }
 
 impl Default for Notifier {
     fn default() -> Self {
         let (wake, _) = broadcast::channel(1024);
-        Self { wake }
+        let (closed, _) = watch::channel(false);
+        Self { wake, closed }
     }
 }
 
 impl Notifier {
     pub fn subscribe(&self) -> broadcast::Receiver<i64> {
         self.wake.subscribe()
+    }
+
+    /// Resolves once the server is shutting down, so open streams end and
+    /// graceful shutdown does not wait for them forever.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closed = self.closed.subscribe();
+        async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
+    }
+
+    pub fn close(&self) {
+        self.closed.send_replace(true);
     }
 
     fn wake(&self, user_id: i64) {

@@ -120,6 +120,7 @@ async fn notification_stream(
     };
     let cursor = Cursor {
         wake: state.notifier.subscribe(),
+        closed: Box::pin(state.notifier.closed()),
         state,
         user_id: caller.user_id,
         last,
@@ -135,6 +136,7 @@ async fn notification_stream(
 struct Cursor {
     state: AppState,
     wake: tokio::sync::broadcast::Receiver<i64>,
+    closed: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     user_id: i64,
     last: i64,
     pending: VecDeque<NotificationView>,
@@ -174,7 +176,11 @@ impl Cursor {
     async fn wait(&mut self) -> Option<()> {
         let deadline = tokio::time::Instant::now() + POLL;
         loop {
-            match tokio::time::timeout_at(deadline, self.wake.recv()).await {
+            let woken = tokio::select! {
+                () = &mut self.closed => return None,
+                woken = tokio::time::timeout_at(deadline, self.wake.recv()) => woken,
+            };
+            match woken {
                 Err(_elapsed) => return Some(()),
                 Ok(Ok(user_id)) if user_id == self.user_id => return Some(()),
                 Ok(Ok(_)) => continue,

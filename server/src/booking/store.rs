@@ -1,0 +1,257 @@
+//! SQL of the `booking` table.
+
+use jiff::tz::TimeZone;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{BookingStatus, BookingView};
+use crate::db::Tx;
+use crate::roster::Service;
+use crate::time::rfc3339_in;
+
+#[derive(Debug, Clone)]
+pub struct BookingRow {
+    pub id: i64,
+    pub expert_id: i64,
+    pub expert_name: String,
+    pub expert_facility_id: i64,
+    pub claim_id: Option<i64>,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub service: Service,
+    pub status: BookingStatus,
+    pub hold_expires_at: Option<i64>,
+    pub consultation_id: Option<i64>,
+    pub created_by: i64,
+    pub facility_id: i64,
+    pub status_reason: Option<String>,
+}
+
+impl BookingRow {
+    /// Held or booked, and not a hold whose time is up.
+    pub fn is_live(&self, now: i64) -> bool {
+        match self.status {
+            BookingStatus::Booked => true,
+            BookingStatus::Held => self.hold_expires_at.is_some_and(|at| at > now),
+            _ => false,
+        }
+    }
+
+    pub fn view(&self, tz: &TimeZone) -> BookingView {
+        BookingView {
+            id: self.id,
+            expert_id: self.expert_id,
+            expert_name: self.expert_name.clone(),
+            start: rfc3339_in(self.start_at, tz),
+            end: rfc3339_in(self.end_at, tz),
+            service: self.service,
+            status: self.status,
+            hold_expires_at: self.hold_expires_at.map(|at| rfc3339_in(at, tz)),
+            consultation_id: self.consultation_id,
+            facility_id: self.facility_id,
+            created_by: self.created_by,
+            status_reason: self.status_reason.clone(),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT b.id, b.expert_id, u.display_name AS expert_name, u.facility_id AS expert_facility_id, b.claim_id, b.start_at, \
+     b.end_at, b.service, b.status, b.hold_expires_at, b.consultation_id, b.created_by, b.facility_id, \
+     b.status_reason FROM booking b JOIN app_user u ON u.id = b.expert_id";
+
+fn row(row: &AnyRow) -> Result<BookingRow, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(BookingRow {
+        id: row.try_get("id")?,
+        expert_id: row.try_get("expert_id")?,
+        expert_name: row.try_get("expert_name")?,
+        expert_facility_id: row.try_get("expert_facility_id")?,
+        claim_id: row.try_get("claim_id")?,
+        start_at: row.try_get("start_at")?,
+        end_at: row.try_get("end_at")?,
+        service: Service::parse(row.try_get("service")?),
+        status: BookingStatus::parse(&status).unwrap_or(BookingStatus::Cancelled),
+        hold_expires_at: row.try_get("hold_expires_at")?,
+        consultation_id: row.try_get("consultation_id")?,
+        created_by: row.try_get("created_by")?,
+        facility_id: row.try_get("facility_id")?,
+        status_reason: row.try_get("status_reason")?,
+    })
+}
+
+pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {
+    sqlx::query(&format!("{SELECT} WHERE b.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(row)
+        .transpose()
+}
+
+/// Who may see which bookings: the booking facility, the expert, and the
+/// schedulers of the expert's facility.
+#[derive(Debug, Clone, Copy)]
+pub struct Visibility {
+    pub facility_id: i64,
+    pub expert_id: i64,
+    pub scheduler_facility_id: i64,
+}
+
+pub struct ListFilter {
+    pub expert_id: Option<i64>,
+    pub consultation_id: Option<i64>,
+    pub status: Option<BookingStatus>,
+    pub from: i64,
+    pub to: i64,
+    pub limit: i64,
+}
+
+pub async fn list(
+    conn: &mut AnyConnection,
+    who: Visibility,
+    filter: &ListFilter,
+) -> Result<Vec<BookingRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE (b.facility_id = $1 OR b.expert_id = $2 OR u.facility_id = $3) \
+         AND ($4 = 0 OR b.expert_id = $5) AND ($6 = 0 OR b.consultation_id = $7) \
+         AND ($8 = '' OR b.status = $8) AND b.end_at > $9 AND b.start_at < $10 \
+         ORDER BY b.start_at, b.id LIMIT $11"
+    ))
+    .bind(who.facility_id)
+    .bind(who.expert_id)
+    .bind(who.scheduler_facility_id)
+    .bind(i64::from(filter.expert_id.is_some()))
+    .bind(filter.expert_id.unwrap_or(0))
+    .bind(i64::from(filter.consultation_id.is_some()))
+    .bind(filter.consultation_id.unwrap_or(0))
+    .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(filter.limit)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(row)
+    .collect()
+}
+
+/// Active bookings of an expert ending after `after`, for roster changes.
+pub async fn active_of_expert(
+    conn: &mut AnyConnection,
+    expert_id: i64,
+    after: i64,
+) -> Result<Vec<BookingRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE b.expert_id = $1 AND b.status IN ('held', 'booked') AND b.end_at > $2 \
+         ORDER BY b.start_at, b.id"
+    ))
+    .bind(expert_id)
+    .bind(after)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(row)
+    .collect()
+}
+
+pub struct NewRow {
+    pub expert_id: i64,
+    pub claim_id: i64,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub service: Service,
+    pub status: BookingStatus,
+    pub hold_expires_at: Option<i64>,
+    pub consultation_id: Option<i64>,
+    pub created_by: i64,
+    pub facility_id: i64,
+}
+
+pub async fn insert(tx: &mut Tx, new: &NewRow, now: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO booking (expert_id, claim_id, start_at, end_at, service, status, hold_expires_at, \
+         consultation_id, created_by, facility_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+    )
+    .bind(new.expert_id)
+    .bind(new.claim_id)
+    .bind(new.start_at)
+    .bind(new.end_at)
+    .bind(new.service.as_str())
+    .bind(new.status.as_str())
+    .bind(new.hold_expires_at)
+    .bind(new.consultation_id)
+    .bind(new.created_by)
+    .bind(new.facility_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Ends an active booking and gives its time back.
+pub async fn finish(
+    tx: &mut Tx,
+    booking: &BookingRow,
+    status: BookingStatus,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE booking SET status = $1, claim_id = NULL, hold_expires_at = NULL, status_reason = $2, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(now)
+    .bind(booking.id)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(claim_id) = booking.claim_id {
+        super::claim::recount(tx, claim_id).await?;
+    }
+    Ok(())
+}
+
+/// Turns a hold into a booking for a consultation.
+pub async fn confirm(
+    tx: &mut Tx,
+    id: i64,
+    claim_id: i64,
+    consultation_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE booking SET status = 'booked', claim_id = $1, hold_expires_at = NULL, consultation_id = $2, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(claim_id)
+    .bind(consultation_id)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves an active booking onto another claim of the same expert.
+pub async fn move_to(
+    tx: &mut Tx,
+    id: i64,
+    claim_id: i64,
+    start_at: i64,
+    end_at: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE booking SET claim_id = $1, start_at = $2, end_at = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(claim_id)
+    .bind(start_at)
+    .bind(end_at)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! Housekeeping on a timer: lapsed holds give their slots back, and
+//! emergencies left too long in the on-call queue are escalated. Both are also
+//! safe to run on several nodes at once: each is one conditional UPDATE.
+
+use std::time::Duration;
+
+use crate::booking::claim;
+use crate::consultation::oncall;
+use crate::state::AppState;
+use crate::time::now_ms;
+
+pub async fn run(state: AppState) {
+    let limit_ms = (state.settings.emergency_escalation_seconds as i64).saturating_mul(1000);
+    // Often enough that an escalation is late by a small fraction of its limit.
+    let period = Duration::from_millis((limit_ms as u64 / 4).clamp(200, 5_000));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = now_ms();
+        if let Err(error) =
+            oncall::escalate_overdue(&state.db, &state.notifier, limit_ms, now).await
+        {
+            tracing::warn!(%error, "escalating overdue emergencies failed");
+        }
+        match state.db.begin_write().await {
+            Ok(mut tx) => {
+                let released = claim::release_all_lapsed(&mut tx, now).await;
+                match released {
+                    Ok(_) => {
+                        if let Err(error) = tx.commit().await {
+                            tracing::warn!(%error, "releasing lapsed holds failed");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "releasing lapsed holds failed"),
+                }
+            }
+            Err(error) => tracing::warn!(%error, "releasing lapsed holds failed"),
+        }
+    }
+}
