@@ -10,14 +10,14 @@ use serde_json::{json, Value};
 use crate::helpers::{send, spawn_app, TestApp, TestUser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Site {
+pub enum Site {
     /// The island clinic where the patient is registered.
     Own,
     /// Another island clinic.
     Other,
 }
 
-struct Row {
+pub struct Row {
     method: Method,
     /// The route template as the OpenAPI document spells it.
     template: &'static str,
@@ -27,9 +27,12 @@ struct Row {
     public: bool,
     /// An endpoint that streams: judged on its status, its body never read.
     stream: bool,
+    /// A record the caller may not see answers 404 rather than 403, so its
+    /// existence is not confirmed: both count as a refusal.
+    pub hidden: bool,
 }
 
-fn row(
+pub fn row(
     method: Method,
     template: &'static str,
     path: String,
@@ -43,15 +46,16 @@ fn row(
         allowed,
         public: false,
         stream: false,
+        hidden: false,
     }
 }
 
-fn with_body(mut row: Row, body: impl Fn(usize) -> Value + 'static) -> Row {
+pub fn with_body(mut row: Row, body: impl Fn(usize) -> Value + 'static) -> Row {
     row.body = Some(Box::new(body));
     row
 }
 
-fn everyone(_: Role, _: Site) -> bool {
+pub fn everyone(_: Role, _: Site) -> bool {
     true
 }
 fn admin_only(role: Role, _: Site) -> bool {
@@ -62,6 +66,9 @@ fn care_roles(role: Role, _: Site) -> bool {
 }
 fn clinicians(role: Role, _: Site) -> bool {
     role == Role::Clinician
+}
+fn own_clinician_or_expert(role: Role, site: Site) -> bool {
+    site == Site::Own && matches!(role, Role::Clinician | Role::Expert)
 }
 fn own_clinician(role: Role, site: Site) -> bool {
     role == Role::Clinician && site == Site::Own
@@ -101,6 +108,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let grant_id = grant["id"].as_i64().expect("grant id");
 
     let tertiary = c.tertiary;
+    let scheduling = crate::authz_scheduling::rows(&app, &callers, patient).await;
     let rows = vec![
         row(Method::GET, "/api/v1/me", "/api/v1/me".into(), everyone),
         row(
@@ -181,11 +189,12 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |n| json!({ "family_name": "Li", "sex": "male", "birth_date": "1970-01-01", "record_number": format!("R-{n}") }),
         ),
+        // The own-site expert is assigned consultations about the patient.
         row(
             Method::GET,
             "/api/v1/patients/{id}",
             format!("/api/v1/patients/{patient}"),
-            own_clinician,
+            own_clinician_or_expert,
         ),
         with_body(
             row(
@@ -257,7 +266,10 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |_| json!({ "up_to": 1_000_000 }),
         ),
-        Row {
+    ]
+    .into_iter()
+    .chain(scheduling)
+    .chain([Row {
             public: true,
             ..row(
                 Method::GET,
@@ -265,8 +277,8 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
                 "/api/v1/openapi.json".into(),
                 everyone,
             )
-        },
-    ];
+        }])
+    .collect::<Vec<Row>>();
 
     let mut counter = 0;
     let mut failures = Vec::new();
@@ -289,7 +301,8 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
                     && status != StatusCode::UNAUTHORIZED
                     && !status.is_server_error()
             } else {
-                status == StatusCode::FORBIDDEN && body["error"]["code"].is_string()
+                (status == StatusCode::FORBIDDEN || (row.hidden && status == StatusCode::NOT_FOUND))
+                    && body["error"]["code"].is_string()
             };
             if !ok {
                 failures.push(format!(

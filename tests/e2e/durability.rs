@@ -36,6 +36,15 @@ async fn server_process_entry() {
 }
 
 async fn start_child(data_dir: &std::path::Path, database_url: &str) -> (Child, String) {
+    start_child_with(data_dir, database_url, &[]).await
+}
+
+/// Starts the server as a child process with extra environment variables.
+pub async fn start_child_with(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let mut child = Command::new(std::env::current_exe().expect("the test binary"))
         .args([
             "durability::server_process_entry",
@@ -49,6 +58,7 @@ async fn start_child(data_dir: &std::path::Path, database_url: &str) -> (Child, 
         .env("FERRY_DATA_DIR", data_dir)
         .env("FERRY_DATABASE_URL", database_url)
         .env("FERRY_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)

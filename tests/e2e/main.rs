@@ -5,10 +5,16 @@
 mod audit;
 mod auth;
 mod authz;
+mod authz_scheduling;
 mod bad_input;
+mod bookings;
 mod cli;
+mod consultations;
 mod durability;
 mod facilities;
 mod helpers;
 mod ops;
 mod patients;
+mod races;
+mod rosters;
+mod scheduling;

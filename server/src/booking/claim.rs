@@ -35,40 +35,48 @@ pub async fn release_lapsed(
     end: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let claims: Vec<i64> = sqlx::query_scalar::<_, Option<i64>>(
-        "UPDATE booking SET status = 'expired', claim_id = NULL, updated_at = $1 \
-         WHERE expert_id = $2 AND status = 'held' AND hold_expires_at <= $1 \
-         AND start_at < $3 AND end_at > $4 RETURNING claim_id",
+    let lapsed: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, claim_id FROM booking WHERE expert_id = $1 AND status = 'held' \
+         AND hold_expires_at <= $2 AND start_at < $3 AND end_at > $4",
     )
-    .bind(now)
     .bind(expert_id)
+    .bind(now)
     .bind(end)
     .bind(start)
     .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .flatten()
-    .collect();
-    for claim_id in claims {
-        recount(tx, claim_id).await?;
-    }
-    Ok(())
+    .await?;
+    expire(tx, &lapsed, now).await
 }
 
 /// Lapsed holds anywhere, for the periodic sweep.
 pub async fn release_all_lapsed(tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
-    let claims: Vec<Option<i64>> = sqlx::query_scalar(
-        "UPDATE booking SET status = 'expired', claim_id = NULL, updated_at = $1 \
-         WHERE status = 'held' AND hold_expires_at <= $1 RETURNING claim_id",
+    let lapsed: Vec<(i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, claim_id FROM booking WHERE status = 'held' AND hold_expires_at <= $1",
     )
     .bind(now)
     .fetch_all(&mut **tx)
     .await?;
-    let released = claims.len() as u64;
-    for claim_id in claims.into_iter().flatten() {
-        recount(tx, claim_id).await?;
+    expire(tx, &lapsed, now).await?;
+    Ok(lapsed.len() as u64)
+}
+
+/// Marks these holds expired and gives their claims back. The status test in
+/// the UPDATE keeps a hold confirmed meanwhile (on another connection) intact.
+async fn expire(tx: &mut Tx, lapsed: &[(i64, Option<i64>)], now: i64) -> Result<(), sqlx::Error> {
+    for (booking_id, claim_id) in lapsed {
+        let done = sqlx::query(
+            "UPDATE booking SET status = 'expired', claim_id = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = 'held'",
+        )
+        .bind(now)
+        .bind(booking_id)
+        .execute(&mut **tx)
+        .await?;
+        if let (1, Some(claim_id)) = (done.rows_affected(), claim_id) {
+            recount(tx, *claim_id).await?;
+        }
     }
-    Ok(released)
+    Ok(())
 }
 
 /// Takes one place in `slot` for `expert_id` and returns the claim's id.

@@ -253,29 +253,33 @@ async fn accept_consultation(
     policy::require_any(&caller, &[Role::Expert], "experts on call")?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let row = load_visible(&mut tx, &caller, id, now).await?;
+    let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
+        what: "consultation",
+    })?;
+    // Someone not on call for the specialty is not shown the case at all,
+    // unless it is theirs already.
+    let on_call = on_call_now(&mut tx, &row.specialty, now)
+        .await?
+        .contains(&caller.user_id);
+    if !on_call {
+        load_visible(&mut tx, &caller, id, now).await?;
+        return Err(ApiError::forbidden(
+            "not_on_call",
+            "only experts on call for this specialty may accept",
+        ));
+    }
     if row.urgency == super::Urgency::Routine {
         return Err(ApiError::conflict(
             "not_on_call",
             "routine consultations are booked into a slot, not accepted from the queue",
         ));
     }
-    if !on_call_now(&mut tx, &row.specialty, now)
-        .await?
-        .contains(&caller.user_id)
-    {
-        return Err(ApiError::forbidden(
-            "not_on_call",
-            "only experts on call for this specialty may accept",
-        ));
+    if row.expert_id.is_some() && row.status != Status::Requested {
+        return Err(already_accepted(id));
     }
     row.status.check(Status::Scheduled)?;
     if !store::schedule(&mut tx, id, caller.user_id, true, now).await? {
-        return Err(ApiError::Conflict {
-            code: "already_accepted",
-            message: "another expert accepted this consultation first".to_owned(),
-            details: serde_json::json!({ "consultation_id": id }),
-        });
+        return Err(already_accepted(id));
     }
     let mut outbox = Outbox::new();
     outbox
@@ -302,6 +306,14 @@ async fn accept_consultation(
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok(Json(view))
+}
+
+fn already_accepted(id: i64) -> ApiError {
+    ApiError::Conflict {
+        code: "already_accepted",
+        message: "another expert accepted this consultation first".to_owned(),
+        details: serde_json::json!({ "consultation_id": id }),
+    }
 }
 
 /// Marks emergencies that waited past the limit and tells the schedulers.

@@ -117,7 +117,6 @@ async fn get_roster(
 
 /// Schedulers manage the rosters of their own facility's experts.
 fn may_manage(caller: &Caller, expert: &Expert) -> ApiResult<()> {
-    policy::require_any(caller, &[Role::Scheduler], "schedulers")?;
     if caller.facility_id != expert.facility_id {
         return Err(ApiError::forbidden(
             "forbidden",
@@ -178,6 +177,7 @@ async fn add_rule(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewRule>,
 ) -> ApiResult<(StatusCode, Json<RosterChange>)> {
+    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
     let values = RuleValues::check(&body)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -220,6 +220,7 @@ async fn update_rule(
     ApiPath(id): ApiPath<i64>,
     ApiJson(patch): ApiJson<RulePatch>,
 ) -> ApiResult<Json<RosterChange>> {
+    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let current = store::get_rule(&mut tx, id)
@@ -283,6 +284,7 @@ async fn delete_rule(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<MoveQuery>,
 ) -> ApiResult<Json<RosterChange>> {
+    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let current = store::get_rule(&mut tx, id)
@@ -393,6 +395,7 @@ async fn add_exception(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewException>,
 ) -> ApiResult<(StatusCode, Json<RosterChange>)> {
+    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
     let spec = check_exception(&body)?;
     let reason = body.reason.trim();
     if reason.chars().count() > 500 {
@@ -444,6 +447,7 @@ async fn delete_exception(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<MoveQuery>,
 ) -> ApiResult<Json<RosterChange>> {
+    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let current = store::get_exception(&mut tx, id)
