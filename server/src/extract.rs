@@ -136,3 +136,49 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// A `text/csv` body as text. The wrong type is 415, a body over the limit
+/// 413, bytes that are not UTF-8 a 400.
+pub struct CsvBody(pub String);
+
+impl<S> FromRequest<S> for CsvBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_csv = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("text/csv"));
+        if !is_csv {
+            return Err(ApiError::ExpectedMediaType {
+                expected: "text/csv",
+            });
+        }
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map(|limit| limit.0)
+            .unwrap_or(0);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable_body",
+                    message: rejection.body_text(),
+                }
+            }
+        })?;
+        String::from_utf8(bytes.to_vec())
+            .map(CsvBody)
+            .map_err(|_| ApiError::BadRequest {
+                code: "unreadable_body",
+                message: "the body is not UTF-8 text".to_owned(),
+            })
+    }
+}

@@ -6,15 +6,22 @@
 //! | read facilities                    | yes   | yes       | yes       | yes    | yes         |
 //! | manage facilities, users           | yes   |           |           |        |             |
 //! | read the audit trail, review break-the-glass | yes |  |           |        |             |
+//! | keep the diagnosis catalogue (incl. CSV)     | yes |  |           |        |             |
 //! | register a patient (own facility)  |       |           | yes       |        |             |
 //! | search, read patients in scope     |       |           | yes       | yes    | yes         |
 //! | update a patient                   |       |           | facility scope |   |             |
 //! | break the glass                    |       |           | yes       | yes    | yes         |
+//! | refer a patient in scope from own facility |  |       | facility or referral scope | | |
+//! | list, read referrals               |       |           | sending or receiving facility | | |
+//! | accept, reject, record arrival and discharge |  |     | receiving facility |  |          |
+//! | cancel a referral                  |       |           | sending facility |  |             |
+//! | ask for, list, mark performed examinations |  |       | patient in scope |   |             |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
-//! record for them (cases shared with the facility extend this as consultations
-//! and referrals arrive), and in anyone's scope while they hold an unexpired
-//! break-the-glass grant for that patient. Administrators manage the
+//! record for them or has been sent a referral for them that is not rejected or
+//! cancelled (cases shared with the facility extend this as consultations
+//! arrive), and in anyone's scope while they hold an unexpired break-the-glass
+//! grant for that patient. Administrators manage the
 //! consortium but do not read clinical records: least privilege.
 
 use sqlx::AnyConnection;
@@ -45,14 +52,28 @@ pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), Api
 pub enum PatientAccess {
     /// The caller's facility holds a record for the patient.
     Facility,
+    /// The caller's facility received a live referral for the patient.
+    Referral { referral_id: i64 },
     /// An unexpired emergency grant.
     BreakGlass { grant_id: i64 },
 }
 
 impl PatientAccess {
+    /// Through the caller's facility (its own record or a referral to it),
+    /// rather than an emergency grant of the caller's own.
+    pub fn is_facility_scope(self) -> bool {
+        matches!(
+            self,
+            PatientAccess::Facility | PatientAccess::Referral { .. }
+        )
+    }
+
     pub fn describe(self) -> serde_json::Value {
         match self {
             PatientAccess::Facility => serde_json::json!({ "access": "facility" }),
+            PatientAccess::Referral { referral_id } => {
+                serde_json::json!({ "access": "referral", "referral_id": referral_id })
+            }
             PatientAccess::BreakGlass { grant_id } => {
                 serde_json::json!({ "access": "break_glass", "grant_id": grant_id })
             }
@@ -74,6 +95,8 @@ pub fn scope_facility(caller: &Caller) -> i64 {
 /// instant `$3`. Queries that use it bind those first.
 pub const PATIENT_IN_SCOPE: &str = "(EXISTS (SELECT 1 FROM patient_record r \
        WHERE r.patient_id = p.id AND r.facility_id = $1) \
+     OR EXISTS (SELECT 1 FROM referral rf WHERE rf.patient_id = p.id AND rf.to_facility_id = $1 \
+       AND rf.status NOT IN ('rejected', 'cancelled')) \
      OR EXISTS (SELECT 1 FROM break_glass_grant g \
        WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3))";
 
@@ -96,6 +119,17 @@ pub async fn patient_access(
     .await?;
     if facility.is_some() {
         return Ok(Some(PatientAccess::Facility));
+    }
+    let referral: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM referral WHERE patient_id = $1 AND to_facility_id = $2 \
+         AND status NOT IN ('rejected', 'cancelled') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(patient_id)
+    .bind(scope_facility(caller))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(referral_id) = referral {
+        return Ok(Some(PatientAccess::Referral { referral_id }));
     }
     let grant: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM break_glass_grant WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 \

@@ -17,7 +17,10 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::state::AppState;
-use crate::{audit, auth, breakglass, facility, notify, ops, patient, telemetry, user, web};
+use crate::{
+    audit, auth, breakglass, catalogue, examination, facility, notify, ops, patient, referral,
+    telemetry, user, web,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -55,6 +58,9 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(breakglass::routes::router())
         .merge(audit::routes::router())
         .merge(notify::routes::router())
+        .merge(catalogue::routes::router())
+        .merge(referral::routes::router())
+        .merge(examination::routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

@@ -65,8 +65,9 @@ async fn break_glass(
     }
     .ok_or(ApiError::NotFound { what: "patient" })?;
     let now = now_ms();
-    if policy::patient_access(&mut tx, &caller, patient.id, now).await?
-        == Some(PatientAccess::Facility)
+    if policy::patient_access(&mut tx, &caller, patient.id, now)
+        .await?
+        .is_some_and(PatientAccess::is_facility_scope)
     {
         return Err(ApiError::conflict(
             "already_in_scope",
