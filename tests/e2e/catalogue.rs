@@ -279,3 +279,29 @@ async fn a_faulty_file_names_its_line_and_changes_nothing() {
     let (status, body) = import(&app, &clinician, FILE).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
+
+#[tokio::test]
+async fn an_oversized_or_undecodable_file_is_refused_before_it_is_read() {
+    let app = crate::helpers::spawn_app_with(|settings| settings.max_body_bytes = 1024).await;
+    let c = app.consortium().await;
+    let admin = app.user("admin", Role::Admin, c.tertiary).await;
+    let big = format!(
+        "code_from,code_to,tiers,label\n{}",
+        "I10,I15,primary,Hypertension\n".repeat(100)
+    );
+    let (status, body) = import(&app, &admin, &big).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    let (status, body) = send(
+        app.request(Method::POST, "/api/v1/catalogue/import", Some(&admin.token))
+            .header(header::CONTENT_TYPE, "text/csv; charset=latin1")
+            .body(b"code_from,code_to,tiers,label\nI10,I10,primary,Hypertonie \xe4\n".to_vec()),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "unreadable_body");
+    assert_eq!(app.count("diagnosis_catalogue").await, 0);
+}

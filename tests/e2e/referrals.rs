@@ -416,3 +416,45 @@ async fn each_facility_lists_what_it_sent_and_received_with_filters() {
     let (status, body) = app.get("/api/v1/referrals", &expert.token).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
+
+#[tokio::test]
+async fn racing_decisions_on_one_referral_leave_exactly_one_winner() {
+    let app = spawn_app().await;
+    let c = with_catalogue(&app).await;
+    let patient = app
+        .patient_at(c.island_a, "330225195803121234", "A-1")
+        .await;
+    let island = app.user("dr-lin", Role::Clinician, c.island_a).await;
+    let county = app.user("dr-wu", Role::Clinician, c.county).await;
+    let (id, _) = refer(&app, &island, up(patient, c.county, "I21")).await;
+
+    let mut racers = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let verb = if n % 2 == 0 { "accept" } else { "reject" };
+        let request = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/referrals/{id}/{verb}"),
+                Some(&county.token),
+            )
+            .json(&json!({ "reason": "no bed" }));
+        racers.spawn(async move { crate::helpers::send(request).await.0 });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = racers.join_next().await {
+        statuses.push(status.expect("the racer finishes"));
+    }
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let lost = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((won, lost), (1, 7), "{statuses:?}");
+    let decisions: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_event WHERE subtype IN ('referral.accept', 'referral.reject')",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .expect("a count");
+    assert_eq!(decisions, 1, "one decision, audited once");
+}

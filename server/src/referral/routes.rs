@@ -279,12 +279,16 @@ async fn move_to(
             format!("only clinicians of the {side} facility may do this"),
         ));
     }
-    let from = row.status();
-    from.check_transition(to)?;
     let now = now_ms();
-    if !store::transition(&mut tx, id, from, to, caller.user_id, note, now).await? {
-        // Another request moved it since we read it; judge against that.
-        load(&mut tx, id).await?.status().check_transition(to)?;
+    let mut from = row.status();
+    loop {
+        from.check_transition(to)?;
+        if store::transition(&mut tx, id, from, to, caller.user_id, note, now).await? {
+            break;
+        }
+        // Another request moved it after we read it: judge again from where
+        // it is now. States only move forward, so this ends.
+        from = load(&mut tx, id).await?.status();
     }
     audit::append(
         &mut tx,
