@@ -364,7 +364,7 @@ async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), D
         repeat_reason: None,
     };
     let id = examination::store::insert(tx, &values, now).await?;
-    examination::store::mark_performed(tx, id, None, now).await?;
+    examination::store::finish(tx, id, examination::ExamStatus::Performed, None, now).await?;
     crate::audit::append(
         tx,
         actor,

@@ -15,7 +15,8 @@
 //! | list, read referrals               |       |           | sending or receiving facility | | |
 //! | accept, reject, record arrival and discharge |  |     | receiving facility |  |          |
 //! | cancel a referral                  |       |           | sending facility |  |             |
-//! | ask for, list, mark performed examinations |  |       | patient in scope |   |             |
+//! | ask for, list examinations        |       |           | patient in scope |   |             |
+//! | record an examination performed or cancelled |  |     | requesting facility | |          |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
 //! record for them or has been sent a referral for them that is not rejected or

@@ -318,6 +318,12 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |_| json!({}),
         ),
+        row(
+            Method::POST,
+            "/api/v1/examinations/{id}/cancel",
+            format!("/api/v1/examinations/{}/cancel", referrals.to_cancel),
+            own_clinician,
+        ),
         // After the patient rows: breaking the glass widens the caller's scope.
         with_body(
             row(
@@ -483,8 +489,9 @@ struct Arranged {
     /// accept, arrive and discharge, one to reject.
     received: i64,
     to_reject: i64,
-    /// Asked for at the patient's own clinic.
+    /// Asked for at the patient's own clinic: one to perform, one to cancel.
     examination: i64,
+    to_cancel: i64,
 }
 
 async fn arrange_referrals(
@@ -529,20 +536,25 @@ async fn arrange_referrals(
         assert_eq!(status, StatusCode::CREATED, "{referral}");
         refer.push(referral["id"].as_i64().expect("an id"));
     }
-    let (status, exam) = app
-        .post(
-            &format!("/api/v1/patients/{patient}/examinations"),
-            &token(Role::Clinician),
-            json!({ "modality": "CT", "body_part": "HEAD" }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{exam}");
+    let mut exams = Vec::new();
+    for body_part in ["HEAD", "CHEST"] {
+        let (status, exam) = app
+            .post(
+                &format!("/api/v1/patients/{patient}/examinations"),
+                &token(Role::Clinician),
+                json!({ "modality": "CT", "body_part": body_part }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{exam}");
+        exams.push(exam["id"].as_i64().expect("an id"));
+    }
     Arranged {
         catalogue_entry: entry["id"].as_i64().expect("an id"),
         sent: refer[0],
         received: refer[1],
         to_reject: refer[2],
-        examination: exam["id"].as_i64().expect("an id"),
+        examination: exams[0],
+        to_cancel: exams[1],
     }
 }
 

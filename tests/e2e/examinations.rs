@@ -136,11 +136,15 @@ async fn an_examination_outside_the_window_or_cancelled_is_no_duplicate() {
         "31 days ago is outside the window: {body}"
     );
 
-    sqlx::query("UPDATE examination SET status = 'cancelled' WHERE id = $1")
-        .bind(body["id"].as_i64())
-        .execute(app.db.pool())
-        .await
-        .expect("cancel it");
+    let (status, cancelled) = app
+        .post(
+            &format!("/api/v1/examinations/{}/cancel", body["id"]),
+            &island.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
     let (status, _) = ask(
         &app,
         &island,
@@ -160,7 +164,7 @@ async fn spawn_app_days(days: u32) -> TestApp {
 }
 
 #[tokio::test]
-async fn performing_an_examination_records_its_study_once() {
+async fn performing_an_examination_records_its_study_once_and_ends_it() {
     let app = spawn_app().await;
     let c = app.consortium().await;
     let patient = app
@@ -208,6 +212,10 @@ async fn performing_an_examination_records_its_study_once() {
     let (status, body) = app.post(&path, &island.token, json!({})).await;
     assert_error(status, &body, StatusCode::CONFLICT, "invalid_transition");
     assert_eq!(body["error"]["details"]["allowed"], json!([]));
+    let cancel = format!("/api/v1/examinations/{}/cancel", exam["id"]);
+    let (status, body) = app.post(&cancel, &island.token, json!({})).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "invalid_transition");
+    assert_eq!(body["error"]["details"]["status"], "performed");
     let (status, body) = app
         .post(
             "/api/v1/examinations/999999/performed",

@@ -1,6 +1,7 @@
 //! `/patients/{id}/examinations` and `/examinations/{id}/performed`: ask for an
 //! examination (warned off repeating one the consortium already holds), list a
-//! patient's examinations across member facilities, record that one was done.
+//! patient's examinations across member facilities, record that one was done
+//! or withdraw it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -23,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_examinations, request_examination))
         .routes(routes!(record_performed))
+        .routes(routes!(cancel_examination))
 }
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -179,27 +181,64 @@ async fn record_performed(
                 .to_owned(),
         ),
     };
+    finish(&state, &caller, id, ExamStatus::Performed, uid.as_deref()).await
+}
+
+/// Withdraws an examination the caller's facility asked for and that was not
+/// done; it no longer counts as a duplicate.
+#[utoipa::path(post, path = "/examinations/{id}/cancel", tag = "examinations",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ExaminationView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`invalid_transition`: not `requested`"),
+    ),
+    security(("bearer" = [])))]
+async fn cancel_examination(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ExaminationView>> {
+    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    finish(&state, &caller, id, ExamStatus::Cancelled, None).await
+}
+
+/// Moves a requested examination to `performed` or `cancelled`: only the
+/// facility that asked for it, with the patient in scope, and only once.
+async fn finish(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    to: ExamStatus,
+    study_instance_uid: Option<&str>,
+) -> ApiResult<Json<ExaminationView>> {
     let mut tx = state.db.begin_write().await?;
     let exam = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
         what: "examination",
     })?;
-    let (mut tx, _, _) = authorize(tx, &caller, exam.patient_id, "examination.update").await?;
+    let (mut tx, _, _) = authorize(tx, caller, exam.patient_id, "examination.update").await?;
     if caller.facility_id != exam.facility_id {
         return Err(ApiError::forbidden(
             "forbidden",
-            "only the facility that asked for an examination records it as performed",
+            "only the facility that asked for an examination records what became of it",
         ));
     }
-    if !store::mark_performed(&mut tx, id, uid.as_deref(), now_ms()).await? {
+    if !store::finish(&mut tx, id, to, study_instance_uid, now_ms()).await? {
+        // Not `requested` (any more): say what it is and what it may become.
         let status = store::get(&mut tx, id)
             .await?
             .map_or(exam.status(), |now| now.status());
         return Err(ApiError::Conflict {
             code: "invalid_transition",
-            message: format!("a {} examination cannot become performed", status.as_str()),
+            message: format!(
+                "a {} examination cannot become {}",
+                status.as_str(),
+                to.as_str()
+            ),
             details: serde_json::json!({
                 "status": status.as_str(),
-                "requested": ExamStatus::Performed.as_str(),
+                "requested": to.as_str(),
                 "allowed": status.next().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             }),
         });
@@ -207,7 +246,7 @@ async fn record_performed(
     audit::append(
         &mut tx,
         &caller.actor(),
-        AuditEntry::new(Action::Update, "examination.performed")
+        AuditEntry::new(Action::Update, &format!("examination.{}", to.as_str()))
             .entity("examination", id)
             .patient(exam.patient_id)
             .facility(caller.facility_id),

@@ -132,21 +132,34 @@ pub async fn insert(
     .await
 }
 
-/// False when it was no longer `requested`.
-pub async fn mark_performed(
+/// Moves a `requested` examination to `performed` (stamped, with its study if
+/// any) or `cancelled`. False when it was no longer `requested`.
+pub async fn finish(
     conn: &mut AnyConnection,
     id: i64,
+    to: ExamStatus,
     study_instance_uid: Option<&str>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE examination SET status = 'performed', performed_at = $1, study_instance_uid = $2 \
-         WHERE id = $3 AND status = 'requested'",
-    )
-    .bind(now)
-    .bind(study_instance_uid)
-    .bind(id)
-    .execute(conn)
-    .await?;
+    let done = match to {
+        ExamStatus::Performed => {
+            sqlx::query(
+                "UPDATE examination SET status = 'performed', performed_at = $1, \
+                 study_instance_uid = $2 WHERE id = $3 AND status = 'requested'",
+            )
+            .bind(now)
+            .bind(study_instance_uid)
+            .bind(id)
+            .execute(conn)
+            .await?
+        }
+        ExamStatus::Cancelled => sqlx::query(
+            "UPDATE examination SET status = 'cancelled' WHERE id = $1 AND status = 'requested'",
+        )
+        .bind(id)
+        .execute(conn)
+        .await?,
+        ExamStatus::Requested => return Ok(false),
+    };
     Ok(done.rows_affected() == 1)
 }
