@@ -175,5 +175,5 @@ CREATE TRIGGER opinion_signed_is_immutable BEFORE UPDATE OR DELETE ON opinion
 -- for referrals (priority booking).
 CREATE TABLE booking_referral (
     booking_id  BIGINT PRIMARY KEY REFERENCES booking (id),
-    referral_id BIGINT NOT NULL
+    referral_id BIGINT NOT NULL REFERENCES referral (id)
 );

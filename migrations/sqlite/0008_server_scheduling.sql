@@ -182,5 +182,5 @@ END;
 -- for referrals (priority booking).
 CREATE TABLE booking_referral (
     booking_id  INTEGER PRIMARY KEY REFERENCES booking (id),
-    referral_id INTEGER NOT NULL
+    referral_id INTEGER NOT NULL REFERENCES referral (id)
 );

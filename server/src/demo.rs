@@ -1,14 +1,19 @@
 //! The demo consortium for `ferry serve --demo`: one tertiary hospital, one
-//! county hospital, three island clinics, one user per role and a handful of
-//! patients, so a new user can click through at once. Seeded once: a marker in
+//! county hospital, three island clinics, one user per role (and a county
+//! clinician), a handful of patients, a small diagnosis catalogue, a referral
+//! each way and one examination, so a new user can click through at once. Seeded once: a marker in
 //! `ferry_meta` makes later starts leave the data alone.
 
 use crate::audit::Actor;
 use crate::auth::Role;
-use crate::db::Db;
+use crate::catalogue::{self, Entry};
+use crate::db::{Db, Tx};
 use crate::error::ApiError;
+use crate::examination;
 use crate::facility::{self, NewFacility, Tier};
+use crate::notify::Outbox;
 use crate::patient::{self, NewPatient, Sex};
+use crate::referral::{self, Direction, NewReferral};
 use crate::user::{self, NewUser};
 
 const MARKER: &str = "demo_seeded";
@@ -97,7 +102,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         );
     }
 
-    let people: [(&str, &str, i64, Role, &[&str]); 5] = [
+    let people: [(&str, &str, i64, Role, &[&str]); 6] = [
         (
             "demo-admin",
             "Demo Administrator",
@@ -120,6 +125,13 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
             &[],
         ),
         (
+            "demo-county-clinician",
+            "Dr. Wu (county clinician)",
+            county.id,
+            Role::Clinician,
+            &[],
+        ),
+        (
             "demo-expert",
             "Prof. Zhou (cardiology)",
             tertiary.id,
@@ -135,8 +147,9 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         ),
     ];
     let mut usernames = Vec::new();
+    let mut user_ids = Vec::new();
     for (username, display_name, facility_id, role, specialties) in people {
-        user::create(
+        let id = user::create(
             &mut tx,
             &actor,
             NewUser {
@@ -150,6 +163,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         )
         .await?;
         usernames.push(username.to_owned());
+        user_ids.push(id);
     }
 
     let patients: [(&str, &str, &str, Sex, &str, usize, &str); 5] = [
@@ -199,8 +213,9 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
             "DJ-0003",
         ),
     ];
+    let mut patient_ids = Vec::new();
     for (national_id, family, given, sex, birth, island, record) in patients {
-        patient::register(
+        let (id, _) = patient::register(
             &mut tx,
             &actor,
             islands[island].id,
@@ -215,6 +230,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
             },
         )
         .await?;
+        patient_ids.push(id);
     }
     // One patient already seen at the county hospital too: one person, two records.
     patient::register(
@@ -233,6 +249,16 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     )
     .await?;
 
+    let demo = Cast {
+        island_clinician: user_ids[2],
+        county_clinician: user_ids[3],
+        island: islands[0].id,
+        county: county.id,
+        wang: patient_ids[0],
+        li: patient_ids[1],
+    };
+    seed_referrals(&mut tx, &actor, &demo).await?;
+
     sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")
         .bind(MARKER)
         .bind(crate::time::rfc3339(crate::time::now_ms()))
@@ -243,4 +269,110 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         password,
         usernames,
     }))
+}
+
+/// Who and where the demo referrals and examination involve.
+struct Cast {
+    island_clinician: i64,
+    county_clinician: i64,
+    island: i64,
+    county: i64,
+    wang: i64,
+    li: i64,
+}
+
+/// A small catalogue, a suspected heart attack sent up from the island, a
+/// stroke patient sent back down for rehabilitation, and a head CT already
+/// done at the county hospital (asking for another shows the duplicate
+/// warning).
+async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), DemoError> {
+    let entry = |code: &str, tiers: Vec<Tier>, label: &str| {
+        Entry::new(code, None, tiers, label).map_err(ApiError::from)
+    };
+    let entries = [
+        entry(
+            "I10",
+            vec![Tier::Primary, Tier::Village],
+            "Essential hypertension",
+        )?,
+        entry(
+            "E11",
+            vec![Tier::Primary, Tier::Village],
+            "Type 2 diabetes mellitus",
+        )?,
+        entry(
+            "I21",
+            vec![Tier::Tertiary, Tier::Secondary],
+            "Acute myocardial infarction",
+        )?,
+        entry(
+            "I63",
+            vec![Tier::Tertiary, Tier::Secondary],
+            "Cerebral infarction",
+        )?,
+    ];
+    catalogue::replace(tx, actor, &entries).await?;
+
+    // Nobody is listening yet; the notifications wait in their rows.
+    let mut outbox = Outbox::new();
+    referral::create(
+        tx,
+        actor,
+        &mut outbox,
+        cast.island_clinician,
+        cast.island,
+        NewReferral {
+            patient_id: cast.li,
+            direction: Direction::Up,
+            to_facility_id: cast.county,
+            reason: "Crushing chest pain for two hours; ST elevation on the clinic ECG".to_owned(),
+            diagnosis_codes: vec!["I21.9".to_owned()],
+            justification: None,
+            rehabilitation_plan: None,
+        },
+    )
+    .await?;
+    referral::create(
+        tx,
+        actor,
+        &mut outbox,
+        cast.county_clinician,
+        cast.county,
+        NewReferral {
+            patient_id: cast.wang,
+            direction: Direction::Down,
+            to_facility_id: cast.island,
+            reason: "Stable after ischaemic stroke; continue rehabilitation near home".to_owned(),
+            diagnosis_codes: vec!["I63.9".to_owned(), "I10".to_owned()],
+            justification: None,
+            rehabilitation_plan: Some(
+                "Daily gait and arm exercises; blood pressure twice weekly, target below 140/90; \
+                 aspirin 100 mg daily; review at the county hospital in 3 months"
+                    .to_owned(),
+            ),
+        },
+    )
+    .await?;
+
+    let now = crate::time::now_ms();
+    let values = examination::store::ExaminationValues {
+        patient_id: cast.wang,
+        facility_id: cast.county,
+        requested_by: cast.county_clinician,
+        modality: "CT",
+        body_part: "HEAD",
+        repeat_reason: None,
+    };
+    let id = examination::store::insert(tx, &values, now).await?;
+    examination::store::finish(tx, id, examination::ExamStatus::Performed, None, now).await?;
+    crate::audit::append(
+        tx,
+        actor,
+        crate::audit::AuditEntry::new(crate::audit::Action::Create, "examination.create")
+            .entity("examination", id)
+            .patient(cast.wang)
+            .facility(cast.county),
+    )
+    .await?;
+    Ok(())
 }

@@ -35,12 +35,22 @@ pub enum ApiError {
         message: String,
         field: Option<String>,
     },
+    /// 422 with more to say than a field, e.g. the line of a bad CSV row.
+    #[error("{message}")]
+    InvalidWith {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("the request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
     #[error("send the body as application/json")]
     UnsupportedMediaType,
+    /// For the few endpoints whose body is not JSON (e.g. CSV imports).
+    #[error("send the body as {expected}")]
+    ExpectedMediaType { expected: &'static str },
     #[error("no route for this path")]
     NoRoute,
     #[error("this method is not allowed on this path")]
@@ -100,10 +110,12 @@ impl ApiError {
             Self::NotFound { .. } | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } | Self::InvalidWith { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::ExpectedMediaType { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,10 +128,11 @@ impl ApiError {
             Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Invalid { code, .. }
+            | Self::InvalidWith { code, .. }
             | Self::BadRequest { code, .. } => code,
             Self::NotFound { .. } => "not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::ExpectedMediaType { .. } => "unsupported_media_type",
             Self::NoRoute => "no_route",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Database(_) | Self::Internal(_) => "internal",
@@ -128,7 +141,7 @@ impl ApiError {
 
     fn details(&self) -> Value {
         match self {
-            Self::Conflict { details, .. } => details.clone(),
+            Self::Conflict { details, .. } | Self::InvalidWith { details, .. } => details.clone(),
             Self::Invalid {
                 field: Some(field), ..
             } => serde_json::json!({ "field": field }),

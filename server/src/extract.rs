@@ -23,36 +23,41 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
+        let is_json = media_type(&req)
+            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let limit = req
-            .extensions()
-            .get::<BodyLimit>()
-            .map(|limit| limit.0)
-            .unwrap_or(0);
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::BadRequest {
-                    code: "unreadable_body",
-                    message: rejection.body_text(),
-                }
-            }
-        })?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&body_bytes(req, state).await?).map(ApiJson)
     }
+}
+
+/// The request's media type, lower case, without parameters.
+fn media_type(req: &Request) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|mime| mime.trim().to_ascii_lowercase())
+}
+
+/// The whole body; over the configured limit is a 413 that names the limit.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let limit = req
+        .extensions()
+        .get::<BodyLimit>()
+        .map(|limit| limit.0)
+        .unwrap_or(0);
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest {
+                code: "unreadable_body",
+                message: rejection.body_text(),
+            }
+        }
+    })
 }
 
 /// The configured body limit, put into each request's extensions so the 413
@@ -135,4 +140,30 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A `text/csv` body as text. The wrong type is 415, a body over the limit
+/// 413, bytes that are not UTF-8 a 400.
+pub struct CsvBody(pub String);
+
+impl<S> FromRequest<S> for CsvBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if media_type(&req).as_deref() != Some("text/csv") {
+            return Err(ApiError::ExpectedMediaType {
+                expected: "text/csv",
+            });
+        }
+        let bytes = body_bytes(req, state).await?;
+        String::from_utf8(bytes.to_vec())
+            .map(CsvBody)
+            .map_err(|_| ApiError::BadRequest {
+                code: "unreadable_body",
+                message: "the body is not UTF-8 text".to_owned(),
+            })
+    }
 }

@@ -6,7 +6,9 @@
 //!   every route. [`main.rs`](../ferry/index.html) is only the CLI in [`cli`].
 //! - Each area owns its tables and has `mod.rs` (types), `routes.rs` (handlers) and
 //!   `store.rs` (its SQL): [`facility`], [`user`], [`patient`], [`breakglass`],
-//!   [`auth`] (sign-in, sessions, the [`auth::Caller`] extractor) and [`audit`] (the
+//!   [`catalogue`] (the graded diagnosis catalogue), [`referral`] (up and down
+//!   between tiers), [`examination`] (with the duplicate warning), [`auth`]
+//!   (sign-in, sessions, the [`auth::Caller`] extractor) and [`audit`] (the
 //!   hash-chained audit trail).
 //! - [`policy`] is the one place that answers "may this caller do this to that
 //!   record?"; handlers ask it and never decide access themselves.
@@ -29,12 +31,14 @@ pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod breakglass;
+pub mod catalogue;
 pub mod cli;
 pub mod config;
 pub mod consultation;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod examination;
 pub mod extract;
 pub mod facility;
 pub mod icd10;
@@ -43,6 +47,7 @@ pub mod opinion;
 pub mod ops;
 pub mod patient;
 pub mod policy;
+pub mod referral;
 pub mod roster;
 pub mod router;
 pub mod startup;

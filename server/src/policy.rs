@@ -6,6 +6,7 @@
 //! | read facilities                    | yes   | yes       | yes       | yes    | yes         |
 //! | manage facilities, users           | yes   |           |           |        |             |
 //! | read the audit trail, review break-the-glass | yes |  |           |        |             |
+//! | keep the diagnosis catalogue (incl. CSV)     | yes |  |           |        |             |
 //! | register a patient (own facility)  |       |           | yes       |        |             |
 //! | search, read patients in scope     |       |           | yes       | yes    | yes         |
 //! | update a patient                   |       |           | facility scope |   |             |
@@ -16,12 +17,20 @@
 //! | see consultations and bookings     |       | own facility's experts' (no clinical text) | facility's own | assigned, on-call queue | |
 //! | accept from the on-call queue      |       |           |           | on call |            |
 //! | write and sign opinions            |       |           |           | assigned |           |
+//! | refer a patient in scope from own facility |  |       | facility or referral scope | | |
+//! | list, read referrals               |       |           | sending or receiving facility | | |
+//! | accept, reject, record arrival and discharge |  |     | receiving facility |  |          |
+//! | cancel a referral                  |       |           | sending facility |  |             |
+//! | ask for, list examinations        |       |           | patient in scope |   |             |
+//! | record an examination performed or cancelled |  |     | requesting facility | |          |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
-//! record for them, in an expert's scope while a consultation about them is
-//! assigned to that expert (and not cancelled or declined), and in anyone's
-//! scope while they hold an unexpired break-the-glass grant for that patient. Administrators manage the
-//! consortium but do not read clinical records: least privilege.
+//! record for them or has been sent a referral for them that is not rejected
+//! or cancelled; in an expert's scope while a consultation about them is
+//! assigned to that expert (and not cancelled or declined); and in anyone's
+//! scope while they hold an unexpired break-the-glass grant for that patient.
+//! Administrators manage the consortium but do not read clinical records:
+//! least privilege.
 
 use sqlx::AnyConnection;
 
@@ -53,16 +62,30 @@ pub enum PatientAccess {
     Facility,
     /// A consultation about the patient is assigned to the caller.
     Consultation { consultation_id: i64 },
+    /// The caller's facility received a live referral for the patient.
+    Referral { referral_id: i64 },
     /// An unexpired emergency grant.
     BreakGlass { grant_id: i64 },
 }
 
 impl PatientAccess {
+    /// Through the caller's facility (its own record or a referral to it),
+    /// rather than an emergency grant of the caller's own.
+    pub fn is_facility_scope(self) -> bool {
+        matches!(
+            self,
+            PatientAccess::Facility | PatientAccess::Referral { .. }
+        )
+    }
+
     pub fn describe(self) -> serde_json::Value {
         match self {
             PatientAccess::Facility => serde_json::json!({ "access": "facility" }),
             PatientAccess::Consultation { consultation_id } => {
                 serde_json::json!({ "access": "consultation", "consultation_id": consultation_id })
+            }
+            PatientAccess::Referral { referral_id } => {
+                serde_json::json!({ "access": "referral", "referral_id": referral_id })
             }
             PatientAccess::BreakGlass { grant_id } => {
                 serde_json::json!({ "access": "break_glass", "grant_id": grant_id })
@@ -87,6 +110,8 @@ pub const PATIENT_IN_SCOPE: &str = "(EXISTS (SELECT 1 FROM patient_record r \
        WHERE r.patient_id = p.id AND r.facility_id = $1) \
      OR EXISTS (SELECT 1 FROM consultation c WHERE c.patient_id = p.id AND c.expert_id = $2 \
        AND c.status NOT IN ('cancelled', 'declined')) \
+     OR EXISTS (SELECT 1 FROM referral rf WHERE rf.patient_id = p.id AND rf.to_facility_id = $1 \
+       AND rf.status NOT IN ('rejected', 'cancelled')) \
      OR EXISTS (SELECT 1 FROM break_glass_grant g \
        WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3))";
 
@@ -122,6 +147,17 @@ pub async fn patient_access(
         if let Some(consultation_id) = consultation {
             return Ok(Some(PatientAccess::Consultation { consultation_id }));
         }
+    }
+    let referral: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM referral WHERE patient_id = $1 AND to_facility_id = $2 \
+         AND status NOT IN ('rejected', 'cancelled') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(patient_id)
+    .bind(scope_facility(caller))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(referral_id) = referral {
+        return Ok(Some(PatientAccess::Referral { referral_id }));
     }
     let grant: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM break_glass_grant WHERE patient_id = $1 AND user_id = $2 AND expires_at > $3 \

@@ -18,8 +18,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::state::AppState;
 use crate::{
-    audit, auth, booking, breakglass, consultation, facility, notify, opinion, ops, patient,
-    roster, telemetry, user, web,
+    audit, auth, booking, breakglass, catalogue, consultation, examination, facility, notify,
+    opinion, ops, patient, referral, roster, telemetry, user, web,
 };
 
 #[derive(OpenApi)]
@@ -64,6 +64,9 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(consultation::routes::router())
         .merge(consultation::oncall::router())
         .merge(opinion::routes::router())
+        .merge(catalogue::routes::router())
+        .merge(referral::routes::router())
+        .merge(examination::routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

@@ -117,17 +117,26 @@ async fn the_demo_consortium_is_seeded_once_and_its_clinician_signs_in() {
         .await
         .expect("seed")
         .expect("seeded the first time");
-    assert_eq!(seed.usernames.len(), 5);
+    assert_eq!(seed.usernames.len(), 6);
     let counts = (
         app.count("facility").await,
         app.count("app_user").await,
         app.count("patient").await,
     );
-    assert_eq!(counts, (5, 5, 5));
+    assert_eq!(counts, (5, 6, 5));
     assert_eq!(
         app.count("patient_record").await,
         6,
         "one patient is registered at two facilities"
+    );
+    assert_eq!(
+        (
+            app.count("diagnosis_catalogue").await,
+            app.count("referral").await,
+            app.count("examination").await
+        ),
+        (4, 2, 1),
+        "a small catalogue, a referral each way, one examination"
     );
 
     let again = ferry_server::demo::seed(&app.db, None)

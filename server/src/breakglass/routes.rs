@@ -65,10 +65,11 @@ async fn break_glass(
     }
     .ok_or(ApiError::NotFound { what: "patient" })?;
     let now = now_ms();
-    if matches!(
-        policy::patient_access(&mut tx, &caller, patient.id, now).await?,
-        Some(PatientAccess::Facility | PatientAccess::Consultation { .. })
-    ) {
+    // Any access but an earlier grant makes breaking the glass needless.
+    if policy::patient_access(&mut tx, &caller, patient.id, now)
+        .await?
+        .is_some_and(|access| !matches!(access, PatientAccess::BreakGlass { .. }))
+    {
         return Err(ApiError::conflict(
             "already_in_scope",
             "this patient is already in your scope",

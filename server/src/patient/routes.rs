@@ -226,7 +226,7 @@ async fn update_patient(
 /// Loads a patient and resolves the caller's access to them. A refusal is
 /// audited and committed on its own before the error is returned, so failed
 /// attempts to open a record stay on the trail.
-async fn authorize(
+pub(crate) async fn authorize(
     mut tx: crate::db::Tx,
     caller: &Caller,
     patient_id: i64,

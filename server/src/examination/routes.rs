@@ -1,0 +1,263 @@
+//! `/patients/{id}/examinations` and `/examinations/{id}/performed`: ask for an
+//! examination (warned off repeating one the consortium already holds), list a
+//! patient's examinations across member facilities, record that one was done
+//! or withdraw it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{store, ExamStatus, ExaminationView, NewExamination, Performed};
+use crate::audit::{self, Action, AuditEntry};
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::patient::check_optional;
+use crate::patient::routes::authorize;
+use crate::policy;
+use crate::state::AppState;
+use crate::time::now_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_examinations, request_examination))
+        .routes(routes!(record_performed))
+        .routes(routes!(cancel_examination))
+}
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Asks for an examination of a patient in the caller's scope at the caller's
+/// facility. If any member facility asked for or performed one of the same
+/// modality and body part within `duplicate_exam_window_days`, nothing is
+/// created and the answer is 409 `duplicate_examination` with that
+/// examination in `details.existing`, unless `repeat_reason` says why it
+/// must be done again.
+#[utoipa::path(post, path = "/patients/{id}/examinations", tag = "examinations",
+    params(("id" = i64, Path, description = "The patient")), request_body = NewExamination,
+    responses(
+        (status = 201, body = ExaminationView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody,
+            description = "`duplicate_examination`: `details.existing` is the recent examination (an ExaminationView)"),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn request_examination(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(patient_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<NewExamination>,
+) -> ApiResult<(StatusCode, Json<ExaminationView>)> {
+    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    let modality = super::check_modality(&body.modality)?;
+    let body_part = super::check_body_part(&body.body_part)?;
+    let repeat_reason = check_optional(
+        "repeat_reason",
+        body.repeat_reason.as_deref().unwrap_or_default(),
+        2000,
+    )?;
+    let repeat_reason = (!repeat_reason.is_empty()).then_some(repeat_reason);
+
+    let tx = state.db.begin_write().await?;
+    let (mut tx, _, _) = authorize(tx, &caller, patient_id, "examination.create").await?;
+    let now = now_ms();
+    if repeat_reason.is_none() {
+        let window = i64::from(state.settings.duplicate_exam_window_days) * DAY_MS;
+        let found =
+            store::recent_duplicate(&mut tx, patient_id, &modality, &body_part, now - window)
+                .await?;
+        if let Some(existing) = found {
+            // The answer shows another facility's examination: a read.
+            audit::append(
+                &mut tx,
+                &caller.actor(),
+                AuditEntry::new(Action::Read, "examination.duplicate")
+                    .entity("examination", existing.id)
+                    .patient(patient_id)
+                    .facility(caller.facility_id),
+            )
+            .await?;
+            tx.commit().await?;
+            let existing = existing.view();
+            return Err(ApiError::Conflict {
+                code: "duplicate_examination",
+                message: format!(
+                    "the consortium already holds a {} {} examination of this patient from {} ({}); \
+                     give repeat_reason to ask again",
+                    existing.modality, existing.body_part, existing.facility_name, existing.date
+                ),
+                details: serde_json::json!({ "existing": existing }),
+            });
+        }
+    }
+    let values = store::ExaminationValues {
+        patient_id,
+        facility_id: caller.facility_id,
+        requested_by: caller.user_id,
+        modality: &modality,
+        body_part: &body_part,
+        repeat_reason: repeat_reason.as_deref(),
+    };
+    let id = store::insert(&mut tx, &values, now).await?;
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Create, "examination.create")
+            .entity("examination", id)
+            .patient(patient_id)
+            .facility(caller.facility_id)
+            .detail(serde_json::json!({ "repeat": repeat_reason.is_some() })),
+    )
+    .await?;
+    let view = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            what: "examination",
+        })?
+        .view();
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The patient's examinations at every member facility, newest first.
+#[utoipa::path(get, path = "/patients/{id}/examinations", tag = "examinations",
+    params(("id" = i64, Path, description = "The patient")),
+    responses((status = 200, body = Vec<ExaminationView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_examinations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(patient_id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<ExaminationView>>> {
+    let tx = state.db.begin_write().await?;
+    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "examination.list").await?;
+    let rows = store::for_patient(&mut tx, patient_id).await?;
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Read, "examination.list")
+            .entity("patient", patient_id)
+            .patient(patient_id)
+            .facility(caller.facility_id)
+            .detail(access.describe()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        rows.into_iter().map(store::ExaminationRow::view).collect(),
+    ))
+}
+
+/// Records that an examination asked for at the caller's facility was done,
+/// with the study that holds its images if there is one.
+#[utoipa::path(post, path = "/examinations/{id}/performed", tag = "examinations",
+    params(("id" = i64, Path)), request_body = Performed,
+    responses(
+        (status = 200, body = ExaminationView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`invalid_transition`: not `requested`"),
+        (status = 422, body = ErrorBody, description = "Not a DICOM UID"),
+    ),
+    security(("bearer" = [])))]
+async fn record_performed(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Performed>,
+) -> ApiResult<Json<ExaminationView>> {
+    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    let uid = match body.study_instance_uid.as_deref() {
+        None => None,
+        Some(text) => Some(
+            ferry_dicom_store::uid::validate(text.trim())
+                .map_err(|err| {
+                    ApiError::invalid("invalid_uid", "study_instance_uid", err.to_string())
+                })?
+                .to_owned(),
+        ),
+    };
+    finish(&state, &caller, id, ExamStatus::Performed, uid.as_deref()).await
+}
+
+/// Withdraws an examination the caller's facility asked for and that was not
+/// done; it no longer counts as a duplicate.
+#[utoipa::path(post, path = "/examinations/{id}/cancel", tag = "examinations",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ExaminationView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`invalid_transition`: not `requested`"),
+    ),
+    security(("bearer" = [])))]
+async fn cancel_examination(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ExaminationView>> {
+    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    finish(&state, &caller, id, ExamStatus::Cancelled, None).await
+}
+
+/// Moves a requested examination to `performed` or `cancelled`: only the
+/// facility that asked for it, with the patient in scope, and only once.
+async fn finish(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    to: ExamStatus,
+    study_instance_uid: Option<&str>,
+) -> ApiResult<Json<ExaminationView>> {
+    let mut tx = state.db.begin_write().await?;
+    let exam = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
+        what: "examination",
+    })?;
+    let (mut tx, _, _) = authorize(tx, caller, exam.patient_id, "examination.update").await?;
+    if caller.facility_id != exam.facility_id {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "only the facility that asked for an examination records what became of it",
+        ));
+    }
+    if !store::finish(&mut tx, id, to, study_instance_uid, now_ms()).await? {
+        // Not `requested` (any more): say what it is and what it may become.
+        let status = store::get(&mut tx, id)
+            .await?
+            .map_or(exam.status(), |now| now.status());
+        return Err(ApiError::Conflict {
+            code: "invalid_transition",
+            message: format!(
+                "a {} examination cannot become {}",
+                status.as_str(),
+                to.as_str()
+            ),
+            details: serde_json::json!({
+                "status": status.as_str(),
+                "requested": to.as_str(),
+                "allowed": status.next().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            }),
+        });
+    }
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        AuditEntry::new(Action::Update, &format!("examination.{}", to.as_str()))
+            .entity("examination", id)
+            .patient(exam.patient_id)
+            .facility(caller.facility_id),
+    )
+    .await?;
+    let view = store::get(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            what: "examination",
+        })?
+        .view();
+    tx.commit().await?;
+    Ok(Json(view))
+}
