@@ -1,7 +1,8 @@
 //! The demo consortium for `ferry serve --demo`: one tertiary hospital, one
 //! county hospital, three island clinics, one user per role (and a county
 //! clinician), a handful of patients, a small diagnosis catalogue, a referral
-//! each way and one examination, so a new user can click through at once. Seeded once: a marker in
+//! each way, one examination, the expert's roster and on-call week, and a
+//! consultation waiting to be booked, so a new user can click through at once. Seeded once: a marker in
 //! `ferry_meta` makes later starts leave the data alone.
 
 use crate::audit::Actor;
@@ -258,6 +259,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         li: patient_ids[1],
     };
     seed_referrals(&mut tx, &actor, &demo).await?;
+    seed_schedule(&mut tx, user_ids[4], user_ids[1], &demo).await?;
 
     sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")
         .bind(MARKER)
@@ -269,6 +271,81 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         password,
         usernames,
     }))
+}
+
+/// The expert's roster, so the demo expert can be booked at once: weekday
+/// mornings by video, afternoons for reviews without a call (two cases per
+/// slot), Wednesday late afternoon held back for referred patients; a week on
+/// call; and one consultation from the island waiting to be booked.
+async fn seed_schedule(
+    tx: &mut Tx,
+    expert: i64,
+    scheduler: i64,
+    cast: &Cast,
+) -> Result<(), DemoError> {
+    use crate::consultation::{store as consultation_store, Urgency};
+    use crate::roster::{store as roster_store, NewRule, RuleValues, Service};
+    let now = crate::time::now_ms();
+    let today = crate::time::rfc3339(now)[..10].to_owned();
+    let rule = |weekday, start: &str, end: &str, minutes, capacity, service, priority| NewRule {
+        weekday,
+        start_time: start.to_owned(),
+        end_time: end.to_owned(),
+        slot_minutes: minutes,
+        buffer_minutes: if minutes == 30 { 0 } else { 10 },
+        capacity,
+        service,
+        valid_from: today.clone(),
+        valid_to: None,
+        referral_priority: priority,
+    };
+    for weekday in 1..=5 {
+        for new in [
+            rule(weekday, "09:00", "12:00", 30, 1, Service::Video, false),
+            rule(
+                weekday,
+                "14:00",
+                "16:00",
+                50,
+                2,
+                Service::AsyncReview,
+                false,
+            ),
+        ] {
+            roster_store::insert_rule(tx, expert, &RuleValues::check(&new)?, now).await?;
+        }
+    }
+    let priority = rule(3, "16:00", "17:00", 30, 1, Service::Video, true);
+    roster_store::insert_rule(tx, expert, &RuleValues::check(&priority)?, now).await?;
+    sqlx::query(
+        "INSERT INTO on_call_shift (expert_id, specialty, starts_at, ends_at, created_by, created_at) \
+         VALUES ($1, 'cardiology', $2, $3, $4, $2)",
+    )
+    .bind(expert)
+    .bind(now)
+    .bind(now + 7 * 86_400_000)
+    .bind(scheduler)
+    .execute(&mut **tx)
+    .await?;
+    consultation_store::insert(
+        tx,
+        &consultation_store::NewRow {
+            patient_id: cast.li,
+            requested_by: cast.island_clinician,
+            requesting_facility_id: cast.island,
+            expert_id: Some(expert),
+            specialty: "cardiology",
+            urgency: Urgency::Routine,
+            service: Service::Video,
+            reason: "Exertional chest tightness for three weeks",
+            clinical_summary:
+                "58-year-old, hypertensive. Resting ECG: sinus rhythm, no ST changes.",
+            studies: &[],
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Who and where the demo referrals and examination involve.

@@ -41,6 +41,8 @@ pub mod error;
 pub mod examination;
 pub mod extract;
 pub mod facility;
+pub mod fhir_views;
+pub mod figures;
 pub mod icd10;
 pub mod notify;
 pub mod opinion;

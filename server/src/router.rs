@@ -18,8 +18,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::state::AppState;
 use crate::{
-    audit, auth, booking, breakglass, catalogue, consultation, examination, facility, notify,
-    opinion, ops, patient, referral, roster, telemetry, user, web,
+    audit, auth, booking, breakglass, catalogue, consultation, examination, facility, fhir_views,
+    figures, notify, opinion, ops, patient, referral, roster, telemetry, user, web,
 };
 
 #[derive(OpenApi)]
@@ -64,6 +64,8 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(consultation::routes::router())
         .merge(consultation::oncall::router())
         .merge(opinion::routes::router())
+        .merge(figures::routes::router())
+        .merge(fhir_views::routes::router())
         .merge(catalogue::routes::router())
         .merge(referral::routes::router())
         .merge(examination::routes::router())

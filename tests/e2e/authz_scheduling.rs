@@ -36,6 +36,9 @@ fn hidden(mut row: Row) -> Row {
     row
 }
 
+fn admin_only(role: Role, _: Site) -> bool {
+    role == Role::Admin
+}
 fn clinical_roles(role: Role, _: Site) -> bool {
     matches!(role, Role::Clinician | Role::Expert | Role::Scheduler)
 }
@@ -405,5 +408,35 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             format!("/api/v1/opinions/{opinion}/sign"),
             own_expert,
         )),
+        row(
+            Method::GET,
+            "/api/v1/figures",
+            "/api/v1/figures".into(),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/Schedule",
+            "/api/v1/fhir/Schedule".into(),
+            everyone,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/Slot",
+            format!("/api/v1/fhir/Slot?schedule=Schedule/expert-{e}"),
+            everyone,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/Appointment",
+            "/api/v1/fhir/Appointment".into(),
+            clinical_roles,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/ServiceRequest",
+            "/api/v1/fhir/ServiceRequest".into(),
+            clinical_roles,
+        ),
     ]
 }

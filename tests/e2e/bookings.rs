@@ -426,3 +426,97 @@ async fn bad_booking_requests_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+#[tokio::test]
+async fn slots_held_back_for_referrals_need_an_accepted_up_referral() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let receiving = app
+        .user(
+            "tertiary-doc",
+            ferry_server::auth::Role::Clinician,
+            d.c.tertiary,
+        )
+        .await;
+    let day = next_weekday(SHANGHAI, Weekday::Wednesday, 2);
+    add_rule(
+        &app,
+        &d.scheduler,
+        d.expert.id,
+        json!({ "weekday": 3, "start_time": "16:00", "end_time": "17:00", "slot_minutes": 60,
+                "service": "video", "referral_priority": true }),
+    )
+    .await;
+    let start = local(SHANGHAI, day, 16, 0);
+    let query = format!("expert_id={}&from={day}&to={day}", d.expert.id);
+    assert!(starts(&slots(&app, &d.clinician.token, &query).await).is_empty());
+    let reserved = slots(
+        &app,
+        &d.clinician.token,
+        &format!("{query}&include_reserved=true"),
+    )
+    .await;
+    assert_eq!(reserved["slots"][0]["referral_priority"], true);
+
+    let consultation_id = consultation(&app, &d, "routine").await;
+    let (status, body) = book(
+        &app,
+        &d.clinician.token,
+        d.expert.id,
+        &start,
+        consultation_id,
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "slot_reserved_for_referrals",
+    );
+
+    let (status, referral) = app
+        .post(
+            "/api/v1/referrals",
+            &d.clinician.token,
+            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
+                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{referral}");
+    let referral_id = referral["id"].as_i64().expect("id");
+    let with_referral = json!({ "expert_id": d.expert.id, "start": start,
+                                "consultation_id": consultation_id, "referral_id": referral_id });
+    let (status, body) = app
+        .post(
+            "/api/v1/bookings",
+            &d.clinician.token,
+            with_referral.clone(),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_referral",
+    );
+
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/referrals/{referral_id}/accept"),
+            &receiving.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post("/api/v1/bookings", &d.clinician.token, with_referral)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let linked: i64 =
+        sqlx::query_scalar("SELECT referral_id FROM booking_referral WHERE booking_id = $1")
+            .bind(body["id"].as_i64().expect("id"))
+            .fetch_one(app.db.pool())
+            .await
+            .expect("the booking remembers its referral");
+    assert_eq!(linked, referral_id);
+}

@@ -21,3 +21,4 @@ mod races;
 mod referrals;
 mod rosters;
 mod scheduling;
+mod views;

@@ -1,0 +1,315 @@
+//! `/fhir/Schedule`, `/fhir/Slot`, `/fhir/Appointment`, `/fhir/ServiceRequest`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderName};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{Caller, Role};
+use crate::booking::{availability, store as booking_store};
+use crate::consultation::routes::{sees_clinical, viewer};
+use crate::consultation::store as consultation_store;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::policy;
+use crate::referral::store as referral_store;
+use crate::roster::parse_instant;
+use crate::roster::store as roster_store;
+use crate::state::AppState;
+use crate::time::now_ms;
+
+type Fhir = ([(HeaderName, &'static str); 1], Json<Value>);
+
+fn fhir(resources: Vec<Value>) -> Fhir {
+    (
+        [(header::CONTENT_TYPE, "application/fhir+json")],
+        Json(super::bundle(resources)),
+    )
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(fhir_schedules))
+        .routes(routes!(fhir_slots))
+        .routes(routes!(fhir_appointments))
+        .routes(routes!(fhir_service_requests))
+}
+
+/// `expert-12` or `Schedule/expert-12` → 12.
+fn expert_of_schedule(text: &str) -> ApiResult<i64> {
+    text.trim_start_matches("Schedule/")
+        .trim_start_matches("expert-")
+        .parse()
+        .map_err(|_| {
+            ApiError::invalid(
+                "invalid_reference",
+                "schedule",
+                "schedule must look like Schedule/expert-12",
+            )
+        })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ScheduleQuery {
+    pub specialty: Option<String>,
+}
+
+/// One Schedule per active expert.
+#[utoipa::path(get, path = "/fhir/Schedule", tag = "fhir", params(ScheduleQuery),
+    responses((status = 200, description = "FHIR Bundle of Schedule", content_type = "application/fhir+json"), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn fhir_schedules(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(query): ApiQuery<ScheduleQuery>,
+) -> ApiResult<Fhir> {
+    let mut conn = state.db.pool().acquire().await?;
+    let specialty = query
+        .specialty
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let experts = roster_store::experts(&mut conn, None, specialty, None).await?;
+    let now = now_ms();
+    let horizon = (
+        now,
+        now + i64::from(state.settings.slot_horizon_days) * 86_400_000,
+    );
+    Ok(fhir(
+        experts
+            .iter()
+            .map(|e| super::schedule(e, horizon))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    /// `Schedule/expert-{id}`.
+    pub schedule: String,
+    /// RFC 3339; default now.
+    pub start: Option<String>,
+    /// RFC 3339; default seven days after `start`, at most 31 days after it.
+    pub end: Option<String>,
+}
+
+/// The roster's slots of one schedule, `free` or `busy`.
+#[utoipa::path(get, path = "/fhir/Slot", tag = "fhir", params(SlotQuery),
+    responses((status = 200, description = "FHIR Bundle of Slot", content_type = "application/fhir+json"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn fhir_slots(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(query): ApiQuery<SlotQuery>,
+) -> ApiResult<Fhir> {
+    let expert_id = expert_of_schedule(&query.schedule)?;
+    let now = now_ms();
+    let start = query
+        .start
+        .as_deref()
+        .map(|t| parse_instant("start", t))
+        .transpose()?
+        .unwrap_or(now);
+    let end = query
+        .end
+        .as_deref()
+        .map(|t| parse_instant("end", t))
+        .transpose()?
+        .unwrap_or(start + 7 * 86_400_000);
+    if end <= start || end - start > 31 * 86_400_000 {
+        return Err(ApiError::invalid(
+            "invalid_range",
+            "end",
+            "end must be after start, by at most 31 days",
+        ));
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let expert = roster_store::expert(&mut conn, expert_id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "schedule" })?;
+    let experts = std::slice::from_ref(&expert);
+    let generated = availability::generated(&mut conn, experts, start, end).await?;
+    let free = availability::free_slots(&mut conn, experts, start, end, None, now).await?;
+    let free_starts: Vec<i64> = free
+        .get(&expert.id)
+        .into_iter()
+        .flatten()
+        .map(|f| f.slot.start_at)
+        .collect();
+    Ok(fhir(
+        generated
+            .get(&expert.id)
+            .into_iter()
+            .flatten()
+            .map(|slot| super::slot(expert.id, slot, free_starts.contains(&slot.start_at)))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentQuery {
+    /// `Practitioner/{id}` of the expert.
+    pub practitioner: Option<String>,
+    /// RFC 3339 bounds on the appointment's time.
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+/// Bookings the caller may see, as Appointments.
+#[utoipa::path(get, path = "/fhir/Appointment", tag = "fhir", params(AppointmentQuery),
+    responses((status = 200, description = "FHIR Bundle of Appointment", content_type = "application/fhir+json"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn fhir_appointments(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AppointmentQuery>,
+) -> ApiResult<Fhir> {
+    policy::require_any(
+        &caller,
+        &[Role::Clinician, Role::Expert, Role::Scheduler],
+        "clinicians, experts and schedulers",
+    )?;
+    let expert_id = query
+        .practitioner
+        .as_deref()
+        .map(|p| {
+            p.trim_start_matches("Practitioner/")
+                .parse::<i64>()
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_reference",
+                        "practitioner",
+                        "practitioner must look like Practitioner/12",
+                    )
+                })
+        })
+        .transpose()?;
+    let from = query
+        .start
+        .as_deref()
+        .map(|t| parse_instant("start", t))
+        .transpose()?;
+    let to = query
+        .end
+        .as_deref()
+        .map(|t| parse_instant("end", t))
+        .transpose()?;
+    let mut conn = state.db.pool().acquire().await?;
+    let rows = booking_store::list(
+        &mut conn,
+        booking_store::Visibility {
+            facility_id: if caller.has(Role::Clinician) {
+                caller.facility_id
+            } else {
+                -1
+            },
+            expert_id: caller.user_id,
+            scheduler_facility_id: if caller.has(Role::Scheduler) {
+                caller.facility_id
+            } else {
+                -1
+            },
+        },
+        &booking_store::ListFilter {
+            expert_id,
+            consultation_id: None,
+            status: None,
+            from: from.unwrap_or(i64::MIN),
+            to: to.unwrap_or(i64::MAX),
+            limit: 1000,
+        },
+    )
+    .await?;
+    let clinical = sees_clinical(&caller);
+    let mut resources = Vec::with_capacity(rows.len());
+    for booking in &rows {
+        let patient = match (clinical, booking.consultation_id) {
+            (true, Some(id)) => consultation_store::get(&mut conn, id)
+                .await?
+                .map(|c| c.patient_id),
+            _ => None,
+        };
+        resources.push(super::appointment(booking, patient));
+    }
+    Ok(fhir(resources))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServiceRequestQuery {
+    /// `Patient/{id}`.
+    pub patient: Option<String>,
+}
+
+/// Consultations and referrals the caller may see, as ServiceRequests.
+#[utoipa::path(get, path = "/fhir/ServiceRequest", tag = "fhir", params(ServiceRequestQuery),
+    responses((status = 200, description = "FHIR Bundle of ServiceRequest", content_type = "application/fhir+json"),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn fhir_service_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ServiceRequestQuery>,
+) -> ApiResult<Fhir> {
+    policy::require_any(
+        &caller,
+        &[Role::Clinician, Role::Expert, Role::Scheduler],
+        "clinicians, experts and schedulers",
+    )?;
+    let patient_id = query
+        .patient
+        .as_deref()
+        .map(|p| {
+            p.trim_start_matches("Patient/")
+                .parse::<i64>()
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_reference",
+                        "patient",
+                        "patient must look like Patient/12",
+                    )
+                })
+        })
+        .transpose()?;
+    let now = now_ms();
+    let mut conn = state.db.pool().acquire().await?;
+    let clinical = sees_clinical(&caller);
+    let consultations = consultation_store::list(
+        &mut conn,
+        viewer(&caller, now),
+        &consultation_store::ListFilter {
+            status: None,
+            patient_id,
+            limit: 500,
+        },
+    )
+    .await?;
+    let mut resources: Vec<Value> = consultations
+        .iter()
+        .map(|c| super::consultation_request(c, clinical))
+        .collect();
+    if caller.has(Role::Clinician) {
+        let referrals =
+            referral_store::list(&mut conn, caller.facility_id, None, None, 500).await?;
+        resources.extend(
+            referrals
+                .iter()
+                .filter(|r| patient_id.is_none_or(|p| r.patient_id == p))
+                .map(super::referral_request),
+        );
+    }
+    Ok(fhir(resources))
+}
