@@ -18,20 +18,20 @@ pub enum Site {
 }
 
 pub struct Row {
-    method: Method,
+    pub method: Method,
     /// The route template as the OpenAPI document spells it.
-    template: &'static str,
-    path: String,
-    body: Option<Box<dyn Fn(usize) -> Value>>,
-    allowed: fn(Role, Site) -> bool,
-    public: bool,
+    pub template: &'static str,
+    pub path: String,
+    pub body: Option<Box<dyn Fn(usize) -> Value>>,
+    pub allowed: fn(Role, Site) -> bool,
+    pub public: bool,
     /// An endpoint that streams: judged on its status, its body never read.
-    stream: bool,
+    pub stream: bool,
     /// A record the caller may not see answers 404 rather than 403, so its
     /// existence is not confirmed: both count as a refusal.
     pub hidden: bool,
     /// A CSV body instead of JSON.
-    csv: Option<&'static str>,
+    pub csv: Option<&'static str>,
 }
 
 pub fn row(
@@ -110,7 +110,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     let grant_id = grant["id"].as_i64().expect("grant id");
 
-    let referrals = arrange_referrals(&app, &c, patient, &callers).await;
+    let referrals = crate::authz_referrals::arrange(&app, &c, patient, &callers).await;
     let tertiary = c.tertiary;
     let scheduling = crate::authz_scheduling::rows(&app, &callers, patient).await;
     let county = c.county;
@@ -210,130 +210,10 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |_| json!({ "phone": "+86 138 0000 0000" }),
         ),
-        row(
-            Method::GET,
-            "/api/v1/catalogue",
-            "/api/v1/catalogue".into(),
-            admin_only,
-        ),
-        with_body(
-            row(
-                Method::POST,
-                "/api/v1/catalogue",
-                "/api/v1/catalogue".into(),
-                admin_only,
-            ),
-            |n| json!({ "code_from": format!("Z{:02}", n % 100), "tiers": ["primary"] }),
-        ),
-        row(
-            Method::DELETE,
-            "/api/v1/catalogue/{id}",
-            format!("/api/v1/catalogue/{}", referrals.catalogue_entry),
-            admin_only,
-        ),
-        row(
-            Method::GET,
-            "/api/v1/catalogue/export",
-            "/api/v1/catalogue/export".into(),
-            admin_only,
-        ),
-        Row {
-            csv: Some("code_from,code_to,tiers,label\nI10,I15,primary|village,Hypertension\n"),
-            ..row(
-                Method::POST,
-                "/api/v1/catalogue/import",
-                "/api/v1/catalogue/import".into(),
-                admin_only,
-            )
-        },
-        with_body(
-            row(
-                Method::POST,
-                "/api/v1/referrals",
-                "/api/v1/referrals".into(),
-                own_clinician,
-            ),
-            move |_| {
-                json!({ "patient_id": patient, "direction": "up", "to_facility_id": county,
-                    "reason": "chest pain", "diagnosis_codes": ["I21"] })
-            },
-        ),
-        row(
-            Method::GET,
-            "/api/v1/referrals",
-            "/api/v1/referrals".into(),
-            clinicians,
-        ),
-        row(
-            Method::GET,
-            "/api/v1/referrals/{id}",
-            format!("/api/v1/referrals/{}", referrals.sent),
-            own_clinician,
-        ),
-        row(
-            Method::POST,
-            "/api/v1/referrals/{id}/accept",
-            format!("/api/v1/referrals/{}/accept", referrals.received),
-            own_clinician,
-        ),
-        row(
-            Method::POST,
-            "/api/v1/referrals/{id}/arrive",
-            format!("/api/v1/referrals/{}/arrive", referrals.received),
-            own_clinician,
-        ),
-        row(
-            Method::POST,
-            "/api/v1/referrals/{id}/discharge",
-            format!("/api/v1/referrals/{}/discharge", referrals.received),
-            own_clinician,
-        ),
-        with_body(
-            row(
-                Method::POST,
-                "/api/v1/referrals/{id}/reject",
-                format!("/api/v1/referrals/{}/reject", referrals.to_reject),
-                own_clinician,
-            ),
-            |_| json!({ "reason": "no bed" }),
-        ),
-        row(
-            Method::POST,
-            "/api/v1/referrals/{id}/cancel",
-            format!("/api/v1/referrals/{}/cancel", referrals.sent),
-            own_clinician,
-        ),
-        // The own-site expert holds consultations about the patient.
-        row(
-            Method::GET,
-            "/api/v1/patients/{id}/examinations",
-            format!("/api/v1/patients/{patient}/examinations"),
-            own_clinician_or_expert,
-        ),
-        with_body(
-            row(
-                Method::POST,
-                "/api/v1/patients/{id}/examinations",
-                format!("/api/v1/patients/{patient}/examinations"),
-                own_clinician,
-            ),
-            |_| json!({ "modality": "MR", "body_part": "KNEE", "repeat_reason": "follow-up" }),
-        ),
-        with_body(
-            row(
-                Method::POST,
-                "/api/v1/examinations/{id}/performed",
-                format!("/api/v1/examinations/{}/performed", referrals.examination),
-                own_clinician,
-            ),
-            |_| json!({}),
-        ),
-        row(
-            Method::POST,
-            "/api/v1/examinations/{id}/cancel",
-            format!("/api/v1/examinations/{}/cancel", referrals.to_cancel),
-            own_clinician,
-        ),
+    ]
+    .into_iter()
+    .chain(crate::authz_referrals::rows(&referrals, patient, county))
+    .chain(vec![
         // After the patient rows: breaking the glass widens the caller's scope.
         with_body(
             row(
@@ -395,8 +275,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |_| json!({ "up_to": 1_000_000 }),
         ),
-    ]
-    .into_iter()
+    ])
     .chain(scheduling)
     .chain([Row {
             public: true,
@@ -492,84 +371,6 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         documented, covered,
         "the matrix and the OpenAPI document must list the same endpoints"
     );
-}
-
-/// What the referral and examination rows act on.
-struct Arranged {
-    catalogue_entry: i64,
-    /// From the patient's own clinic up to the county hospital.
-    sent: i64,
-    /// From the county hospital down to the patient's own clinic: one to
-    /// accept, arrive and discharge, one to reject.
-    received: i64,
-    to_reject: i64,
-    /// Asked for at the patient's own clinic: one to perform, one to cancel.
-    examination: i64,
-    to_cancel: i64,
-}
-
-async fn arrange_referrals(
-    app: &TestApp,
-    c: &crate::helpers::Consortium,
-    patient: i64,
-    callers: &[(Role, Site, TestUser)],
-) -> Arranged {
-    let token = |want: Role| {
-        callers
-            .iter()
-            .find(|(role, site, _)| *role == want && *site == Site::Own)
-            .map(|(_, _, user)| user.token.clone())
-            .expect("a caller of each role")
-    };
-    let (status, entry) = app
-        .post(
-            "/api/v1/catalogue",
-            &token(Role::Admin),
-            json!({ "code_from": "J18", "tiers": ["primary"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{entry}");
-    app.patient_at(c.county, "110101199001010011", "C-1").await;
-    let county = app
-        .user("county-clinician", Role::Clinician, c.county)
-        .await;
-    let mut refer = Vec::new();
-    for (who, direction, to) in [
-        (token(Role::Clinician), "up", c.county),
-        (county.token.clone(), "down", c.island_a),
-        (county.token.clone(), "down", c.island_a),
-    ] {
-        let (status, referral) = app
-            .post(
-                "/api/v1/referrals",
-                &who,
-                json!({ "patient_id": patient, "direction": direction, "to_facility_id": to,
-                    "reason": "arranged", "diagnosis_codes": ["I63"], "rehabilitation_plan": "rest" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{referral}");
-        refer.push(referral["id"].as_i64().expect("an id"));
-    }
-    let mut exams = Vec::new();
-    for body_part in ["HEAD", "CHEST"] {
-        let (status, exam) = app
-            .post(
-                &format!("/api/v1/patients/{patient}/examinations"),
-                &token(Role::Clinician),
-                json!({ "modality": "CT", "body_part": body_part }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{exam}");
-        exams.push(exam["id"].as_i64().expect("an id"));
-    }
-    Arranged {
-        catalogue_entry: entry["id"].as_i64().expect("an id"),
-        sent: refer[0],
-        received: refer[1],
-        to_reject: refer[2],
-        examination: exams[0],
-        to_cancel: exams[1],
-    }
 }
 
 async fn logout_is_allowed_for_every_role(app: &TestApp, callers: &[(Role, Site, TestUser)]) {

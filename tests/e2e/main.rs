@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod authz_referrals;
 mod authz_scheduling;
 mod bad_input;
 mod bookings;
