@@ -155,6 +155,16 @@ async fn every_transition_of_a_consultation_and_a_forbidden_one() {
         .get(&format!("/api/v1/consultations/{id}"), &d.clinician.token)
         .await;
     assert_eq!(c["status"], "completed");
+    let (_, bookings) = app
+        .get(
+            &format!("/api/v1/bookings?consultation_id={id}"),
+            &d.clinician.token,
+        )
+        .await;
+    assert_eq!(
+        bookings[0]["status"], "completed",
+        "the booking is fulfilled"
+    );
     // A closed consultation goes nowhere.
     let (code, body) = status(&app, &d.clinician, id, "cancelled", Some("too late")).await;
     assert_error(code, &body, StatusCode::CONFLICT, "invalid_transition");

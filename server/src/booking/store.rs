@@ -136,6 +136,22 @@ pub async fn list(
     .collect()
 }
 
+/// The held or booked booking of a consultation, if any.
+pub async fn active_of_consultation(
+    conn: &mut AnyConnection,
+    consultation_id: i64,
+) -> Result<Option<BookingRow>, sqlx::Error> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE b.consultation_id = $1 AND b.status IN ('held', 'booked')"
+    ))
+    .bind(consultation_id)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(row)
+    .transpose()
+}
+
 /// Active bookings of an expert ending after `after`, for roster changes.
 pub async fn active_of_expert(
     conn: &mut AnyConnection,

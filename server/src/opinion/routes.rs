@@ -11,6 +11,7 @@ use super::store::{self, Content};
 use super::{check_codes, check_findings, content_digest, NewOpinion, OpinionPatch, OpinionView};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
+use crate::booking::{store as booking_store, BookingStatus};
 use crate::consultation::routes::{load_visible, sees_clinical};
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::consultation::Status;
@@ -288,6 +289,12 @@ async fn sign_opinion(
                 "concurrent_change",
                 "the consultation changed meanwhile; reload it",
             ));
+        }
+        // The booking is fulfilled; its time, if still ahead, is free again.
+        if let Some(booking) =
+            booking_store::active_of_consultation(&mut tx, consultation.id).await?
+        {
+            booking_store::finish(&mut tx, &booking, BookingStatus::Completed, None, now).await?;
         }
     }
     let digest = content_digest(&opinion, now);
