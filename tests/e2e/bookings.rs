@@ -520,3 +520,42 @@ async fn slots_held_back_for_referrals_need_an_accepted_up_referral() {
             .expect("the booking remembers its referral");
     assert_eq!(linked, referral_id);
 }
+
+#[tokio::test]
+async fn a_taken_slot_offers_alternatives_of_the_service_the_consultation_asks_for() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let day = next_weekday(SHANGHAI, Weekday::Tuesday, 2);
+    for (start, end, minutes, service) in [
+        ("09:00", "09:30", 30, "video"),
+        ("09:30", "11:30", 30, "async_review"),
+    ] {
+        add_rule(
+            &app,
+            &d.scheduler,
+            d.expert.id,
+            json!({ "weekday": 2, "start_time": start, "end_time": end, "slot_minutes": minutes, "service": service }),
+        )
+        .await;
+    }
+    let nine = local(SHANGHAI, day, 9, 0);
+    let first = consultation(&app, &d, "routine").await;
+    let second = consultation(&app, &d, "routine").await;
+    let (status, body) = book(&app, &d.clinician.token, d.expert.id, &nine, first).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, body) = book(&app, &d.clinician.token, d.expert.id, &nine, second).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "slot_taken");
+    let offered = body["error"]["details"]["next_free"]
+        .as_array()
+        .expect("alternatives");
+    assert!(!offered.is_empty(), "{body}");
+    assert!(
+        offered.iter().all(|slot| slot["service"] == "video"),
+        "only video slots fit a video consultation: {body}"
+    );
+    // Each alternative can be booked as offered.
+    let start = offered[0]["start"].as_str().expect("a start");
+    let (status, body) = book(&app, &d.clinician.token, d.expert.id, start, second).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

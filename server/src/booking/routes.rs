@@ -163,11 +163,14 @@ pub async fn take_slot(
 /// Turns a failed take into its answer; a conflict carries the expert's next
 /// free slots. The transaction must already be gone (on PostgreSQL a failed
 /// insert has aborted it).
+/// The alternatives offered are of `service` when the booking's service is
+/// known, so a client can book one of them as it stands.
 pub async fn take_error(
     state: &AppState,
     error: TakeError,
     expert: &Expert,
     start: i64,
+    service: Option<Service>,
     tz: &TimeZone,
 ) -> ApiError {
     let (code, message) = match error {
@@ -192,7 +195,7 @@ pub async fn take_error(
         ),
         TakeError::Taken => ("slot_taken", "this slot was just taken"),
     };
-    match alternatives(state, expert, start, None, tz).await {
+    match alternatives(state, expert, start, service, tz).await {
         Ok(next_free) => ApiError::Conflict {
             code,
             message: message.to_owned(),
@@ -340,7 +343,8 @@ async fn create_booking(
         Ok(taken) => taken,
         Err(error) => {
             drop(tx);
-            return Err(take_error(&state, error, &expert, start, &tz).await);
+            let service = consultation.as_ref().map(|c| c.service);
+            return Err(take_error(&state, error, &expert, start, service, &tz).await);
         }
     };
     if let Some(c) = &consultation {
@@ -617,6 +621,7 @@ async fn confirm_booking(
                     TakeError::NotInRoster,
                     &expert,
                     booking.start_at,
+                    Some(consultation.service),
                     &tz,
                 )
                 .await);
@@ -640,7 +645,15 @@ async fn confirm_booking(
             Ok(taken) => taken,
             Err(error) => {
                 drop(tx);
-                return Err(take_error(&state, error, &expert, booking.start_at, &tz).await);
+                return Err(take_error(
+                    &state,
+                    error,
+                    &expert,
+                    booking.start_at,
+                    Some(consultation.service),
+                    &tz,
+                )
+                .await);
             }
         }
     };
@@ -886,7 +899,7 @@ async fn reschedule_booking(
         Ok(taken) => taken,
         Err(error) => {
             drop(tx);
-            return Err(take_error(&state, error, &expert, start, &tz).await);
+            return Err(take_error(&state, error, &expert, start, Some(booking.service), &tz).await);
         }
     };
     if slot.service != booking.service {
