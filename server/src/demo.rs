@@ -102,6 +102,17 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
             .await?,
         );
     }
+    // The Dongji clinic's ultrasound cart pushes its studies over DIMSE.
+    crate::modality::create(
+        &mut tx,
+        &actor,
+        islands[0].id,
+        crate::modality::NewModality {
+            ae_title: "DEMO-MODALITY".to_owned(),
+            description: "Portable ultrasound, Dongji".to_owned(),
+        },
+    )
+    .await?;
 
     let people: [(&str, &str, i64, Role, &[&str]); 6] = [
         (

@@ -44,6 +44,7 @@ pub mod facility;
 pub mod fhir_views;
 pub mod figures;
 pub mod icd10;
+pub mod modality;
 pub mod notify;
 pub mod opinion;
 pub mod ops;

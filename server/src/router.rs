@@ -19,7 +19,7 @@ use crate::extract::BodyLimit;
 use crate::state::AppState;
 use crate::{
     audit, auth, booking, breakglass, catalogue, consultation, examination, facility, fhir_views,
-    figures, notify, opinion, ops, patient, referral, roster, telemetry, user, web,
+    figures, modality, notify, opinion, ops, patient, referral, roster, telemetry, user, web,
 };
 
 #[derive(OpenApi)]
@@ -53,6 +53,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
     let v1 = OpenApiRouter::new()
         .merge(auth::routes::router())
         .merge(facility::routes::router())
+        .merge(modality::routes::router())
         .merge(user::routes::router())
         .merge(patient::routes::router())
         .merge(breakglass::routes::router())

@@ -64,6 +64,9 @@ pub fn everyone(_: Role, _: Site) -> bool {
 fn admin_only(role: Role, _: Site) -> bool {
     role == Role::Admin
 }
+fn own_site_or_admin(role: Role, site: Site) -> bool {
+    role == Role::Admin || site == Site::Own
+}
 fn care_roles(role: Role, _: Site) -> bool {
     matches!(role, Role::Clinician | Role::Expert | Role::Radiologist)
 }
@@ -114,6 +117,19 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let tertiary = c.tertiary;
     let scheduling = crate::authz_scheduling::rows(&app, &callers, patient).await;
     let county = c.county;
+    let modality = {
+        let mut tx = app.db.begin_write().await.expect("a transaction");
+        let new = ferry_server::modality::NewModality {
+            ae_title: "MATRIX-US".to_owned(),
+            description: String::new(),
+        };
+        let actor = ferry_server::audit::Actor::system("test");
+        let row = ferry_server::modality::create(&mut tx, &actor, c.island_a, new)
+            .await
+            .expect("a modality");
+        tx.commit().await.expect("commit");
+        row.id
+    };
     let rows = vec![
         row(Method::GET, "/api/v1/me", "/api/v1/me".into(), everyone),
         row(
@@ -145,6 +161,27 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
                 admin_only,
             ),
             |n| json!({ "contact": format!("+86 {n}") }),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/facilities/{id}/modalities",
+            format!("/api/v1/facilities/{}/modalities", c.island_a),
+            own_site_or_admin,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/facilities/{id}/modalities",
+                format!("/api/v1/facilities/{}/modalities", c.island_a),
+                admin_only,
+            ),
+            |n| json!({ "ae_title": format!("AE-{n}") }),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/modalities/{id}",
+            format!("/api/v1/modalities/{modality}"),
+            admin_only,
         ),
         row(
             Method::GET,

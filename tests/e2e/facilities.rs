@@ -1,7 +1,7 @@
 //! Facilities: tiers, parents, time zones.
 
 use ferry_server::auth::Role;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{assert_error, spawn_app};
@@ -118,4 +118,66 @@ async fn changing_a_tier_may_not_leave_a_child_at_or_above_its_parent() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "parent_tier",
     );
+}
+
+#[tokio::test]
+async fn an_administrator_registers_a_facilitys_modalities_by_unique_ae_title() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let admin = app.user("admin", Role::Admin, c.tertiary).await;
+    let island_doc = app.user("island-doc", Role::Clinician, c.island_a).await;
+    let path = format!("/api/v1/facilities/{}/modalities", c.island_a);
+
+    let (status, created) = app
+        .post(
+            &path,
+            &admin.token,
+            json!({ "ae_title": "  US-CART-1 ", "description": "ultrasound" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["ae_title"], "US-CART-1", "stored trimmed");
+    assert_eq!(created["facility_id"], c.island_a);
+
+    let other = format!("/api/v1/facilities/{}/modalities", c.island_b);
+    let (status, body) = app
+        .post(&other, &admin.token, json!({ "ae_title": "US-CART-1" }))
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "ae_title_taken");
+    for bad in ["", "SEVENTEEN-CHARS-X", "BACK\\SLASH"] {
+        let (status, body) = app
+            .post(&path, &admin.token, json!({ "ae_title": bad }))
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_ae_title",
+        );
+    }
+    assert_eq!(app.count("modality").await, 1, "refusals wrote nothing");
+
+    let (status, listed) = app.get(&path, &island_doc.token).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed[0]["ae_title"], "US-CART-1");
+
+    let id = created["id"].as_i64().expect("an id");
+    let response = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/modalities/{id}"),
+            Some(&admin.token),
+        )
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.count("modality").await, 0);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_event WHERE subtype IN ('modality.create', 'modality.delete')",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .expect("a count");
+    assert_eq!(audited, 2);
 }
