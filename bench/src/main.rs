@@ -1,0 +1,44 @@
+//! `ferry-bench`: Ferry's benchmarks. Each one runs the real server (release
+//! build, in-process, on a random port) against a peer on the same machine in
+//! the same run and prints both figures and their ratio; `BENCHMARKS.md` records
+//! what it printed.
+//!
+//! - `scheduling`: slot search and booking under contention, on SQLite and on
+//!   PostgreSQL side by side (see [`scheduling`]).
+
+mod harness;
+mod report;
+mod scheduling;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ferry-bench", about = "Ferry's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Slot search p50/p99 and booking throughput and p99 under contention,
+    /// SQLite against PostgreSQL.
+    Scheduling(scheduling::Options),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Scheduling(options) => scheduling::run(options).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ferry-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

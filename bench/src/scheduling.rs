@@ -1,0 +1,475 @@
+//! The scheduling benchmark: slot search over a large roster, and booking
+//! under contention, each on SQLite and on PostgreSQL in the same run.
+//!
+//! Set-up (not timed): a tertiary hospital with `--experts` experts, each with
+//! a weekday roster (08:00–12:00 video in 20-minute slots, 14:00–17:00
+//! asynchronous review in 30-minute slots), over the default 12-week horizon:
+//! about 1,080 slots per expert. The first `--hot-experts` are cardiologists;
+//! the rest spread over other specialties.
+//!
+//! - Search: sequential `GET /slots` over the whole horizon, for every expert,
+//!   for one specialty and for one expert.
+//! - Booking: `--clients` clinicians at once, all after the earliest
+//!   cardiology slots, as a waiting room full of referrals would be. Each
+//!   searches, picks one of the ten earliest free slots, books it, and on a
+//!   409 takes one of the alternatives the answer carries. Timed: every
+//!   `POST /bookings`, and the bookings made per second of wall time.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use ferry_server::auth::Role;
+use ferry_server::facility::{NewFacility, Tier};
+use ferry_server::patient::{NewPatient, Sex};
+use ferry_server::user::NewUser;
+use rand::seq::SliceRandom;
+use serde_json::{json, Value};
+
+use crate::harness::{Engine, Server};
+use crate::report::{self, progress, Row, Samples};
+
+const PASSWORD: &str = "bench password 1";
+const SPECIALTIES: [&str; 6] = [
+    "neurology",
+    "oncology",
+    "paediatrics",
+    "endocrinology",
+    "nephrology",
+    "pulmonology",
+];
+
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Experts on the roster.
+    #[arg(long, default_value_t = 200)]
+    experts: usize,
+    /// Experts of the contended specialty (cardiology).
+    #[arg(long, default_value_t = 10)]
+    hot_experts: usize,
+    /// Timed searches of each kind.
+    #[arg(long, default_value_t = 100)]
+    searches: usize,
+    /// Clinicians booking at the same time.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Bookings to make in the contention run.
+    #[arg(long, default_value_t = 600)]
+    bookings: usize,
+    /// Administrative URL of the PostgreSQL server to compare with.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres: String,
+    /// Run on SQLite only.
+    #[arg(long)]
+    no_postgres: bool,
+    /// A small run that checks the benchmark works, not a measurement.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// What one engine measured.
+struct Figures {
+    search_all: Samples,
+    search_specialty: Samples,
+    search_expert: Samples,
+    book: Samples,
+    bookings: usize,
+    conflicts: usize,
+    wall: Duration,
+}
+
+pub async fn run(mut options: Options) -> anyhow::Result<()> {
+    if options.quick {
+        options.experts = options.experts.min(12);
+        options.hot_experts = options.hot_experts.min(3);
+        options.searches = options.searches.min(5);
+        options.clients = options.clients.min(4);
+        options.bookings = options.bookings.min(20);
+    }
+    anyhow::ensure!(
+        options.hot_experts >= 1 && options.hot_experts <= options.experts,
+        "--hot-experts must be between 1 and --experts"
+    );
+    let sqlite = measure(&Engine::Sqlite, &options).await?;
+    let postgres = if options.no_postgres {
+        None
+    } else {
+        Some(measure(&Engine::Postgres(options.postgres.clone()), &options).await?)
+    };
+    let pg = |f: fn(&Figures) -> f64| postgres.as_ref().map(f);
+    let rows = vec![
+        Row {
+            name: format!("slot search p50, {} experts x 12 weeks", options.experts),
+            unit: "ms",
+            sqlite: sqlite.search_all.quantile_ms(0.5),
+            postgres: pg(|f| f.search_all.quantile_ms(0.5)),
+        },
+        Row {
+            name: format!("slot search p99, {} experts x 12 weeks", options.experts),
+            unit: "ms",
+            sqlite: sqlite.search_all.quantile_ms(0.99),
+            postgres: pg(|f| f.search_all.quantile_ms(0.99)),
+        },
+        Row {
+            name: format!(
+                "slot search p99, one specialty ({} experts)",
+                options.hot_experts
+            ),
+            unit: "ms",
+            sqlite: sqlite.search_specialty.quantile_ms(0.99),
+            postgres: pg(|f| f.search_specialty.quantile_ms(0.99)),
+        },
+        Row {
+            name: "slot search p99, one expert".to_owned(),
+            unit: "ms",
+            sqlite: sqlite.search_expert.quantile_ms(0.99),
+            postgres: pg(|f| f.search_expert.quantile_ms(0.99)),
+        },
+        Row {
+            name: format!("bookings made, {} clients contending", options.clients),
+            unit: "per s",
+            sqlite: per_second(&sqlite),
+            postgres: pg(per_second),
+        },
+        Row {
+            name: "POST /bookings p50 under contention".to_owned(),
+            unit: "ms",
+            sqlite: sqlite.book.quantile_ms(0.5),
+            postgres: pg(|f| f.book.quantile_ms(0.5)),
+        },
+        Row {
+            name: "POST /bookings p99 under contention".to_owned(),
+            unit: "ms",
+            sqlite: sqlite.book.quantile_ms(0.99),
+            postgres: pg(|f| f.book.quantile_ms(0.99)),
+        },
+        Row {
+            name: "409 slot_taken per booking made".to_owned(),
+            unit: "ratio",
+            sqlite: sqlite.conflicts as f64 / sqlite.bookings as f64,
+            postgres: pg(|f| f.conflicts as f64 / f.bookings as f64),
+        },
+    ];
+    report::print(
+        &format!(
+            "scheduling: {} experts, {} searches of each kind, {} bookings by {} clients{}",
+            options.experts,
+            options.searches,
+            options.bookings,
+            options.clients,
+            if options.quick {
+                " (quick: not a measurement)"
+            } else {
+                ""
+            }
+        ),
+        &rows,
+    )?;
+    Ok(())
+}
+
+fn per_second(f: &Figures) -> f64 {
+    f.bookings as f64 / f.wall.as_secs_f64()
+}
+
+/// The roster, the people and the waiting consultations of one run.
+struct Seeded {
+    clinician: String,
+    experts: Vec<i64>,
+    consultations: Vec<i64>,
+}
+
+async fn measure(engine: &Engine, options: &Options) -> anyhow::Result<Figures> {
+    progress(format!("{}: starting the server", engine.label()));
+    let server = Server::start(engine).await?;
+    let seeded = seed(&server, options).await?;
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai")?)
+        .date();
+    // Tomorrow on, so that no slot lapses into the past while the run goes on.
+    let from = today.tomorrow()?;
+    let to = from.checked_add(jiff::Span::new().days(82))?;
+    let window = format!("from={from}&to={to}&limit=500");
+
+    progress(format!("{}: timing slot searches", engine.label()));
+    let token = &seeded.clinician;
+    let search_all = searches(&server, token, options.searches, |_| window.clone()).await?;
+    let search_specialty = searches(&server, token, options.searches, |_| {
+        format!("specialty=cardiology&{window}")
+    })
+    .await?;
+    let experts = seeded.experts.clone();
+    let search_expert = searches(&server, token, options.searches, |i| {
+        format!("expert_id={}&{window}", experts[i % experts.len()])
+    })
+    .await?;
+
+    progress(format!("{}: timing contended bookings", engine.label()));
+    let (book, bookings, conflicts, wall) = contend(&server, &seeded, options).await?;
+    let (booked, distinct): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT expert_id || '@' || start_at) FROM booking WHERE status = 'booked'",
+    )
+    .fetch_one(server.db.pool())
+    .await?;
+    anyhow::ensure!(
+        booked as usize == bookings && distinct == booked,
+        "{booked} booked rows ({distinct} distinct slots) for {bookings} acknowledged bookings"
+    );
+    server.stop().await?;
+    Ok(Figures {
+        search_all,
+        search_specialty,
+        search_expert,
+        book,
+        bookings,
+        conflicts,
+        wall,
+    })
+}
+
+async fn searches(
+    server: &Server,
+    token: &str,
+    count: usize,
+    query: impl Fn(usize) -> String,
+) -> anyhow::Result<Samples> {
+    let mut samples = Samples::default();
+    // One untimed search first, so that each engine starts with warm caches.
+    for i in 0..=count {
+        let path = format!("/api/v1/slots?{}", query(i));
+        let started = Instant::now();
+        let (status, body) = server.get(token, &path).await?;
+        let took = started.elapsed();
+        anyhow::ensure!(status == 200, "GET {path} gave {status}: {body}");
+        let found = body["slots"].as_array().map_or(0, Vec::len);
+        anyhow::ensure!(found > 0, "GET {path} found no slot: {body}");
+        if i > 0 {
+            samples.push(took);
+        }
+    }
+    Ok(samples)
+}
+
+async fn contend(
+    server: &Server,
+    seeded: &Seeded,
+    options: &Options,
+) -> anyhow::Result<(Samples, usize, usize, Duration)> {
+    let queue = Arc::new(Mutex::new(seeded.consultations.clone()));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..options.clients {
+        let queue = queue.clone();
+        let client = ClientRun {
+            base: server.url(""),
+            http: server.client.clone(),
+            token: seeded.clinician.clone(),
+        };
+        tasks.push(tokio::spawn(
+            async move { client.book_until_done(queue).await },
+        ));
+    }
+    let mut samples = Samples::default();
+    let (mut bookings, mut conflicts) = (0, 0);
+    for task in tasks {
+        let (s, b, c) = task.await??;
+        samples.extend(s);
+        bookings += b;
+        conflicts += c;
+    }
+    Ok((samples, bookings, conflicts, started.elapsed()))
+}
+
+/// One clinician in the contention run.
+struct ClientRun {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl ClientRun {
+    /// Books consultations from the shared queue until it is empty; returns
+    /// the booking latencies, the bookings made and the conflicts met.
+    async fn book_until_done(
+        &self,
+        queue: Arc<Mutex<Vec<i64>>>,
+    ) -> anyhow::Result<(Samples, usize, usize)> {
+        let mut samples = Samples::default();
+        let (mut made, mut conflicts) = (0, 0);
+        loop {
+            let next = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
+            let Some(consultation) = next else { break };
+            let mut candidates = self.earliest().await?;
+            loop {
+                let Some(slot) = candidates.choose(&mut rand::thread_rng()).cloned() else {
+                    candidates = self.earliest().await?;
+                    anyhow::ensure!(!candidates.is_empty(), "no free cardiology slot left");
+                    continue;
+                };
+                let body = json!({ "expert_id": slot["expert_id"], "start": slot["start"],
+                                   "consultation_id": consultation });
+                let started = Instant::now();
+                let response = self
+                    .http
+                    .post(format!("{}/api/v1/bookings", self.base))
+                    .bearer_auth(&self.token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                let status = response.status().as_u16();
+                let answer: Value = response.json().await?;
+                samples.push(started.elapsed());
+                match status {
+                    201 => {
+                        made += 1;
+                        break;
+                    }
+                    409 if answer["error"]["code"] == "slot_taken" => {
+                        conflicts += 1;
+                        candidates = answer["error"]["details"]["next_free"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default();
+                    }
+                    _ => anyhow::bail!("POST /bookings gave {status}: {answer}"),
+                }
+            }
+        }
+        Ok((samples, made, conflicts))
+    }
+
+    async fn earliest(&self) -> anyhow::Result<Vec<Value>> {
+        let answer: Value = self
+            .http
+            .get(format!(
+                "{}/api/v1/slots?specialty=cardiology&service=video&limit=10",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(answer["slots"].as_array().cloned().unwrap_or_default())
+    }
+}
+
+async fn seed(server: &Server, options: &Options) -> anyhow::Result<Seeded> {
+    progress(format!("seeding {} experts", options.experts));
+    let actor = Server::actor();
+    let mut tx = server.db.begin_write().await?;
+    let facility = |name: &str, tier, parent_id| NewFacility {
+        name: name.to_owned(),
+        tier,
+        parent_id,
+        time_zone: "Asia/Shanghai".to_owned(),
+        contact: String::new(),
+    };
+    let tertiary =
+        ferry_server::facility::create(&mut tx, &actor, facility("Tertiary", Tier::Tertiary, None))
+            .await?
+            .id;
+    let island = ferry_server::facility::create(
+        &mut tx,
+        &actor,
+        facility("Island", Tier::Village, Some(tertiary)),
+    )
+    .await?
+    .id;
+    let person = |username: String, facility_id, role, specialties| NewUser {
+        display_name: username.clone(),
+        username,
+        password: PASSWORD.to_owned(),
+        facility_id,
+        roles: vec![role],
+        specialties,
+    };
+    ferry_server::user::create(
+        &mut tx,
+        &actor,
+        person("scheduler".into(), tertiary, Role::Scheduler, vec![]),
+    )
+    .await?;
+    ferry_server::user::create(
+        &mut tx,
+        &actor,
+        person("clinician".into(), island, Role::Clinician, vec![]),
+    )
+    .await?;
+    let mut experts = Vec::with_capacity(options.experts);
+    for i in 0..options.experts {
+        let specialty = if i < options.hot_experts {
+            "cardiology"
+        } else {
+            SPECIALTIES[i % SPECIALTIES.len()]
+        };
+        let id = ferry_server::user::create(
+            &mut tx,
+            &actor,
+            person(
+                format!("expert-{i}"),
+                tertiary,
+                Role::Expert,
+                vec![specialty.to_owned()],
+            ),
+        )
+        .await?;
+        experts.push(id);
+    }
+    let (patient, _) = ferry_server::patient::register(
+        &mut tx,
+        &actor,
+        island,
+        NewPatient {
+            national_id: Some("110101195803120021".to_owned()),
+            family_name: "Wang".to_owned(),
+            given_name: "Xiuying".to_owned(),
+            sex: Sex::Female,
+            birth_date: "1958-03-12".to_owned(),
+            phone: String::new(),
+            record_number: "I-1".to_owned(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let scheduler = server.login("scheduler", PASSWORD).await?;
+    let clinician = server.login("clinician", PASSWORD).await?;
+
+    progress("writing rosters");
+    for expert in &experts {
+        for weekday in 1..=5 {
+            for (start, end, minutes, service) in [
+                ("08:00", "12:00", 20, "video"),
+                ("14:00", "17:00", 30, "async_review"),
+            ] {
+                let rule = json!({ "weekday": weekday, "start_time": start, "end_time": end,
+                                   "slot_minutes": minutes, "service": service,
+                                   "valid_from": "2020-01-01" });
+                server
+                    .create(
+                        &scheduler,
+                        &format!("/api/v1/experts/{expert}/roster/rules"),
+                        &rule,
+                    )
+                    .await?;
+            }
+        }
+    }
+
+    progress(format!("opening {} consultations", options.bookings));
+    let mut consultations = Vec::with_capacity(options.bookings);
+    for _ in 0..options.bookings {
+        let body = json!({ "patient_id": patient, "specialty": "cardiology", "urgency": "routine",
+                           "reason": "exertional chest pain", "clinical_summary": "ECG attached" });
+        let answer = server
+            .create(&clinician, "/api/v1/consultations", &body)
+            .await?;
+        consultations.push(answer["id"].as_i64().context("a consultation id")?);
+    }
+    Ok(Seeded {
+        clinician,
+        experts,
+        consultations,
+    })
+}
