@@ -151,11 +151,18 @@ pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
     // Walk the pixel data so a truncated instance is refused now rather than
     // discovered by the first viewer that opens it. One buffer, reused.
     let mut fragment = Vec::new();
-    while collector
+    while let Some(len) = collector
         .read_next_fragment(&mut fragment)
         .map_err(|e| ValidationError::Unreadable(format!("pixel data: {e}")))?
-        .is_some()
     {
+        // The reader stops quietly at the end of the file; a short fragment
+        // is a truncated one.
+        if fragment.len() as u64 != u64::from(len) {
+            return Err(ValidationError::Unreadable(format!(
+                "pixel data: a fragment of {len} bytes ends after {}",
+                fragment.len()
+            )));
+        }
         fragment.clear();
     }
 
