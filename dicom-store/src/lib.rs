@@ -1,12 +1,136 @@
 //! Ferry's imaging store: the one shared imaging record of the consortium.
 //!
-//! This crate will hold ingest, blob storage, the study/series/instance index,
-//! DICOMweb and DIMSE. What it holds today:
+//! Every door into the store (STOW-RS, C-STORE, folder import) goes through
+//! [`Store::ingest`], which acknowledges an instance only once its bytes are
+//! durable in a [`blob::BlobStore`] and its rows are committed to the index.
 //!
-//! - [`uid`]: validation of DICOM unique identifiers (PS3.5 §9.1), which every
-//!   door into the store checks before anything is written.
+//! - [`validate`]: parse an instance up to its pixel data, check the required
+//!   attributes, return its typed [`validate::InstanceHeader`].
+//! - [`ingest`]: the ingest path, its crash-safety journal, and the rules for
+//!   duplicates and conflicts (read them there).
+//! - [`store`]: the [`Store`] handle, startup recovery, and reads (an instance's
+//!   bytes, a series' metadata) for WADO-RS.
+//! - [`blob`]: where bytes live ([`blob::FsBlobStore`]; S3 later).
+//! - [`index`]: the study/series/instance tables and their SQL, on SQLite or
+//!   PostgreSQL through one sqlx `AnyPool`, with group commit.
+//! - [`dicomweb`]: STOW-RS and QIDO-RS under [`router`].
+//! - [`json`]: the DICOM JSON model (PS3.18 Annex F).
+//! - [`uid`]: validation of DICOM unique identifiers (PS3.5 §9.1).
+//! - [`error`]: [`IngestError`] (with its PS3.18 failure reasons) and [`StoreError`].
 //!
-//! It depends on neither `ferry-server` nor `ferry-signaling`; who may see a
-//! study will come in through a trait the server implements.
+//! It depends on neither `ferry-server` nor `ferry-signaling`. Who the caller
+//! is and what they may see comes in through [`StudyAccess`], which the server
+//! implements.
 
+pub mod blob;
+pub mod dicomweb;
+pub mod error;
+pub mod index;
+pub mod ingest;
+pub mod json;
+pub mod store;
 pub mod uid;
+pub mod validate;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+pub use dicomweb::router;
+pub use error::{IngestError, StoreError};
+pub use ingest::{IngestContext, Outcome, Stored};
+pub use store::{Store, StoreConfig};
+
+/// Which studies a caller may read. Built by the server, applied by the store
+/// to every query, so a study outside it is as invisible as a missing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StudyScope {
+    /// Every study (a consortium administrator, a reading radiologist).
+    All,
+    /// Studies sent by one of these facilities, plus these studies by UID
+    /// (shared for a consultation or a reading request).
+    Limited {
+        /// Sending facilities whose studies are readable.
+        facilities: Vec<i64>,
+        /// Further studies readable by Study Instance UID.
+        studies: Vec<String>,
+    },
+}
+
+impl StudyScope {
+    /// Whether a study sent by `facility_id` with this UID is in scope.
+    pub fn allows(&self, facility_id: i64, study_uid: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Limited {
+                facilities,
+                studies,
+            } => facilities.contains(&facility_id) || studies.iter().any(|s| s == study_uid),
+        }
+    }
+}
+
+/// An authenticated caller, as the server describes it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Who it is, for the audit trail and logs (an opaque id, never a name).
+    pub subject: String,
+    /// What the caller may read.
+    pub scope: StudyScope,
+    /// The facility the caller's uploads are filed under; `None` if the
+    /// caller may not store.
+    pub store_facility: Option<i64>,
+}
+
+/// Something a caller did with a study, reported to [`StudyAccess::audit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessEvent {
+    /// Instances were stored into the study.
+    Stored {
+        /// The study.
+        study_uid: String,
+        /// How many instances of the request went into it.
+        instances: usize,
+    },
+    /// A query was answered; the studies whose data it returned.
+    Searched {
+        /// Studies in the results.
+        study_uids: Vec<String>,
+    },
+}
+
+/// Failure of the server's side of [`StudyAccess`].
+#[derive(Debug, thiserror::Error)]
+#[error("access check failed: {0}")]
+pub struct AccessError(pub String);
+
+/// What the store needs from the server: who a caller is, and a place to
+/// record what they did. Implemented by the server, held as
+/// `Arc<dyn StudyAccess>` in [`StoreState`].
+pub trait StudyAccess: Send + Sync + std::fmt::Debug + 'static {
+    /// Resolves a bearer token to a caller; `Ok(None)` for an unknown or
+    /// expired token (the store answers 401).
+    fn authenticate<'a>(
+        &'a self,
+        bearer_token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Principal>, AccessError>>;
+
+    /// Records an access in the audit trail. Called after the response is
+    /// decided; a failure is the server's to handle (log, alert), since the
+    /// data has already been stored or sent.
+    fn audit<'a>(&'a self, principal: &'a Principal, event: AccessEvent) -> BoxFuture<'a, ()>;
+}
+
+/// Everything the DICOMweb routes need. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StoreState {
+    /// The store.
+    pub store: Store,
+    /// Who callers are.
+    pub access: Arc<dyn StudyAccess>,
+    /// The URL prefix under which the server mounts [`router`] (for example
+    /// `/dicomweb`), used to build Retrieve URLs; no trailing slash.
+    pub base_url: String,
+    /// The most bytes one STOW-RS request may carry.
+    pub max_request_bytes: u64,
+}

@@ -1,0 +1,51 @@
+//! Where instance bytes live: the [`BlobStore`] trait and its implementations.
+//!
+//! Keys are opaque strings chosen by the store (`ab/cd/<32 hex digits>`), so the
+//! same key works as a relative file path and as an S3 object name. An instance
+//! is always written to a local *staged* file first (streamed, hashed, fsynced)
+//! and then handed to [`BlobStore::put_file`], which makes it durable under its
+//! key: a rename on a file system, an upload to object storage.
+//!
+//! - [`fs`]: files under a root directory (the default, zero set-up).
+
+pub mod fs;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use futures_util::future::BoxFuture;
+use tokio::io::AsyncRead;
+
+pub use fs::FsBlobStore;
+
+/// A stream of a blob's bytes.
+pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Storage of instance bytes under string keys.
+///
+/// Object-safe (`Arc<dyn BlobStore>`), so the server can choose the backend
+/// from configuration and tests can substitute one.
+pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Makes the staged local file `staged` the blob `key`, durably: when the
+    /// future resolves `Ok`, the blob survives a crash or power loss. The staged
+    /// file is consumed (moved or deleted). `staged` must already be fsynced.
+    fn put_file<'a>(&'a self, key: &'a str, staged: &'a Path) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Opens the blob for reading. A missing blob is `ErrorKind::NotFound`.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<BlobReader>>;
+
+    /// Deletes the blob. Deleting a missing blob succeeds, so recovery can
+    /// repeat a deletion that a crash interrupted.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<()>>;
+
+    /// Whether the blob exists.
+    fn exists<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<bool>>;
+
+    /// The blob's path on a local file system, when the backend has one, so a
+    /// reader that needs `Seek` (a DICOM parser, `sendfile`) can open it directly.
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let _ = key;
+        None
+    }
+}

@@ -1,0 +1,395 @@
+//! The SQL of the index: one small function per statement or step, the same
+//! text on SQLite and PostgreSQL.
+
+use sqlx::{AnyConnection, AnyPool};
+
+use super::{now_ms, search_form, InstanceRow, NewInstance, SeriesRow, StudyRow};
+
+/// What indexing one instance inside a transaction came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexOutcome {
+    /// New rows were written.
+    Created,
+    /// The same SOP instance with the same SHA-256 was already indexed; nothing
+    /// was written.
+    AlreadyStored,
+    /// The same SOP instance with other bytes is indexed.
+    DuplicateConflict,
+    /// The study (or series) is held for another patient or facility; the
+    /// value says what differs.
+    StudyConflict(&'static str),
+}
+
+/// The columns of [`StudyRow`], for `SELECT` lists.
+pub const STUDY_COLUMNS: &str = "s.id, s.study_uid, s.facility_id, s.patient_id, \
+     s.dicom_patient_id, s.patient_name, s.patient_birth_date, s.patient_sex, s.study_date, \
+     s.study_time, s.accession_number, s.study_description, s.referring_physician, s.study_id, \
+     s.modalities, s.num_series, s.num_instances";
+
+/// The columns of [`SeriesRow`], for `SELECT` lists over `dicom_series se JOIN dicom_study s`.
+pub const SERIES_COLUMNS: &str = "se.id, se.series_uid, s.study_uid, se.modality, \
+     se.series_number, se.series_description, se.num_instances";
+
+/// The columns of [`InstanceRow`], for `SELECT` lists over
+/// `dicom_instance i JOIN dicom_series se JOIN dicom_study s`.
+pub const INSTANCE_COLUMNS: &str = "i.id, i.sop_instance_uid, i.sop_class_uid, \
+     se.series_uid, s.study_uid, i.transfer_syntax, i.instance_number, i.rows, i.columns, \
+     i.frames, i.size, i.sha256, i.blob_key";
+
+/// The SHA-256 of an indexed instance, if any.
+pub async fn instance_sha256(pool: &AnyPool, sop_uid: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT sha256 FROM dicom_instance WHERE sop_instance_uid = $1")
+        .bind(sop_uid)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The sending facility and DICOM Patient ID of an indexed study, if any.
+pub async fn study_owner(
+    pool: &AnyPool,
+    study_uid: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT facility_id, dicom_patient_id FROM dicom_study WHERE study_uid = $1")
+        .bind(study_uid)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The rule for adding an instance to a study that is already indexed: same
+/// sending facility and same Patient ID, or the instance is refused.
+pub fn study_conflict(
+    owner: &(i64, String),
+    facility_id: i64,
+    patient_id: &str,
+) -> Option<&'static str> {
+    if owner.0 != facility_id {
+        Some("from another facility")
+    } else if owner.1 != patient_id {
+        Some("under another Patient ID")
+    } else {
+        None
+    }
+}
+
+/// Records blob keys handed to ingests of `node` (see `dicom_ingest_journal`).
+pub async fn insert_journal(
+    conn: &mut AnyConnection,
+    keys: &[String],
+    node: &str,
+) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO dicom_ingest_journal (blob_key, node, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(key)
+        .bind(node)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The journal's keys of `node`.
+pub async fn journal_keys(pool: &AnyPool, node: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT blob_key FROM dicom_ingest_journal WHERE node = $1")
+        .bind(node)
+        .fetch_all(pool)
+        .await
+}
+
+/// Removes one journal row.
+pub async fn delete_journal(pool: &AnyPool, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM dicom_ingest_journal WHERE blob_key = $1")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Whether an indexed instance is stored under `key`.
+pub async fn key_is_indexed(pool: &AnyPool, key: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM dicom_instance WHERE blob_key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.is_some())
+}
+
+fn date(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Indexes one instance inside the caller's write transaction: its study and
+/// series rows (created on first sight, counted on every instance), the
+/// instance row, its metadata, and the removal of its journal row.
+///
+/// The checks are `SELECT`s judged here, so a refused instance leaves the
+/// transaction usable for the other instances of a group commit.
+pub async fn index_instance(
+    conn: &mut AnyConnection,
+    new: &NewInstance,
+) -> Result<IndexOutcome, sqlx::Error> {
+    let h = &new.header;
+    let now = now_ms();
+
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT sha256 FROM dicom_instance WHERE sop_instance_uid = $1")
+            .bind(&h.sop_instance_uid)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(sha256) = existing {
+        return Ok(if sha256 == new.sha256 {
+            IndexOutcome::AlreadyStored
+        } else {
+            IndexOutcome::DuplicateConflict
+        });
+    }
+
+    let study: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, facility_id, dicom_patient_id FROM dicom_study WHERE study_uid = $1",
+    )
+    .bind(&h.study_uid)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let study_id = match study {
+        Some((id, facility_id, patient_id)) => {
+            if let Some(reason) =
+                study_conflict(&(facility_id, patient_id), new.facility_id, &h.patient_id)
+            {
+                return Ok(IndexOutcome::StudyConflict(reason));
+            }
+            id
+        }
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO dicom_study (study_uid, facility_id, patient_id, dicom_patient_id, \
+                 patient_name, patient_name_search, patient_birth_date, patient_sex, study_date, \
+                 study_time, accession_number, study_description, referring_physician, \
+                 referring_physician_search, study_id, modalities, num_series, num_instances, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', 0, 0, \
+                 $16, $16) RETURNING id",
+            )
+            .bind(&h.study_uid)
+            .bind(new.facility_id)
+            .bind(new.patient_id)
+            .bind(&h.patient_id)
+            .bind(&h.patient_name)
+            .bind(h.patient_name.as_deref().map(search_form))
+            .bind(date(&h.patient_birth_date))
+            .bind(&h.patient_sex)
+            .bind(date(&h.study_date))
+            .bind(&h.study_time)
+            .bind(&h.accession_number)
+            .bind(&h.study_description)
+            .bind(&h.referring_physician)
+            .bind(h.referring_physician.as_deref().map(search_form))
+            .bind(&h.study_id)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?
+        }
+    };
+
+    let series: Option<(i64, i64)> =
+        sqlx::query_as("SELECT id, study_id FROM dicom_series WHERE series_uid = $1")
+            .bind(&h.series_uid)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let series_id = match series {
+        Some((_, owner)) if owner != study_id => {
+            return Ok(IndexOutcome::StudyConflict(
+                "with this series in another study",
+            ))
+        }
+        Some((id, _)) => id,
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO dicom_series (series_uid, study_id, modality, series_number, \
+                 series_description, num_instances, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING id",
+            )
+            .bind(&h.series_uid)
+            .bind(study_id)
+            .bind(&h.modality)
+            .bind(h.series_number)
+            .bind(&h.series_description)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await?;
+            add_series_to_study(conn, study_id, h.modality.as_deref(), now).await?;
+            id
+        }
+    };
+
+    let instance_id: i64 = sqlx::query_scalar(
+        "INSERT INTO dicom_instance (sop_instance_uid, series_id, sop_class_uid, transfer_syntax, \
+         instance_number, rows, columns, frames, size, sha256, blob_key, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+    )
+    .bind(&h.sop_instance_uid)
+    .bind(series_id)
+    .bind(&h.sop_class_uid)
+    .bind(&h.transfer_syntax)
+    .bind(h.instance_number)
+    .bind(h.rows)
+    .bind(h.columns)
+    .bind(h.frames)
+    .bind(new.size)
+    .bind(&new.sha256)
+    .bind(&new.blob_key)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO dicom_instance_metadata (instance_id, series_id, metadata) VALUES ($1, $2, $3)",
+    )
+    .bind(instance_id)
+    .bind(series_id)
+    .bind(&new.metadata_json)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE dicom_series SET num_instances = num_instances + 1, updated_at = $2 WHERE id = $1",
+    )
+    .bind(series_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE dicom_study SET num_instances = num_instances + 1, updated_at = $2 WHERE id = $1",
+    )
+    .bind(study_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM dicom_ingest_journal WHERE blob_key = $1")
+        .bind(&new.blob_key)
+        .execute(&mut *conn)
+        .await?;
+    Ok(IndexOutcome::Created)
+}
+
+/// Counts a new series in its study and adds its modality to Modalities in
+/// Study when it is not listed yet.
+async fn add_series_to_study(
+    conn: &mut AnyConnection,
+    study_id: i64,
+    modality: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let modalities: String = sqlx::query_scalar("SELECT modalities FROM dicom_study WHERE id = $1")
+        .bind(study_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut list: Vec<&str> = modalities.split('\\').filter(|m| !m.is_empty()).collect();
+    if let Some(m) = modality {
+        if !list.contains(&m) {
+            list.push(m);
+        }
+    }
+    sqlx::query(
+        "UPDATE dicom_study SET num_series = num_series + 1, modalities = $2, updated_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(study_id)
+    .bind(list.join("\\"))
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map(drop)
+}
+
+/// One study by UID.
+pub async fn study(pool: &AnyPool, study_uid: &str) -> Result<Option<StudyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {STUDY_COLUMNS} FROM dicom_study s WHERE s.study_uid = $1"
+    ))
+    .bind(study_uid)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One series by UID, with its study's UID.
+pub async fn series(pool: &AnyPool, series_uid: &str) -> Result<Option<SeriesRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SERIES_COLUMNS} FROM dicom_series se JOIN dicom_study s ON s.id = se.study_id \
+         WHERE se.series_uid = $1"
+    ))
+    .bind(series_uid)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One instance by SOP Instance UID, with its series' and study's UIDs.
+pub async fn instance(pool: &AnyPool, sop_uid: &str) -> Result<Option<InstanceRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {INSTANCE_COLUMNS} FROM dicom_instance i \
+         JOIN dicom_series se ON se.id = i.series_id JOIN dicom_study s ON s.id = se.study_id \
+         WHERE i.sop_instance_uid = $1"
+    ))
+    .bind(sop_uid)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The metadata of every instance of a series, in instance-number order, as
+/// one DICOM JSON array; `None` when the series is not in that study.
+pub async fn series_metadata(
+    pool: &AnyPool,
+    study_uid: &str,
+    series_uid: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let series_id: Option<i64> = sqlx::query_scalar(
+        "SELECT se.id FROM dicom_series se JOIN dicom_study s ON s.id = se.study_id \
+         WHERE se.series_uid = $1 AND s.study_uid = $2",
+    )
+    .bind(series_uid)
+    .bind(study_uid)
+    .fetch_optional(pool)
+    .await?;
+    let Some(series_id) = series_id else {
+        return Ok(None);
+    };
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT m.metadata FROM dicom_instance_metadata m \
+         JOIN dicom_instance i ON i.id = m.instance_id \
+         WHERE m.series_id = $1 ORDER BY i.instance_number, i.id",
+    )
+    .bind(series_id)
+    .fetch_all(pool)
+    .await?;
+    // Each row is already a JSON object: join the text, parse nothing.
+    let mut out = String::with_capacity(rows.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(row);
+    }
+    out.push(']');
+    Ok(Some(out))
+}
+
+/// Links a study to a consortium patient (or unlinks it with `None`).
+/// Returns whether the study exists.
+pub async fn link_patient(
+    pool: &AnyPool,
+    study_uid: &str,
+    patient_id: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE dicom_study SET patient_id = $2, updated_at = $3 WHERE study_uid = $1")
+            .bind(study_uid)
+            .bind(patient_id)
+            .bind(now_ms())
+            .execute(pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}

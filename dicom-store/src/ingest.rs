@@ -1,0 +1,363 @@
+//! Ingest: the one code path by which an instance enters the store, whether it
+//! comes through STOW-RS, C-STORE or a folder import.
+//!
+//! # Steps, and what a crash at each leaves behind
+//!
+//! 1. [`Store::stage`]: the source is streamed to a file in the staging
+//!    directory while its SHA-256 and size are computed; never held whole in
+//!    memory. *Crash*: a staged file, removed by [`Store::recover`].
+//! 2. [`Store::prepare`]: the staged file is fsynced and parsed
+//!    ([`crate::validate`]). *Crash*: as above.
+//! 3. [`Store::commit`]: the instance is checked against the index (duplicate
+//!    and conflict rules below), given a blob key that is **already in the
+//!    ingest journal**, and handed to the blob store, which makes it durable
+//!    under that key (rename + directory fsync). *Crash*: a blob no index row
+//!    points to, but its key is in the journal: recovery deletes it.
+//! 4. The index rows are written and the key's journal row deleted in **one
+//!    transaction**, shared with concurrent ingests (group commit, see
+//!    [`crate::index::commit`]). Only then is the instance acknowledged.
+//!
+//! Journal rows are written ahead in batches of [`KEY_BATCH`] keys, so the
+//! journal costs one commit per batch rather than one per instance; a key that
+//! is never used is deleted at the next recovery. Per instance the store does
+//! one streamed write, one file fsync, one directory fsync and a share of one
+//! write transaction.
+//!
+//! # Duplicates and conflicts
+//!
+//! - **Same SOP Instance UID, same bytes** (SHA-256): the instance is already
+//!   stored; nothing is written and the outcome is [`Outcome::AlreadyStored`],
+//!   so a sender that retries after a lost acknowledgement succeeds.
+//! - **Same SOP Instance UID, different bytes**: refused with
+//!   [`IngestError::DuplicateConflict`] (failure reason 0x0111; STOW-RS 409
+//!   when every instance of a request fails). A stored instance is never
+//!   replaced in place: another member may already have read or reported it. A
+//!   corrected instance must carry a new SOP Instance UID.
+//! - **A known Study Instance UID under another Patient ID, or from another
+//!   facility**: refused with [`IngestError::StudyConflict`] (0x0111). Merging
+//!   would file one patient's images under another's, or let one facility add
+//!   to (and so be granted reads by the scope of) another's study.
+//! - **A known Series Instance UID in another study**: refused the same way.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+
+use crate::error::IngestError;
+use crate::index::commit::CommitJob;
+use crate::index::store::{self as sql, IndexOutcome};
+use crate::index::NewInstance;
+use crate::store::Store;
+use crate::validate::{read_instance, InstanceHeader, ParsedInstance};
+
+/// How many blob keys are written to the journal at a time.
+pub const KEY_BATCH: usize = 64;
+
+/// Who is storing an instance, and where it is filed.
+#[derive(Debug, Clone, Default)]
+pub struct IngestContext {
+    /// The sending facility: the study is filed under it and its scope decides
+    /// who may read it.
+    pub facility_id: i64,
+    /// The consortium patient to link a new study to, when the sender knows it.
+    pub patient_id: Option<i64>,
+    /// When set (STOW-RS `POST /studies/{study}`), an instance of any other
+    /// study is refused with [`IngestError::WrongStudy`].
+    pub expected_study: Option<String>,
+}
+
+/// Whether an acknowledged instance was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now.
+    Created,
+    /// The identical instance was already stored; nothing changed.
+    AlreadyStored,
+}
+
+/// An acknowledged instance: durable in the blob store and in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The instance's attributes.
+    pub header: InstanceHeader,
+    /// Whether it was new.
+    pub outcome: Outcome,
+}
+
+/// An instance written to the staging directory, not yet checked or durable.
+/// Dropping it removes the file.
+#[derive(Debug)]
+pub struct StagedInstance {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    size: u64,
+    sha256: String,
+}
+
+impl StagedInstance {
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// SHA-256 of the bytes, lower-case hexadecimal.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The staged file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StagedInstance {
+    fn drop(&mut self) {
+        // After a successful put the file has been moved away: NotFound is fine.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A staged instance that is fsynced, parsed and valid; ready for [`Store::commit`].
+#[derive(Debug)]
+pub struct PreparedInstance {
+    staged: StagedInstance,
+    parsed: ParsedInstance,
+}
+
+impl PreparedInstance {
+    /// The instance's attributes.
+    pub fn header(&self) -> &InstanceHeader {
+        &self.parsed.header
+    }
+}
+
+impl Store {
+    /// Stages, checks and stores one instance, and returns once it is durable
+    /// and indexed. `source` is the DICOM file (with or without the 128-byte
+    /// preamble), streamed to disk and never held whole in memory.
+    pub async fn ingest<R>(&self, source: R, ctx: &IngestContext) -> Result<Stored, IngestError>
+    where
+        R: AsyncRead + Unpin,
+    {
+        let staged = self.stage(source).await?;
+        let prepared = self.prepare(staged).await?;
+        self.commit(prepared, ctx).await
+    }
+
+    /// Step 1: streams `source` into a staged file, hashing it on the way.
+    pub async fn stage<R>(&self, mut source: R) -> Result<StagedInstance, IngestError>
+    where
+        R: AsyncRead + Unpin,
+    {
+        let limit = self.0.config.max_instance_bytes;
+        let path = self
+            .0
+            .config
+            .staging_dir
+            .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        let file = tokio::fs::File::create(&path).await?;
+        // From here on, the guard removes the file on every early return.
+        let mut staged = StagedInstance {
+            path,
+            file: None,
+            size: 0,
+            sha256: String::new(),
+        };
+        let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = source.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            staged.size += n as u64;
+            if staged.size > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).await?;
+        }
+        file.flush().await?;
+        staged.file = Some(file.into_inner().into_std().await);
+        staged.sha256 = hex::encode(hasher.finalize());
+        Ok(staged)
+    }
+
+    /// Step 2: fsyncs the staged file and parses and checks it.
+    pub async fn prepare(
+        &self,
+        mut staged: StagedInstance,
+    ) -> Result<PreparedInstance, IngestError> {
+        let file = staged.file.take();
+        let path = staged.path.clone();
+        let parsed = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+            if let Some(file) = file {
+                file.sync_all()?;
+            }
+            Ok(read_instance(&path)?)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(PreparedInstance { staged, parsed })
+    }
+
+    /// Steps 3 and 4: applies the duplicate and conflict rules, makes the blob
+    /// durable and commits the index rows. Returns once both are durable.
+    #[tracing::instrument(skip_all, fields(facility_id = ctx.facility_id))]
+    pub async fn commit(
+        &self,
+        prepared: PreparedInstance,
+        ctx: &IngestContext,
+    ) -> Result<Stored, IngestError> {
+        let PreparedInstance { staged, parsed } = prepared;
+        let header = &parsed.header;
+        if let Some(expected) = &ctx.expected_study {
+            if *expected != header.study_uid {
+                return Err(IngestError::WrongStudy {
+                    expected: expected.clone(),
+                    found: header.study_uid.clone(),
+                });
+            }
+        }
+        // Settle the common cases before writing anything; the transaction
+        // checks again, for senders racing each other.
+        let pool = self.0.index.pool();
+        if let Some(sha256) = sql::instance_sha256(pool, &header.sop_instance_uid).await? {
+            return self.settle(header.clone(), sha256 == staged.sha256);
+        }
+        if let Some(owner) = sql::study_owner(pool, &header.study_uid).await? {
+            if let Some(reason) = sql::study_conflict(&owner, ctx.facility_id, &header.patient_id) {
+                return Err(IngestError::StudyConflict {
+                    study_uid: header.study_uid.clone(),
+                    reason,
+                });
+            }
+        }
+
+        let key = self.take_key().await?;
+        if let Err(e) = self.0.blobs.put_file(&key, &staged.path).await {
+            self.discard_key(&key).await;
+            return Err(e.into());
+        }
+        let entry = NewInstance {
+            header: parsed.header,
+            facility_id: ctx.facility_id,
+            patient_id: ctx.patient_id,
+            size: i64::try_from(staged.size).unwrap_or(i64::MAX),
+            sha256: staged.sha256.clone(),
+            blob_key: key.clone(),
+            metadata_json: parsed.metadata_json,
+        };
+        let header = entry.header.clone();
+        let (reply, answer) = oneshot::channel();
+        if self
+            .0
+            .committer
+            .send(CommitJob { entry, reply })
+            .await
+            .is_err()
+        {
+            self.discard_key(&key).await;
+            return Err(IngestError::ShuttingDown);
+        }
+        let outcome = match answer.await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => {
+                self.discard_key(&key).await;
+                return Err(e.into());
+            }
+            Err(_) => {
+                self.discard_key(&key).await;
+                return Err(IngestError::ShuttingDown);
+            }
+        };
+        match outcome {
+            IndexOutcome::Created => {
+                tracing::debug!(blob_key = %key, "instance stored");
+                Ok(Stored {
+                    header,
+                    outcome: Outcome::Created,
+                })
+            }
+            // A racing sender committed first: our copy goes.
+            IndexOutcome::AlreadyStored => {
+                self.discard_key(&key).await;
+                self.settle(header, true)
+            }
+            IndexOutcome::DuplicateConflict => {
+                self.discard_key(&key).await;
+                self.settle(header, false)
+            }
+            IndexOutcome::StudyConflict(reason) => {
+                self.discard_key(&key).await;
+                Err(IngestError::StudyConflict {
+                    study_uid: header.study_uid,
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn settle(&self, header: InstanceHeader, same_bytes: bool) -> Result<Stored, IngestError> {
+        if same_bytes {
+            Ok(Stored {
+                header,
+                outcome: Outcome::AlreadyStored,
+            })
+        } else {
+            Err(IngestError::DuplicateConflict {
+                sop_instance_uid: header.sop_instance_uid,
+            })
+        }
+    }
+
+    /// A blob key whose journal row is already committed.
+    async fn take_key(&self) -> Result<String, IngestError> {
+        if let Some(key) = self.pop_key() {
+            return Ok(key);
+        }
+        let mut keys: Vec<String> = (0..KEY_BATCH).map(|_| new_key()).collect();
+        let mut tx = self.0.index.begin_write().await?;
+        sql::insert_journal(&mut tx, &keys, &self.0.config.node).await?;
+        tx.commit().await?;
+        let key = keys.pop().expect("a batch has at least one key");
+        self.0
+            .keys
+            .lock()
+            .expect("the key pool's lock is never held across a panic")
+            .extend(keys);
+        Ok(key)
+    }
+
+    fn pop_key(&self) -> Option<String> {
+        self.0
+            .keys
+            .lock()
+            .expect("the key pool's lock is never held across a panic")
+            .pop()
+    }
+
+    /// Deletes the blob of a key that will not be indexed, then its journal
+    /// row. If either fails, the journal row stays and recovery finishes the job.
+    async fn discard_key(&self, key: &str) {
+        let result = async {
+            self.0.blobs.delete(key).await?;
+            sql::delete_journal(self.0.index.pool(), key).await?;
+            Ok::<_, IngestError>(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, blob_key = key, "could not discard a blob; recovery will");
+        }
+    }
+}
+
+/// A new blob key: `ab/cd/<32 hex digits>`, sharded by its first four digits.
+fn new_key() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}/{}/{}", &id[0..2], &id[2..4], id)
+}

@@ -1,0 +1,224 @@
+//! Reading and checking one DICOM instance before it enters the store.
+//!
+//! [`read_instance`] parses the file meta group and the data set up to
+//! *Pixel Data* (7FE0,0010) into memory, then walks the pixel data fragment by
+//! fragment into one reused buffer, so a large multi-frame instance is never held
+//! whole in memory while a truncated one is still caught. It returns the typed
+//! [`InstanceHeader`] the index is built from and the instance's metadata as the
+//! DICOM JSON model, or a [`ValidationError`] that names exactly what is wrong.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DicomCollectorOptions, InMemDicomObject, Tag};
+
+use crate::uid::{self, UidError};
+
+/// The attributes of one instance that the index stores and QIDO-RS matches on.
+///
+/// Text values are trimmed of DICOM padding; an absent or empty optional
+/// attribute is `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceHeader {
+    /// SOP Class UID (0008,0016).
+    pub sop_class_uid: String,
+    /// SOP Instance UID (0008,0018).
+    pub sop_instance_uid: String,
+    /// Study Instance UID (0020,000D).
+    pub study_uid: String,
+    /// Series Instance UID (0020,000E).
+    pub series_uid: String,
+    /// Transfer Syntax UID (0002,0010) from the file meta group.
+    pub transfer_syntax: String,
+    /// Patient ID (0010,0020): the sending facility's own identifier.
+    pub patient_id: String,
+    /// Patient's Name (0010,0010) as encoded, with `^` between components.
+    pub patient_name: Option<String>,
+    /// Patient's Birth Date (0010,0030), `YYYYMMDD`.
+    pub patient_birth_date: Option<String>,
+    /// Patient's Sex (0010,0040): `M`, `F` or `O`.
+    pub patient_sex: Option<String>,
+    /// Study Date (0008,0020), `YYYYMMDD`.
+    pub study_date: Option<String>,
+    /// Study Time (0008,0030), `HHMMSS.FFFFFF` or a prefix of it.
+    pub study_time: Option<String>,
+    /// Study Description (0008,1030).
+    pub study_description: Option<String>,
+    /// Accession Number (0008,0050).
+    pub accession_number: Option<String>,
+    /// Referring Physician's Name (0008,0090).
+    pub referring_physician: Option<String>,
+    /// Study ID (0020,0010).
+    pub study_id: Option<String>,
+    /// Modality (0008,0060).
+    pub modality: Option<String>,
+    /// Series Number (0020,0011).
+    pub series_number: Option<i64>,
+    /// Series Description (0008,103E).
+    pub series_description: Option<String>,
+    /// Instance Number (0020,0013).
+    pub instance_number: Option<i64>,
+    /// Rows (0028,0010).
+    pub rows: Option<i64>,
+    /// Columns (0028,0011).
+    pub columns: Option<i64>,
+    /// Number of Frames (0028,0008); `None` for a single-frame or non-image instance.
+    pub frames: Option<i64>,
+}
+
+/// One parsed and checked instance.
+#[derive(Debug, Clone)]
+pub struct ParsedInstance {
+    /// The typed attributes the index stores.
+    pub header: InstanceHeader,
+    /// The data set without pixel data as the DICOM JSON model (PS3.18 Annex F),
+    /// serialised: what WADO-RS `/metadata` returns for this instance.
+    pub metadata_json: String,
+}
+
+/// Why an instance cannot be stored. Each variant maps to one PS3.18 failure
+/// reason through [`ValidationError::failure_reason`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The bytes are not a DICOM file: no `DICM` file meta group could be read.
+    #[error("not a DICOM file: {0}")]
+    NotDicom(String),
+    /// The file meta group was read but the data set could not be parsed: it is
+    /// truncated, malformed, or uses a transfer syntax this store cannot read.
+    #[error("the data set cannot be read: {0}")]
+    Unreadable(String),
+    /// A required attribute is absent or empty; the value is its keyword.
+    #[error("the required attribute {0} is missing or empty")]
+    Missing(&'static str),
+    /// A UID attribute is present but not a valid UID.
+    #[error("the attribute {attribute} is not a valid UID: {source}")]
+    InvalidUid {
+        /// Keyword of the attribute.
+        attribute: &'static str,
+        /// What is wrong with it.
+        source: UidError,
+    },
+    /// The file meta group names another SOP Instance UID than the data set.
+    #[error("the file meta group names SOP instance {meta}, the data set {dataset}")]
+    MetaMismatch {
+        /// Media Storage SOP Instance UID (0002,0003).
+        meta: String,
+        /// SOP Instance UID (0008,0018).
+        dataset: String,
+    },
+}
+
+impl ValidationError {
+    /// The PS3.18 / PS3.4 failure reason: 0xC000 (cannot understand) when the
+    /// bytes cannot be read, 0xA900 (data set does not match SOP class) when a
+    /// required attribute is missing or wrong.
+    pub fn failure_reason(&self) -> u16 {
+        match self {
+            Self::NotDicom(_) | Self::Unreadable(_) => 0xC000,
+            Self::Missing(_) | Self::InvalidUid { .. } | Self::MetaMismatch { .. } => 0xA900,
+        }
+    }
+}
+
+/// Reads the instance stored at `path` and checks its required attributes.
+///
+/// Blocking: call it from `spawn_blocking`.
+pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
+    let file = File::open(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
+    let mut collector = DicomCollectorOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .from_reader(BufReader::new(file));
+    let transfer_syntax = collector
+        .read_file_meta()
+        .map_err(|e| ValidationError::NotDicom(e.to_string()))?
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_owned();
+    let meta_sop_instance = collector
+        .read_file_meta()
+        .map_err(|e| ValidationError::NotDicom(e.to_string()))?
+        .media_storage_sop_instance_uid()
+        .trim_end_matches('\0')
+        .to_owned();
+    let mut dataset = InMemDicomObject::new_empty();
+    collector
+        .read_dataset_up_to_pixeldata(&mut dataset)
+        .map_err(|e| ValidationError::Unreadable(e.to_string()))?;
+    // Walk the pixel data so a truncated instance is refused now rather than
+    // discovered by the first viewer that opens it. One buffer, reused.
+    let mut fragment = Vec::new();
+    while let Some(len) = collector
+        .read_next_fragment(&mut fragment)
+        .map_err(|e| ValidationError::Unreadable(format!("pixel data: {e}")))?
+    {
+        // The reader stops quietly at the end of the file; a short fragment
+        // is a truncated one.
+        if fragment.len() as u64 != u64::from(len) {
+            return Err(ValidationError::Unreadable(format!(
+                "pixel data: a fragment of {len} bytes ends after {}",
+                fragment.len()
+            )));
+        }
+        fragment.clear();
+    }
+
+    let header = header_of(&dataset, transfer_syntax)?;
+    if !meta_sop_instance.is_empty() && meta_sop_instance != header.sop_instance_uid {
+        return Err(ValidationError::MetaMismatch {
+            meta: meta_sop_instance,
+            dataset: header.sop_instance_uid,
+        });
+    }
+    let metadata_json = crate::json::dataset_to_json(&dataset).to_string();
+    Ok(ParsedInstance {
+        header,
+        metadata_json,
+    })
+}
+
+fn header_of(
+    dataset: &InMemDicomObject,
+    transfer_syntax: String,
+) -> Result<InstanceHeader, ValidationError> {
+    let text = |tag: Tag| -> Option<String> {
+        let element = dataset.element_opt(tag).ok().flatten()?;
+        let value = element.to_str().ok()?;
+        let value = value.trim_matches(|c: char| c == ' ' || c == '\0');
+        (!value.is_empty()).then(|| value.to_owned())
+    };
+    let int = |tag: Tag| -> Option<i64> { text(tag)?.split('\\').next()?.trim().parse().ok() };
+    let uid = |tag: Tag, attribute: &'static str| -> Result<String, ValidationError> {
+        let value = text(tag).ok_or(ValidationError::Missing(attribute))?;
+        uid::validate(&value)
+            .map(str::to_owned)
+            .map_err(|source| ValidationError::InvalidUid { attribute, source })
+    };
+    Ok(InstanceHeader {
+        sop_class_uid: uid(tags::SOP_CLASS_UID, "SOPClassUID")?,
+        sop_instance_uid: uid(tags::SOP_INSTANCE_UID, "SOPInstanceUID")?,
+        study_uid: uid(tags::STUDY_INSTANCE_UID, "StudyInstanceUID")?,
+        series_uid: uid(tags::SERIES_INSTANCE_UID, "SeriesInstanceUID")?,
+        transfer_syntax,
+        patient_id: text(tags::PATIENT_ID).ok_or(ValidationError::Missing("PatientID"))?,
+        patient_name: text(tags::PATIENT_NAME),
+        patient_birth_date: text(tags::PATIENT_BIRTH_DATE),
+        patient_sex: text(tags::PATIENT_SEX),
+        study_date: text(tags::STUDY_DATE),
+        study_time: text(tags::STUDY_TIME),
+        study_description: text(tags::STUDY_DESCRIPTION),
+        accession_number: text(tags::ACCESSION_NUMBER),
+        referring_physician: text(tags::REFERRING_PHYSICIAN_NAME),
+        study_id: text(tags::STUDY_ID),
+        modality: text(tags::MODALITY),
+        series_number: int(tags::SERIES_NUMBER),
+        series_description: text(tags::SERIES_DESCRIPTION),
+        instance_number: int(tags::INSTANCE_NUMBER),
+        rows: int(tags::ROWS),
+        columns: int(tags::COLUMNS),
+        frames: int(tags::NUMBER_OF_FRAMES),
+    })
+}

@@ -1,0 +1,7 @@
+//! The imaging store's integration tests: one binary, a fresh database per test
+//! (SQLite, or PostgreSQL when `FERRY_TEST_DATABASE_URL` is set).
+
+mod bench;
+mod dicomweb;
+mod helpers;
+mod ingest;
