@@ -68,7 +68,17 @@ pub(crate) async fn run(
         // association limit is reached and the request will be refused.
         let _permit = permit.as_ref();
         let busy = permit.is_none();
-        match establish(stream, peer, service, config, busy).await {
+        let mut stop = abort.clone();
+        // A peer that connects and then dawdles must not hold up shutdown
+        // for the whole ARTIM time, so establishment also watches `stop`.
+        let established = tokio::select! {
+            established = establish(stream, peer, service, config, busy) => established,
+            () = stopped(&mut stop) => {
+                debug!("connection dropped for shutdown before association");
+                return;
+            }
+        };
+        match established {
             Ok(Some(association)) => match association.serve(abort).await {
                 Ok(()) => debug!("association ended"),
                 Err(error) => warn!(%error, "association failed"),
@@ -173,6 +183,13 @@ fn rejection_for(refusal: Refusal) -> AssociationRJ {
     }
 }
 
+/// Completes once the listener says associations must stop (or is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // `wait_for` yields a guard that holds a lock; it is dropped right here
+    // so that no lock is held across an await.
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
 /// Sends an A-ABORT and closes, ignoring failures: the peer may be gone.
 async fn abort(transport: &mut Transport, reason: AbortRQServiceProviderReason) {
     let pdu = Pdu::AbortRQ {
@@ -185,13 +202,31 @@ async fn abort(transport: &mut Transport, reason: AbortRQServiceProviderReason) 
 impl Association {
     /// The message loop, until release, abort, or the server's abort signal.
     async fn serve(mut self, mut stop: watch::Receiver<bool>) -> Result<(), DimseError> {
-        loop {
-            // The Ref that `wait_for` yields holds a lock; drop it inside.
-            let stopped = async {
-                let _ = stop.wait_for(|stop| *stop).await;
+        let result = self.message_loop(&mut stop).await;
+        if let Err(error) = &result {
+            // Whatever went wrong, tell the peer the association is over
+            // (best effort: it may be the peer that is gone).
+            let reason = match error {
+                DimseError::PeerAborted => None,
+                DimseError::Protocol(_) | DimseError::Command(_) => {
+                    Some(AbortRQServiceProviderReason::UnexpectedPduParameter)
+                }
+                DimseError::Pdu(_) | DimseError::PduTooLarge { .. } => {
+                    Some(AbortRQServiceProviderReason::InvalidPduParameter)
+                }
+                _ => Some(AbortRQServiceProviderReason::ReasonNotSpecified),
             };
+            if let Some(reason) = reason {
+                abort(&mut self.transport, reason).await;
+            }
+        }
+        result
+    }
+
+    async fn message_loop(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), DimseError> {
+        loop {
             let event = tokio::select! {
-                () = stopped => None,
+                () = stopped(stop) => None,
                 event = self.next_event() => Some(event?),
             };
             let Some(event) = event else {
@@ -206,18 +241,7 @@ impl Association {
                 return Ok(());
             };
             match event {
-                Event::Pdv(first) => {
-                    if let Err(error) = self.message(first).await {
-                        let reason = match error {
-                            DimseError::Protocol(_) | DimseError::Command(_) => {
-                                AbortRQServiceProviderReason::UnexpectedPduParameter
-                            }
-                            _ => AbortRQServiceProviderReason::ReasonNotSpecified,
-                        };
-                        abort(&mut self.transport, reason).await;
-                        return Err(error);
-                    }
-                }
+                Event::Pdv(first) => self.message(first).await?,
                 Event::Release => {
                     self.transport.write(&Pdu::ReleaseRP).await?;
                     self.transport.shutdown().await;
