@@ -64,10 +64,11 @@ pub(crate) async fn run(
         facility_id = tracing::field::Empty,
     );
     async move {
-        // The permit is held for the whole association; `None` means the
-        // association limit is reached and the request will be refused.
-        let _permit = permit.as_ref();
+        // `None` means the association limit is reached and the request
+        // will be refused. Otherwise the permit is held until this task
+        // ends, which is what frees the slot.
         let busy = permit.is_none();
+        let _slot = permit;
         let mut stop = abort.clone();
         // A peer that connects and then dawdles must not hold up shutdown
         // for the whole ARTIM time, so establishment also watches `stop`.
