@@ -17,6 +17,9 @@
 //! - [`json`]: the DICOM JSON model (PS3.18 Annex F).
 //! - [`uid`]: validation of DICOM unique identifiers (PS3.5 §9.1).
 //! - [`error`]: [`IngestError`] (with its PS3.18 failure reasons) and [`StoreError`].
+//! - [`dimse`]: the DIMSE service-class provider (C-ECHO, C-STORE, C-FIND)
+//!   that modalities and PACS talk to; it reaches the store through
+//!   [`dimse::DimseService`].
 //!
 //! It depends on neither `ferry-server` nor `ferry-signaling`. Who the caller
 //! is and what they may see comes in through [`StudyAccess`], which the server
@@ -24,6 +27,7 @@
 
 pub mod blob;
 pub mod dicomweb;
+pub mod dimse;
 pub mod error;
 pub mod index;
 pub mod ingest;

@@ -1,0 +1,155 @@
+//! C-FIND (PS3.4 Annex C): one pending response per match, each with its
+//! identifier encoded in the context's transfer syntax, then a final status.
+//! A C-CANCEL-RQ that arrives between pending responses stops the stream
+//! with status Cancel.
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use tracing::{debug, warn};
+
+use super::association::Association;
+use super::echo::SOP_CLASS_NOT_SUPPORTED;
+use super::message::{field, Command, Response};
+use super::negotiate::{Context, Service};
+use super::{DimseError, FindFailure, FindRequest, QueryLevel};
+
+/// An identifier is a handful of keys; this bounds what a peer can make us
+/// hold in memory for one.
+const IDENTIFIER_LIMIT: usize = 1024 * 1024;
+
+const PENDING: u16 = 0xFF00;
+const CANCELED: u16 = 0xFE00;
+
+impl Association {
+    pub(crate) async fn find(
+        &mut self,
+        context_id: u8,
+        context: &Context,
+        command: &Command,
+    ) -> Result<(), DimseError> {
+        let message_id = command.message_id()?;
+        let mut final_response = Response::new(field::C_FIND_RSP, message_id, 0);
+        final_response.sop_class = Some(context.abstract_syntax.clone());
+
+        if !command.has_data_set() {
+            return self
+                .fail(
+                    context_id,
+                    final_response,
+                    &FindFailure::IdentifierMismatch("no identifier".into()),
+                )
+                .await;
+        }
+        let bytes = self.identifier_bytes(context_id).await?;
+        let Service::Find(model) = context.service else {
+            final_response.status = SOP_CLASS_NOT_SUPPORTED;
+            return self.respond(context_id, &final_response, None).await;
+        };
+        // Find contexts are only ever accepted with Implicit or Explicit VR
+        // Little Endian, both always in the registry.
+        let ts = TransferSyntaxRegistry
+            .get(&context.transfer_syntax)
+            .expect("find contexts use a built-in transfer syntax");
+        let identifier = match InMemDicomObject::read_dataset_with_ts(&bytes[..], ts) {
+            Ok(identifier) => identifier,
+            Err(_) => {
+                let failure = FindFailure::UnableToProcess("cannot parse the identifier".into());
+                return self.fail(context_id, final_response, &failure).await;
+            }
+        };
+        let level = identifier
+            .element(tags::QUERY_RETRIEVE_LEVEL)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .and_then(|v| QueryLevel::parse(&v));
+        let Some(level) = level else {
+            let failure =
+                FindFailure::IdentifierMismatch("missing or unknown Query/Retrieve Level".into());
+            return self.fail(context_id, final_response, &failure).await;
+        };
+
+        let request = FindRequest {
+            level,
+            model,
+            identifier,
+        };
+        let admission = self.admission.clone();
+        let matches = match self.service.find(&admission, request).await {
+            Ok(matches) => matches,
+            Err(failure) => return self.fail(context_id, final_response, &failure).await,
+        };
+
+        let mut sent = 0usize;
+        for mut found in matches {
+            if self.cancel_requested(message_id)? {
+                debug!(sent, "C-FIND cancelled by the peer");
+                final_response.status = CANCELED;
+                return self.respond(context_id, &final_response, None).await;
+            }
+            // Every response identifier carries the level (PS3.4 §C.4.1.2.3);
+            // fill it in when the service left it out or empty.
+            let level_given = found
+                .element(tags::QUERY_RETRIEVE_LEVEL)
+                .ok()
+                .and_then(|e| e.to_str().ok())
+                .is_some_and(|v| !v.trim().is_empty());
+            if !level_given {
+                found.put(DataElement::new(
+                    tags::QUERY_RETRIEVE_LEVEL,
+                    VR::CS,
+                    PrimitiveValue::from(padded(level.as_str())),
+                ));
+            }
+            let mut encoded = Vec::new();
+            if let Err(error) = found.write_dataset_with_ts(&mut encoded, ts) {
+                warn!(%error, "cannot encode a C-FIND match");
+                let failure = FindFailure::UnableToProcess("cannot encode a match".into());
+                return self.fail(context_id, final_response, &failure).await;
+            }
+            let mut pending = final_response.clone();
+            pending.status = PENDING;
+            pending.has_data_set = true;
+            self.respond(context_id, &pending, Some(&encoded)).await?;
+            sent += 1;
+        }
+        debug!(sent, "C-FIND done");
+        self.respond(context_id, &final_response, None).await
+    }
+
+    async fn fail(
+        &mut self,
+        context_id: u8,
+        mut response: Response,
+        failure: &FindFailure,
+    ) -> Result<(), DimseError> {
+        response.status = failure.status();
+        response.error_comment = Some(failure.comment().to_string());
+        self.respond(context_id, &response, None).await
+    }
+
+    async fn identifier_bytes(&mut self, context_id: u8) -> Result<Vec<u8>, DimseError> {
+        let mut bytes = Vec::new();
+        loop {
+            let (fragment, last) = self.data_fragment(context_id).await?;
+            bytes.extend_from_slice(&fragment);
+            if bytes.len() > IDENTIFIER_LIMIT {
+                return Err(DimseError::Protocol("C-FIND identifier too large"));
+            }
+            if last {
+                return Ok(bytes);
+            }
+        }
+    }
+}
+
+/// Code strings are padded to even length with a space.
+fn padded(value: &str) -> String {
+    let mut value = value.to_string();
+    if value.len() % 2 == 1 {
+        value.push(' ');
+    }
+    value
+}

@@ -1,0 +1,287 @@
+//! DIMSE messages (PS3.7 §6, §9): command sets, always Implicit VR Little
+//! Endian whatever the presentation context says, and their fragmentation
+//! into P-DATA PDUs within the peer's maximum PDU length.
+
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
+use dicom_ul::pdu::{write_pdu, PDataValue, PDataValueType, Pdu};
+
+use super::DimseError;
+
+/// Command Field values (PS3.7 §E.1).
+pub(crate) mod field {
+    pub(crate) const C_STORE_RQ: u16 = 0x0001;
+    pub(crate) const C_STORE_RSP: u16 = 0x8001;
+    pub(crate) const C_FIND_RQ: u16 = 0x0020;
+    pub(crate) const C_FIND_RSP: u16 = 0x8020;
+    pub(crate) const C_ECHO_RQ: u16 = 0x0030;
+    pub(crate) const C_ECHO_RSP: u16 = 0x8030;
+    pub(crate) const C_CANCEL_RQ: u16 = 0x0FFF;
+}
+
+/// Command Data Set Type meaning "no data set follows" (PS3.7 §E.1).
+const NO_DATA_SET: u16 = 0x0101;
+/// Any other value means a data set follows; this is the one we send.
+const DATA_SET_PRESENT: u16 = 0x0000;
+
+/// A command set received from the peer.
+#[derive(Debug)]
+pub(crate) struct Command {
+    obj: InMemDicomObject,
+}
+
+impl Command {
+    /// Decodes a reassembled command set.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DimseError> {
+        let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
+        let obj = InMemDicomObject::read_dataset_with_ts(bytes, &ts)
+            .map_err(|e| DimseError::Command(e.to_string()))?;
+        Ok(Self { obj })
+    }
+
+    fn u16(&self, tag: Tag) -> Option<u16> {
+        self.obj.element(tag).ok()?.to_int::<u16>().ok()
+    }
+
+    fn uid(&self, tag: Tag) -> Option<String> {
+        let value = self.obj.element(tag).ok()?.to_str().ok()?;
+        Some(value.trim_end_matches(['\0', ' ']).to_string())
+    }
+
+    /// Command Field; required in every command.
+    pub(crate) fn field(&self) -> Result<u16, DimseError> {
+        self.u16(tags::COMMAND_FIELD)
+            .ok_or_else(|| DimseError::Command("no Command Field".into()))
+    }
+
+    /// Message ID; required in every request.
+    pub(crate) fn message_id(&self) -> Result<u16, DimseError> {
+        self.u16(tags::MESSAGE_ID)
+            .ok_or_else(|| DimseError::Command("no Message ID".into()))
+    }
+
+    /// Message ID Being Responded To (in C-CANCEL-RQ).
+    pub(crate) fn responding_to(&self) -> Option<u16> {
+        self.u16(tags::MESSAGE_ID_BEING_RESPONDED_TO)
+    }
+
+    /// Whether a data set follows this command.
+    pub(crate) fn has_data_set(&self) -> bool {
+        // Absent is treated as "no data set": a request that needs one and
+        // does not say so is refused by the service handler.
+        self.u16(tags::COMMAND_DATA_SET_TYPE)
+            .is_some_and(|t| t != NO_DATA_SET)
+    }
+
+    /// Affected SOP Class UID.
+    pub(crate) fn affected_sop_class(&self) -> Option<String> {
+        self.uid(tags::AFFECTED_SOP_CLASS_UID)
+    }
+
+    /// Affected SOP Instance UID.
+    pub(crate) fn affected_sop_instance(&self) -> Option<String> {
+        self.uid(tags::AFFECTED_SOP_INSTANCE_UID)
+    }
+}
+
+/// A response command set we send.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    pub(crate) field: u16,
+    pub(crate) responding_to: u16,
+    pub(crate) sop_class: Option<String>,
+    pub(crate) sop_instance: Option<String>,
+    pub(crate) status: u16,
+    pub(crate) error_comment: Option<String>,
+    pub(crate) has_data_set: bool,
+}
+
+impl Response {
+    /// A response with only the elements every response has.
+    pub(crate) fn new(field: u16, responding_to: u16, status: u16) -> Self {
+        Self {
+            field,
+            responding_to,
+            sop_class: None,
+            sop_instance: None,
+            status,
+            error_comment: None,
+            has_data_set: false,
+        }
+    }
+
+    /// Encodes the command set, Command Group Length first.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut elements = Vec::new();
+        if let Some(uid) = &self.sop_class {
+            elements.push(text(tags::AFFECTED_SOP_CLASS_UID, VR::UI, uid));
+        }
+        elements.push(us(tags::COMMAND_FIELD, self.field));
+        elements.push(us(tags::MESSAGE_ID_BEING_RESPONDED_TO, self.responding_to));
+        let data_set_type = if self.has_data_set {
+            DATA_SET_PRESENT
+        } else {
+            NO_DATA_SET
+        };
+        elements.push(us(tags::COMMAND_DATA_SET_TYPE, data_set_type));
+        elements.push(us(tags::STATUS, self.status));
+        if let Some(comment) = &self.error_comment {
+            elements.push(text(tags::ERROR_COMMENT, VR::LO, &limit_comment(comment)));
+        }
+        if let Some(uid) = &self.sop_instance {
+            elements.push(text(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, uid));
+        }
+        let obj = InMemDicomObject::from_element_iter(elements);
+        let mut body = Vec::with_capacity(128);
+        obj.write_dataset_with_ts(&mut body, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
+            .expect("writing a few fixed elements to a Vec cannot fail");
+        // Command Group Length (0000,0000) UL: the byte count of everything
+        // after it. Written by hand because its value depends on the bytes.
+        let length = u32::try_from(body.len()).expect("a command set is a few hundred bytes");
+        let mut out = Vec::with_capacity(12 + body.len());
+        out.extend_from_slice(&[0, 0, 0, 0, 4, 0, 0, 0]);
+        out.extend_from_slice(&length.to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+fn us(tag: Tag, value: u16) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, VR::US, PrimitiveValue::from(value))
+}
+
+/// A text element padded to even length, NUL for UIs and space otherwise
+/// (PS3.5 §6.2), so the encoded bytes are exactly what the standard wants.
+fn text(tag: Tag, vr: VR, value: &str) -> DataElement<InMemDicomObject> {
+    let mut value = value.to_string();
+    if value.len() % 2 == 1 {
+        value.push(if vr == VR::UI { '\0' } else { ' ' });
+    }
+    DataElement::new(tag, vr, PrimitiveValue::from(value))
+}
+
+/// Error Comment is LO: at most 64 characters, no backslash.
+fn limit_comment(comment: &str) -> String {
+    comment
+        .chars()
+        .filter(|c| *c != '\\' && !c.is_control())
+        .take(64)
+        .collect()
+}
+
+/// Encodes a whole message (command and optional data set) as P-DATA PDUs
+/// whose length stays within `peer_max_pdu` (0 = no limit).
+pub(crate) fn encode_message(
+    context_id: u8,
+    command: &[u8],
+    data_set: Option<&[u8]>,
+    peer_max_pdu: u32,
+) -> Result<Vec<u8>, DimseError> {
+    let mut out = Vec::with_capacity(command.len() + data_set.map_or(0, <[u8]>::len) + 64);
+    append_fragments(
+        &mut out,
+        context_id,
+        PDataValueType::Command,
+        command,
+        peer_max_pdu,
+    )?;
+    if let Some(data) = data_set {
+        append_fragments(
+            &mut out,
+            context_id,
+            PDataValueType::Data,
+            data,
+            peer_max_pdu,
+        )?;
+    }
+    Ok(out)
+}
+
+fn append_fragments(
+    out: &mut Vec<u8>,
+    context_id: u8,
+    value_type: PDataValueType,
+    bytes: &[u8],
+    peer_max_pdu: u32,
+) -> Result<(), DimseError> {
+    // A PDV item costs 6 bytes besides its data: 4 of length, 1 of context
+    // id, 1 of flags. One PDV per PDU keeps the arithmetic obvious.
+    let chunk = match peer_max_pdu {
+        0 => 64 * 1024,
+        max => (max as usize).saturating_sub(6).max(1),
+    };
+    let mut chunks = bytes.chunks(chunk).peekable();
+    if chunks.peek().is_none() {
+        // An empty data set is still one (empty, last) fragment.
+        return write_fragment(out, context_id, value_type, &[], true);
+    }
+    while let Some(piece) = chunks.next() {
+        let is_last = chunks.peek().is_none();
+        write_fragment(out, context_id, value_type.clone(), piece, is_last)?;
+    }
+    Ok(())
+}
+
+fn write_fragment(
+    out: &mut Vec<u8>,
+    context_id: u8,
+    value_type: PDataValueType,
+    data: &[u8],
+    is_last: bool,
+) -> Result<(), DimseError> {
+    let pdu = Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: context_id,
+            value_type,
+            is_last,
+            data: data.to_vec(),
+        }],
+    };
+    write_pdu(out, &pdu)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_decodes_back_with_its_group_length() {
+        let mut rsp = Response::new(field::C_STORE_RSP, 7, 0xA900);
+        rsp.sop_class = Some("1.2.840.10008.5.1.4.1.1.2".into());
+        rsp.sop_instance = Some("1.2.3".into());
+        rsp.error_comment = Some("bad\\comment".into());
+        let bytes = rsp.encode();
+        assert_eq!(bytes.len() % 2, 0);
+        let length = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        assert_eq!(length as usize, bytes.len() - 12);
+
+        let decoded = Command::decode(&bytes).expect("our own encoding decodes");
+        assert_eq!(decoded.field().expect("field"), field::C_STORE_RSP);
+        assert_eq!(decoded.u16(tags::STATUS), Some(0xA900));
+        assert_eq!(decoded.affected_sop_instance().as_deref(), Some("1.2.3"));
+        assert!(!decoded.has_data_set());
+    }
+
+    #[test]
+    fn messages_are_fragmented_within_the_peer_limit() {
+        let data = vec![0xAB; 5000];
+        let encoded = encode_message(3, &[1, 2], Some(&data), 1024).expect("encodes");
+        let mut rest = &encoded[..];
+        let mut data_fragments = 0;
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes(rest[2..6].try_into().expect("4 bytes"));
+            assert!(len <= 1024, "PDU of {len} bytes");
+            let pdu = dicom_ul::pdu::read_pdu(rest, 1024, true)
+                .expect("valid")
+                .expect("complete");
+            if let Pdu::PData { data } = pdu {
+                data_fragments += usize::from(data[0].value_type == PDataValueType::Data);
+            }
+            rest = &rest[6 + len as usize..];
+        }
+        assert_eq!(data_fragments, 5);
+    }
+}

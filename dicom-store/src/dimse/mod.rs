@@ -1,0 +1,344 @@
+//! DIMSE service-class provider: the door through which modalities and PACS
+//! send images to Ferry (C-STORE), check that Ferry is there (C-ECHO) and ask
+//! what it holds (C-FIND).
+//!
+//! `dicom-ul` gives us PDUs and nothing above them. Everything from the
+//! association state machine upwards is here, because an SCP needs control
+//! that `dicom-ul`'s server association does not offer: per-context transfer
+//! syntax policy, admission by the store (not a fixed AE list), timeouts on
+//! every read, and data sets streamed to disk fragment by fragment.
+//!
+//! Module map:
+//!
+//! - [`listener`]: [`serve`], the accept loop, graceful shutdown, and
+//!   [`DimseConfig`].
+//! - `negotiate`: which presentation contexts are accepted, with which
+//!   transfer syntax, and the A-ASSOCIATE-AC/RJ built from that.
+//! - `transport`: reading and writing whole PDUs on a TCP stream, with
+//!   timeouts and size limits.
+//! - `association`: one association's loop: reassembling P-DATA fragments
+//!   into commands and data sets, and dispatching them.
+//! - `message`: DIMSE command sets (always Implicit VR Little Endian) and
+//!   their fragmentation into P-DATA PDUs.
+//! - `echo`, `store`, `find`: the three services.
+//! - [`error`]: [`DimseError`], why an association ended badly.
+//!
+//! The store side is reached only through the [`DimseService`] trait, so this
+//! module knows nothing of blobs, the index or the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use dicom_object::InMemDicomObject;
+
+mod association;
+mod echo;
+pub mod error;
+mod find;
+pub mod listener;
+mod message;
+mod negotiate;
+mod store;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::DimseError;
+pub use listener::{serve, DimseConfig};
+
+/// A boxed future as returned by [`DimseService`]; boxed so the trait stays
+/// usable as `Arc<dyn DimseService>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the store does with DIMSE requests. The server implements this on top
+/// of ingest and the index; tests implement it in memory.
+pub trait DimseService: Send + Sync + 'static {
+    /// Decides whether `calling_ae` may open an association with us.
+    ///
+    /// The listener has already checked `called_ae` against
+    /// [`DimseConfig::ae_title`]; it is passed on for services that serve
+    /// more than one title. A [`Refusal`] becomes an A-ASSOCIATE-RJ.
+    fn admit(
+        &self,
+        calling_ae: &str,
+        called_ae: &str,
+        peer: SocketAddr,
+    ) -> Result<Admission, Refusal>;
+
+    /// Takes in one instance received by C-STORE.
+    ///
+    /// The instance is a complete Part 10 file (see [`StagedFile`]); the
+    /// service moves it with [`StagedFile::persist`] or lets it be deleted.
+    fn store<'a>(
+        &'a self,
+        admission: &'a Admission,
+        request: StoreRequest,
+    ) -> BoxFuture<'a, StoreOutcome>;
+
+    /// Answers one C-FIND. Each returned object is sent as one pending
+    /// response, in order.
+    fn find<'a>(
+        &'a self,
+        admission: &'a Admission,
+        request: FindRequest,
+    ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>>;
+}
+
+/// Who is on the other end of an association, as the service decided in
+/// [`DimseService::admit`]. Passed back on every request of the association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    facility_id: String,
+    calling_ae: String,
+    peer: SocketAddr,
+}
+
+impl Admission {
+    /// An admission for the facility whose node called.
+    pub fn new(
+        facility_id: impl Into<String>,
+        calling_ae: impl Into<String>,
+        peer: SocketAddr,
+    ) -> Self {
+        Self {
+            facility_id: facility_id.into(),
+            calling_ae: calling_ae.into(),
+            peer,
+        }
+    }
+
+    /// The facility the calling AE belongs to.
+    pub fn facility_id(&self) -> &str {
+        &self.facility_id
+    }
+
+    /// The calling AE title, trimmed.
+    pub fn calling_ae(&self) -> &str {
+        &self.calling_ae
+    }
+
+    /// The peer's socket address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+/// Why an association is rejected (PS3.8 §9.3.4, A-ASSOCIATE-RJ reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The calling AE title is not one we know (permanent, service user).
+    CallingAeNotRecognized,
+    /// The called AE title is not ours (permanent, service user).
+    CalledAeNotRecognized,
+    /// Refused for a reason we do not tell the peer (permanent, service user).
+    NoReasonGiven,
+    /// Too busy right now; the peer may retry (transient, local limit exceeded).
+    Busy,
+}
+
+/// One instance received by C-STORE, staged on disk.
+#[derive(Debug)]
+pub struct StoreRequest {
+    /// Affected SOP Class UID from the C-STORE command.
+    pub sop_class_uid: String,
+    /// Affected SOP Instance UID from the C-STORE command. Whether the data
+    /// set carries the same UID is for the store to check (failure 0xA900).
+    pub sop_instance_uid: String,
+    /// The transfer syntax of the presentation context, which is the one
+    /// the data set is encoded in.
+    pub transfer_syntax: String,
+    /// The instance as a Part 10 file.
+    pub file: StagedFile,
+}
+
+/// A received instance written as a DICOM Part 10 file: a 128-byte zero
+/// preamble, `DICM`, a file meta group (Explicit VR Little Endian) built by
+/// us, then the data set bytes exactly as they arrived in P-DATA.
+///
+/// The meta group holds Media Storage SOP Class/Instance UID (from the
+/// command), Transfer Syntax UID (from the presentation context), Ferry's
+/// Implementation Class UID and Source AE Title (the calling AE), so any
+/// Part 10 reader, `dicom_object::open_file` included, reads the file as is.
+///
+/// The file lives in [`DimseConfig::staging_dir`] and is deleted when this
+/// value is dropped, unless [`persist`](Self::persist) moved it.
+#[derive(Debug)]
+pub struct StagedFile {
+    path: tempfile::TempPath,
+    dataset_offset: u64,
+    len: u64,
+}
+
+impl StagedFile {
+    pub(crate) fn new(path: tempfile::TempPath, dataset_offset: u64, len: u64) -> Self {
+        Self {
+            path,
+            dataset_offset,
+            len,
+        }
+    }
+
+    /// Where the file is now.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Byte offset of the data set, just after the file meta group.
+    pub fn dataset_offset(&self) -> u64 {
+        self.dataset_offset
+    }
+
+    /// Size of the whole file in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty (it never is: the meta group is always there).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Moves the file to `to` (a rename, so `to` should be on the same file
+    /// system as the staging directory) and keeps it there.
+    pub fn persist(self, to: impl AsRef<Path>) -> std::io::Result<PathBuf> {
+        let to = to.as_ref().to_path_buf();
+        self.path.persist(&to).map_err(|e| e.error)?;
+        Ok(to)
+    }
+}
+
+/// The result of [`DimseService::store`], mapped to a C-STORE status
+/// (PS3.4 §B.2.3). Comments are sent to the peer as Error Comment: they must
+/// not carry patient data and are cut to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Stored (0x0000).
+    Stored,
+    /// Stored, but some attributes were coerced (warning 0xB000).
+    StoredWithCoercion,
+    /// We already hold this SOP instance (0x0111).
+    Duplicate,
+    /// Out of resources, e.g. disk full (0xA700).
+    OutOfResources(String),
+    /// The data set does not match the SOP class or the command (0xA900).
+    DataSetMismatch(String),
+    /// The data set could not be understood (0xC000).
+    CannotUnderstand(String),
+    /// The calling facility may not store this instance (0x0124).
+    NotAuthorized(String),
+}
+
+impl StoreOutcome {
+    /// The DIMSE status code sent in the C-STORE-RSP.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Stored => 0x0000,
+            Self::StoredWithCoercion => 0xB000,
+            Self::Duplicate => 0x0111,
+            Self::OutOfResources(_) => 0xA700,
+            Self::DataSetMismatch(_) => 0xA900,
+            Self::CannotUnderstand(_) => 0xC000,
+            Self::NotAuthorized(_) => 0x0124,
+        }
+    }
+
+    /// The Error Comment to send, if any.
+    pub fn comment(&self) -> Option<&str> {
+        match self {
+            Self::Stored | Self::StoredWithCoercion | Self::Duplicate => None,
+            Self::OutOfResources(c)
+            | Self::DataSetMismatch(c)
+            | Self::CannotUnderstand(c)
+            | Self::NotAuthorized(c) => Some(c),
+        }
+    }
+}
+
+/// One C-FIND request.
+#[derive(Debug, Clone)]
+pub struct FindRequest {
+    /// Query/Retrieve Level (0008,0052) of the identifier.
+    pub level: QueryLevel,
+    /// The information model, from the presentation context's SOP class.
+    pub model: QueryModel,
+    /// The identifier as received: matching keys and return keys.
+    pub identifier: InMemDicomObject,
+}
+
+/// Query/Retrieve Level (PS3.4 §C.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryLevel {
+    /// `PATIENT`
+    Patient,
+    /// `STUDY`
+    Study,
+    /// `SERIES`
+    Series,
+    /// `IMAGE` (instance level)
+    Image,
+}
+
+impl QueryLevel {
+    /// Parses the value of Query/Retrieve Level, ignoring padding.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim_matches([' ', '\0']) {
+            "PATIENT" => Some(Self::Patient),
+            "STUDY" => Some(Self::Study),
+            "SERIES" => Some(Self::Series),
+            "IMAGE" => Some(Self::Image),
+            _ => None,
+        }
+    }
+
+    /// The code string sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Patient => "PATIENT",
+            Self::Study => "STUDY",
+            Self::Series => "SERIES",
+            Self::Image => "IMAGE",
+        }
+    }
+}
+
+/// Query/Retrieve information model of a C-FIND.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryModel {
+    /// Study Root Query/Retrieve Information Model - FIND.
+    StudyRoot,
+    /// Patient Root Query/Retrieve Information Model - FIND.
+    PatientRoot,
+}
+
+/// Why a C-FIND failed, mapped to a failure status (PS3.4 §C.4.1.1.4).
+/// Comments follow the same rules as [`StoreOutcome`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FindFailure {
+    /// Out of resources (0xA700).
+    OutOfResources(String),
+    /// The identifier does not match the SOP class (0xA900).
+    IdentifierMismatch(String),
+    /// The query could not be processed (0xC000).
+    UnableToProcess(String),
+}
+
+impl FindFailure {
+    /// The DIMSE status code sent in the final C-FIND-RSP.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::OutOfResources(_) => 0xA700,
+            Self::IdentifierMismatch(_) => 0xA900,
+            Self::UnableToProcess(_) => 0xC000,
+        }
+    }
+
+    /// The Error Comment to send.
+    pub fn comment(&self) -> &str {
+        match self {
+            Self::OutOfResources(c) | Self::IdentifierMismatch(c) | Self::UnableToProcess(c) => c,
+        }
+    }
+}
