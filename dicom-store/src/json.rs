@@ -15,9 +15,35 @@ use serde_json::{json, Map, Value as Json};
 /// data (waveform samples, overlays, icons) that a viewer fetches separately.
 const INLINE_BINARY_LIMIT: usize = 1024;
 
+/// Stands for the DICOMweb root in stored metadata. The root a client reaches
+/// Ferry by is known only per request, so [`with_root`] puts it in when the
+/// metadata is served.
+pub const BULK_ROOT: &str = "{{dicomweb-root}}";
+
 /// Converts a data set to the DICOM JSON model, leaving out bulk data (pixel
 /// data, and binary values over 1 KiB) and group-length elements.
 pub fn dataset_to_json(dataset: &InMemDicomObject) -> Json {
+    to_json(dataset, None)
+}
+
+/// As [`dataset_to_json`], but a top-level binary value left out as bulk data
+/// gets a `BulkDataURI` of `{bulk_base}{tag}` (PS3.18 F.2.6), so a viewer can
+/// fetch it. Nested bulk values are left out without one.
+pub fn dataset_to_json_with_bulk(dataset: &InMemDicomObject, bulk_base: &str) -> Json {
+    to_json(dataset, Some(bulk_base))
+}
+
+/// Replaces [`BULK_ROOT`] in stored metadata with the root the client used.
+/// Only the start of a `BulkDataURI` value is replaced: an attribute value
+/// cannot contain the unescaped quote that precedes it.
+pub fn with_root(metadata: &str, root: &str) -> String {
+    metadata.replace(
+        &format!("\"BulkDataURI\":\"{BULK_ROOT}"),
+        &format!("\"BulkDataURI\":\"{root}"),
+    )
+}
+
+fn to_json(dataset: &InMemDicomObject, bulk_base: Option<&str>) -> Json {
     let mut object = Map::new();
     for element in dataset.iter() {
         let tag = element.header().tag;
@@ -30,7 +56,11 @@ pub fn dataset_to_json(dataset: &InMemDicomObject) -> Json {
         attribute.insert("vr".to_owned(), Json::String(vr.to_string().to_owned()));
         match element.value() {
             Value::Sequence(sequence) => {
-                let items: Vec<Json> = sequence.items().iter().map(dataset_to_json).collect();
+                let items: Vec<Json> = sequence
+                    .items()
+                    .iter()
+                    .map(|item| to_json(item, None))
+                    .collect();
                 if !items.is_empty() {
                     attribute.insert("Value".to_owned(), Json::Array(items));
                 }
@@ -42,6 +72,14 @@ pub fn dataset_to_json(dataset: &InMemDicomObject) -> Json {
                     attribute.insert(key.to_owned(), value);
                 }
             }
+        }
+        let binary = matches!(
+            vr,
+            VR::OB | VR::OD | VR::OF | VR::OL | VR::OV | VR::OW | VR::UN
+        );
+        if let Some(base) = bulk_base.filter(|_| binary && attribute.len() == 1) {
+            let uri = format!("{base}{}", tag_key(tag.group(), tag.element()));
+            attribute.insert("BulkDataURI".to_owned(), Json::String(uri));
         }
         object.insert(tag_key(tag.group(), tag.element()), Json::Object(attribute));
     }

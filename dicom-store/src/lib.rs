@@ -32,6 +32,7 @@ pub mod error;
 pub mod index;
 pub mod ingest;
 pub mod json;
+pub mod pixels;
 pub mod store;
 pub mod uid;
 pub mod validate;
@@ -94,6 +95,13 @@ pub enum AccessEvent {
         /// The study.
         study_uid: String,
         /// How many instances of the request went into it.
+        instances: usize,
+    },
+    /// Instances, their metadata, frames or bulk data were sent.
+    Retrieved {
+        /// The study.
+        study_uid: String,
+        /// How many instances the answer drew on.
         instances: usize,
     },
     /// A query was answered; the studies whose data it returned.

@@ -183,6 +183,23 @@ impl Store {
         Ok(sql::series_metadata(self.0.index.pool(), study_uid, series_uid).await?)
     }
 
+    /// The instances of a study, of one of its series, or one instance (each
+    /// UID narrowing the last), in series then instance order.
+    pub async fn instances_in(
+        &self,
+        study_uid: &str,
+        series_uid: Option<&str>,
+        sop_uid: Option<&str>,
+    ) -> Result<Vec<InstanceRow>, StoreError> {
+        Ok(sql::instances_in(self.0.index.pool(), study_uid, series_uid, sop_uid).await?)
+    }
+
+    /// The stored metadata (DICOM JSON objects, serialised) of these instances.
+    pub async fn metadata_of(&self, instances: &[InstanceRow]) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<i64> = instances.iter().map(|i| i.id).collect();
+        Ok(sql::metadata_of(self.0.index.pool(), &ids).await?)
+    }
+
     /// Links a study to a consortium patient, or unlinks it with `None`.
     /// Returns whether the study exists.
     pub async fn link_patient(

@@ -151,6 +151,7 @@ pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
     // Walk the pixel data so a truncated instance is refused now rather than
     // discovered by the first viewer that opens it. One buffer, reused.
     let mut fragment = Vec::new();
+    let mut has_pixel_data = false;
     while let Some(len) = collector
         .read_next_fragment(&mut fragment)
         .map_err(|e| ValidationError::Unreadable(format!("pixel data: {e}")))?
@@ -163,6 +164,7 @@ pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
                 fragment.len()
             )));
         }
+        has_pixel_data = true;
         fragment.clear();
     }
 
@@ -173,7 +175,30 @@ pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
             dataset: header.sop_instance_uid,
         });
     }
-    let metadata_json = crate::json::dataset_to_json(&dataset).to_string();
+    let bulk_base = format!(
+        "{}/studies/{}/series/{}/instances/{}/bulk/",
+        crate::json::BULK_ROOT,
+        header.study_uid,
+        header.series_uid,
+        header.sop_instance_uid
+    );
+    let mut metadata = crate::json::dataset_to_json_with_bulk(&dataset, &bulk_base);
+    // The data set was read up to the pixel data, which is never inline: name
+    // where to fetch it.
+    if has_pixel_data || header.rows.is_some() {
+        let vr = if is_native(&header.transfer_syntax) && bits_allocated(&dataset) > 8 {
+            "OW"
+        } else {
+            "OB"
+        };
+        if let Some(object) = metadata.as_object_mut() {
+            object.insert(
+                "7FE00010".to_owned(),
+                serde_json::json!({ "vr": vr, "BulkDataURI": format!("{bulk_base}7FE00010") }),
+            );
+        }
+    }
+    let metadata_json = metadata.to_string();
     Ok(ParsedInstance {
         header,
         metadata_json,
@@ -221,4 +246,24 @@ fn header_of(
         columns: int(tags::COLUMNS),
         frames: int(tags::NUMBER_OF_FRAMES),
     })
+}
+
+/// Whether pixel data in this transfer syntax is native (not encapsulated).
+pub fn is_native(transfer_syntax: &str) -> bool {
+    matches!(
+        transfer_syntax,
+        "1.2.840.10008.1.2"
+            | "1.2.840.10008.1.2.1"
+            | "1.2.840.10008.1.2.2"
+            | "1.2.840.10008.1.2.1.99"
+    )
+}
+
+fn bits_allocated(dataset: &InMemDicomObject) -> u16 {
+    dataset
+        .element_opt(tags::BITS_ALLOCATED)
+        .ok()
+        .flatten()
+        .and_then(|e| e.to_int::<u16>().ok())
+        .unwrap_or(8)
 }

@@ -1,4 +1,5 @@
-//! DICOMweb (PS3.18) over HTTP: STOW-RS ([`stow`]) and QIDO-RS ([`qido`]).
+//! DICOMweb (PS3.18) over HTTP: STOW-RS ([`stow`]), QIDO-RS ([`qido`]) and
+//! WADO-RS ([`wado`]).
 //!
 //! [`router`] returns the routes relative to where the server mounts them
 //! (for example under `/dicomweb`). Every route needs `Authorization: Bearer`;
@@ -11,6 +12,7 @@ pub mod multipart;
 pub mod qido;
 pub mod query;
 pub mod stow;
+pub mod wado;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,12 +33,38 @@ pub const DICOM_JSON: &str = "application/dicom+json";
 /// | GET | `/studies` | QIDO-RS, studies |
 /// | GET | `/series`, `/studies/{study}/series` | QIDO-RS, series |
 /// | GET | `/instances`, `/studies/{study}/instances`, `/studies/{study}/series/{series}/instances` | QIDO-RS, instances |
+/// | GET | `/studies/{study}[/series/{series}[/instances/{instance}]]` | WADO-RS, instances as stored |
+/// | GET | `…/metadata` at each of those levels | WADO-RS metadata with `BulkDataURI`s |
+/// | GET | `…/instances/{instance}/frames/{list}` | WADO-RS frames, as stored |
+/// | GET | `…/instances/{instance}/bulk/{tag}` | bulk data named by the metadata |
 pub fn router<S>(state: StoreState) -> Router<S> {
     Router::new()
         .route("/studies", get(qido::studies).post(stow::store))
         .route(
             "/studies/{study}",
-            axum::routing::post(stow::store_into_study),
+            get(wado::study).post(stow::store_into_study),
+        )
+        .route("/studies/{study}/metadata", get(wado::study_metadata))
+        .route("/studies/{study}/series/{series}", get(wado::series))
+        .route(
+            "/studies/{study}/series/{series}/metadata",
+            get(wado::series_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}",
+            get(wado::instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/metadata",
+            get(wado::instance_metadata),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
+            get(wado::frames),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",
+            get(wado::bulk),
         )
         .route("/series", get(qido::all_series))
         .route("/studies/{study}/series", get(qido::study_series))

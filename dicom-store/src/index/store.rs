@@ -393,3 +393,58 @@ pub async fn link_patient(
             .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// The instances of a study, or of one of its series, or one instance, in
+/// series-number then instance-number order, for WADO-RS.
+pub async fn instances_in(
+    pool: &AnyPool,
+    study_uid: &str,
+    series_uid: Option<&str>,
+    sop_uid: Option<&str>,
+) -> Result<Vec<InstanceRow>, sqlx::Error> {
+    // Conditions are added rather than `$2 IS NULL OR …`: PostgreSQL cannot
+    // type a parameter that is only ever compared with NULL.
+    let mut sql = format!(
+        "SELECT {INSTANCE_COLUMNS} FROM dicom_instance i \
+         JOIN dicom_series se ON se.id = i.series_id JOIN dicom_study s ON s.id = se.study_id \
+         WHERE s.study_uid = $1"
+    );
+    let mut next = 2;
+    if series_uid.is_some() {
+        sql.push_str(&format!(" AND se.series_uid = ${next}"));
+        next += 1;
+    }
+    if sop_uid.is_some() {
+        sql.push_str(&format!(" AND i.sop_instance_uid = ${next}"));
+    }
+    sql.push_str(" ORDER BY se.series_number, se.id, i.instance_number, i.id");
+    let mut query = sqlx::query_as(&sql).bind(study_uid);
+    if let Some(series_uid) = series_uid {
+        query = query.bind(series_uid);
+    }
+    if let Some(sop_uid) = sop_uid {
+        query = query.bind(sop_uid);
+    }
+    query.fetch_all(pool).await
+}
+
+/// The stored metadata of the given instances (by row id), in that order.
+pub async fn metadata_of(pool: &AnyPool, instance_ids: &[i64]) -> Result<Vec<String>, sqlx::Error> {
+    let mut out = Vec::with_capacity(instance_ids.len());
+    // One query per chunk keeps the statement small on both engines.
+    for chunk in instance_ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT instance_id, metadata FROM dicom_instance_metadata WHERE instance_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let mut rows: std::collections::HashMap<i64, String> =
+            query.fetch_all(pool).await?.into_iter().collect();
+        out.extend(chunk.iter().filter_map(|id| rows.remove(id)));
+    }
+    Ok(out)
+}

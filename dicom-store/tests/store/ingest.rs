@@ -104,10 +104,12 @@ async fn series_metadata_is_one_call_and_leaves_out_bulk_data() {
             instance["00100010"]["Value"][0]["Alphabetic"],
             "CompressedSamples^CT1"
         );
+        let pixels = &instance["7FE00010"];
         assert!(
-            instance.get("7FE00010").is_none(),
-            "no pixel data in metadata"
+            pixels.get("InlineBinary").is_none() && pixels.get("Value").is_none(),
+            "no pixel data in metadata, only where to fetch it: {pixels}"
         );
+        assert!(pixels["BulkDataURI"].is_string(), "{pixels}");
     }
     assert!(t
         .store

@@ -5,3 +5,4 @@ mod bench;
 mod dicomweb;
 mod helpers;
 mod ingest;
+mod wado;

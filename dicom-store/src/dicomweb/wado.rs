@@ -1,0 +1,430 @@
+//! WADO-RS (PS3.18 §10.4): instances as stored, metadata with bulk data URIs,
+//! frames and bulk data. Nothing is transcoded: a client that asks only for
+//! an encoding other than the stored one gets 406 with the reason.
+
+use std::io::Cursor;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, StreamExt};
+use tokio::io::AsyncReadExt;
+
+use super::{authenticate, dicom_json, WebError};
+use crate::index::InstanceRow;
+use crate::pixels::{read_frames, FrameError};
+use crate::{AccessEvent, Principal, StoreState};
+
+/// `GET /studies/{study}`: every instance of the study.
+pub async fn study(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, WebError> {
+    retrieve(&state, &headers, &study, None, None).await
+}
+
+/// `GET /studies/{study}/series/{series}`.
+pub async fn series(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    retrieve(&state, &headers, &study, Some(&series), None).await
+}
+
+/// `GET /studies/{study}/series/{series}/instances/{instance}`.
+pub async fn instance(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series, sop)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    retrieve(&state, &headers, &study, Some(&series), Some(&sop)).await
+}
+
+/// `GET /studies/{study}/metadata`.
+pub async fn study_metadata(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+) -> Result<Response, WebError> {
+    metadata(&state, &headers, &study, None, None).await
+}
+
+/// `GET /studies/{study}/series/{series}/metadata`.
+pub async fn series_metadata(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    metadata(&state, &headers, &study, Some(&series), None).await
+}
+
+/// `GET /studies/{study}/series/{series}/instances/{instance}/metadata`.
+pub async fn instance_metadata(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series, sop)): Path<(String, String, String)>,
+) -> Result<Response, WebError> {
+    metadata(&state, &headers, &study, Some(&series), Some(&sop)).await
+}
+
+/// `GET /studies/{study}/series/{series}/instances/{instance}/frames/{list}`:
+/// the listed frames (1-based, comma-separated), as stored.
+pub async fn frames(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series, sop, list)): Path<(String, String, String, String)>,
+) -> Result<Response, WebError> {
+    let wanted: Vec<u32> = list
+        .split(',')
+        .map(|n| n.trim().parse::<u32>().ok().filter(|n| *n >= 1))
+        .collect::<Option<_>>()
+        .ok_or_else(|| WebError::bad_request("frames are 1-based numbers separated by commas"))?;
+    let (principal, rows) = visible(&state, &headers, &study, Some(&series), Some(&sop)).await?;
+    let row = rows.into_iter().next().ok_or_else(not_found)?;
+    let frames = load_frames(&state, &row).await?;
+    let media = frame_media_type(&frames.transfer_syntax, frames.native).ok_or_else(|| {
+        not_acceptable(format!(
+            "frames of transfer syntax {} cannot be sent as stored",
+            frames.transfer_syntax
+        ))
+    })?;
+    check_accept(&headers, media, &frames.transfer_syntax)?;
+    let total = frames.frames.len() as u32;
+    let mut parts = Vec::with_capacity(wanted.len());
+    for n in wanted {
+        let frame = frames.frames.get(n as usize - 1).ok_or_else(|| {
+            WebError::new(
+                StatusCode::NOT_FOUND,
+                "no_such_frame",
+                FrameError::NoSuchFrame(n, total).to_string(),
+            )
+        })?;
+        parts.push(Bytes::from(frame.clone()));
+    }
+    audit(&state, &principal, &row.study_uid, 1).await;
+    Ok(multipart_of(media, &frames.transfer_syntax, parts))
+}
+
+/// `GET /studies/{study}/series/{series}/instances/{instance}/bulk/{tag}`:
+/// the value of a bulk data element named by a metadata `BulkDataURI`.
+pub async fn bulk(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series, sop, tag)): Path<(String, String, String, String)>,
+) -> Result<Response, WebError> {
+    let (principal, rows) = visible(&state, &headers, &study, Some(&series), Some(&sop)).await?;
+    let row = rows.into_iter().next().ok_or_else(not_found)?;
+    let tag = parse_tag(&tag)
+        .ok_or_else(|| WebError::bad_request("a tag is eight hexadecimal digits"))?;
+    let bytes = if tag == (0x7FE0, 0x0010) {
+        let frames = load_frames(&state, &row).await?;
+        let media = frame_media_type(&frames.transfer_syntax, frames.native)
+            .unwrap_or("application/octet-stream");
+        check_accept(&headers, media, &frames.transfer_syntax)?;
+        audit(&state, &principal, &row.study_uid, 1).await;
+        let parts = frames.frames.into_iter().map(Bytes::from).collect();
+        return Ok(multipart_of(media, &frames.transfer_syntax, parts));
+    } else {
+        let data = read_all(&state, &row).await?;
+        tokio::task::spawn_blocking(move || element_bytes(&data, tag))
+            .await
+            .map_err(|e| WebError::internal(&e))?
+            .ok_or_else(not_found)?
+    };
+    audit(&state, &principal, &row.study_uid, 1).await;
+    Ok(multipart_of(
+        "application/octet-stream",
+        "",
+        vec![Bytes::from(bytes)],
+    ))
+}
+
+async fn retrieve(
+    state: &StoreState,
+    headers: &HeaderMap,
+    study: &str,
+    series: Option<&str>,
+    sop: Option<&str>,
+) -> Result<Response, WebError> {
+    let accept = accept_of(headers);
+    if !(accept.is_empty()
+        || accept.contains("*/*")
+        || accept.contains("application/dicom")
+        || accept.contains("multipart/related"))
+    {
+        return Err(not_acceptable(
+            "instances are sent as multipart/related; type=\"application/dicom\"",
+        ));
+    }
+    if let Some(wanted) = transfer_syntax_asked(&accept) {
+        if wanted != "*" {
+            return Err(not_acceptable(format!(
+                "instances are sent in the transfer syntax they were stored in; ask for transfer-syntax=* (asked for {wanted})"
+            )));
+        }
+    }
+    let (principal, rows) = visible(state, headers, study, series, sop).await?;
+    audit(state, &principal, study, rows.len()).await;
+    let boundary = uuid::Uuid::new_v4().simple().to_string();
+    let blobs = state.store.blobs().clone();
+    let opening = boundary.clone();
+    let parts = stream::iter(rows).then(move |row| {
+        let blobs = blobs.clone();
+        let opening = opening.clone();
+        async move {
+            let mut reader = blobs.get(&row.blob_key).await?;
+            let mut data = Vec::with_capacity(row.size.max(0) as usize + 128);
+            data.extend_from_slice(
+                format!(
+                    "--{opening}\r\nContent-Type: application/dicom\r\nContent-Length: {}\r\n\r\n",
+                    row.size
+                )
+                .as_bytes(),
+            );
+            reader.read_to_end(&mut data).await?;
+            data.extend_from_slice(b"\r\n");
+            Ok::<_, std::io::Error>(Bytes::from(data))
+        }
+    });
+    let header_value =
+        format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
+    let closing = stream::once(async move { Ok(Bytes::from(format!("--{boundary}--\r\n"))) });
+    let body = Body::from_stream(parts.chain(closing));
+    let content_type = HeaderValue::from_str(&header_value).map_err(|e| WebError::internal(&e))?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+async fn metadata(
+    state: &StoreState,
+    headers: &HeaderMap,
+    study: &str,
+    series: Option<&str>,
+    sop: Option<&str>,
+) -> Result<Response, WebError> {
+    let (principal, rows) = visible(state, headers, study, series, sop).await?;
+    let objects = state
+        .store
+        .metadata_of(&rows)
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    audit(state, &principal, study, rows.len()).await;
+    let root = root_url(state, headers);
+    // Each stored object is JSON text already: join, and put the root in.
+    let body = crate::json::with_root(&format!("[{}]", objects.join(",")), &root);
+    Ok(dicom_json(StatusCode::OK, body))
+}
+
+/// The caller, and the instances asked for if the caller may read the study.
+/// A study out of scope answers 404 like a missing one.
+async fn visible(
+    state: &StoreState,
+    headers: &HeaderMap,
+    study: &str,
+    series: Option<&str>,
+    sop: Option<&str>,
+) -> Result<(Principal, Vec<InstanceRow>), WebError> {
+    let principal = authenticate(state, headers).await?;
+    let row = state
+        .store
+        .study(study)
+        .await
+        .map_err(|e| WebError::internal(&e))?
+        .filter(|row| principal.scope.allows(row.facility_id, &row.study_uid))
+        .ok_or_else(not_found)?;
+    let rows = state
+        .store
+        .instances_in(&row.study_uid, series, sop)
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    if rows.is_empty() {
+        return Err(not_found());
+    }
+    Ok((principal, rows))
+}
+
+async fn audit(state: &StoreState, principal: &Principal, study: &str, instances: usize) {
+    let event = AccessEvent::Retrieved {
+        study_uid: study.to_owned(),
+        instances,
+    };
+    state.access.audit(principal, event).await;
+}
+
+async fn read_all(state: &StoreState, row: &InstanceRow) -> Result<Vec<u8>, WebError> {
+    let mut reader = state
+        .store
+        .blobs()
+        .get(&row.blob_key)
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    let mut data = Vec::with_capacity(row.size.max(0) as usize);
+    reader
+        .read_to_end(&mut data)
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    Ok(data)
+}
+
+async fn load_frames(
+    state: &StoreState,
+    row: &InstanceRow,
+) -> Result<crate::pixels::Frames, WebError> {
+    let local = state.store.blobs().local_path(&row.blob_key);
+    let data = match local {
+        Some(_) => None,
+        None => Some(read_all(state, row).await?),
+    };
+    let read = tokio::task::spawn_blocking(move || match (local, data) {
+        (Some(path), _) => std::fs::File::open(&path)
+            .map_err(|e| FrameError::Unreadable(e.to_string()))
+            .and_then(read_frames),
+        (None, Some(data)) => read_frames(Cursor::new(data)),
+        (None, None) => Err(FrameError::NoPixelData),
+    })
+    .await
+    .map_err(|e| WebError::internal(&e))?;
+    read.map_err(|e| match e {
+        FrameError::Unreadable(_) => WebError::internal(&e),
+        FrameError::NoPixelData => {
+            WebError::new(StatusCode::NOT_FOUND, "no_pixel_data", e.to_string())
+        }
+        other => not_acceptable(other.to_string()),
+    })
+}
+
+fn element_bytes(data: &[u8], (group, element): (u16, u16)) -> Option<Vec<u8>> {
+    // Stored files keep their 128-byte preamble; the reader wants "DICM" first.
+    let data = match data.get(128..132) {
+        Some(b"DICM") => &data[128..],
+        _ => data,
+    };
+    let object = dicom_object::OpenFileOptions::new()
+        .read_preamble(dicom_object::file::ReadPreamble::Never)
+        .from_reader(Cursor::new(data))
+        .ok()?;
+    let value = object.element(dicom_object::Tag(group, element)).ok()?;
+    Some(value.value().to_bytes().ok()?.into_owned())
+}
+
+/// The media type frames of this transfer syntax are sent as (PS3.18 Table
+/// 8.7.3-2); `None` for video and other syntaxes without a frame form.
+fn frame_media_type(transfer_syntax: &str, native: bool) -> Option<&'static str> {
+    if native {
+        return Some("application/octet-stream");
+    }
+    Some(match transfer_syntax {
+        "1.2.840.10008.1.2.4.50"
+        | "1.2.840.10008.1.2.4.51"
+        | "1.2.840.10008.1.2.4.57"
+        | "1.2.840.10008.1.2.4.70" => "image/jpeg",
+        "1.2.840.10008.1.2.5" => "image/dicom-rle",
+        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => "image/jls",
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => "image/jp2",
+        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
+            "image/jphc"
+        }
+        _ => return None,
+    })
+}
+
+/// Frames go as stored: the client must accept their media type, or any.
+fn check_accept(headers: &HeaderMap, media: &str, transfer_syntax: &str) -> Result<(), WebError> {
+    let accept = accept_of(headers);
+    let ok = accept.is_empty()
+        || accept.contains("*/*")
+        || accept.contains(media)
+        || transfer_syntax_asked(&accept).is_some_and(|ts| ts == "*" || ts == transfer_syntax);
+    if ok {
+        Ok(())
+    } else {
+        Err(not_acceptable(format!(
+            "the frames are stored as {media} (transfer syntax {transfer_syntax}); Ferry sends them as stored and does not transcode"
+        )))
+    }
+}
+
+fn accept_of(headers: &HeaderMap) -> String {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase()
+}
+
+fn transfer_syntax_asked(accept: &str) -> Option<String> {
+    let at = accept.find("transfer-syntax=")? + "transfer-syntax=".len();
+    let rest = &accept[at..];
+    let value: String = rest
+        .trim_start_matches('"')
+        .chars()
+        .take_while(|c| !matches!(c, '"' | ';' | ',' | ' '))
+        .collect();
+    Some(value)
+}
+
+fn multipart_of(media: &str, transfer_syntax: &str, parts: Vec<Bytes>) -> Response {
+    let boundary = uuid::Uuid::new_v4().simple().to_string();
+    let part_type = if transfer_syntax.is_empty() || media == "application/octet-stream" {
+        media.to_owned()
+    } else {
+        format!("{media}; transfer-syntax={transfer_syntax}")
+    };
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: {part_type}\r\nContent-Length: {}\r\n\r\n",
+                part.len()
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/related; type=\"{media}\"; boundary={boundary}");
+    match HeaderValue::from_str(&content_type) {
+        Ok(value) => (StatusCode::OK, [(header::CONTENT_TYPE, value)], body).into_response(),
+        Err(e) => WebError::internal(&e).into_response(),
+    }
+}
+
+/// The DICOMweb root as this client reached it, for bulk data URIs.
+fn root_url(state: &StoreState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
+    format!("{scheme}://{host}{}", state.base_url)
+}
+
+fn parse_tag(text: &str) -> Option<(u16, u16)> {
+    if text.len() != 8 {
+        return None;
+    }
+    let group = u16::from_str_radix(&text[..4], 16).ok()?;
+    let element = u16::from_str_radix(&text[4..], 16).ok()?;
+    Some((group, element))
+}
+
+fn not_found() -> WebError {
+    WebError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such study, series or instance",
+    )
+}
+
+fn not_acceptable(message: impl Into<String>) -> WebError {
+    WebError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", message)
+}

@@ -1,0 +1,170 @@
+//! Frames out of a stored instance's pixel data, as stored: native frames are
+//! byte ranges of the pixel data, encapsulated frames are their compressed
+//! fragments. Nothing here decodes; a client that wants another encoding gets
+//! a 406 from WADO-RS rather than a converted picture.
+
+use std::io::{Read, Seek};
+
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DicomCollectorOptions, InMemDicomObject};
+
+use crate::validate::is_native;
+
+/// Why frames could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The instance has no pixel data.
+    #[error("the instance has no pixel data")]
+    NoPixelData,
+    /// A frame number outside `1..=frames`.
+    #[error("frame {0} does not exist (the instance has {1})")]
+    NoSuchFrame(u32, u32),
+    /// Encapsulated pixel data whose fragments cannot be told apart per frame.
+    #[error("the fragments of this instance cannot be split into frames")]
+    Unsplittable,
+    /// The stored file could not be read.
+    #[error("the stored instance could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// The pixel data of an instance, split into frames.
+#[derive(Debug)]
+pub struct Frames {
+    /// The stored transfer syntax.
+    pub transfer_syntax: String,
+    /// Whether the frames are native (uncompressed) bytes.
+    pub native: bool,
+    /// Every frame, in order.
+    pub frames: Vec<Vec<u8>>,
+}
+
+/// Reads every frame of a Part 10 file. Blocking: call from `spawn_blocking`.
+pub fn read_frames(source: impl Read + Seek) -> Result<Frames, FrameError> {
+    let unreadable = |e: &dyn std::fmt::Display| FrameError::Unreadable(e.to_string());
+    let mut collector = DicomCollectorOptions::new()
+        .read_preamble(ReadPreamble::Auto)
+        .from_reader(std::io::BufReader::new(source));
+    let transfer_syntax = collector
+        .read_file_meta()
+        .map_err(|e| unreadable(&e))?
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_owned();
+    let mut dataset = InMemDicomObject::new_empty();
+    collector
+        .read_dataset_up_to_pixeldata(&mut dataset)
+        .map_err(|e| unreadable(&e))?;
+    let int = |tag| -> Option<usize> {
+        dataset
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse().ok()))
+    };
+    let count = int(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
+    let mut fragments = Vec::new();
+    let mut buffer = Vec::new();
+    while collector
+        .read_next_fragment(&mut buffer)
+        .map_err(|e| unreadable(&e))?
+        .is_some()
+    {
+        fragments.push(std::mem::take(&mut buffer));
+    }
+    if fragments.is_empty() {
+        return Err(FrameError::NoPixelData);
+    }
+    let native = is_native(&transfer_syntax);
+    let frames = if native {
+        let pixels = fragments.concat();
+        let rows = int(tags::ROWS).unwrap_or(0);
+        let columns = int(tags::COLUMNS).unwrap_or(0);
+        let samples = int(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+        let bits = int(tags::BITS_ALLOCATED).unwrap_or(8);
+        // Bit-packed (1-bit) frames do not start on byte boundaries.
+        if bits % 8 != 0 {
+            return Err(FrameError::Unsplittable);
+        }
+        let length = rows * columns * samples * (bits / 8);
+        if length == 0 || pixels.len() < length * count {
+            return Err(FrameError::Unsplittable);
+        }
+        pixels
+            .chunks(length)
+            .take(count)
+            .map(<[u8]>::to_vec)
+            .collect()
+    } else {
+        // The first item is the basic offset table.
+        let table = fragments.remove(0);
+        split_encapsulated(&table, fragments, count)?
+    };
+    Ok(Frames {
+        transfer_syntax,
+        native,
+        frames,
+    })
+}
+
+/// Groups fragments into frames: one per frame, all in one frame, or by the
+/// basic offset table (offsets of each frame's first item, counted from the
+/// first fragment's item header, each item having an 8-byte header).
+fn split_encapsulated(
+    table: &[u8],
+    fragments: Vec<Vec<u8>>,
+    count: usize,
+) -> Result<Vec<Vec<u8>>, FrameError> {
+    if fragments.len() == count {
+        return Ok(fragments);
+    }
+    if count == 1 {
+        return Ok(vec![fragments.concat()]);
+    }
+    let offsets: Vec<u64> = table
+        .chunks_exact(4)
+        .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        .collect();
+    if offsets.len() != count {
+        return Err(FrameError::Unsplittable);
+    }
+    let mut frames: Vec<Vec<u8>> = Vec::with_capacity(count);
+    let mut position = 0u64;
+    let mut next = 0;
+    for fragment in fragments {
+        if next < count && offsets[next] == position {
+            frames.push(Vec::new());
+            next += 1;
+        }
+        position += 8 + fragment.len() as u64;
+        frames
+            .last_mut()
+            .ok_or(FrameError::Unsplittable)?
+            .extend_from_slice(&fragment);
+    }
+    if frames.len() != count {
+        return Err(FrameError::Unsplittable);
+    }
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_encapsulated;
+
+    #[test]
+    fn fragments_are_grouped_by_the_offset_table() {
+        let fragments = vec![vec![1; 4], vec![2; 6], vec![3; 2]];
+        // Frame 1 is fragments 1 and 2 (8+4 + 8+6 = 26 bytes), frame 2 starts at 26.
+        let table: Vec<u8> = [0u32, 26].iter().flat_map(|o| o.to_le_bytes()).collect();
+        let frames = split_encapsulated(&table, fragments, 2).expect("split");
+        assert_eq!(frames, vec![[vec![1; 4], vec![2; 6]].concat(), vec![3; 2]]);
+    }
+
+    #[test]
+    fn one_fragment_per_frame_needs_no_table() {
+        let frames = split_encapsulated(&[], vec![vec![1], vec![2]], 2).expect("split");
+        assert_eq!(frames, vec![vec![1], vec![2]]);
+        assert!(split_encapsulated(&[], vec![vec![1], vec![2], vec![3]], 2).is_err());
+    }
+}
