@@ -7,8 +7,10 @@
 //! key: a rename on a file system, an upload to object storage.
 //!
 //! - [`fs`]: files under a root directory (the default, zero set-up).
+//! - [`s3`]: objects in an S3-compatible bucket, for several nodes.
 
 pub mod fs;
+pub mod s3;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use futures_util::future::BoxFuture;
 use tokio::io::AsyncRead;
 
 pub use fs::FsBlobStore;
+pub use s3::{S3BlobStore, S3Config};
 
 /// A stream of a blob's bytes.
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-use ferry_dicom_store::blob::FsBlobStore;
+use ferry_dicom_store::blob::{BlobStore, FsBlobStore};
 use ferry_dicom_store::{
     AccessError, AccessEvent, Principal, Store, StoreConfig, StoreState, StudyAccess, StudyScope,
 };
@@ -228,11 +228,26 @@ async fn insert_facility(pool: &AnyPool, name: &str) -> i64 {
 
 impl TestStore {
     pub async fn new() -> TestStore {
+        Self::with_blobs(None).await
+    }
+
+    /// A store over the given blob backend (files under the test's directory
+    /// when `None`).
+    pub async fn with_blobs(blobs: Option<Arc<dyn BlobStore>>) -> TestStore {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let db = TestDb::new(dir.path()).await;
         let facility_a = insert_facility(&db.pool, "Island clinic").await;
         let facility_b = insert_facility(&db.pool, "County hospital").await;
-        let store = open_store(&db, dir.path()).await;
+        let store = match blobs {
+            None => open_store(&db, dir.path()).await,
+            Some(blobs) => Store::open(
+                db.pool.clone(),
+                blobs,
+                StoreConfig::new(dir.path().join("staging")),
+            )
+            .await
+            .expect("the store opens"),
+        };
         store.recover().await.expect("recovery on an empty store");
         TestStore {
             store,

@@ -5,4 +5,5 @@ mod bench;
 mod dicomweb;
 mod helpers;
 mod ingest;
+mod s3;
 mod wado;

@@ -1,0 +1,163 @@
+//! Blobs in a real S3-compatible server run locally: `s3s-fs`, installed by
+//! `.ci/run` with `cargo install s3s-fs --features binary`.
+
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dicom_dictionary_std::tags;
+use ferry_dicom_store::blob::{BlobStore, S3BlobStore, S3Config};
+use ferry_dicom_store::IngestContext;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use crate::helpers::*;
+
+const ACCESS_KEY: &str = "ferry-test";
+const SECRET_KEY: &str = "ferry-test-secret-key";
+
+/// An S3 server on a free port with a bucket `ferry`; killed on drop.
+struct S3Server {
+    endpoint: String,
+    _child: Child,
+    _root: tempfile::TempDir,
+}
+
+fn binary() -> PathBuf {
+    std::env::var_os("FERRY_TEST_S3S_FS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+            PathBuf::from(home).join(".cache/s3s/bin/s3s-fs")
+        })
+}
+
+impl S3Server {
+    async fn start() -> S3Server {
+        let binary = binary();
+        assert!(
+            binary.exists(),
+            "{} is missing: cargo install --locked s3s-fs --version 0.14.1 --features binary --root ~/.cache/s3s",
+            binary.display()
+        );
+        let root = tempfile::tempdir().expect("a root");
+        std::fs::create_dir(root.path().join("ferry")).expect("the bucket");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&binary)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(root.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("s3s-fs starts");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        S3Server {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: child,
+            _root: root,
+        }
+    }
+
+    fn blobs(&self) -> S3BlobStore {
+        S3BlobStore::new(&S3Config {
+            bucket: "ferry".into(),
+            endpoint: Some(self.endpoint.clone()),
+            region: "us-east-1".into(),
+            access_key_id: ACCESS_KEY.into(),
+            secret_access_key: SECRET_KEY.into(),
+            prefix: "consortium".into(),
+        })
+        .expect("a client")
+    }
+}
+
+async fn read(blobs: &dyn BlobStore, key: &str) -> std::io::Result<Vec<u8>> {
+    let mut reader = blobs.get(key).await?;
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).await?;
+    Ok(out)
+}
+
+#[tokio::test]
+async fn an_s3_bucket_keeps_blobs_as_the_store_expects() {
+    let server = S3Server::start().await;
+    let blobs = server.blobs();
+    let dir = tempfile::tempdir().expect("a directory");
+    let staged = dir.path().join("staged");
+    // Bigger than one part of a multipart upload, so that path is exercised.
+    let bytes: Vec<u8> = (0..12_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&staged, &bytes).expect("a staged file");
+
+    blobs.put_file("ab/cd/0001", &staged).await.expect("put");
+    assert!(!staged.exists(), "the staged file is consumed");
+    assert!(blobs.exists("ab/cd/0001").await.expect("head"));
+    assert_eq!(read(&blobs, "ab/cd/0001").await.expect("get"), bytes);
+
+    blobs.delete("ab/cd/0001").await.expect("delete");
+    assert!(!blobs.exists("ab/cd/0001").await.expect("head"));
+    blobs
+        .delete("ab/cd/0001")
+        .await
+        .expect("deleting twice is fine");
+    let missing = read(&blobs, "ab/cd/0001").await.expect_err("gone");
+    assert_eq!(missing.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn the_store_ingests_into_s3_and_reads_back_byte_for_byte() {
+    let server = S3Server::start().await;
+    let t = TestStore::with_blobs(Some(Arc::new(server.blobs()))).await;
+    let original = fixture_bytes("CT_small.dcm");
+    let ctx = IngestContext {
+        facility_id: t.facility_a,
+        patient_id: None,
+        expected_study: None,
+    };
+    let stored = t
+        .store
+        .ingest(original.as_slice(), &ctx)
+        .await
+        .expect("ingested");
+    let (_, mut reader) = t
+        .store
+        .open_instance(&stored.header.sop_instance_uid)
+        .await
+        .expect("index")
+        .expect("the instance");
+    let mut back = Vec::new();
+    reader.read_to_end(&mut back).await.expect("read");
+    assert_eq!(back, original);
+    assert_eq!(t.staged_files(), 0, "nothing left in staging");
+
+    // Frames come from the object too, not from a local file.
+    let object = dicom_object::open_file(fixture("CT_small.dcm")).expect("parses");
+    let pixels = object
+        .element(tags::PIXEL_DATA)
+        .expect("pixels")
+        .to_bytes()
+        .expect("bytes");
+    let row = t
+        .store
+        .instance(&stored.header.sop_instance_uid)
+        .await
+        .expect("index")
+        .expect("row");
+    assert!(t.store.blobs().local_path(&row.blob_key).is_none());
+    let frames =
+        ferry_dicom_store::pixels::read_frames(std::io::Cursor::new(back)).expect("frames");
+    assert_eq!(frames.frames, vec![pixels.into_owned()]);
+}
