@@ -33,6 +33,7 @@ pub mod index;
 pub mod ingest;
 pub mod json;
 pub mod pixels;
+pub mod render;
 pub mod store;
 pub mod uid;
 pub mod validate;

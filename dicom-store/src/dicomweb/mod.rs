@@ -1,5 +1,5 @@
 //! DICOMweb (PS3.18) over HTTP: STOW-RS ([`stow`]), QIDO-RS ([`qido`]) and
-//! WADO-RS ([`wado`]).
+//! WADO-RS ([`wado`], [`rendered`]).
 //!
 //! [`router`] returns the routes relative to where the server mounts them
 //! (for example under `/dicomweb`). Every route needs `Authorization: Bearer`;
@@ -11,6 +11,7 @@
 pub mod multipart;
 pub mod qido;
 pub mod query;
+pub mod rendered;
 pub mod stow;
 pub mod wado;
 
@@ -37,6 +38,8 @@ pub const DICOM_JSON: &str = "application/dicom+json";
 /// | GET | `…/metadata` at each of those levels | WADO-RS metadata with `BulkDataURI`s |
 /// | GET | `…/instances/{instance}/frames/{list}` | WADO-RS frames, as stored |
 /// | GET | `…/instances/{instance}/bulk/{tag}` | bulk data named by the metadata |
+/// | GET | `…/instances/{instance}[/frames/{list}]/rendered` | a frame as JPEG or PNG (`window`, `viewport`, `quality`) |
+/// | GET | `/studies/{study}[/series/{series}[/instances/{instance}]]/thumbnail` | a small JPEG or PNG |
 pub fn router<S>(state: StoreState) -> Router<S> {
     Router::new()
         .route("/studies", get(qido::studies).post(stow::store))
@@ -65,6 +68,23 @@ pub fn router<S>(state: StoreState) -> Router<S> {
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",
             get(wado::bulk),
+        )
+        .route("/studies/{study}/thumbnail", get(rendered::study_thumbnail))
+        .route(
+            "/studies/{study}/series/{series}/thumbnail",
+            get(rendered::series_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/rendered",
+            get(rendered::instance),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/thumbnail",
+            get(rendered::instance_thumbnail),
+        )
+        .route(
+            "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}/rendered",
+            get(rendered::frame),
         )
         .route("/series", get(qido::all_series))
         .route("/studies/{study}/series", get(qido::study_series))

@@ -219,7 +219,7 @@ async fn metadata(
 
 /// The caller, and the instances asked for if the caller may read the study.
 /// A study out of scope answers 404 like a missing one.
-async fn visible(
+pub(super) async fn visible(
     state: &StoreState,
     headers: &HeaderMap,
     study: &str,
@@ -245,7 +245,12 @@ async fn visible(
     Ok((principal, rows))
 }
 
-async fn audit(state: &StoreState, principal: &Principal, study: &str, instances: usize) {
+pub(super) async fn audit(
+    state: &StoreState,
+    principal: &Principal,
+    study: &str,
+    instances: usize,
+) {
     let event = AccessEvent::Retrieved {
         study_uid: study.to_owned(),
         instances,
@@ -253,7 +258,7 @@ async fn audit(state: &StoreState, principal: &Principal, study: &str, instances
     state.access.audit(principal, event).await;
 }
 
-async fn read_all(state: &StoreState, row: &InstanceRow) -> Result<Vec<u8>, WebError> {
+pub(super) async fn read_all(state: &StoreState, row: &InstanceRow) -> Result<Vec<u8>, WebError> {
     let mut reader = state
         .store
         .blobs()

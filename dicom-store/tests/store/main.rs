@@ -5,5 +5,6 @@ mod bench;
 mod dicomweb;
 mod helpers;
 mod ingest;
+mod rendered;
 mod s3;
 mod wado;
