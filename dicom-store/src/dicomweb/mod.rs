@@ -1,5 +1,5 @@
 //! DICOMweb (PS3.18) over HTTP: STOW-RS ([`stow`]), QIDO-RS ([`qido`]) and
-//! WADO-RS ([`wado`], [`rendered`]).
+//! WADO-RS ([`wado`], [`rendered`]) and legacy WADO-URI ([`wado_uri`]).
 //!
 //! [`router`] returns the routes relative to where the server mounts them
 //! (for example under `/dicomweb`). Every route needs `Authorization: Bearer`;
@@ -14,6 +14,7 @@ pub mod query;
 pub mod rendered;
 pub mod stow;
 pub mod wado;
+pub mod wado_uri;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +41,7 @@ pub const DICOM_JSON: &str = "application/dicom+json";
 /// | GET | `…/instances/{instance}/bulk/{tag}` | bulk data named by the metadata |
 /// | GET | `…/instances/{instance}[/frames/{list}]/rendered` | a frame as JPEG or PNG (`window`, `viewport`, `quality`) |
 /// | GET | `/studies/{study}[/series/{series}[/instances/{instance}]]/thumbnail` | a small JPEG or PNG |
+/// | GET | `/wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…` | legacy WADO-URI |
 pub fn router<S>(state: StoreState) -> Router<S> {
     Router::new()
         .route("/studies", get(qido::studies).post(stow::store))
@@ -70,6 +72,7 @@ pub fn router<S>(state: StoreState) -> Router<S> {
             get(wado::bulk),
         )
         .route("/studies/{study}/thumbnail", get(rendered::study_thumbnail))
+        .route("/wado", get(wado_uri::wado))
         .route(
             "/studies/{study}/series/{series}/thumbnail",
             get(rendered::series_thumbnail),

@@ -237,3 +237,43 @@ sys.stdout.buffer.write(np.clip(y, 0, 255).astype(np.uint8).tobytes())
         "rendered pixels differ from the standard by up to {worst}"
     );
 }
+
+#[tokio::test]
+async fn legacy_wado_uri_serves_the_object_and_a_rendered_picture() {
+    let t = TestStore::new().await;
+    let ct = fixture_bytes("CT_small.dcm");
+    stow_bytes(&t, ct.clone()).await;
+    let path = instance_path(&ct);
+    let uids: Vec<&str> = path.split('/').filter(|s| s.contains('.')).collect();
+    let query = format!(
+        "/wado?requestType=WADO&studyUID={}&seriesUID={}&objectUID={}",
+        uids[0], uids[1], uids[2]
+    );
+
+    let (status, content_type, body) =
+        get(&t, &format!("{query}&contentType=application/dicom"), "*/*").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/dicom");
+    assert_eq!(body, ct);
+
+    let (status, content_type, body) = get(
+        &t,
+        &format!("{query}&windowCenter=100&windowWidth=400&rows=64"),
+        "*/*",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "image/jpeg");
+    assert_eq!(image::load_from_memory(&body).expect("a JPEG").height(), 64);
+
+    for bad in [
+        "&windowCenter=100",
+        "&contentType=text/html",
+        "&frameNumber=0",
+    ] {
+        let (status, _, _) = get(&t, &format!("{query}{bad}"), "*/*").await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let (status, _, _) = get(&t, "/wado?requestType=WADO&studyUID=1.2", "*/*").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
