@@ -3,8 +3,10 @@
 //! fragments. Nothing here decodes; a client that wants another encoding gets
 //! a 406 from WADO-RS rather than a converted picture.
 
-use std::io::{Read, Seek};
+use std::io::Cursor;
 
+use dicom_core::value::{PixelFragmentSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DicomCollectorOptions, InMemDicomObject};
@@ -39,30 +41,39 @@ pub struct Frames {
     pub frames: Vec<Vec<u8>>,
 }
 
-/// Reads every frame of a Part 10 file. Blocking: call from `spawn_blocking`.
-pub fn read_frames(source: impl Read + Seek) -> Result<Frames, FrameError> {
+/// A stored instance read by the streaming collector: the file meta group,
+/// the data set up to the pixel data, and the pixel data's items (for
+/// encapsulated data the first is the basic offset table).
+///
+/// Every reader of stored instances goes through here rather than through a
+/// whole-object parse, which trusts declared lengths and can be made to
+/// allocate gigabytes by a few hostile bytes.
+pub struct Collected {
+    /// The file meta group.
+    pub meta: dicom_object::FileMetaTable,
+    /// The stored transfer syntax.
+    pub transfer_syntax: String,
+    /// The data set without its pixel data.
+    pub dataset: InMemDicomObject,
+    /// The pixel data's items, as stored.
+    pub fragments: Vec<Vec<u8>>,
+}
+
+/// Reads a Part 10 file with the collector. Blocking.
+pub fn collect(data: &[u8]) -> Result<Collected, FrameError> {
     let unreadable = |e: &dyn std::fmt::Display| FrameError::Unreadable(e.to_string());
     let mut collector = DicomCollectorOptions::new()
         .read_preamble(ReadPreamble::Auto)
-        .from_reader(std::io::BufReader::new(source));
-    let transfer_syntax = collector
+        .from_reader(std::io::BufReader::new(Cursor::new(data)));
+    let meta = collector
         .read_file_meta()
         .map_err(|e| unreadable(&e))?
-        .transfer_syntax()
-        .trim_end_matches('\0')
-        .to_owned();
+        .clone();
+    let transfer_syntax = meta.transfer_syntax().trim_end_matches('\0').to_owned();
     let mut dataset = InMemDicomObject::new_empty();
     collector
         .read_dataset_up_to_pixeldata(&mut dataset)
         .map_err(|e| unreadable(&e))?;
-    let int = |tag| -> Option<usize> {
-        dataset
-            .element_opt(tag)
-            .ok()
-            .flatten()
-            .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse().ok()))
-    };
-    let count = int(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
     let mut fragments = Vec::new();
     let mut buffer = Vec::new();
     while collector
@@ -72,6 +83,82 @@ pub fn read_frames(source: impl Read + Seek) -> Result<Frames, FrameError> {
     {
         fragments.push(std::mem::take(&mut buffer));
     }
+    // The collector goes on reading past the pixel data: elements after it
+    // (trailing padding, signatures) come back as further "fragments". Keep
+    // only what the pixel data holds.
+    if is_native(&transfer_syntax) {
+        fragments.truncate(1);
+    } else {
+        let items = items_in_sequence(data, &fragments);
+        fragments.truncate(items);
+    }
+    Ok(Collected {
+        meta,
+        transfer_syntax,
+        dataset,
+        fragments,
+    })
+}
+
+/// The whole object rebuilt from what [`collect`] read, pixel data included,
+/// for decoding. Blocking.
+pub fn load_object(
+    data: &[u8],
+) -> Result<dicom_object::FileDicomObject<InMemDicomObject>, FrameError> {
+    let Collected {
+        meta,
+        transfer_syntax,
+        mut dataset,
+        mut fragments,
+    } = collect(data)?;
+    if fragments.is_empty() {
+        return Err(FrameError::NoPixelData);
+    }
+    let element = if is_native(&transfer_syntax) {
+        let wide = dataset
+            .element_opt(tags::BITS_ALLOCATED)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_int::<u16>().ok())
+            .unwrap_or(8)
+            > 8;
+        DataElement::new(
+            tags::PIXEL_DATA,
+            if wide { VR::OW } else { VR::OB },
+            PrimitiveValue::from(fragments.concat()),
+        )
+    } else {
+        let table: Vec<u32> = fragments
+            .remove(0)
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            Value::from(PixelFragmentSequence::new(table, fragments)),
+        )
+    };
+    dataset.put(element);
+    Ok(dataset.with_exact_meta(meta))
+}
+
+/// Reads every frame of a Part 10 file. Blocking: call from `spawn_blocking`.
+pub fn read_frames(data: &[u8]) -> Result<Frames, FrameError> {
+    let Collected {
+        transfer_syntax,
+        dataset,
+        mut fragments,
+        ..
+    } = collect(data)?;
+    let int = |tag| -> Option<usize> {
+        dataset
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse().ok()))
+    };
+    let count = int(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);
     if fragments.is_empty() {
         return Err(FrameError::NoPixelData);
     }
@@ -86,8 +173,12 @@ pub fn read_frames(source: impl Read + Seek) -> Result<Frames, FrameError> {
         if bits % 8 != 0 {
             return Err(FrameError::Unsplittable);
         }
-        let length = rows * columns * samples * (bits / 8);
-        if length == 0 || pixels.len() < length * count {
+        let length = rows
+            .checked_mul(columns)
+            .and_then(|n| n.checked_mul(samples))
+            .and_then(|n| n.checked_mul(bits / 8))
+            .unwrap_or(0);
+        if length == 0 || length.checked_mul(count).is_none_or(|n| pixels.len() < n) {
             return Err(FrameError::Unsplittable);
         }
         pixels
@@ -105,6 +196,36 @@ pub fn read_frames(source: impl Read + Seek) -> Result<Frames, FrameError> {
         native,
         frames,
     })
+}
+
+/// How many of the collected items belong to the encapsulated pixel data:
+/// the items are laid out one after another in the file, each behind an
+/// (FFFE,E000) header with its length, and the sequence ends with an
+/// (FFFE,E0DD) delimiter. Finds the first item by its header and contents,
+/// then walks the headers until the delimiter.
+fn items_in_sequence(data: &[u8], items: &[Vec<u8>]) -> usize {
+    const ITEM: [u8; 4] = [0xFE, 0xFF, 0x00, 0xE0];
+    const END: [u8; 4] = [0xFE, 0xFF, 0xDD, 0xE0];
+    let Some(first) = items.first() else {
+        return 0;
+    };
+    let mut needle = ITEM.to_vec();
+    needle.extend_from_slice(&(first.len() as u32).to_le_bytes());
+    needle.extend_from_slice(first);
+    let Some(mut at) = data
+        .windows(needle.len())
+        .position(|w| w == needle.as_slice())
+    else {
+        return items.len();
+    };
+    for (n, item) in items.iter().enumerate() {
+        match data.get(at..at + 4) {
+            Some(tag) if tag == ITEM => at += 8 + item.len(),
+            Some(tag) if tag == END => return n,
+            _ => return n,
+        }
+    }
+    items.len()
 }
 
 /// Groups fragments into frames: one per frame, all in one frame, or by the

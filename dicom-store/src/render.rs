@@ -8,8 +8,7 @@
 
 use std::io::Cursor;
 
-use dicom_object::file::ReadPreamble;
-use dicom_object::OpenFileOptions;
+use crate::pixels::FrameError;
 use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption, WindowLevel};
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 
@@ -65,14 +64,12 @@ pub enum RenderError {
 /// Renders one frame of a Part 10 file held in memory. Blocking and
 /// CPU-heavy: call from `spawn_blocking`.
 pub fn render(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
-    let data = match file.get(128..132) {
-        Some(b"DICM") => &file[128..],
-        _ => file,
-    };
-    let object = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Never)
-        .from_reader(Cursor::new(data))
-        .map_err(|e| RenderError::Unreadable(e.to_string()))?;
+    let object = crate::pixels::load_object(file).map_err(|e| match e {
+        FrameError::NoPixelData => {
+            RenderError::Unsupported("the instance has no pixel data".into())
+        }
+        other => RenderError::Unreadable(other.to_string()),
+    })?;
     let transfer_syntax = object
         .meta()
         .transfer_syntax()

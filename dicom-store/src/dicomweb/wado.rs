@@ -2,8 +2,6 @@
 //! frames and bulk data. Nothing is transcoded: a client that asks only for
 //! an encoding other than the stored one gets 406 with the reason.
 
-use std::io::Cursor;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -277,20 +275,10 @@ async fn load_frames(
     state: &StoreState,
     row: &InstanceRow,
 ) -> Result<crate::pixels::Frames, WebError> {
-    let local = state.store.blobs().local_path(&row.blob_key);
-    let data = match local {
-        Some(_) => None,
-        None => Some(read_all(state, row).await?),
-    };
-    let read = tokio::task::spawn_blocking(move || match (local, data) {
-        (Some(path), _) => std::fs::File::open(&path)
-            .map_err(|e| FrameError::Unreadable(e.to_string()))
-            .and_then(read_frames),
-        (None, Some(data)) => read_frames(Cursor::new(data)),
-        (None, None) => Err(FrameError::NoPixelData),
-    })
-    .await
-    .map_err(|e| WebError::internal(&e))?;
+    let data = read_all(state, row).await?;
+    let read = tokio::task::spawn_blocking(move || read_frames(&data))
+        .await
+        .map_err(|e| WebError::internal(&e))?;
     read.map_err(|e| match e {
         FrameError::Unreadable(_) => WebError::internal(&e),
         FrameError::NoPixelData => {
@@ -301,16 +289,11 @@ async fn load_frames(
 }
 
 fn element_bytes(data: &[u8], (group, element): (u16, u16)) -> Option<Vec<u8>> {
-    // Stored files keep their 128-byte preamble; the reader wants "DICM" first.
-    let data = match data.get(128..132) {
-        Some(b"DICM") => &data[128..],
-        _ => data,
-    };
-    let object = dicom_object::OpenFileOptions::new()
-        .read_preamble(dicom_object::file::ReadPreamble::Never)
-        .from_reader(Cursor::new(data))
+    let collected = crate::pixels::collect(data).ok()?;
+    let value = collected
+        .dataset
+        .element(dicom_object::Tag(group, element))
         .ok()?;
-    let value = object.element(dicom_object::Tag(group, element)).ok()?;
     Some(value.value().to_bytes().ok()?.into_owned())
 }
 

@@ -157,7 +157,6 @@ async fn the_store_ingests_into_s3_and_reads_back_byte_for_byte() {
         .expect("index")
         .expect("row");
     assert!(t.store.blobs().local_path(&row.blob_key).is_none());
-    let frames =
-        ferry_dicom_store::pixels::read_frames(std::io::Cursor::new(back)).expect("frames");
+    let frames = ferry_dicom_store::pixels::read_frames(&back).expect("frames");
     assert_eq!(frames.frames, vec![pixels.into_owned()]);
 }
