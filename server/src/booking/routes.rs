@@ -899,7 +899,9 @@ async fn reschedule_booking(
         Ok(taken) => taken,
         Err(error) => {
             drop(tx);
-            return Err(take_error(&state, error, &expert, start, Some(booking.service), &tz).await);
+            return Err(
+                take_error(&state, error, &expert, start, Some(booking.service), &tz).await,
+            );
         }
     };
     if slot.service != booking.service {
