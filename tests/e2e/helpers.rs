@@ -107,6 +107,7 @@ pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
         data_dir: data_dir.to_path_buf(),
         database_url: Some(SecretString::from(database_url.to_owned())),
         database_max_connections: 4,
+        dimse_listen: "127.0.0.1:0".to_owned(),
         log: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         ..Settings::default()
     }
