@@ -85,6 +85,8 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The DIMSE listener (always on in tests, on a random port).
+    pub dimse_addr: SocketAddr,
     pub client: reqwest::Client,
     /// A handle on the same database, for arranging and checking rows.
     pub db: Db,
@@ -129,6 +131,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("the application starts");
     let addr = app.local_addr().expect("a bound address");
+    let dimse_addr = app
+        .dimse_addr()
+        .unwrap_or_else(|| "127.0.0.1:0".parse().expect("an address"));
     let db = app.state().db.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
@@ -136,6 +141,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }));
     TestApp {
         addr,
+        dimse_addr,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
