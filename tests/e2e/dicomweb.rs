@@ -7,7 +7,7 @@ use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
 use crate::dicom_files::{audit_events, study};
-use crate::helpers::{send, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{send, spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 const CLIENT_SCRIPT: &str = r#"
 import json, sys
@@ -161,4 +161,43 @@ async fn cors_headers_are_sent_only_to_configured_origins() {
         .headers()
         .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
         .is_none());
+}
+
+#[tokio::test]
+async fn demo_studies_are_seeded_once_and_the_demo_expert_sees_only_the_attached_ecg() {
+    let app = spawn_app().await;
+    ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
+        .await
+        .expect("seed")
+        .expect("seeded");
+
+    let stored = ferry_server::imaging::demo::seed_studies(&app.imaging)
+        .await
+        .expect("the demo studies");
+    let again = ferry_server::imaging::demo::seed_studies(&app.imaging)
+        .await
+        .expect("a second start");
+
+    assert_eq!((stored, again), (3, 0));
+    assert_eq!(app.count("dicom_study").await, 3);
+    let expert = token(&app, "demo-expert").await;
+    let (status, studies) = app.get("/dicomweb/studies", &expert).await;
+    assert_eq!(status, StatusCode::OK, "{studies}");
+    let studies = studies.as_array().expect("an array").clone();
+    assert_eq!(studies.len(), 1, "{studies:?}");
+    assert_eq!(studies[0]["00100020"]["Value"][0], "DJ-0002");
+    assert_eq!(studies[0]["00080061"]["Value"][0], "ECG");
+    let clinician = token(&app, "demo-clinician").await;
+    let (_, studies) = app.get("/dicomweb/studies", &clinician).await;
+    assert_eq!(
+        studies.as_array().map(Vec::len),
+        Some(2),
+        "the island clinic's two"
+    );
+}
+
+async fn token(app: &TestApp, username: &str) -> String {
+    let response = app.login(username, PASSWORD).await;
+    let body: Value = response.json().await.expect("json");
+    body["token"].as_str().expect("a token").to_owned()
 }

@@ -90,6 +90,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A handle on the same database, for arranging and checking rows.
     pub db: Db,
+    /// The server's imaging store, for seeding studies.
+    pub imaging: ferry_server::imaging::Imaging,
     pub test_db: TestDb,
     pub data_dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -135,6 +137,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .dimse_addr()
         .unwrap_or_else(|| "127.0.0.1:0".parse().expect("an address"));
     let db = app.state().db.clone();
+    let imaging = app.state().imaging.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
@@ -147,6 +150,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .expect("an HTTP client"),
         db,
+        imaging,
         test_db,
         data_dir,
         shutdown: Some(tx),

@@ -9,12 +9,14 @@
 //! - [`dimse`]: `DimseService` for the DIMSE listener: a calling AE title is
 //!   admitted when a facility registered it (see [`crate::modality`]), and what
 //!   it sends is filed under that facility.
+//! - [`demo`]: the demo studies of `ferry serve --demo`.
 //!
 //! Both doors end in [`Imaging::after_store`], which links a new study to the
 //! consortium patient whose record number at the sending facility equals the
 //! DICOM Patient ID, and writes the audit event.
 
 pub mod access;
+pub mod demo;
 pub mod dimse;
 
 use std::sync::Arc;
