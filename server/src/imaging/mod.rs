@@ -10,6 +10,7 @@
 //!   admitted when a facility registered it (see [`crate::modality`]), and what
 //!   it sends is filed under that facility.
 //! - [`demo`]: the demo studies of `ferry serve --demo`.
+//! - [`import`]: `ferry dicom import`, a folder through the same ingest.
 //!
 //! Both doors end in [`Imaging::after_store`], which links a new study to the
 //! consortium patient whose record number at the sending facility equals the
@@ -18,6 +19,7 @@
 pub mod access;
 pub mod demo;
 pub mod dimse;
+pub mod import;
 
 use std::sync::Arc;
 
@@ -32,11 +34,27 @@ use crate::db::Db;
 /// Opens the imaging store on the server's pool, with its blobs under
 /// `dicom_dir`. Callers run [`Store::recover`] before the first ingest.
 pub async fn open_store(settings: &Settings, db: &Db) -> anyhow::Result<Store> {
+    open_store_as(settings, db, "local", "staging").await
+}
+
+/// As [`open_store`], as another writer than the server: `node` names its
+/// rows in the ingest journal and `staging` its staging directory, so that
+/// its recovery and the server's never remove each other's work in progress
+/// (the command-line import runs beside a serving node).
+pub async fn open_store_as(
+    settings: &Settings,
+    db: &Db,
+    node: &str,
+    staging: &str,
+) -> anyhow::Result<Store> {
     let dir = settings.dicom_dir();
     let blobs = FsBlobStore::new(dir.join("blobs"))
         .with_context(|| format!("opening the blob store in {}", dir.display()))?;
     // Staging beside the blobs, on the same file system, so a put is a rename.
-    let config = StoreConfig::new(dir.join("staging"));
+    let config = StoreConfig {
+        node: node.to_owned(),
+        ..StoreConfig::new(dir.join(staging))
+    };
     Store::open(db.pool().clone(), Arc::new(blobs), config)
         .await
         .context("opening the imaging store")
