@@ -128,6 +128,43 @@ async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_
         "{output}"
     );
 
+    let study_key = format!("StudyInstanceUID={}", sent.uid);
+    let series = dcmtk(
+        "findscu",
+        &[
+            "-v",
+            "-S",
+            "-aet",
+            "ISLAND-CT",
+            "-aec",
+            "FERRY",
+            "-k",
+            "QueryRetrieveLevel=SERIES",
+            "-k",
+            &study_key,
+            "-k",
+            "SeriesInstanceUID",
+            "-k",
+            "Modality",
+            "-k",
+            "Rows",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    let output = String::from_utf8_lossy(&series.stderr);
+    assert!(series.status.success(), "{output}");
+    assert_eq!(
+        output.matches("(Pending)").count(),
+        2,
+        "one per series: {output}"
+    );
+    assert!(
+        output.contains("[CT]") && output.contains("[MR]"),
+        "{output}"
+    );
+
     let nothing = dcmtk(
         "findscu",
         &[
