@@ -72,7 +72,9 @@ pub async fn find(
             .to_str()
             .map(|v| v.trim_matches([' ', '\0']).to_owned())
             .unwrap_or_default();
-        if !value.is_empty() {
+        // Some SCUs send `*` where PS3.4 wants an empty value (universal
+        // matching); on UIDs the QIDO-RS parser would refuse it.
+        if !value.is_empty() && !value.chars().all(|c| c == '*') {
             params.push((key(tag), value));
         }
     }

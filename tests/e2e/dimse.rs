@@ -106,7 +106,7 @@ async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_
             "-k",
             "QueryRetrieveLevel=STUDY",
             "-k",
-            "StudyInstanceUID",
+            "StudyInstanceUID=*",
             "-k",
             "PatientID=MRN-7731",
             "-k",
