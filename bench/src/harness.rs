@@ -72,6 +72,7 @@ impl Server {
             data_dir: data_dir.path().to_path_buf(),
             database_url: Some(SecretString::from(url)),
             log: "off".to_owned(),
+            dimse_listen: "off".to_owned(),
             ..Settings::default()
         };
         let app = Application::build(settings).await?;

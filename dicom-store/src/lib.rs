@@ -17,6 +17,7 @@
 //! - [`json`]: the DICOM JSON model (PS3.18 Annex F).
 //! - [`uid`]: validation of DICOM unique identifiers (PS3.5 §9.1).
 //! - [`error`]: [`IngestError`] (with its PS3.18 failure reasons) and [`StoreError`].
+//! - [`find`]: C-FIND answered from the index with QIDO-RS's query machinery.
 //! - [`dimse`]: the DIMSE service-class provider (C-ECHO, C-STORE, C-FIND)
 //!   that modalities and PACS talk to; it reaches the store through
 //!   [`dimse::DimseService`].
@@ -29,6 +30,7 @@ pub mod blob;
 pub mod dicomweb;
 pub mod dimse;
 pub mod error;
+pub mod find;
 pub mod index;
 pub mod ingest;
 pub mod json;

@@ -1,5 +1,5 @@
 //! The `ferry` command line: `serve`, `migrate`, `facility create`,
-//! `user create`, `user password`, `audit verify`.
+//! `user create`, `user password`, `audit verify`, `dicom import`.
 //!
 //! Commands report to the person at the terminal on stdout (that is their
 //! output, not logging); the server itself logs through `tracing` only.
@@ -7,7 +7,7 @@
 
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -55,6 +55,22 @@ pub enum Command {
     /// Inspect the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Work with the imaging store.
+    #[command(subcommand)]
+    Dicom(DicomCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DicomCommand {
+    /// Store every file under a folder (e.g. a CD's contents), filed under a
+    /// facility; exits 1 if any file failed. Safe to re-run: instances
+    /// already stored are counted, not stored twice. Run one import at a time.
+    Import {
+        dir: PathBuf,
+        /// The facility the studies come from, by id or exact name.
+        #[arg(long)]
+        facility: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +197,10 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
                          (or reset one with `ferry user password demo-clinician`)."
                     ),
                 }
+                let studies = crate::imaging::demo::seed_studies(&app.state().imaging).await?;
+                if studies > 0 {
+                    println!("{studies} demo imaging studies stored (see /dicomweb/studies)");
+                }
             }
             app.run_until_stopped().await?;
         }
@@ -277,6 +297,9 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
                 println!("password: {password}");
             }
         }
+        Command::Dicom(DicomCommand::Import { dir, facility }) => {
+            return dicom_import(&settings, &dir, &facility).await;
+        }
         Command::Audit(AuditCommand::Verify) => {
             let db = open_db(&settings).await?;
             match chain::verify(db.pool()).await? {
@@ -291,6 +314,67 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn dicom_import(settings: &Settings, dir: &Path, facility: &str) -> anyhow::Result<ExitCode> {
+    use std::io::{IsTerminal, Write};
+    let db = open_db(settings).await?;
+    let facility_id = {
+        let mut tx = db.begin_write().await?;
+        facility_id(&mut tx, facility).await?
+    };
+    let files = crate::imaging::import::files_under(dir)
+        .with_context(|| format!("reading {}", dir.display()))?;
+    // A journal node and staging directory of its own: a server may be
+    // running on the same store, and each side's recovery must leave the
+    // other's work alone.
+    let store =
+        crate::imaging::open_store_as(settings, &db, "cli-import", "staging-import").await?;
+    store.recover().await?;
+    let imaging = crate::imaging::Imaging::new(db.clone(), store);
+    let total = files.len();
+    let terminal = std::io::stderr().is_terminal();
+    let report = crate::imaging::import::import_files(
+        &imaging,
+        files,
+        facility_id,
+        &Actor::system("cli"),
+        |report| {
+            let done = report.done();
+            // Rewritten in place on a terminal; every 100 files in a log.
+            if terminal {
+                eprint!(
+                    "\r{done}/{total} files: {} stored, {} already stored, {} failed",
+                    report.stored,
+                    report.already_stored,
+                    report.failed.len()
+                );
+                let _ = std::io::stderr().flush();
+            } else if done % 100 == 0 {
+                eprintln!("{done}/{total} files");
+            }
+        },
+    )
+    .await;
+    if terminal && total > 0 {
+        eprintln!();
+    }
+    println!(
+        "{} files: {} stored, {} already stored, {} failed",
+        report.files,
+        report.stored,
+        report.already_stored,
+        report.failed.len()
+    );
+    for (path, reason) in &report.failed {
+        println!("failed: {}: {reason}", path.display());
+    }
+    db.close().await;
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// A facility named by id or by exact name.

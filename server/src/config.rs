@@ -50,6 +50,21 @@ pub struct Settings {
     pub log: String,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Address of the DIMSE listener (C-ECHO, C-STORE, C-FIND), or `off` for
+    /// none. A string rather than an address so that `off` fits in the same
+    /// key and environment variable; checked by [`Settings::dimse_listen_addr`].
+    pub dimse_listen: String,
+    /// Our AE title: associations calling any other title are rejected.
+    pub dimse_ae_title: String,
+    /// Where DICOM instances are kept (with their staging directory under it);
+    /// unset means `dicom` in `data_dir`.
+    pub dicom_dir: Option<PathBuf>,
+    /// The most bytes one STOW-RS request may carry. STOW streams to disk, so
+    /// this is not bounded by `max_body_bytes`.
+    pub stow_max_bytes: u64,
+    /// Origins allowed to call `/dicomweb` from a browser (a web viewer on
+    /// another origin). Empty means no CORS headers at all.
+    pub dicomweb_cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +93,11 @@ impl Default for Settings {
             cookie_secure: false,
             log: "info".to_owned(),
             log_format: LogFormat::Text,
+            dimse_listen: "127.0.0.1:11112".to_owned(),
+            dimse_ae_title: "FERRY".to_owned(),
+            dicom_dir: None,
+            stow_max_bytes: 4 << 30,
+            dicomweb_cors_origins: Vec::new(),
         }
     }
 }
@@ -100,6 +120,11 @@ const KNOWN_KEYS: &[&str] = &[
     "COOKIE_SECURE",
     "LOG",
     "LOG_FORMAT",
+    "DIMSE_LISTEN",
+    "DIMSE_AE_TITLE",
+    "DICOM_DIR",
+    "STOW_MAX_BYTES",
+    "DICOMWEB_CORS_ORIGINS",
     "CONFIG",
 ];
 
@@ -140,6 +165,25 @@ impl Settings {
             .filter(|key| !key.starts_with("TEST_") && !KNOWN_KEYS.contains(&key.as_str()))
             .map(|key| format!("FERRY_{key}"))
             .collect()
+    }
+
+    /// The DIMSE listen address, or `None` when `dimse_listen` is `off`.
+    pub fn dimse_listen_addr(&self) -> Result<Option<SocketAddr>, String> {
+        let value = self.dimse_listen.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        value.parse().map(Some).map_err(|_| {
+            format!("dimse_listen: {value:?} is neither an address (host:port) nor \"off\"")
+        })
+    }
+
+    /// The directory of the imaging store: `dicom_dir`, or `dicom` in the data
+    /// directory.
+    pub fn dicom_dir(&self) -> PathBuf {
+        self.dicom_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("dicom"))
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the
@@ -193,6 +237,38 @@ mod tests {
             let settings = Settings::load(None).map_err(|e| *e)?;
             assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
             assert!(Settings::unknown_env_vars().contains(&"FERRY_LISSEN".to_owned()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn dimse_listens_on_11112_by_default_and_can_be_switched_off() {
+        let mut settings = Settings::default();
+        assert_eq!(
+            settings
+                .dimse_listen_addr()
+                .expect("valid")
+                .map(|a| a.port()),
+            Some(11112)
+        );
+        assert_eq!(settings.dicom_dir(), PathBuf::from("ferry-data/dicom"));
+        settings.dimse_listen = "off".to_owned();
+        assert_eq!(settings.dimse_listen_addr(), Ok(None));
+        settings.dimse_listen = "nowhere".to_owned();
+        assert!(settings.dimse_listen_addr().is_err());
+    }
+
+    #[test]
+    fn cors_origins_come_from_the_environment_as_a_list() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "FERRY_DICOMWEB_CORS_ORIGINS",
+                "[\"https://viewer.example\", \"http://localhost:3000\"]",
+            );
+            jail.set_env("FERRY_DIMSE_LISTEN", "off");
+            let settings = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(settings.dicomweb_cors_origins.len(), 2);
+            assert_eq!(settings.dimse_listen_addr(), Ok(None));
             Ok(())
         });
     }

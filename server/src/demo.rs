@@ -17,7 +17,7 @@ use crate::patient::{self, NewPatient, Sex};
 use crate::referral::{self, Direction, NewReferral};
 use crate::user::{self, NewUser};
 
-const MARKER: &str = "demo_seeded";
+pub const MARKER: &str = "demo_seeded";
 
 /// What was seeded, for the banner the CLI prints.
 #[derive(Debug, Clone)]

@@ -10,6 +10,9 @@
 //!   between tiers), [`examination`] (with the duplicate warning), [`auth`]
 //!   (sign-in, sessions, the [`auth::Caller`] extractor) and [`audit`] (the
 //!   hash-chained audit trail).
+//! - [`imaging`] plugs in the imaging store (`ferry-dicom-store`): DICOMweb
+//!   under `/dicomweb` and the DIMSE listener, with who may see which study
+//!   decided in [`policy`].
 //! - [`policy`] is the one place that answers "may this caller do this to that
 //!   record?"; handlers ask it and never decide access themselves.
 //! - [`error`] maps every failure to HTTP once; [`extract`] wraps axum's extractors
@@ -44,6 +47,7 @@ pub mod facility;
 pub mod fhir_views;
 pub mod figures;
 pub mod icd10;
+pub mod imaging;
 pub mod modality;
 pub mod notify;
 pub mod opinion;

@@ -23,6 +23,8 @@
 //! | cancel a referral                  |       |           | sending facility |  |             |
 //! | ask for, list examinations        |       |           | patient in scope |   |             |
 //! | record an examination performed or cancelled |  |     | requesting facility | |          |
+//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its consultations | attached to consultations assigned to them | own facility's |
+//! | store imaging studies (STOW-RS)    |       |           | filed under own facility |   | filed under own facility |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
 //! record for them or has been sent a referral for them that is not rejected
@@ -31,7 +33,17 @@
 //! scope while they hold an unexpired break-the-glass grant for that patient.
 //! Administrators manage the consortium but do not read clinical records:
 //! least privilege.
+//!
+//! Imaging ([`study_scope`]) follows the same lines at the level of studies: a
+//! study belongs to the facility that sent it. Experts see only the studies
+//! attached to their live cases, not their own facility's archive, because
+//! they read for the consortium rather than for their hospital. Radiologists
+//! see their own facility's studies for now; reading worklists (studies sent
+//! to them for a report) will widen that. Break-the-glass grants do not reach
+//! imaging yet. A modality sending over DIMSE acts for its facility: it may
+//! store there and C-FIND that facility's studies only.
 
+use ferry_dicom_store::StudyScope;
 use sqlx::AnyConnection;
 
 use crate::auth::{Caller, Role};
@@ -176,4 +188,63 @@ pub fn out_of_scope() -> ApiError {
         "patient_out_of_scope",
         "this patient is outside your scope; in an emergency, break the glass with a reason",
     )
+}
+
+/// What a user may do in the imaging store: the studies they may read, and
+/// the facility their uploads are filed under (`None`: they may not store).
+/// See the table at the top of this module.
+pub async fn study_scope(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    facility_id: i64,
+    roles: &[Role],
+) -> Result<(StudyScope, Option<i64>), sqlx::Error> {
+    let mut facilities = Vec::new();
+    let mut studies: Vec<String> = Vec::new();
+    if roles.contains(&Role::Clinician) || roles.contains(&Role::Radiologist) {
+        facilities.push(facility_id);
+    }
+    if roles.contains(&Role::Clinician) {
+        studies.extend(
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
+                 JOIN consultation c ON c.id = cs.consultation_id \
+                 WHERE c.requesting_facility_id = $1",
+            )
+            .bind(facility_id)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
+    if roles.contains(&Role::Expert) {
+        studies.extend(
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
+                 JOIN consultation c ON c.id = cs.consultation_id \
+                 WHERE c.expert_id = $1 AND c.status NOT IN ('cancelled', 'declined')",
+            )
+            .bind(user_id)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
+    studies.sort();
+    studies.dedup();
+    let store_facility = (roles.contains(&Role::Clinician) || roles.contains(&Role::Radiologist))
+        .then_some(facility_id);
+    Ok((
+        StudyScope::Limited {
+            facilities,
+            studies,
+        },
+        store_facility,
+    ))
+}
+
+/// The studies a modality (by DIMSE) may find: its own facility's.
+pub fn modality_scope(facility_id: i64) -> StudyScope {
+    StudyScope::Limited {
+        facilities: vec![facility_id],
+        studies: Vec::new(),
+    }
 }

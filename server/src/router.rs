@@ -3,11 +3,14 @@
 //! `/api/v1` is assembled from each area's `router()` with utoipa-axum, so a
 //! route cannot exist without appearing in `/api/v1/openapi.json`.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
 use axum::routing::get;
 use axum::{middleware, Extension, Json, Router};
+use ferry_dicom_store::StoreState;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
@@ -86,8 +89,12 @@ async fn openapi_json() -> Json<OpenApiDoc> {
 pub fn build(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
     let (api, _) = api();
+    let dicomweb = dicomweb(&state);
     let router = Router::new()
         .merge(api)
+        // A service of its own, so the CORS layer also answers preflight
+        // requests, which match no DICOMweb route.
+        .nest_service("/dicomweb", dicomweb)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -102,4 +109,44 @@ pub fn build(state: AppState) -> Router {
         ))
         .with_state(state);
     telemetry::apply_layers(router)
+}
+
+/// DICOMweb (STOW-RS, QIDO-RS) from the imaging store, under `/dicomweb`.
+/// Outside `/api/v1` and its OpenAPI document: PS3.18 is its specification.
+fn dicomweb(state: &AppState) -> Router {
+    let settings = &state.settings;
+    let router = ferry_dicom_store::router(StoreState {
+        store: state.imaging.store().clone(),
+        access: Arc::new(state.imaging.clone()),
+        base_url: "/dicomweb".to_owned(),
+        max_request_bytes: settings.stow_max_bytes,
+    })
+    .fallback(|| async { ApiError::NoRoute })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    // STOW-RS streams its body to disk under its own limit
+    // (`stow_max_bytes`); the global JSON limit would cut studies off.
+    .layer(DefaultBodyLimit::disable());
+    let origins: Vec<HeaderValue> = settings
+        .dicomweb_cors_origins
+        .iter()
+        // Checked at startup (`Application::build`), so none is dropped here.
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if origins.is_empty() {
+        return router;
+    }
+    // A web viewer on another origin sends its token in Authorization, so
+    // credentials (cookies) are not needed and not allowed.
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers([
+                header::CONTENT_TYPE,
+                header::CONTENT_LOCATION,
+                header::WARNING,
+                telemetry::REQUEST_ID_HEADER,
+            ]),
+    )
 }

@@ -2,17 +2,24 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use ferry_dicom_store::dimse::DimseConfig;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::imaging::dimse::ModalityService;
+use crate::imaging::Imaging;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
 
 pub struct Application {
     listener: TcpListener,
+    /// The DIMSE listener; `None` when `dimse_listen` is `off`.
+    dimse: Option<TcpListener>,
     state: AppState,
 }
 
@@ -29,16 +36,54 @@ impl Application {
 
     /// As [`Application::build`], on a database that is already open and migrated.
     pub async fn with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let dimse_addr = settings.dimse_listen_addr().map_err(anyhow::Error::msg)?;
+        for origin in &settings.dicomweb_cors_origins {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && axum::http::HeaderValue::from_str(origin).is_ok();
+            anyhow::ensure!(
+                valid,
+                "dicomweb_cors_origins: {origin:?} is not an origin like https://viewer.example"
+            );
+        }
+        let store = crate::imaging::open_store(&settings, &db).await?;
+        // Before anything can ingest: clean up what a crash left behind.
+        let recovery = store
+            .recover()
+            .await
+            .context("recovering the imaging store")?;
+        tracing::info!(
+            journal_rows = recovery.journal_rows,
+            staged_files = recovery.staged_files,
+            "imaging store recovered"
+        );
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
+        let dimse = match dimse_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the DIMSE listener {addr}"))?,
+            ),
+            None => None,
+        };
         let metrics = Metrics::new().context("registering metrics")?;
-        let state = AppState::new(db, settings, metrics);
-        Ok(Self { listener, state })
+        let imaging = Imaging::new(db.clone(), store);
+        let state = AppState::new(db, settings, metrics, imaging);
+        Ok(Self {
+            listener,
+            dimse,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the DIMSE listener is bound; `None` when it is off.
+    pub fn dimse_addr(&self) -> Option<SocketAddr> {
+        self.dimse.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -56,17 +101,54 @@ impl Application {
         tracing::info!(%addr, "ferry listening");
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
         let notifier = self.state.notifier.clone();
-        let shutdown = async move {
+        // One shutdown signal, fanned out to HTTP and DIMSE.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            // An error means the sender is gone, which is a stop as well.
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let dimse = self.dimse.map(|listener| {
+            let settings = &self.state.settings;
+            let config = DimseConfig {
+                ae_title: settings.dimse_ae_title.clone(),
+                staging_dir: Some(self.state.imaging.store().config().staging_dir.clone()),
+                ..DimseConfig::default()
+            };
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, ae_title = %config.ae_title, "DIMSE listening");
+            }
+            let service = Arc::new(ModalityService(self.state.imaging.clone()));
+            tokio::spawn(ferry_dicom_store::dimse::serve(
+                listener,
+                service,
+                config,
+                stopped(stop_rx.clone()),
+            ))
+        });
+        let http_shutdown = stopped(stop_rx);
+        let stop_tx = Arc::new(stop_tx);
+        let stop_on_signal = Arc::clone(&stop_tx);
+        tokio::spawn(async move {
             shutdown.await;
             notifier.close();
-        };
-        axum::serve(
+            let _ = stop_on_signal.send(true);
+        });
+        let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(http_shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+        // HTTP may also have stopped on an error: DIMSE stops with it.
+        let _ = stop_tx.send(true);
+        if let Some(dimse) = dimse {
+            // Lets running associations finish (up to the DIMSE grace period).
+            if let Err(err) = dimse.await {
+                tracing::error!(error = %err, "the DIMSE listener panicked");
+            }
+        }
+        served?;
         sweeper.abort();
         self.state.db.close().await;
         tracing::info!("ferry stopped");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::imaging::Imaging;
 use crate::notify::Notifier;
 use crate::telemetry::Metrics;
 
@@ -16,15 +17,18 @@ pub struct App {
     pub settings: Settings,
     pub metrics: Metrics,
     pub notifier: Notifier,
+    /// The imaging store and the server's side of its traits.
+    pub imaging: Imaging,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, metrics: Metrics) -> Self {
+    pub fn new(db: Db, settings: Settings, metrics: Metrics, imaging: Imaging) -> Self {
         Self(Arc::new(App {
             db,
             settings,
             metrics,
             notifier: Notifier::default(),
+            imaging,
         }))
     }
 }

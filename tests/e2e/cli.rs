@@ -66,3 +66,39 @@ async fn facility_create_and_user_create_bootstrap_an_empty_install() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn dicom_import_stores_a_folder_counts_repeats_and_fails_on_a_bad_file() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let folder = tempfile::tempdir().expect("a directory");
+    let sent = crate::dicom_files::study(folder.path(), &["CT_small.dcm", "MR_small.dcm"], "MRN-5");
+    std::fs::create_dir(folder.path().join("copy")).expect("a subfolder");
+    std::fs::copy(&sent.files[0], folder.path().join("copy/again.dcm")).expect("a copy");
+    std::fs::write(folder.path().join("notes.txt"), "not DICOM").expect("a stray file");
+    let facility = c.island_a.to_string();
+    let dir = folder.path().to_str().expect("a UTF-8 path");
+
+    let with_stray = app
+        .cli(&["dicom", "import", dir, "--facility", &facility])
+        .await;
+    std::fs::remove_file(folder.path().join("notes.txt")).expect("removed");
+    let clean = app
+        .cli(&["dicom", "import", dir, "--facility", &facility])
+        .await;
+
+    assert!(!with_stray, "a file that is not DICOM fails the import");
+    assert!(clean, "a re-run finds everything already stored");
+    assert_eq!(app.count("dicom_instance").await, 2);
+    assert_eq!(
+        crate::dicom_files::audit_events(&app, "dicom.store", &sent.uid).await,
+        1
+    );
+    let facility: i64 =
+        sqlx::query_scalar("SELECT facility_id FROM dicom_study WHERE study_uid = $1")
+            .bind(&sent.uid)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("the study");
+    assert_eq!(facility, c.island_a);
+}

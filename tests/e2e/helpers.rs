@@ -85,9 +85,13 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The DIMSE listener (always on in tests, on a random port).
+    pub dimse_addr: SocketAddr,
     pub client: reqwest::Client,
     /// A handle on the same database, for arranging and checking rows.
     pub db: Db,
+    /// The server's imaging store, for seeding studies.
+    pub imaging: ferry_server::imaging::Imaging,
     pub test_db: TestDb,
     pub data_dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -107,6 +111,7 @@ pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
         data_dir: data_dir.to_path_buf(),
         database_url: Some(SecretString::from(database_url.to_owned())),
         database_max_connections: 4,
+        dimse_listen: "127.0.0.1:0".to_owned(),
         log: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         ..Settings::default()
     }
@@ -128,18 +133,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("the application starts");
     let addr = app.local_addr().expect("a bound address");
+    let dimse_addr = app
+        .dimse_addr()
+        .unwrap_or_else(|| "127.0.0.1:0".parse().expect("an address"));
     let db = app.state().db.clone();
+    let imaging = app.state().imaging.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
     TestApp {
         addr,
+        dimse_addr,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client"),
         db,
+        imaging,
         test_db,
         data_dir,
         shutdown: Some(tx),

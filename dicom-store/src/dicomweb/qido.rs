@@ -225,9 +225,13 @@ fn instance_json(row: &InstanceRow, base: &str) -> JsonDataset {
     d
 }
 
-type Results = Vec<(String, Json)>;
+pub(crate) type Results = Vec<(String, Json)>;
 
-async fn study_results(pool: &AnyPool, base: &str, query: &Query) -> Result<Results, sqlx::Error> {
+pub(crate) async fn study_results(
+    pool: &AnyPool,
+    base: &str,
+    query: &Query,
+) -> Result<Results, sqlx::Error> {
     let sql = format!(
         "SELECT {STUDY_COLUMNS} FROM dicom_study s WHERE {} ORDER BY s.id DESC {}",
         query.where_sql,
@@ -255,7 +259,11 @@ async fn study_results(pool: &AnyPool, base: &str, query: &Query) -> Result<Resu
         .collect())
 }
 
-async fn series_results(pool: &AnyPool, base: &str, query: &Query) -> Result<Results, sqlx::Error> {
+pub(crate) async fn series_results(
+    pool: &AnyPool,
+    base: &str,
+    query: &Query,
+) -> Result<Results, sqlx::Error> {
     let sql = format!(
         "SELECT {SERIES_COLUMNS} FROM dicom_series se JOIN dicom_study s ON s.id = se.study_id \
          WHERE {} ORDER BY s.id, COALESCE(se.series_number, 0), se.id {}",
@@ -283,7 +291,7 @@ async fn series_results(pool: &AnyPool, base: &str, query: &Query) -> Result<Res
         .collect())
 }
 
-async fn instance_results(
+pub(crate) async fn instance_results(
     pool: &AnyPool,
     base: &str,
     query: &Query,

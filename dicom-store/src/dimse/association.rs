@@ -116,7 +116,7 @@ async fn establish(
     let called = rq.called_ae_title.trim().to_string();
     tracing::Span::current().record("calling_ae", calling.as_str());
 
-    let decision = negotiate::check_request(&rq).and_then(|()| {
+    let checked = negotiate::check_request(&rq).and_then(|()| {
         if busy {
             return Err(AssociationRJ {
                 result: AssociationRJResult::Transient,
@@ -130,10 +130,16 @@ async fn establish(
                 AssociationRJServiceUserReason::CalledAETitleNotRecognized,
             ));
         }
-        service
-            .admit(&calling, &called, peer)
-            .map_err(rejection_for)
+        Ok(())
     });
+    let decision = match checked {
+        // Admission may consult a database; the peer is still within ARTIM.
+        Ok(()) => service
+            .admit(&calling, &called, peer)
+            .await
+            .map_err(rejection_for),
+        Err(rj) => Err(rj),
+    };
     let admission = match decision {
         Ok(admission) => admission,
         Err(rj) => {

@@ -61,12 +61,17 @@ pub trait DimseService: Send + Sync + 'static {
     /// The listener has already checked `called_ae` against
     /// [`DimseConfig::ae_title`]; it is passed on for services that serve
     /// more than one title. A [`Refusal`] becomes an A-ASSOCIATE-RJ.
-    fn admit(
-        &self,
-        calling_ae: &str,
-        called_ae: &str,
+    ///
+    /// Asynchronous so that the service can look the caller up where the
+    /// truth is (a database shared by several nodes) at every association,
+    /// rather than in a cache that a change made on another node would not
+    /// reach.
+    fn admit<'a>(
+        &'a self,
+        calling_ae: &'a str,
+        called_ae: &'a str,
         peer: SocketAddr,
-    ) -> Result<Admission, Refusal>;
+    ) -> BoxFuture<'a, Result<Admission, Refusal>>;
 
     /// Takes in one instance received by C-STORE.
     ///
@@ -229,6 +234,8 @@ pub enum StoreOutcome {
     CannotUnderstand(String),
     /// The calling facility may not store this instance (0x0124).
     NotAuthorized(String),
+    /// The store failed for a reason of its own, e.g. its database (0x0110).
+    ProcessingFailure(String),
 }
 
 impl StoreOutcome {
@@ -242,6 +249,7 @@ impl StoreOutcome {
             Self::DataSetMismatch(_) => 0xA900,
             Self::CannotUnderstand(_) => 0xC000,
             Self::NotAuthorized(_) => 0x0124,
+            Self::ProcessingFailure(_) => 0x0110,
         }
     }
 
@@ -252,7 +260,8 @@ impl StoreOutcome {
             Self::OutOfResources(c)
             | Self::DataSetMismatch(c)
             | Self::CannotUnderstand(c)
-            | Self::NotAuthorized(c) => Some(c),
+            | Self::NotAuthorized(c)
+            | Self::ProcessingFailure(c) => Some(c),
         }
     }
 }

@@ -140,17 +140,18 @@ fn many_answers() -> Vec<InMemDicomObject> {
 }
 
 impl DimseService for TestService {
-    fn admit(
-        &self,
-        calling_ae: &str,
-        _called: &str,
+    fn admit<'a>(
+        &'a self,
+        calling_ae: &'a str,
+        _called: &'a str,
         peer: SocketAddr,
-    ) -> Result<Admission, Refusal> {
-        if KNOWN_AES.contains(&calling_ae) {
+    ) -> BoxFuture<'a, Result<Admission, Refusal>> {
+        let decision = if KNOWN_AES.contains(&calling_ae) {
             Ok(Admission::new("demo-facility", calling_ae, peer))
         } else {
             Err(Refusal::CallingAeNotRecognized)
-        }
+        };
+        Box::pin(std::future::ready(decision))
     }
 
     fn store<'a>(

@@ -1,0 +1,111 @@
+//! Demo studies for `ferry serve --demo`: small real instances (a head CT
+//! slice and a 12-lead ECG rhythm strip, embedded in the binary) rewritten
+//! for demo patients with fresh UIDs and ingested through the store like any
+//! upload. The ECG is attached to the demo consultation, so the demo expert
+//! finds it over DICOMweb. Seeded once, after the demo consortium, under a
+//! marker of its own in `ferry_meta`.
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use ferry_dicom_store::IngestContext;
+
+use super::Imaging;
+use crate::audit::Actor;
+
+const MARKER: &str = "demo_studies_seeded";
+
+const CT_HEAD: &[u8] = include_bytes!("../../../tests/fixtures/dicom/CT_small.dcm");
+const ECG: &[u8] = include_bytes!("../../../tests/fixtures/dicom/waveform_ecg_rhythm.dcm");
+
+/// A fresh UID under the UUID-derived root `2.25` (PS3.5 §B.2).
+pub fn fresh_uid() -> String {
+    format!("2.25.{}", uuid::Uuid::new_v4().as_u128())
+}
+
+/// One Part 10 file rewritten as a new instance of a new study for a patient:
+/// new Study, Series and SOP Instance UIDs, the patient's ID and name (UTF-8).
+/// Returns the bytes and the Study Instance UID.
+pub fn rewrite_for(
+    file: &[u8],
+    patient_id: &str,
+    patient_name: &str,
+) -> anyhow::Result<(Vec<u8>, String)> {
+    use anyhow::Context;
+    let after_preamble = file.get(128..).context("not a DICOM Part 10 file")?;
+    let mut object = dicom_object::OpenFileOptions::new().from_reader(after_preamble)?;
+    let study_uid = fresh_uid();
+    let sop_uid = fresh_uid();
+    for (tag, vr, value) in [
+        (tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"),
+        (tags::STUDY_INSTANCE_UID, VR::UI, study_uid.as_str()),
+        (tags::SERIES_INSTANCE_UID, VR::UI, &fresh_uid()),
+        (tags::SOP_INSTANCE_UID, VR::UI, &sop_uid),
+        (tags::PATIENT_ID, VR::LO, patient_id),
+        (tags::PATIENT_NAME, VR::PN, patient_name),
+    ] {
+        object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+    }
+    object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop_uid);
+    let mut out = Vec::new();
+    object.write_all(&mut out)?;
+    Ok((out, study_uid))
+}
+
+/// Seeds the demo studies unless they are there already or the demo
+/// consortium is not. Returns how many studies were stored.
+pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
+    let pool = imaging.db.pool();
+    let seeded: Vec<String> =
+        sqlx::query_scalar("SELECT key FROM ferry_meta WHERE key IN ($1, $2)")
+            .bind(crate::demo::MARKER)
+            .bind(MARKER)
+            .fetch_all(pool)
+            .await?;
+    if seeded.len() != 1 || seeded[0] != crate::demo::MARKER {
+        return Ok(0);
+    }
+    let actor = Actor::system("demo");
+    // (record number, DICOM name, instance, attach to the demo consultation)
+    let studies: [(&str, &str, &[u8], bool); 3] = [
+        ("DJ-0002", "李^建国", ECG, true),
+        ("DJ-0001", "王^秀英", CT_HEAD, false),
+        ("XY-0001", "陈^美玲", CT_HEAD, false),
+    ];
+    for (record, name, file, attach) in studies {
+        let found: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT patient_id, facility_id FROM patient_record WHERE record_number = $1",
+        )
+        .bind(record)
+        .fetch_optional(pool)
+        .await?;
+        let Some((patient_id, facility_id)) = found else {
+            continue;
+        };
+        let (bytes, study_uid) = rewrite_for(file, record, name)?;
+        let ctx = IngestContext {
+            facility_id,
+            patient_id: Some(patient_id),
+            expected_study: None,
+        };
+        imaging.store.ingest(&bytes[..], &ctx).await?;
+        imaging.after_store(&actor, &study_uid, 1).await;
+        if attach {
+            let mut tx = imaging.db.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO consultation_study (consultation_id, study_instance_uid) \
+                 SELECT id, $1 FROM consultation WHERE patient_id = $2",
+            )
+            .bind(&study_uid)
+            .bind(patient_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+    }
+    sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")
+        .bind(MARKER)
+        .bind(crate::time::rfc3339(crate::time::now_ms()))
+        .execute(pool)
+        .await?;
+    Ok(studies.len())
+}

@@ -1,0 +1,169 @@
+//! `DimseService` for the DIMSE listener: modalities are admitted by their
+//! registered calling AE title, C-STORE goes through the same ingest as
+//! STOW-RS, and C-FIND answers from the index with the QIDO-RS query
+//! machinery, limited to the calling modality's facility.
+//!
+//! Admission looks the AE title up in the database at every association
+//! rather than in a cache: the lookup is one indexed row, associations are
+//! few, and a modality deleted through the API (on any node sharing the
+//! database) is refused at its very next association.
+
+use std::net::SocketAddr;
+
+use dicom_object::InMemDicomObject;
+use ferry_dicom_store::dimse::{
+    Admission, BoxFuture, DimseService, FindFailure, FindRequest, Refusal, StoreOutcome,
+    StoreRequest,
+};
+use ferry_dicom_store::find::FindError;
+use ferry_dicom_store::{IngestContext, IngestError};
+
+use super::Imaging;
+use crate::audit::Actor;
+
+/// The DIMSE side of [`Imaging`].
+#[derive(Debug, Clone)]
+pub struct ModalityService(pub Imaging);
+
+fn actor(admission: &Admission) -> Actor {
+    Actor {
+        user_id: None,
+        name: format!("modality:{}", admission.calling_ae()),
+        client_addr: Some(admission.peer().ip().to_string()),
+        request_id: None,
+    }
+}
+
+/// The C-STORE status for an instance the store refused. Comments go to the
+/// peer, so they are fixed phrases: no UIDs, no patient data.
+fn outcome_of(err: &IngestError) -> StoreOutcome {
+    match err.failure_reason() {
+        0xC000 => StoreOutcome::CannotUnderstand("cannot parse the data set".into()),
+        0xA900 => StoreOutcome::DataSetMismatch("required attribute missing or invalid".into()),
+        0x0111 => StoreOutcome::Duplicate,
+        0xA700 => StoreOutcome::OutOfResources("instance too large or disk full".into()),
+        _ => StoreOutcome::ProcessingFailure("the store failed; retry later".into()),
+    }
+}
+
+impl ModalityService {
+    async fn admit_ae(&self, calling_ae: &str, peer: SocketAddr) -> Result<Admission, Refusal> {
+        let found = async {
+            let mut conn = self.0.db.pool().acquire().await?;
+            crate::modality::store::by_ae_title(&mut conn, calling_ae).await
+        }
+        .await;
+        match found {
+            Ok(Some(row)) => Ok(Admission::new(
+                row.facility_id.to_string(),
+                calling_ae,
+                peer,
+            )),
+            Ok(None) => {
+                tracing::info!(calling_ae, %peer, "unregistered AE title refused");
+                Err(Refusal::CallingAeNotRecognized)
+            }
+            Err(err) => {
+                // Transient: the modality may retry once the database is back.
+                tracing::error!(error = %err, "looking up a calling AE title failed");
+                Err(Refusal::Busy)
+            }
+        }
+    }
+
+    async fn store_instance(&self, admission: &Admission, request: StoreRequest) -> StoreOutcome {
+        let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
+            return StoreOutcome::ProcessingFailure("unknown facility".into());
+        };
+        let file = match tokio::fs::File::open(request.file.path()).await {
+            Ok(file) => file,
+            Err(err) => {
+                tracing::error!(error = %err, "opening a received instance failed");
+                return StoreOutcome::ProcessingFailure("cannot read the received data".into());
+            }
+        };
+        let ctx = IngestContext {
+            facility_id,
+            ..IngestContext::default()
+        };
+        // `request.file` lives until the end of this function, so the staged
+        // file is removed once ingest has its own durable copy.
+        match self.0.store.ingest(file, &ctx).await {
+            Ok(stored) => {
+                self.0
+                    .after_store(&actor(admission), &stored.header.study_uid, 1)
+                    .await;
+                StoreOutcome::Stored
+            }
+            Err(err) => {
+                if err.is_client_error() {
+                    tracing::info!(error = %err, "C-STORE refused");
+                } else {
+                    tracing::error!(error = %err, "C-STORE failed");
+                }
+                outcome_of(&err)
+            }
+        }
+    }
+
+    async fn find_studies(
+        &self,
+        admission: &Admission,
+        request: FindRequest,
+    ) -> Result<Vec<InMemDicomObject>, FindFailure> {
+        let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
+            return Err(FindFailure::UnableToProcess("unknown facility".into()));
+        };
+        let scope = crate::policy::modality_scope(facility_id);
+        let matches = ferry_dicom_store::find::find(
+            &self.0.store,
+            request.level,
+            &request.identifier,
+            &scope,
+        )
+        .await
+        .map_err(|err| match err {
+            FindError::InvalidQuery(_) => {
+                FindFailure::UnableToProcess("a matching key is malformed".into())
+            }
+            err => {
+                tracing::error!(error = %err, "C-FIND failed");
+                FindFailure::OutOfResources("the index is unavailable".into())
+            }
+        })?;
+        let mut study_uids: Vec<String> = matches.iter().map(|m| m.study_uid.clone()).collect();
+        study_uids.sort();
+        study_uids.dedup();
+        if !study_uids.is_empty() {
+            self.0.after_search(&actor(admission), &study_uids).await;
+        }
+        Ok(matches.into_iter().map(|m| m.identifier).collect())
+    }
+}
+
+impl DimseService for ModalityService {
+    fn admit<'a>(
+        &'a self,
+        calling_ae: &'a str,
+        _called_ae: &'a str,
+        peer: SocketAddr,
+    ) -> BoxFuture<'a, Result<Admission, Refusal>> {
+        Box::pin(self.admit_ae(calling_ae, peer))
+    }
+
+    fn store<'a>(
+        &'a self,
+        admission: &'a Admission,
+        request: StoreRequest,
+    ) -> BoxFuture<'a, StoreOutcome> {
+        Box::pin(self.store_instance(admission, request))
+    }
+
+    fn find<'a>(
+        &'a self,
+        admission: &'a Admission,
+        request: FindRequest,
+    ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
+        Box::pin(self.find_studies(admission, request))
+    }
+}

@@ -1,0 +1,158 @@
+//! Imaging: the server's side of the imaging store (`ferry-dicom-store`).
+//!
+//! The store knows nothing of users, roles or facilities' modalities; it asks
+//! the server through two traits, implemented here:
+//!
+//! - [`access`]: `StudyAccess` for DICOMweb: a bearer token becomes a
+//!   `Principal` whose scope [`crate::policy::study_scope`] decides, and what
+//!   callers did goes to the audit trail.
+//! - [`dimse`]: `DimseService` for the DIMSE listener: a calling AE title is
+//!   admitted when a facility registered it (see [`crate::modality`]), and what
+//!   it sends is filed under that facility.
+//! - [`demo`]: the demo studies of `ferry serve --demo`.
+//! - [`import`]: `ferry dicom import`, a folder through the same ingest.
+//!
+//! Both doors end in [`Imaging::after_store`], which links a new study to the
+//! consortium patient whose record number at the sending facility equals the
+//! DICOM Patient ID, and writes the audit event.
+
+pub mod access;
+pub mod demo;
+pub mod dimse;
+pub mod import;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use ferry_dicom_store::blob::FsBlobStore;
+use ferry_dicom_store::{Store, StoreConfig};
+
+use crate::audit::{Action, Actor, AuditEntry};
+use crate::config::Settings;
+use crate::db::Db;
+
+/// Opens the imaging store on the server's pool, with its blobs under
+/// `dicom_dir`. Callers run [`Store::recover`] before the first ingest.
+pub async fn open_store(settings: &Settings, db: &Db) -> anyhow::Result<Store> {
+    open_store_as(settings, db, "local", "staging").await
+}
+
+/// As [`open_store`], as another writer than the server: `node` names its
+/// rows in the ingest journal and `staging` its staging directory, so that
+/// its recovery and the server's never remove each other's work in progress
+/// (the command-line import runs beside a serving node).
+pub async fn open_store_as(
+    settings: &Settings,
+    db: &Db,
+    node: &str,
+    staging: &str,
+) -> anyhow::Result<Store> {
+    let dir = settings.dicom_dir();
+    let blobs = FsBlobStore::new(dir.join("blobs"))
+        .with_context(|| format!("opening the blob store in {}", dir.display()))?;
+    // Staging beside the blobs, on the same file system, so a put is a rename.
+    let config = StoreConfig {
+        node: node.to_owned(),
+        ..StoreConfig::new(dir.join(staging))
+    };
+    Store::open(db.pool().clone(), Arc::new(blobs), config)
+        .await
+        .context("opening the imaging store")
+}
+
+/// What both doors into the store share: the database and the store.
+#[derive(Clone)]
+pub struct Imaging {
+    db: Db,
+    store: Store,
+}
+
+impl std::fmt::Debug for Imaging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imaging").finish_non_exhaustive()
+    }
+}
+
+impl Imaging {
+    pub fn new(db: Db, store: Store) -> Self {
+        Self { db, store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// After instances went into a study: links the study to a consortium
+    /// patient if it is not linked yet and the sending facility holds a record
+    /// whose number is the DICOM Patient ID, then records a `dicom.store`
+    /// event. Failures are logged, not returned: the instances are already
+    /// stored and acknowledged.
+    pub async fn after_store(&self, actor: &Actor, study_uid: &str, instances: usize) {
+        if let Err(err) = self.link_and_audit(actor, study_uid, instances).await {
+            tracing::error!(error = %err, study_uid, "recording a stored study failed");
+        }
+    }
+
+    async fn link_and_audit(
+        &self,
+        actor: &Actor,
+        study_uid: &str,
+        instances: usize,
+    ) -> anyhow::Result<()> {
+        let Some(study) = self.store.study(study_uid).await? else {
+            return Ok(());
+        };
+        let mut patient_id = study.patient_id;
+        if patient_id.is_none() {
+            patient_id = sqlx::query_scalar::<_, i64>(
+                "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = $2",
+            )
+            .bind(study.facility_id)
+            .bind(study.dicom_patient_id.trim())
+            .fetch_optional(self.db.pool())
+            .await?;
+            if let Some(patient) = patient_id {
+                self.store.link_patient(study_uid, Some(patient)).await?;
+            }
+        }
+        let mut entry = AuditEntry::new(Action::Create, "dicom.store")
+            .entity("dicom_study", study_uid)
+            .facility(study.facility_id)
+            .detail(serde_json::json!({ "instances": instances }));
+        if let Some(patient) = patient_id {
+            entry = entry.patient(patient);
+        }
+        let mut tx = self.db.begin_write().await?;
+        crate::audit::append(&mut tx, actor, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a `dicom.search` event per study whose data a query returned.
+    pub async fn after_search(&self, actor: &Actor, study_uids: &[String]) {
+        if let Err(err) = self.audit_search(actor, study_uids).await {
+            tracing::error!(error = %err, "recording a DICOM search failed");
+        }
+    }
+
+    async fn audit_search(&self, actor: &Actor, study_uids: &[String]) -> anyhow::Result<()> {
+        let mut studies = Vec::with_capacity(study_uids.len());
+        for uid in study_uids {
+            if let Some(study) = self.store.study(uid).await? {
+                studies.push(study);
+            }
+        }
+        let mut tx = self.db.begin_write().await?;
+        for study in studies {
+            let mut entry = AuditEntry::new(Action::Read, "dicom.search")
+                .entity("dicom_study", &study.study_uid)
+                .facility(study.facility_id);
+            if let Some(patient) = study.patient_id {
+                entry = entry.patient(patient);
+            }
+            crate::audit::append(&mut tx, actor, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

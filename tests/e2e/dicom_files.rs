@@ -1,0 +1,102 @@
+//! DICOM files for the imaging tests: fixtures copied with fresh UIDs and a
+//! chosen Patient ID, written where a real client (dcmtk, dicomweb-client)
+//! can read them, and the clients themselves run as child processes.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+
+use crate::helpers::{Consortium, TestApp};
+
+/// A fixture file's path.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/dicom")
+        .join(name)
+}
+
+/// A fresh UID under the UUID-derived root `2.25`.
+pub fn fresh_uid() -> String {
+    format!("2.25.{}", uuid::Uuid::new_v4().as_u128())
+}
+
+/// One study written as files: the fixtures named, each with a fresh SOP
+/// Instance UID, all in one fresh study (one series per file) for `patient_id`.
+pub struct Study {
+    pub uid: String,
+    pub files: Vec<PathBuf>,
+}
+
+pub fn study(dir: &Path, fixtures: &[&str], patient_id: &str) -> Study {
+    let uid = fresh_uid();
+    let files = fixtures
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            let mut object = dicom_object::open_file(fixture(name)).expect("the fixture parses");
+            let sop = fresh_uid();
+            for (tag, vr, value) in [
+                (tags::STUDY_INSTANCE_UID, VR::UI, uid.as_str()),
+                (tags::SERIES_INSTANCE_UID, VR::UI, &fresh_uid()),
+                (tags::SOP_INSTANCE_UID, VR::UI, &sop),
+                (tags::PATIENT_ID, VR::LO, patient_id),
+            ] {
+                object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+            }
+            object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop.clone());
+            let path = dir.join(format!("{patient_id}-{n}.dcm"));
+            object.write_to_file(&path).expect("the copy is written");
+            path
+        })
+        .collect();
+    Study { uid, files }
+}
+
+/// Runs a dcmtk tool (always the system one: pynetdicom installs commands
+/// of the same names) and returns its output.
+pub async fn dcmtk(tool: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(format!("/usr/bin/{tool}"))
+        .args(args)
+        // Small PDUs otherwise wait on Nagle's algorithm.
+        .env("TCP_NODELAY", "1")
+        .output()
+        .await
+        .expect("dcmtk is installed")
+}
+
+/// The DIMSE port of the app, as text for dcmtk's arguments.
+pub fn port(app: &TestApp) -> String {
+    app.dimse_addr.port().to_string()
+}
+
+/// Registers a modality at island A through the API; returns its id.
+pub async fn register_modality(app: &TestApp, c: &Consortium, ae_title: &str) -> (i64, String) {
+    let admin = app
+        .user(
+            &format!("admin-{ae_title}").to_lowercase(),
+            ferry_server::auth::Role::Admin,
+            c.tertiary,
+        )
+        .await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/facilities/{}/modalities", c.island_a),
+            &admin.token,
+            serde_json::json!({ "ae_title": ae_title }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    (body["id"].as_i64().expect("an id"), admin.token)
+}
+
+/// How many audit events of this subtype name this study.
+pub async fn audit_events(app: &TestApp, subtype: &str, study_uid: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_event WHERE subtype = $1 AND entity_id = $2")
+        .bind(subtype)
+        .bind(study_uid)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a count")
+}

@@ -1,0 +1,255 @@
+//! The DIMSE listener driven by dcmtk's own tools as child processes:
+//! admission by registered AE title, C-STORE into the shared store (then seen
+//! over QIDO-RS and audited), C-FIND, and a deleted modality refused.
+
+use ferry_server::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::dicom_files::{audit_events, dcmtk, port, register_modality, study};
+use crate::helpers::{send, spawn_app};
+
+#[tokio::test]
+async fn echoscu_is_answered_for_a_registered_ae_title_and_refused_for_another() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    register_modality(&app, &c, "ISLAND-CT").await;
+    let port = port(&app);
+
+    let known = dcmtk(
+        "echoscu",
+        &["-aet", "ISLAND-CT", "-aec", "FERRY", "127.0.0.1", &port],
+    )
+    .await;
+    let unknown = dcmtk(
+        "echoscu",
+        &["-aet", "STRANGER", "-aec", "FERRY", "127.0.0.1", &port],
+    )
+    .await;
+    let wrong_called = dcmtk(
+        "echoscu",
+        &["-aet", "ISLAND-CT", "-aec", "OTHER", "127.0.0.1", &port],
+    )
+    .await;
+
+    assert!(
+        known.status.success(),
+        "{}",
+        String::from_utf8_lossy(&known.stderr)
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("Calling AE Title Not Recognized"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert!(!wrong_called.status.success());
+}
+
+#[tokio::test]
+async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_and_findscu() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    register_modality(&app, &c, "ISLAND-CT").await;
+    let patient = app
+        .patient_at(c.island_a, "110101195803120021", "MRN-7731")
+        .await;
+    let clinician = app.user("clin-a", Role::Clinician, c.island_a).await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm", "MR_small.dcm"], "MRN-7731");
+    let port = port(&app);
+
+    let mut args = vec![
+        "-aet",
+        "ISLAND-CT",
+        "-aec",
+        "FERRY",
+        "127.0.0.1",
+        port.as_str(),
+    ];
+    args.extend(sent.files.iter().map(|p| p.to_str().expect("a UTF-8 path")));
+    let stored = dcmtk("storescu", &args).await;
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+
+    let (status, studies) = app
+        .get("/dicomweb/studies?PatientID=MRN-7731", &clinician.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{studies}");
+    let studies = studies.as_array().expect("an array").clone();
+    assert_eq!(studies.len(), 1);
+    assert_eq!(studies[0]["0020000D"]["Value"][0], sent.uid.as_str());
+    assert_eq!(studies[0]["00201208"]["Value"][0], 2);
+    // The study is linked to the patient whose record number it carries.
+    let linked: Option<i64> =
+        sqlx::query_scalar("SELECT patient_id FROM dicom_study WHERE study_uid = $1")
+            .bind(&sent.uid)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("the study row");
+    assert_eq!(linked, Some(patient));
+    assert_eq!(audit_events(&app, "dicom.store", &sent.uid).await, 2);
+    assert!(audit_events(&app, "dicom.search", &sent.uid).await >= 1);
+
+    let found = dcmtk(
+        "findscu",
+        &[
+            "-v",
+            "-S",
+            "-aet",
+            "ISLAND-CT",
+            "-aec",
+            "FERRY",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID=*",
+            "-k",
+            "PatientID=MRN-7731",
+            "-k",
+            "ModalitiesInStudy",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&found.stdout),
+        String::from_utf8_lossy(&found.stderr)
+    );
+    assert!(found.status.success(), "{output}");
+    assert!(output.contains(&sent.uid), "{output}");
+    assert!(
+        output.contains("CT\\MR") || output.contains("MR\\CT"),
+        "{output}"
+    );
+
+    let study_key = format!("StudyInstanceUID={}", sent.uid);
+    let series = dcmtk(
+        "findscu",
+        &[
+            "-v",
+            "-S",
+            "-aet",
+            "ISLAND-CT",
+            "-aec",
+            "FERRY",
+            "-k",
+            "QueryRetrieveLevel=SERIES",
+            "-k",
+            &study_key,
+            "-k",
+            "SeriesInstanceUID",
+            "-k",
+            "Modality",
+            "-k",
+            "Rows",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    let output = String::from_utf8_lossy(&series.stderr);
+    assert!(series.status.success(), "{output}");
+    assert_eq!(
+        output.matches("(Pending)").count(),
+        2,
+        "one per series: {output}"
+    );
+    assert!(
+        output.contains("[CT]") && output.contains("[MR]"),
+        "{output}"
+    );
+
+    let nothing = dcmtk(
+        "findscu",
+        &[
+            "-v",
+            "-S",
+            "-aet",
+            "ISLAND-CT",
+            "-aec",
+            "FERRY",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID",
+            "-k",
+            "PatientID=NOBODY",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    let output = String::from_utf8_lossy(&nothing.stderr);
+    assert!(!output.contains(&sent.uid), "{output}");
+}
+
+#[tokio::test]
+async fn a_clinician_of_another_facility_does_not_see_what_a_modality_stored() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    register_modality(&app, &c, "ISLAND-CT").await;
+    let other = app.user("clin-b", Role::Clinician, c.island_b).await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm"], "MRN-1");
+    let port = port(&app);
+    let path = sent.files[0].to_str().expect("a UTF-8 path");
+    let stored = dcmtk(
+        "storescu",
+        &[
+            "-aet",
+            "ISLAND-CT",
+            "-aec",
+            "FERRY",
+            "127.0.0.1",
+            &port,
+            path,
+        ],
+    )
+    .await;
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+
+    let (status, studies) = app.get("/dicomweb/studies", &other.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(studies, Value::Array(vec![]));
+    let (status, _) = send(app.request(Method::GET, "/dicomweb/studies", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_modality_deleted_through_the_api_is_refused_at_its_next_association() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let (id, admin) = register_modality(&app, &c, "ISLAND-US").await;
+    let port = port(&app);
+    let echo = [
+        "-aet",
+        "ISLAND-US",
+        "-aec",
+        "FERRY",
+        "127.0.0.1",
+        port.as_str(),
+    ];
+    assert!(dcmtk("echoscu", &echo).await.status.success());
+
+    let (status, _) = send(app.request(
+        Method::DELETE,
+        &format!("/api/v1/modalities/{id}"),
+        Some(&admin),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let refused = dcmtk("echoscu", &echo).await;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Calling AE Title Not Recognized"));
+}
