@@ -34,6 +34,7 @@ pub mod find;
 pub mod index;
 pub mod ingest;
 pub mod json;
+pub mod lengths;
 pub mod pixels;
 pub mod render;
 pub mod store;
@@ -146,6 +147,11 @@ pub struct StoreState {
     /// The URL prefix under which the server mounts [`router`] (for example
     /// `/dicomweb`), used to build Retrieve URLs; no trailing slash.
     pub base_url: String,
+    /// The absolute DICOMweb root clients use (`https://host/dicomweb`), for
+    /// bulk data URIs; `None` builds it from each request's `Host` header.
+    /// Some clients (dicomweb-client among them) send `Host` without the
+    /// port, so a server on a non-default port should set this.
+    pub public_root: Option<String>,
     /// The most bytes one STOW-RS request may carry.
     pub max_request_bytes: u64,
 }

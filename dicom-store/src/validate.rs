@@ -128,6 +128,7 @@ impl ValidationError {
 ///
 /// Blocking: call it from `spawn_blocking`.
 pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
+    crate::lengths::check(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
     let file = File::open(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
     let mut collector = DicomCollectorOptions::new()
         .read_preamble(ReadPreamble::Auto)

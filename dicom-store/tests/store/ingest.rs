@@ -211,6 +211,13 @@ async fn non_dicom_and_truncated_files_cannot_be_understood() {
         e.failure_reason() == 0xC000
     })
     .await;
+    // Declared lengths of gigabytes in a few kilobytes: refused, and (as the
+    // fuzz target checks under a memory limit) without allocating them.
+    let hostile = fixture_bytes("hostile_length.dcm");
+    assert_refused(&t, &hostile, |e| {
+        e.failure_reason() == 0xC000 && e.to_string().contains("more than the file holds")
+    })
+    .await;
 }
 
 #[tokio::test]
