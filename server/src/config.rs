@@ -65,6 +65,10 @@ pub struct Settings {
     /// Origins allowed to call `/dicomweb` from a browser (a web viewer on
     /// another origin). Empty means no CORS headers at all.
     pub dicomweb_cors_origins: Vec<String>,
+    /// How clients reach this server, e.g. `https://ferry.example.org`, for
+    /// the absolute URLs DICOMweb answers carry (bulk data, retrieve URLs).
+    /// Unset: taken from each request's `Host` header.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +102,7 @@ impl Default for Settings {
             dicom_dir: None,
             stow_max_bytes: 4 << 30,
             dicomweb_cors_origins: Vec::new(),
+            public_url: None,
         }
     }
 }

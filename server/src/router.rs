@@ -111,7 +111,7 @@ pub fn build(state: AppState) -> Router {
     telemetry::apply_layers(router)
 }
 
-/// DICOMweb (STOW-RS, QIDO-RS) from the imaging store, under `/dicomweb`.
+/// DICOMweb (STOW-RS, QIDO-RS, WADO-RS, WADO-URI) from the imaging store, under `/dicomweb`.
 /// Outside `/api/v1` and its OpenAPI document: PS3.18 is its specification.
 fn dicomweb(state: &AppState) -> Router {
     let settings = &state.settings;
@@ -119,6 +119,10 @@ fn dicomweb(state: &AppState) -> Router {
         store: state.imaging.store().clone(),
         access: Arc::new(state.imaging.clone()),
         base_url: "/dicomweb".to_owned(),
+        public_root: settings
+            .public_url
+            .as_deref()
+            .map(|url| format!("{}/dicomweb", url.trim_end_matches('/'))),
         max_request_bytes: settings.stow_max_bytes,
     })
     .fallback(|| async { ApiError::NoRoute })

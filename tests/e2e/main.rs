@@ -26,3 +26,4 @@ mod referrals;
 mod rosters;
 mod scheduling;
 mod views;
+mod wado;

@@ -384,6 +384,9 @@ fn multipart_of(media: &str, transfer_syntax: &str, parts: Vec<Bytes>) -> Respon
 
 /// The DICOMweb root as this client reached it, for bulk data URIs.
 fn root_url(state: &StoreState, headers: &HeaderMap) -> String {
+    if let Some(root) = &state.public_root {
+        return root.clone();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

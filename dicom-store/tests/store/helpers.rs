@@ -282,6 +282,7 @@ impl TestStore {
             store: self.store.clone(),
             access: self.access.clone(),
             base_url: "/dicomweb".to_owned(),
+            public_root: None,
             max_request_bytes: 8 << 20,
         }
     }

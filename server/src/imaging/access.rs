@@ -83,6 +83,10 @@ impl StudyAccess for Imaging {
                 AccessEvent::Searched { study_uids } => {
                     self.after_search(&actor, &study_uids).await
                 }
+                AccessEvent::Retrieved {
+                    study_uid,
+                    instances,
+                } => self.after_retrieve(&actor, &study_uid, instances).await,
             }
         })
     }

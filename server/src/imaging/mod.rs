@@ -135,6 +135,36 @@ impl Imaging {
         }
     }
 
+    /// Records a `dicom.retrieve` event: instances, metadata, frames or a
+    /// rendered picture of a study were sent.
+    pub async fn after_retrieve(&self, actor: &Actor, study_uid: &str, instances: usize) {
+        if let Err(err) = self.audit_retrieve(actor, study_uid, instances).await {
+            tracing::error!(error = %err, study_uid, "recording a DICOM retrieval failed");
+        }
+    }
+
+    async fn audit_retrieve(
+        &self,
+        actor: &Actor,
+        study_uid: &str,
+        instances: usize,
+    ) -> anyhow::Result<()> {
+        let Some(study) = self.store.study(study_uid).await? else {
+            return Ok(());
+        };
+        let mut entry = AuditEntry::new(Action::Read, "dicom.retrieve")
+            .entity("dicom_study", study_uid)
+            .facility(study.facility_id)
+            .detail(serde_json::json!({ "instances": instances }));
+        if let Some(patient) = study.patient_id {
+            entry = entry.patient(patient);
+        }
+        let mut tx = self.db.begin_write().await?;
+        crate::audit::append(&mut tx, actor, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn audit_search(&self, actor: &Actor, study_uids: &[String]) -> anyhow::Result<()> {
         let mut studies = Vec::with_capacity(study_uids.len());
         for uid in study_uids {
