@@ -34,6 +34,7 @@ impl Engine {
 
 pub struct Server {
     pub addr: SocketAddr,
+    pub dimse_addr: Option<SocketAddr>,
     pub db: Db,
     pub client: reqwest::Client,
     _data_dir: TempDir,
@@ -44,6 +45,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(engine: &Engine) -> anyhow::Result<Server> {
+        Self::start_with(engine, false).await
+    }
+
+    /// As [`start`](Self::start), with the DIMSE listener on a free port when `dimse`.
+    pub async fn start_with(engine: &Engine, dimse: bool) -> anyhow::Result<Server> {
         sqlx::any::install_default_drivers();
         let data_dir = tempfile::tempdir().context("a temporary data directory")?;
         let (url, postgres) = match engine {
@@ -72,11 +78,12 @@ impl Server {
             data_dir: data_dir.path().to_path_buf(),
             database_url: Some(SecretString::from(url)),
             log: "off".to_owned(),
-            dimse_listen: "off".to_owned(),
+            dimse_listen: if dimse { "127.0.0.1:0" } else { "off" }.to_owned(),
             ..Settings::default()
         };
         let app = Application::build(settings).await?;
         let addr = app.local_addr()?;
+        let dimse_addr = app.dimse_addr();
         let db = app.state().db.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
@@ -84,6 +91,7 @@ impl Server {
         }));
         Ok(Server {
             addr,
+            dimse_addr,
             db,
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)

@@ -5,8 +5,12 @@
 //!
 //! - `scheduling`: slot search and booking under contention, on SQLite and on
 //!   PostgreSQL side by side (see [`scheduling`]).
+//! - `imaging`: DICOM ingest, search and retrieval against Orthanc (see
+//!   [`imaging`]).
 
 mod harness;
+mod imaging;
+mod orthanc;
 mod report;
 mod scheduling;
 
@@ -26,6 +30,8 @@ enum Command {
     /// Slot search p50/p99 and booking throughput and p99 under contention,
     /// SQLite against PostgreSQL.
     Scheduling(scheduling::Options),
+    /// C-STORE and STOW-RS ingest, QIDO-RS and WADO-RS, against Orthanc.
+    Imaging(imaging::Options),
 }
 
 #[tokio::main]
@@ -33,6 +39,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Scheduling(options) => scheduling::run(options).await,
+        Command::Imaging(options) => imaging::run(options).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

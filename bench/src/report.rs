@@ -68,3 +68,41 @@ pub fn print(title: &str, rows: &[Row]) -> std::io::Result<()> {
 pub fn progress(message: impl std::fmt::Display) {
     eprintln!("  .. {message}");
 }
+
+/// One figure measured on Ferry and on its peer.
+pub struct Versus {
+    pub name: String,
+    pub unit: &'static str,
+    pub ferry: f64,
+    pub peer: f64,
+    /// Whether a larger figure is better (rates) or worse (latencies).
+    pub higher_is_better: bool,
+}
+
+/// Prints Ferry beside a peer; the last column is how many times better
+/// Ferry is (above 1) or worse (below 1).
+pub fn print_versus(title: &str, peer: &str, rows: &[Versus]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "\n{title}")?;
+    writeln!(
+        out,
+        "{:<52} {:>12} {:>12} {:>14}",
+        "figure", "Ferry", peer, "Ferry better x"
+    )?;
+    for row in rows {
+        let better = if row.higher_is_better {
+            row.ferry / row.peer
+        } else {
+            row.peer / row.ferry
+        };
+        writeln!(
+            out,
+            "{:<52} {:>12.1} {:>12.1} {:>14.2}",
+            format!("{} ({})", row.name, row.unit),
+            row.ferry,
+            row.peer,
+            better
+        )?;
+    }
+    out.flush()
+}

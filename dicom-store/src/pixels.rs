@@ -61,6 +61,16 @@ pub struct Collected {
 
 /// Reads a Part 10 file with the collector. Blocking.
 pub fn collect(data: &[u8]) -> Result<Collected, FrameError> {
+    // As at ingest: a parser assertion on a malformed file is a file we
+    // cannot read, not a server fault.
+    std::panic::catch_unwind(|| collect_checked(data)).unwrap_or_else(|_| {
+        Err(FrameError::Unreadable(
+            "the DICOM parser could not make sense of this file".into(),
+        ))
+    })
+}
+
+fn collect_checked(data: &[u8]) -> Result<Collected, FrameError> {
     let unreadable = |e: &dyn std::fmt::Display| FrameError::Unreadable(e.to_string());
     let mut collector = DicomCollectorOptions::new()
         .read_preamble(ReadPreamble::Auto)

@@ -8,7 +8,13 @@
 
 use std::io::Cursor;
 
+use dicom_dictionary_std::tags;
+
 use crate::pixels::FrameError;
+
+/// The largest decoded frame rendered: 16k × 16k × 16-bit, or a 4k RGB
+/// colour frame many times over.
+const MAX_FRAME_BYTES: u64 = 512 << 20;
 use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption, WindowLevel};
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
 
@@ -64,6 +70,16 @@ pub enum RenderError {
 /// Renders one frame of a Part 10 file held in memory. Blocking and
 /// CPU-heavy: call from `spawn_blocking`.
 pub fn render(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
+    // A codec assertion on malformed pixel data is a picture we cannot
+    // make, not a server fault.
+    std::panic::catch_unwind(|| render_checked(file, how)).unwrap_or_else(|_| {
+        Err(RenderError::Unsupported(
+            "the pixel data could not be decoded".into(),
+        ))
+    })
+}
+
+fn render_checked(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
     let object = crate::pixels::load_object(file).map_err(|e| match e {
         FrameError::NoPixelData => {
             RenderError::Unsupported("the instance has no pixel data".into())
@@ -75,13 +91,33 @@ pub fn render(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
         .transfer_syntax()
         .trim_end_matches('\0')
         .to_owned();
-    let decoded = object
-        .decode_pixel_data()
-        .map_err(|e| RenderError::Unsupported(format!("transfer syntax {transfer_syntax}: {e}")))?;
-    let frames = decoded.number_of_frames();
+    // Decoding allocates what Rows, Columns and the sample size declare, so
+    // those are checked first: a hostile header must not cost gigabytes.
+    let int = |tag| -> u64 {
+        object
+            .element_opt(tag)
+            .ok()
+            .flatten()
+            .and_then(|e| e.to_int::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let frames = (int(tags::NUMBER_OF_FRAMES).max(1)) as u32;
     if how.frame >= frames {
         return Err(RenderError::NoSuchFrame(how.frame + 1, frames));
     }
+    let frame_bytes = int(tags::ROWS)
+        .saturating_mul(int(tags::COLUMNS))
+        .saturating_mul(int(tags::SAMPLES_PER_PIXEL).max(1))
+        .saturating_mul(int(tags::BITS_ALLOCATED).max(8) / 8);
+    if frame_bytes == 0 || frame_bytes > MAX_FRAME_BYTES {
+        return Err(RenderError::Unsupported(format!(
+            "a frame of {frame_bytes} bytes is outside what Ferry renders (1 to {MAX_FRAME_BYTES})"
+        )));
+    }
+    // One frame only: a multi-frame object is not decoded whole for one picture.
+    let decoded = object
+        .decode_pixel_data_frame(how.frame)
+        .map_err(|e| RenderError::Unsupported(format!("transfer syntax {transfer_syntax}: {e}")))?;
     let voi = match how.window {
         Some((center, width)) => VoiLutOption::Custom(WindowLevel { center, width }),
         None => VoiLutOption::First,
@@ -91,14 +127,14 @@ pub fn render(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
     let options = ConvertOptions::new().with_voi_lut(voi);
     let pixels: Vec<u8> = if decoded.bits_allocated() > 8 {
         decoded
-            .to_vec_frame_with_options::<u16>(how.frame, &options)
+            .to_vec_frame_with_options::<u16>(0, &options)
             .map_err(|e| RenderError::Unsupported(e.to_string()))?
             .into_iter()
             .map(|v| (v >> 8) as u8)
             .collect()
     } else {
         decoded
-            .to_vec_frame_with_options::<u8>(how.frame, &options)
+            .to_vec_frame_with_options::<u8>(0, &options)
             .map_err(|e| RenderError::Unsupported(e.to_string()))?
     };
     let (width, height) = (decoded.columns(), decoded.rows());

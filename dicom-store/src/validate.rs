@@ -128,6 +128,17 @@ impl ValidationError {
 ///
 /// Blocking: call it from `spawn_blocking`.
 pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
+    // dicom-rs has assertions that some malformed inputs reach (found by the
+    // fuzz target); a panic there is a file we cannot understand, not a
+    // server fault.
+    std::panic::catch_unwind(|| read_checked(path)).unwrap_or_else(|_| {
+        Err(ValidationError::Unreadable(
+            "the DICOM parser could not make sense of this file".into(),
+        ))
+    })
+}
+
+fn read_checked(path: &Path) -> Result<ParsedInstance, ValidationError> {
     crate::lengths::check(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
     let file = File::open(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
     let mut collector = DicomCollectorOptions::new()

@@ -218,6 +218,8 @@ async fn non_dicom_and_truncated_files_cannot_be_understood() {
         e.failure_reason() == 0xC000 && e.to_string().contains("more than the file holds")
     })
     .await;
+    let trips_the_parser = fixture_bytes("parser_assertion.dcm");
+    assert_refused(&t, &trips_the_parser, |e| e.failure_reason() == 0xC000).await;
 }
 
 #[tokio::test]
