@@ -94,18 +94,7 @@ async fn respond(
         .collect();
     let row = in_series[in_series.len() / 2];
     let file = read_all(state, row).await?;
-    let image = tokio::task::spawn_blocking(move || render(&file, &how))
-        .await
-        .map_err(|e| WebError::internal(&e))?
-        .map_err(|e| match e {
-            RenderError::Unsupported(_) => {
-                WebError::new(StatusCode::NOT_ACCEPTABLE, "cannot_render", e.to_string())
-            }
-            RenderError::NoSuchFrame(..) => {
-                WebError::new(StatusCode::NOT_FOUND, "no_such_frame", e.to_string())
-            }
-            RenderError::Unreadable(_) => WebError::internal(&e),
-        })?;
+    let image = render_off_thread(file, how).await?;
     audit(state, &principal, study, 1).await;
     Ok((
         StatusCode::OK,
@@ -116,6 +105,24 @@ async fn respond(
         image,
     )
         .into_response())
+}
+
+/// Renders on the blocking pool (decoding is CPU-bound) and maps the failure
+/// to its HTTP answer: 406 for what cannot be decoded here, 404 for a missing
+/// frame.
+pub(super) async fn render_off_thread(file: Vec<u8>, how: Rendering) -> Result<Vec<u8>, WebError> {
+    tokio::task::spawn_blocking(move || render(&file, &how))
+        .await
+        .map_err(|e| WebError::internal(&e))?
+        .map_err(|e| match e {
+            RenderError::Unsupported(_) => {
+                WebError::new(StatusCode::NOT_ACCEPTABLE, "cannot_render", e.to_string())
+            }
+            RenderError::NoSuchFrame(..) => {
+                WebError::new(StatusCode::NOT_FOUND, "no_such_frame", e.to_string())
+            }
+            RenderError::Unreadable(_) => WebError::internal(&e),
+        })
 }
 
 fn rendering(

@@ -10,9 +10,10 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::rendered::render_off_thread;
 use super::wado::{audit, read_all, visible};
 use super::WebError;
-use crate::render::{render, Format, RenderError, Rendering};
+use crate::render::{Format, Rendering};
 use crate::StoreState;
 
 /// `GET /wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…`.
@@ -44,19 +45,8 @@ pub async fn wado(
         "application/dicom" => ("application/dicom", file),
         "image/jpeg" | "image/png" => {
             let how = rendering(content_type, &params)?;
-            let image = tokio::task::spawn_blocking(move || render(&file, &how))
-                .await
-                .map_err(|e| WebError::internal(&e))?
-                .map_err(|e| match e {
-                    RenderError::Unsupported(_) => {
-                        WebError::new(StatusCode::NOT_ACCEPTABLE, "cannot_render", e.to_string())
-                    }
-                    RenderError::NoSuchFrame(..) => {
-                        WebError::new(StatusCode::NOT_FOUND, "no_such_frame", e.to_string())
-                    }
-                    RenderError::Unreadable(_) => WebError::internal(&e),
-                })?;
-            (how.format.media_type(), image)
+            let media = how.format.media_type();
+            (media, render_off_thread(file, how).await?)
         }
         other => {
             return Err(WebError::new(
