@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ferry_dicom_store::blob::S3Config;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
@@ -69,6 +70,21 @@ pub struct Settings {
     /// the absolute URLs DICOMweb answers carry (bulk data, retrieve URLs).
     /// Unset: taken from each request's `Host` header.
     pub public_url: Option<String>,
+    /// When set, DICOM instances are kept in this S3 bucket (which must exist)
+    /// instead of under `dicom_dir`; staging stays local, in `dicom_dir`.
+    pub s3_bucket: Option<String>,
+    /// The endpoint of an S3-compatible service (`http://127.0.0.1:9000`);
+    /// unset for AWS itself.
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region; most S3-compatible services accept any.
+    pub s3_region: String,
+    /// Access key id for the bucket.
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key for the bucket.
+    #[serde(skip_serializing)]
+    pub s3_secret_access_key: Option<SecretString>,
+    /// A prefix for every object key, so one bucket can serve several consortia.
+    pub s3_prefix: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +119,12 @@ impl Default for Settings {
             stow_max_bytes: 4 << 30,
             dicomweb_cors_origins: Vec::new(),
             public_url: None,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".to_owned(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_prefix: String::new(),
         }
     }
 }
@@ -130,6 +152,13 @@ const KNOWN_KEYS: &[&str] = &[
     "DICOM_DIR",
     "STOW_MAX_BYTES",
     "DICOMWEB_CORS_ORIGINS",
+    "PUBLIC_URL",
+    "S3_BUCKET",
+    "S3_ENDPOINT",
+    "S3_REGION",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "S3_PREFIX",
     "CONFIG",
 ];
 
@@ -189,6 +218,31 @@ impl Settings {
         self.dicom_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("dicom"))
+    }
+
+    /// The object storage for DICOM instances, when `s3_bucket` is set.
+    pub fn s3(&self) -> Result<Option<S3Config>, String> {
+        let Some(bucket) = self.s3_bucket.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        if bucket.is_empty() {
+            return Err("s3_bucket is set but empty".to_owned());
+        }
+        let (Some(access_key_id), Some(secret)) =
+            (&self.s3_access_key_id, &self.s3_secret_access_key)
+        else {
+            return Err(
+                "s3_bucket needs s3_access_key_id and s3_secret_access_key as well".to_owned(),
+            );
+        };
+        Ok(Some(S3Config {
+            bucket: bucket.to_owned(),
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: access_key_id.clone(),
+            secret_access_key: secret.expose_secret().to_owned(),
+            prefix: self.s3_prefix.clone(),
+        }))
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the

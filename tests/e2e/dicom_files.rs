@@ -8,7 +8,10 @@ use std::process::Output;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 
-use crate::helpers::{Consortium, TestApp};
+use reqwest::{header, Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{send, Consortium, TestApp};
 
 /// A fixture file's path.
 pub fn fixture(name: &str) -> PathBuf {
@@ -99,4 +102,22 @@ pub async fn audit_events(app: &TestApp, subtype: &str, study_uid: &str) -> i64 
         .fetch_one(app.db.pool())
         .await
         .expect("a count")
+}
+
+/// One STOW-RS request carrying one file, as `multipart/related`.
+pub async fn stow(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let boundary = "ferry-test-boundary";
+    let mut body = format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
+    body.extend(bytes);
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    send(
+        app.request(Method::POST, "/dicomweb/studies", Some(token))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
+            )
+            .header(header::ACCEPT, "application/dicom+json")
+            .body(body),
+    )
+    .await
 }

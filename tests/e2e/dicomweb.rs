@@ -6,8 +6,8 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
-use crate::dicom_files::{audit_events, study};
-use crate::helpers::{send, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::dicom_files::{audit_events, stow, study};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 const CLIENT_SCRIPT: &str = r#"
 import json, sys
@@ -21,24 +21,6 @@ series = client.search_for_series(study_instance_uid=study_uid)
 instances = client.search_for_instances(study_instance_uid=study_uid)
 print(json.dumps({"studies": len(studies), "series": len(series), "instances": len(instances)}))
 "#;
-
-/// One STOW-RS request carrying one file, as `multipart/related`.
-async fn stow(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let boundary = "ferry-test-boundary";
-    let mut body = format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
-    body.extend(bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    send(
-        app.request(Method::POST, "/dicomweb/studies", Some(token))
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
-            )
-            .header(header::ACCEPT, "application/dicom+json")
-            .body(body),
-    )
-    .await
-}
 
 #[tokio::test]
 async fn dicomweb_client_stores_a_study_and_searches_studies_series_and_instances() {

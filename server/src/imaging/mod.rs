@@ -24,7 +24,7 @@ pub mod import;
 use std::sync::Arc;
 
 use anyhow::Context;
-use ferry_dicom_store::blob::FsBlobStore;
+use ferry_dicom_store::blob::{BlobStore, FsBlobStore, S3BlobStore};
 use ferry_dicom_store::{Store, StoreConfig};
 
 use crate::audit::{Action, Actor, AuditEntry};
@@ -32,7 +32,7 @@ use crate::config::Settings;
 use crate::db::Db;
 
 /// Opens the imaging store on the server's pool, with its blobs under
-/// `dicom_dir`. Callers run [`Store::recover`] before the first ingest.
+/// `dicom_dir` or, when `s3_bucket` is set, in that bucket. Callers run [`Store::recover`] before the first ingest.
 pub async fn open_store(settings: &Settings, db: &Db) -> anyhow::Result<Store> {
     open_store_as(settings, db, "local", "staging").await
 }
@@ -48,14 +48,22 @@ pub async fn open_store_as(
     staging: &str,
 ) -> anyhow::Result<Store> {
     let dir = settings.dicom_dir();
-    let blobs = FsBlobStore::new(dir.join("blobs"))
-        .with_context(|| format!("opening the blob store in {}", dir.display()))?;
+    let blobs: Arc<dyn BlobStore> = match settings.s3().map_err(anyhow::Error::msg)? {
+        Some(s3) => Arc::new(
+            S3BlobStore::new(&s3)
+                .with_context(|| format!("opening the S3 bucket {}", s3.bucket))?,
+        ),
+        None => Arc::new(
+            FsBlobStore::new(dir.join("blobs"))
+                .with_context(|| format!("opening the blob store in {}", dir.display()))?,
+        ),
+    };
     // Staging beside the blobs, on the same file system, so a put is a rename.
     let config = StoreConfig {
         node: node.to_owned(),
         ..StoreConfig::new(dir.join(staging))
     };
-    Store::open(db.pool().clone(), Arc::new(blobs), config)
+    Store::open(db.pool().clone(), blobs, config)
         .await
         .context("opening the imaging store")
 }
