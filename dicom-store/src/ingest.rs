@@ -147,6 +147,31 @@ impl Store {
         self.commit(prepared, ctx).await
     }
 
+    /// As [`ingest`](Self::ingest), for a Part 10 file that is already in the
+    /// staging directory (a C-STORE data set the DIMSE listener wrote as it
+    /// arrived): the file is hashed in place and taken over, not copied. It is
+    /// removed whatever the outcome, unless it became the stored blob.
+    pub async fn ingest_staged(
+        &self,
+        path: &Path,
+        ctx: &IngestContext,
+    ) -> Result<Stored, IngestError> {
+        let limit = self.0.config.max_instance_bytes;
+        let path = path.to_path_buf();
+        // Steps 1 and 2 in one blocking call: hash in place, fsync, parse.
+        let prepared = tokio::task::spawn_blocking(move || {
+            let staged = adopt(path, limit)?;
+            if let Some(file) = &staged.file {
+                file.sync_all()?;
+            }
+            let parsed = read_instance(&staged.path)?;
+            Ok::<_, IngestError>(PreparedInstance { staged, parsed })
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        self.commit(prepared, ctx).await
+    }
+
     /// Step 1: streams `source` into a staged file, hashing it on the way.
     pub async fn stage<R>(&self, mut source: R) -> Result<StagedInstance, IngestError>
     where
@@ -225,11 +250,15 @@ impl Store {
         }
         // Settle the common cases before writing anything; the transaction
         // checks again, for senders racing each other.
-        let pool = self.0.index.pool();
-        if let Some(sha256) = sql::instance_sha256(pool, &header.sop_instance_uid).await? {
+        let known = {
+            let mut conn = self.0.index.pool().acquire().await?;
+            sql::known(&mut conn, header).await?
+        };
+        if let Some(sha256) = known.sha256 {
             return self.settle(header.clone(), sha256 == staged.sha256);
         }
-        if let Some(owner) = sql::study_owner(pool, &header.study_uid).await? {
+        if let Some((_, facility_id, patient_id)) = known.study {
+            let owner = (facility_id, patient_id);
             if let Some(reason) = sql::study_conflict(&owner, ctx.facility_id, &header.patient_id) {
                 return Err(IngestError::StudyConflict {
                     study_uid: header.study_uid.clone(),
@@ -320,7 +349,8 @@ impl Store {
         if let Some(key) = self.pop_key() {
             return Ok(key);
         }
-        let mut keys: Vec<String> = (0..KEY_BATCH).map(|_| new_key()).collect();
+        let shard = new_shard();
+        let mut keys: Vec<String> = (0..KEY_BATCH).map(|_| new_key(&shard)).collect();
         let mut tx = self.0.index.begin_write().await?;
         sql::insert_journal(&mut tx, &keys, &self.0.config.node).await?;
         tx.commit().await?;
@@ -356,8 +386,45 @@ impl Store {
     }
 }
 
-/// A new blob key: `ab/cd/<32 hex digits>`, sharded by its first four digits.
-fn new_key() -> String {
+/// Step 1 for a file already on disk: hashes it and takes ownership (from
+/// here on, dropping the result removes the file).
+fn adopt(path: PathBuf, limit: u64) -> Result<StagedInstance, IngestError> {
+    use std::io::Read;
+    let mut staged = StagedInstance {
+        path,
+        file: None,
+        size: 0,
+        sha256: String::new(),
+    };
+    let mut file = std::fs::File::open(&staged.path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        staged.size += n as u64;
+        if staged.size > limit {
+            return Err(IngestError::TooLarge { limit });
+        }
+        hasher.update(&buf[..n]);
+    }
+    staged.file = Some(file);
+    staged.sha256 = hex::encode(hasher.finalize());
+    Ok(staged)
+}
+
+/// A random shard, `ab/cd`: one of 65,536 directories.
+fn new_shard() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}/{}/{}", &id[0..2], &id[2..4], id)
+    format!("{}/{}", &id[0..2], &id[2..4])
+}
+
+/// A new blob key in `shard`: `ab/cd/<32 hex digits>`. The keys of one
+/// journal batch share a shard, so a new shard directory (a `mkdir` and an
+/// fsync of its parent) is paid once per batch rather than once per instance,
+/// while 200,000 instances still spread over some 3,000 directories.
+fn new_key(shard: &str) -> String {
+    format!("{shard}/{}", uuid::Uuid::new_v4().simple())
 }

@@ -117,7 +117,7 @@ impl Application {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, ae_title = %config.ae_title, "DIMSE listening");
             }
-            let service = Arc::new(ModalityService(self.state.imaging.clone()));
+            let service = Arc::new(ModalityService::new(self.state.imaging.clone()));
             tokio::spawn(ferry_dicom_store::dimse::serve(
                 listener,
                 service,

@@ -91,7 +91,25 @@ async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_
             .await
             .expect("the study row");
     assert_eq!(linked, Some(patient));
-    assert_eq!(audit_events(&app, "dicom.store", &sent.uid).await, 2);
+    // One event for the association's transfer of the study, written once
+    // the association has ended (just after storescu exits).
+    let mut details: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        details = sqlx::query_scalar(
+            "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
+        )
+        .bind(&sent.uid)
+        .fetch_all(app.db.pool())
+        .await
+        .expect("the events");
+        if !details.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(details.len(), 1, "{details:?}");
+    let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
+    assert_eq!(detail["instances"], 2);
     assert!(audit_events(&app, "dicom.search", &sent.uid).await >= 1);
 
     let found = dcmtk(

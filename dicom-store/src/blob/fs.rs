@@ -1,10 +1,10 @@
 //! [`FsBlobStore`]: blobs as files under one root directory.
 //!
 //! A key `ab/cd/<hex>` is the file `<root>/ab/cd/<hex>`. Two levels of 256
-//! shards keep directories small (200,000 instances are ~3 files per leaf)
-//! without pre-creating 65,536 directories: a shard is created the first time a
-//! key falls into it, and its parents are fsynced then so the new directory
-//! entry itself is durable.
+//! shards keep directories small without pre-creating 65,536 directories: a
+//! shard is created the first time a key falls into it, and its parents are
+//! fsynced then so the new directory entry itself is durable. Ingest hands
+//! out keys in batches that share a shard, so that cost is paid once a batch.
 //!
 //! Durability of [`put_file`](BlobStore::put_file): the staged file was fsynced
 //! by the caller; the rename makes it visible under its key; an fsync of the

@@ -80,10 +80,15 @@ pub(crate) async fn run(
             }
         };
         match established {
-            Ok(Some(association)) => match association.serve(abort).await {
-                Ok(()) => debug!("association ended"),
-                Err(error) => warn!(%error, "association failed"),
-            },
+            Ok(Some(association)) => {
+                let (service, admission) =
+                    (association.service.clone(), association.admission.clone());
+                match association.serve(abort).await {
+                    Ok(()) => debug!("association ended"),
+                    Err(error) => warn!(%error, "association failed"),
+                }
+                service.released(&admission).await;
+            }
             Ok(None) => {}
             Err(error) => warn!(%error, "association could not be established"),
         }

@@ -90,6 +90,16 @@ pub trait DimseService: Send + Sync + 'static {
         admission: &'a Admission,
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>>;
+
+    /// The association of `admission` has ended, however it ended: release,
+    /// abort, a broken connection or shutdown. Lets a service record what an
+    /// association did as a whole (an audit event per study transferred, as
+    /// DICOM's "Instances Transferred" audit message does) rather than per
+    /// instance. The default does nothing.
+    fn released<'a>(&'a self, admission: &'a Admission) -> BoxFuture<'a, ()> {
+        let _ = admission;
+        Box::pin(async {})
+    }
 }
 
 /// Who is on the other end of an association, as the service decided in

@@ -36,23 +36,54 @@ pub const INSTANCE_COLUMNS: &str = "i.id, i.sop_instance_uid, i.sop_class_uid, \
      se.series_uid, s.study_uid, i.transfer_syntax, i.instance_number, i.rows, i.columns, \
      i.frames, i.size, i.sha256, i.blob_key";
 
-/// The SHA-256 of an indexed instance, if any.
-pub async fn instance_sha256(pool: &AnyPool, sop_uid: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT sha256 FROM dicom_instance WHERE sop_instance_uid = $1")
-        .bind(sop_uid)
-        .fetch_optional(pool)
-        .await
+/// What the index already holds of an instance's identity: the instance
+/// (its SHA-256), its study and its series.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The SHA-256 of the indexed instance with this SOP Instance UID.
+    pub sha256: Option<String>,
+    /// The study: id, sending facility, DICOM Patient ID.
+    pub study: Option<(i64, i64, String)>,
+    /// The series: id, and the study it belongs to.
+    pub series: Option<(i64, i64)>,
 }
 
-/// The sending facility and DICOM Patient ID of an indexed study, if any.
-pub async fn study_owner(
-    pool: &AnyPool,
-    study_uid: &str,
-) -> Result<Option<(i64, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT facility_id, dicom_patient_id FROM dicom_study WHERE study_uid = $1")
-        .bind(study_uid)
-        .fetch_optional(pool)
-        .await
+type KnownRow = (
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Looks up an instance's SOP Instance, Study and Series UIDs in one
+/// statement (one round trip, where ingest's latency is counted in them).
+pub async fn known(
+    conn: &mut AnyConnection,
+    h: &crate::validate::InstanceHeader,
+) -> Result<Known, sqlx::Error> {
+    let (sha256, study_id, facility_id, patient_id, series_id, series_study): KnownRow =
+        sqlx::query_as(
+            "SELECT i.sha256, s.id, s.facility_id, s.dicom_patient_id, se.id, se.study_id \
+             FROM (SELECT 1 AS one) o \
+             LEFT JOIN dicom_instance i ON i.sop_instance_uid = $1 \
+             LEFT JOIN dicom_study s ON s.study_uid = $2 \
+             LEFT JOIN dicom_series se ON se.series_uid = $3",
+        )
+        .bind(&h.sop_instance_uid)
+        .bind(&h.study_uid)
+        .bind(&h.series_uid)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Known {
+        sha256,
+        study: match (study_id, facility_id, patient_id) {
+            (Some(id), Some(facility), Some(patient)) => Some((id, facility, patient)),
+            _ => None,
+        },
+        series: series_id.zip(series_study),
+    })
 }
 
 /// The rule for adding an instance to a study that is already indexed: same
@@ -125,8 +156,9 @@ fn date(value: &Option<String>) -> Option<&str> {
 }
 
 /// Indexes one instance inside the caller's write transaction: its study and
-/// series rows (created on first sight, counted on every instance), the
-/// instance row, its metadata, and the removal of its journal row.
+/// series rows (created on first sight), the instance row and its metadata.
+/// The instance row's trigger counts it into its series and study and
+/// removes its journal row.
 ///
 /// The checks are `SELECT`s judged here, so a refused instance leaves the
 /// transaction usable for the other instances of a group commit.
@@ -137,12 +169,8 @@ pub async fn index_instance(
     let h = &new.header;
     let now = now_ms();
 
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT sha256 FROM dicom_instance WHERE sop_instance_uid = $1")
-            .bind(&h.sop_instance_uid)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some(sha256) = existing {
+    let known = known(&mut *conn, h).await?;
+    if let Some(sha256) = known.sha256 {
         return Ok(if sha256 == new.sha256 {
             IndexOutcome::AlreadyStored
         } else {
@@ -150,13 +178,7 @@ pub async fn index_instance(
         });
     }
 
-    let study: Option<(i64, i64, String)> = sqlx::query_as(
-        "SELECT id, facility_id, dicom_patient_id FROM dicom_study WHERE study_uid = $1",
-    )
-    .bind(&h.study_uid)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let study_id = match study {
+    let study_id = match known.study {
         Some((id, facility_id, patient_id)) => {
             if let Some(reason) =
                 study_conflict(&(facility_id, patient_id), new.facility_id, &h.patient_id)
@@ -196,12 +218,7 @@ pub async fn index_instance(
         }
     };
 
-    let series: Option<(i64, i64)> =
-        sqlx::query_as("SELECT id, study_id FROM dicom_series WHERE series_uid = $1")
-            .bind(&h.series_uid)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let series_id = match series {
+    let series_id = match known.series {
         Some((_, owner)) if owner != study_id => {
             return Ok(IndexOutcome::StudyConflict(
                 "with this series in another study",
@@ -254,24 +271,8 @@ pub async fn index_instance(
     .bind(&new.metadata_json)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE dicom_series SET num_instances = num_instances + 1, updated_at = $2 WHERE id = $1",
-    )
-    .bind(series_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE dicom_study SET num_instances = num_instances + 1, updated_at = $2 WHERE id = $1",
-    )
-    .bind(study_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM dicom_ingest_journal WHERE blob_key = $1")
-        .bind(&new.blob_key)
-        .execute(&mut *conn)
-        .await?;
+    // The trigger `dicom_instance_counted` counted the instance into its
+    // series and study and cleared its journal row.
     Ok(IndexOutcome::Created)
 }
 

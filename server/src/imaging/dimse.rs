@@ -8,7 +8,9 @@
 //! few, and a modality deleted through the API (on any node sharing the
 //! database) is refused at its very next association.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use dicom_object::InMemDicomObject;
 use ferry_dicom_store::dimse::{
@@ -23,7 +25,20 @@ use crate::audit::Actor;
 
 /// The DIMSE side of [`Imaging`].
 #[derive(Debug, Clone)]
-pub struct ModalityService(pub Imaging);
+pub struct ModalityService {
+    imaging: Imaging,
+    /// Instances stored per study by each live association, keyed by the
+    /// peer's socket address (unique while the connection lasts), audited
+    /// when the association ends or moves on to another study.
+    transfers: Arc<Mutex<HashMap<SocketAddr, Transfer>>>,
+}
+
+/// What one association has stored since its last audit event.
+#[derive(Debug, Default)]
+struct Transfer {
+    study_uid: String,
+    instances: usize,
+}
 
 fn actor(admission: &Admission) -> Actor {
     Actor {
@@ -47,9 +62,56 @@ fn outcome_of(err: &IngestError) -> StoreOutcome {
 }
 
 impl ModalityService {
+    pub fn new(imaging: Imaging) -> Self {
+        Self {
+            imaging,
+            transfers: Arc::default(),
+        }
+    }
+
+    /// Counts a stored instance against its association. Returns the
+    /// transfer to audit now when the association moved on to another study,
+    /// and whether this is the first instance of the study it has sent.
+    fn count(&self, admission: &Admission, study_uid: &str) -> (Option<Transfer>, bool) {
+        let mut transfers = self
+            .transfers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let transfer = transfers.entry(admission.peer()).or_default();
+        if transfer.study_uid == study_uid {
+            transfer.instances += 1;
+            return (None, false);
+        }
+        let previous = std::mem::replace(
+            transfer,
+            Transfer {
+                study_uid: study_uid.to_owned(),
+                instances: 1,
+            },
+        );
+        ((previous.instances > 0).then_some(previous), true)
+    }
+
+    async fn audit(&self, admission: &Admission, transfer: Transfer) {
+        self.imaging
+            .audit_stored(&actor(admission), &transfer.study_uid, transfer.instances)
+            .await;
+    }
+
+    async fn association_ended(&self, admission: &Admission) {
+        let transfer = self
+            .transfers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&admission.peer());
+        if let Some(transfer) = transfer.filter(|t| t.instances > 0) {
+            self.audit(admission, transfer).await;
+        }
+    }
+
     async fn admit_ae(&self, calling_ae: &str, peer: SocketAddr) -> Result<Admission, Refusal> {
         let found = async {
-            let mut conn = self.0.db.pool().acquire().await?;
+            let mut conn = self.imaging.db.pool().acquire().await?;
             crate::modality::store::by_ae_title(&mut conn, calling_ae).await
         }
         .await;
@@ -75,24 +137,28 @@ impl ModalityService {
         let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
             return StoreOutcome::ProcessingFailure("unknown facility".into());
         };
-        let file = match tokio::fs::File::open(request.file.path()).await {
-            Ok(file) => file,
-            Err(err) => {
-                tracing::error!(error = %err, "opening a received instance failed");
-                return StoreOutcome::ProcessingFailure("cannot read the received data".into());
-            }
-        };
         let ctx = IngestContext {
             facility_id,
             ..IngestContext::default()
         };
-        // `request.file` lives until the end of this function, so the staged
-        // file is removed once ingest has its own durable copy.
-        match self.0.store.ingest(file, &ctx).await {
+        // The listener wrote the data set to the store's staging directory as
+        // it arrived; ingest takes that file over rather than copying it.
+        // `request.file` lives until the end of this function and removes the
+        // file if ingest did not keep it.
+        match self
+            .imaging
+            .store
+            .ingest_staged(request.file.path(), &ctx)
+            .await
+        {
             Ok(stored) => {
-                self.0
-                    .after_store(&actor(admission), &stored.header.study_uid, 1)
-                    .await;
+                let (finished, first) = self.count(admission, &stored.header.study_uid);
+                if first {
+                    self.imaging.link_study(&stored.header.study_uid).await;
+                }
+                if let Some(finished) = finished {
+                    self.audit(admission, finished).await;
+                }
                 StoreOutcome::Stored
             }
             Err(err) => {
@@ -116,7 +182,7 @@ impl ModalityService {
         };
         let scope = crate::policy::modality_scope(facility_id);
         let matches = ferry_dicom_store::find::find(
-            &self.0.store,
+            &self.imaging.store,
             request.level,
             &request.identifier,
             &scope,
@@ -135,7 +201,9 @@ impl ModalityService {
         study_uids.sort();
         study_uids.dedup();
         if !study_uids.is_empty() {
-            self.0.after_search(&actor(admission), &study_uids).await;
+            self.imaging
+                .after_search(&actor(admission), &study_uids)
+                .await;
         }
         Ok(matches.into_iter().map(|m| m.identifier).collect())
     }
@@ -165,5 +233,9 @@ impl DimseService for ModalityService {
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
         Box::pin(self.find_studies(admission, request))
+    }
+
+    fn released<'a>(&'a self, admission: &'a Admission) -> BoxFuture<'a, ()> {
+        Box::pin(self.association_ended(admission))
     }
 }

@@ -12,9 +12,11 @@
 //! - [`demo`]: the demo studies of `ferry serve --demo`.
 //! - [`import`]: `ferry dicom import`, a folder through the same ingest.
 //!
-//! Both doors end in [`Imaging::after_store`], which links a new study to the
-//! consortium patient whose record number at the sending facility equals the
-//! DICOM Patient ID, and writes the audit event.
+//! Both doors link a new study to the consortium patient whose record number
+//! at the sending facility equals the DICOM Patient ID, and audit what was
+//! stored: STOW-RS per request and study ([`Imaging::after_store`]), DIMSE per
+//! association and study, as DICOM's "Instances Transferred" audit message
+//! is ([`dimse`]).
 
 pub mod access;
 pub mod demo;
@@ -90,18 +92,52 @@ impl Imaging {
         &self.store
     }
 
-    /// After instances went into a study: links the study to a consortium
-    /// patient if it is not linked yet and the sending facility holds a record
-    /// whose number is the DICOM Patient ID, then records a `dicom.store`
-    /// event. Failures are logged, not returned: the instances are already
-    /// stored and acknowledged.
+    /// After instances went into a study: [`link_study`](Self::link_study),
+    /// then [`audit_stored`](Self::audit_stored).
     pub async fn after_store(&self, actor: &Actor, study_uid: &str, instances: usize) {
-        if let Err(err) = self.link_and_audit(actor, study_uid, instances).await {
+        self.link_study(study_uid).await;
+        self.audit_stored(actor, study_uid, instances).await;
+    }
+
+    /// Links a study to a consortium patient if it is not linked yet and the
+    /// sending facility holds a record whose number is the DICOM Patient ID.
+    /// Failures are logged, not returned: the instances are already stored
+    /// and acknowledged.
+    pub async fn link_study(&self, study_uid: &str) {
+        if let Err(err) = self.try_link_study(study_uid).await {
+            tracing::error!(error = %err, study_uid, "linking a stored study failed");
+        }
+    }
+
+    /// Records a `dicom.store` event for `instances` stored into a study.
+    /// Failures are logged, as for [`link_study`](Self::link_study).
+    pub async fn audit_stored(&self, actor: &Actor, study_uid: &str, instances: usize) {
+        if let Err(err) = self.try_audit_stored(actor, study_uid, instances).await {
             tracing::error!(error = %err, study_uid, "recording a stored study failed");
         }
     }
 
-    async fn link_and_audit(
+    async fn try_link_study(&self, study_uid: &str) -> anyhow::Result<()> {
+        let Some(study) = self.store.study(study_uid).await? else {
+            return Ok(());
+        };
+        if study.patient_id.is_some() {
+            return Ok(());
+        }
+        let patient_id = sqlx::query_scalar::<_, i64>(
+            "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = $2",
+        )
+        .bind(study.facility_id)
+        .bind(study.dicom_patient_id.trim())
+        .fetch_optional(self.db.pool())
+        .await?;
+        if let Some(patient) = patient_id {
+            self.store.link_patient(study_uid, Some(patient)).await?;
+        }
+        Ok(())
+    }
+
+    async fn try_audit_stored(
         &self,
         actor: &Actor,
         study_uid: &str,
@@ -110,24 +146,11 @@ impl Imaging {
         let Some(study) = self.store.study(study_uid).await? else {
             return Ok(());
         };
-        let mut patient_id = study.patient_id;
-        if patient_id.is_none() {
-            patient_id = sqlx::query_scalar::<_, i64>(
-                "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = $2",
-            )
-            .bind(study.facility_id)
-            .bind(study.dicom_patient_id.trim())
-            .fetch_optional(self.db.pool())
-            .await?;
-            if let Some(patient) = patient_id {
-                self.store.link_patient(study_uid, Some(patient)).await?;
-            }
-        }
         let mut entry = AuditEntry::new(Action::Create, "dicom.store")
             .entity("dicom_study", study_uid)
             .facility(study.facility_id)
             .detail(serde_json::json!({ "instances": instances }));
-        if let Some(patient) = patient_id {
+        if let Some(patient) = study.patient_id {
             entry = entry.patient(patient);
         }
         let mut tx = self.db.begin_write().await?;
