@@ -51,4 +51,23 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
         let _ = key;
         None
     }
+
+    /// The whole blob in memory; `size_hint` is its expected size. Local files
+    /// are read in one blocking call rather than chunk by chunk through the
+    /// async runtime, which is what whole-study retrieval spends its time on.
+    fn read<'a>(&'a self, key: &'a str, size_hint: usize) -> BoxFuture<'a, io::Result<Vec<u8>>> {
+        use futures_util::FutureExt;
+        use tokio::io::AsyncReadExt;
+        async move {
+            if let Some(path) = self.local_path(key) {
+                return tokio::task::spawn_blocking(move || std::fs::read(path))
+                    .await
+                    .map_err(io::Error::other)?;
+            }
+            let mut data = Vec::with_capacity(size_hint);
+            self.get(key).await?.read_to_end(&mut data).await?;
+            Ok(data)
+        }
+        .boxed()
+    }
 }

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt};
-use tokio::io::AsyncReadExt;
 
 use super::{authenticate, dicom_json, WebError};
 use crate::index::InstanceRow;
@@ -140,6 +139,9 @@ pub async fn bulk(
     ))
 }
 
+/// How many bytes of instances whole-study retrieval reads ahead at most.
+const READ_AHEAD_BYTES: u64 = 64 << 20;
+
 async fn retrieve(
     state: &StoreState,
     headers: &HeaderMap,
@@ -169,24 +171,27 @@ async fn retrieve(
     let boundary = uuid::Uuid::new_v4().simple().to_string();
     let blobs = state.store.blobs().clone();
     let opening = boundary.clone();
-    let parts = stream::iter(rows).then(move |row| {
-        let blobs = blobs.clone();
-        let opening = opening.clone();
-        async move {
-            let mut reader = blobs.get(&row.blob_key).await?;
-            let mut data = Vec::with_capacity(row.size.max(0) as usize + 128);
-            data.extend_from_slice(
-                format!(
+    // Instances are read ahead of the one being sent, so the disk and the
+    // socket work at once; bounded in bytes, so a study of huge instances is
+    // read one instance at a time.
+    let largest = rows.iter().map(|r| r.size.max(0) as u64).max().unwrap_or(0);
+    let ahead = usize::try_from((READ_AHEAD_BYTES / largest.max(1)).clamp(1, 16)).unwrap_or(1);
+    let parts = stream::iter(rows)
+        .map(move |row| {
+            let blobs = blobs.clone();
+            let opening = opening.clone();
+            async move {
+                let mut data = format!(
                     "--{opening}\r\nContent-Type: application/dicom\r\nContent-Length: {}\r\n\r\n",
                     row.size
                 )
-                .as_bytes(),
-            );
-            reader.read_to_end(&mut data).await?;
-            data.extend_from_slice(b"\r\n");
-            Ok::<_, std::io::Error>(Bytes::from(data))
-        }
-    });
+                .into_bytes();
+                data.extend_from_slice(&blobs.read(&row.blob_key, row.size.max(0) as usize).await?);
+                data.extend_from_slice(b"\r\n");
+                Ok::<_, std::io::Error>(Bytes::from(data))
+            }
+        })
+        .buffered(ahead);
     let header_value =
         format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
     let closing = stream::once(async move { Ok(Bytes::from(format!("--{boundary}--\r\n"))) });
@@ -257,18 +262,12 @@ pub(super) async fn audit(
 }
 
 pub(super) async fn read_all(state: &StoreState, row: &InstanceRow) -> Result<Vec<u8>, WebError> {
-    let mut reader = state
+    state
         .store
         .blobs()
-        .get(&row.blob_key)
+        .read(&row.blob_key, row.size.max(0) as usize)
         .await
-        .map_err(|e| WebError::internal(&e))?;
-    let mut data = Vec::with_capacity(row.size.max(0) as usize);
-    reader
-        .read_to_end(&mut data)
-        .await
-        .map_err(|e| WebError::internal(&e))?;
-    Ok(data)
+        .map_err(|e| WebError::internal(&e))
 }
 
 async fn load_frames(
