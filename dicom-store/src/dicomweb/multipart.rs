@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use axum::body::Bytes;
+use bytes::{Buf, BytesMut};
 use futures_util::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -40,7 +41,10 @@ enum State {
 /// Reads a `multipart/related` body part by part.
 pub struct Multipart<S> {
     stream: S,
-    buf: Vec<u8>,
+    buf: BytesMut,
+    /// Inside a body: how many bytes at the front of `buf` are known to hold
+    /// no delimiter, so they are handed out without scanning them again.
+    clear: usize,
     /// `CRLF--boundary`.
     delimiter: Vec<u8>,
     state: State,
@@ -66,7 +70,7 @@ fn malformed(what: &str) -> io::Error {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 impl<S, E> Multipart<S>
@@ -78,7 +82,8 @@ where
     pub fn new(stream: S, boundary: &str, limit: u64) -> Self {
         Self {
             stream,
-            buf: Vec::with_capacity(64 * 1024),
+            buf: BytesMut::with_capacity(64 * 1024),
+            clear: 0,
             delimiter: format!("\r\n--{boundary}").into_bytes(),
             state: State::Preamble,
             eof: false,
@@ -124,7 +129,7 @@ where
             let dash_boundary = self.delimiter[2..].to_vec();
             loop {
                 if let Some(at) = find(&self.buf, &dash_boundary) {
-                    self.buf.drain(..at + dash_boundary.len());
+                    self.buf.advance(at + dash_boundary.len());
                     self.state = State::AfterDelimiter;
                     break;
                 }
@@ -159,7 +164,7 @@ where
             }
         };
         let head = String::from_utf8_lossy(&self.buf[..headers_end]).into_owned();
-        self.buf.drain(..headers_end + 4);
+        self.buf.advance(headers_end + 4);
         let mut content_type = None;
         // The first line is the rest of the delimiter line (transport padding).
         for line in head.split("\r\n").skip(1) {
@@ -171,6 +176,7 @@ where
             }
         }
         self.state = State::Body;
+        self.clear = 0;
         Ok(Some(PartHeaders { content_type }))
     }
 
@@ -200,24 +206,22 @@ where
             return Poll::Ready(Ok(()));
         }
         loop {
-            let keep = m.delimiter.len() - 1;
-            if let Some(at) = find(&m.buf, &m.delimiter) {
-                if at == 0 {
-                    let len = m.delimiter.len();
-                    m.buf.drain(..len);
-                    m.state = State::AfterDelimiter;
-                    return Poll::Ready(Ok(()));
+            if m.clear == 0 {
+                match find(&m.buf, &m.delimiter) {
+                    Some(0) => {
+                        m.buf.advance(m.delimiter.len());
+                        m.state = State::AfterDelimiter;
+                        return Poll::Ready(Ok(()));
+                    }
+                    Some(at) => m.clear = at,
+                    None => m.clear = m.buf.len().saturating_sub(m.delimiter.len() - 1),
                 }
-                let n = at.min(out.remaining());
-                out.put_slice(&m.buf[..n]);
-                m.buf.drain(..n);
-                return Poll::Ready(Ok(()));
             }
-            let safe = m.buf.len().saturating_sub(keep);
-            if safe > 0 {
-                let n = safe.min(out.remaining());
+            if m.clear > 0 {
+                let n = m.clear.min(out.remaining());
                 out.put_slice(&m.buf[..n]);
-                m.buf.drain(..n);
+                m.buf.advance(n);
+                m.clear -= n;
                 return Poll::Ready(Ok(()));
             }
             if !ready!(m.poll_fill(cx))? {
