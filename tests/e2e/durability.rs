@@ -30,6 +30,9 @@ async fn server_process_entry() {
     let addr = app.local_addr().expect("address");
     #[allow(clippy::print_stdout)]
     {
+        if let Some(dimse) = app.dimse_addr() {
+            println!("DIMSE {dimse}");
+        }
         println!("LISTENING {addr}");
     }
     app.run_until_stopped().await.expect("serve");
@@ -45,6 +48,25 @@ pub async fn start_child_with(
     database_url: &str,
     env: &[(&str, &str)],
 ) -> (Child, String) {
+    let child = spawn_server(data_dir, database_url, env).await;
+    (child.process, child.base)
+}
+
+/// A server running as a child process.
+pub struct ChildServer {
+    pub process: Child,
+    /// `http://host:port` of its API.
+    pub base: String,
+    /// Its DIMSE port, as text for dcmtk's arguments.
+    pub dimse_port: String,
+}
+
+/// Starts the server as a child process and waits for its addresses.
+pub async fn spawn_server(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> ChildServer {
     let mut child = Command::new(std::env::current_exe().expect("the test binary"))
         .args([
             "durability::server_process_entry",
@@ -55,6 +77,8 @@ pub async fn start_child_with(
         ])
         .env("FERRY_TEST_CHILD", "1")
         .env("FERRY_LISTEN", "127.0.0.1:0")
+        // Tests run side by side: never the fixed default DIMSE port.
+        .env("FERRY_DIMSE_LISTEN", "127.0.0.1:0")
         .env("FERRY_DATA_DIR", data_dir)
         .env("FERRY_DATABASE_URL", database_url)
         .env("FERRY_LOG", "warn")
@@ -66,6 +90,7 @@ pub async fn start_child_with(
         .expect("the child starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut dimse_port = String::new();
     let addr = loop {
         let line = lines
             .next_line()
@@ -73,13 +98,24 @@ pub async fn start_child_with(
             .expect("read")
             .expect("the child printed its address");
         // libtest may have written "test … " on the same line first.
-        if let Some((_, addr)) = line.split_once("LISTENING ") {
+        if let Some((_, dimse)) = line.split_once("DIMSE ") {
+            dimse_port = dimse
+                .trim()
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+        } else if let Some((_, addr)) = line.split_once("LISTENING ") {
             break addr.trim().to_owned();
         }
     };
     // Keep reading: a closed pipe would make the child's next write fail.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, format!("http://{addr}"))
+    ChildServer {
+        process: child,
+        base: format!("http://{addr}"),
+        dimse_port,
+    }
 }
 
 async fn sign_in(client: &reqwest::Client, base: &str) -> String {

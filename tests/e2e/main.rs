@@ -19,6 +19,7 @@ mod durability;
 mod examinations;
 mod facilities;
 mod helpers;
+mod imaging_crash;
 mod object_storage;
 mod ops;
 mod patients;
