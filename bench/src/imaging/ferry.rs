@@ -1,0 +1,92 @@
+//! Ferry as a benchmark peer: the server in this process on SQLite.
+
+use anyhow::Context;
+
+use super::workload::Peer;
+
+/// Ferry as a [`Peer`]: the server in this process on SQLite, with a
+/// clinician's token and a registered modality.
+pub struct FerryPeer {
+    pub server: crate::harness::Server,
+    token: String,
+    dimse_port: u16,
+}
+
+impl Peer for FerryPeer {
+    fn name(&self) -> &'static str {
+        "Ferry"
+    }
+    fn dimse(&self) -> (u16, &str) {
+        (self.dimse_port, "FERRY")
+    }
+    fn dicomweb(&self) -> String {
+        self.server.url("/dicomweb")
+    }
+    fn bearer(&self) -> Option<&str> {
+        Some(&self.token)
+    }
+}
+
+pub const CALLING_AE: &str = "BENCH";
+
+impl FerryPeer {
+    pub async fn start() -> anyhow::Result<FerryPeer> {
+        use ferry_server::auth::Role;
+        use ferry_server::facility::{NewFacility, Tier};
+        let server =
+            crate::harness::Server::start_with(&crate::harness::Engine::Sqlite, true).await?;
+        let dimse_port = server.dimse_addr.context("the DIMSE listener")?.port();
+        let actor = crate::harness::Server::actor();
+        let mut tx = server.db.begin_write().await?;
+        let island = ferry_server::facility::create(
+            &mut tx,
+            &actor,
+            NewFacility {
+                name: "Island".into(),
+                tier: Tier::Village,
+                parent_id: None,
+                time_zone: "Asia/Shanghai".into(),
+                contact: String::new(),
+            },
+        )
+        .await?
+        .id;
+        ferry_server::modality::create(
+            &mut tx,
+            &actor,
+            island,
+            ferry_server::modality::NewModality {
+                ae_title: CALLING_AE.into(),
+                description: String::new(),
+            },
+        )
+        .await?;
+        ferry_server::user::create(
+            &mut tx,
+            &actor,
+            ferry_server::user::NewUser {
+                username: "clinician".into(),
+                display_name: "clinician".into(),
+                password: "bench password 1".into(),
+                facility_id: island,
+                roles: vec![Role::Clinician],
+                specialties: vec![],
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let token = server.login("clinician", "bench password 1").await?;
+        Ok(FerryPeer {
+            server,
+            token,
+            dimse_port,
+        })
+    }
+
+    pub async fn count(&self) -> anyhow::Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dicom_instance")
+            .fetch_one(self.server.db.pool())
+            .await?;
+        Ok(n as u64)
+    }
+}

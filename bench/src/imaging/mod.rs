@@ -1,0 +1,375 @@
+//! The imaging benchmark: Ferry beside Orthanc on the same files, in the same
+//! run, both durable, both with TCP_NODELAY.
+//!
+//! - Ingest by C-STORE as the index grows: with `--index-size N`, each peer
+//!   is loaded with N small instances in `--steps` stages (four `storescu` at
+//!   once), and before each stage and after the last a probe of full-size
+//!   instances is timed through one `storescu`.
+//! - Ingest by C-STORE: dcmtk's `storescu`, one sender and `--senders` at once.
+//! - Ingest by STOW-RS: batches of 50 instances, `--senders` requests at once.
+//! - QIDO-RS study search latency (p50, p99) once both hold every instance.
+//! - WADO-RS retrieval of a whole study, MB/s.
+//!
+//! Orthanc 1.10 cannot listen on loopback only, so the whole benchmark runs in
+//! a network namespace of its own that has nothing but `lo` (it re-executes
+//! itself under `unshare -n`; that needs root).
+
+mod ferry;
+mod workload;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::orthanc::Orthanc;
+use crate::report::{progress, Samples, Versus};
+use ferry::{FerryPeer, CALLING_AE};
+use workload::{c_store, files, generate, qido, stow, wado, Peer, CT_STUDIES, SMALL_STUDIES};
+
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Instances for each ingest door (so the index ends with twice this).
+    #[arg(long, default_value_t = 2000)]
+    instances: usize,
+    /// Parallel senders for the concurrent runs.
+    #[arg(long, default_value_t = 4)]
+    senders: usize,
+    /// Timed QIDO-RS searches.
+    #[arg(long, default_value_t = 200)]
+    searches: usize,
+    /// Small instances loaded before the other figures are taken, to measure
+    /// ingest as the index grows and searches over a large index.
+    #[arg(long, default_value_t = 0)]
+    index_size: usize,
+    /// Stages in which `--index-size` is loaded, with an ingest probe before
+    /// each and after the last.
+    #[arg(long, default_value_t = 4)]
+    steps: usize,
+    /// Full-size instances in each ingest probe.
+    #[arg(long, default_value_t = 200)]
+    probe: usize,
+    /// A small run that checks the benchmark works, not a measurement.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// Orthanc as a [`Peer`].
+impl Peer for Orthanc {
+    fn name(&self) -> &'static str {
+        "Orthanc"
+    }
+    fn dimse(&self) -> (u16, &str) {
+        (self.dicom, "ORTHANC")
+    }
+    fn dicomweb(&self) -> String {
+        format!("http://127.0.0.1:{}/dicom-web", self.http)
+    }
+    fn bearer(&self) -> Option<&str> {
+        None
+    }
+}
+
+pub fn check_quick(mut options: Options) -> Options {
+    if options.quick {
+        options.instances = options.instances.min(100);
+        options.searches = options.searches.min(10);
+        options.senders = options.senders.min(2);
+        options.index_size = 100;
+        options.steps = options.steps.clamp(1, 2);
+        options.probe = options.probe.min(20);
+    }
+    options.steps = options.steps.max(1);
+    options
+}
+
+/// The generated files, shared by both peers.
+struct Files {
+    /// Per stage: the probe (one folder) and the load (a folder per sender).
+    stages: Vec<(PathBuf, Vec<PathBuf>)>,
+    /// The final probe.
+    last_probe: PathBuf,
+    single: PathBuf,
+    parallel: Vec<PathBuf>,
+    stow: Vec<PathBuf>,
+    /// Study UIDs of the CT-like studies, for the searches and retrievals.
+    studies: Vec<String>,
+    /// Every instance the run sends.
+    total: usize,
+}
+
+fn subfolders(root: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|g| root.join(g.to_string()))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+fn write_files(work: &Path, options: &Options) -> anyhow::Result<Files> {
+    let mut total = 0;
+    let mut stages = Vec::new();
+    if options.index_size > 0 {
+        let per_stage = options.index_size / options.steps;
+        progress(format!(
+            "writing {} small instances in {} stages and {} probes of {}",
+            per_stage * options.steps,
+            options.steps,
+            options.steps + 1,
+            options.probe
+        ));
+        for stage in 0..options.steps {
+            let probe = work.join(format!("probe-{stage}"));
+            generate(&probe, options.probe, 1, CT_STUDIES)?;
+            let load = work.join(format!("load-{stage}"));
+            generate(&load, per_stage, options.senders, SMALL_STUDIES)?;
+            stages.push((probe.join("0"), subfolders(&load, options.senders)));
+            total += options.probe + per_stage;
+        }
+    }
+    let last_probe = work.join("probe-last");
+    if options.index_size > 0 {
+        generate(&last_probe, options.probe, 1, CT_STUDIES)?;
+        total += options.probe;
+    }
+
+    progress(format!("writing {} instances", options.instances * 2));
+    let half = options.instances / 2;
+    let single = work.join("single");
+    let parallel_root = work.join("parallel");
+    let stow_root = work.join("stow");
+    let mut studies = generate(&single, half, 1, CT_STUDIES)?;
+    studies.extend(generate(
+        &parallel_root,
+        options.instances - half,
+        options.senders,
+        CT_STUDIES,
+    )?);
+    studies.extend(generate(&stow_root, options.instances, 1, CT_STUDIES)?);
+    total += options.instances * 2;
+    Ok(Files {
+        stages,
+        last_probe: last_probe.join("0"),
+        single: single.join("0"),
+        parallel: subfolders(&parallel_root, options.senders),
+        stow: files(&stow_root)?,
+        studies,
+        total,
+    })
+}
+
+/// What one side measured.
+struct Measured {
+    /// Index size (instances) and one `storescu`'s rate there.
+    growth: Vec<(usize, f64)>,
+    /// Index size at the start of a load stage and the load's rate.
+    loading: Vec<(usize, f64)>,
+    store_one: f64,
+    store_many: f64,
+    stow: f64,
+    qido: Samples,
+    wado: f64,
+}
+
+async fn rate(peer: &dyn Peer, groups: &[PathBuf]) -> anyhow::Result<f64> {
+    let mut n = 0;
+    for group in groups {
+        n += files(group)?.len();
+    }
+    Ok(n as f64 / c_store(peer, groups, CALLING_AE).await?.as_secs_f64())
+}
+
+async fn measure(peer: &dyn Peer, files: &Files, options: &Options) -> anyhow::Result<Measured> {
+    let name = peer.name();
+    let (mut growth, mut loading) = (Vec::new(), Vec::new());
+    let mut held = 0;
+    for (probe, load) in &files.stages {
+        progress(format!("{name}: probe at {held} instances"));
+        growth.push((held, rate(peer, std::slice::from_ref(probe)).await?));
+        held += options.probe;
+        progress(format!("{name}: loading from {held} instances"));
+        let loaded = rate(peer, load).await?;
+        loading.push((held, loaded));
+        for group in load {
+            held += files_in(group)?;
+        }
+    }
+    if !files.stages.is_empty() {
+        progress(format!("{name}: probe at {held} instances"));
+        let last = std::slice::from_ref(&files.last_probe);
+        growth.push((held, rate(peer, last).await?));
+    }
+
+    progress(format!("{name}: C-STORE, one sender"));
+    let store_one = rate(peer, std::slice::from_ref(&files.single)).await?;
+    progress(format!("{name}: C-STORE, {} senders", files.parallel.len()));
+    let store_many = rate(peer, &files.parallel).await?;
+    progress(format!("{name}: STOW-RS"));
+    let stow_rate = files.stow.len() as f64
+        / stow(peer, &files.stow, options.senders)
+            .await?
+            .as_secs_f64();
+    progress(format!("{name}: QIDO-RS and WADO-RS"));
+    let qido_samples = qido(peer, &files.studies, options.searches).await?;
+    let wado_rate = wado(peer, &files.studies[0], 5).await?;
+    Ok(Measured {
+        growth,
+        loading,
+        store_one,
+        store_many,
+        stow: stow_rate,
+        qido: qido_samples,
+        wado: wado_rate,
+    })
+}
+
+fn files_in(dir: &Path) -> anyhow::Result<usize> {
+    Ok(files(dir)?.len())
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let options = check_quick(options);
+    if std::env::var_os("FERRY_BENCH_NETNS").is_none() {
+        // Into a network namespace with only loopback, where Orthanc's
+        // listeners cannot be reached from outside.
+        let exe = std::env::current_exe()?;
+        let status = tokio::process::Command::new("unshare")
+            .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+            .arg(exe)
+            .args(std::env::args_os().skip(1))
+            .env("FERRY_BENCH_NETNS", "1")
+            .status()
+            .await
+            .context("unshare -n (the imaging benchmark needs root)")?;
+        anyhow::ensure!(status.success(), "the isolated run failed");
+        return Ok(());
+    }
+    let work = tempfile::tempdir()?;
+    let files = write_files(work.path(), &options)?;
+
+    let free = || -> anyhow::Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    };
+    progress("starting Orthanc");
+    let orthanc = Orthanc::start(free()?, free()?).await?;
+    let theirs = measure(&orthanc, &files, &options).await?;
+    let held = orthanc.count().await?;
+    anyhow::ensure!(
+        held as usize == files.total,
+        "Orthanc holds {held} instances, not {}",
+        files.total
+    );
+    orthanc.stop().await?;
+
+    progress("starting Ferry");
+    let ferry = FerryPeer::start().await?;
+    let ours = measure(&ferry, &files, &options).await?;
+    let held = ferry.count().await?;
+    anyhow::ensure!(
+        held as usize == files.total,
+        "Ferry holds {held} instances, not {}",
+        files.total
+    );
+    ferry.server.stop().await?;
+
+    print(&options, &files, &ours, &theirs)
+}
+
+fn print(
+    options: &Options,
+    files: &Files,
+    ours: &Measured,
+    theirs: &Measured,
+) -> anyhow::Result<()> {
+    let versus = |name: String, unit, ferry: f64, peer: f64, higher| Versus {
+        name,
+        unit,
+        ferry,
+        peer,
+        higher_is_better: higher,
+    };
+    let mut rows = Vec::new();
+    for ((held, f), (_, o)) in ours.growth.iter().zip(&theirs.growth) {
+        rows.push(versus(
+            format!("C-STORE, one storescu, index at {held}"),
+            "inst/s",
+            *f,
+            *o,
+            true,
+        ));
+    }
+    for ((held, f), (_, o)) in ours.loading.iter().zip(&theirs.loading) {
+        rows.push(versus(
+            format!("C-STORE small, {} storescu, from {held}", options.senders),
+            "inst/s",
+            *f,
+            *o,
+            true,
+        ));
+    }
+    let at = files.total - 2 * options.instances;
+    rows.extend([
+        versus(
+            format!("C-STORE ingest, one storescu, index at {at}"),
+            "inst/s",
+            ours.store_one,
+            theirs.store_one,
+            true,
+        ),
+        versus(
+            format!("C-STORE ingest, {} storescu at once", files.parallel.len()),
+            "inst/s",
+            ours.store_many,
+            theirs.store_many,
+            true,
+        ),
+        versus(
+            format!(
+                "STOW-RS ingest, 50 per request, {} at once",
+                options.senders
+            ),
+            "inst/s",
+            ours.stow,
+            theirs.stow,
+            true,
+        ),
+        versus(
+            "QIDO-RS study search p50".into(),
+            "ms",
+            ours.qido.quantile_ms(0.5),
+            theirs.qido.quantile_ms(0.5),
+            false,
+        ),
+        versus(
+            "QIDO-RS study search p99".into(),
+            "ms",
+            ours.qido.quantile_ms(0.99),
+            theirs.qido.quantile_ms(0.99),
+            false,
+        ),
+        versus(
+            "WADO-RS whole study retrieve".into(),
+            "MB/s",
+            ours.wado,
+            theirs.wado,
+            true,
+        ),
+    ]);
+    crate::report::print_versus(
+        &format!(
+            "imaging: {} instances indexed at the end ({} small, the rest 39 KB CT), \
+             Ferry on SQLite{}",
+            files.total,
+            options.index_size / options.steps * options.steps,
+            if options.quick {
+                " (quick: not a measurement)"
+            } else {
+                ""
+            }
+        ),
+        "Orthanc",
+        &rows,
+    )?;
+    Ok(())
+}
