@@ -23,6 +23,12 @@
 //! one streamed write, one file fsync, one directory fsync and a share of one
 //! write transaction.
 //!
+//! A C-STORE data set on local blob storage ([`Store::ingest_staged`]) takes
+//! steps 1 to 3 in one blocking call and leaves the checks of step 3 to the
+//! transaction of step 4, which makes them anyway: a refused instance's blob
+//! is discarded after the fact. The crash analysis is the same, since the key
+//! was journalled before the rename.
+//!
 //! # Duplicates and conflicts
 //!
 //! - **Same SOP Instance UID, same bytes** (SHA-256): the instance is already
@@ -40,6 +46,7 @@
 //! - **A known Series Instance UID in another study**: refused the same way.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -158,18 +165,60 @@ impl Store {
     ) -> Result<Stored, IngestError> {
         let limit = self.0.config.max_instance_bytes;
         let path = path.to_path_buf();
-        // Steps 1 and 2 in one blocking call: hash in place, fsync, parse.
-        let prepared = tokio::task::spawn_blocking(move || {
-            let staged = adopt(path, limit)?;
-            if let Some(file) = &staged.file {
-                file.sync_all()?;
-            }
-            let parsed = read_instance(&staged.path)?;
-            Ok::<_, IngestError>(PreparedInstance { staged, parsed })
+        if !self.0.blobs.puts_blocking() {
+            // Steps 1 and 2 in one blocking call: hash in place, fsync, parse.
+            let prepared = tokio::task::spawn_blocking(move || {
+                let staged = adopt(path, limit)?;
+                if let Some(file) = &staged.file {
+                    file.sync_all()?;
+                }
+                let parsed = read_instance(&staged.path)?;
+                Ok::<_, IngestError>(PreparedInstance { staged, parsed })
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            return self.commit(prepared, ctx).await;
+        }
+        // Local blobs: steps 1 to 3 in one blocking call (hash, fsync, parse,
+        // rename under a journalled key, fsync the directory), then step 4.
+        // The duplicate and conflict rules are judged by the index
+        // transaction alone: a refused instance's blob is discarded after
+        // the fact, which costs less than asking the index twice for every
+        // instance that is not refused.
+        let key = self.take_key().await?;
+        let blobs = Arc::clone(&self.0.blobs);
+        let expected = ctx.expected_study.clone();
+        let put_key = key.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let prepare = || {
+                let staged = adopt(path, limit)?;
+                if let Some(file) = &staged.file {
+                    file.sync_all()?;
+                }
+                let parsed = read_instance(&staged.path)?;
+                check_study(expected.as_deref(), &parsed.header)?;
+                Ok::<_, IngestError>(PreparedInstance { staged, parsed })
+            };
+            // The flag says whether the key may now name a blob.
+            let prepared = prepare().map_err(|e| (e, false))?;
+            blobs
+                .put_file_blocking(&put_key, &prepared.staged.path)
+                .map_err(|e| (e.into(), true))?;
+            Ok(prepared)
         })
         .await
-        .map_err(std::io::Error::other)??;
-        self.commit(prepared, ctx).await
+        .map_err(std::io::Error::other)?;
+        match done {
+            Ok(prepared) => self.file_in_index(prepared, key, ctx).await,
+            Err((error, used)) => {
+                if used {
+                    self.discard_key(&key).await;
+                } else {
+                    self.return_key(key);
+                }
+                Err(error)
+            }
+        }
     }
 
     /// Step 1: streams `source` into a staged file, hashing it on the way.
@@ -232,22 +281,13 @@ impl Store {
 
     /// Steps 3 and 4: applies the duplicate and conflict rules, makes the blob
     /// durable and commits the index rows. Returns once both are durable.
-    #[tracing::instrument(skip_all, fields(facility_id = ctx.facility_id))]
     pub async fn commit(
         &self,
         prepared: PreparedInstance,
         ctx: &IngestContext,
     ) -> Result<Stored, IngestError> {
-        let PreparedInstance { staged, parsed } = prepared;
-        let header = &parsed.header;
-        if let Some(expected) = &ctx.expected_study {
-            if *expected != header.study_uid {
-                return Err(IngestError::WrongStudy {
-                    expected: expected.clone(),
-                    found: header.study_uid.clone(),
-                });
-            }
-        }
+        let header = prepared.header();
+        check_study(ctx.expected_study.as_deref(), header)?;
         // Settle the common cases before writing anything; the transaction
         // checks again, for senders racing each other.
         let known = {
@@ -255,7 +295,7 @@ impl Store {
             sql::known(&mut conn, header).await?
         };
         if let Some(sha256) = known.sha256 {
-            return self.settle(header.clone(), sha256 == staged.sha256);
+            return self.settle(header.clone(), sha256 == prepared.staged.sha256);
         }
         if let Some((_, facility_id, patient_id)) = known.study {
             let owner = (facility_id, patient_id);
@@ -268,10 +308,23 @@ impl Store {
         }
 
         let key = self.take_key().await?;
-        if let Err(e) = self.0.blobs.put_file(&key, &staged.path).await {
+        if let Err(e) = self.0.blobs.put_file(&key, &prepared.staged.path).await {
             self.discard_key(&key).await;
             return Err(e.into());
         }
+        self.file_in_index(prepared, key, ctx).await
+    }
+
+    /// Step 4 for an instance whose blob is durable under `key`: commits its
+    /// index rows, or discards the blob when the index refuses it.
+    #[tracing::instrument(skip_all, fields(facility_id = ctx.facility_id))]
+    async fn file_in_index(
+        &self,
+        prepared: PreparedInstance,
+        key: String,
+        ctx: &IngestContext,
+    ) -> Result<Stored, IngestError> {
+        let PreparedInstance { staged, parsed } = prepared;
         let entry = NewInstance {
             header: parsed.header,
             facility_id: ctx.facility_id,
@@ -363,6 +416,15 @@ impl Store {
         Ok(key)
     }
 
+    /// Gives back a key that names no blob, for the next instance.
+    fn return_key(&self, key: String) {
+        self.0
+            .keys
+            .lock()
+            .expect("the key pool's lock is never held across a panic")
+            .push(key);
+    }
+
     fn pop_key(&self) -> Option<String> {
         self.0
             .keys
@@ -383,6 +445,17 @@ impl Store {
         if let Err(error) = result {
             tracing::warn!(%error, blob_key = key, "could not discard a blob; recovery will");
         }
+    }
+}
+
+/// Refuses an instance of another study than the one a request is for.
+fn check_study(expected: Option<&str>, header: &InstanceHeader) -> Result<(), IngestError> {
+    match expected {
+        Some(expected) if expected != header.study_uid => Err(IngestError::WrongStudy {
+            expected: expected.to_owned(),
+            found: header.study_uid.clone(),
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -113,6 +113,14 @@ impl BlobStore for FsBlobStore {
         .boxed()
     }
 
+    fn puts_blocking(&self) -> bool {
+        true
+    }
+
+    fn put_file_blocking(&self, key: &str, staged: &Path) -> io::Result<()> {
+        put_blocking(&self.root, &self.path_of(key)?, staged)
+    }
+
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<BlobReader>> {
         async move {
             let file = tokio::fs::File::open(self.path_of(key)?).await?;

@@ -35,6 +35,21 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     /// file is consumed (moved or deleted). `staged` must already be fsynced.
     fn put_file<'a>(&'a self, key: &'a str, staged: &'a Path) -> BoxFuture<'a, io::Result<()>>;
 
+    /// Whether [`put_file_blocking`](Self::put_file_blocking) is available:
+    /// the blobs are local files and a put is a rename plus a directory fsync,
+    /// cheap enough that ingest does it on the blocking thread that already
+    /// checked the file, before the index has judged duplicates.
+    fn puts_blocking(&self) -> bool {
+        false
+    }
+
+    /// As [`put_file`](Self::put_file), as one blocking call; only called when
+    /// [`puts_blocking`](Self::puts_blocking) is true.
+    fn put_file_blocking(&self, key: &str, staged: &Path) -> io::Result<()> {
+        let _ = (key, staged);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
     /// Opens the blob for reading. A missing blob is `ErrorKind::NotFound`.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, io::Result<BlobReader>>;
 

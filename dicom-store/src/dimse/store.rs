@@ -1,7 +1,9 @@
 //! C-STORE (PS3.4 Annex B): the data set is streamed to a staged Part 10
-//! file as its fragments arrive, so memory use per association is one PDU
-//! whatever the size of the instance, then handed to the service.
+//! file as its fragments arrive, so memory use per association is bounded
+//! (256 KiB plus one PDU) whatever the size of the instance, then handed to
+//! the service.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use dicom_object::meta::FileMetaTableBuilder;
@@ -16,6 +18,9 @@ use super::{DimseError, StagedFile, StoreOutcome, StoreRequest};
 
 /// Buffer between P-DATA fragments and the file: a few fragments per write.
 const WRITE_BUFFER: usize = 256 * 1024;
+
+/// A staging file being written, and its path (removed when dropped).
+type StagingWriter = (tokio::io::BufWriter<tokio::fs::File>, tempfile::TempPath);
 
 impl Association {
     pub(crate) async fn store(
@@ -90,39 +95,70 @@ impl Association {
                 return Ok(Err(StoreOutcome::CannotUnderstand(comment)));
             }
         };
-        let mut staged = match self.create_staging_file(&header).await {
-            Ok(staged) => Some(staged),
-            Err(error) => {
-                warn!(%error, "cannot create a staging file");
-                None
-            }
-        };
-        let mut written = header.len() as u64;
+        // The first WRITE_BUFFER bytes are kept in memory: most instances end
+        // there and then cost one blocking call (create, write) instead of a
+        // create plus a write per flush.
+        let mut buffer = header;
+        let dataset_offset = buffer.len() as u64;
+        let mut file: Option<StagingWriter> = None;
+        let mut failed = false;
+        let mut written = dataset_offset;
         loop {
             let (bytes, last) = self.data_fragment(context_id).await?;
-            if let Some((file, _)) = staged.as_mut() {
-                if let Err(error) = file.write_all(&bytes).await {
-                    warn!(%error, "cannot write to the staging file");
-                    staged = None;
+            written += bytes.len() as u64;
+            if !failed {
+                if let Some((writer, _)) = file.as_mut() {
+                    if let Err(error) = writer.write_all(&bytes).await {
+                        warn!(%error, "cannot write to the staging file");
+                        failed = true;
+                        file = None;
+                    }
+                } else {
+                    buffer.extend_from_slice(&bytes);
+                    if buffer.len() > WRITE_BUFFER {
+                        match self.create_staging_file(std::mem::take(&mut buffer)).await {
+                            Ok((std_file, path)) => {
+                                let writer = tokio::io::BufWriter::with_capacity(
+                                    WRITE_BUFFER,
+                                    tokio::fs::File::from_std(std_file),
+                                );
+                                file = Some((writer, path));
+                            }
+                            Err(error) => {
+                                warn!(%error, "cannot create a staging file");
+                                failed = true;
+                            }
+                        }
+                    }
                 }
-                written += bytes.len() as u64;
             }
             if last {
                 break;
             }
         }
-        let Some((mut file, path)) = staged else {
+        let staged = match (failed, file) {
+            (true, _) => None,
+            (false, Some((mut writer, path))) => match writer.flush().await {
+                Ok(()) => Some(path),
+                Err(error) => {
+                    warn!(%error, "cannot flush the staging file");
+                    None
+                }
+            },
+            (false, None) => match self.create_staging_file(buffer).await {
+                Ok((_, path)) => Some(path),
+                Err(error) => {
+                    warn!(%error, "cannot create a staging file");
+                    None
+                }
+            },
+        };
+        let Some(path) = staged else {
             return Ok(Err(StoreOutcome::OutOfResources(
                 "cannot stage the instance".into(),
             )));
         };
-        if let Err(error) = file.flush().await {
-            warn!(%error, "cannot flush the staging file");
-            return Ok(Err(StoreOutcome::OutOfResources(
-                "cannot stage the instance".into(),
-            )));
-        }
-        Ok(Ok(StagedFile::new(path, header.len() as u64, written)))
+        Ok(Ok(StagedFile::new(path, dataset_offset, written)))
     }
 
     /// Preamble, magic code and file meta group for the staged file.
@@ -148,28 +184,25 @@ impl Association {
         Ok(header)
     }
 
+    /// Creates a staging file holding `bytes`, in one blocking call.
     async fn create_staging_file(
         &self,
-        header: &[u8],
-    ) -> std::io::Result<(tokio::io::BufWriter<tokio::fs::File>, tempfile::TempPath)> {
+        bytes: Vec<u8>,
+    ) -> std::io::Result<(std::fs::File, tempfile::TempPath)> {
         let dir: PathBuf = self
             .config
             .staging_dir
             .clone()
             .unwrap_or_else(std::env::temp_dir);
-        // Creating the file is a blocking call; keep it off the runtime.
-        let named = tokio::task::spawn_blocking(move || {
-            tempfile::Builder::new()
+        tokio::task::spawn_blocking(move || {
+            let mut named = tempfile::Builder::new()
                 .prefix("dimse-")
                 .suffix(".dcm")
-                .tempfile_in(dir)
+                .tempfile_in(dir)?;
+            named.as_file_mut().write_all(&bytes)?;
+            Ok(named.into_parts())
         })
         .await
-        .map_err(std::io::Error::other)??;
-        let (file, path) = named.into_parts();
-        let mut file =
-            tokio::io::BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
-        file.write_all(header).await?;
-        Ok((file, path))
+        .map_err(std::io::Error::other)?
     }
 }
