@@ -166,17 +166,9 @@ impl Store {
         let limit = self.0.config.max_instance_bytes;
         let path = path.to_path_buf();
         if !self.0.blobs.puts_blocking() {
-            // Steps 1 and 2 in one blocking call: hash in place, fsync, parse.
-            let prepared = tokio::task::spawn_blocking(move || {
-                let staged = adopt(path, limit)?;
-                if let Some(file) = &staged.file {
-                    file.sync_all()?;
-                }
-                let parsed = read_instance(&staged.path)?;
-                Ok::<_, IngestError>(PreparedInstance { staged, parsed })
-            })
-            .await
-            .map_err(std::io::Error::other)??;
+            let prepared = tokio::task::spawn_blocking(move || prepare_in_place(path, limit))
+                .await
+                .map_err(std::io::Error::other)??;
             return self.commit(prepared, ctx).await;
         }
         // Local blobs: steps 1 to 3 in one blocking call (hash, fsync, parse,
@@ -190,17 +182,13 @@ impl Store {
         let expected = ctx.expected_study.clone();
         let put_key = key.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let prepare = || {
-                let staged = adopt(path, limit)?;
-                if let Some(file) = &staged.file {
-                    file.sync_all()?;
-                }
-                let parsed = read_instance(&staged.path)?;
-                check_study(expected.as_deref(), &parsed.header)?;
-                Ok::<_, IngestError>(PreparedInstance { staged, parsed })
-            };
             // The flag says whether the key may now name a blob.
-            let prepared = prepare().map_err(|e| (e, false))?;
+            let prepared = prepare_in_place(path, limit)
+                .and_then(|prepared| {
+                    check_study(expected.as_deref(), prepared.header())?;
+                    Ok(prepared)
+                })
+                .map_err(|e| (e, false))?;
             blobs
                 .put_file_blocking(&put_key, &prepared.staged.path)
                 .map_err(|e| (e.into(), true))?;
@@ -457,6 +445,17 @@ fn check_study(expected: Option<&str>, header: &InstanceHeader) -> Result<(), In
         }),
         _ => Ok(()),
     }
+}
+
+/// Steps 1 and 2 for a file already on disk, on the caller's blocking
+/// thread: hash in place, fsync, parse.
+fn prepare_in_place(path: PathBuf, limit: u64) -> Result<PreparedInstance, IngestError> {
+    let staged = adopt(path, limit)?;
+    if let Some(file) = &staged.file {
+        file.sync_all()?;
+    }
+    let parsed = read_instance(&staged.path)?;
+    Ok(PreparedInstance { staged, parsed })
 }
 
 /// Step 1 for a file already on disk: hashes it and takes ownership (from

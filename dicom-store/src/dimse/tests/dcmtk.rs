@@ -143,6 +143,13 @@ async fn storescu_stores_explicit_and_implicit_little_endian_intact() {
     .await;
 }
 
+/// Larger than the 256 KiB of a data set that is held in memory, so this
+/// one goes to the staging file as it arrives.
+#[tokio::test]
+async fn storescu_stores_an_instance_larger_than_the_memory_buffer_intact() {
+    send_and_compare("storescu", &[], &["examples_overlay.dcm"], false).await;
+}
+
 #[tokio::test]
 async fn storescu_proposing_implicit_only_is_stored_in_implicit() {
     send_and_compare("storescu", &["-xi"], &["MR_small_implicit.dcm"], true).await;
