@@ -229,23 +229,19 @@ impl Store {
             sha256: String::new(),
         };
         let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
-        let mut hasher = Sha256::new();
+        let mut tally = Tally::new(limit);
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = source.read(&mut buf).await?;
             if n == 0 {
                 break;
             }
-            staged.size += n as u64;
-            if staged.size > limit {
-                return Err(IngestError::TooLarge { limit });
-            }
-            hasher.update(&buf[..n]);
+            tally.add(&buf[..n])?;
             file.write_all(&buf[..n]).await?;
         }
         file.flush().await?;
         staged.file = Some(file.into_inner().into_std().await);
-        staged.sha256 = hex::encode(hasher.finalize());
+        tally.finish(&mut staged);
         Ok(staged)
     }
 
@@ -469,22 +465,50 @@ fn adopt(path: PathBuf, limit: u64) -> Result<StagedInstance, IngestError> {
         sha256: String::new(),
     };
     let mut file = std::fs::File::open(&staged.path)?;
-    let mut hasher = Sha256::new();
+    let mut tally = Tally::new(limit);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        staged.size += n as u64;
-        if staged.size > limit {
-            return Err(IngestError::TooLarge { limit });
-        }
-        hasher.update(&buf[..n]);
+        tally.add(&buf[..n])?;
     }
     staged.file = Some(file);
-    staged.sha256 = hex::encode(hasher.finalize());
+    tally.finish(&mut staged);
     Ok(staged)
+}
+
+/// Size and SHA-256 of an instance's bytes as they pass, refusing an
+/// instance larger than the limit as soon as it gets there.
+struct Tally {
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+}
+
+impl Tally {
+    fn new(limit: u64) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+        }
+    }
+
+    fn add(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        self.size += bytes.len() as u64;
+        if self.size > self.limit {
+            return Err(IngestError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(bytes);
+        Ok(())
+    }
+
+    fn finish(self, staged: &mut StagedInstance) {
+        staged.size = self.size;
+        staged.sha256 = hex::encode(self.hasher.finalize());
+    }
 }
 
 /// A random shard, `ab/cd`: one of 65,536 directories.
