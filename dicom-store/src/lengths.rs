@@ -8,7 +8,7 @@
 //! dicom-parser's lazy reader, skipping every value.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use dicom_encoding::TransferSyntaxIndex;
@@ -31,7 +31,17 @@ pub enum LengthError {
 pub fn check(path: &Path) -> Result<(), LengthError> {
     let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
     let size = std::fs::metadata(path).map_err(|e| malformed(&e))?.len();
-    let mut file = BufReader::new(File::open(path).map_err(|e| malformed(&e))?);
+    let file = BufReader::new(File::open(path).map_err(|e| malformed(&e))?);
+    check_reader(file, size)
+}
+
+/// As [`check`], for a Part 10 file held in memory.
+pub fn check_bytes(data: &[u8]) -> Result<(), LengthError> {
+    check_reader(Cursor::new(data), data.len() as u64)
+}
+
+fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthError> {
+    let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
     let mut head = [0u8; 132];
     file.read_exact(&mut head).map_err(|e| malformed(&e))?;
     let start = if &head[128..132] == b"DICM" {
@@ -68,7 +78,7 @@ pub fn check(path: &Path) -> Result<(), LengthError> {
 
 /// Walks the file meta group (explicit VR little endian), checking its
 /// lengths, and returns its Transfer Syntax UID. Leaves `file` at the data set.
-fn meta_group(file: &mut BufReader<File>, size: u64) -> Result<String, LengthError> {
+fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthError> {
     let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
     let mut transfer_syntax = None;
     loop {

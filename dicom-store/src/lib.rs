@@ -13,9 +13,17 @@
 //! - [`blob`]: where bytes live ([`blob::FsBlobStore`]; S3 later).
 //! - [`index`]: the study/series/instance tables and their SQL, on SQLite or
 //!   PostgreSQL through one sqlx `AnyPool`, with group commit.
-//! - [`dicomweb`]: STOW-RS and QIDO-RS under [`router`].
+//! - [`dicomweb`]: STOW-RS, QIDO-RS, WADO-RS (rendered frames and ECG
+//!   plots among it) and WADO-URI under [`router`].
 //! - [`json`]: the DICOM JSON model (PS3.18 Annex F).
-//! - [`uid`]: validation of DICOM unique identifiers (PS3.5 §9.1).
+//! - [`uid`]: validation and generation of DICOM unique identifiers (PS3.5 §9.1).
+//! - [`lengths`]: the check that every declared length fits in the file,
+//!   before any parser allocates from it.
+//! - [`pixels`]: frames out of stored pixel data; [`render`]: one frame
+//!   decoded and windowed to JPEG or PNG.
+//! - [`ecg`]: 12-lead ECG plots (SVG, PNG) of waveform instances.
+//! - [`sr`]: a signed reading report encoded as a Basic Text SR, to be
+//!   ingested into the study it reads.
 //! - [`error`]: [`IngestError`] (with its PS3.18 failure reasons) and [`StoreError`].
 //! - [`find`]: C-FIND answered from the index with QIDO-RS's query machinery.
 //! - [`dimse`]: the DIMSE service-class provider (C-ECHO, C-STORE, C-FIND)
@@ -29,6 +37,7 @@
 pub mod blob;
 pub mod dicomweb;
 pub mod dimse;
+pub mod ecg;
 pub mod error;
 pub mod find;
 pub mod index;
@@ -37,6 +46,7 @@ pub mod json;
 pub mod lengths;
 pub mod pixels;
 pub mod render;
+pub mod sr;
 pub mod store;
 pub mod uid;
 pub mod validate;

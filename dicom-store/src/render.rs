@@ -166,7 +166,11 @@ fn render_checked(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> 
     encode(&image, how.format, how.quality)
 }
 
-fn encode(image: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn encode(
+    image: &DynamicImage,
+    format: Format,
+    quality: u8,
+) -> Result<Vec<u8>, RenderError> {
     let mut out = Cursor::new(Vec::new());
     let result = match format {
         Format::Png => image.write_to(&mut out, ImageFormat::Png),

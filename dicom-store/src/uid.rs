@@ -1,5 +1,6 @@
 //! DICOM UIDs (PS3.5 §9.1): at most 64 characters, dot-separated components
 //! of digits, no component empty, none with a leading zero unless it is `0`.
+//! New ones come from [`generate`].
 
 /// Why a string is not a valid UID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,9 +46,25 @@ pub fn validate(uid: &str) -> Result<&str, UidError> {
     Ok(uid)
 }
 
+/// A new UID under the `2.25` root (PS3.5 §B.2): the decimal value of a
+/// random UUID. It needs no registered organisation root, and at most 39
+/// digits after `2.25.` it stays within the 64 characters.
+pub fn generate() -> String {
+    format!("2.25.{}", uuid::Uuid::new_v4().as_u128())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_uids_are_valid_and_distinct() {
+        let a = generate();
+        let b = generate();
+        assert!(a.starts_with("2.25."), "{a}");
+        assert_eq!(validate(&a), Ok(a.as_str()));
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn accepts_real_uids_and_their_padding() {

@@ -39,8 +39,8 @@ pub const DICOM_JSON: &str = "application/dicom+json";
 /// | GET | `…/metadata` at each of those levels | WADO-RS metadata with `BulkDataURI`s |
 /// | GET | `…/instances/{instance}/frames/{list}` | WADO-RS frames, as stored |
 /// | GET | `…/instances/{instance}/bulk/{tag}` | bulk data named by the metadata |
-/// | GET | `…/instances/{instance}[/frames/{list}]/rendered` | a frame as JPEG or PNG (`window`, `viewport`, `quality`) |
-/// | GET | `/studies/{study}[/series/{series}[/instances/{instance}]]/thumbnail` | a small JPEG or PNG |
+/// | GET | `…/instances/{instance}[/frames/{list}]/rendered` | a frame as JPEG or PNG (`window`, `viewport`, `quality`); an ECG waveform's 12-lead plot as PNG, SVG or JPEG |
+/// | GET | `/studies/{study}[/series/{series}[/instances/{instance}]]/thumbnail` | a small JPEG or PNG (of the plot, for an ECG) |
 /// | GET | `/wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…` | legacy WADO-URI |
 pub fn router<S>(state: StoreState) -> Router<S> {
     Router::new()

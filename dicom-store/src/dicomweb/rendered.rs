@@ -2,17 +2,31 @@
 //! browser can show, with `window`, `viewport` and `quality` query
 //! parameters. Syntaxes that cannot be decoded here answer 406 with the
 //! reason.
+//!
+//! An ECG waveform instance (12-lead or General ECG) has no frames; its
+//! `rendered` resource and thumbnails are its 12-lead plot (see
+//! [`crate::ecg`]): PNG by default and for `*/*` or `image/*`, SVG when
+//! `image/svg+xml` is preferred, and JPEG, rasterised like the PNG, for a
+//! client that accepts nothing else. A waveform that cannot be plotted as
+//! twelve leads (another channel count, another sample format) answers 422
+//! with the reason, which names what was found.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use image::DynamicImage;
 
 use super::wado::{audit, read_all, visible};
 use super::WebError;
+use crate::ecg::{self, EcgError, EcgFormat};
 use crate::render::{render, Format, RenderError, Rendering};
 use crate::StoreState;
+
+const JPEG: &str = "image/jpeg";
+const PNG: &str = "image/png";
+const SVG: &str = "image/svg+xml";
 
 type Params = Query<HashMap<String, String>>;
 
@@ -23,11 +37,22 @@ pub async fn instance(
     Path((study, series, sop)): Path<(String, String, String)>,
     Query(params): Params,
 ) -> Result<Response, WebError> {
-    let how = rendering(&headers, &params, 0, None)?;
-    respond(&state, &headers, &study, Some(&series), Some(&sop), how).await
+    let how = rendering(&params, 0, None)?;
+    respond(
+        &state,
+        &headers,
+        &study,
+        Some(&series),
+        Some(&sop),
+        how,
+        true,
+    )
+    .await
 }
 
-/// `GET …/instances/{instance}/frames/{frames}/rendered`: the first frame listed.
+/// `GET …/instances/{instance}/frames/{frames}/rendered`: the first frame
+/// listed. A waveform has no frames: 406, as for any instance without
+/// pixel data.
 pub async fn frame(
     State(state): State<StoreState>,
     headers: HeaderMap,
@@ -40,8 +65,17 @@ pub async fn frame(
         .and_then(|n| n.trim().parse::<u32>().ok())
         .filter(|n| *n >= 1)
         .ok_or_else(|| WebError::bad_request("frames are 1-based numbers separated by commas"))?;
-    let how = rendering(&headers, &params, frame - 1, None)?;
-    respond(&state, &headers, &study, Some(&series), Some(&sop), how).await
+    let how = rendering(&params, frame - 1, None)?;
+    respond(
+        &state,
+        &headers,
+        &study,
+        Some(&series),
+        Some(&sop),
+        how,
+        false,
+    )
+    .await
 }
 
 /// `GET …/instances/{instance}/thumbnail`.
@@ -51,8 +85,17 @@ pub async fn instance_thumbnail(
     Path((study, series, sop)): Path<(String, String, String)>,
     Query(params): Params,
 ) -> Result<Response, WebError> {
-    let how = rendering(&headers, &params, 0, Some((128, 128)))?;
-    respond(&state, &headers, &study, Some(&series), Some(&sop), how).await
+    let how = rendering(&params, 0, Some((128, 128)))?;
+    respond(
+        &state,
+        &headers,
+        &study,
+        Some(&series),
+        Some(&sop),
+        how,
+        true,
+    )
+    .await
 }
 
 /// `GET /studies/{study}/series/{series}/thumbnail`: of the series' middle instance.
@@ -62,8 +105,8 @@ pub async fn series_thumbnail(
     Path((study, series)): Path<(String, String)>,
     Query(params): Params,
 ) -> Result<Response, WebError> {
-    let how = rendering(&headers, &params, 0, Some((128, 128)))?;
-    respond(&state, &headers, &study, Some(&series), None, how).await
+    let how = rendering(&params, 0, Some((128, 128)))?;
+    respond(&state, &headers, &study, Some(&series), None, how, true).await
 }
 
 /// `GET /studies/{study}/thumbnail`: of its first series' middle instance.
@@ -73,17 +116,20 @@ pub async fn study_thumbnail(
     Path(study): Path<String>,
     Query(params): Params,
 ) -> Result<Response, WebError> {
-    let how = rendering(&headers, &params, 0, Some((128, 128)))?;
-    respond(&state, &headers, &study, None, None, how).await
+    let how = rendering(&params, 0, Some((128, 128)))?;
+    respond(&state, &headers, &study, None, None, how, true).await
 }
 
+/// Finds the instance to show, negotiates the format for its kind (a frame
+/// or an ECG plot) and draws it. `how.format` is ignored: it is decided here.
 async fn respond(
     state: &StoreState,
     headers: &HeaderMap,
     study: &str,
     series: Option<&str>,
     sop: Option<&str>,
-    how: Rendering,
+    mut how: Rendering,
+    plot_waveforms: bool,
 ) -> Result<Response, WebError> {
     let (principal, rows) = visible(state, headers, study, series, sop).await?;
     // A series or study is shown by an image from its middle, as PACS do.
@@ -93,18 +139,134 @@ async fn respond(
         .filter(|r| &r.series_uid == first_series)
         .collect();
     let row = in_series[in_series.len() / 2];
-    let file = read_all(state, row).await?;
-    let image = render_off_thread(file, how).await?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (media_type, body) = if plot_waveforms && ecg::is_ecg(&row.sop_class_uid) {
+        let format = match negotiate(accept, &[PNG, SVG, JPEG]) {
+            Some(SVG) => EcgFormat::Svg,
+            Some(JPEG) => EcgFormat::Jpeg,
+            Some(_) => EcgFormat::Png,
+            None => {
+                return Err(not_acceptable(
+                    "ECG plots are image/png, image/svg+xml or image/jpeg",
+                ))
+            }
+        };
+        let file = read_all(state, row).await?;
+        (
+            format.media_type(),
+            plot_off_thread(file, format, how).await?,
+        )
+    } else {
+        how.format = match negotiate(accept, &[JPEG, PNG]) {
+            Some(PNG) => Format::Png,
+            Some(_) => Format::Jpeg,
+            None => {
+                return Err(not_acceptable(
+                    "rendered images are image/jpeg or image/png",
+                ))
+            }
+        };
+        let file = read_all(state, row).await?;
+        (how.format.media_type(), render_off_thread(file, how).await?)
+    };
     audit(state, &principal, study, 1).await;
     Ok((
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(how.format.media_type()),
-        )],
-        image,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],
+        body,
     )
         .into_response())
+}
+
+fn not_acceptable(message: &str) -> WebError {
+    WebError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", message)
+}
+
+/// The offer an `Accept` header prefers: the highest q-value, an offer's
+/// q-value taken from the most specific range that matches it; between
+/// equals, the one named outright (`image/png` over `*/*`), then the
+/// earlier offer. No header takes the first offer.
+fn negotiate(accept: &str, offers: &[&'static str]) -> Option<&'static str> {
+    if accept.trim().is_empty() {
+        return offers.first().copied();
+    }
+    let ranges: Vec<(String, f32)> = accept
+        .split(',')
+        .filter_map(|range| {
+            let range = range.to_ascii_lowercase();
+            let mut parts = range.split(';');
+            let media = parts.next()?.trim().to_owned();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q=")?.trim().parse::<f32>().ok())
+                .next()
+                .unwrap_or(1.0);
+            (!media.is_empty()).then_some((media, q))
+        })
+        .collect();
+    // (q-value, specificity) of an offer: 2 named, 1 by `type/*`, 0 by `*/*`.
+    let rank = |offer: &str| {
+        let family = offer.split('/').next().unwrap_or(offer);
+        let find = |matches: &dyn Fn(&str) -> bool| ranges.iter().find(|(m, _)| matches(m));
+        find(&|m| m == offer)
+            .map(|(_, q)| (*q, 2))
+            .or_else(|| find(&|m| m.strip_suffix("/*") == Some(family)).map(|(_, q)| (*q, 1)))
+            .or_else(|| find(&|m| m == "*/*").map(|(_, q)| (*q, 0)))
+            .unwrap_or((0.0, 0))
+    };
+    let mut best: Option<(&'static str, (f32, u8))> = None;
+    for offer in offers {
+        let r = rank(offer);
+        if r.0 > 0.0 && best.is_none_or(|(_, b)| r > b) {
+            best = Some((offer, r));
+        }
+    }
+    best.map(|(offer, _)| offer)
+}
+
+/// Plots an ECG on the blocking pool: 422 for a waveform that is not
+/// twelve plottable leads, with the reason.
+async fn plot_off_thread(
+    file: Vec<u8>,
+    format: EcgFormat,
+    how: Rendering,
+) -> Result<Vec<u8>, WebError> {
+    tokio::task::spawn_blocking(move || plot(&file, format, &how))
+        .await
+        .map_err(|e| WebError::internal(&e))?
+        .map_err(|e| {
+            if e.is_data_error() {
+                WebError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "cannot_plot_ecg",
+                    e.to_string(),
+                )
+            } else {
+                WebError::internal(&e)
+            }
+        })
+}
+
+/// The plot; a raster is shrunk to the viewport (a thumbnail), an SVG
+/// scales by itself.
+fn plot(file: &[u8], format: EcgFormat, how: &Rendering) -> Result<Vec<u8>, EcgError> {
+    let ecg = ecg::parse(file)?;
+    let format = match format {
+        EcgFormat::Svg => return Ok(ecg::svg(&ecg).into_bytes()),
+        EcgFormat::Png => Format::Png,
+        EcgFormat::Jpeg => Format::Jpeg,
+    };
+    let image = DynamicImage::ImageRgb8(ecg::raster(&ecg));
+    let image = match how.viewport {
+        Some((w, h)) if w > 0 && h > 0 && (w < image.width() || h < image.height()) => {
+            image.resize(w, h, image::imageops::FilterType::Triangle)
+        }
+        _ => image,
+    };
+    crate::render::encode(&image, format, how.quality)
+        .map_err(|e| EcgError::Encoding(e.to_string()))
 }
 
 /// Renders on the blocking pool (decoding is CPU-bound) and maps the failure
@@ -125,32 +287,12 @@ pub(super) async fn render_off_thread(file: Vec<u8>, how: Rendering) -> Result<V
         })
 }
 
+/// The query parameters; the format is negotiated once the instance is known.
 fn rendering(
-    headers: &HeaderMap,
     params: &HashMap<String, String>,
     frame: u32,
     default_viewport: Option<(u32, u32)>,
 ) -> Result<Rendering, WebError> {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let format = if accept.contains("image/png") && !accept.contains("image/jpeg") {
-        Format::Png
-    } else if accept.is_empty()
-        || accept.contains("image/jpeg")
-        || accept.contains("image/*")
-        || accept.contains("*/*")
-    {
-        Format::Jpeg
-    } else {
-        return Err(WebError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            "not_acceptable",
-            "rendered images are image/jpeg or image/png",
-        ));
-    };
     let numbers = |name: &str| -> Result<Option<Vec<f64>>, WebError> {
         params
             .get(name)
@@ -190,7 +332,37 @@ fn rendering(
         frame,
         window,
         viewport,
-        format,
+        format: Format::Jpeg,
         quality,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_headers_pick_by_quality_then_specificity_then_order() {
+        let ecg = [PNG, SVG, JPEG];
+        assert_eq!(negotiate("", &ecg), Some(PNG));
+        assert_eq!(negotiate("*/*", &ecg), Some(PNG));
+        assert_eq!(negotiate("image/*", &ecg), Some(PNG));
+        assert_eq!(negotiate("image/svg+xml", &ecg), Some(SVG));
+        assert_eq!(negotiate("image/png;q=0.5, image/svg+xml", &ecg), Some(SVG));
+        assert_eq!(negotiate("image/*;q=0.8, image/svg+xml", &ecg), Some(SVG));
+        assert_eq!(negotiate("image/jpeg", &ecg), Some(JPEG));
+        assert_eq!(negotiate("image/*, image/png;q=0", &ecg), Some(SVG));
+        assert_eq!(negotiate("application/pdf", &ecg), None);
+        let frames = [JPEG, PNG];
+        assert_eq!(negotiate("*/*", &frames), Some(JPEG));
+        assert_eq!(negotiate("image/png", &frames), Some(PNG));
+        assert_eq!(negotiate("IMAGE/PNG", &frames), Some(PNG));
+        assert_eq!(negotiate("image/png, image/jpeg", &frames), Some(JPEG));
+        assert_eq!(negotiate("image/png, */*", &frames), Some(PNG));
+        assert_eq!(
+            negotiate("image/jpeg;q=0.5, image/png;q=0.9", &frames),
+            Some(PNG)
+        );
+        assert_eq!(negotiate("image/svg+xml", &frames), None);
+    }
 }

@@ -39,7 +39,7 @@ pub mod error;
 mod find;
 pub mod listener;
 mod message;
-mod negotiate;
+pub(crate) mod negotiate;
 mod store;
 mod transport;
 

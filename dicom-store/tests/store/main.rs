@@ -3,8 +3,10 @@
 
 mod bench;
 mod dicomweb;
+mod ecg;
 mod helpers;
 mod ingest;
 mod rendered;
 mod s3;
+mod sr;
 mod wado;

@@ -277,3 +277,70 @@ async fn legacy_wado_uri_serves_the_object_and_a_rendered_picture() {
     let (status, _, _) = get(&t, "/wado?requestType=WADO&studyUID=1.2", "*/*").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn an_ecg_renders_as_a_12_lead_plot_in_svg_png_or_jpeg() {
+    let t = TestStore::new().await;
+    let ecg = fixture_bytes("waveform_ecg_rhythm.dcm");
+    stow_bytes(&t, ecg.clone()).await;
+    let path = format!("{}/rendered", instance_path(&ecg));
+
+    let (status, content_type, svg) = get(&t, &path, "image/svg+xml").await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&svg));
+    assert_eq!(content_type, "image/svg+xml");
+    let svg = String::from_utf8(svg).expect("UTF-8");
+    assert!(svg.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_eq!(svg.matches("<polyline data-lead=").count(), 13);
+    assert_eq!(svg.matches("class=\"lead-label\"").count(), 13);
+
+    // PNG when asked for, and by default.
+    for accept in [
+        "image/png",
+        "*/*",
+        "image/*",
+        "image/png, image/svg+xml;q=0.5",
+    ] {
+        let (status, content_type, png) = get(&t, &path, accept).await;
+        assert_eq!(status, StatusCode::OK, "{accept}");
+        assert_eq!(content_type, "image/png", "{accept}");
+        let image = image::load_from_memory(&png).expect("a PNG");
+        assert!(image.width() > image.height(), "a landscape page");
+    }
+    let (status, content_type, jpeg) = get(&t, &path, "image/jpeg").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "image/jpeg");
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+
+    let (status, _, _) = get(&t, &path, "application/pdf").await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+
+    // A thumbnail is the plot shrunk to the viewport.
+    let thumbnail = path.replace("/rendered", "/thumbnail");
+    let (status, content_type, png) = get(&t, &thumbnail, "*/*").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "image/png");
+    assert_eq!(image::load_from_memory(&png).expect("a PNG").width(), 128);
+
+    // A waveform has no frames.
+    let frame = path.replace("/rendered", "/frames/1/rendered");
+    let (status, _, _) = get(&t, &frame, "image/png").await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+}
+
+#[tokio::test]
+async fn an_ecg_without_twelve_channels_answers_422_naming_the_count() {
+    let t = TestStore::new().await;
+    let three = crate::ecg::edited_fixture(3, false);
+    stow_bytes(&t, three.clone()).await;
+    let path = format!("{}/rendered", instance_path(&three));
+    for accept in ["image/svg+xml", "image/png"] {
+        let (status, _, body) = get(&t, &path, accept).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{accept}");
+        let error: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(error["error"]["code"], "cannot_plot_ecg");
+        assert_eq!(
+            error["error"]["message"],
+            "a 12-lead plot needs 12 channels; this waveform has 3"
+        );
+    }
+}
