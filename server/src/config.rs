@@ -42,6 +42,14 @@ pub struct Settings {
     /// An emergency nobody on call has accepted after this long is escalated
     /// to the schedulers.
     pub emergency_escalation_seconds: u64,
+    /// Target turnaround of a reading request, from request to signed final
+    /// report, by priority: the worklist counts down against these.
+    pub reading_target_stat_minutes: u64,
+    pub reading_target_urgent_minutes: u64,
+    pub reading_target_routine_minutes: u64,
+    /// A critical result its requester has not acknowledged after this long
+    /// is sent to the other clinicians of the requesting facility.
+    pub critical_escalation_seconds: u64,
     /// An examination of the same modality and body part within this many days
     /// counts as a duplicate.
     pub duplicate_exam_window_days: u32,
@@ -109,6 +117,10 @@ impl Default for Settings {
             hold_minutes: 10,
             slot_horizon_days: 84,
             emergency_escalation_seconds: 15 * 60,
+            reading_target_stat_minutes: 60,
+            reading_target_urgent_minutes: 4 * 60,
+            reading_target_routine_minutes: 24 * 60,
+            critical_escalation_seconds: 30 * 60,
             duplicate_exam_window_days: 90,
             cookie_secure: false,
             log: "info".to_owned(),
@@ -143,6 +155,10 @@ const KNOWN_KEYS: &[&str] = &[
     "HOLD_MINUTES",
     "SLOT_HORIZON_DAYS",
     "EMERGENCY_ESCALATION_SECONDS",
+    "READING_TARGET_STAT_MINUTES",
+    "READING_TARGET_URGENT_MINUTES",
+    "READING_TARGET_ROUTINE_MINUTES",
+    "CRITICAL_ESCALATION_SECONDS",
     "DUPLICATE_EXAM_WINDOW_DAYS",
     "COOKIE_SECURE",
     "LOG",

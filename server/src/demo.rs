@@ -271,6 +271,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     };
     seed_referrals(&mut tx, &actor, &demo).await?;
     seed_schedule(&mut tx, user_ids[4], user_ids[1], &demo).await?;
+    seed_reading(&mut tx, tertiary.id, user_ids[5]).await?;
 
     sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")
         .bind(MARKER)
@@ -282,6 +283,27 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         password,
         usernames,
     }))
+}
+
+/// Every study asked to be read goes to the tertiary hospital's worklist,
+/// whose radiologist is a reading lead. The requests themselves come with the
+/// demo studies ([`crate::imaging::demo`]).
+async fn seed_reading(tx: &mut Tx, tertiary: i64, radiologist: i64) -> Result<(), DemoError> {
+    let now = crate::time::now_ms();
+    sqlx::query(
+        "INSERT INTO reading_route (reading_facility_id, precedence, created_at, updated_at) \
+         VALUES ($1, 100, $2, $2)",
+    )
+    .bind(tertiary)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("INSERT INTO reading_lead (user_id, created_at) VALUES ($1, $2)")
+        .bind(radiologist)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// The expert's roster, so the demo expert can be booked at once: weekday

@@ -54,6 +54,7 @@ pub mod opinion;
 pub mod ops;
 pub mod patient;
 pub mod policy;
+pub mod reading;
 pub mod referral;
 pub mod roster;
 pub mod router;

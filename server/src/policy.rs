@@ -25,11 +25,21 @@
 //! | record an examination performed or cancelled |  |     | requesting facility | |          |
 //! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its consultations | attached to consultations assigned to them | own facility's |
 //! | store imaging studies (STOW-RS)    |       |           | filed under own facility |   | filed under own facility |
+//! | keep routing rules and reading leads | yes |           |           |        |             |
+//! | ask for a reading of a study in scope, cancel it |  |  | yes (facility's requests) | |       |
+//! | list, read reading requests and signed reports | |     | requesting facility |  | reading facility |
+//! | worklist, claim, release, report templates |  |       |           |        | reading facility |
+//! | draft, edit, sign and amend reports |      |           |           |        | the claiming reader |
+//! | reassign a reading request         |       |           |           |        | reading leads |
+//! | acknowledge a critical result      |       |           | the requester; after escalation, its facility | | |
+//! | read studies and patients of reading requests |  |    |           |        | reading facility |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
 //! record for them or has been sent a referral for them that is not rejected
 //! or cancelled; in an expert's scope while a consultation about them is
-//! assigned to that expert (and not cancelled or declined); and in anyone's
+//! assigned to that expert (and not cancelled or declined); in a
+//! radiologist's scope while a reading request about them (not cancelled) is
+//! on their facility's worklist; and in anyone's
 //! scope while they hold an unexpired break-the-glass grant for that patient.
 //! Administrators manage the consortium but do not read clinical records:
 //! least privilege.
@@ -38,8 +48,8 @@
 //! study belongs to the facility that sent it. Experts see only the studies
 //! attached to their live cases, not their own facility's archive, because
 //! they read for the consortium rather than for their hospital. Radiologists
-//! see their own facility's studies for now; reading worklists (studies sent
-//! to them for a report) will widen that. Break-the-glass grants do not reach
+//! see their own facility's studies and those sent to their facility's
+//! worklist for a reading. Break-the-glass grants do not reach
 //! imaging yet. A modality sending over DIMSE acts for its facility: it may
 //! store there and C-FIND that facility's studies only.
 
@@ -74,6 +84,8 @@ pub enum PatientAccess {
     Facility,
     /// A consultation about the patient is assigned to the caller.
     Consultation { consultation_id: i64 },
+    /// A reading request about the patient is on the caller's worklist.
+    Reading { reading_request_id: i64 },
     /// The caller's facility received a live referral for the patient.
     Referral { referral_id: i64 },
     /// An unexpired emergency grant.
@@ -95,6 +107,9 @@ impl PatientAccess {
             PatientAccess::Facility => serde_json::json!({ "access": "facility" }),
             PatientAccess::Consultation { consultation_id } => {
                 serde_json::json!({ "access": "consultation", "consultation_id": consultation_id })
+            }
+            PatientAccess::Reading { reading_request_id } => {
+                serde_json::json!({ "access": "reading", "reading_request_id": reading_request_id })
             }
             PatientAccess::Referral { referral_id } => {
                 serde_json::json!({ "access": "referral", "referral_id": referral_id })
@@ -124,6 +139,10 @@ pub const PATIENT_IN_SCOPE: &str = "(EXISTS (SELECT 1 FROM patient_record r \
        AND c.status NOT IN ('cancelled', 'declined')) \
      OR EXISTS (SELECT 1 FROM referral rf WHERE rf.patient_id = p.id AND rf.to_facility_id = $1 \
        AND rf.status NOT IN ('rejected', 'cancelled')) \
+     OR EXISTS (SELECT 1 FROM reading_request rr JOIN app_user ru ON ru.id = $2 \
+       JOIN user_role rur ON rur.user_id = ru.id AND rur.role = 'radiologist' \
+       WHERE rr.patient_id = p.id AND rr.reading_facility_id = ru.facility_id \
+       AND rr.status <> 'cancelled') \
      OR EXISTS (SELECT 1 FROM break_glass_grant g \
        WHERE g.patient_id = p.id AND g.user_id = $2 AND g.expires_at > $3))";
 
@@ -158,6 +177,19 @@ pub async fn patient_access(
         .await?;
         if let Some(consultation_id) = consultation {
             return Ok(Some(PatientAccess::Consultation { consultation_id }));
+        }
+    }
+    if caller.has(Role::Radiologist) {
+        let reading: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM reading_request WHERE patient_id = $1 AND reading_facility_id = $2 \
+             AND status <> 'cancelled' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(patient_id)
+        .bind(caller.facility_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(reading_request_id) = reading {
+            return Ok(Some(PatientAccess::Reading { reading_request_id }));
         }
     }
     let referral: Option<i64> = sqlx::query_scalar(
@@ -224,6 +256,17 @@ pub async fn study_scope(
                  WHERE c.expert_id = $1 AND c.status NOT IN ('cancelled', 'declined')",
             )
             .bind(user_id)
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+    }
+    if roles.contains(&Role::Radiologist) {
+        studies.extend(
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT study_instance_uid FROM reading_request \
+                 WHERE reading_facility_id = $1 AND status <> 'cancelled'",
+            )
+            .bind(facility_id)
             .fetch_all(&mut *conn)
             .await?,
         );

@@ -22,7 +22,8 @@ use crate::extract::BodyLimit;
 use crate::state::AppState;
 use crate::{
     audit, auth, booking, breakglass, catalogue, consultation, examination, facility, fhir_views,
-    figures, modality, notify, opinion, ops, patient, referral, roster, telemetry, user, web,
+    figures, modality, notify, opinion, ops, patient, reading, referral, roster, telemetry, user,
+    web,
 };
 
 #[derive(OpenApi)]
@@ -73,6 +74,12 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(catalogue::routes::router())
         .merge(referral::routes::router())
         .merge(examination::routes::router())
+        .merge(reading::route::router())
+        .merge(reading::routes::router())
+        .merge(reading::worklist::router())
+        .merge(reading::report_routes::router())
+        .merge(reading::critical::router())
+        .merge(reading::fhir::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

@@ -1,18 +1,22 @@
-//! Housekeeping on a timer: lapsed holds give their slots back, and
-//! emergencies left too long in the on-call queue are escalated. Both are also
-//! safe to run on several nodes at once: each is one conditional UPDATE.
+//! Housekeeping on a timer: lapsed holds give their slots back, emergencies
+//! left too long in the on-call queue and critical results left
+//! unacknowledged are escalated, and report SRs the store could not take at
+//! signing are filed. All are safe to run on several nodes at once: each
+//! change is one conditional UPDATE, and filing an SR twice stores it once.
 
 use std::time::Duration;
 
 use crate::booking::claim;
 use crate::consultation::oncall;
+use crate::reading;
 use crate::state::AppState;
 use crate::time::now_ms;
 
 pub async fn run(state: AppState) {
     let limit_ms = (state.settings.emergency_escalation_seconds as i64).saturating_mul(1000);
     // Often enough that an escalation is late by a small fraction of its limit.
-    let period = Duration::from_millis((limit_ms as u64 / 4).clamp(200, 5_000));
+    let critical_ms = (state.settings.critical_escalation_seconds as i64).saturating_mul(1000);
+    let period = Duration::from_millis((limit_ms.min(critical_ms) as u64 / 4).clamp(200, 5_000));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -22,6 +26,14 @@ pub async fn run(state: AppState) {
             oncall::escalate_overdue(&state.db, &state.notifier, limit_ms, now).await
         {
             tracing::warn!(%error, "escalating overdue emergencies failed");
+        }
+        if let Err(error) =
+            reading::critical::escalate_overdue(&state.db, &state.notifier, critical_ms, now).await
+        {
+            tracing::warn!(%error, "escalating unacknowledged critical results failed");
+        }
+        if let Err(error) = reading::sr::file_pending(&state).await {
+            tracing::warn!(%error, "filing pending report SRs failed");
         }
         match state.db.begin_write().await {
             Ok(mut tx) => {

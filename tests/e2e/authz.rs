@@ -116,6 +116,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let referrals = crate::authz_referrals::arrange(&app, &c, patient, &callers).await;
     let tertiary = c.tertiary;
     let scheduling = crate::authz_scheduling::rows(&app, &callers, patient).await;
+    let reading = crate::authz_reading::rows(&app, &c, &callers).await;
     let county = c.county;
     let modality = {
         let mut tx = app.db.begin_write().await.expect("a transaction");
@@ -314,6 +315,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         ),
     ])
     .chain(scheduling)
+    .chain(reading)
     .chain([Row {
             public: true,
             ..row(

@@ -5,6 +5,7 @@
 mod audit;
 mod auth;
 mod authz;
+mod authz_reading;
 mod authz_referrals;
 mod authz_scheduling;
 mod bad_input;
@@ -24,6 +25,8 @@ mod object_storage;
 mod ops;
 mod patients;
 mod races;
+mod reading;
+mod reading_reports;
 mod referrals;
 mod rosters;
 mod scheduling;

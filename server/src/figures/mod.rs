@@ -78,6 +78,9 @@ pub struct Figures {
     pub referrals_in_region: i64,
     pub referrals_total: i64,
     pub in_region_share: Option<f64>,
+    /// Remote reading: from request to signed final report, per priority and
+    /// reading facility, against the target turnaround.
+    pub reading_turnaround: Vec<crate::reading::turnaround::ReadingTurnaround>,
 }
 
 #[cfg(test)]

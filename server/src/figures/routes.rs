@@ -85,7 +85,7 @@ fn instant(date: Date, tz: &TimeZone) -> ApiResult<i64> {
 /// Consultations by status, specialty and month; referrals up and down per
 /// facility per month; waits for a consultation and for an on-call expert
 /// (median and 90th percentile); the share of referrals that stay in the
-/// region. Administrators only.
+/// region; reading turnaround by priority. Administrators only.
 #[utoipa::path(get, path = "/figures", tag = "figures", params(FiguresQuery),
     responses((status = 200, body = Figures), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -208,6 +208,14 @@ async fn operating_figures(
         }
     }
 
+    let reading_turnaround = crate::reading::turnaround::figures(
+        &mut conn,
+        &state.settings,
+        start_ms,
+        end_ms,
+        crate::time::now_ms(),
+    )
+    .await?;
     Ok(Json(Figures {
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         from_month: format!("{:04}-{:02}", from.year(), from.month()),
@@ -227,5 +235,6 @@ async fn operating_figures(
         referrals_in_region: in_region,
         referrals_total: total,
         in_region_share: (total > 0).then(|| in_region as f64 / total as f64),
+        reading_turnaround,
     }))
 }

@@ -11,6 +11,8 @@ use ferry_dicom_store::IngestContext;
 
 use super::Imaging;
 use crate::audit::Actor;
+use crate::reading::store::{self as reading_store, NewRow};
+use crate::reading::Priority;
 
 const MARKER: &str = "demo_studies_seeded";
 
@@ -51,6 +53,70 @@ pub fn rewrite_for(
     Ok((out, study_uid))
 }
 
+/// A reading request from the facility's clinician, routed like any other,
+/// so the demo radiologist finds it on the worklist. Due by the default
+/// targets; the demo does not read the node's settings.
+async fn ask_for_reading(
+    imaging: &Imaging,
+    study_uid: &str,
+    facility_id: i64,
+    body_part: &str,
+    priority: Priority,
+    question: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let study = imaging
+        .store
+        .study(study_uid)
+        .await?
+        .context("the demo study was just stored")?;
+    let modality = study
+        .modalities
+        .split('\\')
+        .next()
+        .unwrap_or("OT")
+        .to_owned();
+    let mut tx = imaging.db.begin_write().await?;
+    let clinician: Option<i64> = sqlx::query_scalar(
+        "SELECT u.id FROM app_user u JOIN user_role r ON r.user_id = u.id AND r.role = 'clinician' \
+         WHERE u.facility_id = $1 ORDER BY u.id LIMIT 1",
+    )
+    .bind(facility_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(clinician) = clinician else {
+        return Ok(());
+    };
+    let Some((route_id, reading_facility_id)) =
+        crate::reading::route::resolve(&mut tx, facility_id, &modality, body_part).await?
+    else {
+        return Ok(());
+    };
+    let now = crate::time::now_ms();
+    let defaults = crate::config::Settings::default();
+    reading_store::insert(
+        &mut tx,
+        &NewRow {
+            study_instance_uid: study_uid,
+            patient_id: study.patient_id,
+            requesting_facility_id: facility_id,
+            requested_by: clinician,
+            reading_facility_id,
+            route_id: Some(route_id),
+            modality: &modality,
+            body_part,
+            clinical_question: question,
+            priority,
+            requested_reader_id: None,
+            due_at: now.saturating_add(priority.target_ms(&defaults)),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Seeds the demo studies unless they are there already or the demo
 /// consortium is not. Returns how many studies were stored.
 pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
@@ -65,13 +131,31 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let actor = Actor::system("demo");
-    // (record number, DICOM name, instance, attach to the demo consultation)
-    let studies: [(&str, &str, &[u8], bool); 3] = [
-        ("DJ-0002", "李^建国", ECG, true),
-        ("DJ-0001", "王^秀英", CT_HEAD, false),
-        ("XY-0001", "陈^美玲", CT_HEAD, false),
+    // (record number, DICOM name, instance, attach to the demo consultation,
+    // ask for a reading: body part, priority, clinical question)
+    type Reading = Option<(&'static str, Priority, &'static str)>;
+    let studies: [(&str, &str, &[u8], bool, Reading); 3] = [
+        (
+            "DJ-0002",
+            "李^建国",
+            ECG,
+            true,
+            Some(("", Priority::Routine, "Palpitations for two days; rhythm?")),
+        ),
+        (
+            "DJ-0001",
+            "王^秀英",
+            CT_HEAD,
+            false,
+            Some((
+                "HEAD",
+                Priority::Urgent,
+                "Fell at home this morning, brief loss of consciousness; intracranial bleed?",
+            )),
+        ),
+        ("XY-0001", "陈^美玲", CT_HEAD, false, None),
     ];
-    for (record, name, file, attach) in studies {
+    for (record, name, file, attach, reading) in studies {
         let found: Option<(i64, i64)> = sqlx::query_as(
             "SELECT patient_id, facility_id FROM patient_record WHERE record_number = $1",
         )
@@ -100,6 +184,17 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
+        }
+        if let Some((body_part, priority, question)) = reading {
+            ask_for_reading(
+                imaging,
+                &study_uid,
+                facility_id,
+                body_part,
+                priority,
+                question,
+            )
+            .await?;
         }
     }
     sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")

@@ -1,0 +1,338 @@
+//! Critical results (`/critical-results`): a reader signs a report with a
+//! critical finding; the requester is alerted at once and must acknowledge.
+//! Left unacknowledged for `critical_escalation_seconds`, the alert goes to
+//! the requesting facility's other clinicians, any of whom may then
+//! acknowledge it. Every step is audited.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::store::RequestRow;
+use crate::audit::{self, Action, Actor, AuditEntry};
+use crate::auth::{Caller, Role};
+use crate::db::{Db, Tx};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::notify::{Notifier, Outbox};
+use crate::policy::require_any;
+use crate::state::AppState;
+use crate::time::{now_ms, rfc3339};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_critical))
+        .routes(routes!(acknowledge))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CriticalResultView {
+    pub id: i64,
+    pub report_id: i64,
+    pub reading_request_id: i64,
+    pub study_instance_uid: String,
+    pub patient_id: Option<i64>,
+    pub requested_by: i64,
+    pub requesting_facility_id: i64,
+    pub raised_by: i64,
+    pub raised_by_name: String,
+    pub raised_at: String,
+    /// The impression of the report that raised it.
+    pub impression: String,
+    pub acknowledged_by: Option<i64>,
+    pub acknowledged_at: Option<String>,
+    /// When it went to the facility's other clinicians, if it did.
+    pub escalated_at: Option<String>,
+}
+
+const SELECT: &str = "SELECT c.id, c.report_id, c.reading_request_id, r.study_instance_uid, r.patient_id, \
+     r.requested_by, r.requesting_facility_id, c.raised_by, u.display_name, c.raised_at, p.impression, \
+     c.acknowledged_by, c.acknowledged_at, c.escalated_at, r.reading_facility_id \
+     FROM critical_result c JOIN reading_request r ON r.id = c.reading_request_id \
+     JOIN reading_report p ON p.id = c.report_id JOIN app_user u ON u.id = c.raised_by";
+
+fn view(row: &sqlx::any::AnyRow) -> Result<(CriticalResultView, i64), sqlx::Error> {
+    Ok((
+        CriticalResultView {
+            id: row.try_get(0)?,
+            report_id: row.try_get(1)?,
+            reading_request_id: row.try_get(2)?,
+            study_instance_uid: row.try_get(3)?,
+            patient_id: row.try_get(4)?,
+            requested_by: row.try_get(5)?,
+            requesting_facility_id: row.try_get(6)?,
+            raised_by: row.try_get(7)?,
+            raised_by_name: row.try_get(8)?,
+            raised_at: rfc3339(row.try_get(9)?),
+            impression: row.try_get(10)?,
+            acknowledged_by: row.try_get(11)?,
+            acknowledged_at: row.try_get::<Option<i64>, _>(12)?.map(rfc3339),
+            escalated_at: row.try_get::<Option<i64>, _>(13)?.map(rfc3339),
+        },
+        row.try_get(14)?,
+    ))
+}
+
+fn entry(action: Action, subtype: &str, critical_id: i64, patient: Option<i64>) -> AuditEntry {
+    let entry = AuditEntry::new(action, subtype).entity("critical_result", critical_id);
+    match patient {
+        Some(patient) => entry.patient(patient),
+        None => entry,
+    }
+}
+
+/// Raises a critical result for a report being signed, in its transaction.
+pub async fn raise(
+    tx: &mut Tx,
+    outbox: &mut Outbox,
+    caller: &Caller,
+    request: &RequestRow,
+    report_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO critical_result (report_id, reading_request_id, raised_by, raised_at) \
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(report_id)
+    .bind(request.id)
+    .bind(caller.user_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    outbox
+        .push(
+            tx,
+            request.requested_by,
+            "reading.critical_result",
+            serde_json::json!({
+                "critical_result_id": id, "reading_request_id": request.id, "report_id": report_id,
+                "acknowledge": format!("/api/v1/critical-results/{id}/acknowledge"),
+            }),
+        )
+        .await?;
+    audit::append(
+        tx,
+        &caller.actor(),
+        entry(
+            Action::Create,
+            "reading.critical_raised",
+            id,
+            request.patient_id,
+        )
+        .facility(caller.facility_id)
+        .detail(
+            serde_json::json!({ "report_id": report_id, "requested_by": request.requested_by }),
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CriticalQuery {
+    /// Only those not yet acknowledged.
+    pub open: Option<bool>,
+}
+
+/// Critical results of the caller's facility: those its requests received
+/// (clinicians) or its readers raised (radiologists), newest first.
+#[utoipa::path(get, path = "/critical-results", tag = "reading", params(CriticalQuery),
+    responses((status = 200, body = Vec<CriticalResultView>), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_critical(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<CriticalQuery>,
+) -> ApiResult<Json<Vec<CriticalResultView>>> {
+    require_any(
+        &caller,
+        &[Role::Clinician, Role::Radiologist],
+        "clinicians and radiologists",
+    )?;
+    let column = if caller.has(Role::Clinician) {
+        "r.requesting_facility_id"
+    } else {
+        "r.reading_facility_id"
+    };
+    let open = if query.open.unwrap_or(false) {
+        " AND c.acknowledged_at IS NULL"
+    } else {
+        ""
+    };
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE {column} = $1{open} ORDER BY c.raised_at DESC, c.id DESC LIMIT 500"
+    ))
+    .bind(caller.facility_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let views = rows
+        .iter()
+        .map(|row| view(row).map(|(v, _)| v))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(views))
+}
+
+/// Acknowledges a critical result: the requester, or once it has escalated,
+/// any clinician of the requesting facility.
+#[utoipa::path(post, path = "/critical-results/{id}/acknowledge", tag = "reading", params(("id" = i64, Path)),
+    responses((status = 200, body = CriticalResultView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Already acknowledged")),
+    security(("bearer" = [])))]
+async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CriticalResultView>> {
+    let now = now_ms();
+    let mut tx = state.db.begin_write().await?;
+    let row = sqlx::query(&format!("{SELECT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (critical, reading_facility) = match row.as_ref().map(view).transpose()? {
+        Some(found) => found,
+        None => {
+            return Err(ApiError::NotFound {
+                what: "critical result",
+            })
+        }
+    };
+    let of_facility =
+        caller.has(Role::Clinician) && caller.facility_id == critical.requesting_facility_id;
+    let visible =
+        of_facility || (caller.has(Role::Radiologist) && caller.facility_id == reading_facility);
+    if !visible {
+        return Err(ApiError::NotFound {
+            what: "critical result",
+        });
+    }
+    let may =
+        of_facility && (critical.requested_by == caller.user_id || critical.escalated_at.is_some());
+    if !may {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "the requester acknowledges a critical result; after escalation, any clinician of the requesting facility",
+        ));
+    }
+    let done = sqlx::query(
+        "UPDATE critical_result SET acknowledged_by = $1, acknowledged_at = $2 \
+         WHERE id = $3 AND acknowledged_at IS NULL",
+    )
+    .bind(caller.user_id)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::Conflict {
+            code: "already_acknowledged",
+            message: "this critical result was acknowledged already".to_owned(),
+            details: serde_json::json!({ "acknowledged_by": critical.acknowledged_by }),
+        });
+    }
+    let mut outbox = Outbox::new();
+    outbox
+        .push(
+            &mut tx,
+            critical.raised_by,
+            "reading.critical_acknowledged",
+            serde_json::json!({ "critical_result_id": id, "acknowledged_by": caller.user_id }),
+        )
+        .await?;
+    audit::append(
+        &mut tx,
+        &caller.actor(),
+        entry(
+            Action::Update,
+            "reading.critical_acknowledged",
+            id,
+            critical.patient_id,
+        )
+        .facility(caller.facility_id)
+        .detail(serde_json::json!({
+            "raised_at": critical.raised_at,
+            "after_escalation": critical.escalated_at.is_some(),
+        })),
+    )
+    .await?;
+    let row = sqlx::query(&format!("{SELECT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let (critical, _) = view(&row)?;
+    tx.commit().await?;
+    outbox.deliver(&state.notifier);
+    Ok(Json(critical))
+}
+
+/// Escalates critical results unacknowledged for `limit_ms`: each is marked
+/// once (a conditional UPDATE, so several nodes may run this) and sent to the
+/// requesting facility's other active clinicians and to its reader.
+pub async fn escalate_overdue(
+    db: &Db,
+    notifier: &Notifier,
+    limit_ms: i64,
+    now: i64,
+) -> Result<usize, sqlx::Error> {
+    let due: Vec<(i64, i64, i64, i64, Option<i64>, i64)> = sqlx::query_as(
+        "SELECT c.id, r.requesting_facility_id, r.requested_by, c.raised_by, r.patient_id, c.reading_request_id \
+         FROM critical_result c JOIN reading_request r ON r.id = c.reading_request_id \
+         WHERE c.acknowledged_at IS NULL AND c.escalated_at IS NULL AND c.raised_at <= $1",
+    )
+    .bind(now.saturating_sub(limit_ms))
+    .fetch_all(db.pool())
+    .await?;
+    let mut escalated = 0;
+    for (id, facility, requester, raised_by, patient, request_id) in due {
+        let mut tx = db.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE critical_result SET escalated_at = $1 \
+             WHERE id = $2 AND acknowledged_at IS NULL AND escalated_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            continue;
+        }
+        let clinicians: Vec<i64> = sqlx::query_scalar(
+            "SELECT u.id FROM app_user u JOIN user_role ur ON ur.user_id = u.id AND ur.role = 'clinician' \
+             WHERE u.facility_id = $1 AND u.active = 1 AND u.id <> $2 ORDER BY u.id",
+        )
+        .bind(facility)
+        .bind(requester)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut outbox = Outbox::new();
+        let payload = serde_json::json!({
+            "critical_result_id": id, "reading_request_id": request_id,
+            "unacknowledged_since_ms": limit_ms,
+            "acknowledge": format!("/api/v1/critical-results/{id}/acknowledge"),
+        });
+        for user in clinicians.iter().copied().chain([raised_by]) {
+            outbox
+                .push(&mut tx, user, "reading.critical_escalated", payload.clone())
+                .await?;
+        }
+        audit::append(
+            &mut tx,
+            &Actor::system("escalation"),
+            entry(Action::Update, "reading.critical_escalated", id, patient)
+                .facility(facility)
+                .detail(serde_json::json!({ "notified": clinicians })),
+        )
+        .await?;
+        tx.commit().await?;
+        outbox.deliver(notifier);
+        escalated += 1;
+    }
+    Ok(escalated)
+}
