@@ -50,6 +50,19 @@ pub struct Settings {
     /// A critical result its requester has not acknowledged after this long
     /// is sent to the other clinicians of the requesting facility.
     pub critical_escalation_seconds: u64,
+    /// How long before a booked slot its participants may join the call.
+    pub call_open_minutes_before: u64,
+    /// STUN servers handed to clients, e.g. `stun:turn.example.org:3478`.
+    pub stun_urls: Vec<String>,
+    /// TURN servers handed to clients with time-limited credentials, e.g.
+    /// `turn:turn.example.org:3478?transport=udp`, `turns:turn.example.org:443?transport=tcp`.
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn: `static-auth-secret`
+    /// with `use-auth-secret`). Unset: no TURN entries are handed out.
+    #[serde(skip_serializing)]
+    pub turn_secret: Option<SecretString>,
+    /// How long minted TURN credentials stay valid.
+    pub turn_ttl_seconds: u64,
     /// An examination of the same modality and body part within this many days
     /// counts as a duplicate.
     pub duplicate_exam_window_days: u32,
@@ -121,6 +134,11 @@ impl Default for Settings {
             reading_target_urgent_minutes: 4 * 60,
             reading_target_routine_minutes: 24 * 60,
             critical_escalation_seconds: 30 * 60,
+            call_open_minutes_before: 15,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_ttl_seconds: 3600,
             duplicate_exam_window_days: 90,
             cookie_secure: false,
             log: "info".to_owned(),
@@ -159,6 +177,11 @@ const KNOWN_KEYS: &[&str] = &[
     "READING_TARGET_URGENT_MINUTES",
     "READING_TARGET_ROUTINE_MINUTES",
     "CRITICAL_ESCALATION_SECONDS",
+    "CALL_OPEN_MINUTES_BEFORE",
+    "STUN_URLS",
+    "TURN_URLS",
+    "TURN_SECRET",
+    "TURN_TTL_SECONDS",
     "DUPLICATE_EXAM_WINDOW_DAYS",
     "COOKIE_SECURE",
     "LOG",

@@ -34,6 +34,7 @@ pub mod audit;
 pub mod auth;
 pub mod booking;
 pub mod breakglass;
+pub mod call;
 pub mod catalogue;
 pub mod cli;
 pub mod config;

@@ -21,9 +21,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::state::AppState;
 use crate::{
-    audit, auth, booking, breakglass, catalogue, consultation, examination, facility, fhir_views,
-    figures, modality, notify, opinion, ops, patient, reading, referral, roster, telemetry, user,
-    web,
+    audit, auth, booking, breakglass, call, catalogue, consultation, examination, facility,
+    fhir_views, figures, modality, notify, opinion, ops, patient, reading, referral, roster,
+    telemetry, user, web,
 };
 
 #[derive(OpenApi)]
@@ -80,6 +80,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(reading::report_routes::router())
         .merge(reading::critical::router())
         .merge(reading::fhir::router())
+        .merge(call::routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -102,6 +103,7 @@ pub fn build(state: AppState) -> Router {
         // A service of its own, so the CORS layer also answers preflight
         // requests, which match no DICOMweb route.
         .nest_service("/dicomweb", dicomweb)
+        .merge(call::routes::signal_router())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -3,6 +3,8 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use ferry_signaling::room::Rooms;
+
 use crate::config::Settings;
 use crate::db::Db;
 use crate::imaging::Imaging;
@@ -19,6 +21,8 @@ pub struct App {
     pub notifier: Notifier,
     /// The imaging store and the server's side of its traits.
     pub imaging: Imaging,
+    /// The video-call rooms connected to this node.
+    pub rooms: Rooms,
 }
 
 impl AppState {
@@ -29,6 +33,7 @@ impl AppState {
             metrics,
             notifier: Notifier::default(),
             imaging,
+            rooms: Rooms::new(),
         }))
     }
 }

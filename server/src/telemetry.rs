@@ -42,6 +42,8 @@ pub struct Metrics {
     pub registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Signalling messages refused, by reason (malformed, rate_limited, …).
+    pub signal_refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -58,12 +60,21 @@ impl Metrics {
             ),
             &["method", "route"],
         )?;
+        let signal_refused = IntCounterVec::new(
+            Opts::new(
+                "signalling_messages_refused_total",
+                "Signalling messages refused, by reason",
+            ),
+            &["reason"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(signal_refused.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            signal_refused,
         })
     }
 }

@@ -1,12 +1,18 @@
-//! Signalling for Ferry's video consultations.
+//! Signalling for Ferry's video consultations: how two browsers (or a
+//! browser and a server-side peer) find each other.
 //!
-//! This crate will hold the WebSocket rooms, the offer/answer/ICE relay and the
-//! bus that spans server nodes. What it holds today:
-//!
+//! - [`protocol`]: the versioned JSON messages (`signaling/PROTOCOL.md`).
+//! - [`room`]: who is connected to which room on this node, and the relay
+//!   between them; a reconnect replaces the participant's old connection.
+//! - [`session`]: one WebSocket connection: join, relay, limits, heartbeat.
 //! - [`turn`]: time-limited TURN credentials in the TURN REST scheme that
 //!   coturn's `use-auth-secret` accepts.
 //!
-//! It depends on neither `ferry-server` nor `ferry-dicom-store`; whatever it
-//! needs from the server comes in through traits the server implements.
+//! It depends on neither `ferry-server` nor `ferry-dicom-store`. Who may join
+//! which room is decided by the server before the upgrade; what happens in a
+//! room reaches the server through [`session::Hooks`].
 
+pub mod protocol;
+pub mod room;
+pub mod session;
 pub mod turn;

@@ -135,6 +135,12 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         row(Method::GET, "/api/v1/me", "/api/v1/me".into(), everyone),
         row(
             Method::GET,
+            "/api/v1/ice-servers",
+            "/api/v1/ice-servers".into(),
+            everyone,
+        ),
+        row(
+            Method::GET,
             "/api/v1/facilities",
             "/api/v1/facilities".into(),
             everyone,

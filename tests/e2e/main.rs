@@ -10,6 +10,7 @@ mod authz_referrals;
 mod authz_scheduling;
 mod bad_input;
 mod bookings;
+mod calls;
 mod catalogue;
 mod cli;
 mod consultations;

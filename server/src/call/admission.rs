@@ -1,0 +1,87 @@
+//! Who may join a consultation's call, and when: the requesting clinician
+//! and the assigned expert, from `call_open_minutes_before` the booked slot
+//! (at once for an on-call case, which has no slot) until the consultation
+//! is completed. Everyone else is refused before the WebSocket upgrade, with
+//! the API's usual error body.
+
+use ferry_signaling::protocol::PeerInfo;
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::booking::store as booking_store;
+use crate::consultation::store::{self as consultation_store, ConsultationRow};
+use crate::consultation::Status;
+use crate::error::{ApiError, ApiResult};
+use crate::time::rfc3339;
+
+/// Admits the caller to consultation `id`'s room at `now`.
+pub async fn admit(
+    conn: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    id: i64,
+    open_before_ms: i64,
+    now: i64,
+) -> ApiResult<PeerInfo> {
+    let consultation = consultation_store::get(conn, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            what: "consultation",
+        })?;
+    let Some(name) = party_name(&consultation, caller) else {
+        return Err(ApiError::forbidden(
+            "not_a_participant",
+            "only the consultation's clinician and expert may join its call",
+        ));
+    };
+    match consultation.status {
+        Status::Scheduled | Status::InProgress | Status::AwaitingOpinion => {}
+        Status::Completed | Status::Cancelled | Status::Declined => {
+            return Err(ApiError::Conflict {
+                code: "consultation_closed",
+                message: format!(
+                    "this consultation is {}; its call is over",
+                    consultation.status.as_str()
+                ),
+                details: json!({ "status": consultation.status }),
+            })
+        }
+        Status::Requested => {
+            return Err(ApiError::Conflict {
+                code: "not_scheduled",
+                message: "this consultation has no booking or on-call expert yet".to_owned(),
+                details: json!({ "status": consultation.status }),
+            })
+        }
+    }
+    if consultation.status == Status::Scheduled {
+        if let Some(booking) = booking_store::active_of_consultation(conn, id).await? {
+            let opens_at = booking.start_at.saturating_sub(open_before_ms);
+            if now < opens_at {
+                return Err(ApiError::Conflict {
+                    code: "too_early",
+                    message: format!("the call opens at {}", rfc3339(opens_at)),
+                    details: json!({ "opens_at": rfc3339(opens_at), "starts_at": rfc3339(booking.start_at) }),
+                });
+            }
+        }
+    }
+    Ok(PeerInfo {
+        id: caller.user_id.to_string(),
+        name,
+    })
+}
+
+fn party_name(consultation: &ConsultationRow, caller: &Caller) -> Option<String> {
+    if consultation.requested_by == caller.user_id {
+        Some(caller.username.clone())
+    } else if consultation.expert_id == Some(caller.user_id) {
+        Some(
+            consultation
+                .expert_name
+                .clone()
+                .unwrap_or_else(|| caller.username.clone()),
+        )
+    } else {
+        None
+    }
+}

@@ -1,0 +1,157 @@
+//! Video calls of consultations: who may join the signalling room of a
+//! consultation and when ([`admission`]), what the server records as the call
+//! goes on ([`CallHooks`]: start, end, duration; the consultation moves to
+//! `in_progress` the first time both sides are connected), and the ICE
+//! servers clients use ([`routes`]). The rooms and the relay are in
+//! `ferry-signaling`.
+//!
+//! Rooms are kept in process: participants of one consultation must reach
+//! the same node. Sharing rooms across nodes is the next step.
+
+pub mod admission;
+pub mod routes;
+
+use futures_util::future::BoxFuture;
+use serde_json::json;
+
+use crate::audit::{self, Action, Actor, AuditEntry};
+use crate::consultation::store as consultation_store;
+use crate::consultation::Status;
+use crate::db::Db;
+use crate::time::now_ms;
+
+/// The server's side of a signalling room: records calls as they start and
+/// end. Failures are logged; they never break the call.
+pub struct CallHooks {
+    pub db: Db,
+    /// `signalling_messages_refused_total`, by reason.
+    pub refused: prometheus::IntCounterVec,
+}
+
+impl CallHooks {
+    /// The consultation's two parties, as the room names them.
+    async fn parties(&self, consultation_id: i64) -> anyhow::Result<Option<(i64, String, String)>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let row = consultation_store::get(&mut conn, consultation_id).await?;
+        Ok(row.and_then(|c| {
+            c.expert_id
+                .map(|expert| (c.patient_id, c.requested_by.to_string(), expert.to_string()))
+        }))
+    }
+
+    async fn on_join(&self, room: &str, present: &[String]) -> anyhow::Result<()> {
+        let consultation_id: i64 = room.parse()?;
+        let Some((patient_id, clinician, expert)) = self.parties(consultation_id).await? else {
+            return Ok(());
+        };
+        if !(present.contains(&clinician) && present.contains(&expert)) {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        // One open call per consultation (a unique index): a reconnect during
+        // a call finds it open and changes nothing.
+        let started: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO consultation_call (consultation_id, started_at) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(consultation_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(call_id) = started else {
+            return Ok(());
+        };
+        let first = consultation_store::transition(
+            &mut tx,
+            consultation_id,
+            Status::Scheduled,
+            Status::InProgress,
+            None,
+            now,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            &Actor::system("call"),
+            AuditEntry::new(Action::Create, "call.started")
+                .entity("consultation", consultation_id)
+                .patient(patient_id)
+                .detail(json!({ "call_id": call_id, "participants": present, "consultation_started": first })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn on_leave(&self, room: &str, present: &[String]) -> anyhow::Result<()> {
+        let consultation_id: i64 = room.parse()?;
+        let Some((patient_id, clinician, expert)) = self.parties(consultation_id).await? else {
+            return Ok(());
+        };
+        if present.contains(&clinician) && present.contains(&expert) {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        let open: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT id, started_at FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NULL",
+        )
+        .bind(consultation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((call_id, started_at)) = open else {
+            return Ok(());
+        };
+        sqlx::query(
+            "UPDATE consultation_call SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(call_id)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            &Actor::system("call"),
+            AuditEntry::new(Action::Update, "call.ended")
+                .entity("consultation", consultation_id)
+                .patient(patient_id)
+                .detail(json!({ "call_id": call_id, "duration_ms": now - started_at })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl ferry_signaling::session::Hooks for CallHooks {
+    fn joined<'a>(
+        &'a self,
+        room: &'a str,
+        _peer: &'a str,
+        present: Vec<String>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.on_join(room, &present).await {
+                tracing::warn!(%error, room, "recording a call's start failed");
+            }
+        })
+    }
+
+    fn left<'a>(
+        &'a self,
+        room: &'a str,
+        _peer: &'a str,
+        present: Vec<String>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.on_leave(room, &present).await {
+                tracing::warn!(%error, room, "recording a call's end failed");
+            }
+        })
+    }
+
+    fn malformed(&self, _room: &str, code: &str) {
+        self.refused.with_label_values(&[code]).inc();
+    }
+}

@@ -1,0 +1,154 @@
+//! The signalling protocol, version 1: JSON text frames, one message each,
+//! tagged by `type`. Documented for client authors in `signaling/PROTOCOL.md`.
+//!
+//! A client speaks first with `join`; the server answers `joined` with the
+//! peers already in the room and tells them `peer-joined`. Then `offer`,
+//! `answer` and `ice-candidate` are relayed to one peer (`to`) or to every
+//! other peer, stamped with `from`. `ping` is answered with `pong`; `leave`
+//! ends the session. Anything else, or anything malformed, is answered with
+//! `error` and counted; the connection stays open.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The protocol version this server speaks.
+pub const VERSION: u32 = 1;
+
+/// What a client may send.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First message of a session: the protocol version the client speaks.
+    Join { v: u32 },
+    /// An SDP offer, to one peer or to all others.
+    Offer {
+        sdp: String,
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// An SDP answer.
+    Answer {
+        sdp: String,
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// A trickled ICE candidate, as the browser's `RTCIceCandidateInit`
+    /// (relayed as it is), or `null` for the end of candidates.
+    IceCandidate {
+        candidate: Value,
+        #[serde(default)]
+        to: Option<String>,
+    },
+    /// Application heartbeat; answered with `pong` carrying the same `id`.
+    Ping {
+        #[serde(default)]
+        id: Option<Value>,
+    },
+    /// The client is done; the server closes the session.
+    Leave,
+}
+
+/// A participant as the others see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Stable for the participant (their user id), so a reconnect is the same peer.
+    pub id: String,
+    pub name: String,
+}
+
+/// What the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerMessage {
+    Joined {
+        v: u32,
+        room: String,
+        you: PeerInfo,
+        peers: Vec<PeerInfo>,
+    },
+    /// Someone came in. `reconnect` says they replaced their own earlier
+    /// connection (a browser restart, a network change): the media path is
+    /// gone, so the side that offers should restart ICE.
+    PeerJoined {
+        peer: PeerInfo,
+        reconnect: bool,
+    },
+    PeerLeft {
+        peer: PeerInfo,
+        reason: String,
+    },
+    Offer {
+        from: String,
+        sdp: String,
+    },
+    Answer {
+        from: String,
+        sdp: String,
+    },
+    IceCandidate {
+        from: String,
+        candidate: Value,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses one text frame; the error is what to tell the client.
+pub fn parse(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str(text).map_err(|e| format!("not a protocol message: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_client_message_and_refuses_strangers() {
+        assert_eq!(
+            parse(r#"{"type":"join","v":1}"#),
+            Ok(ClientMessage::Join { v: 1 })
+        );
+        assert_eq!(
+            parse(r#"{"type":"ice-candidate","candidate":null,"to":"7"}"#),
+            Ok(ClientMessage::IceCandidate {
+                candidate: Value::Null,
+                to: Some("7".into())
+            })
+        );
+        assert!(parse(r#"{"type":"offer"}"#).is_err(), "sdp is required");
+        assert!(parse(r#"{"type":"offer","sdp":"x","extra":1}"#).is_err());
+        assert!(parse(r#"{"type":"shout"}"#).is_err());
+        assert!(parse("not json").is_err());
+    }
+
+    #[test]
+    fn server_messages_are_tagged_in_kebab_case() {
+        let text = serde_json::to_string(&ServerMessage::PeerJoined {
+            peer: PeerInfo {
+                id: "3".into(),
+                name: "Dr. Lin".into(),
+            },
+            reconnect: true,
+        })
+        .expect("serialises");
+        assert_eq!(
+            text,
+            r#"{"type":"peer-joined","peer":{"id":"3","name":"Dr. Lin"},"reconnect":true}"#
+        );
+    }
+}

@@ -1,0 +1,390 @@
+//! Video-call signalling over real WebSockets: admission before the upgrade,
+//! the relay of offers, answers and candidates, the call's record, reconnect,
+//! refusals of malformed and oversized messages, and ICE servers with TURN
+//! credentials checked against an independent HMAC.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use jiff::civil::Weekday;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
+use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday, Desk};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Puts a consultation straight into `scheduled` with the desk's expert, as
+/// an on-call acceptance would: no booked slot, so the call is open at once.
+async fn accepted(app: &TestApp, d: &Desk) -> i64 {
+    let id = consultation(app, d, "routine").await;
+    sqlx::query("UPDATE consultation SET status = 'scheduled', expert_id = $1 WHERE id = $2")
+        .bind(d.expert.id)
+        .bind(id)
+        .execute(app.db.pool())
+        .await
+        .expect("scheduled");
+    id
+}
+
+/// Opens the signalling socket; the HTTP refusal when there is one.
+async fn open(app: &TestApp, user: &TestUser, id: i64) -> Result<Socket, (StatusCode, Value)> {
+    let url = app.url(&format!("/signal/{id}")).replacen("http", "ws", 1);
+    let mut request = url.into_client_request().expect("a request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", user.token).parse().expect("a header"),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = StatusCode::from_u16(response.status().as_u16()).expect("a status");
+            let body = response
+                .body()
+                .as_ref()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or(Value::Null);
+            Err((status, body))
+        }
+        Err(other) => panic!("connecting: {other}"),
+    }
+}
+
+async fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .expect("sent");
+}
+
+/// The next JSON message, skipping pings.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a frame");
+        match frame {
+            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
+            Message::Close(frame) => {
+                return json!({ "closed": frame.map(|f| f.reason.to_string()) })
+            }
+            _ => continue,
+        }
+    }
+}
+
+async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Socket, Value) {
+    let mut socket = open(app, user, id).await.expect("admitted");
+    send(&mut socket, json!({ "type": "join", "v": 1 })).await;
+    let joined = next(&mut socket).await;
+    assert_eq!(joined["type"], "joined", "{joined}");
+    (socket, joined)
+}
+
+async fn count(app: &TestApp, sql: &str, id: i64) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(id)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn clinician_and_expert_meet_and_the_call_is_recorded() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+
+    let (mut clinician, joined) = join(&app, &d.clinician, id).await;
+    assert_eq!(joined["peers"], json!([]));
+    assert_eq!(joined["you"]["id"], d.clinician.id.to_string());
+    let (mut expert, joined) = join(&app, &d.expert, id).await;
+    assert_eq!(joined["peers"][0]["id"], d.clinician.id.to_string());
+    let arrived = next(&mut clinician).await;
+    assert_eq!(arrived["type"], "peer-joined");
+    assert_eq!(arrived["reconnect"], false);
+
+    send(
+        &mut clinician,
+        json!({ "type": "offer", "sdp": "v=0 offer" }),
+    )
+    .await;
+    let offer = next(&mut expert).await;
+    assert_eq!(
+        offer,
+        json!({ "type": "offer", "from": d.clinician.id.to_string(), "sdp": "v=0 offer" })
+    );
+    send(
+        &mut expert,
+        json!({ "type": "answer", "sdp": "v=0 answer", "to": d.clinician.id.to_string() }),
+    )
+    .await;
+    assert_eq!(next(&mut clinician).await["sdp"], "v=0 answer");
+    let candidate = json!({ "candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "sdpMid": "0" });
+    send(
+        &mut expert,
+        json!({ "type": "ice-candidate", "candidate": candidate }),
+    )
+    .await;
+    let got = next(&mut clinician).await;
+    assert_eq!(got["type"], "ice-candidate");
+    assert_eq!(got["candidate"], candidate);
+    send(&mut clinician, json!({ "type": "ping", "id": 7 })).await;
+    assert_eq!(
+        next(&mut clinician).await,
+        json!({ "type": "pong", "id": 7 })
+    );
+
+    // Both connected: the consultation is under way and a call is open.
+    let status: String = sqlx::query_scalar("SELECT status FROM consultation WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a status");
+    assert_eq!(status, "in_progress");
+    let open =
+        "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NULL";
+    assert_eq!(count(&app, open, id).await, 1);
+
+    send(&mut expert, json!({ "type": "leave" })).await;
+    let left = next(&mut clinician).await;
+    assert_eq!(left["type"], "peer-left", "{left}");
+    assert_eq!(left["reason"], "left");
+    let mut ended = 0;
+    for _ in 0..40 {
+        ended = count(&app, "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NOT NULL", id).await;
+        if ended == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ended, 1, "the call ended when the expert left");
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT subtype FROM audit_event WHERE entity_type = 'consultation' AND entity_id = $1 \
+         AND subtype LIKE 'call.%' ORDER BY seq",
+    )
+    .bind(id.to_string())
+    .fetch_all(app.db.pool())
+    .await
+    .expect("events");
+    assert_eq!(
+        events,
+        ["call.joined", "call.joined", "call.started", "call.ended"]
+    );
+}
+
+#[tokio::test]
+async fn a_participant_who_reconnects_replaces_the_old_socket_and_the_other_side_restarts_ice() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let (mut clinician, _) = join(&app, &d.clinician, id).await;
+    let (mut expert, _) = join(&app, &d.expert, id).await;
+    next(&mut clinician).await; // peer-joined
+
+    let (mut again, joined) = join(&app, &d.expert, id).await;
+    assert_eq!(joined["peers"][0]["id"], d.clinician.id.to_string());
+    let told = next(&mut expert).await;
+    assert_eq!(told["code"], "replaced", "{told}");
+    let back = next(&mut clinician).await;
+    assert_eq!(back["type"], "peer-joined");
+    assert_eq!(back["reconnect"], true);
+    // The new socket carries the call on; the call was never ended.
+    send(
+        &mut clinician,
+        json!({ "type": "offer", "sdp": "v=0 restart" }),
+    )
+    .await;
+    assert_eq!(next(&mut again).await["sdp"], "v=0 restart");
+    let calls = "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1";
+    assert_eq!(count(&app, calls, id).await, 1);
+    let ended = "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NOT NULL";
+    assert_eq!(count(&app, ended, id).await, 0);
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_misdirected_messages_are_refused_without_ending_the_session() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let mut socket = open(&app, &d.clinician, id).await.expect("admitted");
+    send(&mut socket, json!({ "type": "offer", "sdp": "early" })).await;
+    assert_eq!(next(&mut socket).await["code"], "join_first");
+    send(&mut socket, json!({ "type": "join", "v": 1 })).await;
+    assert_eq!(next(&mut socket).await["type"], "joined");
+
+    socket.send(Message::text("{not json")).await.expect("sent");
+    assert_eq!(next(&mut socket).await["code"], "malformed");
+    send(
+        &mut socket,
+        json!({ "type": "offer", "sdp": "x", "to": "999" }),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["code"], "unknown_peer");
+    socket
+        .send(Message::binary(vec![1, 2, 3]))
+        .await
+        .expect("sent");
+    assert_eq!(next(&mut socket).await["code"], "text_only");
+    send(&mut socket, json!({ "type": "ping" })).await;
+    assert_eq!(next(&mut socket).await["type"], "pong", "still open");
+    let (_, metrics) =
+        crate::helpers::send(app.request(reqwest::Method::GET, "/metrics", None)).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(
+        metrics.contains(r#"ferry_signalling_messages_refused_total{reason="malformed"} 1"#),
+        "{metrics}"
+    );
+
+    // A frame over the limit ends the connection; nothing of it is relayed.
+    let huge = json!({ "type": "offer", "sdp": "x".repeat(100 * 1024) });
+    let _ = socket.send(Message::text(huge.to_string())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true));
+}
+
+#[tokio::test]
+async fn outsiders_early_comers_and_closed_consultations_are_refused_before_the_upgrade() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    add_rule(
+        &app,
+        &d.scheduler,
+        d.expert.id,
+        json!({ "weekday": 1, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 60, "service": "video" }),
+    )
+    .await;
+    let booked = consultation(&app, &d, "routine").await;
+    let day = next_weekday("Asia/Shanghai", Weekday::Monday, 2);
+    let (status, body) = book(
+        &app,
+        &d.clinician.token,
+        d.expert.id,
+        &local("Asia/Shanghai", day, 9, 0),
+        booked,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let Err((status, body)) = open(&app, &d.clinician, booked).await else {
+        panic!("admitted days early");
+    };
+    assert_error(status, &body, StatusCode::CONFLICT, "too_early");
+    assert!(body["error"]["details"]["opens_at"].is_string());
+
+    let stranger = app
+        .user(
+            "stranger",
+            ferry_server::auth::Role::Clinician,
+            d.c.island_a,
+        )
+        .await;
+    let other_expert = app
+        .user(
+            "other-expert",
+            ferry_server::auth::Role::Expert,
+            d.c.tertiary,
+        )
+        .await;
+    let live = accepted(&app, &d).await;
+    for outsider in [&stranger, &other_expert, &d.scheduler] {
+        let Err((status, body)) = open(&app, outsider, live).await else {
+            panic!("{} was admitted", outsider.username);
+        };
+        assert_error(status, &body, StatusCode::FORBIDDEN, "not_a_participant");
+    }
+    let Err((status, _)) = open(
+        &app,
+        &TestUser {
+            id: 0,
+            username: "nobody".into(),
+            token: "not-a-token".into(),
+        },
+        live,
+    )
+    .await
+    else {
+        panic!("admitted without a session");
+    };
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    sqlx::query("UPDATE consultation SET status = 'completed' WHERE id = $1")
+        .bind(live)
+        .execute(app.db.pool())
+        .await
+        .expect("completed");
+    let Err((status, body)) = open(&app, &d.clinician, live).await else {
+        panic!("admitted after completion");
+    };
+    assert_error(status, &body, StatusCode::CONFLICT, "consultation_closed");
+    let requested = consultation(&app, &d, "routine").await;
+    let Err((status, body)) = open(&app, &d.clinician, requested).await else {
+        panic!("admitted before scheduling");
+    };
+    assert_error(status, &body, StatusCode::CONFLICT, "not_scheduled");
+}
+
+#[tokio::test]
+async fn ice_servers_carry_turn_credentials_that_a_turn_server_with_the_secret_accepts() {
+    let app = spawn_app_with(|s| {
+        s.stun_urls = vec!["stun:127.0.0.1:3478".into()];
+        s.turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        s.turn_secret = Some("north-sea".to_owned().into());
+        s.turn_ttl_seconds = 600;
+    })
+    .await;
+    let d = desk(&app).await;
+    let (status, body) = app.get("/api/v1/ice-servers", &d.clinician.token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let servers = body["ice_servers"].as_array().expect("a list").clone();
+    assert_eq!(servers[0], json!({ "urls": ["stun:127.0.0.1:3478"] }));
+    let turn = &servers[1];
+    let username = turn["username"].as_str().expect("a username");
+    let (expiry, user) = username.split_once(':').expect("expiry:user");
+    assert_eq!(user, d.clinician.id.to_string(), "scoped to the caller");
+    let now = jiff::Timestamp::now().as_second();
+    let expiry: i64 = expiry.parse().expect("unix seconds");
+    assert!(
+        (now + 590..=now + 610).contains(&expiry),
+        "{expiry} vs {now}"
+    );
+    // The password coturn computes from the shared secret (use-auth-secret).
+    let out = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import base64, hashlib, hmac, sys\n\
+             print(base64.b64encode(hmac.new(b'north-sea', sys.argv[1].encode(), hashlib.sha1).digest()).decode())",
+            username,
+        ])
+        .output()
+        .await
+        .expect("python3 runs");
+    assert_eq!(
+        turn["credential"].as_str(),
+        Some(String::from_utf8_lossy(&out.stdout).trim())
+    );
+
+    let plain = spawn_app().await;
+    let d = desk(&plain).await;
+    let (_, body) = plain.get("/api/v1/ice-servers", &d.expert.token).await;
+    assert_eq!(
+        body["ice_servers"],
+        json!([]),
+        "nothing configured, nothing handed out"
+    );
+}
