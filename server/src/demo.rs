@@ -309,7 +309,9 @@ async fn seed_reading(tx: &mut Tx, tertiary: i64, radiologist: i64) -> Result<()
 /// The expert's roster, so the demo expert can be booked at once: weekday
 /// mornings by video, afternoons for reviews without a call (two cases per
 /// slot), Wednesday late afternoon held back for referred patients; a week on
-/// call; and one consultation from the island waiting to be booked.
+/// call; one consultation from the island waiting to be booked; and an
+/// urgent one the on-call expert has accepted, whose call the demo clinician
+/// and expert can join at once.
 async fn seed_schedule(
     tx: &mut Tx,
     expert: i64,
@@ -378,6 +380,24 @@ async fn seed_schedule(
         now,
     )
     .await?;
+    let urgent = consultation_store::insert(
+        tx,
+        &consultation_store::NewRow {
+            patient_id: cast.wang,
+            requested_by: cast.island_clinician,
+            requesting_facility_id: cast.island,
+            expert_id: None,
+            specialty: "cardiology",
+            urgency: Urgency::Urgent,
+            service: Service::Video,
+            reason: "Palpitations and dizziness since this morning",
+            clinical_summary: "66-year-old. Irregular pulse 128/min, BP 102/64.",
+            studies: &[],
+        },
+        now,
+    )
+    .await?;
+    consultation_store::schedule(tx, urgent, expert, true, now).await?;
     Ok(())
 }
 

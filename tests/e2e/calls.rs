@@ -388,3 +388,37 @@ async fn ice_servers_carry_turn_credentials_that_a_turn_server_with_the_secret_a
         "nothing configured, nothing handed out"
     );
 }
+
+#[tokio::test]
+async fn the_demo_clinician_and_expert_can_join_the_accepted_urgent_consultation_at_once() {
+    let app = spawn_app().await;
+    ferry_server::demo::seed(&app.db, Some(crate::helpers::PASSWORD.to_owned()))
+        .await
+        .expect("seed")
+        .expect("seeded");
+    let mut users = Vec::new();
+    for name in ["demo-clinician", "demo-expert"] {
+        let body: Value = app
+            .login(name, crate::helpers::PASSWORD)
+            .await
+            .json()
+            .await
+            .expect("json");
+        users.push(TestUser {
+            id: body["user"]["id"].as_i64().expect("an id"),
+            username: name.to_owned(),
+            token: body["token"].as_str().expect("a token").to_owned(),
+        });
+    }
+    let (_, list) = app
+        .get("/api/v1/consultations?status=scheduled", &users[0].token)
+        .await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["urgency"], "urgent");
+    let id = list[0]["id"].as_i64().expect("an id");
+
+    let (mut clinician, _) = join(&app, &users[0], id).await;
+    let (_expert, joined) = join(&app, &users[1], id).await;
+    assert_eq!(joined["peers"][0]["id"], users[0].id.to_string());
+    assert_eq!(next(&mut clinician).await["type"], "peer-joined");
+}
