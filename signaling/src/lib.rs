@@ -1,6 +1,7 @@
 //! Signalling for Ferry's video consultations: how two browsers (or a
 //! browser and a server-side peer) find each other.
 //!
+//! - [`link`]: how the room judges a peer's link from the statistics it reports.
 //! - [`protocol`]: the versioned JSON messages (`signaling/PROTOCOL.md`).
 //! - [`room`]: who is connected to which room on this node, and the relay
 //!   between them; a reconnect replaces the participant's old connection.
@@ -12,6 +13,7 @@
 //! which room is decided by the server before the upgrade; what happens in a
 //! room reaches the server through [`session::Hooks`].
 
+pub mod link;
 pub mod protocol;
 pub mod room;
 pub mod session;

@@ -4,12 +4,16 @@
 //! A client speaks first with `join`; the server answers `joined` with the
 //! peers already in the room and tells them `peer-joined`. Then `offer`,
 //! `answer` and `ice-candidate` are relayed to one peer (`to`) or to every
-//! other peer, stamped with `from`. `ping` is answered with `pong`; `leave`
-//! ends the session. Anything else, or anything malformed, is answered with
+//! other peer, stamped with `from`. `stats` reports the client's link, and
+//! the room announces `link-quality` when it turns poor or recovers
+//! ([`crate::link`]). `ping` is answered with `pong`; `leave` ends the
+//! session. Anything else, or anything malformed, is answered with
 //! `error` and counted; the connection stays open.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::link::{LinkStats, Quality};
 
 /// The protocol version this server speaks.
 pub const VERSION: u32 = 1;
@@ -43,6 +47,15 @@ pub enum ClientMessage {
     Ping {
         #[serde(default)]
         id: Option<Value>,
+    },
+    /// The client's WebRTC statistics, every few seconds during a call.
+    Stats {
+        #[serde(default)]
+        rtt_ms: Option<f64>,
+        #[serde(default)]
+        loss: Option<f64>,
+        #[serde(default)]
+        bitrate_kbps: Option<f64>,
     },
     /// The client is done; the server closes the session.
     Leave,
@@ -92,6 +105,14 @@ pub enum ServerMessage {
     Pong {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
+    },
+    /// A peer's link turned poor or recovered: to everyone, the peer too, so
+    /// the clients can fall back to audio first (or back to video).
+    LinkQuality {
+        peer: String,
+        quality: Quality,
+        #[serde(flatten)]
+        stats: LinkStats,
     },
     Error {
         code: String,

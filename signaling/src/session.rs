@@ -16,6 +16,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
+use crate::link::{LinkStats, Quality};
 use crate::protocol::{self, ClientMessage, PeerInfo, ServerMessage, VERSION};
 use crate::room::{Outbound, RelayError, Rooms, QUEUE};
 
@@ -201,6 +202,7 @@ async fn run(
     let mut heartbeat = interval(limits.idle_timeout / 3);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard = Instant::now();
+    let mut quality = Quality::Good;
     loop {
         tokio::select! {
             queued = rx.recv() => match queued {
@@ -263,6 +265,22 @@ async fn run(
                     }
                     Ok(ClientMessage::Ping { id }) => {
                         send(socket, &ServerMessage::Pong { id }).await;
+                        continue;
+                    }
+                    Ok(ClientMessage::Stats { rtt_ms, loss, bitrate_kbps }) => {
+                        let stats = LinkStats { rtt_ms, loss, bitrate_kbps };
+                        if !stats.is_valid() {
+                            hooks.malformed(room, "malformed");
+                            send(socket, &ServerMessage::error("malformed", "stats out of range")).await;
+                            continue;
+                        }
+                        let now = stats.assess(quality);
+                        if now != quality {
+                            quality = now;
+                            let notice = ServerMessage::LinkQuality { peer: me.to_owned(), quality, stats };
+                            let _ = rooms.relay(room, me, None, notice.clone());
+                            send(socket, &notice).await;
+                        }
                         continue;
                     }
                     Ok(ClientMessage::Leave) => return "left",

@@ -422,3 +422,44 @@ async fn the_demo_clinician_and_expert_can_join_the_accepted_urgent_consultation
     assert_eq!(joined["peers"][0]["id"], users[0].id.to_string());
     assert_eq!(next(&mut clinician).await["type"], "peer-joined");
 }
+
+#[tokio::test]
+async fn a_peer_whose_link_turns_poor_is_announced_once_and_again_when_it_recovers() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let (mut clinician, _) = join(&app, &d.clinician, id).await;
+    let (mut expert, _) = join(&app, &d.expert, id).await;
+    next(&mut clinician).await; // peer-joined
+
+    let lossy = json!({ "type": "stats", "rtt_ms": 620.0, "loss": 0.09, "bitrate_kbps": 80.0 });
+    send(&mut clinician, lossy.clone()).await;
+    let told = next(&mut expert).await;
+    assert_eq!(told["type"], "link-quality", "{told}");
+    assert_eq!(told["peer"], d.clinician.id.to_string());
+    assert_eq!(told["quality"], "poor");
+    assert_eq!(told["rtt_ms"], 620.0);
+    assert_eq!(
+        next(&mut clinician).await["quality"],
+        "poor",
+        "the reporter hears it too"
+    );
+
+    // Still poor: nothing new is said. Then recovery is announced.
+    send(&mut clinician, lossy).await;
+    send(
+        &mut clinician,
+        json!({ "type": "stats", "rtt_ms": 90.0, "loss": 0.0, "bitrate_kbps": 900.0 }),
+    )
+    .await;
+    let told = next(&mut expert).await;
+    assert_eq!(told["quality"], "good", "{told}");
+    send(&mut clinician, json!({ "type": "stats", "loss": 7.0 })).await;
+    let refused = loop {
+        let message = next(&mut clinician).await;
+        if message["type"] == "error" {
+            break message;
+        }
+    };
+    assert_eq!(refused["code"], "malformed");
+}
