@@ -69,7 +69,8 @@ impl Application {
         };
         let metrics = Metrics::new().context("registering metrics")?;
         let imaging = Imaging::new(db.clone(), store);
-        let state = AppState::new(db, settings, metrics, imaging);
+        let rooms = crate::call::bus::rooms(&settings, &db).await?;
+        let state = AppState::new(db, settings, metrics, imaging, rooms);
         Ok(Self {
             listener,
             dimse,

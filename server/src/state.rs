@@ -26,14 +26,20 @@ pub struct App {
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, metrics: Metrics, imaging: Imaging) -> Self {
+    pub fn new(
+        db: Db,
+        settings: Settings,
+        metrics: Metrics,
+        imaging: Imaging,
+        rooms: Rooms,
+    ) -> Self {
         Self(Arc::new(App {
             db,
             settings,
             metrics,
             notifier: Notifier::default(),
             imaging,
-            rooms: Rooms::new(),
+            rooms,
         }))
     }
 }

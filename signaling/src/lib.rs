@@ -1,6 +1,7 @@
 //! Signalling for Ferry's video consultations: how two browsers (or a
 //! browser and a server-side peer) find each other.
 //!
+//! - [`bus`]: the events nodes exchange so that a room spans nodes.
 //! - [`link`]: how the room judges a peer's link from the statistics it reports.
 //! - [`protocol`]: the versioned JSON messages (`signaling/PROTOCOL.md`).
 //! - [`room`]: who is connected to which room on this node, and the relay
@@ -13,6 +14,7 @@
 //! which room is decided by the server before the upgrade; what happens in a
 //! room reaches the server through [`session::Hooks`].
 
+pub mod bus;
 pub mod link;
 pub mod protocol;
 pub mod room;

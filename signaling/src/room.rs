@@ -5,6 +5,11 @@
 //! The lock is a plain mutex held only to change the map and queue messages
 //! (never across an await), so relaying never waits on a slow peer: a peer
 //! whose queue is full is dropped from the room and its session ends.
+//!
+//! With a bus ([`Rooms::with_bus`]), a room spans nodes: each node keeps its
+//! own connections as members and the other nodes' as remote members, learnt
+//! from [`BusEvent`]s, and publishes what happens to its own. A message for a
+//! remote member goes out on the bus for its node to deliver.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 
+use crate::bus::{BusEvent, BusKind};
 use crate::protocol::{PeerInfo, ServerMessage};
 
 /// Messages queued per connection before it counts as too slow.
@@ -34,9 +40,19 @@ struct Member {
 #[derive(Default)]
 struct Room {
     members: Vec<Member>,
+    /// Participants connected to other nodes: id → (node, who).
+    remote: HashMap<String, (String, PeerInfo)>,
 }
 
 impl Room {
+    fn present(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| m.info.id.clone())
+            .chain(self.remote.keys().cloned())
+            .collect()
+    }
+
     /// Queues a message to one member; false if its queue is full or gone.
     fn deliver(member: &Member, message: Outbound) -> bool {
         member.tx.try_send(message).is_ok()
@@ -83,11 +99,34 @@ pub enum RelayError {
 pub struct Rooms {
     rooms: Arc<Mutex<HashMap<String, Room>>>,
     next_conn: Arc<AtomicU64>,
+    /// This node's name and the queue of events for the other nodes.
+    bus: Option<(String, mpsc::UnboundedSender<BusEvent>)>,
 }
 
 impl Rooms {
+    /// Rooms of a single node.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Rooms shared with other nodes: what happens here is queued on
+    /// `events` (for the server to publish, in order), and what the other
+    /// nodes publish comes back through [`Rooms::receive`].
+    pub fn with_bus(node: String, events: mpsc::UnboundedSender<BusEvent>) -> Self {
+        Self {
+            bus: Some((node, events)),
+            ..Self::default()
+        }
+    }
+
+    fn publish(&self, room: &str, kind: BusKind) {
+        if let Some((node, events)) = &self.bus {
+            let _ = events.send(BusEvent {
+                node: node.clone(),
+                room: room.to_owned(),
+                kind,
+            });
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Room>> {
@@ -98,12 +137,12 @@ impl Rooms {
     }
 
     /// Adds a connection for `peer`, replacing (and closing) any earlier one
-    /// of the same participant, and tells the others.
+    /// of the same participant, here or on another node, and tells the others.
     pub fn join(&self, room: &str, peer: PeerInfo, tx: mpsc::Sender<Outbound>) -> Joined {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut rooms = self.lock();
         let entry = rooms.entry(room.to_owned()).or_default();
-        let mut replaced = false;
+        let mut replaced = entry.remote.remove(&peer.id).is_some();
         entry.members.retain(|m| {
             if m.info.id == peer.id {
                 replaced = true;
@@ -113,7 +152,12 @@ impl Rooms {
                 true
             }
         });
-        let peers = entry.members.iter().map(|m| m.info.clone()).collect();
+        let peers = entry
+            .members
+            .iter()
+            .map(|m| m.info.clone())
+            .chain(entry.remote.values().map(|(_, info)| info.clone()))
+            .collect();
         entry.broadcast(
             &peer.id,
             &ServerMessage::PeerJoined {
@@ -123,9 +167,11 @@ impl Rooms {
         );
         entry.members.push(Member {
             conn,
-            info: peer,
+            info: peer.clone(),
             tx,
         });
+        drop(rooms);
+        self.publish(room, BusKind::Joined { peer });
         Joined {
             conn,
             replaced,
@@ -147,18 +193,27 @@ impl Rooms {
         entry.broadcast(
             peer,
             &ServerMessage::PeerLeft {
+                peer: member.info.clone(),
+                reason: reason.to_owned(),
+            },
+        );
+        let present = entry.present();
+        if entry.members.is_empty() && entry.remote.is_empty() {
+            rooms.remove(room);
+        }
+        drop(rooms);
+        self.publish(
+            room,
+            BusKind::Left {
                 peer: member.info,
                 reason: reason.to_owned(),
             },
         );
-        let present: Vec<String> = entry.members.iter().map(|m| m.info.id.clone()).collect();
-        if entry.members.is_empty() {
-            rooms.remove(room);
-        }
         Some(present)
     }
 
-    /// Sends a message from `from` to `to`, or to every other member.
+    /// Sends a message from `from` to `to`, or to every other member,
+    /// wherever they are connected.
     pub fn relay(
         &self,
         room: &str,
@@ -170,30 +225,160 @@ impl Rooms {
         let Some(entry) = rooms.get_mut(room) else {
             return Err(RelayError::UnknownPeer(to.unwrap_or_default().to_owned()));
         };
-        match to {
-            None => Ok(entry.broadcast(from, &message)),
-            Some(to) => {
-                let at = entry
-                    .members
-                    .iter()
-                    .position(|m| m.info.id == to && m.info.id != from)
-                    .ok_or_else(|| RelayError::UnknownPeer(to.to_owned()))?;
-                if Room::deliver(&entry.members[at], Outbound::Send(message)) {
-                    Ok(1)
-                } else {
-                    entry.members.remove(at);
-                    Err(RelayError::PeerTooSlow(to.to_owned()))
+        let sent = match to {
+            None => {
+                let local = entry.broadcast(from, &message);
+                let remote = entry.remote.len();
+                drop(rooms);
+                if remote > 0 {
+                    self.publish(
+                        room,
+                        BusKind::Relay {
+                            from: from.to_owned(),
+                            to: None,
+                            message,
+                        },
+                    );
+                }
+                return Ok(local + remote);
+            }
+            Some(to) if to == from => return Err(RelayError::UnknownPeer(to.to_owned())),
+            Some(to) => match entry.members.iter().position(|m| m.info.id == to) {
+                Some(at) => {
+                    if Room::deliver(&entry.members[at], Outbound::Send(message)) {
+                        1
+                    } else {
+                        entry.members.remove(at);
+                        return Err(RelayError::PeerTooSlow(to.to_owned()));
+                    }
+                }
+                None if entry.remote.contains_key(to) => {
+                    drop(rooms);
+                    self.publish(
+                        room,
+                        BusKind::Relay {
+                            from: from.to_owned(),
+                            to: Some(to.to_owned()),
+                            message,
+                        },
+                    );
+                    1
+                }
+                None => return Err(RelayError::UnknownPeer(to.to_owned())),
+            },
+        };
+        Ok(sent)
+    }
+
+    /// Applies another node's event to this node's view of its room.
+    pub fn receive(&self, event: BusEvent) {
+        let from_node = match &self.bus {
+            Some((node, _)) if *node == event.node => return,
+            _ => event.node,
+        };
+        let room = event.room;
+        let mut rooms = self.lock();
+        match event.kind {
+            BusKind::Joined { peer } => {
+                let entry = rooms.entry(room.clone()).or_default();
+                let mut replaced = entry.remote.remove(&peer.id).is_some();
+                entry.members.retain(|m| {
+                    if m.info.id == peer.id {
+                        replaced = true;
+                        let _ = m.tx.try_send(Outbound::Close("replaced"));
+                        false
+                    } else {
+                        true
+                    }
+                });
+                entry.broadcast(
+                    &peer.id,
+                    &ServerMessage::PeerJoined {
+                        peer: peer.clone(),
+                        reconnect: replaced,
+                    },
+                );
+                entry
+                    .remote
+                    .insert(peer.id.clone(), (from_node.clone(), peer));
+                let here: Vec<PeerInfo> = entry.members.iter().map(|m| m.info.clone()).collect();
+                drop(rooms);
+                if !here.is_empty() {
+                    self.publish(
+                        &room,
+                        BusKind::Present {
+                            peers: here,
+                            to_node: from_node,
+                        },
+                    );
+                }
+            }
+            BusKind::Present { peers, to_node } => {
+                if self.bus.as_ref().map(|(node, _)| node) != Some(&to_node) {
+                    return;
+                }
+                let Some(entry) = rooms.get_mut(&room) else {
+                    return;
+                };
+                for peer in peers {
+                    if entry.remote.contains_key(&peer.id)
+                        || entry.members.iter().any(|m| m.info.id == peer.id)
+                    {
+                        continue;
+                    }
+                    entry.broadcast(
+                        &peer.id,
+                        &ServerMessage::PeerJoined {
+                            peer: peer.clone(),
+                            reconnect: false,
+                        },
+                    );
+                    entry
+                        .remote
+                        .insert(peer.id.clone(), (from_node.clone(), peer));
+                }
+            }
+            BusKind::Left { peer, reason } => {
+                let Some(entry) = rooms.get_mut(&room) else {
+                    return;
+                };
+                // Only if they are still connected there, not already back elsewhere.
+                if entry
+                    .remote
+                    .get(&peer.id)
+                    .is_some_and(|(node, _)| *node == from_node)
+                {
+                    entry.remote.remove(&peer.id);
+                    let id = peer.id.clone();
+                    entry.broadcast(&id, &ServerMessage::PeerLeft { peer, reason });
+                }
+                if entry.members.is_empty() && entry.remote.is_empty() {
+                    rooms.remove(&room);
+                }
+            }
+            BusKind::Relay { from, to, message } => {
+                let Some(entry) = rooms.get_mut(&room) else {
+                    return;
+                };
+                match to {
+                    None => {
+                        entry.broadcast(&from, &message);
+                    }
+                    Some(to) => {
+                        if let Some(at) = entry.members.iter().position(|m| m.info.id == to) {
+                            if !Room::deliver(&entry.members[at], Outbound::Send(message)) {
+                                entry.members.remove(at);
+                            }
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// The ids of the participants connected to a room on this node.
+    /// The ids of the participants connected to a room, on any node.
     pub fn present(&self, room: &str) -> Vec<String> {
-        self.lock()
-            .get(room)
-            .map(|r| r.members.iter().map(|m| m.info.id.clone()).collect())
-            .unwrap_or_default()
+        self.lock().get(room).map(Room::present).unwrap_or_default()
     }
 
     /// Connections on this node, for the metrics.
@@ -293,5 +478,75 @@ mod tests {
             Err(RelayError::PeerTooSlow("b".into()))
         );
         assert_eq!(rooms.present("c1"), vec!["a".to_owned()]);
+    }
+
+    /// Delivers every event one node queued to the other.
+    fn pump(events: &mut mpsc::UnboundedReceiver<BusEvent>, to: &Rooms) -> usize {
+        let mut n = 0;
+        while let Ok(event) = events.try_recv() {
+            to.receive(event);
+            n += 1;
+        }
+        n
+    }
+
+    fn kind(rx: &mut mpsc::Receiver<Outbound>) -> Option<ServerMessage> {
+        match rx.try_recv() {
+            Ok(Outbound::Send(message)) => Some(message),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_room_spans_two_nodes_and_a_reconnect_moves_a_participant_between_them() {
+        let (a_bus, mut a_events) = mpsc::unbounded_channel();
+        let (b_bus, mut b_events) = mpsc::unbounded_channel();
+        let a = Rooms::with_bus("a".into(), a_bus);
+        let b = Rooms::with_bus("b".into(), b_bus);
+        let (x_tx, mut x_rx) = mpsc::channel(QUEUE);
+        let (y_tx, mut y_rx) = mpsc::channel(QUEUE);
+        a.join("c1", peer("x"), x_tx);
+        pump(&mut a_events, &b);
+        let y = b.join("c1", peer("y"), y_tx);
+        assert_eq!(y.peers, vec![peer("x")], "x, on the other node, is listed");
+        pump(&mut b_events, &a); // y joined
+        assert!(matches!(
+            kind(&mut x_rx),
+            Some(ServerMessage::PeerJoined {
+                reconnect: false,
+                ..
+            })
+        ));
+        pump(&mut a_events, &b); // a's present answer: nothing new for b
+        assert_eq!(kind(&mut y_rx), None);
+        assert_eq!(a.present("c1"), vec!["x".to_owned(), "y".to_owned()]);
+
+        let offer = ServerMessage::Offer {
+            from: "y".into(),
+            sdp: "v=0".into(),
+        };
+        assert_eq!(b.relay("c1", "y", Some("x"), offer.clone()), Ok(1));
+        pump(&mut b_events, &a);
+        assert_eq!(kind(&mut x_rx), Some(offer));
+
+        // x comes back on node b: a closes its old connection, y hears of a reconnect.
+        let (x2_tx, _x2_rx) = mpsc::channel(QUEUE);
+        let again = b.join("c1", peer("x"), x2_tx);
+        assert!(again.replaced);
+        assert!(matches!(
+            kind(&mut y_rx),
+            Some(ServerMessage::PeerJoined {
+                reconnect: true,
+                ..
+            })
+        ));
+        pump(&mut b_events, &a);
+        assert_eq!(x_rx.try_recv(), Ok(Outbound::Close("replaced")));
+        assert_eq!(b.present("c1"), vec!["y".to_owned(), "x".to_owned()]);
+
+        // y leaves: a forgets it too.
+        b.leave("c1", "y", y.conn, "left");
+        pump(&mut b_events, &a);
+        assert_eq!(a.present("c1"), vec!["x".to_owned()]);
     }
 }

@@ -17,11 +17,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
 use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday, Desk};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Puts a consultation straight into `scheduled` with the desk's expert, as
 /// an on-call acceptance would: no booked slot, so the call is open at once.
-async fn accepted(app: &TestApp, d: &Desk) -> i64 {
+pub async fn accepted(app: &TestApp, d: &Desk) -> i64 {
     let id = consultation(app, d, "routine").await;
     sqlx::query("UPDATE consultation SET status = 'scheduled', expert_id = $1 WHERE id = $2")
         .bind(d.expert.id)
@@ -33,7 +33,7 @@ async fn accepted(app: &TestApp, d: &Desk) -> i64 {
 }
 
 /// Opens the signalling socket; the HTTP refusal when there is one.
-async fn open(app: &TestApp, user: &TestUser, id: i64) -> Result<Socket, (StatusCode, Value)> {
+pub async fn open(app: &TestApp, user: &TestUser, id: i64) -> Result<Socket, (StatusCode, Value)> {
     let url = app.url(&format!("/signal/{id}")).replacen("http", "ws", 1);
     let mut request = url.into_client_request().expect("a request");
     request.headers_mut().insert(
@@ -55,7 +55,7 @@ async fn open(app: &TestApp, user: &TestUser, id: i64) -> Result<Socket, (Status
     }
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::text(message.to_string()))
         .await
@@ -63,7 +63,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message, skipping pings.
-async fn next(socket: &mut Socket) -> Value {
+pub async fn next(socket: &mut Socket) -> Value {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -80,7 +80,7 @@ async fn next(socket: &mut Socket) -> Value {
     }
 }
 
-async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Socket, Value) {
+pub async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Socket, Value) {
     let mut socket = open(app, user, id).await.expect("admitted");
     send(&mut socket, json!({ "type": "join", "v": 1 })).await;
     let joined = next(&mut socket).await;
@@ -462,4 +462,45 @@ async fn a_peer_whose_link_turns_poor_is_announced_once_and_again_when_it_recove
         }
     };
     assert_eq!(refused["code"], "malformed");
+}
+
+#[tokio::test]
+async fn participants_on_two_nodes_sharing_postgresql_signal_each_other() {
+    let app = spawn_app().await;
+    if !app.test_db.url.starts_with("postgres") {
+        // One node per SQLite file: rooms are in process. `.ci/run` runs
+        // this again against PostgreSQL, where it matters.
+        return;
+    }
+    let other = app.another_node().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let (mut clinician, _) = join(&app, &d.clinician, id).await;
+    let (mut expert, joined) = join(&other, &d.expert, id).await;
+    assert_eq!(
+        joined["peers"][0]["id"],
+        d.clinician.id.to_string(),
+        "{joined}"
+    );
+    assert_eq!(next(&mut clinician).await["type"], "peer-joined");
+
+    // An offer larger than a NOTIFY payload crosses too.
+    let sdp = format!("v=0\r\n{}", "a=candidate:x\r\n".repeat(1000));
+    send(&mut clinician, json!({ "type": "offer", "sdp": sdp })).await;
+    assert_eq!(next(&mut expert).await["sdp"], sdp);
+    send(
+        &mut expert,
+        json!({ "type": "answer", "sdp": "v=0 answer", "to": d.clinician.id.to_string() }),
+    )
+    .await;
+    assert_eq!(next(&mut clinician).await["sdp"], "v=0 answer");
+
+    // The expert moves to the first node: the old socket is replaced.
+    let (_back, _) = join(&app, &d.expert, id).await;
+    assert_eq!(next(&mut expert).await["code"], "replaced");
+    let told = next(&mut clinician).await;
+    assert_eq!(told["type"], "peer-joined");
+    assert_eq!(told["reconnect"], true);
+    let calls = "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1";
+    assert_eq!(count(&app, calls, id).await, 1, "one call across both nodes");
 }

@@ -126,6 +126,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let test_db = TestDb::new(data_dir.path()).await;
     let mut settings = test_settings(data_dir.path(), &test_db.url);
     configure(&mut settings);
+    start(settings, data_dir, test_db).await
+}
+
+impl TestApp {
+    /// A second node on the same database, with files of its own: what two
+    /// `ferry` processes sharing PostgreSQL are.
+    pub async fn another_node(&self) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("a temporary directory");
+        let settings = test_settings(data_dir.path(), &self.test_db.url);
+        let shared = TestDb {
+            url: self.test_db.url.clone(),
+            postgres: None,
+        };
+        start(settings, data_dir, shared).await
+    }
+}
+
+async fn start(settings: Settings, data_dir: TempDir, test_db: TestDb) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         ferry_server::telemetry::init(&settings);
     }

@@ -5,10 +5,10 @@
 //! servers clients use ([`routes`]). The rooms and the relay are in
 //! `ferry-signaling`.
 //!
-//! Rooms are kept in process: participants of one consultation must reach
-//! the same node. Sharing rooms across nodes is the next step.
+//! With PostgreSQL, rooms span the nodes that share it ([`bus`]).
 
 pub mod admission;
+pub mod bus;
 pub mod routes;
 
 use futures_util::future::BoxFuture;

@@ -1,0 +1,41 @@
+//! What nodes tell each other so that participants connected to different
+//! nodes share one room. Each node publishes what happens to its own
+//! connections; every other node applies it to its view of the room
+//! ([`crate::room::Rooms::receive`]). The transport is the server's choice
+//! (PostgreSQL LISTEN/NOTIFY when nodes share PostgreSQL); this crate only
+//! produces and consumes the events, in order per node.
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{PeerInfo, ServerMessage};
+
+/// One event from one node about one room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusEvent {
+    /// The node it comes from; a node ignores its own.
+    pub node: String,
+    pub room: String,
+    #[serde(flatten)]
+    pub kind: BusKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum BusKind {
+    /// A participant connected to the room on `node` (replacing any earlier
+    /// connection of theirs, wherever it was).
+    Joined { peer: PeerInfo },
+    /// The answer to `joined`: who is connected on `node`, for `to_node`.
+    Present {
+        peers: Vec<PeerInfo>,
+        to_node: String,
+    },
+    /// A participant's connection on `node` ended.
+    Left { peer: PeerInfo, reason: String },
+    /// A message for one participant (`to`) or for all but `from`.
+    Relay {
+        from: String,
+        to: Option<String>,
+        message: ServerMessage,
+    },
+}
