@@ -81,6 +81,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(reading::critical::router())
         .merge(reading::fhir::router())
         .merge(call::routes::router())
+        .merge(call::invitees::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

@@ -241,11 +241,9 @@ async fn run(
                         continue;
                     }
                     Some(Ok(Message::Close(_))) | None => return "disconnected",
-                    Some(Err(_)) => {
-                        // Oversized frames end here: the socket refuses them.
-                        hooks.malformed(room, "protocol_error");
-                        return "protocol_error";
-                    }
+                    // A reset connection, or a frame over the size limit,
+                    // which the socket refuses before reading it whole.
+                    Some(Err(_)) => return "disconnected",
                 };
                 if text.len() > limits.max_message_bytes {
                     hooks.malformed(room, "too_large");

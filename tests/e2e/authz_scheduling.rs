@@ -54,6 +54,10 @@ fn own_clinician(role: Role, site: Site) -> bool {
 fn own_expert(role: Role, site: Site) -> bool {
     role == Role::Expert && site == Site::Own
 }
+/// The consultation's clinician and expert, who manage who joins its call.
+fn call_parties(role: Role, site: Site) -> bool {
+    site == Site::Own && matches!(role, Role::Clinician | Role::Expert)
+}
 fn clinicians(role: Role, _: Site) -> bool {
     role == Role::Clinician
 }
@@ -74,6 +78,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
     let expert = find(callers, Role::Expert);
     let scheduler = find(callers, Role::Scheduler);
     let clinician = find(callers, Role::Clinician);
+    let radiologist = find(callers, Role::Radiologist).id;
     let e = expert.id;
     let rules = format!("/api/v1/experts/{e}/roster/rules");
     let rule = |weekday| {
@@ -408,6 +413,27 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             format!("/api/v1/opinions/{opinion}/sign"),
             own_expert,
         )),
+        row(
+            Method::GET,
+            "/api/v1/consultations/{id}/invitees",
+            format!("/api/v1/consultations/{c1}/invitees"),
+            call_parties,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/consultations/{id}/invitees",
+                format!("/api/v1/consultations/{c1}/invitees"),
+                call_parties,
+            ),
+            move |_| json!({ "user_id": radiologist, "note": "to show the scan" }),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/consultations/{id}/invitees/{user_id}",
+            format!("/api/v1/consultations/{c1}/invitees/{radiologist}"),
+            call_parties,
+        ),
         row(
             Method::GET,
             "/api/v1/figures",

@@ -502,5 +502,88 @@ async fn participants_on_two_nodes_sharing_postgresql_signal_each_other() {
     assert_eq!(told["type"], "peer-joined");
     assert_eq!(told["reconnect"], true);
     let calls = "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1";
-    assert_eq!(count(&app, calls, id).await, 1, "one call across both nodes");
+    assert_eq!(
+        count(&app, calls, id).await,
+        1,
+        "one call across both nodes"
+    );
+}
+
+#[tokio::test]
+async fn an_invited_radiologist_joins_the_call_until_the_invitation_is_withdrawn() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let radiologist = app
+        .user(
+            "radiologist",
+            ferry_server::auth::Role::Radiologist,
+            d.c.tertiary,
+        )
+        .await;
+    let Err((status, body)) = open(&app, &radiologist, id).await else {
+        panic!("admitted uninvited");
+    };
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_a_participant");
+
+    let path = format!("/api/v1/consultations/{id}/invitees");
+    let (status, body) = app
+        .post(
+            &path,
+            &d.scheduler.token,
+            json!({ "user_id": radiologist.id }),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_a_participant");
+    let (status, body) = app
+        .post(&path, &d.expert.token, json!({ "user_id": d.scheduler.id }))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_invitable",
+    );
+    let (status, invited) = app
+        .post(
+            &path,
+            &d.expert.token,
+            json!({ "user_id": radiologist.id, "note": "to show the CT" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    assert_eq!(invited[0]["note"], "to show the CT");
+    let (status, body) = app
+        .post(
+            &path,
+            &d.clinician.token,
+            json!({ "user_id": radiologist.id }),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "already_invited");
+    let (_, seen) = app.get(&path, &radiologist.token).await;
+    assert_eq!(seen[0]["user_id"], radiologist.id);
+
+    let (mut clinician, _) = join(&app, &d.clinician, id).await;
+    let (_radiologist_socket, joined) = join(&app, &radiologist, id).await;
+    assert_eq!(joined["peers"][0]["id"], d.clinician.id.to_string());
+    assert_eq!(
+        next(&mut clinician).await["peer"]["id"],
+        radiologist.id.to_string()
+    );
+    // Clinician and radiologist together are not the consultation's call.
+    let calls = "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1";
+    assert_eq!(count(&app, calls, id).await, 0);
+
+    let (status, _) = crate::helpers::send(app.request(
+        reqwest::Method::DELETE,
+        &format!("{path}/{}", radiologist.id),
+        Some(&d.clinician.token),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let Err((status, _)) = open(&app, &radiologist, id).await else {
+        panic!("admitted after the invitation was withdrawn");
+    };
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -1,5 +1,5 @@
-//! Who may join a consultation's call, and when: the requesting clinician
-//! and the assigned expert, from `call_open_minutes_before` the booked slot
+//! Who may join a consultation's call, and when: the requesting clinician,
+//! the assigned expert and the people they invite, from `call_open_minutes_before` the booked slot
 //! (at once for an on-call case, which has no slot) until the consultation
 //! is completed. Everyone else is refused before the WebSocket upgrade, with
 //! the API's usual error body.
@@ -27,11 +27,17 @@ pub async fn admit(
         .ok_or(ApiError::NotFound {
             what: "consultation",
         })?;
-    let Some(name) = party_name(&consultation, caller) else {
-        return Err(ApiError::forbidden(
-            "not_a_participant",
-            "only the consultation's clinician and expert may join its call",
-        ));
+    let name = match party_name(&consultation, caller) {
+        Some(name) => name,
+        None if super::invitees::is_invited(conn, id, caller.user_id).await? => {
+            caller.username.clone()
+        }
+        None => {
+            return Err(ApiError::forbidden(
+                "not_a_participant",
+                "only the consultation's clinician, its expert and the people they invite may join its call",
+            ))
+        }
     };
     match consultation.status {
         Status::Scheduled | Status::InProgress | Status::AwaitingOpinion => {}

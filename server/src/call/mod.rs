@@ -9,6 +9,7 @@
 
 pub mod admission;
 pub mod bus;
+pub mod invitees;
 pub mod routes;
 
 use futures_util::future::BoxFuture;
