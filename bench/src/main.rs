@@ -7,12 +7,15 @@
 //!   PostgreSQL side by side (see [`scheduling`]).
 //! - `imaging`: DICOM ingest, search and retrieval against Orthanc (see
 //!   [`imaging`]).
+//! - `signalling`: relay latency and memory per connection with thousands of
+//!   call connections, against a bare WebSocket relay (see [`signalling`]).
 
 mod harness;
 mod imaging;
 mod orthanc;
 mod report;
 mod scheduling;
+mod signalling;
 
 use std::process::ExitCode;
 
@@ -32,6 +35,9 @@ enum Command {
     Scheduling(scheduling::Options),
     /// C-STORE and STOW-RS ingest, QIDO-RS and WADO-RS, against Orthanc.
     Imaging(imaging::Options),
+    /// Signalling relay latency and memory per connection, against a bare
+    /// tokio-tungstenite relay.
+    Signalling(signalling::Options),
 }
 
 #[tokio::main]
@@ -40,6 +46,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Scheduling(options) => scheduling::run(options).await,
         Command::Imaging(options) => imaging::run(options).await,
+        Command::Signalling(options) => signalling::run(options).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

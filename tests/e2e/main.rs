@@ -25,6 +25,7 @@ mod imaging_crash;
 mod object_storage;
 mod ops;
 mod patients;
+mod peers;
 mod races;
 mod reading;
 mod reading_reports;
