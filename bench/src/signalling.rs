@@ -6,8 +6,9 @@
 //!
 //! Figures: relay latency p50/p99 (one message from one side's send to the
 //! other side's receipt, clients in this process) and resident memory per
-//! connection (this process's RSS growth over the connections opened, both
-//! ends of each connection included, for both peers alike).
+//! connection (this process's RSS growth over the second half of the
+//! connections opened, both ends of each connection included, for both
+//! peers alike).
 //!
 //! Each connection is a socket at each end: for thousands of connections,
 //! raise the open-files limit first (`ulimit -n 65536`).
@@ -49,11 +50,40 @@ pub struct Options {
     /// A small run, to check that the benchmark works.
     #[arg(long)]
     quick: bool,
+    /// Measure one side only and print its figures as JSON: each side runs
+    /// in a process of its own, so neither inherits the other's heap.
+    #[arg(long, hide = true)]
+    only: Option<Side>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Side {
+    Ferry,
+    Relay,
 }
 
 struct Figures {
     latency: Samples,
     rss_per_connection_kb: f64,
+}
+
+/// Measures one side in a child process of this benchmark.
+fn in_child(options: &Options, side: &str) -> anyhow::Result<(f64, f64, f64)> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["signalling", "--only", side])
+        .args(["--pairs", &options.pairs.to_string()])
+        .args(["--messages", &options.messages.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running a measurement")?;
+    anyhow::ensure!(output.status.success(), "measuring {side} failed");
+    let figures: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let get = |key: &str| {
+        figures[key]
+            .as_f64()
+            .with_context(|| format!("no {key} from {side}"))
+    };
+    Ok((get("p50_ms")?, get("p99_ms")?, get("rss_kb")?))
 }
 
 pub async fn run(mut options: Options) -> anyhow::Result<()> {
@@ -62,9 +92,28 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
         options.messages = options.messages.min(5);
     }
     anyhow::ensure!(
-        options.pairs >= 1 && options.messages >= 1,
+        options.pairs >= 2 && options.messages >= 1,
         "nothing to measure"
     );
+    let Some(side) = options.only else {
+        let ferry = in_child(&options, "ferry")?;
+        let floor = in_child(&options, "relay")?;
+        return print(&options, ferry, floor);
+    };
+    let figures = match side {
+        Side::Ferry => measure_ferry(&options).await?,
+        Side::Relay => measure_relay(&options).await?,
+    };
+    let json = serde_json::json!({
+        "p50_ms": figures.latency.quantile_ms(0.5),
+        "p99_ms": figures.latency.quantile_ms(0.99),
+        "rss_kb": figures.rss_per_connection_kb,
+    });
+    println!("{json}");
+    Ok(())
+}
+
+async fn measure_ferry(options: &Options) -> anyhow::Result<Figures> {
     progress("starting Ferry (SQLite)");
     let server = Server::start(&Engine::Sqlite).await?;
     let (tokens, rooms) = arrange(&server, options.pairs).await?;
@@ -74,7 +123,7 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
         options.pairs,
         options.pairs * 2
     ));
-    let ferry = measure(&options, |pair, side| {
+    let figures = measure(options, |pair, side| {
         let mut request = format!("{base}/signal/{}", rooms[pair]).into_client_request()?;
         request
             .headers_mut()
@@ -83,37 +132,35 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
     })
     .await?;
     server.stop().await?;
+    Ok(figures)
+}
 
-    progress("starting the bare relay");
+async fn measure_relay(options: &Options) -> anyhow::Result<Figures> {
     let relay = bare_relay().await?;
     progress(format!("bare relay: {} rooms", options.pairs));
-    let floor = measure(&options, |pair, _| {
+    measure(options, |pair, _| {
         Ok((format!("ws://{relay}/{pair}").into_client_request()?, false))
     })
-    .await?;
+    .await
+}
 
+fn print(options: &Options, ferry: (f64, f64, f64), floor: (f64, f64, f64)) -> anyhow::Result<()> {
+    let row = |name: &str, unit, ferry, peer| Versus {
+        name: name.to_owned(),
+        unit,
+        ferry,
+        peer,
+        higher_is_better: false,
+    };
     let rows = [
-        Versus {
-            name: "relay latency p50".into(),
-            unit: "ms",
-            ferry: ferry.latency.quantile_ms(0.5),
-            peer: floor.latency.quantile_ms(0.5),
-            higher_is_better: false,
-        },
-        Versus {
-            name: "relay latency p99".into(),
-            unit: "ms",
-            ferry: ferry.latency.quantile_ms(0.99),
-            peer: floor.latency.quantile_ms(0.99),
-            higher_is_better: false,
-        },
-        Versus {
-            name: "resident memory per connection, both ends".into(),
-            unit: "KiB",
-            ferry: ferry.rss_per_connection_kb,
-            peer: floor.rss_per_connection_kb,
-            higher_is_better: false,
-        },
+        row("relay latency p50", "ms", ferry.0, floor.0),
+        row("relay latency p99", "ms", ferry.1, floor.1),
+        row(
+            "resident memory per connection, both ends",
+            "KiB",
+            ferry.2,
+            floor.2,
+        ),
     ];
     print_versus(
         &format!(
@@ -278,18 +325,19 @@ async fn measure(
     options: &Options,
     target: impl Fn(usize, usize) -> anyhow::Result<Target>,
 ) -> anyhow::Result<Figures> {
-    let before = rss_kb()?;
     let mut targets = Vec::with_capacity(options.pairs * 2);
     for pair in 0..options.pairs {
         targets.push(target(pair, 0)?);
         targets.push(target(pair, 1)?);
     }
-    let mut sockets: Vec<Socket> = futures_util::stream::iter(targets.into_iter().map(connect))
-        .buffered(OPENING)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
+    // Memory is the growth from the first half of the connections to all of
+    // them: the first half warms caches and allocator arenas, so what is left
+    // is what one more connection costs.
+    let second = targets.split_off(options.pairs / 2 * 2);
+    let mut sockets = open_all(targets).await?;
+    let before = rss_kb()?;
+    let opened = second.len();
+    sockets.extend(open_all(second).await?);
     let connected = rss_kb()?;
     let mut rooms = Vec::with_capacity(options.pairs);
     while let (Some(b), Some(a)) = (sockets.pop(), sockets.pop()) {
@@ -325,8 +373,17 @@ async fn measure(
     }
     Ok(Figures {
         latency,
-        rss_per_connection_kb: (connected - before) / (options.pairs * 2) as f64,
+        rss_per_connection_kb: (connected - before) / opened.max(1) as f64,
     })
+}
+
+async fn open_all(targets: Vec<Target>) -> anyhow::Result<Vec<Socket>> {
+    futures_util::stream::iter(targets.into_iter().map(connect))
+        .buffered(OPENING)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The floor: forwards each text frame to the other sockets of its room

@@ -27,14 +27,14 @@ use crate::scheduling::desk;
 
 /// Long enough for a debug build's DTLS handshake on a busy two-core
 /// machine; short enough that a broken negotiation fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A candidate the peer connection gathered, or `None` when it has no more.
-type Gathered = Option<RTCIceCandidateInit>;
+pub type Gathered = Option<RTCIceCandidateInit>;
 
 /// What the peer connection reports, handed to the side's relay task.
-struct Events {
-    gathered: mpsc::UnboundedSender<Gathered>,
+pub struct Events {
+    pub gathered: mpsc::UnboundedSender<Gathered>,
 }
 
 #[async_trait::async_trait]
@@ -309,7 +309,7 @@ fn attribute(sdp: &str, name: &str) -> Option<String> {
 }
 
 /// Sends `text` once the channel opens and returns what comes back first.
-async fn round_trip(channel: &dyn DataChannel, text: &str) -> String {
+pub async fn round_trip(channel: &dyn DataChannel, text: &str) -> String {
     let echoed = async {
         while let Some(event) = channel.poll().await {
             match event {

@@ -69,7 +69,11 @@ async fn signal(
         room: id.to_string(),
         peer,
     };
+    // Signalling messages are a few kilobytes; tungstenite's 128 KiB default
+    // buffers would be most of what an idle call connection costs.
     Ok(upgrade
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| session::serve(socket, rooms, who, limits, hooks))
