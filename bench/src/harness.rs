@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use ferry_server::audit::Actor;
 use ferry_server::config::Settings;
-use ferry_server::db::Db;
+use ferry_server::db::{Db, Tx};
+use ferry_server::facility::{NewFacility, Tier};
+use ferry_server::patient::{NewPatient, Sex};
 use ferry_server::startup::Application;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -176,4 +178,45 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The consortium most benchmarks need: a tertiary hospital, an island
+/// clinic under it, and one patient registered at the island. Returns the
+/// ids of the hospital, the clinic and the patient.
+pub async fn hospital_island_patient(tx: &mut Tx) -> anyhow::Result<(i64, i64, i64)> {
+    let actor = Server::actor();
+    let facility = |name: &str, tier, parent_id| NewFacility {
+        name: name.to_owned(),
+        tier,
+        parent_id,
+        time_zone: "Asia/Shanghai".to_owned(),
+        contact: String::new(),
+    };
+    let tertiary =
+        ferry_server::facility::create(tx, &actor, facility("Tertiary", Tier::Tertiary, None))
+            .await?
+            .id;
+    let island = ferry_server::facility::create(
+        tx,
+        &actor,
+        facility("Island", Tier::Village, Some(tertiary)),
+    )
+    .await?
+    .id;
+    let (patient, _) = ferry_server::patient::register(
+        tx,
+        &actor,
+        island,
+        NewPatient {
+            national_id: Some("110101195803120021".to_owned()),
+            family_name: "Wang".to_owned(),
+            given_name: "Xiuying".to_owned(),
+            sex: Sex::Female,
+            birth_date: "1958-03-12".to_owned(),
+            phone: String::new(),
+            record_number: "I-1".to_owned(),
+        },
+    )
+    .await?;
+    Ok((tertiary, island, patient))
 }

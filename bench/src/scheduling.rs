@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use ferry_server::auth::Role;
-use ferry_server::facility::{NewFacility, Tier};
-use ferry_server::patient::{NewPatient, Sex};
 use ferry_server::user::NewUser;
 use rand::seq::SliceRandom;
 use serde_json::{json, Value};
@@ -359,24 +357,7 @@ async fn seed(server: &Server, options: &Options) -> anyhow::Result<Seeded> {
     progress(format!("seeding {} experts", options.experts));
     let actor = Server::actor();
     let mut tx = server.db.begin_write().await?;
-    let facility = |name: &str, tier, parent_id| NewFacility {
-        name: name.to_owned(),
-        tier,
-        parent_id,
-        time_zone: "Asia/Shanghai".to_owned(),
-        contact: String::new(),
-    };
-    let tertiary =
-        ferry_server::facility::create(&mut tx, &actor, facility("Tertiary", Tier::Tertiary, None))
-            .await?
-            .id;
-    let island = ferry_server::facility::create(
-        &mut tx,
-        &actor,
-        facility("Island", Tier::Village, Some(tertiary)),
-    )
-    .await?
-    .id;
+    let (tertiary, island, patient) = crate::harness::hospital_island_patient(&mut tx).await?;
     let person = |username: String, facility_id, role, specialties| NewUser {
         display_name: username.clone(),
         username,
@@ -417,21 +398,6 @@ async fn seed(server: &Server, options: &Options) -> anyhow::Result<Seeded> {
         .await?;
         experts.push(id);
     }
-    let (patient, _) = ferry_server::patient::register(
-        &mut tx,
-        &actor,
-        island,
-        NewPatient {
-            national_id: Some("110101195803120021".to_owned()),
-            family_name: "Wang".to_owned(),
-            given_name: "Xiuying".to_owned(),
-            sex: Sex::Female,
-            birth_date: "1958-03-12".to_owned(),
-            phone: String::new(),
-            record_number: "I-1".to_owned(),
-        },
-    )
-    .await?;
     tx.commit().await?;
     let scheduler = server.login("scheduler", PASSWORD).await?;
     let clinician = server.login("clinician", PASSWORD).await?;

@@ -14,14 +14,13 @@
 //! raise the open-files limit first (`ulimit -n 65536`).
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ferry_server::auth::Role;
-use ferry_server::facility::{NewFacility, Tier};
-use ferry_server::patient::{NewPatient, Sex};
 use ferry_server::user::NewUser;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -109,7 +108,8 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
         "p99_ms": figures.latency.quantile_ms(0.99),
         "rss_kb": figures.rss_per_connection_kb,
     });
-    println!("{json}");
+    // The parent reads this line; progress went to stderr.
+    writeln!(std::io::stdout().lock(), "{json}")?;
     Ok(())
 }
 
@@ -180,24 +180,7 @@ fn print(options: &Options, ferry: (f64, f64, f64), floor: (f64, f64, f64)) -> a
 async fn arrange(server: &Server, pairs: usize) -> anyhow::Result<([String; 2], Vec<i64>)> {
     let actor = Server::actor();
     let mut tx = server.db.begin_write().await?;
-    let facility = |name: &str, tier, parent_id| NewFacility {
-        name: name.to_owned(),
-        tier,
-        parent_id,
-        time_zone: "Asia/Shanghai".to_owned(),
-        contact: String::new(),
-    };
-    let tertiary =
-        ferry_server::facility::create(&mut tx, &actor, facility("Tertiary", Tier::Tertiary, None))
-            .await?
-            .id;
-    let island = ferry_server::facility::create(
-        &mut tx,
-        &actor,
-        facility("Island", Tier::Village, Some(tertiary)),
-    )
-    .await?
-    .id;
+    let (tertiary, island, patient) = crate::harness::hospital_island_patient(&mut tx).await?;
     let person = |username: &str, facility_id, role, specialties: Vec<String>| NewUser {
         display_name: username.to_owned(),
         username: username.to_owned(),
@@ -216,21 +199,6 @@ async fn arrange(server: &Server, pairs: usize) -> anyhow::Result<([String; 2], 
         &mut tx,
         &actor,
         person("expert", tertiary, Role::Expert, vec!["cardiology".into()]),
-    )
-    .await?;
-    let (patient, _) = ferry_server::patient::register(
-        &mut tx,
-        &actor,
-        island,
-        NewPatient {
-            national_id: Some("110101195803120021".to_owned()),
-            family_name: "Wang".to_owned(),
-            given_name: "Xiuying".to_owned(),
-            sex: Sex::Female,
-            birth_date: "1958-03-12".to_owned(),
-            phone: String::new(),
-            record_number: "I-1".to_owned(),
-        },
     )
     .await?;
     let now = ferry_server::time::now_ms();

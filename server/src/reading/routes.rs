@@ -66,6 +66,13 @@ pub async fn load_visible(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<(R
     }
 }
 
+/// A request just written in this transaction, read back for the answer.
+pub(super) async fn reload(tx: &mut Tx, id: i64) -> ApiResult<RequestRow> {
+    store::get(tx, id).await?.ok_or(ApiError::NotFound {
+        what: "reading request",
+    })
+}
+
 pub(super) fn audit_entry(
     action: Action,
     subtype: &str,
@@ -201,9 +208,7 @@ async fn create_request(
             "this study already has an open reading request on that worklist",
         )
     })?;
-    let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
-        what: "reading request",
-    })?;
+    let row = reload(&mut tx, id).await?;
     let mut outbox = Outbox::new();
     let recipients = match body.reader_id {
         Some(reader) => vec![reader],
@@ -400,9 +405,7 @@ async fn cancel(
             .detail(serde_json::json!({ "reason": reason })),
     )
     .await?;
-    let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
-        what: "reading request",
-    })?;
+    let row = reload(&mut tx, id).await?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok(Json(row.view(now)))

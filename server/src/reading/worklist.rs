@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::routes::{audit_entry, filter_of, load_visible, page, ListQuery, Side};
+use super::routes::{audit_entry, filter_of, load_visible, page, reload, ListQuery, Side};
 use super::store;
 use super::template::{Template, TEMPLATES};
 use super::{ReadingRequestView, TaskStatus};
@@ -114,9 +114,7 @@ async fn claim(
         audit_entry(Action::Update, "reading.claimed", &row, &caller),
     )
     .await?;
-    let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
-        what: "reading request",
-    })?;
+    let row = reload(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(row.view(now)))
 }
@@ -159,9 +157,7 @@ async fn release(
         audit_entry(Action::Update, "reading.released", &row, &caller),
     )
     .await?;
-    let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
-        what: "reading request",
-    })?;
+    let row = reload(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(row.view(now)))
 }
@@ -239,9 +235,7 @@ async fn reassign(
         ),
     )
     .await?;
-    let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
-        what: "reading request",
-    })?;
+    let row = reload(&mut tx, id).await?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok(Json(row.view(now)))
