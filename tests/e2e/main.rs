@@ -30,6 +30,7 @@ mod races;
 mod reading;
 mod reading_reports;
 mod referrals;
+mod relay;
 mod rosters;
 mod scheduling;
 mod views;
