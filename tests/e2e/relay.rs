@@ -48,11 +48,10 @@ struct Coturn {
 
 impl Coturn {
     async fn start() -> Coturn {
-        // A port read from a socket bound to port 0 can be taken again
-        // before coturn binds it (and coturn needs it free on TCP as well),
-        // so a coturn that exits at once is simply tried on another port.
+        // A port found free can still be taken before coturn binds it, so
+        // a coturn that exits or stays silent is tried on another port.
         for _ in 0..3 {
-            if let Some(coturn) = Coturn::try_start(free_udp_port()).await {
+            if let Some(coturn) = Coturn::try_start(free_port()).await {
                 return coturn;
             }
         }
@@ -121,10 +120,11 @@ impl Coturn {
             }
             sleep(Duration::from_millis(50)).await;
         }
-        panic!(
+        eprintln!(
             "coturn did not answer STUN on port {port} within 10 s; its log:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+        None
     }
 
     fn url(&self, scheme: &str) -> String {
@@ -147,11 +147,21 @@ impl Coturn {
     }
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|socket| socket.local_addr())
-        .expect("a free UDP port on loopback")
-        .port()
+/// A port for coturn below Linux's ephemeral range (32768–60999), so no
+/// socket bound to port 0 elsewhere in the suite can take it between this
+/// check and coturn's bind; free on UDP and TCP, as is the next one, which
+/// coturn also listens on (its alternative port).
+fn free_port() -> u16 {
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        let free = |p: u16| {
+            std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        };
+        if free(port) && free(port + 1) {
+            return port;
+        }
+    }
 }
 
 /// Whether something on `port` answers a STUN Binding request (RFC 8489 §6)
