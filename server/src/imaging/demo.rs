@@ -7,7 +7,7 @@
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-use ferry_dicom_store::IngestContext;
+use ferry_dicom_store::{uid, IngestContext};
 
 use super::Imaging;
 use crate::audit::Actor;
@@ -18,11 +18,6 @@ const MARKER: &str = "demo_studies_seeded";
 
 const CT_HEAD: &[u8] = include_bytes!("../../../tests/fixtures/dicom/CT_small.dcm");
 const ECG: &[u8] = include_bytes!("../../../tests/fixtures/dicom/waveform_ecg_rhythm.dcm");
-
-/// A fresh UID under the UUID-derived root `2.25` (PS3.5 §B.2).
-pub fn fresh_uid() -> String {
-    format!("2.25.{}", uuid::Uuid::new_v4().as_u128())
-}
 
 /// One Part 10 file rewritten as a new instance of a new study for a patient:
 /// new Study, Series and SOP Instance UIDs, the patient's ID and name (UTF-8).
@@ -35,12 +30,12 @@ pub fn rewrite_for(
     use anyhow::Context;
     let after_preamble = file.get(128..).context("not a DICOM Part 10 file")?;
     let mut object = dicom_object::OpenFileOptions::new().from_reader(after_preamble)?;
-    let study_uid = fresh_uid();
-    let sop_uid = fresh_uid();
+    let study_uid = uid::generate();
+    let sop_uid = uid::generate();
     for (tag, vr, value) in [
         (tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"),
         (tags::STUDY_INSTANCE_UID, VR::UI, study_uid.as_str()),
-        (tags::SERIES_INSTANCE_UID, VR::UI, &fresh_uid()),
+        (tags::SERIES_INSTANCE_UID, VR::UI, &uid::generate()),
         (tags::SOP_INSTANCE_UID, VR::UI, &sop_uid),
         (tags::PATIENT_ID, VR::LO, patient_id),
         (tags::PATIENT_NAME, VR::PN, patient_name),
@@ -70,12 +65,8 @@ async fn ask_for_reading(
         .study(study_uid)
         .await?
         .context("the demo study was just stored")?;
-    let modality = study
-        .modalities
-        .split('\\')
-        .next()
-        .unwrap_or("OT")
-        .to_owned();
+    let modality = crate::reading::routes::study_modality(&study.modalities)
+        .context("the demo study names its modality")?;
     let mut tx = imaging.db.begin_write().await?;
     let clinician: Option<i64> = sqlx::query_scalar(
         "SELECT u.id FROM app_user u JOIN user_role r ON r.user_id = u.id AND r.role = 'clinician' \

@@ -12,10 +12,10 @@ use super::report::{
     ReportView,
 };
 use super::report_store::{self as reports, latest_signed, Content, ReportRow};
-use super::routes::{load_visible, Side};
+use super::routes::{audit_entry, load_visible, Side};
 use super::store::{self as requests, RequestRow};
 use super::{template, TaskStatus};
-use crate::audit::{self, Action, AuditEntry};
+use crate::audit::{self, Action};
 use crate::auth::Caller;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -40,21 +40,6 @@ fn views(versions: &[ReportRow], signed_only: bool) -> Vec<ReportView> {
         .collect()
 }
 
-fn request_entry(
-    action: Action,
-    subtype: &str,
-    request: &RequestRow,
-    caller: &Caller,
-) -> AuditEntry {
-    let mut entry = AuditEntry::new(action, subtype)
-        .entity("reading_request", request.id)
-        .facility(caller.facility_id);
-    if let Some(patient) = request.patient_id {
-        entry = entry.patient(patient);
-    }
-    entry
-}
-
 /// The versions of a request's report, oldest first. The requester sees
 /// signed versions only; the reading facility sees drafts too.
 #[utoipa::path(get, path = "/reading-requests/{id}/reports", tag = "reading", params(("id" = i64, Path)),
@@ -71,7 +56,7 @@ async fn list_reports(
     audit::append(
         &mut tx,
         &caller.actor(),
-        request_entry(Action::Read, "reading.report_read", &request, &caller),
+        audit_entry(Action::Read, "reading.report_read", &request, &caller),
     )
     .await?;
     tx.commit().await?;
@@ -184,7 +169,7 @@ async fn draft_report(
     audit::append(
         &mut tx,
         &caller.actor(),
-        request_entry(Action::Create, "reading.report_drafted", &request, &caller)
+        audit_entry(Action::Create, "reading.report_drafted", &request, &caller)
             .detail(serde_json::json!({ "report_id": report_id, "version": version })),
     )
     .await?;
@@ -293,7 +278,7 @@ async fn edit_report(
     audit::append(
         &mut tx,
         &caller.actor(),
-        request_entry(Action::Update, "reading.report_edited", &request, &caller)
+        audit_entry(Action::Update, "reading.report_edited", &request, &caller)
             .detail(serde_json::json!({ "report_id": id, "changed": changed })),
     )
     .await?;
@@ -389,7 +374,7 @@ async fn sign_report(
     audit::append(
         &mut tx,
         &caller.actor(),
-        request_entry(Action::Update, kind, &request, &caller).detail(serde_json::json!({
+        audit_entry(Action::Update, kind, &request, &caller).detail(serde_json::json!({
             "report_id": id, "version": report.version, "kind": report.kind,
             "critical": report.critical, "content_sha256": digest,
         })),

@@ -101,7 +101,7 @@ pub(super) async fn readers_of(tx: &mut Tx, facility_id: i64) -> Result<Vec<i64>
 
 /// The modality a study is read as: the first in it that is not itself a
 /// report or a presentation state.
-fn study_modality(modalities: &str) -> Option<String> {
+pub(crate) fn study_modality(modalities: &str) -> Option<String> {
     modalities
         .split('\\')
         .map(str::trim)
