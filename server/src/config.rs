@@ -63,6 +63,11 @@ pub struct Settings {
     pub turn_secret: Option<SecretString>,
     /// How long minted TURN credentials stay valid.
     pub turn_ttl_seconds: u64,
+    /// Where call recordings are kept; unset means `recordings` in `data_dir`.
+    pub recording_dir: Option<PathBuf>,
+    /// UDP addresses the recorder's WebRTC peer gathers candidates on: an
+    /// address the participants' browsers can reach (port 0 for any port).
+    pub recorder_udp: Vec<String>,
     /// An examination of the same modality and body part within this many days
     /// counts as a duplicate.
     pub duplicate_exam_window_days: u32,
@@ -139,6 +144,8 @@ impl Default for Settings {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_ttl_seconds: 3600,
+            recording_dir: None,
+            recorder_udp: vec!["127.0.0.1:0".to_owned()],
             duplicate_exam_window_days: 90,
             cookie_secure: false,
             log: "info".to_owned(),
@@ -249,6 +256,14 @@ impl Settings {
         value.parse().map(Some).map_err(|_| {
             format!("dimse_listen: {value:?} is neither an address (host:port) nor \"off\"")
         })
+    }
+
+    /// Where call recordings go: `recording_dir`, or `recordings` in the
+    /// data directory.
+    pub fn recording_dir(&self) -> PathBuf {
+        self.recording_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings"))
     }
 
     /// The directory of the imaging store: `dicom_dir`, or `dicom` in the data

@@ -82,6 +82,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(reading::fhir::router())
         .merge(call::routes::router())
         .merge(call::invitees::router())
+        .merge(call::recordings::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

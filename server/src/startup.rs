@@ -71,6 +71,17 @@ impl Application {
         let imaging = Imaging::new(db.clone(), store);
         let rooms = crate::call::bus::rooms(&settings, &db).await?;
         let state = AppState::new(db, settings, metrics, imaging, rooms);
+        let interrupted = state
+            .recordings
+            .recover()
+            .await
+            .context("closing interrupted recordings")?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "recordings left open by a stopped process were closed"
+            );
+        }
         Ok(Self {
             listener,
             dimse,
@@ -149,6 +160,8 @@ impl Application {
                 tracing::error!(error = %err, "the DIMSE listener panicked");
             }
         }
+        // Recordings end with their files synced and listed.
+        self.state.recordings.shutdown().await;
         served?;
         sweeper.abort();
         self.state.db.close().await;

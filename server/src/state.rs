@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ferry_signaling::room::Rooms;
 
+use crate::call::recording::Recordings;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::imaging::Imaging;
@@ -23,6 +24,8 @@ pub struct App {
     pub imaging: Imaging,
     /// The video-call rooms connected to this node.
     pub rooms: Rooms,
+    /// The call recordings this node runs.
+    pub recordings: Recordings,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
         imaging: Imaging,
         rooms: Rooms,
     ) -> Self {
+        let recordings = Recordings::new(db.clone(), rooms.clone(), &settings);
         Self(Arc::new(App {
             db,
             settings,
@@ -40,6 +44,7 @@ impl AppState {
             notifier: Notifier::default(),
             imaging,
             rooms,
+            recordings,
         }))
     }
 }

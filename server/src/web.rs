@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 const INDEX_HTML: &str = include_str!("../../web-client/index.html");
 const APP_JS: &str = include_str!("../../web-client/app.js");
+const CALL_JS: &str = include_str!("../../web-client/call.js");
 const STYLE_CSS: &str = include_str!("../../web-client/style.css");
 
 /// Scripts only from this origin, no framing: the app holds clinical data.
@@ -24,6 +25,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/call.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CALL_JS) }),
         )
         .route(
             "/style.css",

@@ -23,13 +23,25 @@ pub struct BusEvent {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum BusKind {
     /// A participant connected to the room on `node` (replacing any earlier
-    /// connection of theirs, wherever it was).
-    Joined { peer: PeerInfo },
-    /// The answer to `joined`: who is connected on `node`, for `to_node`.
+    /// connection of theirs, wherever it was), or, with `recorder`, the
+    /// room's recorder started there.
+    Joined {
+        peer: PeerInfo,
+        #[serde(default)]
+        recorder: bool,
+    },
+    /// The answer to `joined`: who is connected on `node`, for `to_node`,
+    /// and the consents the room holds.
     Present {
         peers: Vec<PeerInfo>,
+        #[serde(default)]
+        recorders: Vec<PeerInfo>,
+        #[serde(default)]
+        consents: Vec<String>,
         to_node: String,
     },
+    /// A participant on `node` consented to recording, or withdrew.
+    Consent { peer: String, given: bool },
     /// A participant's connection on `node` ended.
     Left { peer: PeerInfo, reason: String },
     /// A message for one participant (`to`) or for all but `from`.

@@ -57,6 +57,9 @@ pub enum ClientMessage {
         #[serde(default)]
         bitrate_kbps: Option<f64>,
     },
+    /// Consent to recording this call (`true`), or its withdrawal. The call
+    /// is recorded only while every participant present has consented.
+    Consent { recording: bool },
     /// The client is done; the server closes the session.
     Leave,
 }
@@ -78,6 +81,12 @@ pub enum ServerMessage {
         room: String,
         you: PeerInfo,
         peers: Vec<PeerInfo>,
+        /// Who has consented to recording so far.
+        consents: Vec<String>,
+        /// The recorder's peer id while the call is being recorded: offer
+        /// it your tracks as on `recording` `started`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recording: Option<String>,
     },
     /// Someone came in. `reconnect` says they replaced their own earlier
     /// connection (a browser restart, a network change): the media path is
@@ -114,13 +123,44 @@ pub enum ServerMessage {
         #[serde(flatten)]
         stats: LinkStats,
     },
+    /// A participant consented to recording, or withdrew: to everyone.
+    Consent {
+        peer: String,
+        recording: bool,
+    },
+    /// The recording indicator. `started`: the server's recorder (`peer`)
+    /// waits for each participant's send-only offer; `stopped`: close that
+    /// connection, nothing more is recorded.
+    Recording {
+        state: RecordingState,
+        peer: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     Error {
         code: String,
         message: String,
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingState {
+    Started,
+    Stopped,
+}
+
 impl ServerMessage {
+    /// Part of negotiating a peer connection, rather than news of the room.
+    pub fn is_negotiation(&self) -> bool {
+        matches!(
+            self,
+            ServerMessage::Offer { .. }
+                | ServerMessage::Answer { .. }
+                | ServerMessage::IceCandidate { .. }
+        )
+    }
+
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         ServerMessage::Error {
             code: code.to_owned(),
@@ -151,6 +191,11 @@ mod tests {
                 to: Some("7".into())
             })
         );
+        assert_eq!(
+            parse(r#"{"type":"consent","recording":false}"#),
+            Ok(ClientMessage::Consent { recording: false })
+        );
+        assert!(parse(r#"{"type":"consent"}"#).is_err(), "say yes or no");
         assert!(parse(r#"{"type":"offer"}"#).is_err(), "sdp is required");
         assert!(parse(r#"{"type":"offer","sdp":"x","extra":1}"#).is_err());
         assert!(parse(r#"{"type":"shout"}"#).is_err());

@@ -10,15 +10,20 @@
 //! own connections as members and the other nodes' as remote members, learnt
 //! from [`BusEvent`]s, and publishes what happens to its own. A message for a
 //! remote member goes out on the bus for its node to deliver.
+//!
+//! A room also holds its participants' consents to recording, and at most
+//! one recorder: a member that is not a participant. It is not announced as
+//! a peer; it hears the room's news but not the negotiation between
+//! participants, and participants reach it by its id.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
 
 use crate::bus::{BusEvent, BusKind};
-use crate::protocol::{PeerInfo, ServerMessage};
+use crate::protocol::{PeerInfo, RecordingState, ServerMessage};
 
 /// Messages queued per connection before it counts as too slow.
 pub const QUEUE: usize = 256;
@@ -35,22 +40,66 @@ struct Member {
     conn: u64,
     info: PeerInfo,
     tx: mpsc::Sender<Outbound>,
+    recorder: bool,
+}
+
+/// A member connected to another node.
+struct Remote {
+    node: String,
+    info: PeerInfo,
+    recorder: bool,
 }
 
 #[derive(Default)]
 struct Room {
     members: Vec<Member>,
-    /// Participants connected to other nodes: id → (node, who).
-    remote: HashMap<String, (String, PeerInfo)>,
+    /// Members connected to other nodes, by id.
+    remote: HashMap<String, Remote>,
+    /// Participants who consent to recording, wherever they are connected.
+    consents: BTreeSet<String>,
 }
 
 impl Room {
-    fn present(&self) -> Vec<String> {
+    /// The participants (not the recorder), here and on other nodes.
+    fn participants(&self) -> Vec<PeerInfo> {
         self.members
             .iter()
-            .map(|m| m.info.id.clone())
-            .chain(self.remote.keys().cloned())
+            .filter(|m| !m.recorder)
+            .map(|m| m.info.clone())
+            .chain(
+                self.remote
+                    .values()
+                    .filter(|r| !r.recorder)
+                    .map(|r| r.info.clone()),
+            )
             .collect()
+    }
+
+    fn present(&self) -> Vec<String> {
+        self.participants().into_iter().map(|p| p.id).collect()
+    }
+
+    fn recorder(&self) -> Option<String> {
+        self.members
+            .iter()
+            .find(|m| m.recorder)
+            .map(|m| m.info.id.clone())
+            .or_else(|| {
+                self.remote
+                    .values()
+                    .find(|r| r.recorder)
+                    .map(|r| r.info.id.clone())
+            })
+    }
+
+    /// Recording needs two or more participants, every one consenting.
+    fn recording_wanted(&self) -> bool {
+        let present = self.present();
+        present.len() >= 2 && present.iter().all(|id| self.consents.contains(id))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.remote.is_empty()
     }
 
     /// Queues a message to one member; false if its queue is full or gone.
@@ -59,11 +108,13 @@ impl Room {
     }
 
     /// Queues a message to every member but `except`, dropping those that
-    /// cannot take it. Returns how many got it.
+    /// cannot take it; the recorder is spared the participants' negotiation.
+    /// Returns how many got it.
     fn broadcast(&mut self, except: &str, message: &ServerMessage) -> usize {
+        let negotiation = message.is_negotiation();
         let mut sent = 0;
         self.members.retain(|m| {
-            if m.info.id == except {
+            if m.info.id == except || (m.recorder && negotiation) {
                 return true;
             }
             let ok = Self::deliver(m, Outbound::Send(message.clone()));
@@ -71,6 +122,21 @@ impl Room {
             ok
         });
         sent
+    }
+
+    /// Drops the connection of `id` on this node, if any, telling it why.
+    fn close_local(&mut self, id: &str) -> bool {
+        let mut closed = false;
+        self.members.retain(|m| {
+            if m.info.id == id {
+                closed = true;
+                let _ = m.tx.try_send(Outbound::Close("replaced"));
+                false
+            } else {
+                true
+            }
+        });
+        closed
     }
 }
 
@@ -83,6 +149,10 @@ pub struct Joined {
     pub replaced: bool,
     /// The others in the room.
     pub peers: Vec<PeerInfo>,
+    /// Who has consented to recording.
+    pub consents: Vec<String>,
+    /// The recorder's id, while the call is being recorded.
+    pub recording: Option<String>,
 }
 
 /// Why a relay did not happen.
@@ -142,22 +212,11 @@ impl Rooms {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut rooms = self.lock();
         let entry = rooms.entry(room.to_owned()).or_default();
-        let mut replaced = entry.remote.remove(&peer.id).is_some();
-        entry.members.retain(|m| {
-            if m.info.id == peer.id {
-                replaced = true;
-                let _ = m.tx.try_send(Outbound::Close("replaced"));
-                false
-            } else {
-                true
-            }
-        });
-        let peers = entry
-            .members
-            .iter()
-            .map(|m| m.info.clone())
-            .chain(entry.remote.values().map(|(_, info)| info.clone()))
-            .collect();
+        let remote = entry.remote.remove(&peer.id).is_some();
+        let replaced = entry.close_local(&peer.id) || remote;
+        let peers = entry.participants();
+        let consents = entry.consents.iter().cloned().collect();
+        let recording = entry.recorder();
         entry.broadcast(
             &peer.id,
             &ServerMessage::PeerJoined {
@@ -169,19 +228,30 @@ impl Rooms {
             conn,
             info: peer.clone(),
             tx,
+            recorder: false,
         });
         drop(rooms);
-        self.publish(room, BusKind::Joined { peer });
+        self.publish(
+            room,
+            BusKind::Joined {
+                peer,
+                recorder: false,
+            },
+        );
         Joined {
             conn,
             replaced,
             peers,
+            consents,
+            recording,
         }
     }
 
     /// Removes connection `conn` of `peer` if it is still the current one
-    /// (a replaced connection leaves nothing), telling the others. Returns
-    /// the ids still present, or `None` if this connection was not a member.
+    /// (a replaced connection leaves nothing), telling the others. A
+    /// participant who leaves takes their consent with them. Returns the
+    /// participants still present, or `None` if this connection was not a
+    /// member.
     pub fn leave(&self, room: &str, peer: &str, conn: u64, reason: &str) -> Option<Vec<String>> {
         let mut rooms = self.lock();
         let entry = rooms.get_mut(room)?;
@@ -190,15 +260,22 @@ impl Rooms {
             .iter()
             .position(|m| m.info.id == peer && m.conn == conn)?;
         let member = entry.members.remove(at);
-        entry.broadcast(
-            peer,
-            &ServerMessage::PeerLeft {
+        let notice = if member.recorder {
+            ServerMessage::Recording {
+                state: RecordingState::Stopped,
+                peer: member.info.id.clone(),
+                reason: Some(reason.to_owned()),
+            }
+        } else {
+            entry.consents.remove(peer);
+            ServerMessage::PeerLeft {
                 peer: member.info.clone(),
                 reason: reason.to_owned(),
-            },
-        );
+            }
+        };
+        entry.broadcast(peer, &notice);
         let present = entry.present();
-        if entry.members.is_empty() && entry.remote.is_empty() {
+        if entry.is_empty() {
             rooms.remove(room);
         }
         drop(rooms);
@@ -210,6 +287,88 @@ impl Rooms {
             },
         );
         Some(present)
+    }
+
+    /// Records a participant's consent to recording, or its withdrawal, and
+    /// tells everyone, the participant too. Returns whether recording is
+    /// now wanted, or `None` if `peer` is not connected here.
+    pub fn consent(&self, room: &str, peer: &str, given: bool) -> Option<bool> {
+        let mut rooms = self.lock();
+        let entry = rooms.get_mut(room)?;
+        if !entry
+            .members
+            .iter()
+            .any(|m| m.info.id == peer && !m.recorder)
+        {
+            return None;
+        }
+        if given {
+            entry.consents.insert(peer.to_owned());
+        } else {
+            entry.consents.remove(peer);
+        }
+        entry.broadcast(
+            "",
+            &ServerMessage::Consent {
+                peer: peer.to_owned(),
+                recording: given,
+            },
+        );
+        let wanted = entry.recording_wanted();
+        drop(rooms);
+        self.publish(
+            room,
+            BusKind::Consent {
+                peer: peer.to_owned(),
+                given,
+            },
+        );
+        Some(wanted)
+    }
+
+    /// Whether every participant present (two or more) consents to recording.
+    pub fn recording_wanted(&self, room: &str) -> bool {
+        self.lock().get(room).is_some_and(Room::recording_wanted)
+    }
+
+    /// Adds the room's recorder and turns on every participant's recording
+    /// indicator. `None` if the room is gone or already has a recorder, on
+    /// any node.
+    pub fn attach_recorder(
+        &self,
+        room: &str,
+        recorder: PeerInfo,
+        tx: mpsc::Sender<Outbound>,
+    ) -> Option<u64> {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut rooms = self.lock();
+        let entry = rooms.get_mut(room)?;
+        if entry.recorder().is_some() || entry.present().is_empty() {
+            return None;
+        }
+        entry.broadcast(
+            &recorder.id,
+            &ServerMessage::Recording {
+                state: RecordingState::Started,
+                peer: recorder.id.clone(),
+                reason: None,
+            },
+        );
+        entry.members.push(Member {
+            conn,
+            info: recorder.clone(),
+            tx,
+            recorder: true,
+        });
+        drop(rooms);
+        self.publish(
+            room,
+            BusKind::Joined {
+                peer: recorder,
+                recorder: true,
+            },
+        );
+        Some(conn)
     }
 
     /// Sends a message from `from` to `to`, or to every other member,
@@ -279,18 +438,35 @@ impl Rooms {
         let room = event.room;
         let mut rooms = self.lock();
         match event.kind {
-            BusKind::Joined { peer } => {
+            BusKind::Joined {
+                peer,
+                recorder: true,
+            } => {
                 let entry = rooms.entry(room.clone()).or_default();
-                let mut replaced = entry.remote.remove(&peer.id).is_some();
-                entry.members.retain(|m| {
-                    if m.info.id == peer.id {
-                        replaced = true;
-                        let _ = m.tx.try_send(Outbound::Close("replaced"));
-                        false
-                    } else {
-                        true
-                    }
-                });
+                entry.broadcast(
+                    &peer.id,
+                    &ServerMessage::Recording {
+                        state: RecordingState::Started,
+                        peer: peer.id.clone(),
+                        reason: None,
+                    },
+                );
+                entry.remote.insert(
+                    peer.id.clone(),
+                    Remote {
+                        node: from_node,
+                        info: peer,
+                        recorder: true,
+                    },
+                );
+            }
+            BusKind::Joined {
+                peer,
+                recorder: false,
+            } => {
+                let entry = rooms.entry(room.clone()).or_default();
+                let remote = entry.remote.remove(&peer.id).is_some();
+                let replaced = entry.close_local(&peer.id) || remote;
                 entry.broadcast(
                     &peer.id,
                     &ServerMessage::PeerJoined {
@@ -298,28 +474,46 @@ impl Rooms {
                         reconnect: replaced,
                     },
                 );
-                entry
-                    .remote
-                    .insert(peer.id.clone(), (from_node.clone(), peer));
-                let here: Vec<PeerInfo> = entry.members.iter().map(|m| m.info.clone()).collect();
+                entry.remote.insert(
+                    peer.id.clone(),
+                    Remote {
+                        node: from_node.clone(),
+                        info: peer,
+                        recorder: false,
+                    },
+                );
+                let (here, recorders): (Vec<_>, Vec<_>) =
+                    entry.members.iter().partition(|m| !m.recorder);
+                let here: Vec<PeerInfo> = here.into_iter().map(|m| m.info.clone()).collect();
+                let recorders: Vec<PeerInfo> =
+                    recorders.into_iter().map(|m| m.info.clone()).collect();
+                let consents = entry.consents.iter().cloned().collect();
                 drop(rooms);
-                if !here.is_empty() {
+                if !here.is_empty() || !recorders.is_empty() {
                     self.publish(
                         &room,
                         BusKind::Present {
                             peers: here,
+                            recorders,
+                            consents,
                             to_node: from_node,
                         },
                     );
                 }
             }
-            BusKind::Present { peers, to_node } => {
+            BusKind::Present {
+                peers,
+                recorders,
+                consents,
+                to_node,
+            } => {
                 if self.bus.as_ref().map(|(node, _)| node) != Some(&to_node) {
                     return;
                 }
                 let Some(entry) = rooms.get_mut(&room) else {
                     return;
                 };
+                entry.consents.extend(consents);
                 for peer in peers {
                     if entry.remote.contains_key(&peer.id)
                         || entry.members.iter().any(|m| m.info.id == peer.id)
@@ -333,9 +527,36 @@ impl Rooms {
                             reconnect: false,
                         },
                     );
-                    entry
-                        .remote
-                        .insert(peer.id.clone(), (from_node.clone(), peer));
+                    entry.remote.insert(
+                        peer.id.clone(),
+                        Remote {
+                            node: from_node.clone(),
+                            info: peer,
+                            recorder: false,
+                        },
+                    );
+                }
+                for recorder in recorders {
+                    if entry.recorder().is_some() {
+                        break;
+                    }
+                    // Whoever joined here did so without hearing of it.
+                    entry.broadcast(
+                        &recorder.id,
+                        &ServerMessage::Recording {
+                            state: RecordingState::Started,
+                            peer: recorder.id.clone(),
+                            reason: None,
+                        },
+                    );
+                    entry.remote.insert(
+                        recorder.id.clone(),
+                        Remote {
+                            node: from_node.clone(),
+                            info: recorder,
+                            recorder: true,
+                        },
+                    );
                 }
             }
             BusKind::Left { peer, reason } => {
@@ -343,18 +564,46 @@ impl Rooms {
                     return;
                 };
                 // Only if they are still connected there, not already back elsewhere.
-                if entry
+                let gone = entry
                     .remote
                     .get(&peer.id)
-                    .is_some_and(|(node, _)| *node == from_node)
-                {
+                    .filter(|r| r.node == from_node)
+                    .map(|r| r.recorder);
+                if let Some(recorder) = gone {
                     entry.remote.remove(&peer.id);
                     let id = peer.id.clone();
-                    entry.broadcast(&id, &ServerMessage::PeerLeft { peer, reason });
+                    let notice = if recorder {
+                        ServerMessage::Recording {
+                            state: RecordingState::Stopped,
+                            peer: id.clone(),
+                            reason: Some(reason),
+                        }
+                    } else {
+                        entry.consents.remove(&id);
+                        ServerMessage::PeerLeft { peer, reason }
+                    };
+                    entry.broadcast(&id, &notice);
                 }
-                if entry.members.is_empty() && entry.remote.is_empty() {
+                if entry.is_empty() {
                     rooms.remove(&room);
                 }
+            }
+            BusKind::Consent { peer, given } => {
+                let Some(entry) = rooms.get_mut(&room) else {
+                    return;
+                };
+                if given {
+                    entry.consents.insert(peer.clone());
+                } else {
+                    entry.consents.remove(&peer);
+                }
+                entry.broadcast(
+                    "",
+                    &ServerMessage::Consent {
+                        peer,
+                        recording: given,
+                    },
+                );
             }
             BusKind::Relay { from, to, message } => {
                 let Some(entry) = rooms.get_mut(&room) else {
@@ -374,6 +623,11 @@ impl Rooms {
                 }
             }
         }
+    }
+
+    /// The id of the room's recorder, on any node, while it records.
+    pub fn recorder(&self, room: &str) -> Option<String> {
+        self.lock().get(room).and_then(Room::recorder)
     }
 
     /// The ids of the participants connected to a room, on any node.
@@ -548,5 +802,166 @@ mod tests {
         b.leave("c1", "y", y.conn, "left");
         pump(&mut b_events, &a);
         assert_eq!(a.present("c1"), vec!["x".to_owned()]);
+    }
+
+    fn recorder() -> PeerInfo {
+        PeerInfo {
+            id: "recorder".into(),
+            name: "Recorder".into(),
+        }
+    }
+
+    #[test]
+    fn recording_is_wanted_only_while_every_participant_consents() {
+        let rooms = Rooms::new();
+        let (a_tx, mut a_rx) = mpsc::channel(QUEUE);
+        let (b_tx, mut b_rx) = mpsc::channel(QUEUE);
+        let a = rooms.join("c1", peer("a"), a_tx);
+        assert_eq!(rooms.consent("c1", "a", true), Some(false), "alone");
+        assert_eq!(rooms.consent("c1", "z", true), None, "not here");
+        let b = rooms.join("c1", peer("b"), b_tx);
+        assert_eq!(b.consents, vec!["a".to_owned()]);
+        assert!(!rooms.recording_wanted("c1"));
+        assert_eq!(rooms.consent("c1", "b", true), Some(true));
+        let mut heard = Vec::new();
+        while let Some(message) = kind(&mut a_rx) {
+            if let ServerMessage::Consent { peer, recording } = message {
+                heard.push((peer, recording));
+            }
+        }
+        assert_eq!(heard, vec![("a".into(), true), ("b".into(), true)]);
+        assert!(
+            matches!(
+                kind(&mut b_rx),
+                Some(ServerMessage::Consent {
+                    recording: true,
+                    ..
+                })
+            ),
+            "the one who consents hears it too"
+        );
+
+        assert_eq!(rooms.consent("c1", "a", false), Some(false), "withdrawn");
+        assert_eq!(rooms.consent("c1", "a", true), Some(true));
+        // A participant who leaves takes the consent along.
+        rooms.leave("c1", "b", b.conn, "left");
+        let (b2_tx, _b2_rx) = mpsc::channel(QUEUE);
+        let again = rooms.join("c1", peer("b"), b2_tx);
+        assert_eq!(again.consents, vec!["a".to_owned()]);
+        assert!(!rooms.recording_wanted("c1"));
+        rooms.leave("c1", "a", a.conn, "left");
+    }
+
+    #[test]
+    fn the_recorder_is_no_participant_and_is_spared_the_negotiation() {
+        let rooms = Rooms::new();
+        let (a_tx, mut a_rx) = mpsc::channel(QUEUE);
+        let (b_tx, mut b_rx) = mpsc::channel(QUEUE);
+        let (r_tx, mut r_rx) = mpsc::channel(QUEUE);
+        rooms.join("c1", peer("a"), a_tx);
+        rooms.join("c1", peer("b"), b_tx);
+        while kind(&mut a_rx).is_some() {}
+        while kind(&mut b_rx).is_some() {}
+        let conn = rooms
+            .attach_recorder("c1", recorder(), r_tx)
+            .expect("the first recorder");
+        let (r2_tx, _r2_rx) = mpsc::channel(QUEUE);
+        assert_eq!(rooms.attach_recorder("c1", recorder(), r2_tx), None);
+        assert_eq!(
+            rooms.attach_recorder("gone", recorder(), mpsc::channel(1).0),
+            None
+        );
+        for rx in [&mut a_rx, &mut b_rx] {
+            assert_eq!(
+                kind(rx),
+                Some(ServerMessage::Recording {
+                    state: RecordingState::Started,
+                    peer: "recorder".into(),
+                    reason: None
+                })
+            );
+        }
+        assert_eq!(rooms.present("c1"), vec!["a".to_owned(), "b".to_owned()]);
+
+        let offer = ServerMessage::Offer {
+            from: "a".into(),
+            sdp: "v=0".into(),
+        };
+        assert_eq!(rooms.relay("c1", "a", None, offer.clone()), Ok(1), "b only");
+        assert_eq!(kind(&mut r_rx), None);
+        assert_eq!(
+            rooms.relay("c1", "a", Some("recorder"), offer.clone()),
+            Ok(1)
+        );
+        assert_eq!(kind(&mut r_rx), Some(offer));
+        rooms.consent("c1", "a", true);
+        assert!(matches!(
+            kind(&mut r_rx),
+            Some(ServerMessage::Consent { .. })
+        ));
+
+        let (c_tx, _c_rx) = mpsc::channel(QUEUE);
+        let c = rooms.join("c1", peer("c"), c_tx);
+        assert_eq!(c.recording.as_deref(), Some("recorder"));
+        assert_eq!(c.peers, vec![peer("a"), peer("b")]);
+
+        rooms.leave("c1", "recorder", conn, "consent_withdrawn");
+        let last = std::iter::from_fn(|| kind(&mut b_rx)).last();
+        assert!(matches!(
+            last,
+            Some(ServerMessage::Recording { state: RecordingState::Stopped, reason: Some(reason), .. })
+                if reason == "consent_withdrawn"
+        ));
+    }
+
+    #[test]
+    fn consents_and_the_recorder_reach_the_other_node() {
+        let (a_bus, mut a_events) = mpsc::unbounded_channel();
+        let (b_bus, mut b_events) = mpsc::unbounded_channel();
+        let a = Rooms::with_bus("a".into(), a_bus);
+        let b = Rooms::with_bus("b".into(), b_bus);
+        let (x_tx, _x_rx) = mpsc::channel(QUEUE);
+        let (r_tx, mut r_rx) = mpsc::channel(QUEUE);
+        let (y_tx, mut y_rx) = mpsc::channel(QUEUE);
+        a.join("c1", peer("x"), x_tx);
+        a.consent("c1", "x", true);
+        pump(&mut a_events, &b);
+        b.join("c1", peer("y"), y_tx);
+        pump(&mut b_events, &a);
+        pump(&mut a_events, &b); // present, with x's consent
+        assert_eq!(b.consent("c1", "y", true), Some(true));
+        pump(&mut b_events, &a);
+        assert!(a.recording_wanted("c1"));
+
+        a.attach_recorder("c1", recorder(), r_tx)
+            .expect("a recorder");
+        pump(&mut a_events, &b);
+        while let Some(message) = kind(&mut y_rx) {
+            if let ServerMessage::Recording { state, .. } = message {
+                assert_eq!(state, RecordingState::Started);
+            }
+        }
+        let answer = ServerMessage::Answer {
+            from: "y".into(),
+            sdp: "v=0".into(),
+        };
+        assert_eq!(b.relay("c1", "y", Some("recorder"), answer.clone()), Ok(1));
+        pump(&mut b_events, &a);
+        while let Some(message) = kind(&mut r_rx) {
+            if message.is_negotiation() {
+                assert_eq!(message, answer);
+            }
+        }
+        // y withdraws on b; a, where the recorder runs, learns of it.
+        assert_eq!(b.consent("c1", "y", false), Some(false));
+        pump(&mut b_events, &a);
+        assert!(!a.recording_wanted("c1"));
+        assert!(matches!(
+            kind(&mut r_rx),
+            Some(ServerMessage::Consent {
+                recording: false,
+                ..
+            })
+        ));
     }
 }

@@ -57,6 +57,18 @@ pub trait Hooks: Send + Sync {
     fn left<'a>(&'a self, room: &'a str, peer: &'a str, present: Vec<String>) -> BoxFuture<'a, ()>;
     /// A message was refused: malformed, unknown, too big or too fast.
     fn malformed(&self, room: &str, code: &str);
+    /// A participant consented to recording (`given`) or withdrew; `wanted`
+    /// is whether every participant present now consents.
+    fn consent<'a>(
+        &'a self,
+        room: &'a str,
+        peer: &'a str,
+        given: bool,
+        wanted: bool,
+    ) -> BoxFuture<'a, ()> {
+        let _ = (room, peer, given, wanted);
+        Box::pin(async {})
+    }
 }
 
 /// Who this session is, decided by the server before the upgrade.
@@ -173,6 +185,8 @@ pub async fn serve(
         room: room.to_owned(),
         you: who.peer.clone(),
         peers: joined.peers,
+        consents: joined.consents,
+        recording: joined.recording,
     };
     hooks.joined(room, &who.peer.id, rooms.present(room)).await;
     let reason = if send(&mut socket, &welcome).await {
@@ -278,6 +292,12 @@ async fn run(
                             let notice = ServerMessage::LinkQuality { peer: me.to_owned(), quality, stats };
                             let _ = rooms.relay(room, me, None, notice.clone());
                             send(socket, &notice).await;
+                        }
+                        continue;
+                    }
+                    Ok(ClientMessage::Consent { recording }) => {
+                        if let Some(wanted) = rooms.consent(room, me, recording) {
+                            hooks.consent(room, me, recording, wanted).await;
                         }
                         continue;
                     }

@@ -434,6 +434,18 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             format!("/api/v1/consultations/{c1}/invitees/{radiologist}"),
             call_parties,
         ),
+        hidden(row(
+            Method::GET,
+            "/api/v1/consultations/{id}/recordings",
+            format!("/api/v1/consultations/{c1}/recordings"),
+            requester_or_expert,
+        )),
+        hidden(row(
+            Method::GET,
+            "/api/v1/consultations/{id}/recordings/{recording_id}/files/{file_id}",
+            format!("/api/v1/consultations/{c1}/recordings/1/files/1"),
+            requester_or_expert,
+        )),
         row(
             Method::GET,
             "/api/v1/figures",

@@ -94,20 +94,17 @@ async fn the_web_client_is_served_with_a_content_security_policy() {
         .to_str()
         .unwrap_or("")
         .contains("default-src 'self'"));
-    assert!(response
-        .text()
-        .await
-        .expect("html")
-        .contains("<script src=\"/app.js\""));
-    assert_eq!(
-        app.client
-            .get(app.url("/app.js"))
-            .send()
-            .await
-            .expect("js")
-            .status(),
-        StatusCode::OK
-    );
+    let html = response.text().await.expect("html");
+    assert!(html.contains("<script src=\"/app.js\""));
+    assert!(html.contains("<script src=\"/call.js\""));
+    for script in ["/app.js", "/call.js"] {
+        let response = app.client.get(app.url(script)).send().await.expect("js");
+        assert_eq!(response.status(), StatusCode::OK, "{script}");
+        assert!(response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/javascript"));
+    }
 }
 
 #[tokio::test]

@@ -10,15 +10,20 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::Registry;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCSessionDescription, SettingEngineBuilder,
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder,
+    PeerConnectionEventHandler, RTCIceCandidateInit, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCSessionDescription, SettingEngineBuilder,
 };
 
 use crate::calls::{accepted, join, send, Socket};
@@ -59,6 +64,31 @@ impl PeerConnectionEventHandler for Events {
     }
 }
 
+/// [`Events`], and the remote media tracks as they open, for the test to read.
+struct MediaEvents {
+    events: Events,
+    tracks: mpsc::UnboundedSender<Arc<dyn TrackRemote>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for MediaEvents {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        self.events.on_ice_candidate(event).await;
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.events.on_ice_gathering_state_change(state).await;
+    }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        self.events.on_data_channel(channel).await;
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.tracks.send(track);
+    }
+}
+
 async fn echo(channel: Arc<dyn DataChannel>) {
     while let Some(event) = channel.poll().await {
         if let DataChannelEvent::OnMessage(message) = event {
@@ -70,30 +100,79 @@ async fn echo(channel: Arc<dyn DataChannel>) {
     }
 }
 
+/// What a side can negotiate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    DataOnly,
+    /// VP8 video and Opus audio, what a browser sends by default.
+    Vp8Opus,
+}
+
 /// A peer connection with host candidates on loopback only: no STUN or TURN
 /// (there is no network to reach), and no mDNS, which needs a multicast
 /// interface that a loopback-only machine lacks.
-async fn peer_connection(gathered: mpsc::UnboundedSender<Gathered>) -> Arc<dyn PeerConnection> {
+async fn peer_connection(media: Media, events: MediaEvents) -> Arc<dyn PeerConnection> {
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .build();
-    let pc = PeerConnectionBuilder::new()
+    let builder = PeerConnectionBuilder::new()
         .with_setting_engine(settings)
-        .with_handler(Arc::new(Events { gathered }))
-        .with_udp_addrs(vec!["127.0.0.1:0"])
-        .build()
-        .await
-        .expect("a peer connection on loopback");
-    Arc::new(pc)
+        .with_handler(Arc::new(events))
+        .with_udp_addrs(vec!["127.0.0.1:0"]);
+    let builder = match media {
+        Media::DataOnly => builder,
+        Media::Vp8Opus => {
+            let mut engine = MediaEngine::default();
+            engine
+                .register_codec(codec(MIME_TYPE_VP8, 90_000, 0, 96), RtpCodecKind::Video)
+                .expect("VP8 registers");
+            engine
+                .register_codec(codec(MIME_TYPE_OPUS, 48_000, 2, 111), RtpCodecKind::Audio)
+                .expect("Opus registers");
+            // Receiver reports and NACKs go back to the sender, as from any
+            // browser it would call.
+            let registry = register_default_interceptors(Registry::new(), &mut engine)
+                .expect("the default interceptors");
+            builder
+                .with_media_engine(engine)
+                .with_interceptor_registry(registry)
+        }
+    };
+    Arc::new(
+        builder
+            .build()
+            .await
+            .expect("a peer connection on loopback"),
+    )
+}
+
+fn codec(
+    mime_type: &str,
+    clock_rate: u32,
+    channels: u16,
+    payload_type: u8,
+) -> RTCRtpCodecParameters {
+    RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: mime_type.to_owned(),
+            clock_rate,
+            channels,
+            sdp_fmtp_line: String::new(),
+            rtcp_feedback: vec![],
+        },
+        payload_type,
+    }
 }
 
 /// One participant of the call: a peer connection whose signalling a task
 /// carries over the participant's Ferry socket.
-struct Side {
+pub struct Side {
     pc: Arc<dyn PeerConnection>,
     outbox: mpsc::UnboundedSender<Value>,
     /// Ferry's messages other than the negotiation the relay handles itself.
     notices: mpsc::UnboundedReceiver<Value>,
+    /// The remote tracks, as they open.
+    tracks: mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>,
     /// Remote candidates that arrived through Ferry.
     trickled: Arc<AtomicUsize>,
     stop: oneshot::Sender<()>,
@@ -101,20 +180,35 @@ struct Side {
 }
 
 impl Side {
-    async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Side, Value) {
+    pub async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Side, Value) {
+        Side::join_with(app, user, id, Media::DataOnly).await
+    }
+
+    pub async fn join_with(app: &TestApp, user: &TestUser, id: i64, media: Media) -> (Side, Value) {
         let (socket, joined) = join(app, user, id).await;
-        (Side::start(socket).await, joined)
+        (Side::start_with(socket, media).await, joined)
     }
 
     /// A fresh peer connection signalling over `socket`.
-    async fn start(socket: Socket) -> Side {
+    pub async fn start(socket: Socket) -> Side {
+        Side::start_with(socket, Media::DataOnly).await
+    }
+
+    pub async fn start_with(socket: Socket, media: Media) -> Side {
         // Every peer connection has its own channels, so a late candidate from
         // a closed one can never reach the peer that replaced it.
         let (gathered_tx, gathered) = mpsc::unbounded_channel();
+        let (tracks_tx, tracks) = mpsc::unbounded_channel();
         let (outbox, outgoing) = mpsc::unbounded_channel();
         let (notices_tx, notices) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel();
-        let pc = peer_connection(gathered_tx).await;
+        let events = MediaEvents {
+            events: Events {
+                gathered: gathered_tx,
+            },
+            tracks: tracks_tx,
+        };
+        let pc = peer_connection(media, events).await;
         let trickled = Arc::new(AtomicUsize::new(0));
         let relay = Relay {
             pc: Arc::clone(&pc),
@@ -127,6 +221,7 @@ impl Side {
             pc,
             outbox,
             notices,
+            tracks,
             trickled,
             stop,
             relay,
@@ -134,15 +229,31 @@ impl Side {
     }
 
     /// The next message from Ferry that is not part of the negotiation.
-    async fn notice(&mut self) -> Value {
+    pub async fn notice(&mut self) -> Value {
         timeout(PATIENCE, self.notices.recv())
             .await
             .expect("a message from Ferry in time")
             .expect("the relay is running")
     }
 
+    /// The first remote track of `kind` to open; tracks of other kinds that
+    /// open first are left unread.
+    pub async fn track(&mut self, kind: RtpCodecKind) -> Arc<dyn TrackRemote> {
+        let wanted = async {
+            while let Some(track) = self.tracks.recv().await {
+                if track.kind().await == kind {
+                    return track;
+                }
+            }
+            panic!("the peer connection ended before a {kind} track opened");
+        };
+        timeout(PATIENCE, wanted)
+            .await
+            .expect("the remote track opens in time")
+    }
+
     /// Opens a data channel and sends the offer that negotiates it.
-    async fn call(&self) -> (Arc<dyn DataChannel>, RTCSessionDescription) {
+    pub async fn call(&self) -> (Arc<dyn DataChannel>, RTCSessionDescription) {
         let channel = self
             .pc
             .create_data_channel("consultation", None)
@@ -159,14 +270,14 @@ impl Side {
         (channel, offer)
     }
 
-    fn trickled(&self) -> usize {
+    pub fn trickled(&self) -> usize {
         self.trickled.load(Ordering::Relaxed)
     }
 
     /// Closes the peer connection and stops relaying, handing back the socket
     /// still open. On tokio a dropped peer connection's driver keeps running
     /// detached, so it is closed to be really gone.
-    async fn stop(self) -> Socket {
+    pub async fn stop(self) -> Socket {
         self.pc.close().await.expect("the peer connection closes");
         let _ = self.stop.send(());
         self.relay.await.expect("the relay ends without panicking")

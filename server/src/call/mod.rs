@@ -10,6 +10,8 @@
 pub mod admission;
 pub mod bus;
 pub mod invitees;
+pub mod recording;
+pub mod recordings;
 pub mod routes;
 
 use futures_util::future::BoxFuture;
@@ -22,11 +24,13 @@ use crate::db::Db;
 use crate::time::now_ms;
 
 /// The server's side of a signalling room: records calls as they start and
-/// end. Failures are logged; they never break the call.
+/// end, audits consent, and starts a recording when consent is whole.
+/// Failures are logged; they never break the call.
 pub struct CallHooks {
     pub db: Db,
     /// `signalling_messages_refused_total`, by reason.
     pub refused: prometheus::IntCounterVec,
+    pub recordings: recording::Recordings,
 }
 
 impl CallHooks {
@@ -125,6 +129,46 @@ impl CallHooks {
     }
 }
 
+impl CallHooks {
+    /// Consent, and its withdrawal, is the participant's own act: audited
+    /// under their name.
+    async fn on_consent(&self, room: &str, peer: &str, given: bool) -> anyhow::Result<()> {
+        let consultation_id: i64 = room.parse()?;
+        let user_id: i64 = peer.parse()?;
+        let mut tx = self.db.begin_write().await?;
+        let username: String = sqlx::query_scalar("SELECT username FROM app_user WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let patient_id: i64 =
+            sqlx::query_scalar("SELECT patient_id FROM consultation WHERE id = $1")
+                .bind(consultation_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let actor = Actor {
+            user_id: Some(user_id),
+            name: username,
+            client_addr: None,
+            request_id: None,
+        };
+        let subtype = if given {
+            "recording.consented"
+        } else {
+            "recording.consent_withdrawn"
+        };
+        audit::append(
+            &mut tx,
+            &actor,
+            AuditEntry::new(Action::Update, subtype)
+                .entity("consultation", consultation_id)
+                .patient(patient_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 impl ferry_signaling::session::Hooks for CallHooks {
     fn joined<'a>(
         &'a self,
@@ -136,6 +180,7 @@ impl ferry_signaling::session::Hooks for CallHooks {
             if let Err(error) = self.on_join(room, &present).await {
                 tracing::warn!(%error, room, "recording a call's start failed");
             }
+            self.recordings.consider(room).await;
         })
     }
 
@@ -148,6 +193,25 @@ impl ferry_signaling::session::Hooks for CallHooks {
         Box::pin(async move {
             if let Err(error) = self.on_leave(room, &present).await {
                 tracing::warn!(%error, room, "recording a call's end failed");
+            }
+            // One who had not consented may have left the others all consenting.
+            self.recordings.consider(room).await;
+        })
+    }
+
+    fn consent<'a>(
+        &'a self,
+        room: &'a str,
+        peer: &'a str,
+        given: bool,
+        wanted: bool,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(error) = self.on_consent(room, peer, given).await {
+                tracing::warn!(%error, room, "auditing a consent failed");
+            }
+            if wanted {
+                self.recordings.consider(room).await;
             }
         })
     }

@@ -63,6 +63,7 @@ async fn signal(
     let hooks: Arc<dyn Hooks> = Arc::new(CallHooks {
         db: state.db.clone(),
         refused: state.metrics.signal_refused.clone(),
+        recordings: state.recordings.clone(),
     });
     let rooms = state.rooms.clone();
     let who = Participant {

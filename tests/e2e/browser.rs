@@ -1,0 +1,334 @@
+//! A real browser in the call: headless Chromium (Debian's, with a fake
+//! camera and microphone) runs the web client's `call.js`, driven by
+//! `tests/browser/participants.cjs` through playwright-core, and meets a
+//! webrtc-rs peer through Ferry's signalling.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{timeout, Instant};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
+
+use crate::calls::accepted;
+use crate::helpers::{spawn_app, TestApp, TestUser, PASSWORD};
+use crate::peers::{Media, Side};
+use crate::scheduling::desk;
+
+/// A browser start, a sign-in and a DTLS handshake in a debug build on a
+/// busy two-core machine take a while; a broken call still fails well
+/// before the test harness would give up.
+pub const BROWSER_PATIENCE: Duration = Duration::from_secs(60);
+
+/// How much of the driver's stderr to keep for a failure's message.
+const STDERR_KEPT: usize = 16 * 1024;
+
+/// The driver script, beside this crate's sources.
+fn driver() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/participants.cjs")
+}
+
+/// Where `.ci/run` installs playwright-core, unless `NODE_PATH` says otherwise.
+fn node_path() -> std::ffi::OsString {
+    std::env::var_os("NODE_PATH").unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+        PathBuf::from(home)
+            .join(".cache/ferry-node/node_modules")
+            .into_os_string()
+    })
+}
+
+/// Headless Chromium with any number of pages, each a participant signed
+/// in as its own user. Dropping it kills the driver and with it the browser.
+pub struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::UnboundedReceiver<Value>,
+    /// Lines read while waiting for something else, oldest first.
+    backlog: VecDeque<Value>,
+    stderr: Arc<Mutex<String>>,
+    /// Ends when the driver's stderr does, so all of it can be shown.
+    stderr_read: Option<JoinHandle<()>>,
+}
+
+impl Browser {
+    pub async fn launch(app: &TestApp) -> Browser {
+        let mut child = Command::new("node")
+            .arg(driver())
+            .arg(app.url(""))
+            .env("NODE_PATH", node_path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs (`.ci/run` installs it, with chromium and playwright-core)");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut stdout = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = stdout.next_line().await {
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| json!({ "error": format!("not JSON: {line}") }));
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        let kept = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&kept);
+        let stderr_read = tokio::spawn(async move {
+            let mut stderr = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let Ok(mut kept) = sink.lock() else { return };
+                kept.push_str(&line);
+                kept.push('\n');
+                if kept.len() > STDERR_KEPT {
+                    let cut = kept.len() - STDERR_KEPT;
+                    let cut = (cut..kept.len())
+                        .find(|&i| kept.is_char_boundary(i))
+                        .unwrap_or(cut);
+                    kept.drain(..cut);
+                }
+            }
+        });
+        Browser {
+            child,
+            stdin,
+            lines,
+            backlog: VecDeque::new(),
+            stderr: kept,
+            stderr_read: Some(stderr_read),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|kept| kept.clone())
+            .unwrap_or_default()
+    }
+
+    async fn write(&mut self, command: Value) {
+        let mut line = command.to_string();
+        line.push('\n');
+        let written = self.stdin.write_all(line.as_bytes()).await;
+        assert!(
+            written.is_ok(),
+            "the browser driver is gone; its stderr:\n{}",
+            self.stderr()
+        );
+    }
+
+    /// The first line, from the backlog or the driver, that `wanted` picks;
+    /// the others stay in the backlog. An error reported for `page` (or for
+    /// no page) fails the test at once rather than after the timeout.
+    async fn line(&mut self, page: &str, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let fatal = |line: &Value| {
+            line.get("error").is_some()
+                && line.get("reply").is_none()
+                && (line["page"] == page || line["page"].is_null())
+        };
+        if let Some(at) = self.backlog.iter().position(|l| wanted(l) || fatal(l)) {
+            let line = self.backlog.remove(at).expect("a line at that position");
+            assert!(!fatal(&line), "page {page}: {line}\n{}", self.stderr());
+            return line;
+        }
+        let deadline = Instant::now() + BROWSER_PATIENCE;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.lines.recv()).await;
+            let line = match next {
+                Ok(Some(line)) => line,
+                Ok(None) => {
+                    if let Some(reading) = self.stderr_read.take() {
+                        let _ = timeout(Duration::from_secs(5), reading).await;
+                    }
+                    panic!(
+                        "the browser driver exited while page {page} waited for {what}; its stderr:\n{}",
+                        self.stderr()
+                    )
+                }
+                Err(_) => panic!(
+                    "page {page}: no {what} in {BROWSER_PATIENCE:?}; unread: {:?}\nstderr:\n{}",
+                    self.backlog,
+                    self.stderr()
+                ),
+            };
+            assert!(!fatal(&line), "page {page}: {line}\n{}", self.stderr());
+            if wanted(&line) {
+                return line;
+            }
+            self.backlog.push_back(line);
+        }
+    }
+
+    /// Sends a command and returns its successful reply.
+    pub async fn command(&mut self, command: Value) -> Value {
+        let cmd = command["cmd"].as_str().expect("a command name").to_owned();
+        let page = command["page"].as_str().unwrap_or_default().to_owned();
+        self.write(command).await;
+        let reply = self
+            .line(&page, &format!("reply to {cmd}"), |line| {
+                line["reply"] == cmd.as_str() && line["page"] == page.as_str()
+            })
+            .await;
+        assert_eq!(
+            reply["ok"],
+            true,
+            "page {page}, {cmd}: {reply}\nstderr:\n{}",
+            self.stderr()
+        );
+        reply
+    }
+
+    /// A new page signed in as `user` that joins the consultation's call
+    /// with its fake camera and microphone.
+    pub async fn open(&mut self, page: &str, user: &TestUser, consultation: i64) {
+        self.command(json!({
+            "cmd": "open",
+            "page": page,
+            "username": user.username,
+            "password": PASSWORD,
+            "consultation": consultation,
+        }))
+        .await;
+    }
+
+    /// The first server message to `page` that `wanted` picks.
+    pub async fn wait_for(&mut self, page: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let line = self
+            .line(page, "such message", |line| {
+                line["page"] == page && line["event"] == "message" && wanted(&line["message"])
+            })
+            .await;
+        line["message"].clone()
+    }
+
+    /// Per peer id (the recorder's included): the connection's state and its
+    /// media counters, as `participants.cjs` summarises `getStats()`.
+    pub async fn stats(&mut self, page: &str) -> Value {
+        let reply = self.command(json!({ "cmd": "stats", "page": page })).await;
+        reply["peers"].clone()
+    }
+
+    pub async fn consent(&mut self, page: &str, recording: bool) {
+        self.command(json!({ "cmd": "consent", "page": page, "recording": recording }))
+            .await;
+    }
+
+    pub async fn leave(&mut self, page: &str) {
+        self.command(json!({ "cmd": "leave", "page": page })).await;
+    }
+
+    /// Closes the page as a closed tab would: no `leave`, the socket just ends.
+    pub async fn close(&mut self, page: &str) {
+        self.command(json!({ "cmd": "close", "page": page })).await;
+    }
+
+    /// Closes the browser and waits for the driver to end.
+    pub async fn quit(mut self) {
+        self.write(json!({ "cmd": "quit" })).await;
+        let _ = timeout(BROWSER_PATIENCE, self.child.wait()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webrtc_rs_peer_receives_vp8_video_from_headless_chromium_through_ferry() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let mut browser = Browser::launch(&app).await;
+
+    browser.open("clinician", &d.clinician, id).await;
+    let joined = browser
+        .wait_for("clinician", |m| m["type"] == "joined")
+        .await;
+    assert_eq!(joined["peers"], json!([]), "{joined}");
+    let (mut expert, joined) = Side::join_with(&app, &d.expert, id, Media::Vp8Opus).await;
+    assert_eq!(joined["peers"][0]["id"], d.clinician.id.to_string());
+    let expert_id = d.expert.id.to_string();
+    let arrived = browser
+        .wait_for("clinician", |m| m["type"] == "peer-joined")
+        .await;
+    assert_eq!(arrived["peer"]["id"], expert_id.as_str(), "{arrived}");
+
+    // The browser was in the room first, so it offers; the relay answers.
+    let video = expert.track(RtpCodecKind::Video).await;
+    let mut timestamps = Vec::new();
+    let mut codec = None;
+    let received = timeout(BROWSER_PATIENCE, async {
+        while let Some(event) = video.poll().await {
+            if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                if codec.is_none() {
+                    codec = video.codec(packet.header.ssrc).await;
+                }
+                timestamps.push(packet.header.timestamp);
+                if timestamps.len() >= 30 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        received.is_ok(),
+        "30 video packets in time; got {}: {:?}",
+        timestamps.len(),
+        browser.stats("clinician").await
+    );
+    let codec = codec.expect("the track knows its codec");
+    assert!(
+        codec.mime_type.eq_ignore_ascii_case("video/VP8"),
+        "{codec:?}"
+    );
+    // Frames of a live camera: the RTP clock only moves forward (modulo
+    // wrap-around), and 30 packets span more than one frame.
+    for pair in timestamps.windows(2) {
+        assert!(
+            pair[1].wrapping_sub(pair[0]) < 1 << 31,
+            "timestamps go back: {timestamps:?}"
+        );
+    }
+    assert_ne!(timestamps.first(), timestamps.last(), "{timestamps:?}");
+
+    let stats = browser.stats("clinician").await;
+    let to_expert = &stats[expert_id.as_str()];
+    assert_eq!(to_expert["connection"], "connected", "{stats}");
+    assert!(
+        to_expert["outbound_video"]["packets_sent"]
+            .as_u64()
+            .is_some_and(|sent| sent >= 30),
+        "{stats}"
+    );
+    assert!(
+        to_expert["outbound_video"]["codec"]
+            .as_str()
+            .is_some_and(|codec| codec.eq_ignore_ascii_case("video/VP8")),
+        "{stats}"
+    );
+
+    // The clinician hangs up; Ferry tells the expert, and the call ends.
+    browser.leave("clinician").await;
+    let left = loop {
+        let notice = expert.notice().await;
+        if notice["type"] == "peer-left" {
+            break notice;
+        }
+    };
+    assert_eq!(left["peer"]["id"], d.clinician.id.to_string(), "{left}");
+    assert_eq!(left["reason"], "left", "{left}");
+    browser.close("clinician").await;
+    let _ = expert.stop().await;
+    browser.quit().await;
+}

@@ -1,0 +1,308 @@
+//! Recording a call with consent: two headless Chromium participants with
+//! fake cameras and microphones, Ferry's recorder (a webrtc-rs peer in the
+//! server) writing what each sends. With everyone's consent the files hold
+//! the time the browsers were sending; a withdrawal stops it; without
+//! consent nothing is written.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::time::{sleep, timeout, Instant};
+
+use crate::browser::{Browser, BROWSER_PATIENCE};
+use crate::calls::accepted;
+use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::scheduling::desk;
+
+/// The stats of `page`'s connection to `peer`, once it sends video there.
+async fn sending_video(browser: &mut Browser, page: &str, peer: &str) -> Value {
+    let deadline = Instant::now() + BROWSER_PATIENCE;
+    loop {
+        let stats = browser.stats(page).await;
+        let sent = stats[peer]["outbound_video"]["packets_sent"]
+            .as_u64()
+            .unwrap_or(0);
+        if sent > 0 {
+            return stats[peer].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{page} sends no video to {peer}: {stats}"
+        );
+        sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The consultation's recordings, once none is still recording.
+async fn finished_recordings(app: &TestApp, user: &TestUser, id: i64) -> Vec<Value> {
+    let path = format!("/api/v1/consultations/{id}/recordings");
+    let found = timeout(BROWSER_PATIENCE, async {
+        loop {
+            let (status, body) = app.get(&path, &user.token).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let list = body.as_array().cloned().unwrap_or_default();
+            if list.iter().all(|r| !r["ended_at"].is_null()) {
+                return list;
+            }
+            sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    found.expect("the recording is finished and listed in time")
+}
+
+/// (presentation time in 90 kHz ticks, frame bytes) of every IVF frame.
+fn ivf_frames(file: &[u8]) -> Vec<(u64, usize)> {
+    let mut frames = Vec::new();
+    let mut at = 32;
+    while at + 12 <= file.len() {
+        let len = u32::from_le_bytes(file[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let pts = u64::from_le_bytes(file[at + 4..at + 12].try_into().expect("8 bytes"));
+        assert!(
+            at + 12 + len <= file.len(),
+            "a frame runs past the file's end"
+        );
+        frames.push((pts, len));
+        at += 12 + len;
+    }
+    assert_eq!(at, file.len(), "the file ends on a frame boundary");
+    frames
+}
+
+/// The last Ogg page's granule position: the audio's length in samples.
+fn ogg_last_granule(file: &[u8]) -> u64 {
+    let at = file
+        .windows(4)
+        .rposition(|w| w == b"OggS")
+        .expect("an Ogg page");
+    u64::from_le_bytes(file[at + 6..at + 14].try_into().expect("8 bytes"))
+}
+
+async fn download(app: &TestApp, user: &TestUser, href: &str) -> (String, Vec<u8>) {
+    let response = app
+        .client
+        .get(app.url(href))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), StatusCode::OK, "{href}");
+    let media_type = response.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .expect("a media type")
+        .to_owned();
+    let bytes = response.bytes().await.expect("the file").to_vec();
+    (media_type, bytes)
+}
+
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            if e.path().is_dir() {
+                files_under(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+async fn audit_count(app: &TestApp, subtype: &str, user_id: Option<i64>) -> i64 {
+    let query = match user_id {
+        Some(user_id) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_event WHERE subtype = $1 AND actor_user_id = $2",
+        )
+        .bind(subtype)
+        .bind(user_id),
+        None => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_event WHERE subtype = $1").bind(subtype)
+        }
+    };
+    query.fetch_one(app.db.pool()).await.expect("audit events")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_everyones_consent_the_call_is_recorded_until_one_withdraws() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let mut browser = Browser::launch(&app).await;
+    browser.open("clinician", &d.clinician, id).await;
+    browser.open("expert", &d.expert, id).await;
+    let clinician = d.clinician.id.to_string();
+    let expert = d.expert.id.to_string();
+
+    // One consent is not enough.
+    browser.consent("clinician", true).await;
+    let heard = browser.wait_for("expert", |m| m["type"] == "consent").await;
+    assert_eq!(heard["peer"], clinician.as_str(), "{heard}");
+    assert_eq!(heard["recording"], true, "{heard}");
+    sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count("call_recording").await,
+        0,
+        "only one has consented"
+    );
+
+    browser.consent("expert", true).await;
+    for page in ["clinician", "expert"] {
+        let indicator = browser.wait_for(page, |m| m["type"] == "recording").await;
+        assert_eq!(indicator["state"], "started", "{page}: {indicator}");
+        assert_eq!(indicator["peer"], "recorder", "{page}: {indicator}");
+    }
+    for page in ["clinician", "expert"] {
+        let stats = sending_video(&mut browser, page, "recorder").await;
+        assert_eq!(stats["connection"], "connected", "{page}: {stats}");
+    }
+    let sending_since = Instant::now();
+    sleep(Duration::from_secs(4)).await;
+
+    browser.consent("clinician", false).await;
+    let stopped = browser
+        .wait_for("expert", |m| m["type"] == "recording")
+        .await;
+    let stopped_at = Instant::now();
+    assert_eq!(stopped["state"], "stopped", "{stopped}");
+    assert_eq!(stopped["reason"], "consent_withdrawn", "{stopped}");
+    let sent_ms = stopped_at.duration_since(sending_since).as_millis() as i64;
+
+    let recordings = finished_recordings(&app, &d.clinician, id).await;
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let recording = &recordings[0];
+    assert_eq!(recording["stop_reason"], "consent_withdrawn", "{recording}");
+    let files = recording["files"].as_array().expect("files");
+    for (who, user) in [(&clinician, &d.clinician), (&expert, &d.expert)] {
+        let mine = |kind: &str| {
+            files
+                .iter()
+                .find(|f| f["participant_id"] == user.id && f["kind"] == kind)
+                .unwrap_or_else(|| panic!("a {kind} file of {who}: {recording}"))
+                .clone()
+        };
+        let video = mine("video");
+        let duration = video["duration_ms"].as_i64().expect("a duration");
+        // Everything the browser sent after its video was seen flowing, and
+        // not more than the whole time the recorder ran.
+        assert!(
+            duration >= sent_ms - 1_000,
+            "{who}: {duration} ms recorded of {sent_ms} ms sent: {video}"
+        );
+        assert!(duration <= sent_ms + 15_000, "{who}: {video}");
+        let (media_type, bytes) = download(&app, user, video["href"].as_str().expect("href")).await;
+        assert_eq!(media_type, "video/x-ivf");
+        assert_eq!(bytes.len() as i64, video["bytes"].as_i64().expect("bytes"));
+        assert_eq!(&bytes[0..4], b"DKIF");
+        assert_eq!(&bytes[8..12], b"VP80");
+        let width = u16::from_le_bytes([bytes[12], bytes[13]]);
+        let height = u16::from_le_bytes([bytes[14], bytes[15]]);
+        assert!(width > 0 && height > 0, "a key frame gave the size");
+        let frames = ivf_frames(&bytes);
+        let counted = u32::from_le_bytes(bytes[24..28].try_into().expect("4 bytes"));
+        assert_eq!(
+            frames.len(),
+            counted as usize,
+            "the header counts the frames"
+        );
+        assert_eq!(
+            frames.len() as i64,
+            video["frames"].as_i64().expect("frames")
+        );
+        // A fake camera sends 20–30 frames a second; a starved two-core
+        // machine may send fewer, but not a handful.
+        assert!(
+            frames.len() as i64 >= 5 * sent_ms / 1000,
+            "{} frames",
+            frames.len()
+        );
+        let last = frames.last().expect("frames").0;
+        assert_eq!(
+            (last / 90) as i64,
+            duration,
+            "the last frame's time is the duration"
+        );
+        assert!(
+            frames.windows(2).all(|w| w[0].0 <= w[1].0),
+            "time runs forward"
+        );
+
+        let audio = mine("audio");
+        let (media_type, bytes) = download(&app, user, audio["href"].as_str().expect("href")).await;
+        assert_eq!(media_type, "audio/ogg");
+        assert_eq!(&bytes[0..4], b"OggS");
+        assert!(bytes.windows(8).any(|w| w == b"OpusHead"), "an Opus stream");
+        let samples = ogg_last_granule(&bytes);
+        let audio_ms = audio["duration_ms"].as_i64().expect("a duration");
+        assert!(audio_ms >= sent_ms - 1_000, "{who}: {audio}");
+        assert!(
+            (samples / 48) as i64 >= audio_ms - 100,
+            "{samples} samples for {audio}"
+        );
+    }
+    assert_eq!(
+        files.len(),
+        4,
+        "a video and an audio file each: {recording}"
+    );
+
+    for user in [&d.clinician, &d.expert] {
+        assert_eq!(
+            audit_count(&app, "recording.consented", Some(user.id)).await,
+            1
+        );
+    }
+    assert_eq!(
+        audit_count(&app, "recording.consent_withdrawn", Some(d.clinician.id)).await,
+        1
+    );
+    assert_eq!(audit_count(&app, "recording.started", None).await, 1);
+    assert_eq!(audit_count(&app, "recording.stopped", None).await, 1);
+    browser.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_everyones_consent_nothing_is_recorded() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let mut browser = Browser::launch(&app).await;
+    browser.open("clinician", &d.clinician, id).await;
+    browser.open("expert", &d.expert, id).await;
+    browser.consent("expert", true).await;
+
+    // A real call between the two browsers, for a while.
+    let expert = d.expert.id.to_string();
+    let deadline = Instant::now() + BROWSER_PATIENCE;
+    loop {
+        let stats = browser.stats("clinician").await;
+        if stats[expert.as_str()]["inbound_video"]["frames_decoded"]
+            .as_u64()
+            .unwrap_or(0)
+            > 30
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no call: {stats}");
+        sleep(Duration::from_millis(250)).await;
+    }
+    sleep(Duration::from_secs(2)).await;
+    let stats = browser.stats("clinician").await;
+    assert!(stats.get("recorder").is_none(), "{stats}");
+
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/consultations/{id}/recordings"),
+            &d.clinician.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, serde_json::json!([]));
+    assert_eq!(app.count("call_recording").await, 0);
+    assert_eq!(files_under(&app.data_dir.path().join("recordings")), 0);
+    browser.quit().await;
+}
