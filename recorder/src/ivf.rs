@@ -166,7 +166,7 @@ impl<W: Write + Seek> Vp8Ivf<W> {
     }
 }
 
-fn header(width: u16, height: u16, frames: u32) -> [u8; HEADER_BYTES as usize] {
+pub(crate) fn header(width: u16, height: u16, frames: u32) -> [u8; HEADER_BYTES as usize] {
     let mut h = [0u8; HEADER_BYTES as usize];
     h[0..4].copy_from_slice(b"DKIF");
     h[4..6].copy_from_slice(&0u16.to_le_bytes());
@@ -183,7 +183,7 @@ fn header(width: u16, height: u16, frames: u32) -> [u8; HEADER_BYTES as usize] {
 
 /// Width and height from a VP8 key frame's header (RFC 6386 §9.1): a
 /// 3-byte frame tag, the start code 9d 01 2a, then 14-bit dimensions.
-fn key_frame_size(frame: &[u8]) -> Option<(u16, u16)> {
+pub(crate) fn key_frame_size(frame: &[u8]) -> Option<(u16, u16)> {
     if frame.len() < 10 || frame[3..6] != [0x9d, 0x01, 0x2a] {
         return None;
     }

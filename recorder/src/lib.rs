@@ -6,9 +6,11 @@
 //! participant's offer and candidates ([`Recorder::offer`],
 //! [`Recorder::candidate`]), relays what it gathers (the receiver from
 //! [`Recorder::new`]), and ends it ([`Recorder::finish`]) when consent goes.
+//! After a crash, [`recover::recover`] makes the files left behind whole.
 
 pub mod ivf;
 mod leg;
+pub mod recover;
 mod sink;
 
 use std::collections::HashMap;

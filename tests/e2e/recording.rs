@@ -2,13 +2,19 @@
 //! fake cameras and microphones, Ferry's recorder (a webrtc-rs peer in the
 //! server) writing what each sends. With everyone's consent the files hold
 //! the time the browsers were sending; a withdrawal stops it; without
-//! consent nothing is written.
+//! consent nothing is written; a recording cut off by a crash keeps its
+//! whole frames.
 
 use std::path::Path;
 use std::time::Duration;
 
+use ferry_server::call::recording::Recordings;
+use ferry_server::config::Settings;
+use ferry_signaling::protocol::PeerInfo;
+use ferry_signaling::room::{Rooms, QUEUE};
 use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::time::{sleep, timeout, Instant};
 
 use crate::browser::{Browser, BROWSER_PATIENCE};
@@ -305,4 +311,108 @@ async fn without_everyones_consent_nothing_is_recorded() {
     assert_eq!(app.count("call_recording").await, 0);
     assert_eq!(files_under(&app.data_dir.path().join("recordings")), 0);
     browser.quit().await;
+}
+
+/// An IVF file as a recorder writes it, cut off mid-frame by a crash: the
+/// header's frame count never written, ten frames 1/10 s apart, the last
+/// one incomplete.
+fn cut_off_ivf() -> Vec<u8> {
+    let mut file = Vec::new();
+    file.extend_from_slice(b"DKIF");
+    file.extend_from_slice(&0u16.to_le_bytes());
+    file.extend_from_slice(&32u16.to_le_bytes());
+    file.extend_from_slice(b"VP80");
+    file.extend_from_slice(&[0; 4]);
+    file.extend_from_slice(&90_000u32.to_le_bytes());
+    file.extend_from_slice(&1u32.to_le_bytes());
+    file.extend_from_slice(&[0; 8]);
+    for i in 0..10u64 {
+        file.extend_from_slice(&4u32.to_le_bytes());
+        file.extend_from_slice(&(i * 9_000).to_le_bytes());
+        file.extend_from_slice(&[0x01, 0x02, 0x03, 0x04]);
+    }
+    file.truncate(file.len() - 2);
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_cut_off_by_a_crash_is_closed_with_the_whole_frames_it_wrote() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let long_ago = jiff::Timestamp::now().as_millisecond() - 120_000;
+    let crashed: i64 = sqlx::query_scalar(
+        "INSERT INTO call_recording (consultation_id, node, started_at) \
+         VALUES ($1, 'crashed', $2) RETURNING id",
+    )
+    .bind(id)
+    .bind(long_ago)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("an open recording");
+    let dir = app
+        .data_dir
+        .path()
+        .join(format!("recordings/{id}/{crashed}"));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let video = dir.join(format!("{}-1-video.ivf", d.clinician.id));
+    std::fs::write(&video, cut_off_ivf()).expect("written");
+    // Nothing whole in it: it goes.
+    let audio = dir.join(format!("{}-1-audio.ogg", d.expert.id));
+    std::fs::write(&audio, b"OggS").expect("written");
+
+    // A node starting again over the same files and database. On SQLite it
+    // is the only node and closes what was open at once; on PostgreSQL the
+    // open recording is taken for stale when the next one is wanted and no
+    // recorder is in the room.
+    let settings = Settings {
+        data_dir: app.data_dir.path().to_owned(),
+        ..Settings::default()
+    };
+    let rooms = Rooms::new();
+    let recordings = Recordings::new(app.db.clone(), rooms.clone(), &settings);
+    recordings.recover().await.expect("recovered");
+    let room = id.to_string();
+    let mut queues = Vec::new();
+    for user in [&d.clinician, &d.expert] {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let peer = PeerInfo {
+            id: user.id.to_string(),
+            name: user.username.clone(),
+        };
+        rooms.join(&room, peer, tx);
+        rooms.consent(&room, &user.id.to_string(), true);
+        queues.push(rx);
+    }
+    recordings.consider(&room).await;
+    recordings.shutdown().await;
+
+    let list = finished_recordings(&app, &d.clinician, id).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let old = list
+        .iter()
+        .find(|r| r["id"] == crashed)
+        .expect("the crashed recording");
+    assert_eq!(old["stop_reason"], "interrupted", "{old}");
+    let files = old["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1, "{old}");
+    assert_eq!(files[0]["participant_id"], d.clinician.id);
+    assert_eq!(files[0]["frames"], 9, "the cut frame is gone");
+    assert_eq!(files[0]["duration_ms"], 800);
+    let kept = std::fs::read(&video).expect("the video stays");
+    assert_eq!(files[0]["bytes"], kept.len());
+    assert_eq!(
+        u32::from_le_bytes(kept[24..28].try_into().expect("4 bytes")),
+        9
+    );
+    assert!(!audio.exists(), "a file with nothing whole is removed");
+    let (_, bytes) = download(&app, &d.clinician, files[0]["href"].as_str().expect("href")).await;
+    assert_eq!(bytes, kept);
+
+    let new = list
+        .iter()
+        .find(|r| r["id"] != crashed)
+        .expect("the new recording");
+    assert_eq!(new["stop_reason"], "shutdown", "{new}");
+    assert_eq!(new["files"], serde_json::json!([]), "nobody sent anything");
 }

@@ -82,23 +82,38 @@ impl Recordings {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Closes the recordings a stopped process left open. On SQLite this is
-    /// the only node, so every open recording is such a one.
-    pub async fn recover(&self) -> anyhow::Result<u64> {
+    /// Closes the recordings a stopped process left open, with the files
+    /// it left made whole and listed. On SQLite this is the only node, so
+    /// every open recording is such a one.
+    pub async fn recover(&self) -> anyhow::Result<usize> {
         if self.0.db.engine() != Engine::Sqlite {
             return Ok(0);
         }
-        let mut tx = self.0.db.begin_write().await?;
-        let closed = sqlx::query(
-            "UPDATE call_recording SET ended_at = $1, stop_reason = 'interrupted' \
-             WHERE ended_at IS NULL",
-        )
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(closed)
+        let open: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, consultation_id FROM call_recording WHERE ended_at IS NULL")
+                .fetch_all(self.0.db.pool())
+                .await?;
+        for (id, consultation_id) in &open {
+            self.close_interrupted(*id, *consultation_id).await?;
+        }
+        Ok(open.len())
+    }
+
+    /// Ends a recording whose recorder is gone, keeping what it wrote.
+    async fn close_interrupted(&self, id: i64, consultation_id: i64) -> anyhow::Result<()> {
+        let dir = self.recording_dir(consultation_id, id);
+        let files = tokio::task::spawn_blocking(move || ferry_recorder::recover::recover(&dir))
+            .await?
+            .context("recovering a recording's files")?;
+        self.close_row(id, consultation_id, "interrupted", &files)
+            .await
+    }
+
+    fn recording_dir(&self, consultation_id: i64, id: i64) -> PathBuf {
+        self.0
+            .dir
+            .join(consultation_id.to_string())
+            .join(id.to_string())
     }
 
     /// Starts recording `room` if every participant consents and nobody
@@ -117,11 +132,7 @@ impl Recordings {
         let Some(recording_id) = self.open_row(room, consultation_id).await? else {
             return Ok(());
         };
-        let dir = self
-            .0
-            .dir
-            .join(consultation_id.to_string())
-            .join(recording_id.to_string());
+        let dir = self.recording_dir(consultation_id, recording_id);
         let started =
             Recorder::new(dir, self.0.config.clone()).context("creating the recording directory");
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -162,18 +173,20 @@ impl Recordings {
     /// open (on this node or a live other one).
     async fn open_row(&self, room: &str, consultation_id: i64) -> anyhow::Result<Option<i64>> {
         let now = now_ms();
-        let mut tx = self.0.db.begin_write().await?;
         if self.0.rooms.recorder(room).is_none() {
-            sqlx::query(
-                "UPDATE call_recording SET ended_at = $1, stop_reason = 'interrupted' \
-                 WHERE consultation_id = $2 AND ended_at IS NULL AND started_at < $3",
+            let stale: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM call_recording \
+                 WHERE consultation_id = $1 AND ended_at IS NULL AND started_at < $2",
             )
-            .bind(now)
             .bind(consultation_id)
             .bind(now - STALE_AFTER_MS)
-            .execute(&mut *tx)
+            .fetch_all(self.0.db.pool())
             .await?;
+            for id in stale {
+                self.close_interrupted(id, consultation_id).await?;
+            }
         }
+        let mut tx = self.0.db.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO call_recording (consultation_id, node, started_at) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING RETURNING id",
