@@ -3,7 +3,7 @@
 // RTCPeerConnection per other participant, and, while the call is recorded,
 // a send-only one to the server's recorder.
 //
-//   const call = new FerryCall({ consultationId, localStream, onEvent });
+//   const call = new FerryCall({ consultationId, localStream, onEvent, onTrack });
 //   await call.join();
 //   call.consent(true);
 //   call.leave();
@@ -18,13 +18,17 @@
   const RECORDER = 'recorder';
 
   class FerryCall {
-    constructor({ consultationId, localStream, onEvent, onClose, onError }) {
+    constructor({ consultationId, localStream, onEvent, onTrack, onClose, onError }) {
       if (consultationId === undefined || consultationId === null) {
         throw new TypeError('FerryCall needs a consultationId');
       }
       this.consultationId = consultationId;
       this.localStream = localStream || null;
       this.onEvent = onEvent || (() => {});
+      // (peer id, MediaStream | null): a participant's media arrived, or went.
+      this.onTrack = onTrack || (() => {});
+      // What the local video sends: 'normal', 'low' (small, slow) or 'off'.
+      this.videoMode = 'normal';
       this.onClose = onClose || (() => {});
       this.onError = onError || ((error) => console.error('FerryCall:', error));
       this.socket = null;
@@ -193,6 +197,16 @@
 
     newConnection(peerId) {
       const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+      pc.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState === 'connected' && this.videoMode !== 'normal') {
+          this.applyVideoMode(pc).catch((error) => this.onError(error));
+        }
+      });
+      pc.addEventListener('track', (event) => {
+        if (this.peerConnection(peerId) === pc) {
+          this.onTrack(peerId, event.streams[0] || new MediaStream([event.track]));
+        }
+      });
       pc.addEventListener('icecandidate', (event) => {
         // Only this connection's candidates: a replaced one may still be gathering.
         if (this.peerConnection(peerId) !== pc) {
@@ -213,6 +227,43 @@
       }
       for (const track of this.localStream.getTracks()) {
         pc.addTrack(track, this.localStream);
+      }
+    }
+
+    // Sends less video on a weak link: 'low' is a quarter of the size at
+    // 150 kbit/s, 'off' sends audio only. Applies to every participant's
+    // connection (not the recorder's, which records what the camera gives).
+    async setVideoMode(mode) {
+      this.videoMode = mode;
+      for (const { pc } of this.peers.values()) {
+        await this.applyVideoMode(pc);
+      }
+    }
+
+    async applyVideoMode(pc) {
+      for (const sender of pc.getSenders()) {
+        if (!sender.track || sender.track.kind !== 'video') {
+          continue;
+        }
+        const parameters = sender.getParameters();
+        if (!parameters.encodings || parameters.encodings.length === 0) {
+          continue; // not negotiated yet; applied again once connected
+        }
+        for (const encoding of parameters.encodings) {
+          encoding.active = this.videoMode !== 'off';
+          if (this.videoMode === 'low') {
+            encoding.maxBitrate = 150000;
+            encoding.scaleResolutionDownBy = 4;
+          } else {
+            delete encoding.maxBitrate;
+            encoding.scaleResolutionDownBy = 1;
+          }
+        }
+        try {
+          await sender.setParameters(parameters);
+        } catch (error) {
+          console.warn('FerryCall: video mode not applied', error);
+        }
       }
     }
 
@@ -299,6 +350,7 @@
       if (entry) {
         entry.pc.close();
         this.peers.delete(peerId);
+        this.onTrack(peerId, null);
       }
     }
 

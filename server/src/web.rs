@@ -11,6 +11,8 @@ use crate::state::AppState;
 const INDEX_HTML: &str = include_str!("../../web-client/index.html");
 const APP_JS: &str = include_str!("../../web-client/app.js");
 const CALL_JS: &str = include_str!("../../web-client/call.js");
+const CALL_SCREEN_JS: &str = include_str!("../../web-client/call-screen.js");
+const I18N_JS: &str = include_str!("../../web-client/i18n.js");
 const STYLE_CSS: &str = include_str!("../../web-client/style.css");
 
 /// Scripts only from this origin, no framing: the app holds clinical data.
@@ -29,6 +31,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/call.js",
             get(|| async { asset("text/javascript; charset=utf-8", CALL_JS) }),
+        )
+        .route(
+            "/call-screen.js",
+            get(|| async { asset("text/javascript; charset=utf-8", CALL_SCREEN_JS) }),
+        )
+        .route(
+            "/i18n.js",
+            get(|| async { asset("text/javascript; charset=utf-8", I18N_JS) }),
         )
         .route(
             "/style.css",

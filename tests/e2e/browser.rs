@@ -37,7 +37,7 @@ fn driver() -> PathBuf {
 }
 
 /// Where `.ci/run` installs playwright-core, unless `NODE_PATH` says otherwise.
-fn node_path() -> std::ffi::OsString {
+pub fn node_path() -> std::ffi::OsString {
     std::env::var_os("NODE_PATH").unwrap_or_else(|| {
         let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
         PathBuf::from(home)

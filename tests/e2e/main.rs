@@ -23,6 +23,7 @@ mod examinations;
 mod facilities;
 mod helpers;
 mod imaging_crash;
+mod journeys;
 mod object_storage;
 mod ops;
 mod patients;

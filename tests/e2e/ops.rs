@@ -97,7 +97,7 @@ async fn the_web_client_is_served_with_a_content_security_policy() {
     let html = response.text().await.expect("html");
     assert!(html.contains("<script src=\"/app.js\""));
     assert!(html.contains("<script src=\"/call.js\""));
-    for script in ["/app.js", "/call.js"] {
+    for script in ["/app.js", "/call.js", "/call-screen.js", "/i18n.js"] {
         let response = app.client.get(app.url(script)).send().await.expect("js");
         assert_eq!(response.status(), StatusCode::OK, "{script}");
         assert!(response.headers()[header::CONTENT_TYPE]

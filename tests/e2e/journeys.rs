@@ -1,0 +1,89 @@
+//! Journeys through the web client in a real browser (Debian's Chromium,
+//! driven by `tests/browser/journeys.cjs`), asserting what the user sees.
+//! Each journey keeps a screenshot of every step under the test run's
+//! target directory (`screenshots/`), for a person to look at.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use tokio::process::Command;
+use tokio::time::timeout;
+
+use crate::browser::{node_path, BROWSER_PATIENCE};
+use crate::calls::accepted;
+use crate::helpers::{spawn_app, TestUser, PASSWORD};
+use crate::scheduling::desk;
+
+fn screenshots(journey: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("screenshots")
+        .join(journey)
+}
+
+fn user(user: &TestUser) -> Value {
+    json!({ "username": user.username, "password": PASSWORD, "display_name": user.username })
+}
+
+/// Runs one journey to its end; its result, or a failure with what the
+/// browser said.
+async fn journey(name: &str, args: Value) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/journeys.cjs");
+    let run = Command::new("node")
+        .arg(script)
+        .arg(name)
+        .arg(args.to_string())
+        .env("NODE_PATH", node_path())
+        .kill_on_drop(true)
+        .output();
+    let output = timeout(BROWSER_PATIENCE * 3, run)
+        .await
+        .expect("the journey ends in time")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let result: Value = serde_json::from_str(last).unwrap_or_else(|_| {
+        panic!(
+            "no result from the journey: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(
+        output.status.success() && result["ok"] == true,
+        "journey {name}: {}\nstderr:\n{}",
+        result["error"].as_str().unwrap_or(last),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clinician_and_expert_join_the_call_from_the_web_client_and_see_each_other() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let shots = screenshots("call");
+    let _ = std::fs::remove_dir_all(&shots);
+
+    let result = journey(
+        "call",
+        json!({
+            "base": app.url(""),
+            "consultation": id,
+            "clinician": user(&d.clinician),
+            "expert": user(&d.expert),
+            "screenshots": shots,
+        }),
+    )
+    .await;
+
+    for who in ["clinician", "expert"] {
+        let seen = &result["result"]["seen"][who];
+        assert!(seen["width"].as_u64().is_some_and(|w| w > 0), "{result}");
+    }
+    let files = result["screenshots"].as_array().expect("screenshots");
+    assert_eq!(files.len(), 5, "{result}");
+    for file in files {
+        let bytes = std::fs::read(file.as_str().expect("a path")).expect("a screenshot");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file}");
+    }
+}
