@@ -7,7 +7,8 @@
 //! and ends at the marker bit. Nothing is written before the first key
 //! frame, and a frame that lost a packet is dropped whole, then everything
 //! up to the next key frame, since a decoder could not use it: the caller
-//! asks the sender for a key frame when [`Vp8Ivf::push`] says so.
+//! asks the sender for a key frame when [`Vp8Ivf::push`] says so (while it
+//! waits for one, every frame that starts says so).
 
 use std::io::{Seek, SeekFrom, Write};
 
@@ -26,7 +27,8 @@ pub enum Pushed {
     Buffered,
     /// A frame was written.
     Frame,
-    /// A frame was lost: ask the sender for a key frame.
+    /// A frame was lost, or frames come that cannot be decoded without a
+    /// key frame: ask the sender for one.
     NeedKeyFrame,
 }
 
@@ -102,7 +104,9 @@ impl<W: Write + Seek> Vp8Ivf<W> {
             // The first bit of a VP8 frame tag is 0 for a key frame.
             let key = payload[0] & 0x01 == 0;
             if self.awaiting_key_frame && !key {
-                return Ok(waiting);
+                // Useless until a key frame comes: ask for one (the sender's
+                // own interval between key frames may be minutes).
+                return Ok(Pushed::NeedKeyFrame);
             }
             self.key_frame = key;
             self.frame_start = packet.header.timestamp;
@@ -241,11 +245,11 @@ mod tests {
     #[test]
     fn frames_carry_their_rtp_time_and_the_header_their_size_and_count() {
         let mut ivf = Vp8Ivf::new(Cursor::new(Vec::new())).expect("a header");
-        // A delta frame before any key frame is skipped.
+        // A delta frame before any key frame is skipped, and a key frame asked for.
         assert_eq!(
-            ivf.push(&packet(1, 100, true, true, &[0x01, 0xaa]))
+            ivf.push(&packet(1, 100, true, true, &[0x01, 0xaa, 0xbb, 0xcc]))
                 .expect("io"),
-            Pushed::Buffered
+            Pushed::NeedKeyFrame
         );
         let key = key_frame();
         assert_eq!(
@@ -314,9 +318,12 @@ mod tests {
                 .expect("io"),
             Pushed::NeedKeyFrame
         );
-        // Delta frames are no use until the next key frame.
-        ivf.push(&packet(5, 6000, true, true, &[0x01, 0x03, 0x03, 0x03]))
-            .expect("io");
+        // Delta frames are no use until the next key frame, which each asks for.
+        assert_eq!(
+            ivf.push(&packet(5, 6000, true, true, &[0x01, 0x03, 0x03, 0x03]))
+                .expect("io"),
+            Pushed::NeedKeyFrame
+        );
         assert_eq!(ivf.frames(), 1);
         ivf.push(&packet(6, 9000, true, true, &key_frame()))
             .expect("io");

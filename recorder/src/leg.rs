@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
@@ -105,8 +106,13 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// Key frame requests at most this often: one answered request is enough,
+/// and the sender needs a moment to encode it.
+const KEY_FRAME_ASKED_EVERY: Duration = Duration::from_millis(300);
+
 /// Writes a track's packets until it ends or its sink is closed.
 async fn write(track: Arc<dyn TrackRemote>, sink: Arc<Mutex<Sink>>) {
+    let mut asked: Option<Instant> = None;
     while let Some(event) = track.poll().await {
         let TrackRemoteEvent::OnRtpPacket(packet) = event else {
             continue;
@@ -114,6 +120,10 @@ async fn write(track: Arc<dyn TrackRemote>, sink: Arc<Mutex<Sink>>) {
         let pushed = lock(&sink).write(&packet);
         match pushed {
             Ok(Some(Pushed::NeedKeyFrame)) => {
+                if asked.is_some_and(|at| at.elapsed() < KEY_FRAME_ASKED_EVERY) {
+                    continue;
+                }
+                asked = Some(Instant::now());
                 let pli = PictureLossIndication {
                     sender_ssrc: 0,
                     media_ssrc: packet.header.ssrc,
