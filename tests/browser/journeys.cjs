@@ -9,22 +9,8 @@
 
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const chromium = require('./chromium.cjs');
 
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  // Without it Chromium gathers no ICE candidates where loopback is the
-  // only interface.
-  '--allow-loopback-in-peer-connection',
-];
 const PATIENCE_MS = 60000;
 
 class Journey {
@@ -122,11 +108,7 @@ async function main() {
     throw new Error(`no journey ${JSON.stringify(name)}; known: ${Object.keys(JOURNEYS).join(', ')}`);
   }
   const journey = new Journey(JSON.parse(json));
-  const browser = await chromium.launch({
-    executablePath: process.env.FERRY_CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ARGS,
-  });
+  const browser = await chromium.launch();
   try {
     const result = await run(journey, browser);
     process.stdout.write(JSON.stringify({ ok: true, result, screenshots: journey.steps }) + '\n');

@@ -15,28 +15,13 @@
 'use strict';
 
 const readline = require('readline');
-const { chromium } = require('playwright-core');
+const chromium = require('./chromium.cjs');
 
 const base = process.argv[2];
 if (!base) {
   process.stdout.write(JSON.stringify({ error: 'usage: participants.cjs <base URL>' }) + '\n');
   process.exit(2);
 }
-
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  // Without it Chromium gathers no ICE candidates where loopback is the
-  // only interface, and every call stays `new`.
-  '--allow-loopback-in-peer-connection',
-];
 
 function emit(line) {
   process.stdout.write(JSON.stringify(line) + '\n');
@@ -49,11 +34,7 @@ function describe(error) {
 let browserPromise = null;
 function browser() {
   if (!browserPromise) {
-    browserPromise = chromium.launch({
-      executablePath: process.env.FERRY_CHROMIUM || '/usr/bin/chromium',
-      headless: true,
-      args: ARGS,
-    });
+    browserPromise = chromium.launch();
   }
   return browserPromise;
 }

@@ -23,6 +23,14 @@ use crate::consultation::Status;
 use crate::db::Db;
 use crate::time::now_ms;
 
+/// The patient a consultation is about, for the audit trail of its calls.
+async fn patient_of(conn: &mut sqlx::AnyConnection, consultation_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT patient_id FROM consultation WHERE id = $1")
+        .bind(consultation_id)
+        .fetch_one(conn)
+        .await
+}
+
 /// The server's side of a signalling room: records calls as they start and
 /// end, audits consent, and starts a recording when consent is whole.
 /// Failures are logged; they never break the call.
@@ -140,11 +148,7 @@ impl CallHooks {
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;
-        let patient_id: i64 =
-            sqlx::query_scalar("SELECT patient_id FROM consultation WHERE id = $1")
-                .bind(consultation_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let patient_id = patient_of(&mut tx, consultation_id).await?;
         let actor = Actor {
             user_id: Some(user_id),
             name: username,

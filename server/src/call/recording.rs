@@ -199,11 +199,7 @@ impl Recordings {
         let Some(id) = id else {
             return Ok(None);
         };
-        let patient_id: i64 =
-            sqlx::query_scalar("SELECT patient_id FROM consultation WHERE id = $1")
-                .bind(consultation_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let patient_id = super::patient_of(&mut tx, consultation_id).await?;
         audit::append(
             &mut tx,
             &Actor::system("call"),
@@ -256,11 +252,7 @@ impl Recordings {
             .execute(&mut *tx)
             .await?;
         }
-        let patient_id: i64 =
-            sqlx::query_scalar("SELECT patient_id FROM consultation WHERE id = $1")
-                .bind(consultation_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let patient_id = super::patient_of(&mut tx, consultation_id).await?;
         audit::append(
             &mut tx,
             &Actor::system("call"),

@@ -78,8 +78,8 @@ struct FileRow {
     duration_ms: i64,
 }
 
-const FILE_COLUMNS: &str =
-    "id, recording_id, participant_id, kind, media_type, path, bytes, frames, duration_ms";
+const FILE_COLUMNS: &str = "f.id, f.recording_id, f.participant_id, f.kind, f.media_type, \
+     f.path, f.bytes, f.frames, f.duration_ms";
 
 /// The consultation, if the caller may read its clinical record.
 async fn readable(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<ConsultationRow> {
@@ -130,9 +130,8 @@ async fn list_recordings(
     .fetch_all(&mut *tx)
     .await?;
     let files: Vec<FileRow> = sqlx::query_as(&format!(
-        "SELECT f.{} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
-         WHERE r.consultation_id = $1 ORDER BY f.id",
-        FILE_COLUMNS.replace(", ", ", f.")
+        "SELECT {FILE_COLUMNS} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
+         WHERE r.consultation_id = $1 ORDER BY f.id"
     ))
     .bind(id)
     .fetch_all(&mut *tx)
@@ -184,9 +183,8 @@ async fn recording_file(
     let mut tx = state.db.begin_write().await?;
     let consultation = readable(&mut tx, &caller, id).await?;
     let file: Option<FileRow> = sqlx::query_as(&format!(
-        "SELECT f.{} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
-         WHERE f.id = $1 AND f.recording_id = $2 AND r.consultation_id = $3",
-        FILE_COLUMNS.replace(", ", ", f.")
+        "SELECT {FILE_COLUMNS} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
+         WHERE f.id = $1 AND f.recording_id = $2 AND r.consultation_id = $3"
     ))
     .bind(file_id)
     .bind(recording_id)
