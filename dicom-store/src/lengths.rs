@@ -92,22 +92,34 @@ fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthE
             break;
         }
         let element = u16::from_le_bytes([tag[2], tag[3]]);
-        let long = matches!(
+        // As dicom-rs decodes it (PS3.5 7.1.2): these VRs have a 16-bit
+        // length; every other one, an unknown VR included, is read as UN with
+        // a 32-bit length, which a damaged VR can make gigabytes long.
+        let short = matches!(
             &tag[4..6],
-            b"OB"
-                | b"OW"
-                | b"OF"
-                | b"SQ"
-                | b"UT"
-                | b"UN"
-                | b"UC"
-                | b"UR"
-                | b"OD"
-                | b"OL"
-                | b"OV"
-                | b"SV"
-                | b"UV"
+            b"AE"
+                | b"AS"
+                | b"AT"
+                | b"CS"
+                | b"DA"
+                | b"DS"
+                | b"DT"
+                | b"FL"
+                | b"FD"
+                | b"IS"
+                | b"LO"
+                | b"LT"
+                | b"PN"
+                | b"SH"
+                | b"SL"
+                | b"SS"
+                | b"ST"
+                | b"TM"
+                | b"UI"
+                | b"UL"
+                | b"US"
         );
+        let long = !short;
         let len = if long {
             let mut bytes = [0u8; 6];
             file.read_exact(&mut bytes).map_err(|e| malformed(&e))?;
@@ -129,4 +141,48 @@ fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthE
     }
     transfer_syntax
         .ok_or_else(|| LengthError::Malformed("no transfer syntax in the file meta group".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Part 10 header whose meta group holds the given elements.
+    fn part10(meta: &[u8]) -> Vec<u8> {
+        let mut file = vec![0u8; 128];
+        file.extend_from_slice(b"DICM");
+        let ts = b"1.2.840.10008.1.2.1\0";
+        file.extend_from_slice(&[0x02, 0x00, 0x10, 0x00]);
+        file.extend_from_slice(b"UI");
+        file.extend_from_slice(&(ts.len() as u16).to_le_bytes());
+        file.extend_from_slice(ts);
+        file.extend_from_slice(meta);
+        file
+    }
+
+    #[test]
+    fn an_unknown_vr_in_the_meta_group_has_a_32_bit_length_as_dicom_rs_reads_it() {
+        // (0002,0012) with the VR "U\0": read as UN, its length is the four
+        // bytes after two reserved ones, here 3.7 GB in a file of 180 bytes.
+        let mut meta = vec![0x02, 0x00, 0x12, 0x00, b'U', 0x00, 0x00, 0x00];
+        meta.extend_from_slice(&0xE000_FFFEu32.to_le_bytes());
+        meta.extend_from_slice(&[0u8; 16]);
+        match check_bytes(&part10(&meta)) {
+            Err(LengthError::TooLong(_, len)) => assert_eq!(len, 0xE000_FFFE),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_short_vr_keeps_its_16_bit_length() {
+        let uid = b"1.2.3.4\0";
+        let mut meta = vec![0x02, 0x00, 0x12, 0x00, b'U', b'I'];
+        meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        meta.extend_from_slice(uid);
+        // The data set: (0008,0018) UI, nothing more.
+        meta.extend_from_slice(&[0x08, 0x00, 0x18, 0x00, b'U', b'I']);
+        meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        meta.extend_from_slice(uid);
+        check_bytes(&part10(&meta)).expect("well formed");
+    }
 }
