@@ -233,13 +233,28 @@ async fn malformed_oversized_and_misdirected_messages_are_refused_without_ending
         .await
         .expect("sent");
     assert_eq!(next(&mut socket).await["code"], "text_only");
+    // Consent says yes or no; anything else is taken as neither.
+    send(&mut socket, json!({ "type": "consent" })).await;
+    assert_eq!(next(&mut socket).await["code"], "malformed");
+    send(
+        &mut socket,
+        json!({ "type": "consent", "recording": "yes" }),
+    )
+    .await;
+    assert_eq!(next(&mut socket).await["code"], "malformed");
+    let consents: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_event WHERE subtype LIKE 'recording.%'")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("a count");
+    assert_eq!(consents, 0);
     send(&mut socket, json!({ "type": "ping" })).await;
     assert_eq!(next(&mut socket).await["type"], "pong", "still open");
     let (_, metrics) =
         crate::helpers::send(app.request(reqwest::Method::GET, "/metrics", None)).await;
     let metrics = metrics.as_str().unwrap_or_default().to_owned();
     assert!(
-        metrics.contains(r#"ferry_signalling_messages_refused_total{reason="malformed"} 1"#),
+        metrics.contains(r#"ferry_signalling_messages_refused_total{reason="malformed"} 3"#),
         "{metrics}"
     );
 

@@ -19,7 +19,7 @@ use tokio::time::{sleep, timeout, Instant};
 
 use crate::browser::{Browser, BROWSER_PATIENCE};
 use crate::calls::accepted;
-use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::helpers::{assert_error, spawn_app, TestApp, TestUser};
 use crate::scheduling::desk;
 
 /// Waits until `page`'s connection to `peer` is connected and sends video.
@@ -416,4 +416,38 @@ async fn a_recording_cut_off_by_a_crash_is_closed_with_the_whole_frames_it_wrote
         .expect("the new recording");
     assert_eq!(new["stop_reason"], "shutdown", "{new}");
     assert_eq!(new["files"], serde_json::json!([]), "nobody sent anything");
+}
+
+#[tokio::test]
+async fn recordings_are_part_of_the_clinical_record_and_unknown_ones_are_not_found() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/consultations/{id}/recordings/1/files/1"),
+            &d.clinician.token,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    // The scheduler arranged the consultation but does not treat.
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/consultations/{id}/recordings"),
+            &d.scheduler.token,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "clinical_record");
+    let (status, body) = app
+        .get(
+            "/api/v1/consultations/999999/recordings",
+            &d.clinician.token,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = app
+        .get("/api/v1/consultations/x/recordings", &d.clinician.token)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["code"].is_string(), "{body}");
 }
