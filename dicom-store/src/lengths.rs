@@ -7,10 +7,13 @@
 //! hand (its encoding is fixed, explicit VR little endian), the data set with
 //! dicom-parser's lazy reader, skipping every value.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::rc::Rc;
 
+use dicom_core::VR;
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_parser::dataset::lazy_read::LazyDataSetReader;
 use dicom_parser::dataset::LazyDataToken;
@@ -59,12 +62,34 @@ fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthErro
         .ok_or_else(|| {
             LengthError::Malformed(format!("unknown transfer syntax {transfer_syntax}"))
         })?;
-    let mut tokens = LazyDataSetReader::new_with_ts(file, ts).map_err(|e| malformed(&e))?;
+    // Explicit VR, read as it is stored (not deflated): element headers
+    // carry their VR bytes, and a damaged one must be refused here. The
+    // parser reads an unknown VR as UN with a 32-bit length, while the
+    // collector that reads the instance afterwards frames it another way,
+    // and finds lengths this walk never saw.
+    let explicit = matches!(ts.uid(), "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.2")
+        || ts.is_encapsulated_pixel_data();
+    let last = Rc::new(Cell::new([0u8; 12]));
+    let tail = Tail {
+        inner: file,
+        last: Rc::clone(&last),
+    };
+    let mut tokens = LazyDataSetReader::new_with_ts(tail, ts).map_err(|e| malformed(&e))?;
     while let Some(token) = tokens.advance() {
         let token = token.map_err(|e| malformed(&e))?;
         match &token {
             LazyDataToken::LazyValue { header, .. } if u64::from(header.len.0) > size => {
                 return Err(LengthError::TooLong("an element", u64::from(header.len.0)));
+            }
+            // The value is not read yet: the last 12 bytes are still its
+            // header (tag, VR, reserved, length).
+            LazyDataToken::LazyValue { header, .. }
+                if explicit && header.vr == VR::UN && last.get()[4..6] != *b"UN" =>
+            {
+                return Err(LengthError::Malformed(format!(
+                    "the element {} has no valid VR",
+                    header.tag
+                )));
             }
             LazyDataToken::LazyItemValue { len, .. } if u64::from(*len) > size => {
                 return Err(LengthError::TooLong("a pixel data item", u64::from(*len)));
@@ -74,6 +99,33 @@ fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthErro
         token.skip().map_err(|e| malformed(&e))?;
     }
     Ok(())
+}
+
+/// A reader that remembers the last 12 bytes it gave out.
+struct Tail<R> {
+    inner: R,
+    last: Rc<Cell<[u8; 12]>>,
+}
+
+impl<R: Read> Read for Tail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut last = self.last.get();
+        if n >= last.len() {
+            last.copy_from_slice(&buf[n - 12..n]);
+        } else {
+            last.rotate_left(n);
+            last[12 - n..].copy_from_slice(&buf[..n]);
+        }
+        self.last.set(last);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Tail<R> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
+    }
 }
 
 /// Walks the file meta group (explicit VR little endian), checking its
@@ -183,6 +235,33 @@ mod tests {
         meta.extend_from_slice(&[0x08, 0x00, 0x18, 0x00, b'U', b'I']);
         meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
         meta.extend_from_slice(uid);
+        check_bytes(&part10(&meta)).expect("well formed");
+    }
+
+    #[test]
+    fn an_element_with_a_damaged_vr_is_refused() {
+        let uid = b"1.2.3.4\0";
+        let mut meta = vec![0x02, 0x00, 0x12, 0x00, b'U', b'I'];
+        meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        meta.extend_from_slice(uid);
+        // (0010,1020) with the VR bytes "D\xa9", which the parser would read
+        // as UN and take the next six bytes for a 32-bit length.
+        meta.extend_from_slice(&[0x10, 0x00, 0x20, 0x10, b'D', 0xa9, b'S', 0x00]);
+        meta.extend_from_slice(&4u32.to_le_bytes());
+        meta.extend_from_slice(b"80.0");
+        match check_bytes(&part10(&meta)) {
+            Err(LengthError::Malformed(message)) => {
+                assert!(message.contains("(0010,1020)"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // A real UN is read as one.
+        let mut meta = vec![0x02, 0x00, 0x12, 0x00, b'U', b'I'];
+        meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        meta.extend_from_slice(uid);
+        meta.extend_from_slice(&[0x11, 0x00, 0x10, 0x00, b'U', b'N', 0x00, 0x00]);
+        meta.extend_from_slice(&4u32.to_le_bytes());
+        meta.extend_from_slice(b"abcd");
         check_bytes(&part10(&meta)).expect("well formed");
     }
 }
