@@ -1,44 +1,72 @@
-// Ferry web client: sign-in, the signed-in user's home (the consultations
-// that need them, facilities, a patient search) and the call screen, chosen
-// by the address's hash (#/ or #/consultations/{id}/call). The session
-// lives in an HttpOnly cookie set by the server.
+// Ferry web client, the shell: sign-in, the signed-in user's home (the
+// consultations that need them, facilities, a patient search), the call
+// screen, and every screen registered through `Ferry.screen`, chosen by the
+// address's hash (#/, #/consultations/{id}/call, a screen's own path). The
+// session lives in an HttpOnly cookie set by the server.
 'use strict';
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, params) => window.FerryI18n.t(key, params);
 
-async function api(method, path, body) {
-  const options = { method, headers: {} };
-  if (body !== undefined) {
-    options.headers['Content-Type'] = 'application/json';
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch('/api/v1' + path, options);
-  const data = response.status === 204 ? null : await response.json();
-  if (!response.ok) {
-    const message = data && data.error ? data.error.message : response.statusText;
-    throw Object.assign(new Error(message), { status: response.status, body: data });
-  }
-  return data;
-}
-
-function cell(row, content) {
-  const td = document.createElement('td');
-  if (content instanceof Node) {
-    td.appendChild(content);
-  } else {
-    td.textContent = content;
-  }
-  row.appendChild(td);
-  return td;
-}
+const { api, cell, el } = window.Ferry;
 
 let me = null;
 
+let current = null;
+
 function show(section) {
-  for (const id of ['signin', 'home', 'call']) {
-    $('#' + id).hidden = id !== section;
+  for (const element of document.querySelectorAll('main > section')) {
+    element.hidden = element.id !== section;
   }
+}
+
+function allowed(screen) {
+  return !screen.roles || me.roles.some((r) => screen.roles.includes(r));
+}
+
+// The menu: a link for each screen with a `nav` entry this user may open.
+function showNav() {
+  const nav = $('#nav');
+  nav.replaceChildren(el('a', { href: '#/', 'data-i18n': 'nav.home' }, t('nav.home')));
+  for (const screen of window.Ferry.screens) {
+    if (screen.nav && allowed(screen)) {
+      nav.appendChild(el('a', { href: screen.nav.href, 'data-i18n': screen.nav.key }, t(screen.nav.key)));
+    }
+  }
+  nav.hidden = false;
+}
+
+function closeScreen() {
+  if (current && current.close) {
+    current.close();
+  }
+  current = null;
+}
+
+// Opens the registered screen whose path matches the hash; false if none does.
+function openScreen(hash) {
+  for (const screen of window.Ferry.screens) {
+    const match = hash.match(screen.path);
+    if (!match) continue;
+    const id = 'screen-' + screen.name;
+    let section = document.getElementById(id);
+    if (!section) {
+      section = el('section', { id, hidden: true });
+      $('main').appendChild(section);
+    }
+    show(id);
+    if (!allowed(screen)) {
+      section.replaceChildren(el('p', { class: 'error', role: 'alert' }, t('error.not_allowed')));
+      return true;
+    }
+    current = screen;
+    Promise.resolve(screen.open(section, match, me)).catch((err) => {
+      section.appendChild(el('p', { class: 'error', role: 'alert' },
+        t('error.generic', { message: err.message })));
+    });
+    return true;
+  }
+  return false;
 }
 
 async function showFacilities() {
@@ -100,6 +128,7 @@ async function showHome() {
 function signedIn(user) {
   me = user;
   $('#logout').hidden = false;
+  showNav();
   $('#who').textContent = `${me.display_name} · ${me.facility_name} · ${me.roles.join(', ')}`;
   route();
 }
@@ -107,7 +136,9 @@ function signedIn(user) {
 function showSignIn() {
   me = null;
   window.FerryCallScreen.close();
+  closeScreen();
   show('signin');
+  $('#nav').hidden = true;
   $('#logout').hidden = true;
   $('#who').textContent = '';
 }
@@ -116,6 +147,7 @@ function route() {
   if (!me) {
     return;
   }
+  closeScreen();
   const call = location.hash.match(/^#\/consultations\/(\d+)\/call$/);
   if (call) {
     show('call');
@@ -125,6 +157,9 @@ function route() {
     return;
   }
   window.FerryCallScreen.close();
+  if (openScreen(location.hash)) {
+    return;
+  }
   showHome().catch((err) => {
     $('#consultations-error').textContent = err.message;
   });
@@ -185,9 +220,11 @@ document.addEventListener('ferry:language', () => {
   if (me && !$('#home').hidden) {
     showConsultations();
   }
+  if (me) {
+    showNav();
+  }
 });
 window.FerryI18n.apply();
 
 window.addEventListener('hashchange', route);
-window.ferryApi = api;
 api('GET', '/me').then(signedIn).catch(showSignIn);

@@ -80,7 +80,7 @@
       last: null,
     };
     current = session;
-    window.ferryApi('GET', `/consultations/${consultationId}`)
+    window.Ferry.api('GET', `/consultations/${consultationId}`)
       .then((c) => {
         if (current === session) {
           text('#call-subject', `· ${c.patient_name} · ${c.specialty}`);

@@ -70,6 +70,7 @@
       'call.recording_stopped': 'Recording stopped ({reason}).',
       'call.left': '{name} left the call.',
       'error.generic': 'Something went wrong: {message}',
+      'error.not_allowed': 'Your role does not give you this screen.',
     },
     'zh-CN': {
       'app.title': 'Ferry',
@@ -135,6 +136,7 @@
       'call.recording_stopped': '录像已停止（{reason}）。',
       'call.left': '{name} 已离开会诊。',
       'error.generic': '出错了：{message}',
+      'error.not_allowed': '您的角色无权使用此页面。',
     },
   };
   const LANGUAGES = [
@@ -186,5 +188,14 @@
     document.dispatchEvent(new CustomEvent('ferry:language', { detail: next }));
   }
 
-  window.FerryI18n = { t, apply, set, languages: LANGUAGES, current: () => language };
+  // Screens bring their own words: {en: {...}, 'zh-CN': {...}}.
+  function add(messages) {
+    for (const [tag, entries] of Object.entries(messages)) {
+      if (MESSAGES[tag]) {
+        Object.assign(MESSAGES[tag], entries);
+      }
+    }
+  }
+
+  window.FerryI18n = { t, apply, set, add, languages: LANGUAGES, current: () => language };
 })();

@@ -68,6 +68,9 @@ pub struct Settings {
     /// UDP addresses the recorder's WebRTC peer gathers candidates on: an
     /// address the participants' browsers can reach (port 0 for any port).
     pub recorder_udp: Vec<String>,
+    /// Serve the web client from this directory instead of the copy built
+    /// into the binary, so a change to the client shows on reload.
+    pub web_dir: Option<PathBuf>,
     /// An examination of the same modality and body part within this many days
     /// counts as a duplicate.
     pub duplicate_exam_window_days: u32,
@@ -146,6 +149,7 @@ impl Default for Settings {
             turn_ttl_seconds: 3600,
             recording_dir: None,
             recorder_udp: vec!["127.0.0.1:0".to_owned()],
+            web_dir: None,
             duplicate_exam_window_days: 90,
             cookie_secure: false,
             log: "info".to_owned(),
@@ -189,6 +193,9 @@ const KNOWN_KEYS: &[&str] = &[
     "TURN_URLS",
     "TURN_SECRET",
     "TURN_TTL_SECONDS",
+    "RECORDING_DIR",
+    "RECORDER_UDP",
+    "WEB_DIR",
     "DUPLICATE_EXAM_WINDOW_DAYS",
     "COOKIE_SECURE",
     "LOG",

@@ -1,57 +1,63 @@
 //! The browser client in `web-client/`, compiled into the binary so a fresh
-//! install serves it with no build step and no path to configure.
+//! install serves it with no build step and no path to configure. With
+//! `web_dir` set, the same names are read from that directory on each
+//! request instead, so work on the client needs no rebuild.
 
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
-const INDEX_HTML: &str = include_str!("../../web-client/index.html");
-const APP_JS: &str = include_str!("../../web-client/app.js");
-const CALL_JS: &str = include_str!("../../web-client/call.js");
-const CALL_SCREEN_JS: &str = include_str!("../../web-client/call-screen.js");
-const I18N_JS: &str = include_str!("../../web-client/i18n.js");
-const STYLE_CSS: &str = include_str!("../../web-client/style.css");
+/// Every file of the client, by the name it is served under (`/{name}`).
+macro_rules! assets {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../web-client/", $name)))),*]
+    };
+}
+
+const ASSETS: &[(&str, &str)] = assets![
+    "index.html",
+    "style.css",
+    "i18n.js",
+    "ferry.js",
+    "call.js",
+    "call-screen.js",
+    "app.js",
+];
 
 /// Scripts only from this origin, no framing: the app holds clinical data.
-const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// `blob:` images are the viewer's rendered frames and thumbnails.
+const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'; \
+                   base-uri 'none'; form-action 'self'";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/call.js",
-            get(|| async { asset("text/javascript; charset=utf-8", CALL_JS) }),
-        )
-        .route(
-            "/call-screen.js",
-            get(|| async { asset("text/javascript; charset=utf-8", CALL_SCREEN_JS) }),
-        )
-        .route(
-            "/i18n.js",
-            get(|| async { asset("text/javascript; charset=utf-8", I18N_JS) }),
-        )
-        .route(
-            "/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
-        )
+        .route("/", get(|state| asset(state, Path("index.html".to_owned()))))
+        .route("/{name}", get(asset))
         // Browsers ask for it unprompted; an empty answer beats a 404 in every console.
-        .route(
-            "/favicon.ico",
-            get(|| async { axum::http::StatusCode::NO_CONTENT }),
-        )
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+async fn asset(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(content_type) = content_type(&name) else {
+        return ApiError::NoRoute.into_response();
+    };
+    let body = match &state.settings.web_dir {
+        // Only plain names reach here (see `content_type`), so the path
+        // stays inside the directory.
+        Some(dir) => match tokio::fs::read(dir.join(&name)).await {
+            Ok(bytes) => bytes,
+            Err(_) => return ApiError::NoRoute.into_response(),
+        },
+        None => match ASSETS.iter().find(|(known, _)| *known == name) {
+            Some((_, text)) => text.as_bytes().to_vec(),
+            None => return ApiError::NoRoute.into_response(),
+        },
+    };
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -61,4 +67,41 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
         ],
         body,
     )
+        .into_response()
+}
+
+/// The type of a client file by its extension; `None` for any name that is
+/// not a plain `name.ext` of a known kind.
+fn content_type(name: &str) -> Option<&'static str> {
+    let (stem, extension) = name.rsplit_once('.')?;
+    let plain = !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return None;
+    }
+    match extension {
+        "html" => Some("text/html; charset=utf-8"),
+        "js" => Some("text/javascript; charset=utf-8"),
+        "css" => Some("text/css; charset=utf-8"),
+        "svg" => Some("image/svg+xml"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_names_of_known_kinds_are_served() {
+        assert_eq!(content_type("app.js"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(content_type("call-screen.js"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(content_type("../secret.js"), None);
+        assert_eq!(content_type("a/b.js"), None);
+        assert_eq!(content_type(".js"), None);
+        assert_eq!(content_type("ferry.toml"), None);
+        assert_eq!(content_type("app"), None);
+    }
 }

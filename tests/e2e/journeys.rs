@@ -1,5 +1,7 @@
 //! Journeys through the web client in a real browser (Debian's Chromium,
-//! driven by `tests/browser/journeys.cjs`), asserting what the user sees.
+//! driven by `tests/browser/journeys.cjs`, each journey a file in
+//! `tests/browser/journeys/`), asserting what the user sees. The call
+//! journey is here; the others each have a file beside this one.
 //! Each journey keeps a screenshot of every step under the test run's
 //! target directory (`screenshots/`), for a person to look at.
 
@@ -14,19 +16,19 @@ use crate::calls::accepted;
 use crate::helpers::{spawn_app, TestUser, PASSWORD};
 use crate::scheduling::desk;
 
-fn screenshots(journey: &str) -> PathBuf {
+pub(crate) fn screenshots(journey: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("screenshots")
         .join(journey)
 }
 
-fn user(user: &TestUser) -> Value {
+pub(crate) fn user(user: &TestUser) -> Value {
     json!({ "username": user.username, "password": PASSWORD, "display_name": user.username })
 }
 
 /// Runs one journey to its end; its result, or a failure with what the
 /// browser said.
-async fn journey(name: &str, args: Value) -> Value {
+pub(crate) async fn journey(name: &str, args: Value) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/journeys.cjs");
     let run = Command::new("node")
         .arg(script)
