@@ -13,11 +13,13 @@ use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::rc::Rc;
 
-use dicom_core::VR;
+use dicom_core::{Tag, VR};
 use dicom_encoding::TransferSyntaxIndex;
 use dicom_parser::dataset::lazy_read::LazyDataSetReader;
 use dicom_parser::dataset::LazyDataToken;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 
 /// Why an instance was refused before parsing.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,21 @@ fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthErro
                     header.tag
                 )));
             }
+            // The parser reads such a value as whole numbers of its size and
+            // then counts the declared length as read: a remainder shifts
+            // every element after it, and the collector meets lengths this
+            // walk never saw.
+            LazyDataToken::LazyValue { header, .. }
+                if header.tag != PIXEL_DATA && header.len.0 % value_size(header.vr) != 0 =>
+            {
+                return Err(LengthError::Malformed(format!(
+                    "the element {} is {} bytes long, not a multiple of {} as its VR {} requires",
+                    header.tag,
+                    header.len.0,
+                    value_size(header.vr),
+                    header.vr
+                )));
+            }
             LazyDataToken::LazyItemValue { len, .. } if u64::from(*len) > size => {
                 return Err(LengthError::TooLong("a pixel data item", u64::from(*len)));
             }
@@ -99,6 +116,18 @@ fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthErro
         token.skip().map_err(|e| malformed(&e))?;
     }
     Ok(())
+}
+
+/// The size of one value of a binary VR, 1 for every other VR. A defined
+/// length is never 0xFFFF_FFFF here: the lazy reader turns that into a
+/// sequence or pixel sequence, so the modulo sees real lengths only.
+fn value_size(vr: VR) -> u32 {
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::UL | VR::SL | VR::FL | VR::OF | VR::OL | VR::AT => 4,
+        VR::FD | VR::OD | VR::SV | VR::UV | VR::OV => 8,
+        _ => 1,
+    }
 }
 
 /// A reader that remembers the last 12 bytes it gave out.
@@ -263,5 +292,40 @@ mod tests {
         meta.extend_from_slice(&4u32.to_le_bytes());
         meta.extend_from_slice(b"abcd");
         check_bytes(&part10(&meta)).expect("well formed");
+    }
+
+    #[test]
+    fn a_binary_value_that_is_not_whole_values_is_refused() {
+        let uid = b"1.2.3.4\0";
+        let with_group_length = |len: u16| {
+            let mut meta = vec![0x02, 0x00, 0x12, 0x00, b'U', b'I'];
+            meta.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+            meta.extend_from_slice(uid);
+            // (0010,0000) UL, the group length, with `len` bytes of value.
+            meta.extend_from_slice(&[0x10, 0x00, 0x00, 0x00, b'U', b'L']);
+            meta.extend_from_slice(&len.to_le_bytes());
+            meta.extend_from_slice(&vec![0u8; usize::from(len)]);
+            meta
+        };
+        match check_bytes(&part10(&with_group_length(2))) {
+            Err(LengthError::Malformed(message)) => {
+                assert!(message.contains("(0010,0000)"), "{message}");
+                assert!(message.contains("multiple of 4"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        check_bytes(&part10(&with_group_length(4))).expect("well formed");
+    }
+
+    #[test]
+    fn the_fuzz_inputs_that_once_made_the_collector_reserve_gigabytes_are_refused() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).expect("the regressions folder") {
+            let path = entry.expect("an entry").path();
+            assert!(check(&path).is_err(), "{} passes the check", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 3);
     }
 }
