@@ -161,6 +161,24 @@ impl ServerMessage {
         )
     }
 
+    /// The recording indicator: the recorder `recorder` joined the room.
+    pub fn recording_started(recorder: &str) -> Self {
+        ServerMessage::Recording {
+            state: RecordingState::Started,
+            peer: recorder.to_owned(),
+            reason: None,
+        }
+    }
+
+    /// The recording indicator: the recorder `recorder` left, for `reason`.
+    pub fn recording_stopped(recorder: &str, reason: impl Into<String>) -> Self {
+        ServerMessage::Recording {
+            state: RecordingState::Stopped,
+            peer: recorder.to_owned(),
+            reason: Some(reason.into()),
+        }
+    }
+
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         ServerMessage::Error {
             code: code.to_owned(),

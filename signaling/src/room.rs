@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
 use crate::bus::{BusEvent, BusKind};
-use crate::protocol::{PeerInfo, RecordingState, ServerMessage};
+use crate::protocol::{PeerInfo, ServerMessage};
 
 /// Messages queued per connection before it counts as too slow.
 pub const QUEUE: usize = 256;
@@ -261,11 +261,7 @@ impl Rooms {
             .position(|m| m.info.id == peer && m.conn == conn)?;
         let member = entry.members.remove(at);
         let notice = if member.recorder {
-            ServerMessage::Recording {
-                state: RecordingState::Stopped,
-                peer: member.info.id.clone(),
-                reason: Some(reason.to_owned()),
-            }
+            ServerMessage::recording_stopped(&member.info.id, reason)
         } else {
             entry.consents.remove(peer);
             ServerMessage::PeerLeft {
@@ -348,11 +344,7 @@ impl Rooms {
         }
         entry.broadcast(
             &recorder.id,
-            &ServerMessage::Recording {
-                state: RecordingState::Started,
-                peer: recorder.id.clone(),
-                reason: None,
-            },
+            &ServerMessage::recording_started(&recorder.id),
         );
         entry.members.push(Member {
             conn,
@@ -443,14 +435,7 @@ impl Rooms {
                 recorder: true,
             } => {
                 let entry = rooms.entry(room.clone()).or_default();
-                entry.broadcast(
-                    &peer.id,
-                    &ServerMessage::Recording {
-                        state: RecordingState::Started,
-                        peer: peer.id.clone(),
-                        reason: None,
-                    },
-                );
+                entry.broadcast(&peer.id, &ServerMessage::recording_started(&peer.id));
                 entry.remote.insert(
                     peer.id.clone(),
                     Remote {
@@ -543,11 +528,7 @@ impl Rooms {
                     // Whoever joined here did so without hearing of it.
                     entry.broadcast(
                         &recorder.id,
-                        &ServerMessage::Recording {
-                            state: RecordingState::Started,
-                            peer: recorder.id.clone(),
-                            reason: None,
-                        },
+                        &ServerMessage::recording_started(&recorder.id),
                     );
                     entry.remote.insert(
                         recorder.id.clone(),
@@ -573,11 +554,7 @@ impl Rooms {
                     entry.remote.remove(&peer.id);
                     let id = peer.id.clone();
                     let notice = if recorder {
-                        ServerMessage::Recording {
-                            state: RecordingState::Stopped,
-                            peer: id.clone(),
-                            reason: Some(reason),
-                        }
+                        ServerMessage::recording_stopped(&id, reason)
                     } else {
                         entry.consents.remove(&id);
                         ServerMessage::PeerLeft { peer, reason }
@@ -644,6 +621,7 @@ impl Rooms {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::RecordingState;
 
     fn peer(id: &str) -> PeerInfo {
         PeerInfo {
