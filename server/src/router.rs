@@ -138,6 +138,7 @@ fn dicomweb(state: &AppState) -> Router {
     })
     .fallback(|| async { ApiError::NoRoute })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(middleware::map_request(auth::session_cookie_as_bearer))
     // STOW-RS streams its body to disk under its own limit
     // (`stow_max_bytes`); the global JSON limit would cut studies off.
     .layer(DefaultBodyLimit::disable());

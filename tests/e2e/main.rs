@@ -23,6 +23,8 @@ mod examinations;
 mod facilities;
 mod helpers;
 mod imaging_crash;
+mod journey_desk;
+mod journey_reading;
 mod journeys;
 mod object_storage;
 mod ops;

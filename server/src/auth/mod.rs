@@ -11,9 +11,9 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -128,8 +128,11 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim().to_owned());
     }
-    parts
-        .headers
+    session_cookie(&parts.headers)
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -137,6 +140,23 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, token)| token.to_owned())
+}
+
+/// DICOMweb reads its caller from `Authorization` only, and the web client
+/// cannot put its HttpOnly session cookie there: this copies the cookie in
+/// when no header was sent, so the viewer's requests (and its `<img>`
+/// thumbnails) carry the session like every API call. SameSite=Strict keeps
+/// other sites' pages from sending it.
+pub async fn session_cookie_as_bearer(mut request: Request) -> Request {
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        return request;
+    }
+    let value = session_cookie(request.headers())
+        .and_then(|token| HeaderValue::from_str(&format!("Bearer {token}")).ok());
+    if let Some(value) = value {
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+    }
+    request
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -1,0 +1,177 @@
+//! The reading journey in a real browser: the radiologist sees the worklist
+//! with its clock, claims a CT, reads it in the viewer (scrolls a series,
+//! windows, measures), writes and signs the report; the requesting
+//! clinician then reads the signed text.
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::dicom_files::{fixture, fresh_uid, stow};
+use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::journeys::{journey, screenshots, user};
+use crate::reading::{ask, desk};
+
+/// Slices in the CT series the radiologist scrolls through.
+const SLICES: usize = 5;
+/// CT_small's Pixel Spacing, both ways, in mm.
+const SPACING_MM: f64 = 0.661468;
+
+/// A CT series of `SLICES` instances made from pydicom's CT_small, each
+/// slice's rows rolled so the slices differ, stored for record `A-1`.
+async fn ct_series(app: &TestApp, clinician: &TestUser) -> String {
+    let study = fresh_uid();
+    let series = fresh_uid();
+    for n in 1..=SLICES {
+        let mut object =
+            dicom_object::open_file(fixture("CT_small.dcm")).expect("the fixture parses");
+        let sop = fresh_uid();
+        for (tag, vr, value) in [
+            (tags::STUDY_INSTANCE_UID, VR::UI, study.as_str()),
+            (tags::SERIES_INSTANCE_UID, VR::UI, &series),
+            (tags::SOP_INSTANCE_UID, VR::UI, &sop),
+            (tags::PATIENT_ID, VR::LO, "A-1"),
+            (tags::INSTANCE_NUMBER, VR::IS, &n.to_string()),
+            (tags::SERIES_DESCRIPTION, VR::LO, "Head axial"),
+        ] {
+            object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        }
+        let mut pixels = object
+            .element(tags::PIXEL_DATA)
+            .expect("pixel data")
+            .to_bytes()
+            .expect("native pixel data")
+            .into_owned();
+        // Eight rows of 128 two-byte pixels per slice.
+        pixels.rotate_left(n * 8 * 128 * 2);
+        object.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::from(pixels),
+        ));
+        object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop.clone());
+        let mut bytes = Vec::new();
+        object.write_all(&mut bytes).expect("the copy is written");
+        let (status, body) = stow(app, &clinician.token, bytes).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    study
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radiologist_reads_a_ct_in_the_browser_and_the_clinician_reads_the_signed_report() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let study = ct_series(&app, &d.clinician).await;
+    let (status, request) = ask(
+        &app,
+        &d.clinician,
+        &study,
+        json!({ "priority": "urgent", "body_part": "HEAD",
+                "clinical_question": "Fell from a boat; bleed?" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let id = request["id"].as_i64().expect("an id");
+    let shots = screenshots("reading");
+    let _ = std::fs::remove_dir_all(&shots);
+
+    let result = journey(
+        "reading",
+        json!({
+            "base": app.url(""),
+            "request": id,
+            "study": study,
+            "slices": SLICES,
+            "spacing": SPACING_MM,
+            "radiologist": user(&d.reader),
+            "clinician": user(&d.clinician),
+            "findings": "No intracranial haemorrhage. Ventricles normal in size.",
+            "impression": "1. No acute intracranial abnormality.",
+            "screenshots": shots,
+        }),
+    )
+    .await;
+    let seen = &result["result"];
+
+    assert!(
+        seen["clock"].as_str().is_some_and(|c| c.contains("left")),
+        "{result}"
+    );
+    assert_ne!(seen["instances"][0], seen["instances"][1], "{result}");
+    assert_ne!(seen["wl"][0], seen["wl"][1], "{result}");
+    assert!(seen["pixelsChanged"] == true, "{result}");
+    // The line drawn spans a known number of screen pixels; the figure shown
+    // is that many image pixels times the spacing, and inside the image.
+    let mm = seen["mm"].as_f64().expect("a length in mm");
+    let expected = seen["expectedMm"].as_f64().expect("the expected length");
+    assert!((mm - expected).abs() <= expected * 0.03, "{result}");
+    assert!(mm > 5.0 && mm < 128.0 * SPACING_MM * 1.5, "{result}");
+    assert!(
+        seen["clinicianReads"]
+            .as_str()
+            .is_some_and(|t| t.contains("No intracranial haemorrhage")),
+        "{result}"
+    );
+
+    let (status, reports) = app
+        .get(
+            &format!("/api/v1/reading-requests/{id}/reports"),
+            &d.clinician.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reports}");
+    assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
+    assert!(reports[0]["signed_at"].is_string(), "{reports}");
+    assert_eq!(
+        reports[0]["findings"],
+        "No intracranial haemorrhage. Ventricles normal in size."
+    );
+
+    let files = result["screenshots"].as_array().expect("screenshots");
+    assert_eq!(files.len(), 8, "{result}");
+    for file in files {
+        let bytes = std::fs::read(file.as_str().expect("a path")).expect("a screenshot");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file}");
+    }
+}
+
+/// The web client's images come over DICOMweb with its session cookie,
+/// which scripts cannot copy into `Authorization`.
+#[tokio::test]
+async fn dicomweb_reads_the_session_cookie_when_no_bearer_token_is_sent() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let study = ct_series(&app, &d.clinician).await;
+    let path = format!("/dicomweb/studies/{study}/series");
+    let client = reqwest::Client::new();
+    let with_cookie = |token: &str| {
+        client
+            .get(app.url(&path))
+            .header(reqwest::header::COOKIE, format!("ferry_session={token}"))
+    };
+
+    let response = with_cookie(&d.clinician.token)
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let series: serde_json::Value = response.json().await.expect("DICOM JSON");
+    assert_eq!(series[0]["00201209"]["Value"][0], SLICES);
+
+    let response = with_cookie("not-a-session")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = client.get(app.url(&path)).send().await.expect("a response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A bearer token, when sent, is the one that counts.
+    let response = with_cookie(&d.clinician.token)
+        .bearer_auth("not-a-session")
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
