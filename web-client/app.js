@@ -1,14 +1,14 @@
-// Ferry web client, the shell: sign-in, the signed-in user's home (the
-// consultations that need them, facilities, a patient search), the call
-// screen, and every screen registered through `Ferry.screen`, chosen by the
-// address's hash (#/, #/consultations/{id}/call, a screen's own path). The
-// session lives in an HttpOnly cookie set by the server.
+// Ferry web client, the shell: sign-in, the signed-in user's home (built by
+// home.js), the call screen, and every screen registered through
+// `Ferry.screen`, chosen by the address's hash (#/, #/consultations/{id}/call,
+// a screen's own path). The session lives in an HttpOnly cookie set by the
+// server.
 'use strict';
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, params) => window.FerryI18n.t(key, params);
 
-const { api, cell, el } = window.Ferry;
+const { api, el } = window.Ferry;
 
 let me = null;
 
@@ -69,60 +69,10 @@ function openScreen(hash) {
   return false;
 }
 
-async function showFacilities() {
-  const facilities = await api('GET', '/facilities');
-  const body = $('#facilities tbody');
-  body.replaceChildren();
-  for (const f of facilities) {
-    const row = document.createElement('tr');
-    cell(row, f.name);
-    cell(row, f.tier);
-    cell(row, f.time_zone);
-    body.appendChild(row);
-  }
-}
-
-// Consultations with a call to join now or soon: scheduled or in progress.
-async function showConsultations() {
-  const treats = me.roles.some((r) => ['clinician', 'expert'].includes(r));
-  $('#consultations-panel').hidden = !treats;
-  if (!treats) {
-    return;
-  }
-  $('#consultations-error').textContent = '';
-  const body = $('#consultations tbody');
-  body.replaceChildren();
-  try {
-    const lists = await Promise.all(['scheduled', 'in_progress'].map(
-      (status) => api('GET', '/consultations?status=' + status)));
-    const mine = lists.flat().filter(
-      (c) => c.requested_by === me.id || c.expert_id === me.id);
-    for (const c of mine) {
-      const row = document.createElement('tr');
-      row.dataset.consultation = c.id;
-      cell(row, c.patient_name);
-      cell(row, c.requested_by === me.id ? (c.expert_name || '') : c.requesting_facility_name);
-      cell(row, c.specialty);
-      cell(row, t('urgency.' + c.urgency));
-      cell(row, t('status.' + c.status));
-      const join = document.createElement('a');
-      join.href = `#/consultations/${c.id}/call`;
-      join.className = 'button';
-      join.textContent = t('consultation.join');
-      cell(row, join);
-      body.appendChild(row);
-    }
-    $('#consultations-empty').hidden = mine.length > 0;
-  } catch (err) {
-    $('#consultations-error').textContent = err.message;
-  }
-}
-
+// The home page (home.js): what needs this user now, by role.
 async function showHome() {
   show('home');
-  const cares = me.roles.some((r) => ['clinician', 'expert', 'radiologist'].includes(r));
-  $('#patients-panel').hidden = !cares;
-  await Promise.all([showFacilities(), showConsultations()]);
+  await window.FerryHome.show(me);
 }
 
 function signedIn(user) {
@@ -130,11 +80,13 @@ function signedIn(user) {
   $('#logout').hidden = false;
   showNav();
   $('#who').textContent = `${me.display_name} · ${me.facility_name} · ${me.roles.join(', ')}`;
+  document.dispatchEvent(new CustomEvent('ferry:signedin', { detail: me }));
   route();
 }
 
 function showSignIn() {
   me = null;
+  document.dispatchEvent(new CustomEvent('ferry:signedout'));
   window.FerryCallScreen.close();
   closeScreen();
   show('signin');
@@ -148,6 +100,7 @@ function route() {
     return;
   }
   closeScreen();
+  window.FerryHome.hide();
   const call = location.hash.match(/^#\/consultations\/(\d+)\/call$/);
   if (call) {
     show('call');
@@ -161,7 +114,7 @@ function route() {
     return;
   }
   showHome().catch((err) => {
-    $('#consultations-error').textContent = err.message;
+    $('#home').append(el('p', { class: 'error', role: 'alert' }, t('error.generic', { message: err.message })));
   });
 }
 
@@ -184,28 +137,6 @@ $('#logout').addEventListener('click', async () => {
   try { await api('POST', '/auth/logout'); } finally { showSignIn(); }
 });
 
-$('#search-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const q = new FormData(event.target).get('q');
-  $('#search-error').textContent = '';
-  const body = $('#patients tbody');
-  body.replaceChildren();
-  try {
-    const patients = await api('GET', '/patients?q=' + encodeURIComponent(q));
-    for (const p of patients) {
-      const row = document.createElement('tr');
-      cell(row, `${p.family_name}${p.given_name}`);
-      cell(row, p.sex);
-      cell(row, p.birth_date);
-      cell(row, p.records.map((r) => `${r.facility_name}: ${r.record_number}`).join('; '));
-      body.appendChild(row);
-    }
-    if (patients.length === 0) $('#search-error').textContent = t('patients.none');
-  } catch (err) {
-    $('#search-error').textContent = err.message;
-  }
-});
-
 const language = $('#language');
 for (const [tag, name] of window.FerryI18n.languages) {
   const option = document.createElement('option');
@@ -215,11 +146,8 @@ for (const [tag, name] of window.FerryI18n.languages) {
 }
 language.value = window.FerryI18n.current();
 language.addEventListener('change', () => window.FerryI18n.set(language.value));
-// Rows built from data carry translated words too: build them again.
+// The menu is built from data too: build it again (home.js rebuilds the home).
 document.addEventListener('ferry:language', () => {
-  if (me && !$('#home').hidden) {
-    showConsultations();
-  }
   if (me) {
     showNav();
   }

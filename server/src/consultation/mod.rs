@@ -127,6 +127,8 @@ pub struct ConsultationView {
     pub patient_id: i64,
     pub patient_name: String,
     pub requested_by: i64,
+    /// The requesting clinician, as the expert addresses them.
+    pub requested_by_name: String,
     pub requesting_facility_id: i64,
     pub requesting_facility_name: String,
     pub expert_id: Option<i64>,

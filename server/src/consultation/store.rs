@@ -14,6 +14,7 @@ pub struct ConsultationRow {
     pub patient_id: i64,
     pub patient_name: String,
     pub requested_by: i64,
+    pub requested_by_name: String,
     pub requesting_facility_id: i64,
     pub requesting_facility_name: String,
     pub expert_id: Option<i64>,
@@ -39,6 +40,7 @@ impl ConsultationRow {
             patient_id: self.patient_id,
             patient_name: self.patient_name.clone(),
             requested_by: self.requested_by,
+            requested_by_name: self.requested_by_name.clone(),
             requesting_facility_id: self.requesting_facility_id,
             requesting_facility_name: self.requesting_facility_name.clone(),
             expert_id: self.expert_id,
@@ -61,11 +63,13 @@ impl ConsultationRow {
 }
 
 const SELECT: &str = "SELECT c.id, c.patient_id, p.family_name, p.given_name, c.requested_by, \
-     c.requesting_facility_id, f.name AS facility_name, c.expert_id, e.display_name AS expert_name, \
+     r.display_name AS requested_by_name, c.requesting_facility_id, f.name AS facility_name, \
+     c.expert_id, e.display_name AS expert_name, \
      c.specialty, c.urgency, c.service, c.reason, c.clinical_summary, c.status, c.status_reason, \
      c.created_at, c.accepted_at, c.escalated_at, c.started_at, c.completed_at \
      FROM consultation c JOIN patient p ON p.id = c.patient_id \
      JOIN facility f ON f.id = c.requesting_facility_id \
+     JOIN app_user r ON r.id = c.requested_by \
      LEFT JOIN app_user e ON e.id = c.expert_id";
 
 fn row(row: &AnyRow) -> Result<ConsultationRow, sqlx::Error> {
@@ -77,6 +81,7 @@ fn row(row: &AnyRow) -> Result<ConsultationRow, sqlx::Error> {
         patient_id: row.try_get("patient_id")?,
         patient_name: format!("{family} {given}").trim().to_owned(),
         requested_by: row.try_get("requested_by")?,
+        requested_by_name: row.try_get("requested_by_name")?,
         requesting_facility_id: row.try_get("requesting_facility_id")?,
         requesting_facility_name: row.try_get("facility_name")?,
         expert_id: row.try_get("expert_id")?,

@@ -77,7 +77,11 @@ async fn list_notifications(
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
     /// Marks every notification up to and including this id as read.
-    pub up_to: i64,
+    pub up_to: Option<i64>,
+    /// Marks these notifications read, and no others: the one a user opened
+    /// leaves the rest of the list unread.
+    #[serde(default)]
+    pub ids: Vec<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,7 +89,7 @@ pub struct MarkedRead {
     pub marked: u64,
 }
 
-/// Marks the caller's notifications read, up to an id.
+/// Marks the caller's notifications read: all up to an id, or those listed.
 #[utoipa::path(post, path = "/notifications/read", tag = "notifications", request_body = MarkRead,
     responses((status = 200, body = MarkedRead), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -94,7 +98,24 @@ async fn mark_read(
     caller: Caller,
     ApiJson(body): ApiJson<MarkRead>,
 ) -> ApiResult<Json<MarkedRead>> {
-    let marked = store::mark_read(state.db.pool(), caller.user_id, body.up_to, now_ms()).await?;
+    let marked = match (body.up_to, body.ids.len()) {
+        (Some(up_to), 0) => {
+            store::mark_read(state.db.pool(), caller.user_id, up_to, now_ms()).await?
+        }
+        (None, 1..=500) => {
+            let mut tx = state.db.begin_write().await?;
+            let marked = store::mark_ids(&mut tx, caller.user_id, &body.ids, now_ms()).await?;
+            tx.commit().await?;
+            marked
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "ids",
+                "give either up_to or 1 to 500 ids",
+            ))
+        }
+    };
     Ok(Json(MarkedRead { marked }))
 }
 

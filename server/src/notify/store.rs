@@ -93,3 +93,25 @@ pub async fn mark_read(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Marks the listed notifications of the user read; others' ids are ignored.
+pub async fn mark_ids(
+    tx: &mut Tx,
+    user_id: i64,
+    ids: &[i64],
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut marked = 0;
+    for id in ids {
+        marked += sqlx::query(
+            "UPDATE notification SET read_at = $1 WHERE user_id = $2 AND id = $3 AND read_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(marked)
+}
