@@ -12,20 +12,16 @@
 // it; v.on('change', f) hears the user's own changes, at most one per
 // animation frame; v.ready settles once the first series is shown;
 // v.destroy() removes it.
+//
+// The gestures and lengths are viewer-tools.js's, the ECG and report panes
+// viewer-panes.js's, the pixels viewer-image.js's; this file decides which
+// series and frame are shown and keeps their state.
 'use strict';
 
 (function () {
   const { el, t } = window.Ferry;
   const I = window.FerryViewerImage;
 
-  // Window centre and width in Hounsfield units, as CT consoles preset them.
-  const PRESETS = {
-    brain: { center: 40, width: 80 },
-    abdomen: { center: 50, width: 400 },
-    lung: { center: -600, width: 1500 },
-    bone: { center: 300, width: 2000 },
-  };
-  const TOOLS = ['window', 'pan', 'zoom', 'length'];
   // Frames fetched ahead of the one shown, in the direction of travel.
   const PREFETCH = 3;
 
@@ -43,7 +39,6 @@
     let seriesList = [];
     let items = [];
     let mode = 'image';
-    let tool = 'window';
     let current = null;
     let painted = null;
     let defaultWindow = null;
@@ -51,7 +46,6 @@
     let rerender = null;
     let emitQueued = false;
     let destroyed = false;
-    const measurements = new Map();
 
     const error = el('p', { class: 'error', role: 'alert' });
     const seriesNav = el('ul', { class: 'viewer-series-list' });
@@ -62,37 +56,18 @@
     const stage = el('div', { class: 'viewer-stage', tabindex: '0' },
       canvas, corners.tl, corners.tr, corners.bl, corners.br, busy);
     const slider = el('input', { type: 'range', class: 'viewer-slider', min: '1', max: '1', value: '1' });
-    const measureList = el('ul', { class: 'viewer-measurements', 'aria-live': 'polite' });
-    const toolButtons = TOOLS.map((name) => el('button', {
-      type: 'button', dataset: { tool: name }, 'aria-pressed': String(name === tool),
-      'data-i18n': 'viewer.tool.' + name,
-      onclick: () => setTool(name),
-    }, t('viewer.tool.' + name)));
-    const presetButtons = ['default', ...Object.keys(PRESETS)].map((name) => el('button', {
-      type: 'button', dataset: { preset: name }, 'data-i18n': 'viewer.preset.' + name,
-      onclick: () => {
-        s.window = name === 'default' ? defaultWindow && { ...defaultWindow } : { ...PRESETS[name] };
-        changed();
-      },
-    }, t('viewer.preset.' + name)));
-    const tools = el('div', { class: 'viewer-tools' },
-      el('span', { class: 'viewer-group', role: 'group' }, toolButtons),
-      el('span', { class: 'viewer-group', role: 'group' }, label('viewer.presets'), presetButtons),
-      el('span', { class: 'viewer-group' },
-        el('button', { type: 'button', 'data-i18n': 'viewer.invert', onclick: () => { s.invert = !s.invert; changed(); } }, t('viewer.invert')),
-        el('button', { type: 'button', 'data-i18n': 'viewer.reset', onclick: reset }, t('viewer.reset')),
-        el('button', {
-          type: 'button', 'data-i18n': 'viewer.clear', onclick: () => { measurements.clear(); repaint(); },
-        }, t('viewer.clear'))));
-    const imagePane = el('div', { class: 'viewer-image' }, tools, stage, slider, measureList);
-    const ecgCanvas = el('canvas', { class: 'viewer-ecg-canvas' });
-    const ecgCaption = el('p', { class: 'viewer-ecg-caption' });
-    const ecgHolder = el('div', { class: 'viewer-ecg-scroll' }, ecgCanvas);
-    const ecgPane = el('div', { class: 'viewer-ecg', hidden: true }, ecgCaption, ecgHolder);
-    const srPane = el('div', { class: 'viewer-sr', hidden: true });
+    const tools = window.FerryViewerTools.attach({
+      s, canvas, stage, transform, changed, repaint, go,
+      current: () => current,
+      defaultWindow: () => defaultWindow,
+      count: () => items.length,
+    });
+    const imagePane = el('div', { class: 'viewer-image' }, tools.toolbar, stage, slider, tools.measureList);
+    const ecg = window.FerryViewerPanes.ecg();
+    const sr = window.FerryViewerPanes.sr();
     const root = el('div', { class: 'viewer' },
       el('aside', { class: 'viewer-series' }, el('h3', { 'data-i18n': 'viewer.series' }, t('viewer.series')), seriesNav),
-      el('div', { class: 'viewer-main' }, error, imagePane, ecgPane, srPane));
+      el('div', { class: 'viewer-main' }, error, imagePane, ecg.element, sr.element));
     container.replaceChildren(root);
 
     function emit(name, payload) {
@@ -149,20 +124,6 @@
       if (next.zoom > 0) s.zoom = next.zoom;
       if (next.pan) s.pan = { x: +next.pan.x || 0, y: +next.pan.y || 0 };
       if (typeof next.invert === 'boolean') s.invert = next.invert;
-    }
-
-    function setTool(name) {
-      tool = name;
-      for (const b of toolButtons) b.setAttribute('aria-pressed', String(b.dataset.tool === name));
-      stage.dataset.tool = name;
-    }
-
-    function reset() {
-      s.zoom = 1;
-      s.pan = { x: 0, y: 0 };
-      s.invert = false;
-      s.window = defaultWindow && { ...defaultWindow };
-      changed();
     }
 
     function showError(err) {
@@ -239,8 +200,8 @@
       if (isWaveform(first)) return showEcg(uid, first);
       mode = 'image';
       imagePane.hidden = false;
-      ecgPane.hidden = true;
-      srPane.hidden = true;
+      ecg.element.hidden = true;
+      sr.element.hidden = true;
       items = [];
       for (const meta of metadata) {
         const info = I.imageInfo(meta);
@@ -334,16 +295,6 @@
       };
     }
 
-    function toImage(event) {
-      const rect = canvas.getBoundingClientRect();
-      const ratio = canvas.width / rect.width;
-      const m = transform();
-      return {
-        x: ((event.clientX - rect.left) * ratio - m.x) / m.scale,
-        y: ((event.clientY - rect.top) * ratio - m.y) / m.scale,
-      };
-    }
-
     function repaint() {
       if (mode !== 'image' || !current) return;
       const { item, frame } = current;
@@ -366,46 +317,7 @@
       const m = transform();
       g.imageSmoothingEnabled = m.scale < 4;
       g.drawImage(painted.canvas, m.x, m.y, frame.width * m.scale, frame.height * m.scale);
-      drawMeasurements(g, m, item);
-    }
-
-    function lengthOf(item, line) {
-      const dx = line.b.x - line.a.x;
-      const dy = line.b.y - line.a.y;
-      const spacing = item.info.spacing;
-      if (!spacing) return { value: round(Math.hypot(dx, dy)), unit: 'px' };
-      return { value: round(Math.hypot(dx * spacing[1], dy * spacing[0])), unit: 'mm' };
-    }
-
-    function lengthText(length) {
-      return t(length.unit === 'mm' ? 'viewer.length.mm' : 'viewer.length.px', {
-        value: length.value.toLocaleString(window.FerryI18n.current()),
-      });
-    }
-
-    function drawMeasurements(g, m, item) {
-      const lines = measurements.get(item.sop + '/' + item.frame) || [];
-      const ratio = window.devicePixelRatio || 1;
-      g.lineWidth = 2 * ratio;
-      g.font = `${13 * ratio}px system-ui, sans-serif`;
-      for (const line of lines) {
-        const ax = m.x + line.a.x * m.scale;
-        const ay = m.y + line.a.y * m.scale;
-        const bx = m.x + line.b.x * m.scale;
-        const by = m.y + line.b.y * m.scale;
-        g.strokeStyle = '#ffd400';
-        g.beginPath(); g.moveTo(ax, ay); g.lineTo(bx, by); g.stroke();
-        for (const [x, y] of [[ax, ay], [bx, by]]) {
-          g.beginPath(); g.arc(x, y, 3 * ratio, 0, 2 * Math.PI); g.stroke();
-        }
-        const text = lengthText(lengthOf(item, line));
-        g.fillStyle = '#000';
-        g.fillText(text, Math.max(ax, bx) + 7 * ratio, (ay + by) / 2 + 1 * ratio);
-        g.fillStyle = '#ffd400';
-        g.fillText(text, Math.max(ax, bx) + 6 * ratio, (ay + by) / 2);
-      }
-      measureList.replaceChildren(...lines.map((line, n) => el('li', { class: 'viewer-measurement' },
-        t('viewer.length.item', { n: n + 1, length: lengthText(lengthOf(item, line)) }))));
+      tools.draw(g, m, item);
     }
 
     function lines(parts) {
@@ -449,146 +361,19 @@
       mode = 'ecg';
       items = [];
       imagePane.hidden = true;
-      srPane.hidden = true;
-      ecgPane.hidden = false;
-      ecgCaption.textContent = t('viewer.loading');
+      sr.element.hidden = true;
+      ecg.element.hidden = false;
       const url = `${base}/series/${encodeURIComponent(uid)}/instances/${encodeURIComponent(I.value(meta, '00080018'))}`;
-      try {
-        ecgHolder.replaceChildren(ecgCanvas);
-        const ecg = await window.FerryViewerEcg.load(url);
-        if (destroyed || s.series !== uid) return;
-        const drawn = window.FerryViewerEcg.plot(ecgCanvas, ecg, Math.max(320, ecgPane.clientWidth - 4));
-        ecgCanvas.dataset.leads = drawn.leads.join(',');
-        ecgCaption.textContent = [
-          I.personName(meta, '00100010'), I.value(meta, '00100020'), I.dicomDate(I.value(meta, '00080020')),
-          t('viewer.ecg.caption', { leads: drawn.leads.length, seconds: round(ecg.seconds), hz: ecg.frequency }),
-        ].filter(Boolean).join(' · ');
-      } catch (err) {
-        // The server's own plot, when this browser cannot read the file.
-        ecgCaption.textContent = t('viewer.ecg.server', { message: err.message });
-        ecgHolder.replaceChildren(el('img', { class: 'viewer-ecg-image', alt: t('viewer.ecg.alt'), src: url + '/rendered' }));
-      }
+      await ecg.show(url, meta, () => !destroyed && s.series === uid);
     }
 
-    // A report filed as an SR: its content tree as headed paragraphs.
     function showSr(metadata) {
       mode = 'sr';
       items = [];
       imagePane.hidden = true;
-      ecgPane.hidden = true;
-      srPane.hidden = false;
-      const walk = (dataset, depth) => {
-        const out = [];
-        for (const item of I.values(dataset, '0040A730')) {
-          const name = I.value(I.value(item, '0040A043'), '00080104');
-          const text = I.value(item, '0040A160');
-          if (name && text) {
-            out.push(el(depth ? 'h5' : 'h4', null, name), el('p', { class: 'viewer-sr-text' }, text));
-          } else if (name && item['0040A730']) {
-            out.push(el(depth ? 'h5' : 'h4', null, name));
-          } else if (text) {
-            out.push(el('p', { class: 'viewer-sr-text' }, text));
-          }
-          out.push(...walk(item, depth + 1));
-        }
-        return out;
-      };
-      srPane.replaceChildren(...metadata.map((meta) => el('article', null,
-        el('h3', null, I.value(I.value(meta, '0040A043'), '00080104') || t('viewer.sr')),
-        el('p', { class: 'viewer-sr-meta' }, [I.dicomDate(I.value(meta, '00080023')),
-          I.personName(meta, '0040A075') || I.personName(I.value(meta, '0040A073'), '0040A075'),
-          I.value(meta, '0040A493')].filter(Boolean).join(' · ')),
-        ...walk(meta, 0))));
-    }
-
-    // Pointer: the chosen tool on the main button; the middle button pans
-    // and the right one zooms whatever the tool, as on reading consoles.
-    let drag = null;
-    function pointerDown(event) {
-      if (!current) return;
-      stage.focus({ preventScroll: true });
-      const action = event.button === 1 ? 'pan' : event.button === 2 ? 'zoom' : tool;
-      drag = { action, x: event.clientX, y: event.clientY, id: event.pointerId };
-      canvas.setPointerCapture(event.pointerId);
-      if (action === 'length') {
-        const point = toImage(event);
-        const key = current.item.sop + '/' + current.item.frame;
-        const line = { a: point, b: { ...point } };
-        if (!measurements.has(key)) measurements.set(key, []);
-        measurements.get(key).push(line);
-        drag.line = line;
-        drag.key = key;
-      }
-      event.preventDefault();
-    }
-
-    function pointerMove(event) {
-      if (!drag || event.pointerId !== drag.id || !current) return;
-      const dx = event.clientX - drag.x;
-      const dy = event.clientY - drag.y;
-      drag.x = event.clientX;
-      drag.y = event.clientY;
-      const m = transform();
-      const ratio = canvas.width / canvas.getBoundingClientRect().width;
-      if (drag.action === 'window' && s.window) {
-        const step = Math.max(0.5, s.window.width / 256);
-        s.window = {
-          center: round(s.window.center + dy * step),
-          width: Math.max(1, round(s.window.width + dx * step)),
-        };
-        changed();
-      } else if (drag.action === 'pan') {
-        s.pan = { x: s.pan.x + (dx * ratio) / m.scale, y: s.pan.y + (dy * ratio) / m.scale };
-        changed();
-      } else if (drag.action === 'zoom') {
-        s.zoom = Math.max(0.1, Math.min(20, s.zoom * Math.exp(-dy * 0.01)));
-        changed();
-      } else if (drag.action === 'length') {
-        drag.line.b = toImage(event);
-        repaint();
-      }
-    }
-
-    function pointerUp(event) {
-      if (!drag || event.pointerId !== drag.id) return;
-      if (drag.action === 'length') {
-        const list = measurements.get(drag.key);
-        const m = transform();
-        const l = drag.line;
-        if (Math.hypot(l.b.x - l.a.x, l.b.y - l.a.y) * m.scale < 4) list.pop();
-        repaint();
-      }
-      drag = null;
-    }
-
-    // Wheel: a notch is one image; a trackpad's small deltas add up to one.
-    let wheelSum = 0;
-    function wheel(event) {
-      event.preventDefault();
-      if (event.ctrlKey && current) {
-        s.zoom = Math.max(0.1, Math.min(20, s.zoom * Math.exp(-event.deltaY * 0.002)));
-        changed();
-        return;
-      }
-      wheelSum += event.deltaY;
-      if (Math.abs(wheelSum) >= 40) {
-        go(Math.sign(wheelSum));
-        wheelSum = 0;
-      }
-    }
-
-    function key(event) {
-      const steps = { ArrowDown: 1, ArrowRight: 1, PageDown: 10, ArrowUp: -1, ArrowLeft: -1, PageUp: -10 };
-      if (steps[event.key]) {
-        go(steps[event.key]);
-      } else if (event.key === 'Home') {
-        go(-items.length);
-      } else if (event.key === 'End') {
-        go(items.length);
-      } else {
-        return;
-      }
-      event.preventDefault();
+      ecg.element.hidden = true;
+      sr.element.hidden = false;
+      sr.show(metadata);
     }
 
     function resize() {
@@ -607,13 +392,6 @@
       renderSeriesList();
     }
 
-    canvas.addEventListener('pointerdown', pointerDown);
-    canvas.addEventListener('pointermove', pointerMove);
-    canvas.addEventListener('pointerup', pointerUp);
-    canvas.addEventListener('pointercancel', pointerUp);
-    stage.addEventListener('wheel', wheel, { passive: false });
-    stage.addEventListener('keydown', key);
-    stage.addEventListener('contextmenu', (e) => e.preventDefault());
     slider.addEventListener('input', () => {
       const next = Number(slider.value) - 1;
       go(next - s.index);
@@ -621,7 +399,6 @@
     const observer = new ResizeObserver(resize);
     observer.observe(stage);
     document.addEventListener('ferry:language', relabel);
-    setTool(tool);
 
     const viewer = {
       state,
@@ -648,7 +425,7 @@
     return viewer;
   }
 
-  window.FerryViewer = { mount, PRESETS };
+  window.FerryViewer = { mount, PRESETS: window.FerryViewerTools.PRESETS };
 
   let open = null;
   window.Ferry.screen({
@@ -676,22 +453,6 @@
         'viewer.empty': 'No images of this study are available to you.',
         'viewer.error': 'The images could not be shown: {message}',
         'viewer.back': '← Back',
-        'viewer.tool.window': 'Window/level',
-        'viewer.tool.pan': 'Pan',
-        'viewer.tool.zoom': 'Zoom',
-        'viewer.tool.length': 'Length',
-        'viewer.presets': 'Presets',
-        'viewer.preset.default': 'Default',
-        'viewer.preset.brain': 'Brain',
-        'viewer.preset.abdomen': 'Abdomen',
-        'viewer.preset.lung': 'Lung',
-        'viewer.preset.bone': 'Bone',
-        'viewer.invert': 'Invert',
-        'viewer.reset': 'Reset',
-        'viewer.clear': 'Clear measurements',
-        'viewer.length.mm': '{value} mm',
-        'viewer.length.px': '{value} px (no pixel spacing)',
-        'viewer.length.item': 'Length {n}: {length}',
         'viewer.overlay.id': 'ID {id}',
         'viewer.overlay.series': 'Series {n}',
         'viewer.overlay.image': 'Image {n}/{total} (instance {instance})',
@@ -699,10 +460,6 @@
         'viewer.overlay.wl': 'W {w} L {l}',
         'viewer.overlay.zoom': 'Zoom {zoom}%',
         'viewer.overlay.thickness': 'Slice {mm} mm',
-        'viewer.ecg.caption': '{leads} leads · {seconds} s at {hz} Hz · 25 mm/s · 10 mm/mV',
-        'viewer.ecg.server': 'Shown as plotted by the server ({message}).',
-        'viewer.ecg.alt': 'ECG plot',
-        'viewer.sr': 'Report',
       },
       'zh-CN': {
         'viewer.series': '序列',
@@ -712,22 +469,6 @@
         'viewer.empty': '没有您可查看的该检查图像。',
         'viewer.error': '无法显示图像：{message}',
         'viewer.back': '← 返回',
-        'viewer.tool.window': '窗宽窗位',
-        'viewer.tool.pan': '平移',
-        'viewer.tool.zoom': '缩放',
-        'viewer.tool.length': '测距',
-        'viewer.presets': '预设',
-        'viewer.preset.default': '默认',
-        'viewer.preset.brain': '脑窗',
-        'viewer.preset.abdomen': '腹部窗',
-        'viewer.preset.lung': '肺窗',
-        'viewer.preset.bone': '骨窗',
-        'viewer.invert': '反相',
-        'viewer.reset': '复位',
-        'viewer.clear': '清除测量',
-        'viewer.length.mm': '{value} 毫米',
-        'viewer.length.px': '{value} 像素（无像素间距）',
-        'viewer.length.item': '长度 {n}：{length}',
         'viewer.overlay.id': '编号 {id}',
         'viewer.overlay.series': '序列 {n}',
         'viewer.overlay.image': '图像 {n}/{total}（实例 {instance}）',
@@ -735,10 +476,6 @@
         'viewer.overlay.wl': '窗宽 {w} 窗位 {l}',
         'viewer.overlay.zoom': '缩放 {zoom}%',
         'viewer.overlay.thickness': '层厚 {mm} 毫米',
-        'viewer.ecg.caption': '{leads} 导联 · {seconds} 秒，{hz} Hz · 25 毫米/秒 · 10 毫米/毫伏',
-        'viewer.ecg.server': '由服务器绘制显示（{message}）。',
-        'viewer.ecg.alt': '心电图',
-        'viewer.sr': '报告',
       },
     },
   });

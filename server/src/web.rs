@@ -47,6 +47,8 @@ const ASSETS: &[(&str, &str)] = assets![
     "booking.js",
     "viewer-image.js",
     "viewer-ecg.js",
+    "viewer-tools.js",
+    "viewer-panes.js",
     "viewer.js",
     "worklist.js",
     "report.js",
