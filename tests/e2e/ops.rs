@@ -176,3 +176,46 @@ async fn a_random_demo_password_is_generated_when_none_is_given() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_demo_expert_has_two_bookings_for_the_scheduler_to_move() {
+    let app = spawn_app().await;
+    ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
+        .await
+        .expect("seed")
+        .expect("seeded");
+    let login: Value = app
+        .login("demo-scheduler", PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("a token");
+    let (status, bookings) = app.get("/api/v1/bookings?status=booked", token).await;
+    assert_eq!(status, StatusCode::OK, "{bookings}");
+    let bookings = bookings.as_array().expect("a list");
+    assert_eq!(bookings.len(), 2, "{bookings:?}");
+    let soonest = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48);
+    let mut starts = Vec::new();
+    for booking in bookings {
+        assert_eq!(booking["service"], "video", "{booking}");
+        let start: jiff::Timestamp = booking["start"]
+            .as_str()
+            .expect("start")
+            .parse()
+            .expect("an instant");
+        assert!(start > soonest, "booked two days out or later: {booking}");
+        starts.push(start);
+        let consultation = booking["consultation_id"].as_i64().expect("a consultation");
+        let (_, c) = app
+            .get(&format!("/api/v1/consultations/{consultation}"), token)
+            .await;
+        assert_eq!(c["status"], "scheduled", "{c}");
+    }
+    assert_ne!(starts[0], starts[1]);
+    // The waiting consultation is still there to book.
+    let (_, waiting) = app
+        .get("/api/v1/consultations?status=requested", token)
+        .await;
+    assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
+}

@@ -1,9 +1,10 @@
 //! The demo consortium for `ferry serve --demo`: one tertiary hospital, one
 //! county hospital, three island clinics, one user per role (and a county
 //! clinician), a handful of patients, a small diagnosis catalogue, a referral
-//! each way, one examination, the expert's roster and on-call week, and a
-//! consultation waiting to be booked, so a new user can click through at once. Seeded once: a marker in
-//! `ferry_meta` makes later starts leave the data alone.
+//! each way, one examination, the expert's roster and on-call week, a
+//! consultation waiting to be booked and two already booked, so a new user
+//! can click through at once. Seeded once: a marker in `ferry_meta` makes
+//! later starts leave the data alone.
 
 use crate::audit::Actor;
 use crate::auth::Role;
@@ -16,6 +17,8 @@ use crate::notify::Outbox;
 use crate::patient::{self, NewPatient, Sex};
 use crate::referral::{self, Direction, NewReferral};
 use crate::user::{self, NewUser};
+
+mod schedule;
 
 pub const MARKER: &str = "demo_seeded";
 
@@ -32,6 +35,8 @@ pub enum DemoError {
         "this database already holds facilities that are not the demo consortium; not seeding"
     )]
     NotEmpty,
+    #[error("the demo expert's roster has no free slot to book in the next four weeks")]
+    NoFreeSlot,
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -268,9 +273,10 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         county: county.id,
         wang: patient_ids[0],
         li: patient_ids[1],
+        zhang: patient_ids[4],
     };
     seed_referrals(&mut tx, &actor, &demo).await?;
-    seed_schedule(&mut tx, user_ids[4], user_ids[1], &demo).await?;
+    schedule::seed(&mut tx, user_ids[4], user_ids[1], &demo).await?;
     seed_reading(&mut tx, tertiary.id, user_ids[5]).await?;
 
     sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")
@@ -306,101 +312,6 @@ async fn seed_reading(tx: &mut Tx, tertiary: i64, radiologist: i64) -> Result<()
     Ok(())
 }
 
-/// The expert's roster, so the demo expert can be booked at once: weekday
-/// mornings by video, afternoons for reviews without a call (two cases per
-/// slot), Wednesday late afternoon held back for referred patients; a week on
-/// call; one consultation from the island waiting to be booked; and an
-/// urgent one the on-call expert has accepted, whose call the demo clinician
-/// and expert can join at once.
-async fn seed_schedule(
-    tx: &mut Tx,
-    expert: i64,
-    scheduler: i64,
-    cast: &Cast,
-) -> Result<(), DemoError> {
-    use crate::consultation::{store as consultation_store, Urgency};
-    use crate::roster::{store as roster_store, NewRule, RuleValues, Service};
-    let now = crate::time::now_ms();
-    let today = crate::time::rfc3339(now)[..10].to_owned();
-    let rule = |weekday, start: &str, end: &str, minutes, capacity, service, priority| NewRule {
-        weekday,
-        start_time: start.to_owned(),
-        end_time: end.to_owned(),
-        slot_minutes: minutes,
-        buffer_minutes: if minutes == 30 { 0 } else { 10 },
-        capacity,
-        service,
-        valid_from: today.clone(),
-        valid_to: None,
-        referral_priority: priority,
-    };
-    for weekday in 1..=5 {
-        for new in [
-            rule(weekday, "09:00", "12:00", 30, 1, Service::Video, false),
-            rule(
-                weekday,
-                "14:00",
-                "16:00",
-                50,
-                2,
-                Service::AsyncReview,
-                false,
-            ),
-        ] {
-            roster_store::insert_rule(tx, expert, &RuleValues::check(&new)?, now).await?;
-        }
-    }
-    let priority = rule(3, "16:00", "17:00", 30, 1, Service::Video, true);
-    roster_store::insert_rule(tx, expert, &RuleValues::check(&priority)?, now).await?;
-    sqlx::query(
-        "INSERT INTO on_call_shift (expert_id, specialty, starts_at, ends_at, created_by, created_at) \
-         VALUES ($1, 'cardiology', $2, $3, $4, $2)",
-    )
-    .bind(expert)
-    .bind(now)
-    .bind(now + 7 * 86_400_000)
-    .bind(scheduler)
-    .execute(&mut **tx)
-    .await?;
-    consultation_store::insert(
-        tx,
-        &consultation_store::NewRow {
-            patient_id: cast.li,
-            requested_by: cast.island_clinician,
-            requesting_facility_id: cast.island,
-            expert_id: Some(expert),
-            specialty: "cardiology",
-            urgency: Urgency::Routine,
-            service: Service::Video,
-            reason: "Exertional chest tightness for three weeks",
-            clinical_summary:
-                "58-year-old, hypertensive. Resting ECG: sinus rhythm, no ST changes.",
-            studies: &[],
-        },
-        now,
-    )
-    .await?;
-    let urgent = consultation_store::insert(
-        tx,
-        &consultation_store::NewRow {
-            patient_id: cast.wang,
-            requested_by: cast.island_clinician,
-            requesting_facility_id: cast.island,
-            expert_id: None,
-            specialty: "cardiology",
-            urgency: Urgency::Urgent,
-            service: Service::Video,
-            reason: "Palpitations and dizziness since this morning",
-            clinical_summary: "66-year-old. Irregular pulse 128/min, BP 102/64.",
-            studies: &[],
-        },
-        now,
-    )
-    .await?;
-    consultation_store::schedule(tx, urgent, expert, true, now).await?;
-    Ok(())
-}
-
 /// Who and where the demo referrals and examination involve.
 struct Cast {
     island_clinician: i64,
@@ -409,6 +320,7 @@ struct Cast {
     county: i64,
     wang: i64,
     li: i64,
+    zhang: i64,
 }
 
 /// A small catalogue, a suspected heart attack sent up from the island, a
