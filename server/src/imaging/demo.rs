@@ -1,8 +1,10 @@
 //! Demo studies for `ferry serve --demo`: small real instances (a head CT
 //! slice and a 12-lead ECG rhythm strip, embedded in the binary) rewritten
 //! for demo patients with fresh UIDs and ingested through the store like any
-//! upload. The ECG is attached to the demo consultation, so the demo expert
-//! finds it over DICOMweb. Seeded once, after the demo consortium, under a
+//! upload. The ECG is attached to the consultation waiting to be booked, and
+//! the head CT to Mrs Wang's consultations (the urgent one whose call is open
+//! at once among them), so the expert sees them on the case page and either
+//! side can share the CT in the call. Seeded once, after the demo consortium, under a
 //! marker of its own in `ferry_meta`.
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
@@ -137,7 +139,7 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             "DJ-0001",
             "王^秀英",
             CT_HEAD,
-            false,
+            true,
             Some((
                 "HEAD",
                 Priority::Urgent,
