@@ -126,7 +126,7 @@
         D.field('board.expert', expert, { class: 'inline' }),
         D.field('col.status', status, { class: 'inline' })),
       el('p', { class: 'note' }, t('desk.times_in', { zone })),
-      state.error, state.table, state.empty);
+      state.error, el('div', { class: 'grid-scroll' }, state.table), state.empty);
     await load();
   }
 

@@ -87,7 +87,8 @@
       section.replaceChildren(
         el('h2', { 'data-i18n': 'worklist.title' }, t('worklist.title')),
         form, error,
-        el('table', { class: 'worklist' }, el('thead', null, el('tr', null, head)), body),
+        el('div', { class: 'grid-scroll' },
+          el('table', { class: 'worklist' }, el('thead', null, el('tr', null, head)), body)),
         empty);
 
       let rows = [];

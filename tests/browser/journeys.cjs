@@ -28,13 +28,14 @@ class Journey {
     this.steps.push(file);
   }
 
-  // A signed-in page for one user, through the sign-in form.
-  async signIn(browser, user, locale) {
+  // A signed-in page for one user, through the sign-in form, on a laptop's
+  // screen unless another viewport is given.
+  async signIn(browser, user, locale, viewport) {
     const context = await browser.newContext({
       baseURL: this.args.base,
       locale,
       permissions: ['camera', 'microphone'],
-      viewport: { width: 1024, height: 768 },
+      viewport: viewport || { width: 1024, height: 768 },
     });
     const page = await context.newPage();
     page.setDefaultTimeout(PATIENCE_MS);
