@@ -65,7 +65,9 @@ async fn every_demo_user_opens_each_screen_of_their_menu_on_a_tablet() {
             hrefs(user)
         );
     }
-    assert!(!hrefs("demo-clinician").iter().any(|h| h.starts_with("#/admin")));
+    assert!(!hrefs("demo-clinician")
+        .iter()
+        .any(|h| h.starts_with("#/admin")));
     for user in DEMO_USERS {
         for screen in seen[user].as_array().expect("screens") {
             assert!(
