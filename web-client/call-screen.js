@@ -3,7 +3,8 @@
 // on each side's reported statistics, and this side's own figures), a
 // low-bandwidth mode that the screen picks by itself when the link turns
 // poor, a reconnecting banner that retries on its own, and consent to
-// recording with the indicator. The signalling is FerryCall's (call.js).
+// recording with the indicator. The signalling is FerryCall's (call.js); a
+// study shared during the call is FerryCallShare's (call-share.js).
 'use strict';
 
 (function () {
@@ -78,15 +79,28 @@
       autoLow: false,
       measureTimer: null,
       last: null,
+      share: null,
     };
     current = session;
+    // Kept across reconnects, so what was shared is still there to send
+    // to the peers when the connections come back.
+    session.share = window.FerryCallShare.create({
+      me: String(me.id),
+      nameOf: (id) => session.names.get(String(id)),
+    });
     window.Ferry.api('GET', `/consultations/${consultationId}`)
       .then((c) => {
         if (current === session) {
           text('#call-subject', `· ${c.patient_name} · ${c.specialty}`);
+          session.share.studies(c.studies || []);
         }
       })
-      .catch(() => {});
+      .catch(() => {
+        // An invitee may join the call without seeing the record.
+        if (current === session) {
+          session.share.studies(null);
+        }
+      });
     session.stream = await openMedia(session);
     if (current !== session) {
       stopMedia(session);
@@ -118,6 +132,11 @@
       localStream: session.stream,
       onEvent: (message) => onEvent(session, message),
       onTrack: (peer, stream) => onTrack(session, peer, stream),
+      onChannel: (peer, channel) => {
+        if (current === session) {
+          session.share.channel(peer, channel);
+        }
+      },
       onClose: () => onClosed(session, call),
       onError: (error) => console.warn('call:', error),
     });
@@ -346,6 +365,7 @@
     if (session.call) {
       session.call.leave();
     }
+    session.share.destroy();
     stopMedia(session);
     $('#local-video').srcObject = null;
   }

@@ -1,9 +1,10 @@
 // Ferry web client: the video call of a consultation. Speaks the signalling
 // protocol v1 (signaling/PROTOCOL.md) over one WebSocket, holds one
-// RTCPeerConnection per other participant, and, while the call is recorded,
-// a send-only one to the server's recorder.
+// RTCPeerConnection per other participant (media, and a data channel for the
+// shared view of a study), and, while the call is recorded, a send-only one
+// to the server's recorder.
 //
-//   const call = new FerryCall({ consultationId, localStream, onEvent, onTrack });
+//   const call = new FerryCall({ consultationId, localStream, onEvent, onTrack, onChannel });
 //   await call.join();
 //   call.consent(true);
 //   call.leave();
@@ -18,7 +19,7 @@
   const RECORDER = 'recorder';
 
   class FerryCall {
-    constructor({ consultationId, localStream, onEvent, onTrack, onClose, onError }) {
+    constructor({ consultationId, localStream, onEvent, onTrack, onChannel, onClose, onError }) {
       if (consultationId === undefined || consultationId === null) {
         throw new TypeError('FerryCall needs a consultationId');
       }
@@ -29,6 +30,9 @@
       this.onTrack = onTrack || (() => {});
       // What the local video sends: 'normal', 'low' (small, slow) or 'off'.
       this.videoMode = 'normal';
+      // (peer id, RTCDataChannel | null): the channel for the shared view of
+      // a study (call-share.js) on a participant's connection, or its end.
+      this.onChannel = onChannel || (() => {});
       this.onClose = onClose || (() => {});
       this.onError = onError || ((error) => console.error('FerryCall:', error));
       this.socket = null;
@@ -218,6 +222,10 @@
           candidate: event.candidate ? event.candidate.toJSON() : null,
         });
       });
+      // Negotiated: both ends open it with the same id before the offer or
+      // answer, so neither waits on the other to announce it, and the
+      // recorder's connection, built apart from this one, never has it.
+      this.onChannel(peerId, pc.createDataChannel('ferry-view', { negotiated: true, id: 0 }));
       return pc;
     }
 
@@ -351,6 +359,7 @@
         entry.pc.close();
         this.peers.delete(peerId);
         this.onTrack(peerId, null);
+        this.onChannel(peerId, null);
       }
     }
 

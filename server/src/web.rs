@@ -26,6 +26,7 @@ const ASSETS: &[(&str, &str)] = assets![
     "ferry.js",
     "call.js",
     "call-screen.js",
+    "call-share.js",
     "desk.js",
     "charts.js",
     "roster.js",

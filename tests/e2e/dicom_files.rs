@@ -121,3 +121,52 @@ pub async fn stow(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Va
     )
     .await
 }
+
+/// A CT series of `slices` instances made from pydicom's CT_small for the
+/// patient whose record number is `patient_id`, numbered from 1, each
+/// slice's rows rolled so the slices differ on screen. Stored by STOW-RS;
+/// returns the study and series UIDs.
+pub async fn ct_series(
+    app: &TestApp,
+    token: &str,
+    patient_id: &str,
+    slices: usize,
+    description: &str,
+) -> (String, String) {
+    let study = fresh_uid();
+    let series = fresh_uid();
+    for n in 1..=slices {
+        let mut object =
+            dicom_object::open_file(fixture("CT_small.dcm")).expect("the fixture parses");
+        let sop = fresh_uid();
+        for (tag, vr, value) in [
+            (tags::STUDY_INSTANCE_UID, VR::UI, study.as_str()),
+            (tags::SERIES_INSTANCE_UID, VR::UI, &series),
+            (tags::SOP_INSTANCE_UID, VR::UI, &sop),
+            (tags::PATIENT_ID, VR::LO, patient_id),
+            (tags::INSTANCE_NUMBER, VR::IS, &n.to_string()),
+            (tags::SERIES_DESCRIPTION, VR::LO, description),
+        ] {
+            object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        }
+        let mut pixels = object
+            .element(tags::PIXEL_DATA)
+            .expect("pixel data")
+            .to_bytes()
+            .expect("native pixel data")
+            .into_owned();
+        // Eight rows of 128 two-byte pixels per slice.
+        pixels.rotate_left(n * 8 * 128 * 2);
+        object.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::from(pixels),
+        ));
+        object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop.clone());
+        let mut bytes = Vec::new();
+        object.write_all(&mut bytes).expect("the copy is written");
+        let (status, body) = stow(app, token, bytes).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    (study, series)
+}

@@ -3,13 +3,11 @@
 //! windows, measures), writes and signs the report; the requesting
 //! clinician then reads the signed text.
 
-use dicom_core::{DataElement, PrimitiveValue, VR};
-use dicom_dictionary_std::tags;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::dicom_files::{fixture, fresh_uid, stow};
-use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::dicom_files::ct_series;
+use crate::helpers::spawn_app;
 use crate::journeys::{journey, screenshots, user};
 use crate::reading::{ask, desk};
 
@@ -18,52 +16,11 @@ const SLICES: usize = 5;
 /// CT_small's Pixel Spacing, both ways, in mm.
 const SPACING_MM: f64 = 0.661468;
 
-/// A CT series of `SLICES` instances made from pydicom's CT_small, each
-/// slice's rows rolled so the slices differ, stored for record `A-1`.
-async fn ct_series(app: &TestApp, clinician: &TestUser) -> String {
-    let study = fresh_uid();
-    let series = fresh_uid();
-    for n in 1..=SLICES {
-        let mut object =
-            dicom_object::open_file(fixture("CT_small.dcm")).expect("the fixture parses");
-        let sop = fresh_uid();
-        for (tag, vr, value) in [
-            (tags::STUDY_INSTANCE_UID, VR::UI, study.as_str()),
-            (tags::SERIES_INSTANCE_UID, VR::UI, &series),
-            (tags::SOP_INSTANCE_UID, VR::UI, &sop),
-            (tags::PATIENT_ID, VR::LO, "A-1"),
-            (tags::INSTANCE_NUMBER, VR::IS, &n.to_string()),
-            (tags::SERIES_DESCRIPTION, VR::LO, "Head axial"),
-        ] {
-            object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-        }
-        let mut pixels = object
-            .element(tags::PIXEL_DATA)
-            .expect("pixel data")
-            .to_bytes()
-            .expect("native pixel data")
-            .into_owned();
-        // Eight rows of 128 two-byte pixels per slice.
-        pixels.rotate_left(n * 8 * 128 * 2);
-        object.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::from(pixels),
-        ));
-        object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop.clone());
-        let mut bytes = Vec::new();
-        object.write_all(&mut bytes).expect("the copy is written");
-        let (status, body) = stow(app, &clinician.token, bytes).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
-    study
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn radiologist_reads_a_ct_in_the_browser_and_the_clinician_reads_the_signed_report() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    let study = ct_series(&app, &d.clinician).await;
+    let (study, _) = ct_series(&app, &d.clinician.token, "A-1", SLICES, "Head axial").await;
     let (status, request) = ask(
         &app,
         &d.clinician,
@@ -143,7 +100,7 @@ async fn radiologist_reads_a_ct_in_the_browser_and_the_clinician_reads_the_signe
 async fn dicomweb_reads_the_session_cookie_when_no_bearer_token_is_sent() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    let study = ct_series(&app, &d.clinician).await;
+    let (study, _) = ct_series(&app, &d.clinician.token, "A-1", SLICES, "Head axial").await;
     let path = format!("/dicomweb/studies/{study}/series");
     let client = reqwest::Client::new();
     let with_cookie = |token: &str| {

@@ -26,6 +26,7 @@ mod imaging_crash;
 mod journey_desk;
 mod journey_expert;
 mod journey_reading;
+mod journey_shared_view;
 mod journey_tablet;
 mod journey_upload;
 mod journeys;
