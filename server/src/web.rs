@@ -63,7 +63,10 @@ const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; frame-ancesto
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|state| asset(state, Path("index.html".to_owned()))))
+        .route(
+            "/",
+            get(|state| asset(state, Path("index.html".to_owned()))),
+        )
         .route("/{name}", get(asset))
         // Browsers ask for it unprompted; an empty answer beats a 404 in every console.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -123,8 +126,14 @@ mod tests {
 
     #[test]
     fn only_plain_names_of_known_kinds_are_served() {
-        assert_eq!(content_type("app.js"), Some("text/javascript; charset=utf-8"));
-        assert_eq!(content_type("call-screen.js"), Some("text/javascript; charset=utf-8"));
+        assert_eq!(
+            content_type("app.js"),
+            Some("text/javascript; charset=utf-8")
+        );
+        assert_eq!(
+            content_type("call-screen.js"),
+            Some("text/javascript; charset=utf-8")
+        );
         assert_eq!(content_type("../secret.js"), None);
         assert_eq!(content_type("a/b.js"), None);
         assert_eq!(content_type(".js"), None);
