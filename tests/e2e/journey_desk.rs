@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::spawn_app;
-use crate::journeys::{journey, screenshots, user};
+use crate::journeys::{journey, screenshot_count, screenshots, user};
 use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
 
 const SHANGHAI: &str = "Asia/Shanghai";
@@ -18,15 +18,6 @@ const SHANGHAI: &str = "Asia/Shanghai";
 fn instant(text: &str) -> Timestamp {
     text.parse()
         .unwrap_or_else(|_| panic!("an RFC 3339 instant: {text}"))
-}
-
-fn screenshot_count(result: &Value) -> usize {
-    let files = result["screenshots"].as_array().expect("screenshots");
-    for file in files {
-        let bytes = std::fs::read(file.as_str().expect("a path")).expect("a screenshot");
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file}");
-    }
-    files.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,16 @@ pub(crate) fn user(user: &TestUser) -> Value {
     json!({ "username": user.username, "password": PASSWORD, "display_name": user.username })
 }
 
+/// How many screenshots the journey kept, each checked to be a PNG.
+pub(crate) fn screenshot_count(result: &Value) -> usize {
+    let files = result["screenshots"].as_array().expect("screenshots");
+    for file in files {
+        let bytes = std::fs::read(file.as_str().expect("a path")).expect("a screenshot");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file}");
+    }
+    files.len()
+}
+
 /// Runs one journey to its end; its result, or a failure with what the
 /// browser said.
 pub(crate) async fn journey(name: &str, args: Value) -> Value {
@@ -82,10 +92,5 @@ async fn clinician_and_expert_join_the_call_from_the_web_client_and_see_each_oth
         let seen = &result["result"]["seen"][who];
         assert!(seen["width"].as_u64().is_some_and(|w| w > 0), "{result}");
     }
-    let files = result["screenshots"].as_array().expect("screenshots");
-    assert_eq!(files.len(), 5, "{result}");
-    for file in files {
-        let bytes = std::fs::read(file.as_str().expect("a path")).expect("a screenshot");
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{file}");
-    }
+    assert_eq!(screenshot_count(&result), 5, "{result}");
 }
