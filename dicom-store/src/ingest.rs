@@ -13,21 +13,29 @@
 //!    ingest journal**, and handed to the blob store, which makes it durable
 //!    under that key (rename + directory fsync). *Crash*: a blob no index row
 //!    points to, but its key is in the journal: recovery deletes it.
-//! 4. The index rows are written and the key's journal row deleted in **one
-//!    transaction**, shared with concurrent ingests (group commit, see
-//!    [`crate::index::commit`]). Only then is the instance acknowledged.
+//! 4. The index rows are written in **one transaction**, shared with
+//!    concurrent ingests (group commit, see [`crate::index::commit`]). Only
+//!    once the rows and the blob are both durable is the instance
+//!    acknowledged; its journal row is cleared by a later group commit.
 //!
 //! Journal rows are written ahead in batches of [`KEY_BATCH`] keys, so the
 //! journal costs one commit per batch rather than one per instance; a key that
-//! is never used is deleted at the next recovery. Per instance the store does
-//! one streamed write, one file fsync, one directory fsync and a share of one
-//! write transaction.
+//! is never used is deleted at the next recovery. On local files a batch's
+//! keys are also *reserved*: created empty, with one directory fsync for the
+//! batch.
 //!
-//! A C-STORE data set on local blob storage ([`Store::ingest_staged`]) takes
-//! steps 1 to 3 in one blocking call and leaves the checks of step 3 to the
-//! transaction of step 4, which makes them anyway: a refused instance's blob
-//! is discarded after the fact. The crash analysis is the same, since the key
-//! was journalled before the rename.
+//! A C-STORE data set of up to 256 KiB arrives in memory
+//! ([`Store::ingest_bytes`]). On local blob storage it is written straight
+//! into its reserved file, and that file's `fdatasync` runs while the instance
+//! is parsed and its index rows commit: per instance, one data flush and a
+//! share of one write transaction, at the same time. The checks of step 3 are
+//! left to the transaction, which makes them anyway: a refused instance's blob
+//! is discarded after the fact. *Crash*: the row may be committed while the
+//! blob is not whole on disk. The key is still journalled, so recovery checks
+//! every journalled blob an index row names against the row's size and
+//! SHA-256, and takes back the row of one that does not match (it was never
+//! acknowledged). A larger C-STORE data set was streamed to a staging file
+//! ([`Store::ingest_staged`]) and takes steps 1 to 3 in one blocking call.
 //!
 //! # Duplicates and conflicts
 //!
@@ -51,13 +59,14 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::error::IngestError;
 use crate::index::commit::CommitJob;
 use crate::index::store::{self as sql, IndexOutcome};
 use crate::index::NewInstance;
 use crate::store::Store;
-use crate::validate::{read_instance, InstanceHeader, ParsedInstance};
+use crate::validate::{read_instance, read_instance_bytes, InstanceHeader, ParsedInstance};
 
 /// How many blob keys are written to the journal at a time.
 pub const KEY_BATCH: usize = 64;
@@ -139,6 +148,23 @@ impl PreparedInstance {
     pub fn header(&self) -> &InstanceHeader {
         &self.parsed.header
     }
+
+    /// The parsed instance and what was written; the staged file goes (it
+    /// has been moved under its key by then).
+    fn into_parts(self) -> (ParsedInstance, Written) {
+        let written = Written {
+            size: self.staged.size,
+            sha256: self.staged.sha256.clone(),
+        };
+        (self.parsed, written)
+    }
+}
+
+/// The size and SHA-256 of an instance's stored bytes.
+#[derive(Debug)]
+struct Written {
+    size: u64,
+    sha256: String,
 }
 
 impl Store {
@@ -197,16 +223,78 @@ impl Store {
         .await
         .map_err(std::io::Error::other)?;
         match done {
-            Ok(prepared) => self.file_in_index(prepared, key, ctx).await,
-            Err((error, used)) => {
-                if used {
-                    self.discard_key(&key).await;
-                } else {
-                    self.return_key(key);
-                }
-                Err(error)
+            Ok(prepared) => {
+                let (parsed, written) = prepared.into_parts();
+                self.file_in_index(parsed, written, key, ctx, None).await
             }
+            Err((error, used)) => self.give_back(key, used, error).await,
         }
+    }
+
+    /// As [`ingest`](Self::ingest), for a whole Part 10 file in memory (a
+    /// C-STORE data set small enough never to have been staged on disk). On
+    /// local blobs it is parsed, hashed and written into its reserved blob
+    /// file in one blocking call; then its `fdatasync` and the index commit
+    /// run at once. No staging file is created, read back or renamed.
+    pub async fn ingest_bytes(
+        &self,
+        bytes: Vec<u8>,
+        ctx: &IngestContext,
+    ) -> Result<Stored, IngestError> {
+        let limit = self.0.config.max_instance_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(IngestError::TooLarge { limit });
+        }
+        if !self.0.blobs.puts_blocking() {
+            return self.ingest(bytes.as_slice(), ctx).await;
+        }
+        let key = self.take_key().await?;
+        let blobs = Arc::clone(&self.0.blobs);
+        let expected = ctx.expected_study.clone();
+        let put_key = key.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            // Written first, so that its flush to disk runs while the
+            // instance is parsed and its row committed; an instance refused
+            // after that has its blob discarded (the flag says the key names
+            // a blob now).
+            let flush = blobs
+                .write_bytes_blocking(&put_key, &bytes)
+                .map_err(|e| (e.into(), true))?;
+            let flushing =
+                (!flush.is_done()).then(|| tokio::task::spawn_blocking(move || flush.finish()));
+            let parsed = read_instance_bytes(&bytes).map_err(|e| (e.into(), true))?;
+            check_study(expected.as_deref(), &parsed.header).map_err(|e| (e, true))?;
+            let written = Written {
+                size: bytes.len() as u64,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            };
+            Ok((parsed, written, flushing))
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        match done {
+            Ok((parsed, written, flushing)) => {
+                self.file_in_index(parsed, written, key, ctx, flushing)
+                    .await
+            }
+            Err((error, used)) => self.give_back(key, used, error).await,
+        }
+    }
+
+    /// After a failed put: a key that may name a (partial) blob is
+    /// discarded, one that names nothing goes back to the pool.
+    async fn give_back(
+        &self,
+        key: String,
+        used: bool,
+        error: IngestError,
+    ) -> Result<Stored, IngestError> {
+        if used {
+            self.discard_key(&key).await;
+        } else {
+            self.return_key(key);
+        }
+        Err(error)
     }
 
     /// Step 1: streams `source` into a staged file, hashing it on the way.
@@ -296,54 +384,84 @@ impl Store {
             self.discard_key(&key).await;
             return Err(e.into());
         }
-        self.file_in_index(prepared, key, ctx).await
+        let (parsed, written) = prepared.into_parts();
+        self.file_in_index(parsed, written, key, ctx, None).await
     }
 
-    /// Step 4 for an instance whose blob is durable under `key`: commits its
-    /// index rows, or discards the blob when the index refuses it.
+    /// Step 4 for an instance whose blob is written under `key`: commits its
+    /// index rows while `flushing` (when the blob is not durable yet) makes
+    /// it durable, and acknowledges only once both are done. Discards the blob when the index refuses it, and
+    /// takes the row back when the flush fails.
     #[tracing::instrument(skip_all, fields(facility_id = ctx.facility_id))]
     async fn file_in_index(
         &self,
-        prepared: PreparedInstance,
+        parsed: ParsedInstance,
+        bytes: Written,
         key: String,
         ctx: &IngestContext,
+        flushing: Option<JoinHandle<std::io::Result<()>>>,
     ) -> Result<Stored, IngestError> {
-        let PreparedInstance { staged, parsed } = prepared;
         let entry = NewInstance {
             header: parsed.header,
             facility_id: ctx.facility_id,
             patient_id: ctx.patient_id,
-            size: i64::try_from(staged.size).unwrap_or(i64::MAX),
-            sha256: staged.sha256.clone(),
+            size: i64::try_from(bytes.size).unwrap_or(i64::MAX),
+            sha256: bytes.sha256,
             blob_key: key.clone(),
             metadata_json: parsed.metadata_json,
         };
         let header = entry.header.clone();
-        let (reply, answer) = oneshot::channel();
-        if self
-            .0
-            .committer
-            .send(CommitJob { entry, reply })
-            .await
-            .is_err()
-        {
-            self.discard_key(&key).await;
-            return Err(IngestError::ShuttingDown);
-        }
-        let outcome = match answer.await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => {
-                self.discard_key(&key).await;
-                return Err(e.into());
-            }
-            Err(_) => {
-                self.discard_key(&key).await;
+        let settled = std::mem::take(
+            &mut *self
+                .0
+                .settled
+                .lock()
+                .expect("the settled keys' lock is never held across a panic"),
+        );
+        let committed = async {
+            let (reply, answer) = oneshot::channel();
+            let job = CommitJob {
+                entry,
+                settled,
+                reply,
+            };
+            if self.0.committer.send(job).await.is_err() {
                 return Err(IngestError::ShuttingDown);
+            }
+            match answer.await {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err(e)) => Err(e.into()),
+                Err(_) => Err(IngestError::ShuttingDown),
+            }
+        };
+        let flushed = async move {
+            match flushing {
+                Some(flushing) => flushing.await.map_err(std::io::Error::other)?,
+                None => Ok(()),
+            }
+        };
+        let (committed, flushed) = tokio::join!(committed, flushed);
+        let outcome = match committed {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.discard_key(&key).await;
+                return Err(e);
             }
         };
         match outcome {
             IndexOutcome::Created => {
+                if let Err(e) = flushed {
+                    // Committed, but the blob is not on disk: the row goes
+                    // before anyone is told the instance is stored.
+                    self.unindex(&key).await;
+                    return Err(e.into());
+                }
                 tracing::debug!(blob_key = %key, "instance stored");
+                self.0
+                    .settled
+                    .lock()
+                    .expect("the settled keys' lock is never held across a panic")
+                    .push(key);
                 Ok(Stored {
                     header,
                     outcome: Outcome::Created,
@@ -364,6 +482,25 @@ impl Store {
                     study_uid: header.study_uid,
                     reason,
                 })
+            }
+        }
+    }
+
+    /// Takes back the index rows of an instance whose blob could not be made
+    /// durable, then discards the blob. If that fails, the journal row stays
+    /// and recovery finds the blob is not what the row says.
+    async fn unindex(&self, key: &str) {
+        let result = async {
+            let mut tx = self.0.index.begin_write().await?;
+            sql::remove_instance(&mut tx, key).await?;
+            tx.commit().await?;
+            Ok::<_, IngestError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => self.discard_key(key).await,
+            Err(error) => {
+                tracing::warn!(%error, blob_key = key, "could not take back an instance; recovery will");
             }
         }
     }
@@ -391,6 +528,17 @@ impl Store {
         let mut tx = self.0.index.begin_write().await?;
         sql::insert_journal(&mut tx, &keys, &self.0.config.node).await?;
         tx.commit().await?;
+        // Journalled first, so a crash from here on leaves nothing that
+        // recovery does not find.
+        if self.0.blobs.puts_blocking() {
+            let blobs = Arc::clone(&self.0.blobs);
+            keys = tokio::task::spawn_blocking(move || {
+                blobs.reserve_blocking(&keys)?;
+                Ok::<_, std::io::Error>(keys)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+        }
         let key = keys.pop().expect("a batch has at least one key");
         self.0
             .keys

@@ -63,6 +63,9 @@ pub(crate) struct Inner {
     /// Blob keys already written to the journal and not yet used. A std mutex:
     /// it is held for a `Vec::pop` and never across an `.await`.
     pub(crate) keys: Mutex<Vec<String>>,
+    /// Journal keys whose blob and index row are both durable, waiting to be
+    /// cleared by the next group commit.
+    pub(crate) settled: Mutex<Vec<String>>,
 }
 
 impl Store {
@@ -85,12 +88,22 @@ impl Store {
             config,
             committer,
             keys: Mutex::new(Vec::new()),
+            settled: Mutex::new(Vec::new()),
         })))
     }
 
-    /// Cleans up after a crash: deletes the blob of every journal row of this
-    /// node (an ingest that made its blob visible but never committed its index
-    /// row) and the row itself, and every file in the staging directory.
+    /// Cleans up after a crash, for every journal row of this node:
+    ///
+    /// - a key no index row names (an ingest that never committed its index
+    ///   row): its blob, if any, is deleted;
+    /// - a key an index row names: its blob is checked against the row's size
+    ///   and SHA-256. The blob's flush runs while the row commits, so a crash
+    ///   can leave a committed row whose blob did not reach the disk whole;
+    ///   such an instance was never acknowledged, and its row is removed with
+    ///   the blob.
+    ///
+    /// Then the journal row itself goes, and every file in the staging
+    /// directory.
     ///
     /// Run it once at startup, before any ingest on this node: a journal row of
     /// an ingest under way would be taken for a leftover.
@@ -102,14 +115,30 @@ impl Store {
             .lock()
             .expect("the key pool's lock is never held across a panic")
             .clear();
+        inner
+            .settled
+            .lock()
+            .expect("the settled keys' lock is never held across a panic")
+            .clear();
         let pool = inner.index.pool();
         let mut report = Recovery::default();
         for key in sql::journal_keys(pool, &inner.config.node).await? {
-            // Never delete a blob the index points to, whatever the journal says.
-            if !sql::key_is_indexed(pool, &key).await? {
+            // Never delete a blob the index points to, unless it is not what
+            // the index says it is.
+            let whole = match sql::indexed_under(pool, &key).await? {
+                None => false,
+                Some((size, sha256)) => self.blob_matches(&key, size, &sha256).await?,
+            };
+            let mut tx = inner.index.begin_write().await?;
+            if !whole {
+                sql::remove_instance(&mut tx, &key).await?;
+            }
+            sql::clear_journal(&mut tx, std::slice::from_ref(&key)).await?;
+            if !whole {
+                // The row goes before the blob; the journal row with it.
                 inner.blobs.delete(&key).await?;
             }
-            sql::delete_journal(pool, &key).await?;
+            tx.commit().await?;
             report.journal_rows += 1;
         }
         let mut entries = tokio::fs::read_dir(&inner.config.staging_dir).await?;
@@ -127,6 +156,29 @@ impl Store {
             );
         }
         Ok(report)
+    }
+
+    /// Whether the blob under `key` has `size` bytes with this SHA-256.
+    async fn blob_matches(&self, key: &str, size: i64, sha256: &str) -> Result<bool, StoreError> {
+        use sha2::{Digest, Sha256};
+        use tokio::io::AsyncReadExt;
+        let mut reader = match self.0.blobs.get(key).await {
+            Ok(reader) => reader,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        // Streamed: a blob can be gigabytes.
+        let (mut hasher, mut read) = (Sha256::new(), 0i64);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            read += n as i64;
+            hasher.update(&buf[..n]);
+        }
+        Ok(read == size && hex::encode(hasher.finalize()) == sha256)
     }
 
     /// The index.

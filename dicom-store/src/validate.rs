@@ -8,7 +8,7 @@
 //! DICOM JSON model, or a [`ValidationError`] that names exactly what is wrong.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
 use dicom_dictionary_std::tags;
@@ -128,22 +128,41 @@ impl ValidationError {
 ///
 /// Blocking: call it from `spawn_blocking`.
 pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
+    guarded(|| {
+        crate::lengths::check(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
+        let file = File::open(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
+        read_checked(BufReader::new(file))
+    })
+}
+
+/// As [`read_instance`], for a Part 10 file held in memory (a C-STORE data
+/// set small enough never to have been written to a staging file).
+pub fn read_instance_bytes(data: &[u8]) -> Result<ParsedInstance, ValidationError> {
+    guarded(|| {
+        crate::lengths::check_bytes(data)
+            .map_err(|e| ValidationError::Unreadable(e.to_string()))?;
+        read_checked(BufReader::new(Cursor::new(data)))
+    })
+}
+
+fn guarded(
+    read: impl FnOnce() -> Result<ParsedInstance, ValidationError> + std::panic::UnwindSafe,
+) -> Result<ParsedInstance, ValidationError> {
     // dicom-rs has assertions that some malformed inputs reach (found by the
     // fuzz target); a panic there is a file we cannot understand, not a
     // server fault.
-    std::panic::catch_unwind(|| read_checked(path)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(read).unwrap_or_else(|_| {
         Err(ValidationError::Unreadable(
             "the DICOM parser could not make sense of this file".into(),
         ))
     })
 }
 
-fn read_checked(path: &Path) -> Result<ParsedInstance, ValidationError> {
-    crate::lengths::check(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
-    let file = File::open(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
+/// Reads an instance whose declared lengths [`crate::lengths`] has checked.
+fn read_checked<R: Read + Seek>(source: BufReader<R>) -> Result<ParsedInstance, ValidationError> {
     let mut collector = DicomCollectorOptions::new()
         .read_preamble(ReadPreamble::Auto)
-        .from_reader(BufReader::new(file));
+        .from_reader(source);
     let transfer_syntax = collector
         .read_file_meta()
         .map_err(|e| ValidationError::NotDicom(e.to_string()))?

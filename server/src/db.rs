@@ -62,6 +62,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // A SQLite connection is a file handle in this process: there is
+            // nothing to ping, and the ping is a round trip to its worker
+            // thread on every acquire. A PostgreSQL one can die with its server.
+            .test_before_acquire(engine == Engine::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {

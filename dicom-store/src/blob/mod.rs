@@ -2,9 +2,11 @@
 //!
 //! Keys are opaque strings chosen by the store (`ab/cd/<32 hex digits>`), so the
 //! same key works as a relative file path and as an S3 object name. An instance
-//! is always written to a local *staged* file first (streamed, hashed, fsynced)
-//! and then handed to [`BlobStore::put_file`], which makes it durable under its
-//! key: a rename on a file system, an upload to object storage.
+//! is written to a local *staged* file first (streamed, hashed, fsynced) and
+//! then handed to [`BlobStore::put_file`], which makes it durable under its
+//! key: a rename on a file system, an upload to object storage. A small C-STORE
+//! instance held in memory goes to local files directly
+//! ([`BlobStore::write_bytes_blocking`]), into a file reserved with its key.
 //!
 //! - [`fs`]: files under a root directory (the default, zero set-up).
 //! - [`s3`]: objects in an S3-compatible bucket, for several nodes.
@@ -24,6 +26,38 @@ pub use s3::{S3BlobStore, S3Config};
 
 /// A stream of a blob's bytes.
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// A blob written but maybe not yet on disk: it is durable once
+/// [`finish`](Self::finish) returns `Ok`.
+#[derive(Debug)]
+#[must_use = "a blob is not durable until its flush has finished"]
+pub struct PendingFlush(Option<std::fs::File>);
+
+impl PendingFlush {
+    /// Nothing left to flush.
+    pub fn done() -> Self {
+        Self(None)
+    }
+
+    /// The file's data (and its size) still to flush; its directory entry
+    /// must be durable already.
+    pub fn data_of(file: std::fs::File) -> Self {
+        Self(Some(file))
+    }
+
+    /// Whether there is nothing left to flush.
+    pub fn is_done(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Flushes. Blocking.
+    pub fn finish(self) -> io::Result<()> {
+        match self.0 {
+            Some(file) => file.sync_data(),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Storage of instance bytes under string keys.
 ///
@@ -47,6 +81,27 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     /// [`puts_blocking`](Self::puts_blocking) is true.
     fn put_file_blocking(&self, key: &str, staged: &Path) -> io::Result<()> {
         let _ = (key, staged);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Prepares fresh keys (all in one shard, not yet named by any index
+    /// row) for puts to come; only called when
+    /// [`puts_blocking`](Self::puts_blocking) is true. Local files create
+    /// them empty and fsync their directory once for the whole batch, so
+    /// that [`put_bytes_blocking`](Self::put_bytes_blocking) then costs one
+    /// write and one `fdatasync` and no directory entry has to be made
+    /// durable per instance.
+    fn reserve_blocking(&self, keys: &[String]) -> io::Result<()> {
+        let _ = keys;
+        Ok(())
+    }
+
+    /// Writes `bytes` as the blob `key`, visible to readers at once and
+    /// durable once the returned [`PendingFlush`] has finished, so the caller
+    /// can flush while it does other work (commit the index row). Only
+    /// called when [`puts_blocking`](Self::puts_blocking) is true.
+    fn write_bytes_blocking(&self, key: &str, bytes: &[u8]) -> io::Result<PendingFlush> {
+        let _ = (key, bytes);
         Err(io::ErrorKind::Unsupported.into())
     }
 

@@ -75,8 +75,9 @@ pub trait DimseService: Send + Sync + 'static {
 
     /// Takes in one instance received by C-STORE.
     ///
-    /// The instance is a complete Part 10 file (see [`StagedFile`]); the
-    /// service moves it with [`StagedFile::persist`] or lets it be deleted.
+    /// The instance is a complete Part 10 file (see [`StagedFile`]), in
+    /// memory or staged on disk; the service keeps it ([`StagedFile::persist`]
+    /// or its own copy) or lets it go.
     fn store<'a>(
         &'a self,
         admission: &'a Admission,
@@ -154,7 +155,7 @@ pub enum Refusal {
     Busy,
 }
 
-/// One instance received by C-STORE, staged on disk.
+/// One instance received by C-STORE.
 #[derive(Debug)]
 pub struct StoreRequest {
     /// Affected SOP Class UID from the C-STORE command.
@@ -169,36 +170,72 @@ pub struct StoreRequest {
     pub file: StagedFile,
 }
 
-/// A received instance written as a DICOM Part 10 file: a 128-byte zero
-/// preamble, `DICM`, a file meta group (Explicit VR Little Endian) built by
-/// us, then the data set bytes exactly as they arrived in P-DATA.
+/// A received instance as a DICOM Part 10 file: a 128-byte zero preamble,
+/// `DICM`, a file meta group (Explicit VR Little Endian) built by us, then the
+/// data set bytes exactly as they arrived in P-DATA.
 ///
 /// The meta group holds Media Storage SOP Class/Instance UID (from the
 /// command), Transfer Syntax UID (from the presentation context), Ferry's
 /// Implementation Class UID and Source AE Title (the calling AE), so any
 /// Part 10 reader, `dicom_object::open_file` included, reads the file as is.
 ///
-/// The file lives in [`DimseConfig::staging_dir`] and is deleted when this
-/// value is dropped, unless [`persist`](Self::persist) moved it.
+/// An instance of up to 256 KiB (most CT, MR, X-ray and ECG objects) is
+/// held in memory ([`bytes`](Self::bytes)); a larger one was streamed to a
+/// file in [`DimseConfig::staging_dir`] as it arrived ([`path`](Self::path)),
+/// which is deleted when this value is dropped unless
+/// [`persist`](Self::persist) moved it.
 #[derive(Debug)]
 pub struct StagedFile {
-    path: tempfile::TempPath,
+    content: Content,
     dataset_offset: u64,
     len: u64,
 }
 
+#[derive(Debug)]
+enum Content {
+    Memory(Vec<u8>),
+    Disk(tempfile::TempPath),
+}
+
 impl StagedFile {
-    pub(crate) fn new(path: tempfile::TempPath, dataset_offset: u64, len: u64) -> Self {
+    pub(crate) fn on_disk(path: tempfile::TempPath, dataset_offset: u64, len: u64) -> Self {
         Self {
-            path,
+            content: Content::Disk(path),
             dataset_offset,
             len,
         }
     }
 
-    /// Where the file is now.
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub(crate) fn in_memory(bytes: Vec<u8>, dataset_offset: u64) -> Self {
+        Self {
+            len: bytes.len() as u64,
+            content: Content::Memory(bytes),
+            dataset_offset,
+        }
+    }
+
+    /// The staging file, when the instance was large enough to need one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.content {
+            Content::Disk(path) => Some(path),
+            Content::Memory(_) => None,
+        }
+    }
+
+    /// The whole file, when it is held in memory.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.content {
+            Content::Memory(bytes) => Some(bytes),
+            Content::Disk(_) => None,
+        }
+    }
+
+    /// Takes the bytes held in memory, leaving none.
+    pub fn take_bytes(&mut self) -> Option<Vec<u8>> {
+        match &mut self.content {
+            Content::Memory(bytes) => Some(std::mem::take(bytes)),
+            Content::Disk(_) => None,
+        }
     }
 
     /// Byte offset of the data set, just after the file meta group.
@@ -216,11 +253,15 @@ impl StagedFile {
         self.len == 0
     }
 
-    /// Moves the file to `to` (a rename, so `to` should be on the same file
-    /// system as the staging directory) and keeps it there.
+    /// Keeps the file at `to`: a rename for a staged file (so `to` should be
+    /// on the same file system as the staging directory), a write for one
+    /// held in memory.
     pub fn persist(self, to: impl AsRef<Path>) -> std::io::Result<PathBuf> {
         let to = to.as_ref().to_path_buf();
-        self.path.persist(&to).map_err(|e| e.error)?;
+        match self.content {
+            Content::Disk(path) => path.persist(&to).map_err(|e| e.error)?,
+            Content::Memory(bytes) => std::fs::write(&to, bytes)?,
+        }
         Ok(to)
     }
 }

@@ -1,7 +1,7 @@
-//! C-STORE (PS3.4 Annex B): the data set is streamed to a staged Part 10
-//! file as its fragments arrive, so memory use per association is bounded
-//! (256 KiB plus one PDU) whatever the size of the instance, then handed to
-//! the service.
+//! C-STORE (PS3.4 Annex B): the data set is gathered as a Part 10 file, in
+//! memory up to 256 KiB and streamed to a staging file beyond, so memory use
+//! per association is bounded (256 KiB plus one PDU) whatever the size of the
+//! instance, then handed to the service.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -96,8 +96,7 @@ impl Association {
             }
         };
         // The first WRITE_BUFFER bytes are kept in memory: most instances end
-        // there and then cost one blocking call (create, write) instead of a
-        // create plus a write per flush.
+        // there and never touch the staging directory.
         let mut buffer = header;
         let dataset_offset = buffer.len() as u64;
         let mut file: Option<StagingWriter> = None;
@@ -136,29 +135,19 @@ impl Association {
                 break;
             }
         }
-        let staged = match (failed, file) {
-            (true, _) => None,
+        match (failed, file) {
+            (true, _) => {}
             (false, Some((mut writer, path))) => match writer.flush().await {
-                Ok(()) => Some(path),
-                Err(error) => {
-                    warn!(%error, "cannot flush the staging file");
-                    None
-                }
+                Ok(()) => return Ok(Ok(StagedFile::on_disk(path, dataset_offset, written))),
+                Err(error) => warn!(%error, "cannot flush the staging file"),
             },
-            (false, None) => match self.create_staging_file(buffer).await {
-                Ok((_, path)) => Some(path),
-                Err(error) => {
-                    warn!(%error, "cannot create a staging file");
-                    None
-                }
-            },
-        };
-        let Some(path) = staged else {
-            return Ok(Err(StoreOutcome::OutOfResources(
-                "cannot stage the instance".into(),
-            )));
-        };
-        Ok(Ok(StagedFile::new(path, dataset_offset, written)))
+            // Small enough to stay in memory: the store parses and writes it
+            // from there, with no staging file to create, read back and rename.
+            (false, None) => return Ok(Ok(StagedFile::in_memory(buffer, dataset_offset))),
+        }
+        Ok(Err(StoreOutcome::OutOfResources(
+            "cannot stage the instance".into(),
+        )))
     }
 
     /// Preamble, magic code and file meta group for the staged file.

@@ -14,7 +14,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::store::{index_instance, IndexOutcome};
+use super::store::{clear_journal, index_instance, IndexOutcome};
 use super::{Index, NewInstance};
 
 /// The most instances one transaction commits.
@@ -25,6 +25,10 @@ const MAX_BATCH: usize = 128;
 pub struct CommitJob {
     /// The instance.
     pub entry: NewInstance,
+    /// Journal keys of earlier instances whose blob and index row are both
+    /// durable, to clear in the same transaction (a write of their own
+    /// would cost a commit).
+    pub settled: Vec<String>,
     /// Where the outcome goes once committed (or failed).
     pub reply: oneshot::Sender<Result<IndexOutcome, sqlx::Error>>,
 }
@@ -46,7 +50,8 @@ async fn run(index: Index, mut rx: mpsc::Receiver<CommitJob>) {
             }
         }
         let entries: Vec<&NewInstance> = batch.iter().map(|j| &j.entry).collect();
-        match commit(&index, &entries).await {
+        let settled: Vec<String> = batch.iter().flat_map(|j| j.settled.clone()).collect();
+        match commit(&index, &entries, &settled).await {
             Ok(outcomes) => {
                 tracing::debug!(instances = batch.len(), "group commit");
                 for (job, outcome) in batch.into_iter().zip(outcomes) {
@@ -62,7 +67,7 @@ async fn run(index: Index, mut rx: mpsc::Receiver<CommitJob>) {
             Err(error) => {
                 tracing::warn!(%error, instances = batch.len(), "group commit failed; retrying one by one");
                 for job in batch {
-                    let outcome = commit(&index, &[&job.entry])
+                    let outcome = commit(&index, &[&job.entry], &job.settled)
                         .await
                         .map(|mut o| o.pop().expect("one outcome per committed instance"));
                     let _ = job.reply.send(outcome);
@@ -72,12 +77,17 @@ async fn run(index: Index, mut rx: mpsc::Receiver<CommitJob>) {
     }
 }
 
-async fn commit(index: &Index, entries: &[&NewInstance]) -> Result<Vec<IndexOutcome>, sqlx::Error> {
+async fn commit(
+    index: &Index,
+    entries: &[&NewInstance],
+    settled: &[String],
+) -> Result<Vec<IndexOutcome>, sqlx::Error> {
     let mut tx = index.begin_write().await?;
     let mut outcomes = Vec::with_capacity(entries.len());
     for entry in entries {
         outcomes.push(index_instance(&mut tx, entry).await?);
     }
+    clear_journal(&mut tx, settled).await?;
     tx.commit().await?;
     Ok(outcomes)
 }

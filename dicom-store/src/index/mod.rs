@@ -77,7 +77,8 @@ pub struct NewInstance {
     pub size: i64,
     /// SHA-256 of the stored file, lower-case hexadecimal.
     pub sha256: String,
-    /// The blob key it is stored under (a journal row holds it until commit).
+    /// The blob key it is stored under (a journal row holds it until the
+    /// blob and this row are both durable).
     pub blob_key: String,
     /// The data set without bulk data as DICOM JSON.
     pub metadata_json: String,

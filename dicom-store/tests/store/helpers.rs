@@ -294,19 +294,25 @@ impl TestStore {
             .expect("a count")
     }
 
-    /// Journal rows whose blob exists. Keys leased ahead and not yet used
-    /// have rows but no blob; a row with a blob is an unfinished ingest.
+    /// Journal rows that name a blob no index row points to: an unfinished
+    /// ingest. Keys reserved and not yet used name empty files, and the keys
+    /// of instances stored whole stay journalled until a later commit
+    /// clears them; neither is counted.
     pub async fn journal_blobs(&self) -> usize {
-        let keys: Vec<String> = sqlx::query_scalar("SELECT blob_key FROM dicom_ingest_journal")
-            .fetch_all(&self.db.pool)
-            .await
-            .expect("journal keys");
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT j.blob_key FROM dicom_ingest_journal j \
+             LEFT JOIN dicom_instance i ON i.blob_key = j.blob_key WHERE i.id IS NULL",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .expect("journal keys");
         keys.iter()
-            .filter(|k| self.blob_root().join(k).exists())
+            .filter(|k| std::fs::metadata(self.blob_root().join(k)).is_ok_and(|m| m.len() > 0))
             .count()
     }
 
-    /// Blob files under the blob root.
+    /// Blob files under the blob root, not counting the empty files of keys
+    /// reserved for ingests to come.
     pub fn blob_files(&self) -> usize {
         fn walk(dir: &Path) -> usize {
             std::fs::read_dir(dir)
@@ -318,7 +324,9 @@ impl TestStore {
                             if path.is_dir() {
                                 walk(&path)
                             } else {
-                                1
+                                // A reserved key's file stays empty until
+                                // an instance is written into it.
+                                usize::from(std::fs::metadata(&path).is_ok_and(|m| m.len() > 0))
                             }
                         })
                         .sum()

@@ -414,3 +414,125 @@ async fn recovery_removes_the_blob_of_an_unfinished_ingest_and_staged_files() {
     assert_eq!(t.count("dicom_instance").await, 2);
     assert_eq!(t.blob_files(), 2);
 }
+
+#[tokio::test]
+async fn an_instance_from_memory_is_stored_into_a_reserved_key_and_reads_back() {
+    let t = TestStore::new().await;
+    let bytes = fresh_instance("CT_small.dcm");
+    let stored = t
+        .store
+        .ingest_bytes(bytes.clone(), &ctx(t.facility_a))
+        .await
+        .expect("stored");
+    assert_eq!(stored.outcome, Outcome::Created);
+    let row = t
+        .store
+        .instance(&stored.header.sop_instance_uid)
+        .await
+        .expect("index")
+        .expect("the row");
+    assert_eq!(
+        std::fs::read(t.blob_root().join(&row.blob_key)).expect("the blob"),
+        bytes,
+        "the blob is the instance, byte for byte"
+    );
+    assert_eq!(t.blob_files(), 1, "the other reserved keys hold nothing");
+    // The same bytes again are already stored; other bytes under the same
+    // SOP Instance UID are a conflict. Neither leaves a blob.
+    let again = t
+        .store
+        .ingest_bytes(bytes.clone(), &ctx(t.facility_a))
+        .await
+        .expect("already stored");
+    assert_eq!(again.outcome, Outcome::AlreadyStored);
+    let mut other = bytes.clone();
+    let last = other.len() - 1;
+    other[last] ^= 0xFF;
+    let conflict = t
+        .store
+        .ingest_bytes(other, &ctx(t.facility_a))
+        .await
+        .expect_err("a conflict");
+    assert_eq!(conflict.failure_reason(), 0x0111);
+    // Bytes that are not DICOM are refused, and their blob goes.
+    let refused = t
+        .store
+        .ingest_bytes(b"not a DICOM file at all".repeat(20), &ctx(t.facility_a))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.failure_reason(), 0xC000);
+    assert_eq!(t.blob_files(), 1);
+    assert_eq!(t.count("dicom_instance").await, 1);
+}
+
+#[tokio::test]
+async fn recovery_takes_back_a_committed_row_whose_blob_never_reached_the_disk() {
+    let t = TestStore::new().await;
+    let kept = t
+        .store
+        .ingest_bytes(fresh_instance("CT_small.dcm"), &ctx(t.facility_a))
+        .await
+        .expect("stored");
+    let lost = t
+        .store
+        .ingest_bytes(fresh_instance("CT_small.dcm"), &ctx(t.facility_a))
+        .await
+        .expect("stored");
+    let lost_row = t
+        .store
+        .instance(&lost.header.sop_instance_uid)
+        .await
+        .expect("index")
+        .expect("the row");
+    // A crash after the row committed and before the blob's flush finished:
+    // the key is still journalled and the file holds less than the row says.
+    sqlx::query(
+        "INSERT INTO dicom_ingest_journal (blob_key, node, created_at) VALUES ($1, 'local', 0) \
+         ON CONFLICT (blob_key) DO NOTHING",
+    )
+    .bind(&lost_row.blob_key)
+    .execute(&t.db.pool)
+    .await
+    .expect("the key is journalled");
+    let blob = t.blob_root().join(&lost_row.blob_key);
+    let whole = std::fs::read(&blob).expect("the blob");
+    std::fs::write(&blob, &whole[..whole.len() / 2]).expect("a torn blob");
+    let series_before = t
+        .store
+        .series(&lost.header.series_uid)
+        .await
+        .expect("index")
+        .expect("the series")
+        .num_instances;
+
+    let restarted = t.reopen().await;
+    restarted.recover().await.expect("recovery");
+
+    assert!(
+        restarted
+            .instance(&lost.header.sop_instance_uid)
+            .await
+            .expect("index")
+            .is_none(),
+        "the instance whose blob is torn is not indexed"
+    );
+    assert!(!blob.exists(), "its blob is gone");
+    let series_after = restarted
+        .series(&lost.header.series_uid)
+        .await
+        .expect("index")
+        .map_or(0, |s| s.num_instances);
+    assert_eq!(
+        series_after,
+        series_before - 1,
+        "the series counts one less"
+    );
+    let kept_row = restarted
+        .instance(&kept.header.sop_instance_uid)
+        .await
+        .expect("index")
+        .expect("the whole instance is kept");
+    assert!(t.blob_root().join(&kept_row.blob_key).exists());
+    assert_eq!(t.count("dicom_ingest_journal").await, 0);
+    assert_eq!(t.blob_files(), 1);
+}

@@ -29,15 +29,21 @@ pub struct ModalityService {
     imaging: Imaging,
     /// Instances stored per study by each live association, keyed by the
     /// peer's socket address (unique while the connection lasts), audited
-    /// when the association ends or moves on to another study.
+    /// when the association ends.
     transfers: Arc<Mutex<HashMap<SocketAddr, Transfer>>>,
 }
 
-/// What one association has stored since its last audit event.
+/// The most studies one association's tally holds before they are audited
+/// without waiting for its end.
+const STUDIES_PER_AUDIT: usize = 64;
+
+/// What one association has stored since its last audit events: instances
+/// per study, in the order the studies first came. A sender may interleave
+/// studies (`storescu` sends a folder in directory order), and each study
+/// still gets one event and one patient link.
 #[derive(Debug, Default)]
 struct Transfer {
-    study_uid: String,
-    instances: usize,
+    studies: Vec<(String, usize)>,
 }
 
 fn actor(admission: &Admission) -> Actor {
@@ -69,33 +75,42 @@ impl ModalityService {
         }
     }
 
-    /// Counts a stored instance against its association. Returns the
-    /// transfer to audit now when the association moved on to another study,
-    /// and whether this is the first instance of the study it has sent.
-    fn count(&self, admission: &Admission, study_uid: &str) -> (Option<Transfer>, bool) {
+    /// Counts a stored instance against its association. Returns whether
+    /// this is the first instance of its study the association has sent
+    /// since its last audit events, and the tally to audit now when the
+    /// association has sent more studies than one tally holds.
+    fn count(&self, admission: &Admission, study_uid: &str) -> (bool, Vec<(String, usize)>) {
         let mut transfers = self
             .transfers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let transfer = transfers.entry(admission.peer()).or_default();
-        if transfer.study_uid == study_uid {
-            transfer.instances += 1;
-            return (None, false);
+        // The study is most often the one before.
+        if let Some((_, instances)) = transfer
+            .studies
+            .iter_mut()
+            .rev()
+            .find(|(uid, _)| uid == study_uid)
+        {
+            *instances += 1;
+            return (false, Vec::new());
         }
-        let previous = std::mem::replace(
-            transfer,
-            Transfer {
-                study_uid: study_uid.to_owned(),
-                instances: 1,
-            },
-        );
-        ((previous.instances > 0).then_some(previous), true)
+        let full = if transfer.studies.len() >= STUDIES_PER_AUDIT {
+            std::mem::take(&mut transfer.studies)
+        } else {
+            Vec::new()
+        };
+        transfer.studies.push((study_uid.to_owned(), 1));
+        (true, full)
     }
 
-    async fn audit(&self, admission: &Admission, transfer: Transfer) {
-        self.imaging
-            .audit_stored(&actor(admission), &transfer.study_uid, transfer.instances)
-            .await;
+    async fn audit(&self, admission: &Admission, studies: Vec<(String, usize)>) {
+        let actor = actor(admission);
+        for (study_uid, instances) in studies {
+            self.imaging
+                .audit_stored(&actor, &study_uid, instances)
+                .await;
+        }
     }
 
     async fn association_ended(&self, admission: &Admission) {
@@ -104,8 +119,8 @@ impl ModalityService {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&admission.peer());
-        if let Some(transfer) = transfer.filter(|t| t.instances > 0) {
-            self.audit(admission, transfer).await;
+        if let Some(transfer) = transfer {
+            self.audit(admission, transfer.studies).await;
         }
     }
 
@@ -141,24 +156,26 @@ impl ModalityService {
             facility_id,
             ..IngestContext::default()
         };
-        // The listener wrote the data set to the store's staging directory as
-        // it arrived; ingest takes that file over rather than copying it.
-        // `request.file` lives until the end of this function and removes the
-        // file if ingest did not keep it.
-        match self
-            .imaging
-            .store
-            .ingest_staged(request.file.path(), &ctx)
-            .await
-        {
+        // A large data set was written to the store's staging directory as
+        // it arrived, and ingest takes that file over rather than copying it
+        // (`request.file` removes it at the end of this function if ingest
+        // did not keep it); a small one is in memory.
+        let mut request = request;
+        let store = &self.imaging.store;
+        let result = match request.file.take_bytes() {
+            Some(bytes) => store.ingest_bytes(bytes, &ctx).await,
+            None => match request.file.path() {
+                Some(path) => store.ingest_staged(path, &ctx).await,
+                None => return StoreOutcome::ProcessingFailure("nothing was received".into()),
+            },
+        };
+        match result {
             Ok(stored) => {
-                let (finished, first) = self.count(admission, &stored.header.study_uid);
+                let (first, full) = self.count(admission, &stored.header.study_uid);
                 if first {
                     self.imaging.link_study(&stored.header.study_uid).await;
                 }
-                if let Some(finished) = finished {
-                    self.audit(admission, finished).await;
-                }
+                self.audit(admission, full).await;
                 StoreOutcome::Stored
             }
             Err(err) => {
