@@ -271,3 +271,58 @@ async fn a_modality_deleted_through_the_api_is_refused_at_its_next_association()
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("Calling AE Title Not Recognized"));
 }
+
+#[tokio::test]
+async fn studies_interleaved_on_one_association_get_one_audit_event_each() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    register_modality(&app, &c, "ISLAND-CT").await;
+    let files = tempfile::tempdir().expect("a directory");
+    let first = study(
+        files.path(),
+        &["CT_small.dcm", "MR_small.dcm", "CT_small.dcm"],
+        "MRN-1",
+    );
+    let second = study(files.path(), &["MR_small.dcm", "CT_small.dcm"], "MRN-2");
+    let port = port(&app);
+    let mut args = vec![
+        "-aet",
+        "ISLAND-CT",
+        "-aec",
+        "FERRY",
+        "127.0.0.1",
+        port.as_str(),
+    ];
+    // One from each study in turn, as `storescu` sends a folder in directory
+    // order rather than study by study.
+    let (a, b) = (&first.files, &second.files);
+    for path in [&a[0], &b[0], &a[1], &b[1], &a[2]] {
+        args.push(path.to_str().expect("a UTF-8 path"));
+    }
+    let stored = dcmtk("storescu", &args).await;
+    assert!(
+        stored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stored.stderr)
+    );
+
+    for (sent, instances) in [(&first, 3), (&second, 2)] {
+        let mut details: Vec<String> = Vec::new();
+        for _ in 0..50 {
+            details = sqlx::query_scalar(
+                "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
+            )
+            .bind(&sent.uid)
+            .fetch_all(app.db.pool())
+            .await
+            .expect("the events");
+            if !details.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(details.len(), 1, "{details:?}");
+        let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
+        assert_eq!(detail["instances"], instances, "{detail}");
+    }
+}
