@@ -93,20 +93,7 @@ async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_
     assert_eq!(linked, Some(patient));
     // One event for the association's transfer of the study, written once
     // the association has ended (just after storescu exits).
-    let mut details: Vec<String> = Vec::new();
-    for _ in 0..50 {
-        details = sqlx::query_scalar(
-            "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
-        )
-        .bind(&sent.uid)
-        .fetch_all(app.db.pool())
-        .await
-        .expect("the events");
-        if !details.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let details = store_events(&app, &sent.uid).await;
     assert_eq!(details.len(), 1, "{details:?}");
     let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
     assert_eq!(detail["instances"], 2);
@@ -307,22 +294,29 @@ async fn studies_interleaved_on_one_association_get_one_audit_event_each() {
     );
 
     for (sent, instances) in [(&first, 3), (&second, 2)] {
-        let mut details: Vec<String> = Vec::new();
-        for _ in 0..50 {
-            details = sqlx::query_scalar(
-                "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
-            )
-            .bind(&sent.uid)
-            .fetch_all(app.db.pool())
-            .await
-            .expect("the events");
-            if !details.is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let details = store_events(&app, &sent.uid).await;
         assert_eq!(details.len(), 1, "{details:?}");
         let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
         assert_eq!(detail["instances"], instances, "{detail}");
     }
+}
+
+/// The details of a study's `dicom.store` audit events, written once the
+/// association has ended (just after `storescu` exits): waited for.
+async fn store_events(app: &crate::helpers::TestApp, study_uid: &str) -> Vec<String> {
+    let mut details: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        details = sqlx::query_scalar(
+            "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
+        )
+        .bind(study_uid)
+        .fetch_all(app.db.pool())
+        .await
+        .expect("the events");
+        if !details.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    details
 }
