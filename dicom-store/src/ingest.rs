@@ -233,9 +233,9 @@ impl Store {
 
     /// As [`ingest`](Self::ingest), for a whole Part 10 file in memory (a
     /// C-STORE data set small enough never to have been staged on disk). On
-    /// local blobs it is parsed, hashed and written into its reserved blob
-    /// file in one blocking call; then its `fdatasync` and the index commit
-    /// run at once. No staging file is created, read back or renamed.
+    /// local blobs it is written into its reserved blob file, and that file's
+    /// `fdatasync` runs while it is parsed and hashed and its index row
+    /// commits. No staging file is created, read back or renamed.
     pub async fn ingest_bytes(
         &self,
         bytes: Vec<u8>,
@@ -570,7 +570,8 @@ impl Store {
     async fn discard_key(&self, key: &str) {
         let result = async {
             self.0.blobs.delete(key).await?;
-            sql::delete_journal(self.0.index.pool(), key).await?;
+            let mut conn = self.0.index.pool().acquire().await?;
+            sql::clear_journal(&mut conn, &[key]).await?;
             Ok::<_, IngestError>(())
         }
         .await;

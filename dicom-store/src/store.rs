@@ -133,9 +133,11 @@ impl Store {
             if !whole {
                 sql::remove_instance(&mut tx, &key).await?;
             }
-            sql::clear_journal(&mut tx, std::slice::from_ref(&key)).await?;
+            sql::clear_journal(&mut tx, &[&key]).await?;
             if !whole {
-                // The row goes before the blob; the journal row with it.
+                // Before the commit that clears its journal row: a crash in
+                // between leaves the row for the next recovery, never an
+                // orphan blob.
                 inner.blobs.delete(&key).await?;
             }
             tx.commit().await?;

@@ -88,7 +88,7 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     /// row) for puts to come; only called when
     /// [`puts_blocking`](Self::puts_blocking) is true. Local files create
     /// them empty and fsync their directory once for the whole batch, so
-    /// that [`put_bytes_blocking`](Self::put_bytes_blocking) then costs one
+    /// that [`write_bytes_blocking`](Self::write_bytes_blocking) then costs one
     /// write and one `fdatasync` and no directory entry has to be made
     /// durable per instance.
     fn reserve_blocking(&self, keys: &[String]) -> io::Result<()> {

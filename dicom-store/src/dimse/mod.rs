@@ -180,7 +180,7 @@ pub struct StoreRequest {
 /// Part 10 reader, `dicom_object::open_file` included, reads the file as is.
 ///
 /// An instance of up to 256 KiB (most CT, MR, X-ray and ECG objects) is
-/// held in memory ([`bytes`](Self::bytes)); a larger one was streamed to a
+/// held in memory ([`take_bytes`](Self::take_bytes)); a larger one was streamed to a
 /// file in [`DimseConfig::staging_dir`] as it arrived ([`path`](Self::path)),
 /// which is deleted when this value is dropped unless
 /// [`persist`](Self::persist) moved it.
@@ -219,14 +219,6 @@ impl StagedFile {
         match &self.content {
             Content::Disk(path) => Some(path),
             Content::Memory(_) => None,
-        }
-    }
-
-    /// The whole file, when it is held in memory.
-    pub fn bytes(&self) -> Option<&[u8]> {
-        match &self.content {
-            Content::Memory(bytes) => Some(bytes),
-            Content::Disk(_) => None,
         }
     }
 

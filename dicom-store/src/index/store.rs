@@ -130,18 +130,12 @@ pub async fn journal_keys(pool: &AnyPool, node: &str) -> Result<Vec<String>, sql
         .await
 }
 
-/// Removes one journal row.
-pub async fn delete_journal(pool: &AnyPool, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM dicom_ingest_journal WHERE blob_key = $1")
-        .bind(key)
-        .execute(pool)
-        .await
-        .map(drop)
-}
-
 /// Removes the journal rows of settled keys: keys whose blob and index row
 /// are both durable, or whose blob was discarded.
-pub async fn clear_journal(conn: &mut AnyConnection, keys: &[String]) -> Result<(), sqlx::Error> {
+pub async fn clear_journal<K: AsRef<str>>(
+    conn: &mut AnyConnection,
+    keys: &[K],
+) -> Result<(), sqlx::Error> {
     // One statement per chunk keeps the statement small on both engines.
     for chunk in keys.chunks(100) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
@@ -151,7 +145,7 @@ pub async fn clear_journal(conn: &mut AnyConnection, keys: &[String]) -> Result<
         );
         let mut query = sqlx::query(&sql);
         for key in chunk {
-            query = query.bind(key);
+            query = query.bind(key.as_ref());
         }
         query.execute(&mut *conn).await?;
     }
@@ -171,8 +165,9 @@ pub async fn indexed_under(
 
 /// Takes out of the index the instance stored under `key`, whose blob never
 /// became durable (it was never acknowledged): its metadata and row, its
-/// count in its series and study, and the series and study themselves when
-/// it was their only instance and nothing else refers to them.
+/// count in its series and study, and the series when it was its only
+/// instance. The study row stays, with its counts lowered: other tables
+/// (reading requests, consultations) may already refer to it.
 pub async fn remove_instance(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
     let found: Option<(i64, i64, i64)> = sqlx::query_as(
         "SELECT i.id, i.series_id, se.study_id FROM dicom_instance i \

@@ -148,7 +148,11 @@ impl ModalityService {
         }
     }
 
-    async fn store_instance(&self, admission: &Admission, request: StoreRequest) -> StoreOutcome {
+    async fn store_instance(
+        &self,
+        admission: &Admission,
+        mut request: StoreRequest,
+    ) -> StoreOutcome {
         let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
             return StoreOutcome::ProcessingFailure("unknown facility".into());
         };
@@ -160,7 +164,6 @@ impl ModalityService {
         // it arrived, and ingest takes that file over rather than copying it
         // (`request.file` removes it at the end of this function if ingest
         // did not keep it); a small one is in memory.
-        let mut request = request;
         let store = &self.imaging.store;
         let result = match request.file.take_bytes() {
             Some(bytes) => store.ingest_bytes(bytes, &ctx).await,
