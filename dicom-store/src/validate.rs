@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::Path;
 
+use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DicomCollectorOptions, InMemDicomObject, Tag};
@@ -213,23 +214,16 @@ fn read_checked<R: Read + Seek>(source: BufReader<R>) -> Result<ParsedInstance, 
         header.series_uid,
         header.sop_instance_uid
     );
-    let mut metadata = crate::json::dataset_to_json_with_bulk(&dataset, &bulk_base);
     // The data set was read up to the pixel data, which is never inline: name
     // where to fetch it.
-    if has_pixel_data || header.rows.is_some() {
-        let vr = if is_native(&header.transfer_syntax) && bits_allocated(&dataset) > 8 {
-            "OW"
+    let pixel_data = (has_pixel_data || header.rows.is_some()).then(|| {
+        if is_native(&header.transfer_syntax) && bits_allocated(&dataset) > 8 {
+            VR::OW
         } else {
-            "OB"
-        };
-        if let Some(object) = metadata.as_object_mut() {
-            object.insert(
-                "7FE00010".to_owned(),
-                serde_json::json!({ "vr": vr, "BulkDataURI": format!("{bulk_base}7FE00010") }),
-            );
+            VR::OB
         }
-    }
-    let metadata_json = metadata.to_string();
+    });
+    let metadata_json = crate::json::instance_metadata(&dataset, &bulk_base, pixel_data);
     Ok(ParsedInstance {
         header,
         metadata_json,
