@@ -29,24 +29,58 @@ const DATA_SET_PRESENT: u16 = 0x0000;
 /// A command set received from the peer.
 #[derive(Debug)]
 pub(crate) struct Command {
-    obj: InMemDicomObject,
+    /// Each element's tag and value, in the order received.
+    elements: Vec<(Tag, Vec<u8>)>,
 }
 
 impl Command {
     /// Decodes a reassembled command set.
+    ///
+    /// A command set is always Implicit VR Little Endian (PS3.7 §6.3.1):
+    /// tag, 4-byte length, value, with no sequences. It is read by hand: a
+    /// general data set reader costs more here than all the rest of a small
+    /// C-STORE's handling, and with `RUST_BACKTRACE` set it captures a
+    /// backtrace for the end of input it meets after the last element.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Self, DimseError> {
-        let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
-        let obj = InMemDicomObject::read_dataset_with_ts(bytes, &ts)
-            .map_err(|e| DimseError::Command(e.to_string()))?;
-        Ok(Self { obj })
+        let mut elements = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (head, tail) = rest
+                .split_at_checked(8)
+                .ok_or_else(|| DimseError::Command("an element header is cut short".into()))?;
+            let group = u16::from_le_bytes([head[0], head[1]]);
+            let element = u16::from_le_bytes([head[2], head[3]]);
+            let length = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            let (value, tail) = usize::try_from(length)
+                .ok()
+                .and_then(|length| tail.split_at_checked(length))
+                .ok_or_else(|| {
+                    DimseError::Command(format!(
+                        "element ({group:04X},{element:04X}) of {length} bytes overruns the command set"
+                    ))
+                })?;
+            elements.push((Tag(group, element), value.to_vec()));
+            rest = tail;
+        }
+        Ok(Self { elements })
+    }
+
+    fn value(&self, tag: Tag) -> Option<&[u8]> {
+        self.elements
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, value)| value.as_slice())
     }
 
     fn u16(&self, tag: Tag) -> Option<u16> {
-        self.obj.element(tag).ok()?.to_int::<u16>().ok()
+        match self.value(tag)? {
+            [low, high, ..] => Some(u16::from_le_bytes([*low, *high])),
+            _ => None,
+        }
     }
 
     fn uid(&self, tag: Tag) -> Option<String> {
-        let value = self.obj.element(tag).ok()?.to_str().ok()?;
+        let value = std::str::from_utf8(self.value(tag)?).ok()?;
         Some(value.trim_end_matches(['\0', ' ']).to_string())
     }
 
@@ -263,6 +297,26 @@ mod tests {
         assert_eq!(decoded.u16(tags::STATUS), Some(0xA900));
         assert_eq!(decoded.affected_sop_instance().as_deref(), Some("1.2.3"));
         assert!(!decoded.has_data_set());
+    }
+
+    #[test]
+    fn a_command_set_cut_short_or_overrun_is_refused() {
+        let bytes = Response::new(field::C_ECHO_RSP, 1, 0).encode();
+        for cut in [1, 7, bytes.len() - 1] {
+            assert!(
+                matches!(Command::decode(&bytes[..cut]), Err(DimseError::Command(_))),
+                "cut at {cut}"
+            );
+        }
+        let mut overrun = bytes.clone();
+        overrun[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            Command::decode(&overrun),
+            Err(DimseError::Command(_))
+        ));
+        let decoded = Command::decode(&bytes).expect("whole");
+        assert_eq!(decoded.u16(tags::MESSAGE_ID_BEING_RESPONDED_TO), Some(1));
+        assert_eq!(decoded.affected_sop_class(), None);
     }
 
     #[test]
