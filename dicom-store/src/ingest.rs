@@ -22,7 +22,8 @@
 //! journal costs one commit per batch rather than one per instance; a key that
 //! is never used is deleted at the next recovery. On local files a batch's
 //! keys are also *reserved*: created empty, with one directory fsync for the
-//! batch.
+//! batch. The next batch is made in the background once half of one is used,
+//! so a steady stream of instances never waits for it.
 //!
 //! A C-STORE data set of up to 256 KiB arrives in memory
 //! ([`Store::ingest_bytes`]). On local blob storage it is written straight
@@ -62,7 +63,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::IngestError;
-use crate::index::commit::CommitJob;
+use crate::index::commit::{CommitJob, Job, JournalJob};
 use crate::index::store::{self as sql, IndexOutcome};
 use crate::index::NewInstance;
 use crate::store::Store;
@@ -425,7 +426,13 @@ impl Store {
                 settled,
                 reply,
             };
-            if self.0.committer.send(job).await.is_err() {
+            if self
+                .0
+                .committer
+                .send(Job::Instance(Box::new(job)))
+                .await
+                .is_err()
+            {
                 return Err(IngestError::ShuttingDown);
             }
             match answer.await {
@@ -520,14 +527,55 @@ impl Store {
 
     /// A blob key whose journal row is already committed.
     async fn take_key(&self) -> Result<String, IngestError> {
-        if let Some(key) = self.pop_key() {
+        if let Some((key, left)) = self.pop_key() {
+            if left < KEY_BATCH / 2 {
+                self.refill_in_background();
+            }
             return Ok(key);
         }
+        // The pool ran dry (the first ingest, or a burst the background refill
+        // did not keep up with): this ingest waits for a batch. One batch at a
+        // time, so concurrent ingests share it instead of each writing one.
+        let _refilling = self.0.refilling.lock().await;
+        loop {
+            if let Some((key, _)) = self.pop_key() {
+                return Ok(key);
+            }
+            self.refill().await?;
+        }
+    }
+
+    /// Starts a refill of the key pool unless one is under way, so that
+    /// the next batch's journal commit and reserved files are made before they
+    /// are needed rather than on an instance's way to its acknowledgement.
+    fn refill_in_background(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let Ok(_refilling) = store.0.refilling.try_lock() else {
+                return;
+            };
+            if let Err(error) = store.refill().await {
+                tracing::warn!(%error, "could not reserve blob keys ahead; ingest will retry");
+            }
+        });
+    }
+
+    /// Journals a batch of new keys, reserves their blobs, and adds them to the pool.
+    async fn refill(&self) -> Result<(), IngestError> {
         let shard = new_shard();
         let mut keys: Vec<String> = (0..KEY_BATCH).map(|_| new_key(&shard)).collect();
-        let mut tx = self.0.index.begin_write().await?;
-        sql::insert_journal(&mut tx, &keys, &self.0.config.node).await?;
-        tx.commit().await?;
+        // Through the group committer, which is then the only writer to the
+        // index while instances stream in.
+        let (reply, answer) = oneshot::channel();
+        let job = JournalJob {
+            keys: keys.clone(),
+            node: self.0.config.node.clone(),
+            reply,
+        };
+        if self.0.committer.send(Job::Journal(job)).await.is_err() {
+            return Err(IngestError::ShuttingDown);
+        }
+        answer.await.map_err(|_| IngestError::ShuttingDown)??;
         // Journalled first, so a crash from here on leaves nothing that
         // recovery does not find.
         if self.0.blobs.puts_blocking() {
@@ -539,13 +587,12 @@ impl Store {
             .await
             .map_err(std::io::Error::other)??;
         }
-        let key = keys.pop().expect("a batch has at least one key");
         self.0
             .keys
             .lock()
             .expect("the key pool's lock is never held across a panic")
             .extend(keys);
-        Ok(key)
+        Ok(())
     }
 
     /// Gives back a key that names no blob, for the next instance.
@@ -557,12 +604,14 @@ impl Store {
             .push(key);
     }
 
-    fn pop_key(&self) -> Option<String> {
-        self.0
+    /// A key from the pool, and how many are left after it.
+    fn pop_key(&self) -> Option<(String, usize)> {
+        let mut keys = self
+            .0
             .keys
             .lock()
-            .expect("the key pool's lock is never held across a panic")
-            .pop()
+            .expect("the key pool's lock is never held across a panic");
+        keys.pop().map(|key| (key, keys.len()))
     }
 
     /// Deletes the blob of a key that will not be indexed, then its journal

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::blob::{BlobReader, BlobStore};
 use crate::error::StoreError;
-use crate::index::commit::{self, CommitJob};
+use crate::index::commit::{self, Job};
 use crate::index::{store as sql, Index, InstanceRow, SeriesRow, StudyRow};
 
 /// Settings of a [`Store`].
@@ -59,10 +59,13 @@ pub(crate) struct Inner {
     pub(crate) index: Index,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: StoreConfig,
-    pub(crate) committer: mpsc::Sender<CommitJob>,
+    pub(crate) committer: mpsc::Sender<Job>,
     /// Blob keys already written to the journal and not yet used. A std mutex:
     /// it is held for a `Vec::pop` and never across an `.await`.
     pub(crate) keys: Mutex<Vec<String>>,
+    /// Held while a batch of keys is journalled and reserved, so that only
+    /// one batch is made at a time.
+    pub(crate) refilling: tokio::sync::Mutex<()>,
     /// Journal keys whose blob and index row are both durable, waiting to be
     /// cleared by the next group commit.
     pub(crate) settled: Mutex<Vec<String>>,
@@ -88,6 +91,7 @@ impl Store {
             config,
             committer,
             keys: Mutex::new(Vec::new()),
+            refilling: tokio::sync::Mutex::new(()),
             settled: Mutex::new(Vec::new()),
         })))
     }
