@@ -224,6 +224,15 @@ fn date(value: &Option<String>) -> Option<&str> {
         .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The instance row's `INSERT`, shared by both engines' statements below.
+macro_rules! insert_instance {
+    () => {
+        "INSERT INTO dicom_instance (sop_instance_uid, series_id, sop_class_uid, \
+         transfer_syntax, instance_number, rows, columns, frames, size, sha256, blob_key, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    };
+}
+
 /// Indexes one instance inside the caller's write transaction: its study and
 /// series rows (created on first sight), the instance row and its metadata.
 /// The instance row's trigger counts it into its series and study.
@@ -320,20 +329,18 @@ pub async fn index_instance(
     // the row the first made (`last_insert_rowid()` ignores the rows the
     // instance trigger writes).
     let sql = match engine {
-        Engine::Postgres => {
-            "WITH i AS (INSERT INTO dicom_instance (sop_instance_uid, series_id, sop_class_uid, \
-             transfer_syntax, instance_number, rows, columns, frames, size, sha256, blob_key, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id) \
+        Engine::Postgres => concat!(
+            "WITH i AS (",
+            insert_instance!(),
+            " RETURNING id) \
              INSERT INTO dicom_instance_metadata (instance_id, series_id, metadata) \
              SELECT id, $2, $13 FROM i"
-        }
-        Engine::Sqlite => {
-            "INSERT INTO dicom_instance (sop_instance_uid, series_id, sop_class_uid, \
-             transfer_syntax, instance_number, rows, columns, frames, size, sha256, blob_key, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12); \
-             INSERT INTO dicom_instance_metadata (instance_id, series_id, metadata) \
+        ),
+        Engine::Sqlite => concat!(
+            insert_instance!(),
+            "; INSERT INTO dicom_instance_metadata (instance_id, series_id, metadata) \
              VALUES (last_insert_rowid(), $2, $13)"
-        }
+        ),
     };
     sqlx::query(sql)
         .bind(&h.sop_instance_uid)

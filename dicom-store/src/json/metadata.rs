@@ -81,16 +81,22 @@ fn pixel_data_attribute(out: &mut String, vr: VR, base: &str) {
     out.push('}');
 }
 
-/// `"GGGGEEEE":`, the key of an attribute.
-fn key(out: &mut String, tag: Tag) {
+/// `"GGGGEEEE"`: a tag as DICOM JSON writes it, as a key or an AT value.
+fn quoted_tag(out: &mut String, tag: Tag) {
     // Writing to a String cannot fail.
-    let _ = write!(out, "\"{:04X}{:04X}\":", tag.group(), tag.element());
+    let _ = write!(out, "\"{:04X}{:04X}\"", tag.group(), tag.element());
+}
+
+/// The key of an attribute, and its colon.
+fn key(out: &mut String, tag: Tag) {
+    quoted_tag(out, tag);
+    out.push(':');
 }
 
 fn bulk_uri(out: &mut String, base: &str, tag: Tag) {
     string(
         out,
-        &format!("{base}{:04X}{:04X}", tag.group(), tag.element()),
+        &format!("{base}{}", super::tag_key(tag.group(), tag.element())),
     );
 }
 
@@ -164,7 +170,7 @@ fn primitive(out: &mut String, vr: VR, value: &PrimitiveValue) -> bool {
                     if i > 0 {
                         out.push(',');
                     }
-                    let _ = write!(out, "\"{:04X}{:04X}\"", tag.group(), tag.element());
+                    quoted_tag(out, *tag);
                 }
             }
         }
