@@ -101,6 +101,10 @@ pub struct Stored {
     pub header: InstanceHeader,
     /// Whether it was new.
     pub outcome: Outcome,
+    /// The consortium patient its study was linked to when the instance was
+    /// indexed; `None` when it was not, or is not known (an instance that was
+    /// already stored).
+    pub patient_id: Option<i64>,
 }
 
 /// An instance written to the staging directory, not yet checked or durable.
@@ -456,7 +460,7 @@ impl Store {
             }
         };
         match outcome {
-            IndexOutcome::Created => {
+            IndexOutcome::Created(patient_id) => {
                 if let Err(e) = flushed {
                     // Committed, but the blob is not on disk: the row goes
                     // before anyone is told the instance is stored.
@@ -472,6 +476,7 @@ impl Store {
                 Ok(Stored {
                     header,
                     outcome: Outcome::Created,
+                    patient_id,
                 })
             }
             // A racing sender committed first: our copy goes.
@@ -517,6 +522,7 @@ impl Store {
             Ok(Stored {
                 header,
                 outcome: Outcome::AlreadyStored,
+                patient_id: None,
             })
         } else {
             Err(IngestError::DuplicateConflict {

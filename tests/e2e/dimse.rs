@@ -97,6 +97,15 @@ async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_
     assert_eq!(details.len(), 1, "{details:?}");
     let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
     assert_eq!(detail["instances"], 2);
+    // The event names the patient the study was linked to on its way in.
+    let audited: Option<i64> = sqlx::query_scalar(
+        "SELECT patient_id FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
+    )
+    .bind(&sent.uid)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("the event");
+    assert_eq!(audited, Some(patient));
     assert!(audit_events(&app, "dicom.search", &sent.uid).await >= 1);
 
     let found = dcmtk(
@@ -299,6 +308,82 @@ async fn studies_interleaved_on_one_association_get_one_audit_event_each() {
         let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
         assert_eq!(detail["instances"], instances, "{detail}");
     }
+}
+
+#[tokio::test]
+async fn an_association_of_more_studies_than_one_tally_holds_audits_each_study_once() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    register_modality(&app, &c, "ISLAND-CT").await;
+    let patient = app
+        .patient_at(c.island_a, "110101195803120021", "MRN-7731")
+        .await;
+    let files = tempfile::tempdir().expect("a directory");
+    // 70 studies, one instance each, the first sent again at the end: the
+    // tally is audited once it holds 64 studies, and the first study then
+    // starts a new tally of its own.
+    // A folder per study: the copies are named after the Patient ID.
+    let folder = |n: usize| {
+        let dir = files.path().join(n.to_string());
+        std::fs::create_dir(&dir).expect("a folder");
+        dir
+    };
+    let sent: Vec<_> = (0..70)
+        .map(|n| study(&folder(n), &["CT_small.dcm"], "MRN-7731"))
+        .collect();
+    let again = study(&folder(70), &["CT_small.dcm"], "MRN-7731");
+    let port = port(&app);
+    let mut args = vec![
+        "-aet",
+        "ISLAND-CT",
+        "-aec",
+        "FERRY",
+        "127.0.0.1",
+        port.as_str(),
+    ];
+    for s in &sent {
+        args.push(s.files[0].to_str().expect("a UTF-8 path"));
+    }
+    // Another instance of the first study, with its own SOP Instance UID.
+    let extra = again.files[0].to_str().expect("a UTF-8 path").to_owned();
+    let moved = files.path().join("extra.dcm");
+    let mut object = dicom_object::open_file(&extra).expect("the copy");
+    object.put(dicom_core::DataElement::new(
+        dicom_dictionary_std::tags::STUDY_INSTANCE_UID,
+        dicom_core::VR::UI,
+        dicom_core::PrimitiveValue::from(sent[0].uid.as_str()),
+    ));
+    object.write_to_file(&moved).expect("written");
+    args.push(moved.to_str().expect("a UTF-8 path"));
+    let stored = dcmtk("storescu", &args).await;
+    assert!(
+        stored.status.success(),
+        "{:?} {} {}",
+        stored.status,
+        String::from_utf8_lossy(&stored.stdout),
+        String::from_utf8_lossy(&stored.stderr)
+    );
+
+    let last = store_events(&app, &sent[69].uid).await;
+    assert_eq!(last.len(), 1, "{last:?}");
+    let first = store_events(&app, &sent[0].uid).await;
+    assert_eq!(first.len(), 2, "one per tally: {first:?}");
+    for s in &sent[1..69] {
+        let details = store_events(&app, &s.uid).await;
+        assert_eq!(details.len(), 1, "{details:?}");
+        let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");
+        assert_eq!(detail["instances"], 1, "{detail}");
+    }
+    // Every event names the patient the studies were linked to.
+    let unlinked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_event WHERE subtype = 'dicom.store' \
+         AND (patient_id IS NULL OR patient_id <> $1)",
+    )
+    .bind(patient)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("a count");
+    assert_eq!(unlinked, 0);
 }
 
 /// The details of a study's `dicom.store` audit events, written once the

@@ -8,8 +8,9 @@ use super::{now_ms, search_form, Engine, InstanceRow, NewInstance, SeriesRow, St
 /// What indexing one instance inside a transaction came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexOutcome {
-    /// New rows were written.
-    Created,
+    /// New rows were written. The value is the consortium patient the
+    /// study is linked to, if it is.
+    Created(Option<i64>),
     /// The same SOP instance with the same SHA-256 was already indexed; nothing
     /// was written.
     AlreadyStored,
@@ -44,6 +45,8 @@ pub struct Known {
     pub sha256: Option<String>,
     /// The study: id, sending facility, DICOM Patient ID.
     pub study: Option<(i64, i64, String)>,
+    /// The consortium patient the study is linked to.
+    pub study_patient: Option<i64>,
     /// The series: id, and the study it belongs to.
     pub series: Option<(i64, i64)>,
 }
@@ -55,6 +58,7 @@ type KnownRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
 );
 
 /// Looks up an instance's SOP Instance, Study and Series UIDs in one
@@ -63,9 +67,10 @@ pub async fn known(
     conn: &mut AnyConnection,
     h: &crate::validate::InstanceHeader,
 ) -> Result<Known, sqlx::Error> {
-    let (sha256, study_id, facility_id, patient_id, series_id, series_study): KnownRow =
+    let (sha256, study_id, facility_id, patient_id, study_patient, series_id, series_study): KnownRow =
         sqlx::query_as(
-            "SELECT i.sha256, s.id, s.facility_id, s.dicom_patient_id, se.id, se.study_id \
+            "SELECT i.sha256, s.id, s.facility_id, s.dicom_patient_id, s.patient_id, se.id, \
+             se.study_id \
              FROM (SELECT 1 AS one) o \
              LEFT JOIN dicom_instance i ON i.sop_instance_uid = $1 \
              LEFT JOIN dicom_study s ON s.study_uid = $2 \
@@ -82,6 +87,7 @@ pub async fn known(
             (Some(id), Some(facility), Some(patient)) => Some((id, facility, patient)),
             _ => None,
         },
+        study_patient,
         series: series_id.zip(series_study),
     })
 }
@@ -256,14 +262,14 @@ pub async fn index_instance(
         });
     }
 
-    let study_id = match known.study {
+    let (study_id, linked) = match known.study {
         Some((id, facility_id, patient_id)) => {
             if let Some(reason) =
                 study_conflict(&(facility_id, patient_id), new.facility_id, &h.patient_id)
             {
                 return Ok(IndexOutcome::StudyConflict(reason));
             }
-            id
+            (id, known.study_patient)
         }
         None => {
             sqlx::query_scalar(
@@ -292,7 +298,8 @@ pub async fn index_instance(
             .bind(&h.study_id)
             .bind(now)
             .fetch_one(&mut *conn)
-            .await?
+            .await
+            .map(|id| (id, new.patient_id))?
         }
     };
 
@@ -361,7 +368,7 @@ pub async fn index_instance(
     // The trigger `dicom_instance_counted` counted the instance into its
     // series and study. Its journal row stays until a later commit clears
     // it (`CommitJob::settled`), once the blob is known to be durable too.
-    Ok(IndexOutcome::Created)
+    Ok(IndexOutcome::Created(linked))
 }
 
 /// Counts a new series in its study and adds its modality to Modalities in

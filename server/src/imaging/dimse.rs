@@ -18,9 +18,9 @@ use ferry_dicom_store::dimse::{
     StoreRequest,
 };
 use ferry_dicom_store::find::FindError;
-use ferry_dicom_store::{IngestContext, IngestError};
+use ferry_dicom_store::{IngestContext, IngestError, Stored};
 
-use super::Imaging;
+use super::{Imaging, StoredStudy};
 use crate::audit::Actor;
 
 /// The DIMSE side of [`Imaging`].
@@ -43,7 +43,7 @@ const STUDIES_PER_AUDIT: usize = 64;
 /// still gets one event and one patient link.
 #[derive(Debug, Default)]
 struct Transfer {
-    studies: Vec<(String, usize)>,
+    studies: Vec<StoredStudy>,
 }
 
 fn actor(admission: &Admission) -> Actor {
@@ -75,42 +75,71 @@ impl ModalityService {
         }
     }
 
-    /// Counts a stored instance against its association. Returns whether
-    /// this is the first instance of its study the association has sent
-    /// since its last audit events, and the tally to audit now when the
-    /// association has sent more studies than one tally holds.
-    fn count(&self, admission: &Admission, study_uid: &str) -> (bool, Vec<(String, usize)>) {
+    /// Counts a stored instance into its association's tally of an
+    /// earlier instance of its study; `false` when the study is not in the
+    /// tally yet.
+    fn count_again(&self, admission: &Admission, study_uid: &str) -> bool {
         let mut transfers = self
             .transfers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let transfer = transfers.entry(admission.peer()).or_default();
         // The study is most often the one before.
-        if let Some((_, instances)) = transfer
+        match transfer
             .studies
             .iter_mut()
             .rev()
-            .find(|(uid, _)| uid == study_uid)
+            .find(|study| study.study_uid == study_uid)
         {
-            *instances += 1;
-            return (false, Vec::new());
+            Some(study) => {
+                study.instances += 1;
+                true
+            }
+            None => false,
         }
+    }
+
+    /// Adds a study to its association's tally. Returns the tally to audit
+    /// now when the association has sent more studies than one tally holds.
+    fn add_study(&self, admission: &Admission, study: StoredStudy) -> Vec<StoredStudy> {
+        let mut transfers = self
+            .transfers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let transfer = transfers.entry(admission.peer()).or_default();
         let full = if transfer.studies.len() >= STUDIES_PER_AUDIT {
             std::mem::take(&mut transfer.studies)
         } else {
             Vec::new()
         };
-        transfer.studies.push((study_uid.to_owned(), 1));
-        (true, full)
+        transfer.studies.push(study);
+        full
     }
 
-    async fn audit(&self, admission: &Admission, studies: Vec<(String, usize)>) {
-        let actor = actor(admission);
-        for (study_uid, instances) in studies {
-            self.imaging
-                .audit_stored(&actor, &study_uid, instances)
-                .await;
+    /// Tallies a stored instance. The first instance of a study since the
+    /// association's last audit events also links the study to a
+    /// consortium patient, when the index did not have it linked already.
+    async fn tally(&self, admission: &Admission, facility_id: i64, stored: Stored) {
+        let header = stored.header;
+        if self.count_again(admission, &header.study_uid) {
+            return;
         }
+        let patient_id = match stored.patient_id {
+            Some(patient) => Some(patient),
+            None => {
+                self.imaging
+                    .link_study(facility_id, &header.study_uid, &header.patient_id)
+                    .await
+            }
+        };
+        let study = StoredStudy {
+            study_uid: header.study_uid,
+            instances: 1,
+            facility_id,
+            patient_id,
+        };
+        let full = self.add_study(admission, study);
+        self.imaging.audit_stored(&actor(admission), &full).await;
     }
 
     async fn association_ended(&self, admission: &Admission) {
@@ -120,7 +149,9 @@ impl ModalityService {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&admission.peer());
         if let Some(transfer) = transfer {
-            self.audit(admission, transfer.studies).await;
+            self.imaging
+                .audit_stored(&actor(admission), &transfer.studies)
+                .await;
         }
     }
 
@@ -174,11 +205,7 @@ impl ModalityService {
         };
         match result {
             Ok(stored) => {
-                let (first, full) = self.count(admission, &stored.header.study_uid);
-                if first {
-                    self.imaging.link_study(&stored.header.study_uid).await;
-                }
-                self.audit(admission, full).await;
+                self.tally(admission, facility_id, stored).await;
                 StoreOutcome::Stored
             }
             Err(err) => {

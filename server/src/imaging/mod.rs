@@ -70,6 +70,17 @@ pub async fn open_store_as(
         .context("opening the imaging store")
 }
 
+/// Instances stored into one study, as one `dicom.store` audit event tells
+/// them: the study's facility and patient are the event's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStudy {
+    pub study_uid: String,
+    pub instances: usize,
+    pub facility_id: i64,
+    /// The consortium patient the study is linked to.
+    pub patient_id: Option<i64>,
+}
+
 /// What both doors into the store share: the database and the store.
 #[derive(Clone)]
 pub struct Imaging {
@@ -92,69 +103,92 @@ impl Imaging {
         &self.store
     }
 
-    /// After instances went into a study: [`link_study`](Self::link_study),
-    /// then [`audit_stored`](Self::audit_stored).
+    /// After instances went into a study: links it to a consortium patient
+    /// if it is not linked yet ([`link_study`](Self::link_study)), then
+    /// audits them ([`audit_stored`](Self::audit_stored)).
     pub async fn after_store(&self, actor: &Actor, study_uid: &str, instances: usize) {
-        self.link_study(study_uid).await;
-        self.audit_stored(actor, study_uid, instances).await;
-    }
-
-    /// Links a study to a consortium patient if it is not linked yet and the
-    /// sending facility holds a record whose number is the DICOM Patient ID.
-    /// Failures are logged, not returned: the instances are already stored
-    /// and acknowledged.
-    pub async fn link_study(&self, study_uid: &str) {
-        if let Err(err) = self.try_link_study(study_uid).await {
-            tracing::error!(error = %err, study_uid, "linking a stored study failed");
-        }
-    }
-
-    /// Records a `dicom.store` event for `instances` stored into a study.
-    /// Failures are logged, as for [`link_study`](Self::link_study).
-    pub async fn audit_stored(&self, actor: &Actor, study_uid: &str, instances: usize) {
-        if let Err(err) = self.try_audit_stored(actor, study_uid, instances).await {
-            tracing::error!(error = %err, study_uid, "recording a stored study failed");
-        }
-    }
-
-    async fn try_link_study(&self, study_uid: &str) -> anyhow::Result<()> {
-        let Some(study) = self.store.study(study_uid).await? else {
-            return Ok(());
+        let study = match self.store.study(study_uid).await {
+            Ok(Some(study)) => study,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::error!(error = %err, study_uid, "reading a stored study failed");
+                return;
+            }
         };
-        if study.patient_id.is_some() {
-            return Ok(());
-        }
-        let patient_id = sqlx::query_scalar::<_, i64>(
-            "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = $2",
-        )
-        .bind(study.facility_id)
-        .bind(study.dicom_patient_id.trim())
-        .fetch_optional(self.db.pool())
-        .await?;
-        if let Some(patient) = patient_id {
-            self.store.link_patient(study_uid, Some(patient)).await?;
-        }
-        Ok(())
+        let patient_id = match study.patient_id {
+            Some(patient) => Some(patient),
+            None => {
+                self.link_study(study.facility_id, study_uid, &study.dicom_patient_id)
+                    .await
+            }
+        };
+        let stored = StoredStudy {
+            study_uid: study_uid.to_owned(),
+            instances,
+            facility_id: study.facility_id,
+            patient_id,
+        };
+        self.audit_stored(actor, std::slice::from_ref(&stored))
+            .await;
     }
 
-    async fn try_audit_stored(
+    /// Links a study that is not linked yet to the consortium patient whose
+    /// record number at the sending facility is the DICOM Patient ID, and
+    /// returns that patient. Failures are logged, not returned: the
+    /// instances are already stored and acknowledged.
+    pub async fn link_study(
         &self,
-        actor: &Actor,
+        facility_id: i64,
         study_uid: &str,
-        instances: usize,
-    ) -> anyhow::Result<()> {
-        let Some(study) = self.store.study(study_uid).await? else {
-            return Ok(());
-        };
-        let mut entry = AuditEntry::new(Action::Create, "dicom.store")
-            .entity("dicom_study", study_uid)
-            .facility(study.facility_id)
-            .detail(serde_json::json!({ "instances": instances }));
-        if let Some(patient) = study.patient_id {
-            entry = entry.patient(patient);
+        dicom_patient_id: &str,
+    ) -> Option<i64> {
+        let linked = async {
+            let patient_id = sqlx::query_scalar::<_, i64>(
+                "SELECT patient_id FROM patient_record \
+                 WHERE facility_id = $1 AND record_number = $2",
+            )
+            .bind(facility_id)
+            .bind(dicom_patient_id.trim())
+            .fetch_optional(self.db.pool())
+            .await?;
+            if let Some(patient) = patient_id {
+                self.store.link_patient(study_uid, Some(patient)).await?;
+            }
+            Ok::<_, anyhow::Error>(patient_id)
         }
+        .await;
+        linked.unwrap_or_else(|err| {
+            tracing::error!(error = %err, study_uid, "linking a stored study failed");
+            None
+        })
+    }
+
+    /// Records a `dicom.store` event per study for the instances stored
+    /// into it, all in one transaction. Failures are logged, as for
+    /// [`link_study`](Self::link_study).
+    pub async fn audit_stored(&self, actor: &Actor, studies: &[StoredStudy]) {
+        if let Err(err) = self.try_audit_stored(actor, studies).await {
+            tracing::error!(error = %err, studies = studies.len(), "recording stored studies failed");
+        }
+    }
+
+    async fn try_audit_stored(&self, actor: &Actor, studies: &[StoredStudy]) -> anyhow::Result<()> {
+        if studies.is_empty() {
+            return Ok(());
+        }
+        // One write transaction for the lot: on SQLite each is a turn of the
+        // one write lock that ingest's group commit is also waiting for.
         let mut tx = self.db.begin_write().await?;
-        crate::audit::append(&mut tx, actor, entry).await?;
+        for study in studies {
+            let mut entry = AuditEntry::new(Action::Create, "dicom.store")
+                .entity("dicom_study", &study.study_uid)
+                .facility(study.facility_id)
+                .detail(serde_json::json!({ "instances": study.instances }));
+            if let Some(patient) = study.patient_id {
+                entry = entry.patient(patient);
+            }
+            crate::audit::append(&mut tx, actor, entry).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

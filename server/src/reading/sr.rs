@@ -19,6 +19,7 @@ use super::report::ReportKind;
 use super::report_store::{self as reports, ReportRow};
 use super::store as requests;
 use crate::audit::Actor;
+use crate::imaging::StoredStudy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -147,7 +148,15 @@ pub async fn file(state: &AppState, report_id: i64) -> anyhow::Result<bool> {
     store.ingest(&bytes[..], &ctx).await?;
     state
         .imaging
-        .audit_stored(&Actor::system("reading"), &study.study_uid, 1)
+        .audit_stored(
+            &Actor::system("reading"),
+            &[StoredStudy {
+                study_uid: study.study_uid.clone(),
+                instances: 1,
+                facility_id: study.facility_id,
+                patient_id: study.patient_id,
+            }],
+        )
         .await;
     sqlx::query(
         "UPDATE reading_report_sr SET stored_at = $1, last_error = NULL WHERE report_id = $2",
