@@ -18,7 +18,7 @@ use ferry_dicom_store::dimse::{
     StoreRequest,
 };
 use ferry_dicom_store::find::FindError;
-use ferry_dicom_store::{IngestContext, IngestError, Stored};
+use ferry_dicom_store::{IngestContext, IngestError, Outcome, Stored};
 
 use super::{Imaging, StoredStudy};
 use crate::audit::Actor;
@@ -124,13 +124,21 @@ impl ModalityService {
         if self.count_again(admission, &header.study_uid) {
             return;
         }
-        let patient_id = match stored.patient_id {
-            Some(patient) => Some(patient),
-            None => {
+        let patient_id = match (stored.patient_id, stored.outcome) {
+            (Some(patient), _) => Some(patient),
+            // Indexed just now, and the index had the study unlinked.
+            (None, Outcome::Created) => {
                 self.imaging
                     .link_study(facility_id, &header.study_uid, &header.patient_id)
                     .await
             }
+            // Stored before: the study may have been linked since, by hand
+            // to another patient too, and that link stays.
+            (None, Outcome::AlreadyStored) => self
+                .imaging
+                .study_linked(&header.study_uid)
+                .await
+                .and_then(|(_, patient)| patient),
         };
         let study = StoredStudy {
             study_uid: header.study_uid,

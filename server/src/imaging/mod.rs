@@ -107,12 +107,28 @@ impl Imaging {
     /// if it is not linked yet ([`link_study`](Self::link_study)), then
     /// audits them ([`audit_stored`](Self::audit_stored)).
     pub async fn after_store(&self, actor: &Actor, study_uid: &str, instances: usize) {
+        let Some((facility_id, patient_id)) = self.study_linked(study_uid).await else {
+            return;
+        };
+        let stored = StoredStudy {
+            study_uid: study_uid.to_owned(),
+            instances,
+            facility_id,
+            patient_id,
+        };
+        self.audit_stored(actor, std::slice::from_ref(&stored))
+            .await;
+    }
+
+    /// Reads a study's facility and patient, linking the study first when
+    /// it is not linked yet; `None` when there is no such study (or it
+    /// could not be read, which is logged).
+    pub async fn study_linked(&self, study_uid: &str) -> Option<(i64, Option<i64>)> {
         let study = match self.store.study(study_uid).await {
-            Ok(Some(study)) => study,
-            Ok(None) => return,
+            Ok(study) => study?,
             Err(err) => {
                 tracing::error!(error = %err, study_uid, "reading a stored study failed");
-                return;
+                return None;
             }
         };
         let patient_id = match study.patient_id {
@@ -122,14 +138,7 @@ impl Imaging {
                     .await
             }
         };
-        let stored = StoredStudy {
-            study_uid: study_uid.to_owned(),
-            instances,
-            facility_id: study.facility_id,
-            patient_id,
-        };
-        self.audit_stored(actor, std::slice::from_ref(&stored))
-            .await;
+        Some((study.facility_id, patient_id))
     }
 
     /// Links a study that is not linked yet to the consortium patient whose
