@@ -5,7 +5,11 @@
 //! reading it, so a few hostile bytes declaring a 4 GB element would make the
 //! server allocate 4 GB. This walk reads only headers: the file meta group by
 //! hand (its encoding is fixed, explicit VR little endian), the data set with
-//! dicom-parser's lazy reader, skipping every value.
+//! dicom-parser's lazy reader, skipping every value, or, for the common case
+//! of an explicit VR little endian data set in memory, over its bytes
+//! ([`flat`]).
+
+mod flat;
 
 use std::cell::Cell;
 use std::fs::File;
@@ -42,10 +46,30 @@ pub fn check(path: &Path) -> Result<(), LengthError> {
 
 /// As [`check`], for a Part 10 file held in memory.
 pub fn check_bytes(data: &[u8]) -> Result<(), LengthError> {
-    check_reader(Cursor::new(data), data.len() as u64)
+    let size = data.len() as u64;
+    let mut file = Cursor::new(data);
+    let transfer_syntax = file_meta(&mut file, size)?;
+    let rest = usize::try_from(file.position())
+        .ok()
+        .and_then(|at| data.get(at..));
+    if let Some(rest) = rest {
+        if transfer_syntax == EXPLICIT_VR_LITTLE_ENDIAN && flat::plainly_framed(rest) {
+            return Ok(());
+        }
+    }
+    data_set(file, size, &transfer_syntax)
 }
 
+const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
+
 fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthError> {
+    let transfer_syntax = file_meta(&mut file, size)?;
+    data_set(file, size, &transfer_syntax)
+}
+
+/// Reads the preamble and the file meta group, and returns the Transfer
+/// Syntax UID. Leaves `file` at the data set.
+fn file_meta<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthError> {
     let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
     let mut head = [0u8; 132];
     file.read_exact(&mut head).map_err(|e| malformed(&e))?;
@@ -58,18 +82,21 @@ fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthErro
     };
     file.seek(SeekFrom::Start(start))
         .map_err(|e| malformed(&e))?;
-    let transfer_syntax = meta_group(&mut file, size)?;
-    let ts = TransferSyntaxRegistry
-        .get(&transfer_syntax)
-        .ok_or_else(|| {
-            LengthError::Malformed(format!("unknown transfer syntax {transfer_syntax}"))
-        })?;
+    meta_group(file, size)
+}
+
+/// Walks the data set with dicom-parser's lazy reader.
+fn data_set<R: Read + Seek>(file: R, size: u64, transfer_syntax: &str) -> Result<(), LengthError> {
+    let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
+    let ts = TransferSyntaxRegistry.get(transfer_syntax).ok_or_else(|| {
+        LengthError::Malformed(format!("unknown transfer syntax {transfer_syntax}"))
+    })?;
     // Explicit VR, read as it is stored (not deflated): element headers
     // carry their VR bytes, and a damaged one must be refused here. The
     // parser reads an unknown VR as UN with a 32-bit length, while the
     // collector that reads the instance afterwards frames it another way,
     // and finds lengths this walk never saw.
-    let explicit = matches!(ts.uid(), "1.2.840.10008.1.2.1" | "1.2.840.10008.1.2.2")
+    let explicit = matches!(ts.uid(), EXPLICIT_VR_LITTLE_ENDIAN | "1.2.840.10008.1.2.2")
         || ts.is_encapsulated_pixel_data();
     let last = Rc::new(Cell::new([0u8; 12]));
     let tail = Tail {
@@ -324,6 +351,12 @@ mod tests {
         for entry in std::fs::read_dir(dir).expect("the regressions folder") {
             let path = entry.expect("an entry").path();
             assert!(check(&path).is_err(), "{} passes the check", path.display());
+            let bytes = std::fs::read(&path).expect("a regression file");
+            assert!(
+                check_bytes(&bytes).is_err(),
+                "{} passes the check in memory",
+                path.display()
+            );
             seen += 1;
         }
         assert!(seen >= 3);
