@@ -20,11 +20,11 @@
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::Any;
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::store::{clear_journal, index_instance, insert_journal, IndexOutcome};
-use super::{Index, NewInstance};
+use super::{Engine, Index, NewInstance};
 
 /// The most instances one transaction commits.
 const MAX_BATCH: usize = 128;
@@ -141,8 +141,8 @@ fn answer(job: Job, outcome: Result<Option<IndexOutcome>, sqlx::Error>) {
 
 /// Commits one batch on the committer's connection, taking one from the
 /// pool if it has none, and gives each job's outcome (none for a journal
-/// batch). A connection whose transaction failed goes back to the pool,
-/// which rolls it back; the next batch takes another.
+/// batch). A connection whose batch failed is closed; the next batch takes
+/// another.
 async fn commit(
     index: &Index,
     conn: &mut Option<PoolConnection<Any>>,
@@ -152,7 +152,30 @@ async fn commit(
         Some(held) => held,
         None => conn.insert(index.pool().acquire().await?),
     };
-    let result = async {
+    let result = if index.engine() == Engine::Sqlite {
+        super::batch::commit(held, batch).await
+    } else {
+        by_statement(index, held, batch).await
+    };
+    if result.is_err() {
+        // On SQLite the transaction is not sqlx's to roll back, and a
+        // rollback that failed would leave it open: the connection is closed
+        // rather than given back to the pool.
+        if let Some(held) = conn.take() {
+            let _ = held.close().await;
+        }
+    }
+    result
+}
+
+/// A batch committed statement by statement (PostgreSQL, where one call
+/// takes one statement).
+async fn by_statement(
+    index: &Index,
+    held: &mut AnyConnection,
+    batch: &[Job],
+) -> Result<Vec<Option<IndexOutcome>>, sqlx::Error> {
+    async {
         let mut tx = index.begin_write_on(held).await?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut settled: Vec<&str> = Vec::new();
@@ -172,9 +195,5 @@ async fn commit(
         tx.commit().await?;
         Ok(outcomes)
     }
-    .await;
-    if result.is_err() {
-        *conn = None;
-    }
-    result
+    .await
 }

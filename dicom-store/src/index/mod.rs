@@ -6,6 +6,7 @@
 //! milliseconds. [`store`] holds the SQL; [`commit`] batches the ingest
 //! transactions of concurrent senders into one commit (group commit).
 
+mod batch;
 pub mod commit;
 pub mod store;
 

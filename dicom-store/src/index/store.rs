@@ -1,7 +1,8 @@
 //! The SQL of the index: one small function per statement or step, the same
 //! text on SQLite and PostgreSQL.
 
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::any::AnyArguments;
+use sqlx::{AnyConnection, AnyPool, Arguments};
 
 use super::{now_ms, search_form, Engine, InstanceRow, NewInstance, SeriesRow, StudyRow};
 
@@ -230,6 +231,60 @@ fn date(value: &Option<String>) -> Option<&str> {
         .filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// A value to bind, in placeholder order: one list of values serves a
+/// statement run alone and the same statement in a batch
+/// ([`super::batch`]).
+pub(super) enum Arg<'a> {
+    Text(Option<&'a str>),
+    Owned(Option<String>),
+    Int(Option<i64>),
+}
+
+/// The arguments of a statement, from its values.
+pub(super) fn arguments<'q>(args: &'q [Arg<'q>]) -> Result<AnyArguments<'q>, sqlx::Error> {
+    let mut out = AnyArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Text(value) => out.add(*value),
+            Arg::Owned(value) => out.add(value.as_deref()),
+            Arg::Int(value) => out.add(*value),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(out)
+}
+
+/// A new study's row, with the values of [`study_insert_args`].
+pub(super) const STUDY_INSERT: &str = "INSERT INTO dicom_study (study_uid, facility_id, \
+     patient_id, dicom_patient_id, patient_name, patient_name_search, patient_birth_date, \
+     patient_sex, study_date, study_time, accession_number, study_description, \
+     referring_physician, referring_physician_search, study_id, modalities, num_series, \
+     num_instances, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', 0, 0, $16, $16)";
+
+/// The values of [`STUDY_INSERT`] for the study of `new`.
+pub(super) fn study_insert_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
+    let h = &new.header;
+    vec![
+        Arg::Text(Some(&h.study_uid)),
+        Arg::Int(Some(new.facility_id)),
+        Arg::Int(new.patient_id),
+        Arg::Text(Some(&h.patient_id)),
+        Arg::Text(h.patient_name.as_deref()),
+        Arg::Owned(h.patient_name.as_deref().map(search_form)),
+        Arg::Text(date(&h.patient_birth_date)),
+        Arg::Text(h.patient_sex.as_deref()),
+        Arg::Text(date(&h.study_date)),
+        Arg::Text(h.study_time.as_deref()),
+        Arg::Text(h.accession_number.as_deref()),
+        Arg::Text(h.study_description.as_deref()),
+        Arg::Text(h.referring_physician.as_deref()),
+        Arg::Owned(h.referring_physician.as_deref().map(search_form)),
+        Arg::Text(h.study_id.as_deref()),
+        Arg::Int(Some(now)),
+    ]
+}
+
 /// The instance row's `INSERT`, shared by both engines' statements below.
 macro_rules! insert_instance {
     () => {
@@ -272,34 +327,12 @@ pub async fn index_instance(
             (id, known.study_patient)
         }
         None => {
-            sqlx::query_scalar(
-                "INSERT INTO dicom_study (study_uid, facility_id, patient_id, dicom_patient_id, \
-                 patient_name, patient_name_search, patient_birth_date, patient_sex, study_date, \
-                 study_time, accession_number, study_description, referring_physician, \
-                 referring_physician_search, study_id, modalities, num_series, num_instances, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', 0, 0, \
-                 $16, $16) RETURNING id",
-            )
-            .bind(&h.study_uid)
-            .bind(new.facility_id)
-            .bind(new.patient_id)
-            .bind(&h.patient_id)
-            .bind(&h.patient_name)
-            .bind(h.patient_name.as_deref().map(search_form))
-            .bind(date(&h.patient_birth_date))
-            .bind(&h.patient_sex)
-            .bind(date(&h.study_date))
-            .bind(&h.study_time)
-            .bind(&h.accession_number)
-            .bind(&h.study_description)
-            .bind(&h.referring_physician)
-            .bind(h.referring_physician.as_deref().map(search_form))
-            .bind(&h.study_id)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await
-            .map(|id| (id, new.patient_id))?
+            let sql = format!("{STUDY_INSERT} RETURNING id");
+            let args = study_insert_args(new, now);
+            sqlx::query_scalar_with(&sql, arguments(&args)?)
+                .fetch_one(&mut *conn)
+                .await
+                .map(|id| (id, new.patient_id))?
         }
     };
 
