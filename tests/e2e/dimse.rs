@@ -319,19 +319,20 @@ async fn an_association_of_more_studies_than_one_tally_holds_audits_each_study_o
         .patient_at(c.island_a, "110101195803120021", "MRN-7731")
         .await;
     let files = tempfile::tempdir().expect("a directory");
-    // 70 studies, one instance each, the first sent again at the end: the
-    // tally is audited once it holds 64 studies, and the first study then
-    // starts a new tally of its own.
+    // More studies than one tally holds (512), one instance each, the first
+    // sent again at the end: the tally is audited once it is full, and the
+    // first study then starts a new tally of its own.
+    const STUDIES: usize = 520;
     // A folder per study: the copies are named after the Patient ID.
     let folder = |n: usize| {
         let dir = files.path().join(n.to_string());
         std::fs::create_dir(&dir).expect("a folder");
         dir
     };
-    let sent: Vec<_> = (0..70)
+    let sent: Vec<_> = (0..STUDIES)
         .map(|n| study(&folder(n), &["CT_small.dcm"], "MRN-7731"))
         .collect();
-    let again = study(&folder(70), &["CT_small.dcm"], "MRN-7731");
+    let again = study(&folder(STUDIES), &["CT_small.dcm"], "MRN-7731");
     let port = port(&app);
     let mut args = vec![
         "-aet",
@@ -364,11 +365,11 @@ async fn an_association_of_more_studies_than_one_tally_holds_audits_each_study_o
         String::from_utf8_lossy(&stored.stderr)
     );
 
-    let last = store_events(&app, &sent[69].uid).await;
+    let last = store_events(&app, &sent[STUDIES - 1].uid).await;
     assert_eq!(last.len(), 1, "{last:?}");
     let first = store_events(&app, &sent[0].uid).await;
     assert_eq!(first.len(), 2, "one per tally: {first:?}");
-    for s in &sent[1..69] {
+    for s in &sent[1..STUDIES - 1] {
         let details = store_events(&app, &s.uid).await;
         assert_eq!(details.len(), 1, "{details:?}");
         let detail: Value = serde_json::from_str(&details[0]).expect("JSON detail");

@@ -34,8 +34,13 @@ pub struct ModalityService {
 }
 
 /// The most studies one association's tally holds before they are audited
-/// without waiting for its end.
-const STUDIES_PER_AUDIT: usize = 64;
+/// without waiting for its end. A sender walking a folder sends its files in
+/// directory order, which interleaves studies at random: a tally smaller than
+/// the studies of one association audits a study again and again (one event
+/// and one patient lookup every instance or two, each a turn of the index's
+/// write lock). Some 100 bytes a study, so this bounds an association's tally
+/// to about 50 KB.
+const STUDIES_PER_AUDIT: usize = 512;
 
 /// What one association has stored since its last audit events: instances
 /// per study, in the order the studies first came. A sender may interleave
