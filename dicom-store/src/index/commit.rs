@@ -175,25 +175,22 @@ async fn by_statement(
     held: &mut AnyConnection,
     batch: &[Job],
 ) -> Result<Vec<Option<IndexOutcome>>, sqlx::Error> {
-    async {
-        let mut tx = index.begin_write_on(held).await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut settled: Vec<&str> = Vec::new();
-        for job in batch {
-            outcomes.push(match job {
-                Job::Instance(job) => {
-                    settled.extend(job.settled.iter().map(String::as_str));
-                    Some(index_instance(&mut tx, index.engine(), &job.entry).await?)
-                }
-                Job::Journal(job) => {
-                    insert_journal(&mut tx, &job.keys, &job.node).await?;
-                    None
-                }
-            });
-        }
-        clear_journal(&mut tx, &settled).await?;
-        tx.commit().await?;
-        Ok(outcomes)
+    let mut tx = index.begin_write_on(held).await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut settled: Vec<&str> = Vec::new();
+    for job in batch {
+        outcomes.push(match job {
+            Job::Instance(job) => {
+                settled.extend(job.settled.iter().map(String::as_str));
+                Some(index_instance(&mut tx, index.engine(), &job.entry).await?)
+            }
+            Job::Journal(job) => {
+                insert_journal(&mut tx, &job.keys, &job.node).await?;
+                None
+            }
+        });
     }
-    .await
+    clear_journal(&mut tx, &settled).await?;
+    tx.commit().await?;
+    Ok(outcomes)
 }
