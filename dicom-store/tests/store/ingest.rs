@@ -536,3 +536,50 @@ async fn recovery_takes_back_a_committed_row_whose_blob_never_reached_the_disk()
     assert_eq!(t.count("dicom_ingest_journal").await, 0);
     assert_eq!(t.blob_files(), 1);
 }
+
+/// Instances of one new study in two series of two modalities, sent at once:
+/// they share group commits, so later ones meet the study and series that
+/// earlier ones of the same batch created.
+#[tokio::test]
+async fn a_new_study_sent_all_at_once_is_filed_and_counted_whole() {
+    let t = TestStore::new().await;
+    let study = fresh_uid();
+    let series = [fresh_uid(), fresh_uid()];
+    let instances: Vec<Vec<u8>> = (0..12)
+        .map(|n| {
+            rewrite("CT_small.dcm", |o| {
+                put(o, tags::SOP_INSTANCE_UID, VR::UI, &fresh_uid());
+                put(o, tags::STUDY_INSTANCE_UID, VR::UI, &study);
+                put(o, tags::SERIES_INSTANCE_UID, VR::UI, &series[n % 2]);
+                put(o, tags::MODALITY, VR::CS, ["CT", "MR"][n % 2]);
+            })
+        })
+        .collect();
+    let context = ctx(t.facility_a);
+    let results = futures_util::future::join_all(
+        instances
+            .iter()
+            .map(|bytes| t.store.ingest(bytes.as_slice(), &context)),
+    )
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(s) if s.outcome == Outcome::Created)),
+        "{results:?}"
+    );
+    let row = t
+        .store
+        .study(&study)
+        .await
+        .expect("the index answers")
+        .expect("the study is indexed");
+    assert_eq!((row.num_series, row.num_instances), (2, 12));
+    let mut modalities: Vec<&str> = row.modalities.split('\\').collect();
+    modalities.sort_unstable();
+    assert_eq!(modalities, ["CT", "MR"]);
+    assert_eq!(t.count("dicom_study").await, 1);
+    assert_eq!(t.count("dicom_series").await, 2);
+    assert_eq!(t.count("dicom_instance_metadata").await, 12);
+    assert_eq!(t.journal_blobs().await, 0);
+}
