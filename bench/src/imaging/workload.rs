@@ -142,7 +142,8 @@ pub async fn c_store(
             .args(["-aet", calling, "-aec", called, "+sd", "+r", "127.0.0.1"])
             .arg(port.to_string())
             .arg(group)
-            .stdout(std::process::Stdio::null())
+            // dcmtk logs some failures to stdout: both are kept for the report.
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .context("run /usr/bin/storescu (apt-get install dcmtk)")?;
@@ -152,8 +153,10 @@ pub async fn c_store(
         let out = child.wait_with_output().await?;
         anyhow::ensure!(
             out.status.success(),
-            "storescu to {} failed: {}",
+            "storescu to {} failed ({}): {}{}",
             peer.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }
