@@ -27,9 +27,10 @@
 //!
 //! A C-STORE data set of up to 256 KiB arrives in memory
 //! ([`Store::ingest_bytes`]). On local blob storage it is written straight
-//! into its reserved file, and that file's `fdatasync` runs while the instance
-//! is parsed and its index rows commit: per instance, one data flush and a
-//! share of one write transaction, at the same time. The checks of step 3 are
+//! into its reserved file, parsed and handed to the committer, and that
+//! file's `fdatasync` runs on the same thread while its index rows commit:
+//! per instance, one data flush and a share of one write transaction, at the
+//! same time. The checks of step 3 are
 //! left to the transaction, which makes them anyway: a refused instance's blob
 //! is discarded after the fact. *Crash*: the row may be committed while the
 //! blob is not whole on disk. The key is still journalled, so recovery checks
@@ -60,7 +61,6 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::error::IngestError;
 use crate::index::commit::{CommitJob, Job, JournalJob};
@@ -165,6 +165,14 @@ impl PreparedInstance {
     }
 }
 
+/// An instance handed to the committer from a blocking thread: its
+/// attributes, the committer's answer, and whether its blob was flushed.
+struct Handed {
+    header: InstanceHeader,
+    committed: Result<IndexOutcome, IngestError>,
+    flushed: std::io::Result<()>,
+}
+
 /// The size and SHA-256 of an instance's stored bytes.
 #[derive(Debug)]
 struct Written {
@@ -230,7 +238,7 @@ impl Store {
         match done {
             Ok(prepared) => {
                 let (parsed, written) = prepared.into_parts();
-                self.file_in_index(parsed, written, key, ctx, None).await
+                self.file_in_index(parsed, written, key, ctx).await
             }
             Err((error, used)) => self.give_back(key, used, error).await,
         }
@@ -239,8 +247,8 @@ impl Store {
     /// As [`ingest`](Self::ingest), for a whole Part 10 file in memory (a
     /// C-STORE data set small enough never to have been staged on disk). On
     /// local blobs it is written into its reserved blob file, and that file's
-    /// `fdatasync` runs while it is parsed and hashed and its index row
-    /// commits. No staging file is created, read back or renamed.
+    /// `fdatasync` runs while its index rows commit. No staging file is
+    /// created, read back or renamed.
     pub async fn ingest_bytes(
         &self,
         bytes: Vec<u8>,
@@ -254,36 +262,59 @@ impl Store {
             return self.ingest(bytes.as_slice(), ctx).await;
         }
         let key = self.take_key().await?;
-        let blobs = Arc::clone(&self.0.blobs);
-        let expected = ctx.expected_study.clone();
+        let store = self.clone();
+        let context = ctx.clone();
         let put_key = key.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            // Written first, so that its flush to disk runs while the
-            // instance is parsed and its row committed; an instance refused
-            // after that has its blob discarded (the flag says the key names
-            // a blob now).
-            let flush = blobs
-                .write_bytes_blocking(&put_key, &bytes)
-                .map_err(|e| (e.into(), true))?;
-            let flushing =
-                (!flush.is_done()).then(|| tokio::task::spawn_blocking(move || flush.finish()));
-            let parsed = read_instance_bytes(&bytes).map_err(|e| (e.into(), true))?;
-            check_study(expected.as_deref(), &parsed.header).map_err(|e| (e, true))?;
-            let written = Written {
-                size: bytes.len() as u64,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            };
-            Ok((parsed, written, flushing))
-        })
-        .await
-        .map_err(std::io::Error::other)?;
+        let done =
+            tokio::task::spawn_blocking(move || store.write_and_commit(&bytes, put_key, &context))
+                .await
+                .map_err(std::io::Error::other)?;
         match done {
-            Ok((parsed, written, flushing)) => {
-                self.file_in_index(parsed, written, key, ctx, flushing)
+            Ok(handed) => {
+                self.conclude(handed.header, key, handed.committed, handed.flushed)
                     .await
             }
             Err((error, used)) => self.give_back(key, used, error).await,
         }
+    }
+
+    /// The blocking part of [`ingest_bytes`](Self::ingest_bytes), on one
+    /// thread so that an instance crosses threads as few times as possible
+    /// on its way to its acknowledgement: writes the blob, parses and hashes
+    /// the instance, hands its rows to the committer, flushes the blob while
+    /// they commit, and waits for the commit. An error before the hand-over
+    /// comes with whether the key names a blob now (it always does once
+    /// written).
+    fn write_and_commit(
+        &self,
+        bytes: &[u8],
+        key: String,
+        ctx: &IngestContext,
+    ) -> Result<Handed, (IngestError, bool)> {
+        let flush = self
+            .0
+            .blobs
+            .write_bytes_blocking(&key, bytes)
+            .map_err(|e| (e.into(), true))?;
+        let parsed = read_instance_bytes(bytes).map_err(|e| (e.into(), true))?;
+        check_study(ctx.expected_study.as_deref(), &parsed.header).map_err(|e| (e, true))?;
+        let written = Written {
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        };
+        let (job, answer, header) = self.commit_job(parsed, written, key, ctx);
+        let sent = self.0.committer.blocking_send(job).is_ok();
+        let flushed = flush.finish();
+        let committed = if sent {
+            answered(answer.blocking_recv())
+        } else {
+            Err(IngestError::ShuttingDown)
+        };
+        Ok(Handed {
+            header,
+            committed,
+            flushed,
+        })
     }
 
     /// After a failed put: a key that may name a (partial) blob is
@@ -390,13 +421,11 @@ impl Store {
             return Err(e.into());
         }
         let (parsed, written) = prepared.into_parts();
-        self.file_in_index(parsed, written, key, ctx, None).await
+        self.file_in_index(parsed, written, key, ctx).await
     }
 
-    /// Step 4 for an instance whose blob is written under `key`: commits its
-    /// index rows while `flushing` (when the blob is not durable yet) makes
-    /// it durable, and acknowledges only once both are done. Discards the blob when the index refuses it, and
-    /// takes the row back when the flush fails.
+    /// Step 4 for an instance whose blob is durable under `key`: commits its
+    /// index rows and acknowledges once they are committed.
     #[tracing::instrument(skip_all, fields(facility_id = ctx.facility_id))]
     async fn file_in_index(
         &self,
@@ -404,18 +433,35 @@ impl Store {
         bytes: Written,
         key: String,
         ctx: &IngestContext,
-        flushing: Option<JoinHandle<std::io::Result<()>>>,
     ) -> Result<Stored, IngestError> {
+        let (job, answer, header) = self.commit_job(parsed, bytes, key.clone(), ctx);
+        let committed = match self.0.committer.send(job).await {
+            Ok(()) => answered(answer.await),
+            Err(_) => Err(IngestError::ShuttingDown),
+        };
+        self.conclude(header, key, committed, Ok(())).await
+    }
+
+    /// The committer's job for an instance whose blob is written under
+    /// `key`, with the journal keys settled since the last job; the answer
+    /// comes once its transaction committed.
+    fn commit_job(
+        &self,
+        parsed: ParsedInstance,
+        bytes: Written,
+        key: String,
+        ctx: &IngestContext,
+    ) -> (Job, Answer, InstanceHeader) {
+        let header = parsed.header.clone();
         let entry = NewInstance {
             header: parsed.header,
             facility_id: ctx.facility_id,
             patient_id: ctx.patient_id,
             size: i64::try_from(bytes.size).unwrap_or(i64::MAX),
             sha256: bytes.sha256,
-            blob_key: key.clone(),
+            blob_key: key,
             metadata_json: parsed.metadata_json,
         };
-        let header = entry.header.clone();
         let settled = std::mem::take(
             &mut *self
                 .0
@@ -423,35 +469,25 @@ impl Store {
                 .lock()
                 .expect("the settled keys' lock is never held across a panic"),
         );
-        let committed = async {
-            let (reply, answer) = oneshot::channel();
-            let job = CommitJob {
-                entry,
-                settled,
-                reply,
-            };
-            if self
-                .0
-                .committer
-                .send(Job::Instance(Box::new(job)))
-                .await
-                .is_err()
-            {
-                return Err(IngestError::ShuttingDown);
-            }
-            match answer.await {
-                Ok(Ok(outcome)) => Ok(outcome),
-                Ok(Err(e)) => Err(e.into()),
-                Err(_) => Err(IngestError::ShuttingDown),
-            }
+        let (reply, answer) = oneshot::channel();
+        let job = CommitJob {
+            entry,
+            settled,
+            reply,
         };
-        let flushed = async move {
-            match flushing {
-                Some(flushing) => flushing.await.map_err(std::io::Error::other)?,
-                None => Ok(()),
-            }
-        };
-        let (committed, flushed) = tokio::join!(committed, flushed);
+        (Job::Instance(Box::new(job)), answer, header)
+    }
+
+    /// Acknowledges an instance whose index rows the committer judged, once
+    /// `flushed` says whether its blob is durable. Discards the blob when the
+    /// index refused it, and takes the row back when the flush failed.
+    async fn conclude(
+        &self,
+        header: InstanceHeader,
+        key: String,
+        committed: Result<IndexOutcome, IngestError>,
+        flushed: std::io::Result<()>,
+    ) -> Result<Stored, IngestError> {
         let outcome = match committed {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -633,6 +669,20 @@ impl Store {
         if let Err(error) = result {
             tracing::warn!(%error, blob_key = key, "could not discard a blob; recovery will");
         }
+    }
+}
+
+/// Where the committer's answer for one instance comes.
+type Answer = oneshot::Receiver<Result<IndexOutcome, sqlx::Error>>;
+
+/// The committer's answer, or why there is none.
+fn answered(
+    answer: Result<Result<IndexOutcome, sqlx::Error>, oneshot::error::RecvError>,
+) -> Result<IndexOutcome, IngestError> {
+    match answer {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(IngestError::ShuttingDown),
     }
 }
 
