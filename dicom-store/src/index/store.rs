@@ -254,15 +254,18 @@ pub(super) fn arguments<'q>(args: &'q [Arg<'q>]) -> Result<AnyArguments<'q>, sql
     Ok(out)
 }
 
-/// A new study's row, with the values of [`study_insert_args`].
+/// A new study row's `INSERT` up to its values ([`STUDY_VALUES`]).
 pub(super) const STUDY_INSERT: &str = "INSERT INTO dicom_study (study_uid, facility_id, \
      patient_id, dicom_patient_id, patient_name, patient_name_search, patient_birth_date, \
      patient_sex, study_date, study_time, accession_number, study_description, \
      referring_physician, referring_physician_search, study_id, modalities, num_series, \
-     num_instances, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', 0, 0, $16, $16)";
+     num_instances, created_at, updated_at)";
 
-/// The values of [`STUDY_INSERT`] for the study of `new`.
+/// The values of a new study row, as [`study_insert_args`] binds them.
+pub(super) const STUDY_VALUES: &str =
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, '', 0, 0, $16, $16";
+
+/// The values of [`STUDY_VALUES`] for the study of `new`.
 pub(super) fn study_insert_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
     let h = &new.header;
     vec![
@@ -285,12 +288,26 @@ pub(super) fn study_insert_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
     ]
 }
 
-/// The instance row's `INSERT`, shared by both engines' statements below.
-macro_rules! insert_instance {
+/// The instance row's `INSERT` up to its values, shared by both engines'
+/// statements below and by the group commit on SQLite.
+macro_rules! instance_insert {
     () => {
         "INSERT INTO dicom_instance (sop_instance_uid, series_id, sop_class_uid, \
          transfer_syntax, instance_number, rows, columns, frames, size, sha256, blob_key, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         created_at)"
+    };
+}
+
+/// As [`instance_insert!`], for statements built at run time.
+pub(super) const INSTANCE_INSERT: &str = instance_insert!();
+
+/// The instance row's `INSERT`, values bound in column order.
+macro_rules! insert_instance {
+    () => {
+        concat!(
+            instance_insert!(),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        )
     };
 }
 
@@ -317,6 +334,13 @@ pub async fn index_instance(
         });
     }
 
+    // A known series under a study that is not: in another study, and
+    // refused before the study row is made.
+    if known.study.is_none() && known.series.is_some() {
+        return Ok(IndexOutcome::StudyConflict(
+            "with this series in another study",
+        ));
+    }
     let (study_id, linked) = match known.study {
         Some((id, facility_id, patient_id)) => {
             if let Some(reason) =
@@ -327,7 +351,7 @@ pub async fn index_instance(
             (id, known.study_patient)
         }
         None => {
-            let sql = format!("{STUDY_INSERT} RETURNING id");
+            let sql = format!("{STUDY_INSERT} VALUES ({STUDY_VALUES}) RETURNING id");
             let args = study_insert_args(new, now);
             sqlx::query_scalar_with(&sql, arguments(&args)?)
                 .fetch_one(&mut *conn)
