@@ -2,6 +2,7 @@
 //! (SQLite, or PostgreSQL when `FERRY_TEST_DATABASE_URL` is set).
 
 mod bench;
+mod commit;
 mod dicomweb;
 mod ecg;
 mod helpers;

@@ -1,153 +1,53 @@
-//! A group commit on SQLite in one round trip to the connection's worker
-//! thread, whatever the number of instances in it.
+//! A batch of a few instances in one call: every write guarded by the
+//! index rules, the outcomes read back before the `COMMIT`.
 //!
-//! sqlx runs a SQLite connection on a thread of its own, and each call is a
-//! hand-off to that thread and back: context switches that, on a small
-//! virtual machine, cost more than the statements. Statement by statement
-//! ([`super::store::index_instance`]), a batch costs two calls plus two or
-//! more per instance. Here the whole batch is one call: `BEGIN IMMEDIATE`,
-//! every write, one `SELECT` of what the index then holds of each instance,
-//! and the `COMMIT`.
-//!
-//! The duplicate and conflict rules are therefore judged by the writes
-//! themselves: each of an instance's statements is guarded by the same
-//! condition (no instance under its SOP Instance UID, its study unknown or
-//! from the same facility under the same Patient ID, its series unknown or
-//! in its study), so a refused instance writes nothing. Statements run in
-//! order, so each instance sees what earlier ones of the batch wrote. Its
+//! Each of an instance's statements carries the same guard: nothing under
+//! its SOP Instance UID yet, its study unknown or from the same facility
+//! under the same Patient ID, its series unknown or in its study. A refused
+//! instance therefore writes nothing, not even a new study or series. Its
 //! outcome is read from the final `SELECT`: the instance row holds its blob
-//! key when it was stored; otherwise the row or study that stands in its
-//! way says why. New rows name their study and series by UID, so no id has
-//! to come back from the database in between. PostgreSQL takes one
-//! statement per call and keeps the statement-by-statement path.
+//! key when it was stored; otherwise the row or study in its way says why.
 
-use sqlx::{AnyConnection, Executor};
+use sqlx::AnyConnection;
 
-use super::commit::Job;
-use super::store::{
+use super::{instances, push_journal, push_lookup, push_settled, OutcomeRow, Statements};
+use crate::index::commit::Job;
+use crate::index::store::{
     arguments, study_conflict, study_insert_args, Arg, IndexOutcome, INSTANCE_INSERT, STUDY_INSERT,
     STUDY_VALUES,
 };
-use super::{now_ms, NewInstance};
+use crate::index::{now_ms, NewInstance};
 
-/// A multi-statement text and its values; each statement is written with
-/// placeholders from `$1` and renumbered as it is added.
-#[derive(Default)]
-struct Statements<'a> {
-    sql: String,
-    args: Vec<Arg<'a>>,
-}
-
-impl<'a> Statements<'a> {
-    fn push(&mut self, sql: &str, args: Vec<Arg<'a>>) {
-        let offset = self.args.len();
-        let mut rest = sql;
-        while let Some(at) = rest.find('$') {
-            self.sql.push_str(&rest[..=at]);
-            rest = &rest[at + 1..];
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            let n: usize = rest[..digits].parse().unwrap_or(0);
-            self.sql.push_str(&(n + offset).to_string());
-            rest = &rest[digits..];
-        }
-        self.sql.push_str(rest);
-        self.sql.push_str(";\n");
-        self.args.extend(args);
-    }
-}
-
-/// The most instances a batch may hold for its statements to be cached.
-const CACHED_UP_TO: usize = 4;
-
-/// What the index holds of one instance after the batch's writes, in job
-/// order: the instance's blob key and SHA-256, its study's sending
-/// facility, DICOM Patient ID and consortium patient, and the study of its
-/// series.
-type OutcomeRow = (
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-);
-
-/// Commits `batch` in one transaction on SQLite; the outcome of each job as
-/// [`super::commit`] gives it. On an error the transaction is rolled back.
-pub(super) async fn commit(
-    conn: &mut AnyConnection,
-    batch: &[Job],
-) -> Result<Vec<Option<IndexOutcome>>, sqlx::Error> {
-    let result = write(conn, batch).await;
-    if result.is_err() {
-        // The transaction may still be open (a statement failed before the
-        // `COMMIT`); an error here means there was none.
-        let _ = conn.execute("ROLLBACK").await;
-    }
-    result
-}
-
-async fn write(
+pub(super) async fn write(
     conn: &mut AnyConnection,
     batch: &[Job],
 ) -> Result<Vec<Option<IndexOutcome>>, sqlx::Error> {
     let now = now_ms();
+    let entries: Vec<&NewInstance> = instances(batch).collect();
     let mut call = Statements::default();
     call.push("BEGIN IMMEDIATE", Vec::new());
-    let mut entries: Vec<&NewInstance> = Vec::new();
     let mut settled: Vec<&str> = Vec::new();
-    let mut journal = false;
     for job in batch {
         match job {
-            Job::Journal(job) => {
-                journal = true;
-                for chunk in job.keys.chunks(100) {
-                    let rows: Vec<String> = (0..chunk.len())
-                        .map(|i| format!("(${}, $1, $2)", i + 3))
-                        .collect();
-                    let mut args = vec![Arg::Text(Some(&job.node)), Arg::Int(Some(now))];
-                    args.extend(chunk.iter().map(|key| Arg::Text(Some(key))));
-                    call.push(
-                        &format!(
-                            "INSERT INTO dicom_ingest_journal (blob_key, node, created_at) \
-                             VALUES {}",
-                            rows.join(", ")
-                        ),
-                        args,
-                    );
-                }
-            }
+            Job::Journal(job) => push_journal(&mut call, job, now),
             Job::Instance(job) => {
                 settled.extend(job.settled.iter().map(String::as_str));
                 push_instance(&mut call, &job.entry, now);
-                entries.push(&job.entry);
             }
         }
     }
-    for chunk in settled.chunks(100) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-        call.push(
-            &format!(
-                "DELETE FROM dicom_ingest_journal WHERE blob_key IN ({})",
-                placeholders.join(", ")
-            ),
-            chunk.iter().map(|key| Arg::Text(Some(key))).collect(),
-        );
-    }
+    push_settled(&mut call, &settled);
     if !entries.is_empty() {
-        push_outcomes(&mut call, &entries);
+        push_lookup(&mut call, &entries);
     }
     call.push("COMMIT", Vec::new());
 
-    // A batch of a few instances, the common case, repeats the text of an
-    // earlier one, and keeps its prepared statements in the connection's
-    // cache: preparing the guarded statements afresh would cost more than
-    // running them. A larger batch is prepared for itself, rather than fill
-    // the cache with statements that will not come again.
-    let cached = !journal && entries.len() <= CACHED_UP_TO;
+    // A batch of a few instances repeats the text of an earlier one (the
+    // journal's batches are all of one size too), so its prepared
+    // statements are kept in the connection's cache: preparing the guarded
+    // statements afresh would cost more than running them.
     let rows: Vec<OutcomeRow> = sqlx::query_as_with(&call.sql, arguments(&call.args)?)
-        .persistent(cached)
+        .persistent(true)
         .fetch_all(&mut *conn)
         .await?;
     if rows.len() != entries.len() {
@@ -282,42 +182,6 @@ fn push_instance<'a>(call: &mut Statements<'a>, new: &'a NewInstance, now: i64) 
             Arg::Text(Some(&new.blob_key)),
             Arg::Text(Some(&new.metadata_json)),
         ],
-    );
-}
-
-/// The `SELECT` of what the index holds of each instance once the batch's
-/// writes are done, one row per instance in job order.
-fn push_outcomes<'a>(call: &mut Statements<'a>, entries: &[&'a NewInstance]) {
-    let mut values = Vec::with_capacity(entries.len());
-    let mut args = Vec::with_capacity(entries.len() * 4);
-    for (n, entry) in entries.iter().enumerate() {
-        let at = n * 4;
-        values.push(format!(
-            "(${}, ${}, ${}, ${})",
-            at + 1,
-            at + 2,
-            at + 3,
-            at + 4
-        ));
-        let h = &entry.header;
-        args.push(Arg::Int(Some(n as i64)));
-        args.push(Arg::Text(Some(&h.sop_instance_uid)));
-        args.push(Arg::Text(Some(&h.study_uid)));
-        args.push(Arg::Text(Some(&h.series_uid)));
-    }
-    call.push(
-        &format!(
-            "WITH k(n, sop, study, series) AS (VALUES {}) \
-             SELECT k.n, i.blob_key, i.sha256, s.facility_id, s.dicom_patient_id, s.patient_id, \
-             ss.study_uid FROM k \
-             LEFT JOIN dicom_instance i ON i.sop_instance_uid = k.sop \
-             LEFT JOIN dicom_study s ON s.study_uid = k.study \
-             LEFT JOIN dicom_series se ON se.series_uid = k.series \
-             LEFT JOIN dicom_study ss ON ss.id = se.study_id \
-             ORDER BY k.n",
-            values.join(", ")
-        ),
-        args,
     );
 }
 
