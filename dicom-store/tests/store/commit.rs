@@ -142,26 +142,7 @@ async fn every_rule_in_batches_of(sizes: &[usize]) {
         "in batches of {sizes:?}"
     );
 
-    let row = t
-        .store
-        .study(&study)
-        .await
-        .expect("the index answers")
-        .expect("the study is indexed");
-    assert_eq!((row.num_series, row.num_instances), (2, 2));
-    assert_eq!(row.modalities, "CT\\MR");
-    assert!(
-        t.store
-            .study(&other_study)
-            .await
-            .expect("the index answers")
-            .is_none(),
-        "a refused instance left its study behind"
-    );
-    assert_eq!(t.count("dicom_study").await, 2);
-    assert_eq!(t.count("dicom_series").await, 3);
-    assert_eq!(t.count("dicom_instance").await, 3);
-    assert_eq!(t.count("dicom_instance_metadata").await, 3);
+    assert_filed_by_the_rules(&t, &study, &other_study).await;
 }
 
 #[tokio::test]

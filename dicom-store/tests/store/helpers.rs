@@ -353,3 +353,30 @@ async fn open_store(db: &TestDb, dir: &Path) -> Store {
     .await
     .expect("the store opens")
 }
+
+/// What the rule tests leave beside their stored CT instance in `study`:
+/// that study with a second series (CT and MR), one more instance in a
+/// study of its own, and no trace of `refused_study`, whose only instance
+/// was refused.
+pub async fn assert_filed_by_the_rules(t: &TestStore, study: &str, refused_study: &str) {
+    let row = t
+        .store
+        .study(study)
+        .await
+        .expect("the index answers")
+        .expect("the study is indexed");
+    assert_eq!((row.num_series, row.num_instances), (2, 2));
+    assert_eq!(row.modalities, "CT\\MR");
+    assert!(
+        t.store
+            .study(refused_study)
+            .await
+            .expect("the index answers")
+            .is_none(),
+        "a refused instance left its study behind"
+    );
+    assert_eq!(t.count("dicom_study").await, 2);
+    assert_eq!(t.count("dicom_series").await, 3);
+    assert_eq!(t.count("dicom_instance").await, 3);
+    assert_eq!(t.count("dicom_instance_metadata").await, 3);
+}

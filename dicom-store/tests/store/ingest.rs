@@ -687,26 +687,7 @@ async fn the_group_commit_judges_every_rule_for_instances_sent_at_once() {
     once.sort_by_key(|outcome| *outcome == Outcome::AlreadyStored);
     assert_eq!(once, [Outcome::Created, Outcome::AlreadyStored]);
 
-    let row = t
-        .store
-        .study(&study)
-        .await
-        .expect("the index answers")
-        .expect("the study is indexed");
-    assert_eq!((row.num_series, row.num_instances), (2, 2));
-    assert_eq!(row.modalities, "CT\\MR");
-    assert!(
-        t.store
-            .study(&other_study)
-            .await
-            .expect("the index answers")
-            .is_none(),
-        "a refused instance left its study behind"
-    );
-    assert_eq!(t.count("dicom_study").await, 2);
-    assert_eq!(t.count("dicom_series").await, 3);
-    assert_eq!(t.count("dicom_instance").await, 3);
-    assert_eq!(t.count("dicom_instance_metadata").await, 3);
+    assert_filed_by_the_rules(&t, &study, &other_study).await;
     assert_eq!(t.blob_files(), 3, "refused copies were discarded");
     assert_eq!(t.journal_blobs().await, 0);
 }

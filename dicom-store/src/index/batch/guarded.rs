@@ -10,7 +10,11 @@
 
 use sqlx::AnyConnection;
 
-use super::{instances, push_journal, push_lookup, push_settled, OutcomeRow, Statements};
+use super::{
+    count_series_args, instance_args, instances, push_journal, push_lookup, push_settled,
+    series_args, OutcomeRow, Statements, COUNT_SERIES, INSTANCE_VALUES, SERIES_INSERT,
+    SERIES_VALUES,
+};
 use crate::index::commit::Job;
 use crate::index::store::{
     arguments, study_conflict, study_insert_args, Arg, IndexOutcome, INSTANCE_INSERT, STUDY_INSERT,
@@ -108,69 +112,44 @@ fn push_instance<'a>(call: &mut Statements<'a>, new: &'a NewInstance, now: i64) 
         args
     };
 
+    // Each statement's own values come first, the guard's after them.
     let args = study_insert_args(new, now);
-    let study_guard = guard(args.len() + 1);
     call.push(
         &format!(
             "{STUDY_INSERT} SELECT {STUDY_VALUES} WHERE NOT EXISTS \
-             (SELECT 1 FROM dicom_study WHERE study_uid = $1) AND {study_guard}"
+             (SELECT 1 FROM dicom_study WHERE study_uid = $1) AND {}",
+            guard(args.len() + 1)
         ),
         with_guard(args),
     );
     // Before the series row, which it tests for.
+    let mut args = count_series_args(new, now);
+    args.push(Arg::Text(Some(&h.series_uid)));
     call.push(
         &format!(
-            "UPDATE dicom_study SET num_series = num_series + 1, modalities = CASE \
-             WHEN $2 IS NULL OR instr('\\' || modalities || '\\', '\\' || $2 || '\\') > 0 \
-             THEN modalities WHEN modalities = '' THEN $2 ELSE modalities || '\\' || $2 END, \
-             updated_at = $3 WHERE study_uid = $1 AND NOT EXISTS \
-             (SELECT 1 FROM dicom_series WHERE series_uid = $4) AND {}",
-            guard(5)
+            "{COUNT_SERIES} AND NOT EXISTS (SELECT 1 FROM dicom_series WHERE series_uid = ${}) \
+             AND {}",
+            args.len(),
+            guard(args.len() + 1)
         ),
-        with_guard(vec![
-            Arg::Text(Some(&h.study_uid)),
-            Arg::Text(h.modality.as_deref()),
-            Arg::Int(Some(now)),
-            Arg::Text(Some(&h.series_uid)),
-        ]),
+        with_guard(args),
     );
+    let args = series_args(new, now);
     call.push(
         &format!(
-            "INSERT INTO dicom_series (series_uid, study_id, modality, series_number, \
-             series_description, num_instances, created_at, updated_at) \
-             SELECT $1, (SELECT id FROM dicom_study WHERE study_uid = $2), $3, $4, $5, 0, $6, $6 \
-             WHERE NOT EXISTS (SELECT 1 FROM dicom_series WHERE series_uid = $1) AND {}",
-            guard(7)
+            "{SERIES_INSERT} SELECT {SERIES_VALUES} WHERE NOT EXISTS \
+             (SELECT 1 FROM dicom_series WHERE series_uid = $1) AND {}",
+            guard(args.len() + 1)
         ),
-        with_guard(vec![
-            Arg::Text(Some(&h.series_uid)),
-            Arg::Text(Some(&h.study_uid)),
-            Arg::Text(h.modality.as_deref()),
-            Arg::Int(h.series_number),
-            Arg::Text(h.series_description.as_deref()),
-            Arg::Int(Some(now)),
-        ]),
+        with_guard(args),
     );
+    let args = instance_args(new, now);
     call.push(
         &format!(
-            "{INSTANCE_INSERT} SELECT $1, (SELECT id FROM dicom_series WHERE series_uid = $2), \
-             $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 WHERE {}",
-            guard(13)
+            "{INSTANCE_INSERT} SELECT {INSTANCE_VALUES} WHERE {}",
+            guard(args.len() + 1)
         ),
-        with_guard(vec![
-            Arg::Text(Some(&h.sop_instance_uid)),
-            Arg::Text(Some(&h.series_uid)),
-            Arg::Text(Some(&h.sop_class_uid)),
-            Arg::Text(Some(&h.transfer_syntax)),
-            Arg::Int(h.instance_number),
-            Arg::Int(h.rows),
-            Arg::Int(h.columns),
-            Arg::Int(h.frames),
-            Arg::Int(Some(new.size)),
-            Arg::Text(Some(&new.sha256)),
-            Arg::Text(Some(&new.blob_key)),
-            Arg::Int(Some(now)),
-        ]),
+        with_guard(args),
     );
     // Only the row this instance wrote carries its blob key.
     call.push(

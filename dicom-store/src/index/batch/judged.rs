@@ -6,7 +6,11 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Executor};
 
-use super::{instances, push_journal, push_lookup, push_settled, OutcomeRow, Statements};
+use super::{
+    count_series_args, instance_args, instances, push_journal, push_lookup, push_settled,
+    series_args, OutcomeRow, Statements, COUNT_SERIES, INSTANCE_VALUES, SERIES_INSERT,
+    SERIES_VALUES,
+};
 use crate::index::commit::Job;
 use crate::index::store::{
     arguments, study_conflict, study_insert_args, Arg, IndexOutcome, INSTANCE_INSERT, STUDY_INSERT,
@@ -116,53 +120,15 @@ pub(super) async fn write(
         }
         if series_study.is_none() {
             writes.push(
-                "INSERT INTO dicom_series (series_uid, study_id, modality, series_number, \
-                 series_description, num_instances, created_at, updated_at) \
-                 VALUES ($1, (SELECT id FROM dicom_study WHERE study_uid = $2), $3, $4, $5, 0, \
-                 $6, $6)",
-                vec![
-                    Arg::Text(Some(&h.series_uid)),
-                    Arg::Text(Some(&h.study_uid)),
-                    Arg::Text(h.modality.as_deref()),
-                    Arg::Int(h.series_number),
-                    Arg::Text(h.series_description.as_deref()),
-                    Arg::Int(Some(now)),
-                ],
+                &format!("{SERIES_INSERT} VALUES ({SERIES_VALUES})"),
+                series_args(new, now),
             );
-            // As `add_series_to_study`: counted, and its modality added to
-            // Modalities in Study unless listed.
-            writes.push(
-                "UPDATE dicom_study SET num_series = num_series + 1, modalities = CASE \
-                 WHEN $2 IS NULL OR instr('\\' || modalities || '\\', '\\' || $2 || '\\') > 0 \
-                 THEN modalities WHEN modalities = '' THEN $2 ELSE modalities || '\\' || $2 END, \
-                 updated_at = $3 WHERE study_uid = $1",
-                vec![
-                    Arg::Text(Some(&h.study_uid)),
-                    Arg::Text(h.modality.as_deref()),
-                    Arg::Int(Some(now)),
-                ],
-            );
+            writes.push(COUNT_SERIES, count_series_args(new, now));
             series.insert(&h.series_uid, &h.study_uid);
         }
         writes.push(
-            &format!(
-                "{INSTANCE_INSERT} VALUES ($1, (SELECT id FROM dicom_series WHERE series_uid = $2), \
-                 $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ),
-            vec![
-                Arg::Text(Some(&h.sop_instance_uid)),
-                Arg::Text(Some(&h.series_uid)),
-                Arg::Text(Some(&h.sop_class_uid)),
-                Arg::Text(Some(&h.transfer_syntax)),
-                Arg::Int(h.instance_number),
-                Arg::Int(h.rows),
-                Arg::Int(h.columns),
-                Arg::Int(h.frames),
-                Arg::Int(Some(new.size)),
-                Arg::Text(Some(&new.sha256)),
-                Arg::Text(Some(&new.blob_key)),
-                Arg::Int(Some(now)),
-            ],
+            &format!("{INSTANCE_INSERT} VALUES ({INSTANCE_VALUES})"),
+            instance_args(new, now),
         );
         // `last_insert_rowid()` is the instance row: the counting trigger's
         // writes do not change it.

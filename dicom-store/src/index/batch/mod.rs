@@ -103,6 +103,67 @@ type OutcomeRow = (
     Option<String>,
 );
 
+/// A new series row up to its values ([`SERIES_VALUES`]).
+const SERIES_INSERT: &str = "INSERT INTO dicom_series (series_uid, study_id, modality, \
+     series_number, series_description, num_instances, created_at, updated_at)";
+
+/// The values of a new series row, as [`series_args`] binds them; its
+/// study is named by UID.
+const SERIES_VALUES: &str =
+    "$1, (SELECT id FROM dicom_study WHERE study_uid = $2), $3, $4, $5, 0, $6, $6";
+
+fn series_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
+    let h = &new.header;
+    vec![
+        Arg::Text(Some(&h.series_uid)),
+        Arg::Text(Some(&h.study_uid)),
+        Arg::Text(h.modality.as_deref()),
+        Arg::Int(h.series_number),
+        Arg::Text(h.series_description.as_deref()),
+        Arg::Int(Some(now)),
+    ]
+}
+
+/// As `add_series_to_study`: a new series counted into its study, its
+/// modality added to Modalities in Study unless listed, as
+/// [`count_series_args`] binds them.
+const COUNT_SERIES: &str = "UPDATE dicom_study SET num_series = num_series + 1, modalities = \
+     CASE WHEN $2 IS NULL OR instr('\\' || modalities || '\\', '\\' || $2 || '\\') > 0 \
+     THEN modalities WHEN modalities = '' THEN $2 ELSE modalities || '\\' || $2 END, \
+     updated_at = $3 WHERE study_uid = $1";
+
+fn count_series_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
+    let h = &new.header;
+    vec![
+        Arg::Text(Some(&h.study_uid)),
+        Arg::Text(h.modality.as_deref()),
+        Arg::Int(Some(now)),
+    ]
+}
+
+/// The values of a new instance row, as [`instance_args`] binds them; its
+/// series is named by UID.
+const INSTANCE_VALUES: &str = "$1, (SELECT id FROM dicom_series WHERE series_uid = $2), \
+     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12";
+
+fn instance_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
+    let h = &new.header;
+    vec![
+        Arg::Text(Some(&h.sop_instance_uid)),
+        Arg::Text(Some(&h.series_uid)),
+        Arg::Text(Some(&h.sop_class_uid)),
+        Arg::Text(Some(&h.transfer_syntax)),
+        Arg::Int(h.instance_number),
+        Arg::Int(h.rows),
+        Arg::Int(h.columns),
+        Arg::Int(h.frames),
+        Arg::Int(Some(new.size)),
+        Arg::Text(Some(&new.sha256)),
+        Arg::Text(Some(&new.blob_key)),
+        Arg::Int(Some(now)),
+    ]
+}
+
 /// Journals a batch of blob keys, a hundred rows per statement.
 fn push_journal<'a>(call: &mut Statements<'a>, job: &'a JournalJob, now: i64) {
     for chunk in job.keys.chunks(100) {
