@@ -101,55 +101,62 @@ fn guard_args(new: &NewInstance) -> Vec<Arg<'_>> {
     ]
 }
 
+/// Adds `sql`, which ends where a condition may follow, with the guard of
+/// `new` after it; the statement's own values come first, the guard's
+/// after them.
+fn push_guarded<'a>(
+    call: &mut Statements<'a>,
+    sql: &str,
+    mut args: Vec<Arg<'a>>,
+    new: &'a NewInstance,
+) {
+    let guard = guard(args.len() + 1);
+    args.extend(guard_args(new));
+    call.push(&format!("{sql} {guard}"), args);
+}
+
 /// The writes of one instance, each guarded by [`guard`]: its study and
 /// series when they are new (the series counted into its study, its
 /// modality added to Modalities in Study unless listed), the instance row,
 /// whose trigger counts it into both, and its metadata.
 fn push_instance<'a>(call: &mut Statements<'a>, new: &'a NewInstance, now: i64) {
     let h = &new.header;
-    let with_guard = |mut args: Vec<Arg<'a>>| {
-        args.extend(guard_args(new));
-        args
-    };
-
-    // Each statement's own values come first, the guard's after them.
-    let args = study_insert_args(new, now);
-    call.push(
+    push_guarded(
+        call,
         &format!(
             "{STUDY_INSERT} SELECT {STUDY_VALUES} WHERE NOT EXISTS \
-             (SELECT 1 FROM dicom_study WHERE study_uid = $1) AND {}",
-            guard(args.len() + 1)
+             (SELECT 1 FROM dicom_study WHERE study_uid = $1) AND"
         ),
-        with_guard(args),
+        study_insert_args(new, now),
+        new,
     );
     // Before the series row, which it tests for.
     let mut args = count_series_args(new, now);
     args.push(Arg::Text(Some(&h.series_uid)));
-    call.push(
+    push_guarded(
+        call,
         &format!(
             "{COUNT_SERIES} AND NOT EXISTS (SELECT 1 FROM dicom_series WHERE series_uid = ${}) \
-             AND {}",
-            args.len(),
-            guard(args.len() + 1)
+             AND",
+            args.len()
         ),
-        with_guard(args),
+        args,
+        new,
     );
-    let args = series_args(new, now);
-    call.push(
+    push_guarded(
+        call,
         &format!(
             "{SERIES_INSERT} SELECT {SERIES_VALUES} WHERE NOT EXISTS \
-             (SELECT 1 FROM dicom_series WHERE series_uid = $1) AND {}",
-            guard(args.len() + 1)
+             (SELECT 1 FROM dicom_series WHERE series_uid = $1) AND"
         ),
-        with_guard(args),
+        series_args(new, now),
+        new,
     );
-    let args = instance_args(new, now);
-    call.push(
-        &format!(
-            "{INSTANCE_INSERT} SELECT {INSTANCE_VALUES} WHERE {}",
-            guard(args.len() + 1)
-        ),
-        with_guard(args),
+    push_guarded(
+        call,
+        &format!("{INSTANCE_INSERT} SELECT {INSTANCE_VALUES} WHERE"),
+        instance_args(new, now),
+        new,
     );
     // Only the row this instance wrote carries its blob key.
     call.push(
