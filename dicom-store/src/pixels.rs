@@ -126,9 +126,7 @@ pub fn load_object(
     }
     let element = if is_native(&transfer_syntax) {
         let wide = dataset
-            .element_opt(tags::BITS_ALLOCATED)
-            .ok()
-            .flatten()
+            .get(tags::BITS_ALLOCATED)
             .and_then(|e| e.to_int::<u16>().ok())
             .unwrap_or(8)
             > 8;
@@ -163,9 +161,7 @@ pub fn read_frames(data: &[u8]) -> Result<Frames, FrameError> {
     } = collect(data)?;
     let int = |tag| -> Option<usize> {
         dataset
-            .element_opt(tag)
-            .ok()
-            .flatten()
+            .get(tag)
             .and_then(|e| e.to_str().ok().and_then(|s| s.trim().parse().ok()))
     };
     let count = int(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1);

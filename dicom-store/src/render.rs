@@ -95,9 +95,7 @@ fn render_checked(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> 
     // those are checked first: a hostile header must not cost gigabytes.
     let int = |tag| -> u64 {
         object
-            .element_opt(tag)
-            .ok()
-            .flatten()
+            .get(tag)
             .and_then(|e| e.to_int::<u64>().ok())
             .unwrap_or(0)
     };

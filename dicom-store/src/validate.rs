@@ -14,8 +14,9 @@ use std::path::Path;
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
-use dicom_object::{DicomCollectorOptions, InMemDicomObject, Tag};
+use dicom_object::{DicomCollector, DicomCollectorOptions, InMemDicomObject, Tag};
 
+use crate::lengths::Framing;
 use crate::uid::{self, UidError};
 
 /// The attributes of one instance that the index stores and QIDO-RS matches on.
@@ -132,7 +133,7 @@ pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
     guarded(|| {
         crate::lengths::check(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
         let file = File::open(path).map_err(|e| ValidationError::Unreadable(e.to_string()))?;
-        read_checked(BufReader::new(file))
+        read_checked(BufReader::new(file), Framing::Walked)
     })
 }
 
@@ -140,9 +141,9 @@ pub fn read_instance(path: &Path) -> Result<ParsedInstance, ValidationError> {
 /// set small enough never to have been written to a staging file).
 pub fn read_instance_bytes(data: &[u8]) -> Result<ParsedInstance, ValidationError> {
     guarded(|| {
-        crate::lengths::check_bytes(data)
+        let framing = crate::lengths::check_bytes(data)
             .map_err(|e| ValidationError::Unreadable(e.to_string()))?;
-        read_checked(BufReader::new(Cursor::new(data)))
+        read_checked(BufReader::new(Cursor::new(data)), framing)
     })
 }
 
@@ -159,8 +160,12 @@ fn guarded(
     })
 }
 
-/// Reads an instance whose declared lengths [`crate::lengths`] has checked.
-fn read_checked<R: Read + Seek>(source: BufReader<R>) -> Result<ParsedInstance, ValidationError> {
+/// Reads an instance whose declared lengths [`crate::lengths`] has checked,
+/// as `framing` says it walked them.
+fn read_checked<R: Read + Seek>(
+    source: BufReader<R>,
+    framing: Framing,
+) -> Result<ParsedInstance, ValidationError> {
     let mut collector = DicomCollectorOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .from_reader(source);
@@ -180,25 +185,10 @@ fn read_checked<R: Read + Seek>(source: BufReader<R>) -> Result<ParsedInstance, 
     collector
         .read_dataset_up_to_pixeldata(&mut dataset)
         .map_err(|e| ValidationError::Unreadable(e.to_string()))?;
-    // Walk the pixel data so a truncated instance is refused now rather than
-    // discovered by the first viewer that opens it. One buffer, reused.
-    let mut fragment = Vec::new();
-    let mut has_pixel_data = false;
-    while let Some(len) = collector
-        .read_next_fragment(&mut fragment)
-        .map_err(|e| ValidationError::Unreadable(format!("pixel data: {e}")))?
-    {
-        // The reader stops quietly at the end of the file; a short fragment
-        // is a truncated one.
-        if fragment.len() as u64 != u64::from(len) {
-            return Err(ValidationError::Unreadable(format!(
-                "pixel data: a fragment of {len} bytes ends after {}",
-                fragment.len()
-            )));
-        }
-        has_pixel_data = true;
-        fragment.clear();
-    }
+    let has_pixel_data = match framing {
+        Framing::Plain { pixel_data } => pixel_data,
+        Framing::Walked => pixel_data_is_whole(&mut collector)?,
+    };
 
     let header = header_of(&dataset, transfer_syntax)?;
     if !meta_sop_instance.is_empty() && meta_sop_instance != header.sop_instance_uid {
@@ -230,12 +220,39 @@ fn read_checked<R: Read + Seek>(source: BufReader<R>) -> Result<ParsedInstance, 
     })
 }
 
+/// Walks the pixel data after the data set, so that a truncated instance is
+/// refused now rather than discovered by the first viewer that opens it;
+/// whether there was any.
+fn pixel_data_is_whole<R: Read + Seek>(
+    collector: &mut DicomCollector<BufReader<R>>,
+) -> Result<bool, ValidationError> {
+    // One buffer, reused.
+    let mut fragment = Vec::new();
+    let mut has_pixel_data = false;
+    while let Some(len) = collector
+        .read_next_fragment(&mut fragment)
+        .map_err(|e| ValidationError::Unreadable(format!("pixel data: {e}")))?
+    {
+        // The reader stops quietly at the end of the file; a short fragment
+        // is a truncated one.
+        if fragment.len() as u64 != u64::from(len) {
+            return Err(ValidationError::Unreadable(format!(
+                "pixel data: a fragment of {len} bytes ends after {}",
+                fragment.len()
+            )));
+        }
+        has_pixel_data = true;
+        fragment.clear();
+    }
+    Ok(has_pixel_data)
+}
+
 fn header_of(
     dataset: &InMemDicomObject,
     transfer_syntax: String,
 ) -> Result<InstanceHeader, ValidationError> {
     let text = |tag: Tag| -> Option<String> {
-        let element = dataset.element_opt(tag).ok().flatten()?;
+        let element = dataset.get(tag)?;
         let value = element.to_str().ok()?;
         let value = value.trim_matches(|c: char| c == ' ' || c == '\0');
         (!value.is_empty()).then(|| value.to_owned())
@@ -286,9 +303,72 @@ pub fn is_native(transfer_syntax: &str) -> bool {
 
 fn bits_allocated(dataset: &InMemDicomObject) -> u16 {
     dataset
-        .element_opt(tags::BITS_ALLOCATED)
-        .ok()
-        .flatten()
+        .get(tags::BITS_ALLOCATED)
         .and_then(|e| e.to_int::<u16>().ok())
         .unwrap_or(8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Damaged copies of real files: wherever the length check found every
+    /// value whole over the bytes, reading without the collector's own walk
+    /// of the pixel data gives what reading with it gives.
+    #[test]
+    fn a_plainly_framed_instance_reads_the_same_without_its_pixel_data_walk() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/dicom/");
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for name in ["CT_small.dcm", "MR_small.dcm"] {
+            let original = std::fs::read(format!("{dir}{name}")).expect("a fixture");
+            let mut plain = 0;
+            for round in 0..1500u64 {
+                let mut data = original.clone();
+                if round > 0 {
+                    let at = 200 + (random() as usize) % (data.len() - 204);
+                    let value = random();
+                    match round % 3 {
+                        0 => data[at] ^= (value as u8) | 1,
+                        1 => data[at..at + 4].copy_from_slice(&(value as u32).to_le_bytes()),
+                        _ => data.truncate(at),
+                    }
+                }
+                let Ok(framing @ Framing::Plain { .. }) = crate::lengths::check_bytes(&data) else {
+                    continue;
+                };
+                plain += 1;
+                let read = |framing| {
+                    guarded(|| read_checked(BufReader::new(Cursor::new(&data[..])), framing))
+                };
+                match (read(framing), read(Framing::Walked)) {
+                    (Ok(skipped), Ok(walked)) => {
+                        assert_eq!(skipped.header, walked.header, "{name}, round {round}");
+                        assert_eq!(
+                            skipped.metadata_json, walked.metadata_json,
+                            "{name}, round {round}"
+                        );
+                    }
+                    (Err(skipped), Err(walked)) => {
+                        assert_eq!(
+                            skipped.to_string(),
+                            walked.to_string(),
+                            "{name}, round {round}"
+                        )
+                    }
+                    (skipped, walked) => panic!(
+                        "{name}, round {round}: {framing:?} read as {:?}, walked as {:?}",
+                        skipped.map(|p| p.header),
+                        walked.map(|p| p.header)
+                    ),
+                }
+            }
+            assert!(plain > 300, "{name}: only {plain} copies were plain");
+        }
+    }
 }

@@ -289,10 +289,7 @@ async fn load_frames(
 
 fn element_bytes(data: &[u8], (group, element): (u16, u16)) -> Option<Vec<u8>> {
     let collected = crate::pixels::collect(data).ok()?;
-    let value = collected
-        .dataset
-        .element(dicom_object::Tag(group, element))
-        .ok()?;
+    let value = collected.dataset.get(dicom_object::Tag(group, element))?;
     Some(value.value().to_bytes().ok()?.into_owned())
 }
 

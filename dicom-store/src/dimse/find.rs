@@ -61,8 +61,7 @@ impl Association {
             }
         };
         let level = identifier
-            .element(tags::QUERY_RETRIEVE_LEVEL)
-            .ok()
+            .get(tags::QUERY_RETRIEVE_LEVEL)
             .and_then(|e| e.to_str().ok())
             .and_then(|v| QueryLevel::parse(&v));
         let Some(level) = level else {
@@ -92,8 +91,7 @@ impl Association {
             // Every response identifier carries the level (PS3.4 §C.4.1.2.3);
             // fill it in when the service left it out or empty.
             let level_given = found
-                .element(tags::QUERY_RETRIEVE_LEVEL)
-                .ok()
+                .get(tags::QUERY_RETRIEVE_LEVEL)
                 .and_then(|e| e.to_str().ok())
                 .is_some_and(|v| !v.trim().is_empty());
             if !level_given {

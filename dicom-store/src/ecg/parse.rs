@@ -219,7 +219,7 @@ fn lead_by_meaning(meaning: &str) -> Option<&'static str> {
 }
 
 fn element(o: &InMemDicomObject, tag: Tag) -> Option<&InMemElement> {
-    o.element_opt(tag).ok().flatten()
+    o.get(tag)
 }
 
 fn text(o: &InMemDicomObject, tag: Tag) -> Option<String> {

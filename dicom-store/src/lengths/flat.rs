@@ -34,11 +34,13 @@ impl Open {
 }
 
 /// Whether every element, sequence and item of `data`, a data set in
-/// explicit VR little endian, is framed plainly and fits: `false` when the
-/// lazy reader's walk must decide.
-pub(super) fn plainly_framed(data: &[u8]) -> bool {
+/// explicit VR little endian, is framed plainly and fits: `None` when the
+/// lazy reader's walk must decide, otherwise whether the data set itself
+/// (not an item in it) holds Pixel Data.
+pub(super) fn plainly_framed(data: &[u8]) -> Option<bool> {
     let mut open: Vec<Open> = Vec::new();
     let mut at = 0usize;
+    let mut pixel_data = false;
     loop {
         // Containers of defined length close where their length says.
         while let Some(end) = open.last().and_then(|o| o.end()) {
@@ -46,16 +48,14 @@ pub(super) fn plainly_framed(data: &[u8]) -> bool {
                 break;
             }
             if at > end {
-                return false;
+                return None;
             }
             open.pop();
         }
         if at == data.len() {
-            return open.is_empty();
+            return open.is_empty().then_some(pixel_data);
         }
-        let Some(head) = data.get(at..at + 8) else {
-            return false;
-        };
+        let head = data.get(at..at + 8)?;
         let group = u16::from_le_bytes([head[0], head[1]]);
         let element = u16::from_le_bytes([head[2], head[3]]);
         // The limit a value must fit in: the innermost defined end, or the data.
@@ -71,32 +71,27 @@ pub(super) fn plainly_framed(data: &[u8]) -> bool {
                 (0xE000, Some(Open::Sequence(_))) if len == UNDEFINED => {
                     open.push(Open::Item(None));
                 }
-                (0xE000, Some(Open::Sequence(_))) => match fits(at, len, limit) {
-                    Some(end) => open.push(Open::Item(Some(end))),
-                    None => return false,
-                },
+                (0xE000, Some(Open::Sequence(_))) => {
+                    open.push(Open::Item(Some(fits(at, len, limit)?)));
+                }
                 (0xE00D, Some(Open::Item(None))) | (0xE0DD, Some(Open::Sequence(None)))
                     if len == 0 =>
                 {
                     open.pop();
                 }
-                _ => return false,
+                _ => return None,
             }
             continue;
         }
         // Inside a sequence only items may come.
         if matches!(open.last(), Some(Open::Sequence(_))) {
-            return false;
+            return None;
         }
-        let Some(vr) = VR::from_binary([head[4], head[5]]) else {
-            return false;
-        };
+        let vr = VR::from_binary([head[4], head[5]])?;
         let (len, header) = if short_length(vr) {
             (u32::from(u16::from_le_bytes([head[6], head[7]])), 8)
         } else {
-            let Some(len) = data.get(at + 8..at + 12) else {
-                return false;
-            };
+            let len = data.get(at + 8..at + 12)?;
             (u32::from_le_bytes([len[0], len[1], len[2], len[3]]), 12)
         };
         at += header;
@@ -104,21 +99,16 @@ pub(super) fn plainly_framed(data: &[u8]) -> bool {
             if len == UNDEFINED {
                 open.push(Open::Sequence(None));
             } else {
-                match fits(at, len, limit) {
-                    Some(end) => open.push(Open::Sequence(Some(end))),
-                    None => return false,
-                }
+                open.push(Open::Sequence(Some(fits(at, len, limit)?)));
             }
             continue;
         }
-        let whole = PIXEL_DATA == dicom_core::Tag(group, element) || len % value_size(vr) == 0;
-        if len == UNDEFINED || !whole {
-            return false;
+        let is_pixel_data = PIXEL_DATA == dicom_core::Tag(group, element);
+        if len == UNDEFINED || !(is_pixel_data || len % value_size(vr) == 0) {
+            return None;
         }
-        match fits(at, len, limit) {
-            Some(end) => at = end,
-            None => return false,
-        }
+        at = fits(at, len, limit)?;
+        pixel_data |= is_pixel_data && open.is_empty();
     }
 }
 
@@ -211,7 +201,14 @@ mod tests {
         data.extend(&inner);
         data.extend(element((0x0028, 0x0010), b"US", &[8, 0]));
         data.extend(element((0x7FE0, 0x0010), b"OW", &[0u8; 8]));
-        assert!(plainly_framed(&data));
+        assert_eq!(plainly_framed(&data), Some(true));
+        // Pixel Data inside an item (an icon) is not the data set's own.
+        let icon = element((0x7FE0, 0x0010), b"OB", &[0u8; 4]);
+        let mut data = uid.clone();
+        data.extend(sequence(8 + icon.len() as u32));
+        data.extend(marker(0xE000, icon.len() as u32));
+        data.extend(&icon);
+        assert_eq!(plainly_framed(&data), Some(false));
     }
 
     #[test]
@@ -266,7 +263,7 @@ mod tests {
         for (what, case) in cases {
             let mut data = uid.clone();
             data.extend(case);
-            assert!(!plainly_framed(&data), "{what} was taken as plain");
+            assert_eq!(plainly_framed(&data), None, "{what} was taken as plain");
         }
     }
 
@@ -290,7 +287,11 @@ mod tests {
             let transfer_syntax = super::super::file_meta(&mut file, size).expect("file meta");
             assert_eq!(transfer_syntax, super::super::EXPLICIT_VR_LITTLE_ENDIAN);
             let start = file.position() as usize;
-            assert!(plainly_framed(&original[start..]), "{name} as it is");
+            assert_eq!(
+                plainly_framed(&original[start..]),
+                Some(true),
+                "{name} as it is"
+            );
             let (mut plain, mut left) = (0, 0);
             for round in 0..4000u64 {
                 let mut data = original.clone();
@@ -306,7 +307,7 @@ mod tests {
                     }
                     _ => data.truncate(at),
                 }
-                if !plainly_framed(&data[start..]) {
+                if plainly_framed(&data[start..]).is_none() {
                     left += 1;
                     continue;
                 }

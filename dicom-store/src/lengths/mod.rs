@@ -44,8 +44,20 @@ pub fn check(path: &Path) -> Result<(), LengthError> {
     check_reader(file, size)
 }
 
+/// How [`check_bytes`] walked an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Over its bytes: every value fits, native Pixel Data included, so a
+    /// reader need not walk the pixel data again to find it whole. Whether
+    /// the data set holds Pixel Data of its own.
+    Plain { pixel_data: bool },
+    /// With the lazy reader, which checks headers only: pixel data
+    /// fragments are still to be read to be known whole.
+    Walked,
+}
+
 /// As [`check`], for a Part 10 file held in memory.
-pub fn check_bytes(data: &[u8]) -> Result<(), LengthError> {
+pub fn check_bytes(data: &[u8]) -> Result<Framing, LengthError> {
     let size = data.len() as u64;
     let mut file = Cursor::new(data);
     let transfer_syntax = file_meta(&mut file, size)?;
@@ -53,11 +65,14 @@ pub fn check_bytes(data: &[u8]) -> Result<(), LengthError> {
         .ok()
         .and_then(|at| data.get(at..));
     if let Some(rest) = rest {
-        if transfer_syntax == EXPLICIT_VR_LITTLE_ENDIAN && flat::plainly_framed(rest) {
-            return Ok(());
+        if transfer_syntax == EXPLICIT_VR_LITTLE_ENDIAN {
+            if let Some(pixel_data) = flat::plainly_framed(rest) {
+                return Ok(Framing::Plain { pixel_data });
+            }
         }
     }
-    data_set(file, size, &transfer_syntax)
+    data_set(file, size, &transfer_syntax)?;
+    Ok(Framing::Walked)
 }
 
 const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
