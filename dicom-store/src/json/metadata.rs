@@ -82,9 +82,17 @@ fn pixel_data_attribute(out: &mut String, vr: VR, base: &str) {
 }
 
 /// `"GGGGEEEE"`: a tag as DICOM JSON writes it, as a key or an AT value.
+/// By hand: it is written for every attribute of every instance stored,
+/// and `write!` costs several times as much.
 fn quoted_tag(out: &mut String, tag: Tag) {
-    // Writing to a String cannot fail.
-    let _ = write!(out, "\"{:04X}{:04X}\"", tag.group(), tag.element());
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('"');
+    for half in [tag.group(), tag.element()] {
+        for shift in [12, 8, 4, 0] {
+            out.push(char::from(HEX[usize::from((half >> shift) & 0xF)]));
+        }
+    }
+    out.push('"');
 }
 
 /// The key of an attribute, and its colon.
@@ -201,7 +209,7 @@ fn texts(out: &mut String, value: &PrimitiveValue, mut write: impl FnMut(&mut St
 /// An IS or DS value as a JSON number; `null` when it is not a finite number.
 fn number(out: &mut String, text: &str) {
     if let Ok(int) = text.parse::<i64>() {
-        let _ = write!(out, "{int}");
+        out.push_str(itoa::Buffer::new().format(int));
     } else {
         float(out, text.parse::<f64>().unwrap_or(f64::NAN));
     }
@@ -218,12 +226,13 @@ fn float(out: &mut String, n: f64) {
 }
 
 fn numbers(out: &mut String, value: &PrimitiveValue) {
-    fn list<T: std::fmt::Display>(out: &mut String, values: &[T]) {
+    fn list<T: itoa::Integer + Copy>(out: &mut String, values: &[T]) {
+        let mut buffer = itoa::Buffer::new();
         for (i, n) in values.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{n}");
+            out.push_str(buffer.format(*n));
         }
     }
     fn floats(out: &mut String, values: impl Iterator<Item = f64>) {
