@@ -20,6 +20,7 @@ use ferry_dicom_store::dimse::{
 use ferry_dicom_store::find::FindError;
 use ferry_dicom_store::{IngestContext, IngestError, Outcome, Stored};
 
+use super::tally::{Tally, STUDIES_PER_AUDIT};
 use super::{Imaging, StoredStudy};
 use crate::audit::Actor;
 
@@ -30,25 +31,7 @@ pub struct ModalityService {
     /// Instances stored per study by each live association, keyed by the
     /// peer's socket address (unique while the connection lasts), audited
     /// when the association ends.
-    transfers: Arc<Mutex<HashMap<SocketAddr, Transfer>>>,
-}
-
-/// The most studies one association's tally holds before they are audited
-/// without waiting for its end. A sender walking a folder sends its files in
-/// directory order, which interleaves studies at random: a tally smaller than
-/// the studies of one association audits a study again and again (one event
-/// and one patient lookup every instance or two, each a turn of the index's
-/// write lock). Some 100 bytes a study, so this bounds an association's tally
-/// to about 50 KB.
-const STUDIES_PER_AUDIT: usize = 512;
-
-/// What one association has stored since its last audit events: instances
-/// per study, in the order the studies first came. A sender may interleave
-/// studies (`storescu` sends a folder in directory order), and each study
-/// still gets one event and one patient link.
-#[derive(Debug, Default)]
-struct Transfer {
-    studies: Vec<StoredStudy>,
+    transfers: Arc<Mutex<HashMap<SocketAddr, Tally>>>,
 }
 
 fn actor(admission: &Admission) -> Actor {
@@ -88,20 +71,10 @@ impl ModalityService {
             .transfers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let transfer = transfers.entry(admission.peer()).or_default();
-        // The study is most often the one before.
-        match transfer
-            .studies
-            .iter_mut()
-            .rev()
-            .find(|study| study.study_uid == study_uid)
-        {
-            Some(study) => {
-                study.instances += 1;
-                true
-            }
-            None => false,
-        }
+        transfers
+            .entry(admission.peer())
+            .or_default()
+            .count_again(study_uid)
     }
 
     /// Adds a study to its association's tally. Returns the tally to audit
@@ -111,14 +84,10 @@ impl ModalityService {
             .transfers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let transfer = transfers.entry(admission.peer()).or_default();
-        let full = if transfer.studies.len() >= STUDIES_PER_AUDIT {
-            std::mem::take(&mut transfer.studies)
-        } else {
-            Vec::new()
-        };
-        transfer.studies.push(study);
-        full
+        transfers
+            .entry(admission.peer())
+            .or_default()
+            .add(study, STUDIES_PER_AUDIT)
     }
 
     /// Tallies a stored instance. The first instance of a study since the
@@ -163,7 +132,7 @@ impl ModalityService {
             .remove(&admission.peer());
         if let Some(transfer) = transfer {
             self.imaging
-                .audit_stored(&actor(admission), &transfer.studies)
+                .audit_stored(&actor(admission), &transfer.into_studies())
                 .await;
         }
     }

@@ -22,6 +22,7 @@ pub mod access;
 pub mod demo;
 pub mod dimse;
 pub mod import;
+mod tally;
 
 use std::sync::Arc;
 
