@@ -48,6 +48,8 @@ pub mod pixels;
 pub mod render;
 pub mod sr;
 pub mod store;
+#[cfg(test)]
+mod test_support;
 pub mod uid;
 pub mod validate;
 

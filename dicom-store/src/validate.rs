@@ -187,7 +187,7 @@ fn read_checked<R: Read + Seek>(
         .map_err(|e| ValidationError::Unreadable(e.to_string()))?;
     let has_pixel_data = match framing {
         Framing::Plain { pixel_data } => pixel_data,
-        Framing::Walked => pixel_data_is_whole(&mut collector)?,
+        Framing::Walked => walk_pixel_data(&mut collector)?,
     };
 
     let header = header_of(&dataset, transfer_syntax)?;
@@ -221,9 +221,9 @@ fn read_checked<R: Read + Seek>(
 }
 
 /// Walks the pixel data after the data set, so that a truncated instance is
-/// refused now rather than discovered by the first viewer that opens it;
-/// whether there was any.
-fn pixel_data_is_whole<R: Read + Seek>(
+/// refused now rather than discovered by the first viewer that opens it.
+/// Returns whether there was any.
+fn walk_pixel_data<R: Read + Seek>(
     collector: &mut DicomCollector<BufReader<R>>,
 ) -> Result<bool, ValidationError> {
     // One buffer, reused.
@@ -317,16 +317,9 @@ mod tests {
     /// of the pixel data gives what reading with it gives.
     #[test]
     fn a_plainly_framed_instance_reads_the_same_without_its_pixel_data_walk() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/dicom/");
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut random = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = crate::test_support::random(0x2545_F491_4F6C_DD1D);
         for name in ["CT_small.dcm", "MR_small.dcm"] {
-            let original = std::fs::read(format!("{dir}{name}")).expect("a fixture");
+            let original = crate::test_support::fixture(name);
             let mut plain = 0;
             for round in 0..1500u64 {
                 let mut data = original.clone();

@@ -272,16 +272,9 @@ mod tests {
     #[test]
     fn whatever_is_taken_as_plain_the_lazy_reader_accepts() {
         use std::io::Cursor;
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/dicom/");
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut random = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = crate::test_support::random(0x9E37_79B9_7F4A_7C15);
         for name in ["CT_small.dcm", "MR_small.dcm"] {
-            let original = std::fs::read(format!("{dir}{name}")).expect("a fixture");
+            let original = crate::test_support::fixture(name);
             let size = original.len() as u64;
             let mut file = Cursor::new(&original[..]);
             let transfer_syntax = super::super::file_meta(&mut file, size).expect("file meta");
