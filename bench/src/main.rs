@@ -21,11 +21,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// The `ferry` binary's allocator, so the server measured in this process
-/// allocates as it does when deployed.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "ferry-bench", about = "Ferry's benchmarks")]
 struct Cli {
