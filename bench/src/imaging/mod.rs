@@ -180,18 +180,19 @@ async fn rate(peer: &dyn Peer, groups: &[PathBuf]) -> anyhow::Result<f64> {
     Ok(n as f64 / c_store(peer, groups, CALLING_AE).await?.as_secs_f64())
 }
 
-/// The peers in the order they take step `step`: each goes first in every
-/// other step, so neither is always the one that runs after the other's
-/// load.
+/// The peers in the order they take the next step, counted in `step`: each
+/// goes first in every other step, so neither is always the one that runs
+/// after the other's load.
 fn in_turn<'a>(
     peers: &'a [&'a dyn Peer],
     measured: &'a mut [Measured],
-    step: usize,
+    step: &mut usize,
 ) -> Vec<(&'a dyn Peer, &'a mut Measured)> {
     let mut pairs: Vec<_> = peers.iter().copied().zip(measured.iter_mut()).collect();
-    if step % 2 == 1 {
+    if *step % 2 == 1 {
         pairs.reverse();
     }
+    *step += 1;
     pairs
 }
 
@@ -210,37 +211,33 @@ async fn measure(
     let mut step = 0;
     let mut held = 0;
     for (probe, load) in &files.stages {
-        for (peer, m) in in_turn(peers, &mut measured, step) {
+        for (peer, m) in in_turn(peers, &mut measured, &mut step) {
             progress(format!("{}: probe at {held} instances", peer.name()));
             m.growth
                 .push((held, rate(peer, std::slice::from_ref(probe)).await?));
         }
-        step += 1;
         held += options.probe;
-        for (peer, m) in in_turn(peers, &mut measured, step) {
+        for (peer, m) in in_turn(peers, &mut measured, &mut step) {
             progress(format!("{}: loading from {held} instances", peer.name()));
             m.loading.push((held, rate(peer, load).await?));
         }
-        step += 1;
         for group in load {
             held += files_in(group)?;
         }
     }
     if !files.stages.is_empty() {
-        for (peer, m) in in_turn(peers, &mut measured, step) {
+        for (peer, m) in in_turn(peers, &mut measured, &mut step) {
             progress(format!("{}: probe at {held} instances", peer.name()));
             let last = std::slice::from_ref(&files.last_probe);
             m.growth.push((held, rate(peer, last).await?));
         }
-        step += 1;
     }
 
-    for (peer, m) in in_turn(peers, &mut measured, step) {
+    for (peer, m) in in_turn(peers, &mut measured, &mut step) {
         progress(format!("{}: C-STORE, one sender", peer.name()));
         m.store_one = rate(peer, std::slice::from_ref(&files.single)).await?;
     }
-    step += 1;
-    for (peer, m) in in_turn(peers, &mut measured, step) {
+    for (peer, m) in in_turn(peers, &mut measured, &mut step) {
         progress(format!(
             "{}: C-STORE, {} senders",
             peer.name(),
@@ -248,16 +245,14 @@ async fn measure(
         ));
         m.store_many = rate(peer, &files.parallel).await?;
     }
-    step += 1;
-    for (peer, m) in in_turn(peers, &mut measured, step) {
+    for (peer, m) in in_turn(peers, &mut measured, &mut step) {
         progress(format!("{}: STOW-RS", peer.name()));
         m.stow = files.stow.len() as f64
             / stow(peer, &files.stow, options.senders)
                 .await?
                 .as_secs_f64();
     }
-    step += 1;
-    for (peer, m) in in_turn(peers, &mut measured, step) {
+    for (peer, m) in in_turn(peers, &mut measured, &mut step) {
         progress(format!("{}: QIDO-RS and WADO-RS", peer.name()));
         m.qido = qido(peer, &files.studies, options.searches).await?;
         m.wado = wado(peer, &files.studies[0], 5).await?;
