@@ -55,22 +55,26 @@
 //!   to (and so be granted reads by the scope of) another's study.
 //! - **A known Series Instance UID in another study**: refused the same way.
 
-use std::path::{Path, PathBuf};
+mod keys;
+mod staging;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncRead;
 use tokio::sync::oneshot;
 
 use crate::error::IngestError;
-use crate::index::commit::{CommitJob, Job, JournalJob};
+use crate::index::commit::{CommitJob, Job};
 use crate::index::store::{self as sql, IndexOutcome};
 use crate::index::NewInstance;
 use crate::store::Store;
-use crate::validate::{read_instance, read_instance_bytes, InstanceHeader, ParsedInstance};
+use crate::validate::{read_instance_bytes, InstanceHeader, ParsedInstance};
 
-/// How many blob keys are written to the journal at a time.
-pub const KEY_BATCH: usize = 64;
+pub use keys::KEY_BATCH;
+use staging::prepare_in_place;
+pub use staging::{PreparedInstance, StagedInstance};
 
 /// Who is storing an instance, and where it is filed.
 #[derive(Debug, Clone, Default)]
@@ -105,64 +109,6 @@ pub struct Stored {
     /// indexed; `None` when it was not, or is not known (an instance that was
     /// already stored).
     pub patient_id: Option<i64>,
-}
-
-/// An instance written to the staging directory, not yet checked or durable.
-/// Dropping it removes the file.
-#[derive(Debug)]
-pub struct StagedInstance {
-    path: PathBuf,
-    file: Option<std::fs::File>,
-    size: u64,
-    sha256: String,
-}
-
-impl StagedInstance {
-    /// Size in bytes.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// SHA-256 of the bytes, lower-case hexadecimal.
-    pub fn sha256(&self) -> &str {
-        &self.sha256
-    }
-
-    /// The staged file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for StagedInstance {
-    fn drop(&mut self) {
-        // After a successful put the file has been moved away: NotFound is fine.
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// A staged instance that is fsynced, parsed and valid; ready for [`Store::commit`].
-#[derive(Debug)]
-pub struct PreparedInstance {
-    staged: StagedInstance,
-    parsed: ParsedInstance,
-}
-
-impl PreparedInstance {
-    /// The instance's attributes.
-    pub fn header(&self) -> &InstanceHeader {
-        &self.parsed.header
-    }
-
-    /// The parsed instance and what was written; the staged file goes (it
-    /// has been moved under its key by then).
-    fn into_parts(self) -> (ParsedInstance, Written) {
-        let written = Written {
-            size: self.staged.size,
-            sha256: self.staged.sha256.clone(),
-        };
-        (self.parsed, written)
-    }
 }
 
 /// An instance handed to the committer from a blocking thread: its
@@ -331,60 +277,6 @@ impl Store {
             self.return_key(key);
         }
         Err(error)
-    }
-
-    /// Step 1: streams `source` into a staged file, hashing it on the way.
-    pub async fn stage<R>(&self, mut source: R) -> Result<StagedInstance, IngestError>
-    where
-        R: AsyncRead + Unpin,
-    {
-        let limit = self.0.config.max_instance_bytes;
-        let path = self
-            .0
-            .config
-            .staging_dir
-            .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
-        let file = tokio::fs::File::create(&path).await?;
-        // From here on, the guard removes the file on every early return.
-        let mut staged = StagedInstance {
-            path,
-            file: None,
-            size: 0,
-            sha256: String::new(),
-        };
-        let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
-        let mut tally = Tally::new(limit);
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = source.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            tally.add(&buf[..n])?;
-            file.write_all(&buf[..n]).await?;
-        }
-        file.flush().await?;
-        staged.file = Some(file.into_inner().into_std().await);
-        tally.finish(&mut staged);
-        Ok(staged)
-    }
-
-    /// Step 2: fsyncs the staged file and parses and checks it.
-    pub async fn prepare(
-        &self,
-        mut staged: StagedInstance,
-    ) -> Result<PreparedInstance, IngestError> {
-        let file = staged.file.take();
-        let path = staged.path.clone();
-        let parsed = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
-            if let Some(file) = file {
-                file.sync_all()?;
-            }
-            Ok(read_instance(&path)?)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok(PreparedInstance { staged, parsed })
     }
 
     /// Steps 3 and 4: applies the duplicate and conflict rules, makes the blob
@@ -566,110 +458,6 @@ impl Store {
             })
         }
     }
-
-    /// A blob key whose journal row is already committed.
-    async fn take_key(&self) -> Result<String, IngestError> {
-        if let Some((key, left)) = self.pop_key() {
-            if left < KEY_BATCH / 2 {
-                self.refill_in_background();
-            }
-            return Ok(key);
-        }
-        // The pool ran dry (the first ingest, or a burst the background refill
-        // did not keep up with): this ingest waits for a batch. One batch at a
-        // time, so concurrent ingests share it instead of each writing one.
-        let _refilling = self.0.refilling.lock().await;
-        loop {
-            if let Some((key, _)) = self.pop_key() {
-                return Ok(key);
-            }
-            self.refill().await?;
-        }
-    }
-
-    /// Starts a refill of the key pool unless one is under way, so that
-    /// the next batch's journal commit and reserved files are made before they
-    /// are needed rather than on an instance's way to its acknowledgement.
-    fn refill_in_background(&self) {
-        let store = self.clone();
-        tokio::spawn(async move {
-            let Ok(_refilling) = store.0.refilling.try_lock() else {
-                return;
-            };
-            if let Err(error) = store.refill().await {
-                tracing::warn!(%error, "could not reserve blob keys ahead; ingest will retry");
-            }
-        });
-    }
-
-    /// Journals a batch of new keys, reserves their blobs, and adds them to the pool.
-    async fn refill(&self) -> Result<(), IngestError> {
-        let shard = new_shard();
-        let mut keys: Vec<String> = (0..KEY_BATCH).map(|_| new_key(&shard)).collect();
-        // Through the group committer, which is then the only writer to the
-        // index while instances stream in.
-        let (reply, answer) = oneshot::channel();
-        let job = JournalJob {
-            keys: keys.clone(),
-            node: self.0.config.node.clone(),
-            reply,
-        };
-        if self.0.committer.send(Job::Journal(job)).await.is_err() {
-            return Err(IngestError::ShuttingDown);
-        }
-        answer.await.map_err(|_| IngestError::ShuttingDown)??;
-        // Journalled first, so a crash from here on leaves nothing that
-        // recovery does not find.
-        if self.0.blobs.puts_blocking() {
-            let blobs = Arc::clone(&self.0.blobs);
-            keys = tokio::task::spawn_blocking(move || {
-                blobs.reserve_blocking(&keys)?;
-                Ok::<_, std::io::Error>(keys)
-            })
-            .await
-            .map_err(std::io::Error::other)??;
-        }
-        self.0
-            .keys
-            .lock()
-            .expect("the key pool's lock is never held across a panic")
-            .extend(keys);
-        Ok(())
-    }
-
-    /// Gives back a key that names no blob, for the next instance.
-    fn return_key(&self, key: String) {
-        self.0
-            .keys
-            .lock()
-            .expect("the key pool's lock is never held across a panic")
-            .push(key);
-    }
-
-    /// A key from the pool, and how many are left after it.
-    fn pop_key(&self) -> Option<(String, usize)> {
-        let mut keys = self
-            .0
-            .keys
-            .lock()
-            .expect("the key pool's lock is never held across a panic");
-        keys.pop().map(|key| (key, keys.len()))
-    }
-
-    /// Deletes the blob of a key that will not be indexed, then its journal
-    /// row. If either fails, the journal row stays and recovery finishes the job.
-    async fn discard_key(&self, key: &str) {
-        let result = async {
-            self.0.blobs.delete(key).await?;
-            let mut conn = self.0.index.pool().acquire().await?;
-            sql::clear_journal(&mut conn, &[key]).await?;
-            Ok::<_, IngestError>(())
-        }
-        .await;
-        if let Err(error) = result {
-            tracing::warn!(%error, blob_key = key, "could not discard a blob; recovery will");
-        }
-    }
 }
 
 /// Where the committer's answer for one instance comes.
@@ -695,86 +483,4 @@ fn check_study(expected: Option<&str>, header: &InstanceHeader) -> Result<(), In
         }),
         _ => Ok(()),
     }
-}
-
-/// Steps 1 and 2 for a file already on disk, on the caller's blocking
-/// thread: hash in place, fsync, parse.
-fn prepare_in_place(path: PathBuf, limit: u64) -> Result<PreparedInstance, IngestError> {
-    let staged = adopt(path, limit)?;
-    if let Some(file) = &staged.file {
-        file.sync_all()?;
-    }
-    let parsed = read_instance(&staged.path)?;
-    Ok(PreparedInstance { staged, parsed })
-}
-
-/// Step 1 for a file already on disk: hashes it and takes ownership (from
-/// here on, dropping the result removes the file).
-fn adopt(path: PathBuf, limit: u64) -> Result<StagedInstance, IngestError> {
-    use std::io::Read;
-    let mut staged = StagedInstance {
-        path,
-        file: None,
-        size: 0,
-        sha256: String::new(),
-    };
-    let mut file = std::fs::File::open(&staged.path)?;
-    let mut tally = Tally::new(limit);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        tally.add(&buf[..n])?;
-    }
-    staged.file = Some(file);
-    tally.finish(&mut staged);
-    Ok(staged)
-}
-
-/// Size and SHA-256 of an instance's bytes as they pass, refusing an
-/// instance larger than the limit as soon as it gets there.
-struct Tally {
-    hasher: Sha256,
-    size: u64,
-    limit: u64,
-}
-
-impl Tally {
-    fn new(limit: u64) -> Self {
-        Self {
-            hasher: Sha256::new(),
-            size: 0,
-            limit,
-        }
-    }
-
-    fn add(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
-        self.size += bytes.len() as u64;
-        if self.size > self.limit {
-            return Err(IngestError::TooLarge { limit: self.limit });
-        }
-        self.hasher.update(bytes);
-        Ok(())
-    }
-
-    fn finish(self, staged: &mut StagedInstance) {
-        staged.size = self.size;
-        staged.sha256 = hex::encode(self.hasher.finalize());
-    }
-}
-
-/// A random shard, `ab/cd`: one of 65,536 directories.
-fn new_shard() -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}/{}", &id[0..2], &id[2..4])
-}
-
-/// A new blob key in `shard`: `ab/cd/<32 hex digits>`. The keys of one
-/// journal batch share a shard, so a new shard directory (a `mkdir` and an
-/// fsync of its parent) is paid once per batch rather than once per instance,
-/// while 200,000 instances still spread over some 3,000 directories.
-fn new_key(shard: &str) -> String {
-    format!("{shard}/{}", uuid::Uuid::new_v4().simple())
 }
