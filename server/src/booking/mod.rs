@@ -10,12 +10,14 @@
 //! slot with capacity above one is shared by bookings of exactly that slot.
 
 pub mod availability;
+mod changes;
 pub mod claim;
 pub mod priority;
 pub mod reconcile;
 pub mod routes;
 pub mod search;
 pub mod store;
+mod take;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,0 +1,153 @@
+//! Taking a place in a slot of the roster, and the answer when it cannot be
+//! taken: a conflict that offers the expert's next free slots.
+
+use jiff::tz::TimeZone;
+
+use super::availability::{self, FreeSlot};
+use super::claim::{self, ClaimError};
+use crate::db::Tx;
+use crate::error::{ApiError, ApiResult};
+use crate::roster::slots::Slot;
+use crate::roster::store::Expert;
+use crate::roster::Service;
+use crate::state::AppState;
+use crate::time::{now_ms, rfc3339_in};
+
+/// Up to five free slots of the expert from `after`, for a 409's details.
+pub async fn alternatives(
+    state: &AppState,
+    expert: &Expert,
+    after: i64,
+    service: Option<Service>,
+    tz: &TimeZone,
+) -> ApiResult<serde_json::Value> {
+    let now = now_ms();
+    let mut conn = state.db.pool().acquire().await?;
+    let until = now + i64::from(state.settings.slot_horizon_days) * 86_400_000;
+    let mut found: Vec<FreeSlot> = Vec::new();
+    let mut from = after.max(now);
+    let week = 7 * 86_400_000;
+    while found.len() < 5 && from < until {
+        let to = (from + week).min(until);
+        let free = availability::free_slots(
+            &mut conn,
+            std::slice::from_ref(expert),
+            from,
+            to,
+            service,
+            now,
+        )
+        .await?;
+        found.extend(
+            free.get(&expert.id)
+                .into_iter()
+                .flatten()
+                .filter(|f| !f.slot.referral_priority)
+                .take(5 - found.len()),
+        );
+        from = to;
+    }
+    Ok(serde_json::Value::Array(
+        found
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "expert_id": expert.id,
+                    "start": rfc3339_in(f.slot.start_at, tz),
+                    "end": rfc3339_in(f.slot.end_at, tz),
+                    "service": f.slot.service,
+                    "remaining": f.remaining,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Why a slot could not be taken.
+pub enum TakeError {
+    NotInRoster,
+    Past,
+    BeyondHorizon,
+    Reserved,
+    Taken,
+    Api(ApiError),
+}
+
+impl From<sqlx::Error> for TakeError {
+    fn from(error: sqlx::Error) -> Self {
+        TakeError::Api(error.into())
+    }
+}
+
+/// Finds the roster's slot at `start` and takes a place in it.
+pub async fn take_slot(
+    tx: &mut Tx,
+    expert: &Expert,
+    start: i64,
+    now: i64,
+    horizon_days: u32,
+    may_take_reserved: bool,
+) -> Result<(Slot, i64), TakeError> {
+    if start < now {
+        return Err(TakeError::Past);
+    }
+    if start > now + i64::from(horizon_days) * 86_400_000 {
+        return Err(TakeError::BeyondHorizon);
+    }
+    let slot = availability::slot_at(tx, expert, start)
+        .await?
+        .ok_or(TakeError::NotInRoster)?;
+    if slot.referral_priority && !may_take_reserved {
+        return Err(TakeError::Reserved);
+    }
+    match claim::take(tx, expert.id, &slot, now).await {
+        Ok(claim_id) => Ok((slot, claim_id)),
+        Err(ClaimError::Taken) => Err(TakeError::Taken),
+        Err(ClaimError::Database(error)) => Err(error.into()),
+    }
+}
+
+/// Turns a failed take into its answer; a conflict carries the expert's next
+/// free slots. The transaction must already be gone (on PostgreSQL a failed
+/// insert has aborted it).
+/// The alternatives offered are of `service` when the booking's service is
+/// known, so a client can book one of them as it stands.
+pub async fn take_error(
+    state: &AppState,
+    error: TakeError,
+    expert: &Expert,
+    start: i64,
+    service: Option<Service>,
+    tz: &TimeZone,
+) -> ApiError {
+    let (code, message) = match error {
+        TakeError::Api(error) => return error,
+        TakeError::Past => {
+            return ApiError::invalid("slot_in_past", "start", "this slot has already begun")
+        }
+        TakeError::BeyondHorizon => {
+            return ApiError::invalid(
+                "beyond_horizon",
+                "start",
+                "this is further ahead than slots are offered",
+            )
+        }
+        TakeError::NotInRoster => (
+            "slot_unavailable",
+            "the expert's roster has no slot starting then",
+        ),
+        TakeError::Reserved => (
+            "slot_reserved_for_referrals",
+            "this slot is held back for patients referred up; book it with an accepted referral",
+        ),
+        TakeError::Taken => ("slot_taken", "this slot was just taken"),
+    };
+    match alternatives(state, expert, start, service, tz).await {
+        Ok(next_free) => ApiError::Conflict {
+            code,
+            message: message.to_owned(),
+            details: serde_json::json!({ "next_free": next_free }),
+        },
+        Err(error) => error,
+    }
+}
