@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::blob::{BlobReader, BlobStore};
 use crate::error::StoreError;
 use crate::index::commit::{self, Job};
-use crate::index::{store as sql, Index, InstanceRow, SeriesRow, StudyRow};
+use crate::index::{journal, store as sql, Index, InstanceRow, SeriesRow, StudyRow};
 
 /// Settings of a [`Store`].
 #[derive(Debug, Clone)]
@@ -126,18 +126,18 @@ impl Store {
             .clear();
         let pool = inner.index.pool();
         let mut report = Recovery::default();
-        for key in sql::journal_keys(pool, &inner.config.node).await? {
+        for key in journal::journal_keys(pool, &inner.config.node).await? {
             // Never delete a blob the index points to, unless it is not what
             // the index says it is.
-            let whole = match sql::indexed_under(pool, &key).await? {
+            let whole = match journal::indexed_under(pool, &key).await? {
                 None => false,
                 Some((size, sha256)) => self.blob_matches(&key, size, &sha256).await?,
             };
             let mut tx = inner.index.begin_write().await?;
             if !whole {
-                sql::remove_instance(&mut tx, &key).await?;
+                journal::remove_instance(&mut tx, &key).await?;
             }
-            sql::clear_journal(&mut tx, &[&key]).await?;
+            journal::clear_journal(&mut tx, &[&key]).await?;
             if !whole {
                 // Before the commit that clears its journal row: a crash in
                 // between leaves the row for the next recovery, never an

@@ -23,7 +23,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::store::{clear_journal, index_instance, insert_journal, IndexOutcome};
+use super::journal::{clear_journal, insert_journal};
+use super::store::{index_instance, IndexOutcome};
 use super::{Engine, Index, NewInstance};
 
 /// The most instances one transaction commits.

@@ -8,6 +8,7 @@
 
 mod batch;
 pub mod commit;
+pub mod journal;
 pub mod store;
 
 use sqlx::{Any, AnyConnection, AnyPool, Connection as _, Transaction};

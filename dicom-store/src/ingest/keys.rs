@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use crate::error::IngestError;
 use crate::index::commit::{Job, JournalJob};
-use crate::index::store as sql;
+use crate::index::journal;
 use crate::store::Store;
 
 /// How many blob keys are written to the journal at a time.
@@ -109,7 +109,7 @@ impl Store {
         let result = async {
             self.0.blobs.delete(key).await?;
             let mut conn = self.0.index.pool().acquire().await?;
-            sql::clear_journal(&mut conn, &[key]).await?;
+            journal::clear_journal(&mut conn, &[key]).await?;
             Ok::<_, IngestError>(())
         }
         .await;

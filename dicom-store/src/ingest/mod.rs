@@ -67,6 +67,7 @@ use tokio::sync::oneshot;
 
 use crate::error::IngestError;
 use crate::index::commit::{CommitJob, Job};
+use crate::index::journal;
 use crate::index::store::{self as sql, IndexOutcome};
 use crate::index::NewInstance;
 use crate::store::Store;
@@ -432,7 +433,7 @@ impl Store {
     async fn unindex(&self, key: &str) {
         let result = async {
             let mut tx = self.0.index.begin_write().await?;
-            sql::remove_instance(&mut tx, key).await?;
+            journal::remove_instance(&mut tx, key).await?;
             tx.commit().await?;
             Ok::<_, IngestError>(())
         }
