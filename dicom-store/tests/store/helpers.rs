@@ -10,7 +10,8 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use ferry_dicom_store::blob::{BlobStore, FsBlobStore};
 use ferry_dicom_store::{
-    AccessError, AccessEvent, Principal, Store, StoreConfig, StoreState, StudyAccess, StudyScope,
+    AccessError, AccessEvent, IngestContext, Principal, Store, StoreConfig, StoreState,
+    StudyAccess, StudyScope,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -379,4 +380,12 @@ pub async fn assert_filed_by_the_rules(t: &TestStore, study: &str, refused_study
     assert_eq!(t.count("dicom_series").await, 3);
     assert_eq!(t.count("dicom_instance").await, 3);
     assert_eq!(t.count("dicom_instance_metadata").await, 3);
+}
+
+/// Who is storing: a facility, with no patient or study asked for.
+pub fn ctx(facility_id: i64) -> IngestContext {
+    IngestContext {
+        facility_id,
+        ..IngestContext::default()
+    }
 }
