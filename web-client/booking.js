@@ -257,7 +257,12 @@
       confirm.hidden = false;
     }
 
+    // Weeks clicked through quickly load at once; only the last one asked
+    // for may draw, whichever answer arrives last.
+    let shown = 0;
     async function load() {
+      shown += 1;
+      const mine = shown;
       error.textContent = '';
       confirm.hidden = true;
       chosen = null;
@@ -273,6 +278,7 @@
       else query.set('specialty', consultation.specialty);
       try {
         const search = await api('GET', '/slots?' + query);
+        if (mine !== shown) return;
         const count = week(calendar, first, search.slots, choose);
         notice.replaceChildren();
         if (count === 0) {
@@ -288,7 +294,7 @@
           }
         }
       } catch (err) {
-        error.textContent = err.message;
+        if (mine === shown) error.textContent = err.message;
       }
     }
 

@@ -142,9 +142,15 @@ module.exports = async function uploadAndBook(journey, browser) {
   await page.waitForURL(/#\/consultations\/\d+\/book$/);
   const consultationId = Number(page.url().match(/#\/consultations\/(\d+)\/book$/)[1]);
   await page.locator('#book-week').waitFor();
+  // Late in the week no slot is left in it: go on a week at a time, each
+  // time waiting until the next week is drawn, not just for a calendar.
   for (let week = 0; week < 2 && await page.locator('#book-week button.slot').count() === 0; week += 1) {
+    const drawn = await page.locator('#book-week .day').first().getAttribute('data-date');
     await page.locator('#book-next-week').click();
-    await page.waitForFunction(() => document.querySelector('#book-week'));
+    await page.waitForFunction((before) => {
+      const day = document.querySelector('#book-week .day');
+      return day !== null && day.dataset.date !== before;
+    }, drawn);
   }
   const slot = page.locator('#book-week button.slot').first();
   await slot.waitFor();
