@@ -13,7 +13,7 @@ use super::routes::{
     is_expert_scheduler, load, schedule,
 };
 use super::store::{self, BookingRow};
-use super::take::{take_error, take_slot, TakeError};
+use super::take::{take_error, take_or_refuse, TakeError, Wanted};
 use super::{BookingStatus, BookingView, ConfirmBooking, ReasonBody, Reschedule};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
@@ -86,22 +86,20 @@ async fn confirm_booking(
     }
     let may_take_reserved =
         body.referral_id.is_some() || super::priority::has_referral(&mut tx, id).await?;
+    let wanted = Wanted {
+        expert: &expert,
+        start: booking.start_at,
+        may_take_reserved,
+        service: Some(consultation.service),
+    };
     // A live hold keeps its claim, but the roster may have changed under it.
-    let (slot, claim_id) = if booking.is_live(now) {
+    let (mut tx, slot, claim_id) = if booking.is_live(now) {
         let slot = availability::slot_at(&mut tx, &expert, booking.start_at).await?;
         match (slot, booking.claim_id) {
-            (Some(slot), Some(claim_id)) if slot.end_at == booking.end_at => (slot, claim_id),
+            (Some(slot), Some(claim_id)) if slot.end_at == booking.end_at => (tx, slot, claim_id),
             _ => {
                 drop(tx);
-                return Err(take_error(
-                    &state,
-                    TakeError::NotInRoster,
-                    &expert,
-                    booking.start_at,
-                    Some(consultation.service),
-                    &tz,
-                )
-                .await);
+                return Err(take_error(&state, TakeError::NotInRoster, &wanted, &tz).await);
             }
         }
     } else {
@@ -109,30 +107,7 @@ async fn confirm_booking(
             claim::release_lapsed(&mut tx, expert.id, booking.start_at, booking.end_at, now)
                 .await?;
         }
-        match take_slot(
-            &mut tx,
-            &expert,
-            booking.start_at,
-            now,
-            state.settings.slot_horizon_days,
-            may_take_reserved,
-        )
-        .await
-        {
-            Ok(taken) => taken,
-            Err(error) => {
-                drop(tx);
-                return Err(take_error(
-                    &state,
-                    error,
-                    &expert,
-                    booking.start_at,
-                    Some(consultation.service),
-                    &tz,
-                )
-                .await);
-            }
-        }
+        take_or_refuse(&state, tx, &wanted, now, &tz).await?
     };
     if consultation.service != slot.service {
         return Err(ApiError::invalid(
@@ -363,24 +338,13 @@ async fn reschedule_booking(
     if let Some(claim_id) = booking.claim_id {
         claim::vacate(&mut tx, claim_id).await?;
     }
-    let (slot, claim_id) = match take_slot(
-        &mut tx,
-        &expert,
+    let wanted = Wanted {
+        expert: &expert,
         start,
-        now,
-        state.settings.slot_horizon_days,
         may_take_reserved,
-    )
-    .await
-    {
-        Ok(taken) => taken,
-        Err(error) => {
-            drop(tx);
-            return Err(
-                take_error(&state, error, &expert, start, Some(booking.service), &tz).await,
-            );
-        }
+        service: Some(booking.service),
     };
+    let (mut tx, slot, claim_id) = take_or_refuse(&state, tx, &wanted, now, &tz).await?;
     if slot.service != booking.service {
         return Err(ApiError::invalid(
             "service_mismatch",

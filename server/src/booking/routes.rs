@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, BookingRow};
-use super::take::{take_error, take_slot};
+use super::take::{take_or_refuse, Wanted};
 use super::{BookingStatus, BookingView, NewBooking};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
@@ -187,23 +187,13 @@ async fn create_booking(
         }
         None => false,
     };
-    let (slot, claim_id) = match take_slot(
-        &mut tx,
-        &expert,
+    let wanted = Wanted {
+        expert: &expert,
         start,
-        now,
-        state.settings.slot_horizon_days,
         may_take_reserved,
-    )
-    .await
-    {
-        Ok(taken) => taken,
-        Err(error) => {
-            drop(tx);
-            let service = consultation.as_ref().map(|c| c.service);
-            return Err(take_error(&state, error, &expert, start, service, &tz).await);
-        }
+        service: consultation.as_ref().map(|c| c.service),
     };
+    let (mut tx, slot, claim_id) = take_or_refuse(&state, tx, &wanted, now, &tz).await?;
     if let Some(c) = &consultation {
         if c.service != slot.service {
             return Err(ApiError::invalid(

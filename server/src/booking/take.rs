@@ -79,15 +79,47 @@ impl From<sqlx::Error> for TakeError {
     }
 }
 
-/// Finds the roster's slot at `start` and takes a place in it.
-pub async fn take_slot(
+/// The place a booking asks for.
+pub struct Wanted<'a> {
+    pub expert: &'a Expert,
+    /// The slot's start.
+    pub start: i64,
+    /// Whether a slot held back for referred patients may be taken.
+    pub may_take_reserved: bool,
+    /// The booking's service, when known: the alternatives offered on a
+    /// conflict are of it, so a client can book one of them as it stands.
+    pub service: Option<Service>,
+}
+
+/// Takes a place in the roster's slot at `wanted.start`, or answers why not.
+/// On a refusal the transaction goes first (on PostgreSQL a failed insert
+/// has aborted it), then the answer is made, with the expert's next free
+/// slots when it is a conflict.
+pub async fn take_or_refuse(
+    state: &AppState,
+    mut tx: Tx,
+    wanted: &Wanted<'_>,
+    now: i64,
+    tz: &TimeZone,
+) -> ApiResult<(Tx, Slot, i64)> {
+    let horizon_days = state.settings.slot_horizon_days;
+    match take_slot(&mut tx, wanted, now, horizon_days).await {
+        Ok((slot, claim_id)) => Ok((tx, slot, claim_id)),
+        Err(error) => {
+            drop(tx);
+            Err(take_error(state, error, wanted, tz).await)
+        }
+    }
+}
+
+/// Finds the roster's slot at `wanted.start` and takes a place in it.
+async fn take_slot(
     tx: &mut Tx,
-    expert: &Expert,
-    start: i64,
+    wanted: &Wanted<'_>,
     now: i64,
     horizon_days: u32,
-    may_take_reserved: bool,
 ) -> Result<(Slot, i64), TakeError> {
+    let (expert, start) = (wanted.expert, wanted.start);
     if start < now {
         return Err(TakeError::Past);
     }
@@ -97,7 +129,7 @@ pub async fn take_slot(
     let slot = availability::slot_at(tx, expert, start)
         .await?
         .ok_or(TakeError::NotInRoster)?;
-    if slot.referral_priority && !may_take_reserved {
+    if slot.referral_priority && !wanted.may_take_reserved {
         return Err(TakeError::Reserved);
     }
     match claim::take(tx, expert.id, &slot, now).await {
@@ -110,14 +142,10 @@ pub async fn take_slot(
 /// Turns a failed take into its answer; a conflict carries the expert's next
 /// free slots. The transaction must already be gone (on PostgreSQL a failed
 /// insert has aborted it).
-/// The alternatives offered are of `service` when the booking's service is
-/// known, so a client can book one of them as it stands.
 pub async fn take_error(
     state: &AppState,
     error: TakeError,
-    expert: &Expert,
-    start: i64,
-    service: Option<Service>,
+    wanted: &Wanted<'_>,
     tz: &TimeZone,
 ) -> ApiError {
     let (code, message) = match error {
@@ -142,7 +170,7 @@ pub async fn take_error(
         ),
         TakeError::Taken => ("slot_taken", "this slot was just taken"),
     };
-    match alternatives(state, expert, start, service, tz).await {
+    match alternatives(state, wanted.expert, wanted.start, wanted.service, tz).await {
         Ok(next_free) => ApiError::Conflict {
             code,
             message: message.to_owned(),
