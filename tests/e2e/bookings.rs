@@ -559,3 +559,77 @@ async fn a_taken_slot_offers_alternatives_of_the_service_the_consultation_asks_f
     let (status, body) = book(&app, &d.clinician.token, d.expert.id, start, second).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+#[tokio::test]
+async fn a_slot_of_another_service_is_refused_at_booking_and_at_confirmation() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let day = next_weekday(SHANGHAI, Weekday::Wednesday, 2);
+    add_rule(
+        &app,
+        &d.scheduler,
+        d.expert.id,
+        json!({ "weekday": 3, "start_time": "14:00", "end_time": "15:00", "slot_minutes": 60,
+                "service": "async_review" }),
+    )
+    .await;
+    let start = local(SHANGHAI, day, 14, 0);
+    let video = consultation(&app, &d, "routine").await;
+    let (status, body) = book(&app, &d.clinician.token, d.expert.id, &start, video).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "service_mismatch",
+    );
+    assert_eq!(body["error"]["details"]["field"], "start", "{body}");
+
+    // The refusal took nothing: the slot can still be held, but the hold
+    // cannot be confirmed for the video consultation either.
+    let (status, hold) = app
+        .post(
+            "/api/v1/bookings",
+            &d.clinician.token,
+            json!({ "expert_id": d.expert.id, "start": start, "hold": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hold}");
+    let hold_id = hold["id"].as_i64().expect("id");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{hold_id}/confirm"),
+            &d.clinician.token,
+            json!({ "consultation_id": video }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "service_mismatch",
+    );
+    assert_eq!(
+        body["error"]["details"]["field"], "consultation_id",
+        "{body}"
+    );
+
+    let (_, held) = app
+        .get(&format!("/api/v1/bookings/{hold_id}"), &d.clinician.token)
+        .await;
+    assert_eq!(held["status"], "held", "{held}");
+    assert!(held["consultation_id"].is_null(), "{held}");
+    let (_, case) = app
+        .get(
+            &format!("/api/v1/consultations/{video}"),
+            &d.clinician.token,
+        )
+        .await;
+    assert_eq!(case["status"], "requested", "{case}");
+    let (_, bookings) = app
+        .get(
+            &format!("/api/v1/bookings?consultation_id={video}"),
+            &d.clinician.token,
+        )
+        .await;
+    assert_eq!(bookings, json!([]), "{bookings}");
+}

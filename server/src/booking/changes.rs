@@ -13,7 +13,7 @@ use super::routes::{
     is_expert_scheduler, load, schedule,
 };
 use super::store::{self, BookingRow};
-use super::take::{take_error, take_or_refuse, TakeError, Wanted};
+use super::take::{same_service, take_error, take_or_refuse, TakeError, Wanted};
 use super::{BookingStatus, BookingView, ConfirmBooking, ReasonBody, Reschedule};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
@@ -109,17 +109,7 @@ async fn confirm_booking(
         }
         take_or_refuse(&state, tx, &wanted, now, &tz).await?
     };
-    if consultation.service != slot.service {
-        return Err(ApiError::invalid(
-            "service_mismatch",
-            "consultation_id",
-            format!(
-                "this slot is for {}, the consultation asks for {}",
-                slot.service.as_str(),
-                consultation.service.as_str()
-            ),
-        ));
-    }
+    same_service(&slot, consultation.service, "consultation_id")?;
     store::confirm(&mut tx, id, claim_id, consultation.id, now)
         .await
         .map_err(|e| already_booked(e.into()))?;

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, BookingRow};
-use super::take::{take_or_refuse, Wanted};
+use super::take::{same_service, take_or_refuse, Wanted};
 use super::{BookingStatus, BookingView, NewBooking};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
@@ -195,17 +195,7 @@ async fn create_booking(
     };
     let (mut tx, slot, claim_id) = take_or_refuse(&state, tx, &wanted, now, &tz).await?;
     if let Some(c) = &consultation {
-        if c.service != slot.service {
-            return Err(ApiError::invalid(
-                "service_mismatch",
-                "start",
-                format!(
-                    "this slot is for {}, the consultation asks for {}",
-                    slot.service.as_str(),
-                    c.service.as_str()
-                ),
-            ));
-        }
+        same_service(&slot, c.service, "start")?;
     }
     let (status, hold_expires_at) = if body.hold {
         (

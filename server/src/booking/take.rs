@@ -112,6 +112,23 @@ pub async fn take_or_refuse(
     }
 }
 
+/// Refuses a slot of another service than the consultation asks for;
+/// `field` is the request field that chose the one or the other.
+pub fn same_service(slot: &Slot, asked: Service, field: &'static str) -> ApiResult<()> {
+    if slot.service == asked {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "service_mismatch",
+        field,
+        format!(
+            "this slot is for {}, the consultation asks for {}",
+            slot.service.as_str(),
+            asked.as_str()
+        ),
+    ))
+}
+
 /// Finds the roster's slot at `wanted.start` and takes a place in it.
 async fn take_slot(
     tx: &mut Tx,
