@@ -100,6 +100,18 @@ impl Room {
         present.len() >= 2 && present.iter().all(|id| self.consents.contains(id))
     }
 
+    /// Files a member connected to another node.
+    fn add_remote(&mut self, node: String, info: PeerInfo, recorder: bool) {
+        self.remote.insert(
+            info.id.clone(),
+            Remote {
+                node,
+                info,
+                recorder,
+            },
+        );
+    }
+
     fn is_empty(&self) -> bool {
         self.members.is_empty() && self.remote.is_empty()
     }

@@ -1,7 +1,7 @@
 //! The bus side of a room: what another node's event changes in this node's
 //! view of a room that spans nodes.
 
-use super::{Outbound, Remote, Room, Rooms};
+use super::{Outbound, Room, Rooms};
 use crate::bus::{BusEvent, BusKind};
 use crate::protocol::{PeerInfo, ServerMessage};
 
@@ -21,14 +21,7 @@ impl Rooms {
             } => {
                 let entry = rooms.entry(room.clone()).or_default();
                 entry.broadcast(&peer.id, &ServerMessage::recording_started(&peer.id));
-                entry.remote.insert(
-                    peer.id.clone(),
-                    Remote {
-                        node: from_node,
-                        info: peer,
-                        recorder: true,
-                    },
-                );
+                entry.add_remote(from_node, peer, true);
             }
             BusKind::Joined {
                 peer,
@@ -44,14 +37,7 @@ impl Rooms {
                         reconnect: replaced,
                     },
                 );
-                entry.remote.insert(
-                    peer.id.clone(),
-                    Remote {
-                        node: from_node.clone(),
-                        info: peer,
-                        recorder: false,
-                    },
-                );
+                entry.add_remote(from_node.clone(), peer, false);
                 let (here, recorders): (Vec<_>, Vec<_>) =
                     entry.members.iter().partition(|m| !m.recorder);
                 let here: Vec<PeerInfo> = here.into_iter().map(|m| m.info.clone()).collect();
@@ -97,14 +83,7 @@ impl Rooms {
                             reconnect: false,
                         },
                     );
-                    entry.remote.insert(
-                        peer.id.clone(),
-                        Remote {
-                            node: from_node.clone(),
-                            info: peer,
-                            recorder: false,
-                        },
-                    );
+                    entry.add_remote(from_node.clone(), peer, false);
                 }
                 for recorder in recorders {
                     if entry.recorder().is_some() {
@@ -115,14 +94,7 @@ impl Rooms {
                         &recorder.id,
                         &ServerMessage::recording_started(&recorder.id),
                     );
-                    entry.remote.insert(
-                        recorder.id.clone(),
-                        Remote {
-                            node: from_node.clone(),
-                            info: recorder,
-                            recorder: true,
-                        },
-                    );
+                    entry.add_remote(from_node.clone(), recorder, true);
                 }
             }
             BusKind::Left { peer, reason } => {
