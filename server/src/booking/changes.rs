@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 use super::availability;
 use super::claim;
 use super::routes::{
-    already_booked, bookable_consultation, caller_zone, expert_or_422, is_booking_side,
-    is_expert_scheduler, load, schedule,
+    already_booked, bookable_consultation, caller_zone, commit_and_show, expert_or_422,
+    is_booking_side, is_expert_scheduler, load, schedule,
 };
 use super::store::{self, BookingRow};
 use super::take::{same_service, take_error, take_or_refuse, TakeError, Wanted};
@@ -124,12 +124,7 @@ async fn confirm_booking(
             .facility(caller.facility_id),
     )
     .await?;
-    let booking = store::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "booking" })?;
-    tx.commit().await?;
-    outbox.deliver(&state.notifier);
-    Ok(Json(booking.view(&tz)))
+    commit_and_show(&state, tx, outbox, id, &tz).await.map(Json)
 }
 
 fn reason(body: &ReasonBody) -> ApiResult<String> {
@@ -223,12 +218,7 @@ async fn end_booking(
     }
     audit::append(&mut tx, &caller.actor(), entry).await?;
     let tz = caller_zone(&mut tx, caller, None).await?;
-    let booking = store::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "booking" })?;
-    tx.commit().await?;
-    outbox.deliver(&state.notifier);
-    Ok(Json(booking.view(&tz)))
+    commit_and_show(state, tx, outbox, id, &tz).await.map(Json)
 }
 
 /// Cancels a hold or booking (the booking facility, or the expert's
@@ -364,10 +354,5 @@ async fn reschedule_booking(
             .detail(payload),
     )
     .await?;
-    let booking = store::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "booking" })?;
-    tx.commit().await?;
-    outbox.deliver(&state.notifier);
-    Ok(Json(booking.view(&tz)))
+    commit_and_show(&state, tx, outbox, id, &tz).await.map(Json)
 }

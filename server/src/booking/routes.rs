@@ -248,12 +248,26 @@ async fn create_booking(
         ),
     )
     .await?;
+    let view = commit_and_show(&state, tx, outbox, id, &tz).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Reads the booking back as the transaction left it, commits, and only
+/// then wakes the users its notifications are for, so that no one is told of
+/// a change that did not happen.
+pub(super) async fn commit_and_show(
+    state: &AppState,
+    mut tx: Tx,
+    outbox: Outbox,
+    id: i64,
+    tz: &TimeZone,
+) -> ApiResult<BookingView> {
     let booking = store::get(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound { what: "booking" })?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
-    Ok((StatusCode::CREATED, Json(booking.view(&tz))))
+    Ok(booking.view(tz))
 }
 
 pub(super) fn already_booked(error: ApiError) -> ApiError {
