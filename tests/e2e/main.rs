@@ -22,6 +22,7 @@ mod durability;
 mod examinations;
 mod facilities;
 mod helpers;
+mod hostile;
 mod imaging_crash;
 mod journey_desk;
 mod journey_expert;
