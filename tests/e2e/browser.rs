@@ -61,7 +61,7 @@ pub struct Browser {
 
 impl Browser {
     pub async fn launch(app: &TestApp) -> Browser {
-        let mut child = Command::new("node")
+        let mut child = Command::from(ferry_test_tools::command("node"))
             .arg(driver())
             .arg(app.url(""))
             .env("NODE_PATH", node_path())

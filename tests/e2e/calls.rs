@@ -379,7 +379,7 @@ async fn ice_servers_carry_turn_credentials_that_a_turn_server_with_the_secret_a
         "{expiry} vs {now}"
     );
     // The password coturn computes from the shared secret (use-auth-secret).
-    let out = tokio::process::Command::new("python3")
+    let out = tokio::process::Command::from(ferry_test_tools::command("python3"))
         .args([
             "-c",
             "import base64, hashlib, hmac, sys\n\

@@ -60,7 +60,7 @@ pub fn study(dir: &Path, fixtures: &[&str], patient_id: &str) -> Study {
 /// Runs a dcmtk tool (always the system one: pynetdicom installs commands
 /// of the same names) and returns its output.
 pub async fn dcmtk(tool: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(format!("/usr/bin/{tool}"))
+    tokio::process::Command::from(ferry_test_tools::command(format!("/usr/bin/{tool}")))
         .args(args)
         // Small PDUs otherwise wait on Nagle's algorithm.
         .env("TCP_NODELAY", "1")

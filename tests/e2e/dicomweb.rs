@@ -38,7 +38,7 @@ async fn dicomweb_client_stores_a_study_and_searches_studies_series_and_instance
     ];
     args.extend(sent.files.iter().map(|p| p.display().to_string()));
 
-    let output = tokio::process::Command::new("python3")
+    let output = tokio::process::Command::from(ferry_test_tools::command("python3"))
         .args(&args)
         .output()
         .await

@@ -144,6 +144,7 @@ impl TestApp {
 }
 
 async fn start(settings: Settings, data_dir: TempDir, test_db: TestDb) -> TestApp {
+    ferry_test_tools::require();
     if std::env::var("TEST_LOG").is_ok() {
         ferry_server::telemetry::init(&settings);
     }

@@ -40,7 +40,7 @@ pub(crate) fn screenshot_count(result: &Value) -> usize {
 /// browser said.
 pub(crate) async fn journey(name: &str, args: Value) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/journeys.cjs");
-    let run = Command::new("node")
+    let run = Command::from(ferry_test_tools::command("node"))
         .arg(script)
         .arg(name)
         .arg(args.to_string())

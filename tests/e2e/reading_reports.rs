@@ -206,7 +206,7 @@ async fn a_signed_report_is_immutable_and_an_amendment_supersedes_it_in_the_api_
         "{new}"
     );
     assert!(new.contains("cough for three weeks; mass?"), "{new}");
-    let out = tokio::process::Command::new("python3")
+    let out = tokio::process::Command::from(ferry_test_tools::command("python3"))
         .args([
             "-c",
             "import sys, pydicom\n\

@@ -94,7 +94,7 @@ impl Coturn {
         );
         let config_path = dir.path().join("turnserver.conf");
         std::fs::write(&config_path, config).expect("coturn's configuration is written");
-        let mut process = Command::new("/usr/bin/turnserver")
+        let mut process = Command::from(ferry_test_tools::command("/usr/bin/turnserver"))
             .arg("-c")
             .arg(&config_path)
             .stdin(Stdio::null())

@@ -80,7 +80,7 @@ async fn dicomweb_client_retrieves_what_it_stored_pixel_for_pixel() {
     ];
     args.extend(sent.files.iter().map(|p| p.display().to_string()));
 
-    let output = tokio::process::Command::new("python3")
+    let output = tokio::process::Command::from(ferry_test_tools::command("python3"))
         .args(&args)
         .output()
         .await

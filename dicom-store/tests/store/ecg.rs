@@ -15,7 +15,7 @@ use crate::helpers::*;
 /// pydicom's `waveform_ecg.dcm`: a RHYTHM group of 10,000 samples at 1 kHz
 /// and a MEDIAN BEAT group.
 fn pydicom_ecg() -> std::path::PathBuf {
-    let out = Command::new("python3")
+    let out = ferry_test_tools::command("python3")
         .args([
             "-c",
             "import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), \
@@ -99,7 +99,7 @@ d = pydicom.dcmread(sys.argv[1])
 a = d.waveform_array(0)
 print(json.dumps([[float(a[i, c]) for c in range(12)] for i in (0, 1, 777, 5000, 9999)]))
 "#;
-    let out = Command::new("python3")
+    let out = ferry_test_tools::command("python3")
         .args(["-c", script])
         .arg(&path)
         .output()
@@ -145,7 +145,7 @@ print(json.dumps({
     "grid": [p.get("class") for p in root.iterfind(".//s:path", ns)],
 }))
 "#;
-    let out = Command::new("python3")
+    let out = ferry_test_tools::command("python3")
         .args(["-c", script])
         .arg(&svg_path)
         .output()

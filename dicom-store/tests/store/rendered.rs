@@ -174,7 +174,7 @@ async fn jpeg_and_rle_render_and_jpeg_2000_is_refused_with_the_reason() {
 
 /// A sample file shipped inside pydicom (installed by `.ci/run`).
 fn pydicom_test_file(name: &str) -> std::path::PathBuf {
-    let out = std::process::Command::new("python3")
+    let out = ferry_test_tools::command("python3")
         .args([
             "-c",
             "import pydicom, os; print(os.path.dirname(pydicom.__file__))",
@@ -214,7 +214,7 @@ lo, hi = c - 0.5 - (w - 1) / 2, c - 0.5 + (w - 1) / 2
 y = np.where(a <= lo, 0, np.where(a > hi, 255, ((a - (c - 0.5)) / (w - 1) + 0.5) * 255))
 sys.stdout.buffer.write(np.clip(y, 0, 255).astype(np.uint8).tobytes())
 "#;
-    let out = std::process::Command::new("python3")
+    let out = ferry_test_tools::command("python3")
         .args(["-c", script])
         .arg(fixture("CT_small.dcm"))
         .output()

@@ -25,6 +25,7 @@ struct S3Server {
 }
 
 fn binary() -> PathBuf {
+    ferry_test_tools::require();
     std::env::var_os("FERRY_TEST_S3S_FS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -47,7 +48,7 @@ impl S3Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(&binary)
+        let child = Command::from(ferry_test_tools::command(&binary))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
             .arg(root.path())

@@ -130,7 +130,7 @@ fn dcmtk_reads_the_report_without_complaint() {
     std::fs::write(&path, basic_text_sr(&report).expect("encodes")).expect("written");
 
     // +Pl: whole texts rather than their first 30 characters; +U8: UTF-8 out.
-    let out = Command::new("/usr/bin/dsrdump")
+    let out = ferry_test_tools::command("/usr/bin/dsrdump")
         .args(["+Pl", "+Pc", "+U8"])
         .arg(&path)
         .output()
@@ -165,7 +165,10 @@ fn dcmtk_reads_the_report_without_complaint() {
     // for Debian, so the test does not depend on it.
     let dciodvfy = std::path::Path::new("/usr/bin/dciodvfy");
     if dciodvfy.exists() {
-        let out = Command::new(dciodvfy).arg(&path).output().expect("runs");
+        let out = ferry_test_tools::command(dciodvfy)
+            .arg(&path)
+            .output()
+            .expect("runs");
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(
             !text.lines().any(|l| l.starts_with("Error")),
@@ -193,7 +196,7 @@ print(json.dumps({
     "evidence": ev.ReferencedSeriesSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID,
 }, ensure_ascii=False))
 "#;
-    let out = Command::new("python3")
+    let out = ferry_test_tools::command("python3")
         .args(["-c", script])
         .arg(&path)
         .output()

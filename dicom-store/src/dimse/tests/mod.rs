@@ -222,6 +222,7 @@ impl Scp {
 
 /// The path of a dcmtk tool, or a failure that says how to get it.
 pub(super) fn dcmtk(tool: &str) -> PathBuf {
+    ferry_test_tools::require();
     // pynetdicom installs tools of the same names earlier on PATH, so the
     // dcmtk ones are always called by their full path.
     let path = Path::new("/usr/bin").join(tool);
@@ -236,7 +237,7 @@ pub(super) fn dcmtk(tool: &str) -> PathBuf {
 /// Runs a dcmtk tool with TCP_NODELAY=1 (dcmtk reads it from the
 /// environment; without it every message waits on Nagle).
 pub(super) async fn run_dcmtk(tool: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(dcmtk(tool))
+    tokio::process::Command::from(ferry_test_tools::command(dcmtk(tool)))
         .args(args)
         .env("TCP_NODELAY", "1")
         .output()
@@ -246,7 +247,7 @@ pub(super) async fn run_dcmtk(tool: &str, args: &[&str]) -> Output {
 
 /// pydicom's bundled test files directory.
 pub(super) fn test_files() -> PathBuf {
-    let output = std::process::Command::new("python3")
+    let output = ferry_test_tools::command("python3")
         .args([
             "-c",
             "import pydicom, os; print(os.path.join(os.path.dirname(pydicom.__file__), 'data', 'test_files'))",

@@ -43,7 +43,7 @@ async fn pynetdicom_echoes_stores_and_finds() {
     let scp = Scp::start(service.clone()).await;
     let sample = test_files().join("CT_small.dcm");
 
-    let out = tokio::process::Command::new("python3")
+    let out = tokio::process::Command::from(ferry_test_tools::command("python3"))
         .args([
             "-c",
             CLIENT,
