@@ -116,7 +116,7 @@ pub(super) fn plainly_framed(data: &[u8]) -> Option<bool> {
 /// `limit` and the length is even (the reader may read an odd one as the
 /// next even, so its framing is left to it).
 fn fits(at: usize, len: u32, limit: usize) -> Option<usize> {
-    if len % 2 != 0 {
+    if !len.is_multiple_of(2) {
         return None;
     }
     let end = at.checked_add(usize::try_from(len).ok()?)?;

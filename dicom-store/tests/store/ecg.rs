@@ -3,7 +3,6 @@
 //! that cannot be plotted.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, VR};

@@ -1,8 +1,6 @@
 //! Reading reports as Basic Text SR: filed into the study they read, and
 //! read by other toolkits (dcmtk's `dsrdump`, pydicom) as well as our own.
 
-use std::process::Command;
-
 use dicom_dictionary_std::tags;
 use ferry_dicom_store::sr::{
     basic_text_sr, ReportStatus, SrObserver, SrPatient, SrPredecessor, SrReference, SrReport,
