@@ -32,10 +32,10 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 
-/// The deepest nesting of sequences accepted. Real instances stay far below
-/// (structured reports, the deepest, nest a content tree a handful of levels
-/// deep); the parsers' recursion at this depth needs a small part of a
-/// thread's 2 MiB stack, even in a debug build.
+/// The deepest nesting of sequences accepted. A real instance's deepest
+/// nesting, a structured report's content tree, is a fraction of it; the
+/// parsers' recursion at this depth needs less than a quarter of a thread's
+/// 2 MiB stack, even in a debug build (a test in `validate` checks).
 pub const MAX_SEQUENCE_DEPTH: usize = 32;
 
 /// Why an instance was refused before parsing.
@@ -323,6 +323,7 @@ fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{nested_instance, nested_sequences};
 
     /// A Part 10 header whose meta group holds the given elements.
     fn part10(meta: &[u8]) -> Vec<u8> {
@@ -412,8 +413,6 @@ mod tests {
         }
         check_bytes(&part10(&with_group_length(4))).expect("well formed");
     }
-
-    use crate::test_support::{nested_instance, nested_sequences};
 
     const IMPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2";
 
