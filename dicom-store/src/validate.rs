@@ -312,6 +312,22 @@ fn bits_allocated(dataset: &InMemDicomObject) -> u16 {
 mod tests {
     use super::*;
 
+    /// The threads that parse have 2 MiB stacks (tokio's blocking threads);
+    /// the deepest nesting accepted must leave them a wide margin, in a
+    /// debug build too. A stack overflow here aborts the test binary.
+    #[test]
+    fn the_deepest_nesting_accepted_reads_on_a_quarter_of_a_default_stack() {
+        let file = crate::test_support::nested_instance(crate::lengths::MAX_SEQUENCE_DEPTH);
+        let read = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || read_instance_bytes(&file).map(|parsed| parsed.metadata_json))
+            .expect("a thread")
+            .join()
+            .expect("the read finishes");
+        let metadata = read.expect("32 levels are read");
+        assert_eq!(metadata.matches("0040A730").count(), 32);
+    }
+
     /// Damaged copies of real files: wherever the length check found every
     /// value whole over the bytes, reading without the collector's own walk
     /// of the pixel data gives what reading with it gives.

@@ -5,7 +5,7 @@
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
-use dicom_encoding::TransferSyntaxIndex;
+use dicom_encoding::{TransferSyntax, TransferSyntaxIndex};
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use tracing::{debug, warn};
@@ -49,16 +49,15 @@ impl Association {
             return self.respond(context_id, &final_response, None).await;
         };
         // Find contexts are only ever accepted with Implicit or Explicit VR
-        // Little Endian, both always in the registry.
-        let ts = TransferSyntaxRegistry
-            .get(&context.transfer_syntax)
-            .expect("find contexts use a built-in transfer syntax");
-        let identifier = match InMemDicomObject::read_dataset_with_ts(&bytes[..], ts) {
+        // Little Endian (`negotiate`), both in the registry: no input reaches
+        // the refusal.
+        let Some(ts) = TransferSyntaxRegistry.get(&context.transfer_syntax) else {
+            let failure = FindFailure::UnableToProcess("unsupported transfer syntax".into());
+            return self.fail(context_id, final_response, &failure).await;
+        };
+        let identifier = match read_identifier(bytes, ts).await {
             Ok(identifier) => identifier,
-            Err(_) => {
-                let failure = FindFailure::UnableToProcess("cannot parse the identifier".into());
-                return self.fail(context_id, final_response, &failure).await;
-            }
+            Err(failure) => return self.fail(context_id, final_response, &failure).await,
         };
         let level = identifier
             .get(tags::QUERY_RETRIEVE_LEVEL)
@@ -141,6 +140,48 @@ impl Association {
             }
         }
     }
+}
+
+/// Checks and parses an identifier, a bare data set in the transfer syntax
+/// `ts`, on a blocking thread.
+///
+/// Never on an async worker: the parse is CPU work proportional to what the
+/// peer sent, and dicom-rs recurses once per nested sequence. The length
+/// check bounds both (every declared length fits, sequences nest at most
+/// [`crate::lengths::MAX_SEQUENCE_DEPTH`] deep), yet the parse still belongs
+/// where a slow or deep one stalls no other connection and starts on a
+/// shallow stack of the runtime's fixed size (tokio's blocking threads get
+/// the same size as its workers, 2 MiB unless the runtime sets another),
+/// rather than beneath whatever the worker was polling. Shared by every
+/// DIMSE service that takes an identifier.
+pub(crate) async fn read_identifier(
+    bytes: Vec<u8>,
+    ts: &'static TransferSyntax,
+) -> Result<InMemDicomObject, FindFailure> {
+    tokio::task::spawn_blocking(move || parse_identifier(&bytes, ts))
+        .await
+        .unwrap_or_else(|error| {
+            warn!(%error, "the identifier parse did not finish");
+            Err(FindFailure::UnableToProcess(
+                "cannot parse the identifier".into(),
+            ))
+        })
+}
+
+fn parse_identifier(bytes: &[u8], ts: &TransferSyntax) -> Result<InMemDicomObject, FindFailure> {
+    let unable = |why: String| FindFailure::UnableToProcess(why);
+    // dicom-rs allocates (and zero-fills) each declared length before it
+    // reads the value: a few bytes declaring 4 GB would cost 4 GB.
+    crate::lengths::check_data_set(bytes, ts.uid())
+        .map_err(|e| unable(format!("cannot parse the identifier: {e}")))?;
+    // As for instances (`validate`): an assertion inside dicom-rs that
+    // malformed input reaches is a data set we cannot parse. Nothing the
+    // parse touches outlives it but the bytes and the registry's entry, both
+    // only read.
+    let parse = std::panic::AssertUnwindSafe(|| InMemDicomObject::read_dataset_with_ts(bytes, ts));
+    std::panic::catch_unwind(parse)
+        .map_err(|_| unable("cannot parse the identifier".into()))?
+        .map_err(|e| unable(format!("cannot parse the identifier: {e}")))
 }
 
 /// Code strings are padded to even length with a space.

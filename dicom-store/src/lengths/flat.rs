@@ -7,13 +7,14 @@
 //! slice. It answers only "every length is consistent, framed as dicom-rs
 //! frames it" or "not sure": anything it does not take as plain (an unknown
 //! VR, an odd or undefined length outside a sequence, an item delimiter where
-//! the reader would do something of its own) sends the instance to the lazy
-//! reader's walk, which is the one that refuses and says why. So it can only
-//! skip work, never accept what that walk would refuse.
+//! the reader would do something of its own, sequences nested deeper than
+//! [`MAX_SEQUENCE_DEPTH`]) sends the instance to the lazy reader's walk,
+//! which is the one that refuses and says why. So it can only skip work,
+//! never accept what that walk would refuse.
 
 use dicom_core::VR;
 
-use super::{value_size, PIXEL_DATA};
+use super::{value_size, MAX_SEQUENCE_DEPTH, PIXEL_DATA};
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 
@@ -96,6 +97,13 @@ pub(super) fn plainly_framed(data: &[u8]) -> Option<bool> {
         };
         at += header;
         if vr == VR::SQ {
+            let depth = open
+                .iter()
+                .filter(|o| matches!(o, Open::Sequence(_)))
+                .count();
+            if depth >= MAX_SEQUENCE_DEPTH {
+                return None;
+            }
             if len == UNDEFINED {
                 open.push(Open::Sequence(None));
             } else {

@@ -8,6 +8,13 @@
 //! dicom-parser's lazy reader, skipping every value, or, for the common case
 //! of an explicit VR little endian data set in memory, over its bytes
 //! ([`flat`]).
+//!
+//! It also bounds how deeply sequences nest ([`MAX_SEQUENCE_DEPTH`]). The
+//! collector that reads an instance afterwards, and the JSON metadata writer
+//! after it, recurse once per level: a few kilobytes of nested empty
+//! sequences would overflow any thread's stack, and a stack overflow aborts
+//! the whole process (`catch_unwind` cannot stop it). These walks keep their
+//! own stack on the heap, so they can count the levels of any input.
 
 mod flat;
 
@@ -24,6 +31,12 @@ use dicom_parser::dataset::LazyDataToken;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+
+/// The deepest nesting of sequences accepted. A real instance's deepest
+/// nesting, a structured report's content tree, is a fraction of it; the
+/// parsers' recursion at this depth needs less than a quarter of a thread's
+/// 2 MiB stack, even in a debug build (a test in `validate` checks).
+pub const MAX_SEQUENCE_DEPTH: usize = 32;
 
 /// Why an instance was refused before parsing.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +88,16 @@ pub fn check_bytes(data: &[u8]) -> Result<Framing, LengthError> {
     Ok(Framing::Walked)
 }
 
+/// As [`check_bytes`], for a bare data set in `transfer_syntax` (no preamble,
+/// no file meta group): a DIMSE identifier as it arrived on its presentation
+/// context.
+pub fn check_data_set(data: &[u8], transfer_syntax: &str) -> Result<(), LengthError> {
+    if transfer_syntax == EXPLICIT_VR_LITTLE_ENDIAN && flat::plainly_framed(data).is_some() {
+        return Ok(());
+    }
+    data_set(Cursor::new(data), data.len() as u64, transfer_syntax)
+}
+
 const EXPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2.1";
 
 fn check_reader<R: Read + Seek>(mut file: R, size: u64) -> Result<(), LengthError> {
@@ -102,6 +125,20 @@ fn file_meta<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthEr
 
 /// Walks the data set with dicom-parser's lazy reader.
 fn data_set<R: Read + Seek>(file: R, size: u64, transfer_syntax: &str) -> Result<(), LengthError> {
+    // The lazy reader has assertions that malformed input reaches (an item
+    // header where no sequence is open); such a data set is malformed, and
+    // the walk's state is dropped with the panic.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        walk(file, size, transfer_syntax)
+    }))
+    .unwrap_or_else(|_| {
+        Err(LengthError::Malformed(
+            "the data set's structure cannot be followed".into(),
+        ))
+    })
+}
+
+fn walk<R: Read + Seek>(file: R, size: u64, transfer_syntax: &str) -> Result<(), LengthError> {
     let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
     let ts = TransferSyntaxRegistry.get(transfer_syntax).ok_or_else(|| {
         LengthError::Malformed(format!("unknown transfer syntax {transfer_syntax}"))
@@ -119,9 +156,26 @@ fn data_set<R: Read + Seek>(file: R, size: u64, transfer_syntax: &str) -> Result
         last: Rc::clone(&last),
     };
     let mut tokens = LazyDataSetReader::new_with_ts(tail, ts).map_err(|e| malformed(&e))?;
+    // Sequences open around the current token. Encapsulated pixel data ends
+    // with a sequence end of its own but nests nothing (its items are
+    // fragments), so it is not a level.
+    let mut depth = 0usize;
+    let mut in_pixel_data = false;
     while let Some(token) = tokens.advance() {
         let token = token.map_err(|e| malformed(&e))?;
         match &token {
+            LazyDataToken::SequenceStart { tag, .. } => {
+                depth += 1;
+                if depth > MAX_SEQUENCE_DEPTH {
+                    return Err(LengthError::Malformed(format!(
+                        "the sequence {tag} is nested {depth} levels deep, more than the \
+                         {MAX_SEQUENCE_DEPTH} accepted"
+                    )));
+                }
+            }
+            LazyDataToken::PixelSequenceStart => in_pixel_data = true,
+            LazyDataToken::SequenceEnd if in_pixel_data => in_pixel_data = false,
+            LazyDataToken::SequenceEnd => depth = depth.saturating_sub(1),
             LazyDataToken::LazyValue { header, .. } if u64::from(header.len.0) > size => {
                 return Err(LengthError::TooLong("an element", u64::from(header.len.0)));
             }
@@ -269,6 +323,7 @@ fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{nested_instance, nested_sequences};
 
     /// A Part 10 header whose meta group holds the given elements.
     fn part10(meta: &[u8]) -> Vec<u8> {
@@ -357,6 +412,181 @@ mod tests {
             other => panic!("{other:?}"),
         }
         check_bytes(&part10(&with_group_length(4))).expect("well formed");
+    }
+
+    const IMPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2";
+
+    fn refused_as_too_deep(checked: Result<impl std::fmt::Debug, LengthError>, what: &str) {
+        match checked {
+            Err(LengthError::Malformed(message)) => {
+                assert!(message.contains("33 levels deep"), "{what}: {message}")
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sequences_nested_32_deep_pass_and_33_deep_are_refused_by_both_walks() {
+        for undefined in [true, false] {
+            let what = |depth| format!("{depth} deep, undefined lengths: {undefined}");
+            let deepest = nested_sequences(MAX_SEQUENCE_DEPTH, undefined);
+            let deeper = nested_sequences(MAX_SEQUENCE_DEPTH + 1, undefined);
+            // Over the bytes: the deepest is plain, one more is left to the
+            // lazy reader's walk.
+            assert_eq!(flat::plainly_framed(&deepest), Some(false), "{}", what(32));
+            assert_eq!(flat::plainly_framed(&deeper), None, "{}", what(33));
+            // With the lazy reader.
+            let lazy = |data: &[u8]| {
+                data_set(
+                    Cursor::new(data),
+                    data.len() as u64,
+                    EXPLICIT_VR_LITTLE_ENDIAN,
+                )
+            };
+            lazy(&deepest).expect("32 levels are accepted");
+            refused_as_too_deep(lazy(&deeper), &what(33));
+            // Through the entry point for bare data sets.
+            check_data_set(&deepest, EXPLICIT_VR_LITTLE_ENDIAN).expect("32 levels");
+            refused_as_too_deep(
+                check_data_set(&deeper, EXPLICIT_VR_LITTLE_ENDIAN),
+                &what(33),
+            );
+        }
+        // Part 10 files, in memory and on disk.
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        for depth in [MAX_SEQUENCE_DEPTH, MAX_SEQUENCE_DEPTH + 1, 1000, 50_000] {
+            let file = nested_instance(depth);
+            let path = dir.path().join(format!("{depth}.dcm"));
+            std::fs::write(&path, &file).expect("written");
+            if depth == MAX_SEQUENCE_DEPTH {
+                assert_eq!(
+                    check_bytes(&file).expect("32 levels"),
+                    Framing::Plain { pixel_data: false }
+                );
+                check(&path).expect("32 levels");
+            } else {
+                refused_as_too_deep(check_bytes(&file), &format!("{depth} deep in memory"));
+                refused_as_too_deep(check(&path), &format!("{depth} deep on disk"));
+            }
+        }
+    }
+
+    #[test]
+    fn implicit_vr_sequences_are_counted_too() {
+        // (0040,A730) with an undefined length, in implicit VR: a tag and a
+        // length, no VR.
+        let nested = |depth: usize| {
+            let mut data = Vec::new();
+            for _ in 0..depth {
+                data.extend_from_slice(&[0x40, 0x00, 0x30, 0xA7, 0xFF, 0xFF, 0xFF, 0xFF]);
+                data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+            }
+            for _ in 0..depth {
+                data.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+                data.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+            }
+            data
+        };
+        check_data_set(&nested(MAX_SEQUENCE_DEPTH), IMPLICIT_VR_LITTLE_ENDIAN).expect("32 levels");
+        refused_as_too_deep(
+            check_data_set(&nested(MAX_SEQUENCE_DEPTH + 1), IMPLICIT_VR_LITTLE_ENDIAN),
+            "implicit VR",
+        );
+    }
+
+    #[test]
+    fn encapsulated_pixel_data_in_each_item_does_not_hide_a_level() {
+        // Its end is a sequence end too: if it took a level away without
+        // having added one, one such element per item would cancel out every
+        // sequence around it.
+        let mut pixel_data = vec![
+            0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        pixel_data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+        pixel_data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 2, 0, 0, 0, 0xAB, 0xCD]);
+        pixel_data.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        let nested = |depth: usize| {
+            let mut data = Vec::new();
+            for _ in 0..depth {
+                data.extend_from_slice(&[0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0]);
+                data.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+                data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+                data.extend_from_slice(&pixel_data);
+            }
+            for _ in 0..depth {
+                data.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+                data.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+            }
+            data
+        };
+        check_data_set(&nested(MAX_SEQUENCE_DEPTH), EXPLICIT_VR_LITTLE_ENDIAN).expect("32 levels");
+        refused_as_too_deep(
+            check_data_set(&nested(MAX_SEQUENCE_DEPTH + 1), EXPLICIT_VR_LITTLE_ENDIAN),
+            "with pixel data in each item",
+        );
+    }
+
+    /// The peak resident size of this process (`VmHWM`).
+    fn peak_rss() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("our status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .expect("a VmHWM line")
+            * 1024
+    }
+
+    #[test]
+    fn a_34_byte_identifier_declaring_4_gb_is_refused_without_allocating() {
+        // Query/Retrieve Level, then (0040,A160) Text Value, UT: a 32-bit
+        // length, here 4 GB, and 8 bytes of it.
+        let mut explicit = vec![0x08, 0x00, 0x52, 0x00, b'C', b'S', 6, 0];
+        explicit.extend_from_slice(b"STUDY ");
+        explicit.extend_from_slice(&[0x40, 0x00, 0x60, 0xA1, b'U', b'T', 0, 0]);
+        explicit.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        explicit.extend_from_slice(b"hostile!");
+        assert_eq!(explicit.len(), 34);
+        // The same in implicit VR: tags and 32-bit lengths.
+        let mut implicit = vec![0x08, 0x00, 0x52, 0x00, 6, 0, 0, 0];
+        implicit.extend_from_slice(b"STUDY ");
+        implicit.extend_from_slice(&[0x40, 0x00, 0x60, 0xA1]);
+        implicit.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        implicit.extend_from_slice(b"hostile!");
+        let before = peak_rss();
+        for (data, ts) in [
+            (&explicit, EXPLICIT_VR_LITTLE_ENDIAN),
+            (&implicit, IMPLICIT_VR_LITTLE_ENDIAN),
+        ] {
+            match check_data_set(data, ts) {
+                Err(LengthError::TooLong(_, len)) => assert_eq!(len, 0xFFFF_FFF0, "{ts}"),
+                other => panic!("{ts}: {other:?}"),
+            }
+        }
+        // Reading it would have zero-filled 4 GB; other tests of this
+        // process may grow it a little meanwhile, never by that much.
+        let grown = peak_rss() - before;
+        assert!(grown < 256 * 1024 * 1024, "grew by {grown} bytes");
+    }
+
+    #[test]
+    fn an_item_where_no_sequence_is_open_is_refused_not_a_panic() {
+        // An item delimiter, then an item, at the top of the data set: the
+        // lazy reader asserts that an item is inside a sequence.
+        let mut data = vec![0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0];
+        data.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+        for ts in [EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN] {
+            assert!(
+                matches!(check_data_set(&data, ts), Err(LengthError::Malformed(_))),
+                "{ts}"
+            );
+        }
     }
 
     #[test]
