@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ferry_signaling::room::Rooms;
 
+use crate::auth::password;
 use crate::call::recording::Recordings;
 use crate::config::Settings;
 use crate::db::Db;
@@ -26,6 +27,8 @@ pub struct App {
     pub rooms: Rooms,
     /// The call recordings this node runs.
     pub recordings: Recordings,
+    /// Bounds the password checks that sign-ins run at once.
+    pub password_checks: password::Checks,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             imaging,
             rooms,
             recordings,
+            password_checks: password::Checks::for_this_machine(),
         }))
     }
 }
