@@ -5,6 +5,7 @@
 //! clients or as the `ferry_session` cookie (HttpOnly, SameSite=Strict) by the
 //! web client. Only its SHA-256 is stored.
 
+pub mod live;
 pub mod password;
 pub mod routes;
 pub mod store;

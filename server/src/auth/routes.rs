@@ -175,7 +175,8 @@ async fn login(
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
 
-/// Sign out: revokes the session that made this request and clears the cookie.
+/// Sign out: revokes the session that made this request, ends its open
+/// notification streams and call connections, and clears the cookie.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -189,6 +190,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
     )
     .await?;
     tx.commit().await?;
+    state.sessions.end_session(caller.session_id);
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&clear) {
