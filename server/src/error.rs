@@ -18,6 +18,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("too many failed sign-in attempts; try again in {retry_after_secs} seconds")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Too much of a costly kind of work is running (e.g. password checks).
+    #[error("the server is busy; try again in {retry_after_secs} seconds")]
+    Busy { retry_after_secs: u64 },
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{what} not found")]
@@ -105,7 +108,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyAttempts { .. } | Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -125,6 +128,7 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::InvalidCredentials => "invalid_credentials",
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::Busy { .. } => "busy",
             Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Invalid { code, .. }
@@ -145,7 +149,7 @@ impl ApiError {
             Self::Invalid {
                 field: Some(field), ..
             } => serde_json::json!({ "field": field }),
-            Self::TooManyAttempts { retry_after_secs } => {
+            Self::TooManyAttempts { retry_after_secs } | Self::Busy { retry_after_secs } => {
                 serde_json::json!({ "retry_after_secs": retry_after_secs })
             }
             Self::PayloadTooLarge { limit } => serde_json::json!({ "limit_bytes": limit }),
@@ -170,7 +174,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let Self::TooManyAttempts { retry_after_secs } = self {
+        if let Self::TooManyAttempts { retry_after_secs } | Self::Busy { retry_after_secs } = self {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

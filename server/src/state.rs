@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use ferry_signaling::room::Rooms;
 
+use crate::auth::live::LiveSessions;
+use crate::auth::password;
 use crate::call::recording::Recordings;
 use crate::config::Settings;
 use crate::db::Db;
@@ -26,6 +28,10 @@ pub struct App {
     pub rooms: Rooms,
     /// The call recordings this node runs.
     pub recordings: Recordings,
+    /// The open streams and call sockets of each session, ended with it.
+    pub sessions: LiveSessions,
+    /// Bounds the password checks that sign-ins run at once.
+    pub password_checks: password::Checks,
 }
 
 impl AppState {
@@ -37,6 +43,7 @@ impl AppState {
         rooms: Rooms,
     ) -> Self {
         let recordings = Recordings::new(db.clone(), rooms.clone(), &settings);
+        let sessions = LiveSessions::new(db.clone());
         Self(Arc::new(App {
             db,
             settings,
@@ -45,6 +52,8 @@ impl AppState {
             imaging,
             rooms,
             recordings,
+            sessions,
+            password_checks: password::Checks::for_this_machine(),
         }))
     }
 }

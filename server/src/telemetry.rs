@@ -22,6 +22,36 @@ use crate::state::AppState;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The longest request id taken from a client.
+pub const REQUEST_ID_MAX: usize = 64;
+
+/// Whether a client's `X-Request-Id` may be kept: 1 to [`REQUEST_ID_MAX`] of
+/// `A-Z a-z 0-9 . _ -`, which every tracing system's ids fit. Anything else
+/// (markup, a kilobyte of text) would be stored verbatim in the audit trail
+/// and echoed into logs, so it is replaced by one of the server's own.
+pub fn valid_request_id(id: &str) -> bool {
+    (1..=REQUEST_ID_MAX).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drops every `X-Request-Id` unless there is exactly one and it is valid,
+/// so that [`SetRequestIdLayer`] puts a fresh one in its place.
+async fn drop_bad_request_id(mut request: Request) -> Request {
+    let headers = request.headers();
+    let mut ids = headers.get_all(REQUEST_ID_HEADER).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => id.to_str().is_ok_and(valid_request_id),
+        (None, _) => true,
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
 /// Installs the global subscriber. Called once by the CLI; a second call (as in
 /// tests that build several applications) is ignored.
 pub fn init(settings: &Settings) {
@@ -106,8 +136,8 @@ pub async fn record_metrics(
     response
 }
 
-/// Request id outermost, so the trace span and every log line inside it carry
-/// it, and the response echoes it back.
+/// Request id outermost (after a client's bad one is dropped), so the trace
+/// span and every log line inside it carry it, and the response echoes it back.
 pub fn apply_layers(router: axum::Router) -> axum::Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &axum::http::Request<_>| {
@@ -139,4 +169,21 @@ pub fn apply_layers(router: axum::Router) -> axum::Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_bad_request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_short_and_plain() {
+        assert!(valid_request_id("3f2a9c1e-7b4d-4f0e-9a8b-1c2d3e4f5a6b"));
+        assert!(valid_request_id("trace.01_A-b"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id(&"a".repeat(REQUEST_ID_MAX + 1)));
+        assert!(!valid_request_id("<script>alert(1)</script>"));
+        assert!(!valid_request_id("a b"));
+        assert!(!valid_request_id("été"));
+    }
 }

@@ -57,6 +57,13 @@ pub trait Hooks: Send + Sync {
     fn left<'a>(&'a self, room: &'a str, peer: &'a str, present: Vec<String>) -> BoxFuture<'a, ()>;
     /// A message was refused: malformed, unknown, too big or too fast.
     fn malformed(&self, room: &str, code: &str);
+    /// Resolves when the caller's sign-in has ended (signed out, expired,
+    /// deactivated, password changed): the session is then closed with
+    /// `signed_out` and code 4003. The server decides what ends a sign-in;
+    /// by default nothing does.
+    fn ended(&self) -> BoxFuture<'static, ()> {
+        Box::pin(std::future::pending())
+    }
     /// A participant consented to recording (`given`) or withdrew; `wanted`
     /// is whether every participant present now consents.
     fn consent<'a>(
@@ -115,17 +122,33 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
         .await;
 }
 
+/// Tells the client why, then closes: its sign-in is over, and it cannot
+/// connect again with the same token.
+async fn signed_out(socket: &mut WebSocket) {
+    send(
+        socket,
+        &ServerMessage::error("signed_out", "your sign-in has ended; sign in again"),
+    )
+    .await;
+    close(socket, 4003, "signed out").await;
+}
+
 /// Waits for `join`; false if the session should end instead.
 async fn await_join(
     socket: &mut WebSocket,
     limits: &Limits,
     hooks: &dyn Hooks,
     room: &str,
+    ended: &mut BoxFuture<'static, ()>,
 ) -> bool {
     let deadline = Instant::now() + limits.join_timeout;
     loop {
         let frame = tokio::select! {
             frame = socket.recv() => frame,
+            () = &mut *ended => {
+                signed_out(socket).await;
+                return false;
+            }
             () = sleep_until(deadline) => {
                 send(socket, &ServerMessage::error("join_timeout", "send join first")).await;
                 close(socket, 1008, "join timeout").await;
@@ -175,7 +198,8 @@ pub async fn serve(
     hooks: Arc<dyn Hooks>,
 ) {
     let room = who.room.as_str();
-    if !await_join(&mut socket, &limits, hooks.as_ref(), room).await {
+    let mut ended = hooks.ended();
+    if !await_join(&mut socket, &limits, hooks.as_ref(), room, &mut ended).await {
         return;
     }
     let (tx, mut rx) = mpsc::channel(QUEUE);
@@ -190,7 +214,16 @@ pub async fn serve(
     };
     hooks.joined(room, &who.peer.id, rooms.present(room)).await;
     let reason = if send(&mut socket, &welcome).await {
-        run(&mut socket, &rooms, &who, &limits, hooks.as_ref(), &mut rx).await
+        run(
+            &mut socket,
+            &rooms,
+            &who,
+            &limits,
+            hooks.as_ref(),
+            &mut rx,
+            &mut ended,
+        )
+        .await
     } else {
         "disconnected"
     };
@@ -206,6 +239,7 @@ async fn run(
     limits: &Limits,
     hooks: &dyn Hooks,
     rx: &mut mpsc::Receiver<Outbound>,
+    ended: &mut BoxFuture<'static, ()>,
 ) -> &'static str {
     let room = who.room.as_str();
     let me = who.peer.id.as_str();
@@ -219,6 +253,10 @@ async fn run(
     let mut quality = Quality::Good;
     loop {
         tokio::select! {
+            () = &mut *ended => {
+                signed_out(socket).await;
+                return "signed_out";
+            }
             queued = rx.recv() => match queued {
                 Some(Outbound::Send(message)) => {
                     if !send(socket, &message).await {

@@ -5,6 +5,7 @@
 //! clients or as the `ferry_session` cookie (HttpOnly, SameSite=Strict) by the
 //! web client. Only its SHA-256 is stored.
 
+pub mod live;
 pub mod password;
 pub mod routes;
 pub mod store;
@@ -82,6 +83,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
             .headers
             .get(REQUEST_ID_HEADER)
             .and_then(|value| value.to_str().ok())
+            // Also checked by the layer that sets request ids; checked here
+            // again because this value goes into the audit trail.
+            .filter(|id| crate::telemetry::valid_request_id(id))
             .map(str::to_owned);
         Ok(RequestCtx {
             client_addr,

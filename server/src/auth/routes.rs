@@ -41,19 +41,26 @@ pub struct LoginResponse {
 }
 
 /// Sign in. A wrong password and an unknown user get the same 401; after
-/// repeated failures the name is locked out for a while (429).
+/// repeated failures the name is locked out for a while (429). A name that
+/// no account can have is refused with 422, and when too many sign-ins are
+/// being checked at once the server answers 429 (`busy`) with `Retry-After`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, body = LoginResponse, description = "Signed in; the token is also set as an HttpOnly cookie"),
         (status = 401, body = ErrorBody, description = "Wrong username or password"),
-        (status = 429, body = ErrorBody, description = "Too many failed attempts"),
+        (status = 422, body = ErrorBody, description = "Not a possible username"),
+        (status = 429, body = ErrorBody, description = "Too many failed attempts, or too many sign-ins at once"),
     ))]
 async fn login(
     State(state): State<AppState>,
     ctx: RequestCtx,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let username = body.username.trim().to_lowercase();
+    // Before anything is stored under it (throttle, audit trail): a name no
+    // account can have is refused as bad input. This says nothing about which
+    // accounts exist (the rule is the public one every account was made by),
+    // and it keeps a megabyte of "name" out of the database.
+    let username = user::normalize_username(&body.username)?;
     let settings = &state.settings;
     let pool = state.db.pool();
     let now = now_ms();
@@ -63,9 +70,20 @@ async fn login(
         client_addr: ctx.client_addr.clone(),
         request_id: ctx.request_id.clone(),
     };
+    let turn = state.password_checks.turn().await?;
 
-    if let Some(left_ms) = store::locked_for(pool, &username, now).await? {
-        let mut tx = state.db.begin_write().await?;
+    let window_ms =
+        i64::try_from(settings.login_lockout_seconds.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
+    let mut tx = state.db.begin_write().await?;
+    let claimed = store::claim_attempt(
+        &mut tx,
+        &username,
+        now,
+        window_ms,
+        settings.login_max_failures,
+    )
+    .await?;
+    if let Err(left_ms) = claimed {
         audit::append(
             &mut tx,
             &actor,
@@ -78,9 +96,11 @@ async fn login(
             retry_after_secs: u64::try_from(left_ms / 1000 + 1).unwrap_or(1),
         });
     }
+    tx.commit().await?;
 
     let account = user::store::credentials(pool, &username).await?;
     let ok = password::verify(
+        turn,
         body.password,
         account.as_ref().map(|a| a.password_hash.clone()),
     )
@@ -89,16 +109,7 @@ async fn login(
     let account = match account {
         Some(account) if ok => account,
         _ => {
-            let window_ms = i64::try_from(settings.login_lockout_seconds.saturating_mul(1000))
-                .unwrap_or(i64::MAX / 2);
-            store::record_failure(
-                &mut tx,
-                &username,
-                now,
-                window_ms,
-                settings.login_max_failures,
-            )
-            .await?;
+            // The attempt was counted when it was claimed.
             audit::append(
                 &mut tx,
                 &actor,
@@ -164,7 +175,8 @@ async fn login(
     Ok((StatusCode::OK, headers, Json(body)).into_response())
 }
 
-/// Sign out: revokes the session that made this request and clears the cookie.
+/// Sign out: revokes the session that made this request, ends its open
+/// notification streams and call connections, and clears the cookie.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
     responses((status = 204, description = "Signed out"), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -178,6 +190,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Resp
     )
     .await?;
     tx.commit().await?;
+    state.sessions.end_session(caller.session_id);
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&clear) {

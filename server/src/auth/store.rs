@@ -87,53 +87,59 @@ pub async fn revoke_sessions_of_user(
     Ok(())
 }
 
-/// Milliseconds left on a lock-out of this sign-in name, if any.
-pub async fn locked_for(
-    pool: &AnyPool,
-    username: &str,
-    now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
-    let locked_until: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE username = $1")
-            .bind(username)
-            .fetch_optional(pool)
-            .await?;
-    Ok(locked_until
-        .flatten()
-        .filter(|until| *until > now)
-        .map(|until| until - now))
-}
-
-/// Counts a failed sign-in. Failures older than the window start a new count;
-/// reaching `max_failures` locks the name until `now + window`.
-pub async fn record_failure(
+/// Counts a sign-in attempt on `username` before its password is checked,
+/// and decides in the same statement whether it may be checked: `Ok(())`, or
+/// `Err(ms)` with the milliseconds left on the lock-out.
+///
+/// Counting first and deciding in one atomic upsert is what keeps concurrent
+/// guesses honest: N guesses sent at once take the counts 1..=N, so at most
+/// `max_failures` passwords are ever checked, whatever the timing. A success
+/// deletes the row ([`clear_failures`]), so a right password costs nothing.
+/// Attempts older than the window, or a lock-out that has run out, start a
+/// new count; the count that reaches `max_failures` locks the name until
+/// `now + window` (not extended by the attempts refused meanwhile).
+pub async fn claim_attempt(
     tx: &mut Tx,
     username: &str,
     now: i64,
     window_ms: i64,
     max_failures: u32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<Result<(), i64>, sqlx::Error> {
+    let max = i64::from(max_failures.max(1));
+    let lock_until = now.saturating_add(window_ms);
+    let first_lock = (max <= 1).then_some(lock_until);
+    let (failures, locked_until): (i64, Option<i64>) = sqlx::query_as(
         "INSERT INTO login_throttle (username, failures, first_failure_at, locked_until) \
-         VALUES ($1, 1, $2, NULL) \
+         VALUES ($1, 1, $2, $5) \
          ON CONFLICT (username) DO UPDATE SET \
-           failures = CASE WHEN login_throttle.first_failure_at > $3 THEN login_throttle.failures + 1 ELSE 1 END, \
-           first_failure_at = CASE WHEN login_throttle.first_failure_at > $3 THEN login_throttle.first_failure_at ELSE $2 END",
+           failures = CASE WHEN (login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until <= $2) \
+                              OR (login_throttle.locked_until IS NULL AND login_throttle.first_failure_at <= $3) \
+                           THEN 1 ELSE login_throttle.failures + 1 END, \
+           first_failure_at = CASE WHEN (login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until <= $2) \
+                              OR (login_throttle.locked_until IS NULL AND login_throttle.first_failure_at <= $3) \
+                           THEN $2 ELSE login_throttle.first_failure_at END, \
+           locked_until = CASE WHEN (login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until <= $2) \
+                              OR (login_throttle.locked_until IS NULL AND login_throttle.first_failure_at <= $3) \
+                           THEN $5 \
+                           WHEN login_throttle.locked_until IS NOT NULL THEN login_throttle.locked_until \
+                           WHEN login_throttle.failures + 1 >= $4 THEN $6 \
+                           ELSE NULL END \
+         RETURNING failures, locked_until",
     )
     .bind(username)
     .bind(now)
-    .bind(now - window_ms)
-    .execute(&mut **tx)
+    .bind(now.saturating_sub(window_ms))
+    .bind(max)
+    .bind(first_lock)
+    .bind(lock_until)
+    .fetch_one(&mut **tx)
     .await?;
-    sqlx::query(
-        "UPDATE login_throttle SET locked_until = $1 WHERE username = $2 AND failures >= $3",
-    )
-    .bind(now + window_ms)
-    .bind(username)
-    .bind(i64::from(max_failures))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    if failures <= max {
+        Ok(Ok(()))
+    } else {
+        let left = locked_until.map_or(window_ms, |until| until - now);
+        Ok(Err(left.max(0)))
+    }
 }
 
 pub async fn clear_failures(tx: &mut Tx, username: &str) -> Result<(), sqlx::Error> {

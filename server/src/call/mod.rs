@@ -39,6 +39,8 @@ pub struct CallHooks {
     /// `signalling_messages_refused_total`, by reason.
     pub refused: prometheus::IntCounterVec,
     pub recordings: recording::Recordings,
+    /// The caller's session: the call connection ends when it does.
+    pub session: crate::auth::live::Watch,
 }
 
 impl CallHooks {
@@ -222,5 +224,9 @@ impl ferry_signaling::session::Hooks for CallHooks {
 
     fn malformed(&self, _room: &str, code: &str) {
         self.refused.with_label_values(&[code]).inc();
+    }
+
+    fn ended(&self) -> BoxFuture<'static, ()> {
+        Box::pin(self.session.ended_owned())
     }
 }

@@ -64,6 +64,7 @@ async fn signal(
         db: state.db.clone(),
         refused: state.metrics.signal_refused.clone(),
         recordings: state.recordings.clone(),
+        session: state.sessions.watch(caller.session_id, caller.user_id),
     });
     let rooms = state.rooms.clone();
     let who = Participant {

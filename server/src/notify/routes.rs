@@ -17,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{store, NotificationView};
+use crate::auth::live::Watch;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
@@ -122,7 +123,8 @@ async fn mark_read(
 /// A stream of the caller's notifications as server-sent events: the event
 /// name is the kind, the id the notification id, the data its JSON. A client
 /// that reconnects with `Last-Event-ID` receives what it missed; a new one
-/// receives what arrives from now on.
+/// receives what arrives from now on. The stream ends within a second of its
+/// session ending (sign-out, expiry, deactivation, a password change).
 #[utoipa::path(get, path = "/notifications/stream", tag = "notifications",
     responses((status = 200, description = "text/event-stream of notifications", content_type = "text/event-stream")),
     security(("bearer" = [])))]
@@ -140,6 +142,7 @@ async fn notification_stream(
         None => store::latest_id(state.db.pool(), caller.user_id).await?,
     };
     let cursor = Cursor {
+        session: state.sessions.watch(caller.session_id, caller.user_id),
         wake: state.notifier.subscribe(),
         closed: Box::pin(state.notifier.closed()),
         state,
@@ -158,16 +161,21 @@ struct Cursor {
     state: AppState,
     wake: tokio::sync::broadcast::Receiver<i64>,
     closed: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    /// Ends the stream when the session that opened it ends.
+    session: Watch,
     user_id: i64,
     last: i64,
     pending: VecDeque<NotificationView>,
 }
 
 impl Cursor {
-    /// The next event, or `None` to end the stream (a database failure or a
-    /// server shutting down).
+    /// The next event, or `None` to end the stream (a database failure, the
+    /// session ended, or a server shutting down).
     async fn next(&mut self) -> Option<Event> {
         loop {
+            if self.session.is_ended() {
+                return None;
+            }
             if let Some(item) = self.pending.pop_front() {
                 self.last = item.id;
                 let data = serde_json::to_string(&item).ok()?;
@@ -199,6 +207,7 @@ impl Cursor {
         loop {
             let woken = tokio::select! {
                 () = &mut self.closed => return None,
+                () = self.session.ended() => return None,
                 woken = tokio::time::timeout_at(deadline, self.wake.recv()) => woken,
             };
             match woken {

@@ -103,11 +103,15 @@ async fn update_user(
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> ApiResult<Json<UserView>> {
     policy::require_admin(&caller)?;
+    let ends_sessions = patch.active == Some(false) || patch.password.is_some();
     let mut tx = state.db.begin_write().await?;
     super::update(&mut tx, &caller.actor(), id, patch).await?;
     let view = store::view(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound { what: "user" })?;
     tx.commit().await?;
+    if ends_sessions {
+        state.sessions.end_user(id);
+    }
     Ok(Json(view))
 }
