@@ -49,10 +49,19 @@
 //! attached to their live cases, not their own facility's archive, because
 //! they read for the consortium rather than for their hospital. Radiologists
 //! see their own facility's studies and those sent to their facility's
-//! worklist for a reading. Break-the-glass grants do not reach
-//! imaging yet. A modality sending over DIMSE acts for its facility: it may
-//! store there and C-FIND that facility's studies only.
+//! worklist for a reading. A consultation lends its studies only while it
+//! is live ([`LIVE_CONSULTATION`]): cancelling or declining it takes them
+//! back. Break-the-glass grants do not reach imaging yet. A modality
+//! sending over DIMSE acts for its facility: it may store there and C-FIND
+//! that facility's studies only.
+//!
+//! A study named in a request body (attached to a consultation, sent for a
+//! reading, recorded as an examination's images) must be one the caller may
+//! read and, when the record is about a patient, that patient's
+//! ([`check_named_study`]). Otherwise a UID read off a list would lend the
+//! caller another facility's images.
 
+use ferry_dicom_store::index::StudyRow;
 use ferry_dicom_store::StudyScope;
 use sqlx::AnyConnection;
 
@@ -222,6 +231,14 @@ pub fn out_of_scope() -> ApiError {
     )
 }
 
+/// SQL predicate on a `consultation c`: it still lends its patient and
+/// studies to those working on it. `requested` to `awaiting_opinion` are the
+/// open states; `completed` still counts because its signed opinion stays
+/// amendable by the expert (who needs the images to amend it) and the expert
+/// keeps the patient in scope through it ([`PATIENT_IN_SCOPE`]).
+/// `cancelled` and `declined` end it: nobody works on the case any more.
+pub const LIVE_CONSULTATION: &str = "c.status NOT IN ('cancelled', 'declined')";
+
 /// What a user may do in the imaging store: the studies they may read, and
 /// the facility their uploads are filed under (`None`: they may not store).
 /// See the table at the top of this module.
@@ -238,11 +255,11 @@ pub async fn study_scope(
     }
     if roles.contains(&Role::Clinician) {
         studies.extend(
-            sqlx::query_scalar::<_, String>(
+            sqlx::query_scalar::<_, String>(&format!(
                 "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
                  JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE c.requesting_facility_id = $1",
-            )
+                 WHERE c.requesting_facility_id = $1 AND {LIVE_CONSULTATION}"
+            ))
             .bind(facility_id)
             .fetch_all(&mut *conn)
             .await?,
@@ -250,11 +267,11 @@ pub async fn study_scope(
     }
     if roles.contains(&Role::Expert) {
         studies.extend(
-            sqlx::query_scalar::<_, String>(
+            sqlx::query_scalar::<_, String>(&format!(
                 "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
                  JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE c.expert_id = $1 AND c.status NOT IN ('cancelled', 'declined')",
-            )
+                 WHERE c.expert_id = $1 AND {LIVE_CONSULTATION}"
+            ))
             .bind(user_id)
             .fetch_all(&mut *conn)
             .await?,
@@ -289,5 +306,56 @@ pub fn modality_scope(facility_id: i64) -> StudyScope {
     StudyScope::Limited {
         facilities: vec![facility_id],
         studies: Vec::new(),
+    }
+}
+
+/// Decides whether the studies named in a request body may be used there:
+/// each must be stored, readable by the caller ([`study_scope`]) and, when
+/// `patient_id` is given, linked to that patient. `found` pairs each UID
+/// with what the store holds for it (see `Imaging::named_study`).
+///
+/// A study the caller may not read is answered exactly as one that does not
+/// exist (404 `not_found`, "study not found", the reading request's answer
+/// since it was written), so that asking does not tell whether another
+/// facility holds a UID. Only a study the caller may read can be refused
+/// for belonging to another patient.
+pub async fn check_named_studies(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    found: &[(String, Option<StudyRow>)],
+    patient_id: Option<i64>,
+    field: &str,
+) -> Result<(), ApiError> {
+    if found.is_empty() {
+        return Ok(());
+    }
+    let (scope, _) = study_scope(conn, caller.user_id, caller.facility_id, &caller.roles).await?;
+    for (uid, study) in found {
+        check_named_study(&scope, uid, study.as_ref(), patient_id, field)?;
+    }
+    Ok(())
+}
+
+/// One study of [`check_named_studies`], against a scope already computed.
+pub fn check_named_study(
+    scope: &StudyScope,
+    uid: &str,
+    study: Option<&StudyRow>,
+    patient_id: Option<i64>,
+    field: &str,
+) -> Result<(), ApiError> {
+    let Some(study) = study.filter(|s| scope.allows(s.facility_id, &s.study_uid)) else {
+        return Err(ApiError::NotFound { what: "study" });
+    };
+    match patient_id {
+        Some(patient) if study.patient_id != Some(patient) => Err(ApiError::invalid(
+            "study_of_another_patient",
+            field,
+            format!(
+                "study {uid} is not linked to this patient: its Patient ID matches no record \
+                 of theirs at the facility that sent it"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
