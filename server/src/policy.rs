@@ -42,7 +42,9 @@
 //! on their facility's worklist; and in anyone's
 //! scope while they hold an unexpired break-the-glass grant for that patient.
 //! Administrators manage the consortium but do not read clinical records:
-//! least privilege.
+//! least privilege. Nor may they hand themselves a role that would
+//! ([`check_own_role_grant`]), and another administrator's password is reset
+//! only when a second administrator confirms it.
 //!
 //! Imaging ([`study_scope`]) follows the same lines at the level of studies: a
 //! study belongs to the facility that sent it. Experts see only the studies
@@ -73,6 +75,60 @@ pub const CARE_ROLES: [Role; 3] = [Role::Clinician, Role::Expert, Role::Radiolog
 
 pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     require_any(caller, &[Role::Admin], "administrators")
+}
+
+/// Separation of duties: whoever manages accounts does not hand themselves
+/// the right to read patients. An account may keep the clinical roles it
+/// has, but only another administrator can add one to it.
+pub fn check_own_role_grant(current: &[Role], wanted: &[Role]) -> Result<(), ApiError> {
+    let added: Vec<&str> = wanted
+        .iter()
+        .filter(|role| CARE_ROLES.contains(role) && !current.contains(role))
+        .map(|role| role.as_str())
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        "self_grant_refused",
+        format!(
+            "you cannot grant yourself a clinical role ({}); another administrator must",
+            added.join(", ")
+        ),
+    ))
+}
+
+/// Whether setting this account's password takes a second administrator:
+/// it is (or is being made) another administrator's. Then a password reset
+/// request waits for a second administrator's confirmation
+/// (`crate::user::reset`), so that no one administrator can take over
+/// another's account.
+pub fn password_set_needs_second_admin(
+    actor_user_id: Option<i64>,
+    target_user_id: i64,
+    target_roles: &[Role],
+    new_roles: Option<&[Role]>,
+) -> bool {
+    let is_admin =
+        target_roles.contains(&Role::Admin) || new_roles.is_some_and(|r| r.contains(&Role::Admin));
+    is_admin && actor_user_id != Some(target_user_id)
+}
+
+/// The administrator who confirms a password reset is neither the one who
+/// asked for it nor its target.
+pub fn check_reset_confirmer(
+    caller: &Caller,
+    requested_by: i64,
+    target_user_id: i64,
+) -> Result<(), ApiError> {
+    require_admin(caller)?;
+    if caller.user_id == requested_by || caller.user_id == target_user_id {
+        return Err(ApiError::forbidden(
+            "second_admin_required",
+            "another administrator than the one who asked for this reset, and than its target, must confirm it",
+        ));
+    }
+    Ok(())
 }
 
 pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), ApiError> {
