@@ -87,6 +87,9 @@ async fn assert_unreadable(app: &TestApp, user: &TestUser, uid: &str) {
     assert_eq!(found, 0, "QIDO finds {uid}");
 }
 
+/// A request body naming a study by its UID.
+type BodyFor<'a> = Box<dyn Fn(&str) -> Value + 'a>;
+
 /// Rows of the tables an attach would write.
 async fn written(app: &TestApp) -> [i64; 4] {
     [
@@ -120,7 +123,7 @@ async fn a_foreign_study_is_refused_on_every_path_like_one_nobody_holds() {
     let before = written(&app).await;
 
     // Each path: the foreign UID answers exactly as a UID nobody holds.
-    let paths: [(&str, Box<dyn Fn(&str) -> Value + '_>); 3] = [
+    let paths: [(&str, BodyFor<'_>); 3] = [
         (
             "/api/v1/consultations",
             Box::new(|uid: &str| consultation(&i, &[i.own_study.as_str(), uid])),
