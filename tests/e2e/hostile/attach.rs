@@ -4,14 +4,18 @@
 //! images) the answer is the one a UID nobody holds gets, nothing is
 //! written, and the study stays unreadable through WADO and QIDO. A study a
 //! consultation lent stops being readable once the consultation is
-//! cancelled.
+//! cancelled. A booking that names a referral (for a slot held back for
+//! referred patients) gets the same treatment: another facility's referral
+//! is answered as a missing one, and one of another patient is refused.
 
 use ferry_server::auth::Role;
+use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, Consortium, TestApp, TestUser};
 use crate::reading::stored_study;
+use crate::scheduling::{add_rule, consultation as routine, desk, local, next_weekday};
 
 /// A well-formed UID that no facility holds.
 const NOBODY_HOLDS: &str = "1.2.826.0.1.3680043.8.498.424242";
@@ -267,4 +271,115 @@ async fn a_study_lent_by_a_consultation_is_taken_back_when_it_is_cancelled() {
         dicomweb_reach(&app, &i.a, &i.own_study).await,
         (StatusCode::OK, 1)
     );
+}
+
+/// An up-referral of `patient` from `clinician`'s facility to the tertiary
+/// hospital, accepted there.
+async fn accepted_referral(
+    app: &TestApp,
+    clinician: &TestUser,
+    receiving: &TestUser,
+    patient: i64,
+    tertiary: i64,
+) -> i64 {
+    let (status, referral) = app
+        .post(
+            "/api/v1/referrals",
+            &clinician.token,
+            json!({ "patient_id": patient, "direction": "up", "to_facility_id": tertiary,
+                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{referral}");
+    let id = referral["id"].as_i64().expect("an id");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/referrals/{id}/accept"),
+            &receiving.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
+}
+
+#[tokio::test]
+async fn a_priority_booking_names_only_its_own_facilitys_referral_of_the_same_patient() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let receiving = app
+        .user("tertiary-doc", Role::Clinician, d.c.tertiary)
+        .await;
+    let day = next_weekday("Asia/Shanghai", Weekday::Wednesday, 2);
+    add_rule(
+        &app,
+        &d.scheduler,
+        d.expert.id,
+        json!({ "weekday": 3, "start_time": "16:00", "end_time": "18:00", "slot_minutes": 60,
+                "service": "video", "referral_priority": true }),
+    )
+    .await;
+    let b = app.user("dr-b", Role::Clinician, d.c.island_b).await;
+    let theirs = app
+        .patient_at(d.c.island_b, "110101199001010011", "B-1")
+        .await;
+    let foreign = accepted_referral(&app, &b, &receiving, theirs, d.c.tertiary).await;
+    let case = routine(&app, &d, "routine").await;
+    let before = app.count("booking").await;
+
+    let with = |referral: i64| {
+        json!({ "expert_id": d.expert.id, "start": local("Asia/Shanghai", day, 16, 0),
+                "consultation_id": case, "referral_id": referral })
+    };
+    let (foreign_status, foreign_body) = app
+        .post("/api/v1/bookings", &d.clinician.token, with(foreign))
+        .await;
+    let (missing_status, missing_body) = app
+        .post("/api/v1/bookings", &d.clinician.token, with(999_999))
+        .await;
+    assert_error(
+        foreign_status,
+        &foreign_body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_referral",
+    );
+    assert_eq!(
+        (foreign_status, &foreign_body),
+        (missing_status, &missing_body),
+        "another facility's referral must look like a missing one"
+    );
+    assert_eq!(app.count("booking").await, before);
+
+    // A hold made for the facility's referral of one patient cannot be
+    // confirmed for another patient's consultation.
+    let other = app
+        .patient_at(d.c.island_a, "110101199202020022", "A-2")
+        .await;
+    let own = accepted_referral(&app, &d.clinician, &receiving, other, d.c.tertiary).await;
+    let (status, hold) = app
+        .post(
+            "/api/v1/bookings",
+            &d.clinician.token,
+            json!({ "expert_id": d.expert.id, "start": local("Asia/Shanghai", day, 17, 0),
+                    "hold": true, "referral_id": own }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hold}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bookings/{}/confirm", hold["id"]),
+            &d.clinician.token,
+            json!({ "consultation_id": case }),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_referral",
+    );
+    let (_, case) = app
+        .get(&format!("/api/v1/consultations/{case}"), &d.clinician.token)
+        .await;
+    assert_eq!(case["status"], "requested", "nothing booked: {case}");
 }
