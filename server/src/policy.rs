@@ -60,7 +60,7 @@
 //! A study named in a request body (attached to a consultation, sent for a
 //! reading, recorded as an examination's images) must be one the caller may
 //! read and, when the record is about a patient, that patient's
-//! ([`check_named_study`]). Otherwise a UID read off a list would lend the
+//! ([`check_named_studies`]). Otherwise a UID read off a list would lend the
 //! caller another facility's images.
 
 use ferry_dicom_store::index::StudyRow;
@@ -367,14 +367,16 @@ pub fn modality_scope(facility_id: i64) -> StudyScope {
 
 /// Decides whether the studies named in a request body may be used there:
 /// each must be stored, readable by the caller ([`study_scope`]) and, when
-/// `patient_id` is given, linked to that patient. `found` pairs each UID
-/// with what the store holds for it (see `Imaging::named_study`).
+/// `patient_id` is given, that patient's. `found` pairs each UID with what
+/// the store holds for it (`Imaging::named_study`).
 ///
 /// A study the caller may not read is answered exactly as one that does not
 /// exist (404 `not_found`, "study not found", the reading request's answer
 /// since it was written), so that asking does not tell whether another
 /// facility holds a UID. Only a study the caller may read can be refused
-/// for belonging to another patient.
+/// for belonging to another patient. Nothing is written, not even the link
+/// of a study to its patient: a caller who may not read a study must not
+/// change it.
 pub async fn check_named_studies(
     conn: &mut AnyConnection,
     caller: &Caller,
@@ -387,31 +389,45 @@ pub async fn check_named_studies(
     }
     let (scope, _) = study_scope(conn, caller.user_id, caller.facility_id, &caller.roles).await?;
     for (uid, study) in found {
-        check_named_study(&scope, uid, study.as_ref(), patient_id, field)?;
+        let Some(study) = study
+            .as_ref()
+            .filter(|s| scope.allows(s.facility_id, &s.study_uid))
+        else {
+            return Err(ApiError::NotFound { what: "study" });
+        };
+        let Some(patient) = patient_id else {
+            continue;
+        };
+        if study_patient(conn, study).await? != Some(patient) {
+            return Err(ApiError::invalid(
+                "study_of_another_patient",
+                field,
+                format!(
+                    "study {uid} is not this patient's: its Patient ID matches no record of \
+                     theirs at the facility that sent it"
+                ),
+            ));
+        }
     }
     Ok(())
 }
 
-/// One study of [`check_named_studies`], against a scope already computed.
-pub fn check_named_study(
-    scope: &StudyScope,
-    uid: &str,
-    study: Option<&StudyRow>,
-    patient_id: Option<i64>,
-    field: &str,
-) -> Result<(), ApiError> {
-    let Some(study) = study.filter(|s| scope.allows(s.facility_id, &s.study_uid)) else {
-        return Err(ApiError::NotFound { what: "study" });
-    };
-    match patient_id {
-        Some(patient) if study.patient_id != Some(patient) => Err(ApiError::invalid(
-            "study_of_another_patient",
-            field,
-            format!(
-                "study {uid} is not linked to this patient: its Patient ID matches no record \
-                 of theirs at the facility that sent it"
-            ),
-        )),
-        _ => Ok(()),
+/// The consortium patient of a study: the one it is linked to, or for a
+/// study not linked yet (sent before the patient was registered), the one
+/// the link would name: whose record number at the sending facility is the
+/// DICOM Patient ID.
+async fn study_patient(
+    conn: &mut AnyConnection,
+    study: &StudyRow,
+) -> Result<Option<i64>, sqlx::Error> {
+    if study.patient_id.is_some() {
+        return Ok(study.patient_id);
     }
+    sqlx::query_scalar(
+        "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = $2",
+    )
+    .bind(study.facility_id)
+    .bind(study.dicom_patient_id.trim())
+    .fetch_optional(conn)
+    .await
 }

@@ -130,7 +130,7 @@ async fn request_consultation(
             format!("attach at most {MAX_STUDIES} studies"),
         ));
     }
-    // Read (and link) before the write transaction: linking writes.
+    // Read through the store's pool before the write transaction opens.
     let mut found = Vec::with_capacity(studies.len());
     for uid in &studies {
         let study = state.imaging.named_study(uid).await?;

@@ -182,7 +182,7 @@ async fn record_performed(
                 .to_owned(),
         ),
     };
-    // Read (and link) before the write transaction: linking writes.
+    // Read through the store's pool before the write transaction opens.
     let named = match uid {
         Some(uid) => {
             let study = state.imaging.named_study(&uid).await?;

@@ -142,23 +142,14 @@ impl Imaging {
         Some((study.facility_id, patient_id))
     }
 
-    /// A study named in a request body, as the store holds it, linked to a
-    /// consortium patient first when it is not linked yet (so a study sent
-    /// before its patient was registered can still be attached). Call it
-    /// before opening a write transaction: linking writes through the pool.
+    /// A study named in a request body, as the store holds it. Only read:
+    /// whether the caller may use it is [`crate::policy::check_named_studies`]'s
+    /// decision, which must not be preceded by any write.
     pub async fn named_study(
         &self,
         study_uid: &str,
     ) -> anyhow::Result<Option<ferry_dicom_store::index::StudyRow>> {
-        let Some(mut study) = self.store.study(study_uid).await? else {
-            return Ok(None);
-        };
-        if study.patient_id.is_none() {
-            study.patient_id = self
-                .link_study(study.facility_id, study_uid, &study.dicom_patient_id)
-                .await;
-        }
-        Ok(Some(study))
+        Ok(self.store.study(study_uid).await?)
     }
 
     /// Links a study that is not linked yet to the consortium patient whose

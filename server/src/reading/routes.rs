@@ -131,7 +131,7 @@ async fn create_request(
         Some(text) if !text.is_empty() => code_text("body_part", text, 64)?,
         _ => String::new(),
     };
-    // Read (and link) before the write transaction: linking writes.
+    // Read through the store's pool before the write transaction opens.
     let found = [(uid.clone(), state.imaging.named_study(&uid).await?)];
     let mut tx = state.db.begin_write().await?;
     policy::check_named_studies(&mut tx, &caller, &found, None, "study_instance_uid").await?;

@@ -187,7 +187,7 @@ async fn a_foreign_study_is_refused_on_every_path_like_one_nobody_holds() {
 }
 
 #[tokio::test]
-async fn a_study_of_another_patient_is_refused_and_writes_nothing() {
+async fn a_study_of_another_patient_is_refused_and_writes_nothing_and_a_late_registration_counts() {
     let app = spawn_app().await;
     let i = islands(&app).await;
     app.patient_at(i.c.island_a, "330225196001011111", "A-2")
@@ -209,6 +209,17 @@ async fn a_study_of_another_patient_is_refused_and_writes_nothing() {
     );
     assert_eq!(body["error"]["details"]["field"], "studies");
     assert_eq!(written(&app).await, before);
+
+    // A study sent before its patient was registered is theirs all the same.
+    let early = stored_study(&app, &i.a, "CT_small.dcm", "A-9").await;
+    let late = app
+        .patient_at(i.c.island_a, "330225197001011111", "A-9")
+        .await;
+    let mut body = consultation(&i, &[&early]);
+    body["patient_id"] = json!(late);
+    let (status, body) = app.post("/api/v1/consultations", &i.a.token, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["studies"], json!([early]));
 }
 
 #[tokio::test]
