@@ -23,7 +23,7 @@
 //! | cancel a referral                  |       |           | sending facility |  |             |
 //! | ask for, list examinations        |       |           | patient in scope |   |             |
 //! | record an examination performed or cancelled |  |     | requesting facility | |          |
-//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its consultations | attached to consultations assigned to them | own facility's |
+//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its live consultations | attached to live consultations assigned to them | own facility's |
 //! | store imaging studies (STOW-RS)    |       |           | filed under own facility |   | filed under own facility |
 //! | keep routing rules and reading leads | yes |           |           |        |             |
 //! | ask for a reading of a study in scope, cancel it |  |  | yes (facility's requests) | |       |
