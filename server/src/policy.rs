@@ -23,7 +23,7 @@
 //! | cancel a referral                  |       |           | sending facility |  |             |
 //! | ask for, list examinations        |       |           | patient in scope |   |             |
 //! | record an examination performed or cancelled |  |     | requesting facility | |          |
-//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its consultations | attached to consultations assigned to them | own facility's |
+//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its live consultations | attached to live consultations assigned to them | own facility's |
 //! | store imaging studies (STOW-RS)    |       |           | filed under own facility |   | filed under own facility |
 //! | keep routing rules and reading leads | yes |           |           |        |             |
 //! | ask for a reading of a study in scope, cancel it |  |  | yes (facility's requests) | |       |
@@ -42,17 +42,28 @@
 //! on their facility's worklist; and in anyone's
 //! scope while they hold an unexpired break-the-glass grant for that patient.
 //! Administrators manage the consortium but do not read clinical records:
-//! least privilege.
+//! least privilege. Nor may they hand themselves a role that would
+//! ([`check_own_role_grant`]), and another administrator's password is reset
+//! only when a second administrator confirms it.
 //!
 //! Imaging ([`study_scope`]) follows the same lines at the level of studies: a
 //! study belongs to the facility that sent it. Experts see only the studies
 //! attached to their live cases, not their own facility's archive, because
 //! they read for the consortium rather than for their hospital. Radiologists
 //! see their own facility's studies and those sent to their facility's
-//! worklist for a reading. Break-the-glass grants do not reach
-//! imaging yet. A modality sending over DIMSE acts for its facility: it may
-//! store there and C-FIND that facility's studies only.
+//! worklist for a reading. A consultation lends its studies only while it
+//! is live ([`LIVE_CONSULTATION`]): cancelling or declining it takes them
+//! back. Break-the-glass grants do not reach imaging yet. A modality
+//! sending over DIMSE acts for its facility: it may store there and C-FIND
+//! that facility's studies only.
+//!
+//! A study named in a request body (attached to a consultation, sent for a
+//! reading, recorded as an examination's images) must be one the caller may
+//! read and, when the record is about a patient, that patient's
+//! ([`check_named_studies`]). Otherwise a UID read off a list would lend the
+//! caller another facility's images.
 
+use ferry_dicom_store::index::StudyRow;
 use ferry_dicom_store::StudyScope;
 use sqlx::AnyConnection;
 
@@ -64,6 +75,60 @@ pub const CARE_ROLES: [Role; 3] = [Role::Clinician, Role::Expert, Role::Radiolog
 
 pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     require_any(caller, &[Role::Admin], "administrators")
+}
+
+/// Separation of duties: whoever manages accounts does not hand themselves
+/// the right to read patients. An account may keep the clinical roles it
+/// has, but only another administrator can add one to it.
+pub fn check_own_role_grant(current: &[Role], wanted: &[Role]) -> Result<(), ApiError> {
+    let added: Vec<&str> = wanted
+        .iter()
+        .filter(|role| CARE_ROLES.contains(role) && !current.contains(role))
+        .map(|role| role.as_str())
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        "self_grant_refused",
+        format!(
+            "you cannot grant yourself a clinical role ({}); another administrator must",
+            added.join(", ")
+        ),
+    ))
+}
+
+/// Whether setting this account's password takes a second administrator:
+/// it is (or is being made) another administrator's. Then a password reset
+/// request waits for a second administrator's confirmation
+/// (`crate::user::reset`), so that no one administrator can take over
+/// another's account.
+pub fn password_set_needs_second_admin(
+    actor_user_id: Option<i64>,
+    target_user_id: i64,
+    target_roles: &[Role],
+    new_roles: Option<&[Role]>,
+) -> bool {
+    let is_admin =
+        target_roles.contains(&Role::Admin) || new_roles.is_some_and(|r| r.contains(&Role::Admin));
+    is_admin && actor_user_id != Some(target_user_id)
+}
+
+/// The administrator who confirms a password reset is neither the one who
+/// asked for it nor its target.
+pub fn check_reset_confirmer(
+    caller: &Caller,
+    requested_by: i64,
+    target_user_id: i64,
+) -> Result<(), ApiError> {
+    require_admin(caller)?;
+    if caller.user_id == requested_by || caller.user_id == target_user_id {
+        return Err(ApiError::forbidden(
+            "second_admin_required",
+            "another administrator than the one who asked for this reset, and than its target, must confirm it",
+        ));
+    }
+    Ok(())
 }
 
 pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), ApiError> {
@@ -222,6 +287,14 @@ pub fn out_of_scope() -> ApiError {
     )
 }
 
+/// SQL predicate on a `consultation c`: it still lends its patient and
+/// studies to those working on it. `requested` to `awaiting_opinion` are the
+/// open states; `completed` still counts because its signed opinion stays
+/// amendable by the expert (who needs the images to amend it) and the expert
+/// keeps the patient in scope through it ([`PATIENT_IN_SCOPE`]).
+/// `cancelled` and `declined` end it: nobody works on the case any more.
+pub const LIVE_CONSULTATION: &str = "c.status NOT IN ('cancelled', 'declined')";
+
 /// What a user may do in the imaging store: the studies they may read, and
 /// the facility their uploads are filed under (`None`: they may not store).
 /// See the table at the top of this module.
@@ -238,11 +311,11 @@ pub async fn study_scope(
     }
     if roles.contains(&Role::Clinician) {
         studies.extend(
-            sqlx::query_scalar::<_, String>(
+            sqlx::query_scalar::<_, String>(&format!(
                 "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
                  JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE c.requesting_facility_id = $1",
-            )
+                 WHERE c.requesting_facility_id = $1 AND {LIVE_CONSULTATION}"
+            ))
             .bind(facility_id)
             .fetch_all(&mut *conn)
             .await?,
@@ -250,11 +323,11 @@ pub async fn study_scope(
     }
     if roles.contains(&Role::Expert) {
         studies.extend(
-            sqlx::query_scalar::<_, String>(
+            sqlx::query_scalar::<_, String>(&format!(
                 "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
                  JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE c.expert_id = $1 AND c.status NOT IN ('cancelled', 'declined')",
-            )
+                 WHERE c.expert_id = $1 AND {LIVE_CONSULTATION}"
+            ))
             .bind(user_id)
             .fetch_all(&mut *conn)
             .await?,
@@ -290,4 +363,71 @@ pub fn modality_scope(facility_id: i64) -> StudyScope {
         facilities: vec![facility_id],
         studies: Vec::new(),
     }
+}
+
+/// Decides whether the studies named in a request body may be used there:
+/// each must be stored, readable by the caller ([`study_scope`]) and, when
+/// `patient_id` is given, that patient's. `found` pairs each UID with what
+/// the store holds for it (`Imaging::named_study`).
+///
+/// A study the caller may not read is answered exactly as one that does not
+/// exist (404 `not_found`, "study not found", the reading request's answer
+/// since it was written), so that asking does not tell whether another
+/// facility holds a UID. Only a study the caller may read can be refused
+/// for belonging to another patient. Nothing is written, not even the link
+/// of a study to its patient: a caller who may not read a study must not
+/// change it.
+pub async fn check_named_studies(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    found: &[(String, Option<StudyRow>)],
+    patient_id: Option<i64>,
+    field: &str,
+) -> Result<(), ApiError> {
+    if found.is_empty() {
+        return Ok(());
+    }
+    let (scope, _) = study_scope(conn, caller.user_id, caller.facility_id, &caller.roles).await?;
+    for (uid, study) in found {
+        let Some(study) = study
+            .as_ref()
+            .filter(|s| scope.allows(s.facility_id, &s.study_uid))
+        else {
+            return Err(ApiError::NotFound { what: "study" });
+        };
+        let Some(patient) = patient_id else {
+            continue;
+        };
+        if study_patient(conn, study).await? != Some(patient) {
+            return Err(ApiError::invalid(
+                "study_of_another_patient",
+                field,
+                format!(
+                    "study {uid} is not this patient's: its Patient ID matches no record of \
+                     theirs at the facility that sent it"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The consortium patient of a study: the one it is linked to, or for a
+/// study not linked yet (sent before the patient was registered), the one
+/// the link would name: whose record number at the sending facility is the
+/// DICOM Patient ID.
+async fn study_patient(
+    conn: &mut AnyConnection,
+    study: &StudyRow,
+) -> Result<Option<i64>, sqlx::Error> {
+    if study.patient_id.is_some() {
+        return Ok(study.patient_id);
+    }
+    sqlx::query_scalar(
+        "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = $2",
+    )
+    .bind(study.facility_id)
+    .bind(study.dicom_patient_id.trim())
+    .fetch_optional(conn)
+    .await
 }

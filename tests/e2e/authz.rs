@@ -223,6 +223,24 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |n| json!({ "display_name": format!("Target {n}") }),
         ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/users/{id}/password-resets",
+                format!("/api/v1/users/{}/password-resets", target_user.id),
+                admin_only,
+            ),
+            |_| json!({ "password": "a long enough password" }),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/users/{id}/password-resets/{reset_id}/confirm",
+            format!(
+                "/api/v1/users/{}/password-resets/999999/confirm",
+                target_user.id
+            ),
+            admin_only,
+        ),
         row(
             Method::GET,
             "/api/v1/patients",

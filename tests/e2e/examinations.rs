@@ -200,7 +200,9 @@ async fn performing_an_examination_records_its_study_once_and_ends_it() {
     let (status, body) = app.post(&path, &other.token, json!({})).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 
-    let uid = "1.2.826.0.1.3680043.8.498.1";
+    // The study must be one the facility may read, of this patient.
+    let uid = crate::reading::stored_study(&app, &island, "CT_small.dcm", "A-1").await;
+    let uid = uid.as_str();
     let (status, done) = app
         .post(&path, &island.token, json!({ "study_instance_uid": uid }))
         .await;

@@ -73,7 +73,13 @@ async fn confirm_booking(
     let expert = expert_or_422(&mut tx, booking.expert_id).await?;
     let consultation =
         bookable_consultation(&mut tx, &caller, body.consultation_id, &expert, now).await?;
-    if let Some(referral_id) = body.referral_id {
+    // A referral named at the hold is checked again now that the patient
+    // is known: it must be this consultation's patient's.
+    let referral = match body.referral_id {
+        Some(referral_id) => Some(referral_id),
+        None => super::priority::recorded(&mut tx, id).await?,
+    };
+    if let Some(referral_id) = referral {
         super::priority::check_referral(
             &mut tx,
             &caller,
@@ -84,8 +90,7 @@ async fn confirm_booking(
         .await?;
         super::priority::record(&mut tx, id, referral_id).await?;
     }
-    let may_take_reserved =
-        body.referral_id.is_some() || super::priority::has_referral(&mut tx, id).await?;
+    let may_take_reserved = referral.is_some();
     let wanted = Wanted {
         expert: &expert,
         start: booking.start_at,

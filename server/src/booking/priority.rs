@@ -25,12 +25,13 @@ pub async fn check_referral(
     .fetch_optional(&mut **tx)
     .await?;
     let invalid = |message: &str| ApiError::invalid("invalid_referral", "referral_id", message);
-    let Some((direction, status, from, to, patient)) = found else {
-        return Err(invalid("no referral has this id"));
+    // Another facility's referral gets the answer a missing one gets, so
+    // that ids cannot be probed for other facilities' referrals.
+    let Some((direction, status, _, to, patient)) =
+        found.filter(|(_, _, from, _, _)| *from == caller.facility_id)
+    else {
+        return Err(invalid("your facility made no referral with this id"));
     };
-    if from != caller.facility_id {
-        return Err(invalid("the referral was not made by your facility"));
-    }
     if direction != "up" || to != expert.facility_id {
         return Err(invalid(
             "priority slots are for up-referrals to the expert's facility",
@@ -59,11 +60,14 @@ pub async fn record(tx: &mut Tx, booking_id: i64, referral_id: i64) -> Result<()
     Ok(())
 }
 
+/// The referral a booking was made for, if any.
+pub async fn recorded(tx: &mut Tx, booking_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT referral_id FROM booking_referral WHERE booking_id = $1")
+        .bind(booking_id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 pub async fn has_referral(tx: &mut Tx, booking_id: i64) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT referral_id FROM booking_referral WHERE booking_id = $1")
-            .bind(booking_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(found.is_some())
+    Ok(recorded(tx, booking_id).await?.is_some())
 }

@@ -4,6 +4,11 @@
 //!
 //! An import replaces the whole catalogue, so it is parsed completely before
 //! anything is written, and any fault is reported with its line number.
+//!
+//! A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, tab or CR
+//! as a formula (CSV injection), so the export writes such a cell with a `'`
+//! in front (OWASP's rule), which spreadsheets show as text; the import takes
+//! that `'` off again, so what the export writes imports unchanged.
 
 use super::{Catalogue, Entry, EntryError};
 use crate::facility::Tier;
@@ -34,12 +39,15 @@ pub fn export(catalogue: &Catalogue) -> Result<String, ::csv::Error> {
     writer.write_record(HEADER)?;
     for entry in &catalogue.entries {
         let tiers: Vec<&str> = entry.tiers.iter().map(|tier| tier.as_str()).collect();
-        writer.write_record([
-            entry.code_from.as_str(),
-            entry.code_to.as_str(),
-            &tiers.join("|"),
-            entry.label.as_str(),
-        ])?;
+        writer.write_record(
+            [
+                entry.code_from.as_str(),
+                entry.code_to.as_str(),
+                tiers.join("|").as_str(),
+                entry.label.as_str(),
+            ]
+            .map(|cell| as_text(cell).into_owned()),
+        )?;
     }
     let bytes = writer
         .into_inner()
@@ -80,12 +88,13 @@ pub fn import(text: &str) -> Result<Vec<Entry>, CsvError> {
                 format!("expected {} columns, found {}", HEADER.len(), record.len()),
             ));
         }
-        let tiers = parse_tiers(&record[2]).map_err(|message| CsvError {
+        let field = |n: usize| from_text(&record[n]);
+        let tiers = parse_tiers(field(2)).map_err(|message| CsvError {
             line,
             field: Some("tiers"),
             message,
         })?;
-        let entry = Entry::new(&record[0], Some(&record[1]), tiers, &record[3]).map_err(
+        let entry = Entry::new(field(0), Some(field(1)), tiers, field(3)).map_err(
             |EntryError { field, message }| CsvError {
                 line,
                 field: Some(field),
@@ -104,6 +113,34 @@ pub fn import(text: &str) -> Result<Vec<Entry>, CsvError> {
         ));
     }
     Ok(entries)
+}
+
+/// Whether a spreadsheet would read this cell as a formula. A cell that
+/// starts with `'` and would be one after it counts too, so that
+/// [`from_text`] can tell an added `'` from one the text had.
+fn is_formula(cell: &str) -> bool {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => true,
+        Some('\'') => is_formula(&cell[1..]),
+        _ => false,
+    }
+}
+
+/// A cell as the export writes it: a would-be formula behind a `'`.
+fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if is_formula(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// A cell as the import reads it: the `'` that [`as_text`] added taken off.
+fn from_text(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if is_formula(rest) => rest,
+        _ => cell,
+    }
 }
 
 fn parse_tiers(text: &str) -> Result<Vec<Tier>, String> {
@@ -174,6 +211,35 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].label, "Acute \"MI\"");
         assert_eq!(export(&Catalogue { entries }).expect("export"), FILE);
+    }
+
+    #[test]
+    fn formulas_are_written_as_text_and_read_back_as_they_were() {
+        for label in [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "'=already quoted",
+            "''+twice",
+            "'plain",
+            "plain",
+        ] {
+            let entry = Entry::new("I10", None, vec![Tier::Primary], label).expect("an entry");
+            let label = entry.label.clone();
+            let file = export(&Catalogue {
+                entries: vec![entry],
+            })
+            .expect("export");
+            let cell = file.lines().nth(1).and_then(|l| l.splitn(4, ',').nth(3));
+            let cell = cell.map(|c| c.trim_matches('"'));
+            assert!(
+                cell.is_some_and(|c| !matches!(c.chars().next(), Some('=' | '+' | '-' | '@'))),
+                "{file}"
+            );
+            let back = import(&file).expect("the export imports");
+            assert_eq!(back[0].label, label, "{file}");
+        }
     }
 
     #[test]

@@ -91,7 +91,11 @@ fn check_text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Str
     Ok(value.to_owned())
 }
 
-/// Asks for a consultation about a patient in the caller's scope. Routine
+/// More studies than this on one consultation is a mistake, not a case.
+const MAX_STUDIES: usize = 50;
+
+/// Asks for a consultation about a patient in the caller's scope, with
+/// studies the caller may read of that patient only. Routine
 /// requests are then booked into a slot; urgent and emergency ones go to the
 /// on-call queue of the specialty, whose on-call experts are notified.
 #[utoipa::path(post, path = "/consultations", tag = "consultations", request_body = NewConsultation,
@@ -119,6 +123,19 @@ async fn request_consultation(
             studies.push(uid.to_owned());
         }
     }
+    if studies.len() > MAX_STUDIES {
+        return Err(ApiError::invalid(
+            "too_many_studies",
+            "studies",
+            format!("attach at most {MAX_STUDIES} studies"),
+        ));
+    }
+    // Read through the store's pool before the write transaction opens.
+    let mut found = Vec::with_capacity(studies.len());
+    for uid in &studies {
+        let study = state.imaging.named_study(uid).await?;
+        found.push((uid.clone(), study));
+    }
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     if crate::patient::store::get(&mut tx, body.patient_id)
@@ -133,6 +150,7 @@ async fn request_consultation(
     {
         return Err(policy::out_of_scope());
     }
+    policy::check_named_studies(&mut tx, &caller, &found, Some(body.patient_id), "studies").await?;
     let specialty = match (body.expert_id, body.specialty.as_deref().map(str::trim)) {
         (Some(_), _) if body.urgency != Urgency::Routine => {
             return Err(ApiError::invalid(

@@ -19,6 +19,7 @@ use crate::patient::routes::authorize;
 use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
+use ferry_dicom_store::index::StudyRow;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -181,7 +182,15 @@ async fn record_performed(
                 .to_owned(),
         ),
     };
-    finish(&state, &caller, id, ExamStatus::Performed, uid.as_deref()).await
+    // Read through the store's pool before the write transaction opens.
+    let named = match uid {
+        Some(uid) => {
+            let study = state.imaging.named_study(&uid).await?;
+            Some((uid, study))
+        }
+        None => None,
+    };
+    finish(&state, &caller, id, ExamStatus::Performed, named).await
 }
 
 /// Withdraws an examination the caller's facility asked for and that was not
@@ -205,13 +214,15 @@ async fn cancel_examination(
 }
 
 /// Moves a requested examination to `performed` or `cancelled`: only the
-/// facility that asked for it, with the patient in scope, and only once.
+/// facility that asked for it, with the patient in scope, and only once. A
+/// study named for its images must be one the caller may read, of the
+/// examination's patient.
 async fn finish(
     state: &AppState,
     caller: &Caller,
     id: i64,
     to: ExamStatus,
-    study_instance_uid: Option<&str>,
+    study: Option<(String, Option<StudyRow>)>,
 ) -> ApiResult<Json<ExaminationView>> {
     let mut tx = state.db.begin_write().await?;
     let exam = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
@@ -224,7 +235,23 @@ async fn finish(
             "only the facility that asked for an examination records what became of it",
         ));
     }
-    if !store::finish(&mut tx, id, to, study_instance_uid, now_ms()).await? {
+    let study_instance_uid = match study {
+        Some(named) => {
+            let found = [named];
+            policy::check_named_studies(
+                &mut tx,
+                caller,
+                &found,
+                Some(exam.patient_id),
+                "study_instance_uid",
+            )
+            .await?;
+            let [(uid, _)] = found;
+            Some(uid)
+        }
+        None => None,
+    };
+    if !store::finish(&mut tx, id, to, study_instance_uid.as_deref(), now_ms()).await? {
         // Not `requested` (any more): say what it is and what it may become.
         let status = store::get(&mut tx, id)
             .await?

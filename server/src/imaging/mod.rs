@@ -142,6 +142,16 @@ impl Imaging {
         Some((study.facility_id, patient_id))
     }
 
+    /// A study named in a request body, as the store holds it. Only read:
+    /// whether the caller may use it is [`crate::policy::check_named_studies`]'s
+    /// decision, which must not be preceded by any write.
+    pub async fn named_study(
+        &self,
+        study_uid: &str,
+    ) -> anyhow::Result<Option<ferry_dicom_store::index::StudyRow>> {
+        Ok(self.store.study(study_uid).await?)
+    }
+
     /// Links a study that is not linked yet to the consortium patient whose
     /// record number at the sending facility is the DICOM Patient ID, and
     /// returns that patient. Failures are logged, not returned: the

@@ -144,8 +144,16 @@ pub fn check_national_id(value: Option<&str>) -> Result<Option<String>, ApiError
 }
 
 /// Registers a patient at `facility_id`: links to the patient already known
-/// under the same national identifier, or creates one. Audited.
-/// Returns the patient id and whether the patient was new to the consortium.
+/// under the same national identifier and birth date, or creates one.
+/// Audited. Returns the patient id and whether the patient was new to the
+/// consortium.
+///
+/// An identifier that another patient holds under another birth date is
+/// either a typing error or two people, and the registering facility must not
+/// learn which patient (nor that any) holds it. So it gets a patient of its
+/// own, answered exactly as a new identifier is (201, created), with the
+/// identifier held apart for review (`patient.identity_review` in the audit
+/// trail names both patients). Nothing is merged.
 pub async fn register(
     tx: &mut crate::db::Tx,
     actor: &crate::audit::Actor,
@@ -166,15 +174,16 @@ pub async fn register(
         Some(id) => store::find_by_national_id(tx, id).await?,
         None => None,
     };
+    let mut review = None;
+    let existing = match existing {
+        Some(found) if found.birth_date != birth_date => {
+            review = Some(found.id);
+            None
+        }
+        other => other,
+    };
     let (patient_id, created) = match existing {
         Some(found) => {
-            if found.birth_date != birth_date {
-                return Err(ApiError::Conflict {
-                    code: "identity_conflict",
-                    message: "a patient with this national identifier is registered with another birth date".to_owned(),
-                    details: serde_json::json!({ "field": "birth_date" }),
-                });
-            }
             if store::has_record_at(tx, found.id, facility_id).await? {
                 return Err(ApiError::Conflict {
                     code: "already_registered",
@@ -185,8 +194,13 @@ pub async fn register(
             (found.id, false)
         }
         None => {
+            let (held, unverified) = match review {
+                Some(_) => (None, national_id.as_deref()),
+                None => (national_id.as_deref(), None),
+            };
             let values = store::PatientValues {
-                national_id: national_id.as_deref(),
+                national_id: held,
+                unverified_national_id: unverified,
                 family_name: &family_name,
                 given_name: &given_name,
                 sex: new.sex,
@@ -227,5 +241,20 @@ pub async fn register(
         .facility(facility_id),
     )
     .await?;
+    if let Some(holder) = review {
+        audit::append(
+            tx,
+            actor,
+            AuditEntry::new(Action::Create, "patient.identity_review")
+                .entity("patient", patient_id)
+                .patient(patient_id)
+                .facility(facility_id)
+                .detail(serde_json::json!({
+                    "reason": "national identifier held by another patient with another birth date",
+                    "holder_patient_id": holder,
+                })),
+        )
+        .await?;
+    }
     Ok((patient_id, created))
 }

@@ -183,13 +183,14 @@ async fn update_patient(
     };
     let values = store::PatientValues {
         national_id: national_id.as_deref(),
+        unverified_national_id: None,
         family_name: &family_name,
         given_name: &given_name,
         sex: patch.sex.unwrap_or(super::Sex::parse(&current.sex)),
         birth_date: &birth_date,
         phone: &phone,
     };
-    store::update(&mut tx, id, &values, now_ms())
+    store::update(&mut tx, id, &values, patch.national_id.is_some(), now_ms())
         .await
         .on_unique_violation(|| {
             ApiError::conflict(

@@ -16,7 +16,11 @@ pub struct PatientRow {
     pub phone: String,
 }
 
-const SELECT: &str = "SELECT p.id, p.national_id, p.family_name, p.given_name, p.sex, p.birth_date, p.phone FROM patient p";
+/// `national_id` is the one the patient holds, or else the one their
+/// registration gave that is waiting for review (see `register`).
+const SELECT: &str =
+    "SELECT p.id, COALESCE(p.national_id, p.unverified_national_id) AS national_id, \
+     p.family_name, p.given_name, p.sex, p.birth_date, p.phone FROM patient p";
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<PatientRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
@@ -79,7 +83,7 @@ pub async fn search(
            lower(p.family_name || p.given_name) LIKE $4 ESCAPE '\\' \
            OR lower(p.family_name || ' ' || p.given_name) LIKE $4 ESCAPE '\\' \
            OR lower(p.given_name || ' ' || p.family_name) LIKE $4 ESCAPE '\\' \
-           OR p.national_id = $5 \
+           OR COALESCE(p.national_id, p.unverified_national_id) = $5 \
            OR EXISTS (SELECT 1 FROM patient_record s WHERE s.patient_id = p.id AND s.record_number = $5)) \
          ORDER BY p.family_name, p.given_name, p.id LIMIT $6"
     );
@@ -133,6 +137,8 @@ pub async fn view(conn: &mut AnyConnection, row: PatientRow) -> Result<PatientVi
 
 pub struct PatientValues<'a> {
     pub national_id: Option<&'a str>,
+    /// Only at registration: held apart from `national_id`, not unique.
+    pub unverified_national_id: Option<&'a str>,
     pub family_name: &'a str,
     pub given_name: &'a str,
     pub sex: Sex,
@@ -146,8 +152,9 @@ pub async fn insert(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO patient (national_id, family_name, given_name, sex, birth_date, phone, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO patient (national_id, family_name, given_name, sex, birth_date, phone, \
+         created_at, updated_at, unverified_national_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
     )
     .bind(values.national_id)
     .bind(values.family_name)
@@ -156,20 +163,30 @@ pub async fn insert(
     .bind(values.birth_date)
     .bind(values.phone)
     .bind(now)
+    .bind(values.unverified_national_id)
     .fetch_one(conn)
     .await
 }
 
+/// Changes a patient. `set_national_id`: whether `values.national_id` is
+/// written (which also settles an identifier waiting for review) or both
+/// identifiers stay as they are.
 pub async fn update(
     conn: &mut AnyConnection,
     id: i64,
     values: &PatientValues<'_>,
+    set_national_id: bool,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE patient SET national_id = $1, family_name = $2, given_name = $3, sex = $4, birth_date = $5, \
-         phone = $6, updated_at = $7 WHERE id = $8",
-    )
+    let national_id = if set_national_id {
+        "national_id = $1, unverified_national_id = NULL"
+    } else {
+        "national_id = national_id"
+    };
+    sqlx::query(&format!(
+        "UPDATE patient SET {national_id}, family_name = $2, given_name = $3, sex = $4, \
+         birth_date = $5, phone = $6, updated_at = $7 WHERE id = $8"
+    ))
     .bind(values.national_id)
     .bind(values.family_name)
     .bind(values.given_name)

@@ -131,18 +131,12 @@ async fn create_request(
         Some(text) if !text.is_empty() => code_text("body_part", text, 64)?,
         _ => String::new(),
     };
-    let study = state
-        .imaging
-        .store()
-        .study(&uid)
-        .await
-        .map_err(anyhow::Error::from)?;
+    // Read through the store's pool before the write transaction opens.
+    let found = [(uid.clone(), state.imaging.named_study(&uid).await?)];
     let mut tx = state.db.begin_write().await?;
-    let (scope, _) =
-        policy::study_scope(&mut tx, caller.user_id, caller.facility_id, &caller.roles).await?;
-    let study = match study {
-        Some(study) if scope.allows(study.facility_id, &study.study_uid) => study,
-        _ => return Err(ApiError::NotFound { what: "study" }),
+    policy::check_named_studies(&mut tx, &caller, &found, None, "study_instance_uid").await?;
+    let [(_, Some(study))] = found else {
+        return Err(ApiError::NotFound { what: "study" });
     };
     let modality = match body.modality.as_deref() {
         Some(text) => code_text("modality", text, 16)?,

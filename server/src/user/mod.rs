@@ -1,6 +1,7 @@
 //! Accounts: each user belongs to one facility and holds one or more roles;
 //! experts and radiologists also have specialties.
 
+pub mod reset;
 pub mod routes;
 pub mod store;
 
@@ -179,6 +180,7 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
                     "you cannot remove your own admin role",
                 ));
             }
+            crate::policy::check_own_role_grant(&current.roles, roles)?;
         }
     }
     let display_name = match &patch.display_name {
@@ -196,6 +198,22 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
         .unwrap_or_else(|| current.specialties.clone());
     let specialties = check_roles(&roles, &specialties)?;
     let active = patch.active.unwrap_or(current.active);
+    if patch.password.is_some()
+        && crate::policy::password_set_needs_second_admin(
+            actor.user_id,
+            id,
+            &current.roles,
+            patch.roles.as_deref(),
+        )
+    {
+        return Err(ApiError::forbidden(
+            "second_admin_required",
+            format!(
+                "another administrator's password is reset with POST /api/v1/users/{id}/password-resets \
+                 and takes effect once a second administrator confirms it"
+            ),
+        ));
+    }
     let new_hash = match patch.password.clone() {
         Some(new_password) => {
             password::check_strength(&new_password)?;

@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user))
+        .merge(super::reset::router())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
