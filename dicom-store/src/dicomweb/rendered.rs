@@ -24,6 +24,12 @@ use crate::ecg::{self, EcgError, EcgFormat};
 use crate::render::{render_file, Format, RenderError, Rendering};
 use crate::StoreState;
 
+/// Frames rendered at once. Decoding is CPU-bound (on two cores more at
+/// once only queue for the CPU) and holds a few copies of its frame: a
+/// 4,000² 16-bit frame costs about 100 MB while it is rendered, and the
+/// largest frame allowed twice that. The rest wait their turn.
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// The largest ECG object plotted; a 12-lead ECG is tens of kilobytes.
 const MAX_ECG_BYTES: i64 = 64 << 20;
 
@@ -292,6 +298,10 @@ pub(super) async fn render_off_thread(
     file: LocalFile,
     how: Rendering,
 ) -> Result<Vec<u8>, WebError> {
+    let _permit = RENDERS
+        .acquire()
+        .await
+        .map_err(|e| WebError::internal(&e))?;
     tokio::task::spawn_blocking(move || render_file(&file.path, &how))
         .await
         .map_err(|e| WebError::internal(&e))?
