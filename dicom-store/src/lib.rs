@@ -44,6 +44,7 @@ pub mod index;
 pub mod ingest;
 pub mod json;
 pub mod lengths;
+pub mod one_frame;
 pub mod pixels;
 pub mod render;
 pub mod sr;
@@ -166,4 +167,15 @@ pub struct StoreState {
     pub public_root: Option<String>,
     /// The most bytes one STOW-RS request may carry.
     pub max_request_bytes: u64,
+    /// The most parts (instances) one STOW-RS request may carry; see
+    /// [`DEFAULT_MAX_PARTS`].
+    pub max_parts: usize,
 }
+
+/// The default of [`StoreState::max_parts`]: a thousand instances is a
+/// large series (a thin-slice CT) in one request, and bounds what one request
+/// can cost per part (a staged file, a task, an answer item of a few hundred
+/// bytes: well under a megabyte of answer). DICOMweb senders already batch
+/// (dcm4che's `stowrs`, OHIF and dicomweb-client send one instance or a few
+/// per request); one holding more sends further requests.
+pub const DEFAULT_MAX_PARTS: usize = 1000;

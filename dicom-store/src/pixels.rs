@@ -5,8 +5,6 @@
 
 use std::io::Cursor;
 
-use dicom_core::value::{PixelFragmentSequence, PrimitiveValue, Value};
-use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DicomCollectorOptions, InMemDicomObject};
@@ -108,47 +106,6 @@ fn collect_checked(data: &[u8]) -> Result<Collected, FrameError> {
         dataset,
         fragments,
     })
-}
-
-/// The whole object rebuilt from what [`collect`] read, pixel data included,
-/// for decoding. Blocking.
-pub fn load_object(
-    data: &[u8],
-) -> Result<dicom_object::FileDicomObject<InMemDicomObject>, FrameError> {
-    let Collected {
-        meta,
-        transfer_syntax,
-        mut dataset,
-        mut fragments,
-    } = collect(data)?;
-    if fragments.is_empty() {
-        return Err(FrameError::NoPixelData);
-    }
-    let element = if is_native(&transfer_syntax) {
-        let wide = dataset
-            .get(tags::BITS_ALLOCATED)
-            .and_then(|e| e.to_int::<u16>().ok())
-            .unwrap_or(8)
-            > 8;
-        DataElement::new(
-            tags::PIXEL_DATA,
-            if wide { VR::OW } else { VR::OB },
-            PrimitiveValue::from(fragments.concat()),
-        )
-    } else {
-        let table: Vec<u32> = fragments
-            .remove(0)
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OB,
-            Value::from(PixelFragmentSequence::new(table, fragments)),
-        )
-    };
-    dataset.put(element);
-    Ok(dataset.with_exact_meta(meta))
 }
 
 /// Reads every frame of a Part 10 file. Blocking: call from `spawn_blocking`.

@@ -5,18 +5,33 @@
 //! and lossless syntaxes, all in pure Rust. Any other syntax (JPEG 2000,
 //! JPEG-LS, deflate, video) is [`RenderError::Unsupported`], which WADO-RS
 //! answers with 406: never a wrong picture.
+//!
+//! A stored file is read for its header and then for the one frame drawn
+//! ([`crate::one_frame`]), never whole, and the image's declared size is
+//! judged first: more than [`MAX_SAMPLES`] in all or [`MAX_FRAME_SAMPLES`]
+//! in the frame is [`RenderError::TooLarge`] (422, with the sizes), before
+//! a byte of pixel data is read or a buffer sized by the header is made.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
+use std::path::Path;
 
-use dicom_dictionary_std::tags;
-
-use crate::pixels::FrameError;
-
-/// The largest decoded frame rendered: 16k × 16k × 16-bit, or a 4k RGB
-/// colour frame many times over.
-const MAX_FRAME_BYTES: u64 = 512 << 20;
 use dicom_pixeldata::{ConvertOptions, PixelDecoder, VoiLutOption, WindowLevel};
 use image::{DynamicImage, GrayImage, ImageFormat, RgbImage};
+
+use crate::one_frame::{FrameFile, Geometry};
+use crate::pixels::FrameError;
+
+/// The most samples (rows × columns × samples per pixel) in the frame
+/// rendered: its decoding holds a few copies of it (stored, decoded,
+/// windowed), some 200 MB at 16 bits. 2²⁵ is a 5,792² grey frame, more than
+/// a mammogram's 4,096 × 5,376, or a 3,344² colour one.
+pub const MAX_FRAME_SAMPLES: u64 = 1 << 25;
+
+/// The most samples (rows × columns × frames × samples per pixel) in an
+/// image rendered at all: one frame is read and decoded, but a bigger
+/// declared image is a header no modality writes (2³⁰ holds a 70-frame
+/// breast tomosynthesis or 4,096 frames of 512 × 512).
+pub const MAX_SAMPLES: u64 = 1 << 30;
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +74,10 @@ pub enum RenderError {
     /// The transfer syntax or photometric interpretation cannot be decoded here.
     #[error("cannot render this instance: {0}")]
     Unsupported(String),
+    /// The image declares more pixels than [`MAX_SAMPLES`], or a frame
+    /// more than [`MAX_FRAME_SAMPLES`]; refused before anything is decoded.
+    #[error("the image is too large to render: {0}")]
+    TooLarge(String),
     /// No such frame.
     #[error("frame {0} does not exist (the instance has {1})")]
     NoSuchFrame(u32, u32),
@@ -70,51 +89,99 @@ pub enum RenderError {
 /// Renders one frame of a Part 10 file held in memory. Blocking and
 /// CPU-heavy: call from `spawn_blocking`.
 pub fn render(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
+    guarded(
+        || FrameFile::open(Cursor::new(file), Cursor::new(file)),
+        how,
+    )
+}
+
+/// Renders one frame of a stored file, reading the header and that frame
+/// only. Blocking and CPU-heavy: call from `spawn_blocking`.
+pub fn render_file(path: &Path, how: &Rendering) -> Result<Vec<u8>, RenderError> {
+    guarded(|| FrameFile::open_path(path), how)
+}
+
+fn guarded<S: Read + Seek>(
+    open: impl FnOnce() -> Result<FrameFile<S>, FrameError> + std::panic::UnwindSafe,
+    how: &Rendering,
+) -> Result<Vec<u8>, RenderError> {
     // A codec assertion on malformed pixel data is a picture we cannot
     // make, not a server fault.
-    std::panic::catch_unwind(|| render_checked(file, how)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(|| render_checked(open()?, how)).unwrap_or_else(|_| {
         Err(RenderError::Unsupported(
             "the pixel data could not be decoded".into(),
         ))
     })
 }
 
-fn render_checked(file: &[u8], how: &Rendering) -> Result<Vec<u8>, RenderError> {
-    let object = crate::pixels::load_object(file).map_err(|e| match e {
-        FrameError::NoPixelData => {
-            RenderError::Unsupported("the instance has no pixel data".into())
+impl From<FrameError> for RenderError {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::NoPixelData => {
+                RenderError::Unsupported("the instance has no pixel data".into())
+            }
+            FrameError::NoSuchFrame(n, of) => RenderError::NoSuchFrame(n, of),
+            FrameError::Unsplittable => RenderError::Unsupported(e.to_string()),
+            FrameError::Unreadable(_) => RenderError::Unreadable(e.to_string()),
         }
-        other => RenderError::Unreadable(other.to_string()),
-    })?;
-    let transfer_syntax = object
-        .meta()
-        .transfer_syntax()
-        .trim_end_matches('\0')
-        .to_owned();
-    // Decoding allocates what Rows, Columns and the sample size declare, so
-    // those are checked first: a hostile header must not cost gigabytes.
-    let int = |tag| -> u64 {
-        object
-            .get(tag)
-            .and_then(|e| e.to_int::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let frames = (int(tags::NUMBER_OF_FRAMES).max(1)) as u32;
-    if how.frame >= frames {
-        return Err(RenderError::NoSuchFrame(how.frame + 1, frames));
     }
-    let frame_bytes = int(tags::ROWS)
-        .saturating_mul(int(tags::COLUMNS))
-        .saturating_mul(int(tags::SAMPLES_PER_PIXEL).max(1))
-        .saturating_mul(int(tags::BITS_ALLOCATED).max(8) / 8);
-    if frame_bytes == 0 || frame_bytes > MAX_FRAME_BYTES {
+}
+
+/// Refuses, from the header alone, an image too large to render.
+fn check_size(g: &Geometry) -> Result<(), RenderError> {
+    let described = || {
+        format!(
+            "{} rows × {} columns × {} frames × {} samples per pixel = {} samples",
+            g.rows,
+            g.columns,
+            g.frames,
+            g.samples,
+            g.total_samples()
+        )
+    };
+    if g.frame_samples() == 0 {
         return Err(RenderError::Unsupported(format!(
-            "a frame of {frame_bytes} bytes is outside what Ferry renders (1 to {MAX_FRAME_BYTES})"
+            "the image declares no pixels ({})",
+            described()
         )));
     }
-    // One frame only: a multi-frame object is not decoded whole for one picture.
+    if g.frame_samples() > MAX_FRAME_SAMPLES {
+        return Err(RenderError::TooLarge(format!(
+            "one frame has {} samples ({}); Ferry renders frames of at most {MAX_FRAME_SAMPLES}",
+            g.frame_samples(),
+            described()
+        )));
+    }
+    if g.total_samples() > MAX_SAMPLES {
+        return Err(RenderError::TooLarge(format!(
+            "{}; Ferry renders images of at most {MAX_SAMPLES}",
+            described()
+        )));
+    }
+    Ok(())
+}
+
+fn render_checked<S: Read + Seek>(
+    file: FrameFile<S>,
+    how: &Rendering,
+) -> Result<Vec<u8>, RenderError> {
+    let transfer_syntax = file.transfer_syntax().to_owned();
+    // Decoding allocates what Rows, Columns and the sample size declare, so
+    // those are judged before any pixel is read: a hostile header must not
+    // cost gigabytes.
+    let geometry = file.geometry();
+    check_size(&geometry)?;
+    if u64::from(how.frame) >= geometry.frames {
+        return Err(RenderError::NoSuchFrame(
+            how.frame + 1,
+            geometry.frames as u32,
+        ));
+    }
+    // One frame only: a multi-frame object is neither read nor decoded
+    // whole for one picture.
+    let object = file.into_frame_object(how.frame)?;
     let decoded = object
-        .decode_pixel_data_frame(how.frame)
+        .decode_pixel_data_frame(0)
         .map_err(|e| RenderError::Unsupported(format!("transfer syntax {transfer_syntax}: {e}")))?;
     let voi = match how.window {
         Some((center, width)) => VoiLutOption::Custom(WindowLevel { center, width }),
@@ -180,4 +247,43 @@ pub(crate) fn encode(
     };
     result.map_err(|e| RenderError::Unsupported(format!("encoding: {e}")))?;
     Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(rows: u64, columns: u64, frames: u64, samples: u64) -> Geometry {
+        Geometry {
+            rows,
+            columns,
+            frames,
+            samples,
+            bits_allocated: 16,
+        }
+    }
+
+    #[test]
+    fn images_past_the_pixel_limits_are_refused_with_their_size() {
+        assert!(
+            check_size(&geometry(4096, 5376, 1, 1)).is_ok(),
+            "a mammogram"
+        );
+        assert!(
+            check_size(&geometry(512, 512, 4096, 1)).is_ok(),
+            "a long cine"
+        );
+        let Err(RenderError::TooLarge(why)) = check_size(&geometry(6000, 6000, 1, 1)) else {
+            panic!("a 6000² frame is over the frame limit");
+        };
+        assert!(why.contains("6000 rows × 6000 columns × 1 frames"), "{why}");
+        let Err(RenderError::TooLarge(why)) = check_size(&geometry(4096, 4096, 100, 1)) else {
+            panic!("100 frames of 4096² are over the image limit");
+        };
+        assert!(why.contains(&format!("at most {MAX_SAMPLES}")), "{why}");
+        assert!(matches!(
+            check_size(&geometry(0, 512, 1, 1)),
+            Err(RenderError::Unsupported(_))
+        ));
+    }
 }

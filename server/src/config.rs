@@ -92,6 +92,8 @@ pub struct Settings {
     /// The most bytes one STOW-RS request may carry. STOW streams to disk, so
     /// this is not bounded by `max_body_bytes`.
     pub stow_max_bytes: u64,
+    /// The most instances one STOW-RS request may carry (its parts).
+    pub stow_max_parts: usize,
     /// Origins allowed to call `/dicomweb` from a browser (a web viewer on
     /// another origin). Empty means no CORS headers at all.
     pub dicomweb_cors_origins: Vec<String>,
@@ -158,6 +160,7 @@ impl Default for Settings {
             dimse_ae_title: "FERRY".to_owned(),
             dicom_dir: None,
             stow_max_bytes: 4 << 30,
+            stow_max_parts: ferry_dicom_store::DEFAULT_MAX_PARTS,
             dicomweb_cors_origins: Vec::new(),
             public_url: None,
             s3_bucket: None,
@@ -204,6 +207,7 @@ const KNOWN_KEYS: &[&str] = &[
     "DIMSE_AE_TITLE",
     "DICOM_DIR",
     "STOW_MAX_BYTES",
+    "STOW_MAX_PARTS",
     "DICOMWEB_CORS_ORIGINS",
     "PUBLIC_URL",
     "S3_BUCKET",

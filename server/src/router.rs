@@ -135,6 +135,7 @@ fn dicomweb(state: &AppState) -> Router {
             .as_deref()
             .map(|url| format!("{}/dicomweb", url.trim_end_matches('/'))),
         max_request_bytes: settings.stow_max_bytes,
+        max_parts: settings.stow_max_parts,
     })
     .fallback(|| async { ApiError::NoRoute })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -19,6 +19,11 @@ use tokio::io::{AsyncRead, ReadBuf};
 /// Headers longer than this are refused as malformed.
 const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// A preamble longer than this is refused as malformed: STOW-RS clients send
+/// none, and a body that never names its boundary must be refused as soon
+/// as that is plain, not after the whole request has been read.
+const MAX_PREAMBLE_BYTES: usize = 16 * 1024;
+
 /// The headers of one part that STOW-RS looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartHeaders {
@@ -127,11 +132,24 @@ where
         if self.state == State::Preamble {
             // The first delimiter may open the body without a leading CRLF.
             let dash_boundary = self.delimiter[2..].to_vec();
+            let mut skipped = 0;
             loop {
                 if let Some(at) = find(&self.buf, &dash_boundary) {
                     self.buf.advance(at + dash_boundary.len());
                     self.state = State::AfterDelimiter;
                     break;
+                }
+                // Only the tail that may start a split boundary is kept.
+                let keep = dash_boundary.len() - 1;
+                if self.buf.len() > keep {
+                    let drop = self.buf.len() - keep;
+                    skipped += drop;
+                    self.buf.advance(drop);
+                }
+                if skipped > MAX_PREAMBLE_BYTES {
+                    return Err(malformed(&format!(
+                        "no boundary in the first {MAX_PREAMBLE_BYTES} bytes"
+                    )));
                 }
                 if !self.fill().await? {
                     return Err(malformed("no boundary"));
@@ -178,6 +196,24 @@ where
         self.state = State::Body;
         self.clear = 0;
         Ok(Some(PartHeaders { content_type }))
+    }
+
+    /// Reads and discards what is left of the body, at most `limit` bytes,
+    /// so that a client still sending can read the refusal: a server that
+    /// answers and closes mid-upload resets the connection under a client
+    /// that has not finished writing. Returns whether the body ended.
+    pub async fn drain(&mut self, limit: u64) -> bool {
+        self.buf = BytesMut::new();
+        self.state = State::Done;
+        let mut drained = 0u64;
+        while !self.eof && drained <= limit {
+            match std::future::poll_fn(|cx| Pin::new(&mut self.stream).poll_next(cx)).await {
+                Some(Ok(chunk)) => drained += chunk.len() as u64,
+                Some(Err(_)) => return false,
+                None => self.eof = true,
+            }
+        }
+        self.eof
     }
 
     /// The body of the current part, read up to the next delimiter.
@@ -284,6 +320,21 @@ mod tests {
     async fn a_body_cut_short_or_without_boundary_is_an_error() {
         assert!(parts(b"--b0undary\r\n\r\nabc", 4).await.is_err());
         assert!(parts(b"no boundary here", 4).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_without_its_boundary_is_refused_after_a_bounded_read() {
+        // An endless body: the refusal must come from the preamble bound.
+        let chunks = stream::repeat_with(|| Ok::<_, io::Error>(Bytes::from(vec![b'x'; 1000])));
+        let mut m = Multipart::new(chunks, "b0undary", u64::MAX);
+        let error = m.next_part().await.expect_err("no boundary");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            m.received <= (MAX_PREAMBLE_BYTES + 2000) as u64,
+            "{}",
+            m.received
+        );
+        assert!(m.buf.capacity() <= 2 * 64 * 1024, "{}", m.buf.capacity());
     }
 
     #[tokio::test]

@@ -18,11 +18,20 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use image::DynamicImage;
 
-use super::wado::{audit, read_all, visible};
+use super::wado::{audit, local_file, read_all, visible, LocalFile};
 use super::WebError;
 use crate::ecg::{self, EcgError, EcgFormat};
-use crate::render::{render, Format, RenderError, Rendering};
+use crate::render::{render_file, Format, RenderError, Rendering};
 use crate::StoreState;
+
+/// Frames rendered at once. Decoding is CPU-bound (on two cores more at
+/// once only queue for the CPU) and holds a few copies of its frame: a
+/// 4,000² 16-bit frame costs about 100 MB while it is rendered, and the
+/// largest frame allowed twice that. The rest wait their turn.
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// The largest ECG object plotted; a 12-lead ECG is tens of kilobytes.
+const MAX_ECG_BYTES: i64 = 64 << 20;
 
 const JPEG: &str = "image/jpeg";
 const PNG: &str = "image/png";
@@ -154,6 +163,18 @@ async fn respond(
                 ))
             }
         };
+        // A plot is made from the whole waveform in memory: an object far
+        // larger than any ECG is refused before it is read.
+        if row.size > MAX_ECG_BYTES {
+            return Err(WebError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "cannot_plot_ecg",
+                format!(
+                    "an ECG of {} bytes is larger than Ferry plots ({MAX_ECG_BYTES})",
+                    row.size
+                ),
+            ));
+        }
         let file = read_all(state, row).await?;
         (
             format.media_type(),
@@ -169,7 +190,7 @@ async fn respond(
                 ))
             }
         };
-        let file = read_all(state, row).await?;
+        let file = local_file(state, row).await?;
         (how.format.media_type(), render_off_thread(file, how).await?)
     };
     audit(state, &principal, study, 1).await;
@@ -270,16 +291,29 @@ fn plot(file: &[u8], format: EcgFormat, how: &Rendering) -> Result<Vec<u8>, EcgE
 }
 
 /// Renders on the blocking pool (decoding is CPU-bound) and maps the failure
-/// to its HTTP answer: 406 for what cannot be decoded here, 404 for a missing
-/// frame.
-pub(super) async fn render_off_thread(file: Vec<u8>, how: Rendering) -> Result<Vec<u8>, WebError> {
-    tokio::task::spawn_blocking(move || render(&file, &how))
+/// to its HTTP answer: 406 for what cannot be decoded here, 422 for an image
+/// larger than Ferry renders (with its size and the limit), 404 for a
+/// missing frame.
+pub(super) async fn render_off_thread(
+    file: LocalFile,
+    how: Rendering,
+) -> Result<Vec<u8>, WebError> {
+    let _permit = RENDERS
+        .acquire()
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    tokio::task::spawn_blocking(move || render_file(&file.path, &how))
         .await
         .map_err(|e| WebError::internal(&e))?
         .map_err(|e| match e {
             RenderError::Unsupported(_) => {
                 WebError::new(StatusCode::NOT_ACCEPTABLE, "cannot_render", e.to_string())
             }
+            RenderError::TooLarge(_) => WebError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "too_large_to_render",
+                e.to_string(),
+            ),
             RenderError::NoSuchFrame(..) => {
                 WebError::new(StatusCode::NOT_FOUND, "no_such_frame", e.to_string())
             }

@@ -9,17 +9,26 @@
 //!
 //! Status: 200 when every instance was stored (or already was), 202 when some
 //! failed, 409 when all failed, 400 for a malformed or empty body, 413 over
-//! the request size limit, 415 for another content type. The body lists stored
-//! instances in *Referenced SOP Sequence* (0008,1199) with their Retrieve URL,
-//! and failed ones in *Failed SOP Sequence* (0008,1198) with a *Failure Reason*
-//! (0008,1197) from [`IngestError::failure_reason`].
+//! the request size limit, the per-instance limit or the part limit
+//! ([`StoreState::max_parts`]), 415 for another content type. The body lists
+//! stored instances in *Referenced SOP Sequence* (0008,1199) with their
+//! Retrieve URL, and failed ones in *Failed SOP Sequence* (0008,1198) with a
+//! *Failure Reason* (0008,1197) from [`IngestError::failure_reason`].
+//!
+//! A request that has to be cut off (413 or 400) after some of its instances
+//! were stored still answers with that body, so the sender learns what was
+//! kept: the status says the request was refused, a `Warning` header says
+//! why, and the parts after the cut were not read. When nothing was stored
+//! the answer is Ferry's plain error envelope. The part limit also bounds the
+//! answer (one item of a few hundred bytes per part) and the log, which
+//! gets one line per request with counts, not one per refused part.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -33,6 +42,11 @@ use crate::{AccessEvent, StoreState};
 
 /// Parts of one request checked and committed concurrently.
 pub const IN_FLIGHT: usize = 16;
+
+/// After a refusal, how much more of the body is read and dropped so the
+/// client can read the answer (see [`Multipart::drain`]), and for how long.
+const DRAIN_BYTES: u64 = 32 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 const REFERENCED_SOP_CLASS_UID: (u16, u16) = (0x0008, 0x1150);
 const REFERENCED_SOP_INSTANCE_UID: (u16, u16) = (0x0008, 0x1155);
@@ -101,6 +115,57 @@ fn boundary(headers: &HeaderMap) -> Result<String, WebError> {
 /// instance it was when that is known.
 type PartResult = Result<Stored, (Option<(String, String)>, IngestError)>;
 
+/// Why a request was read no further than it was.
+#[derive(Debug)]
+enum Stop {
+    /// More parts than [`StoreState::max_parts`].
+    TooManyParts,
+    /// One part over the per-instance limit.
+    PartTooLarge(u64),
+    /// The body itself failed: over the request limit, malformed, cut off.
+    Body(std::io::Error),
+}
+
+/// A request read only in part, as answered: its status, code and reason.
+struct Stopped {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Stopped {
+    fn of(stop: Stop, state: &StoreState) -> Self {
+        match stop {
+            Stop::TooManyParts => Stopped {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "too_many_parts",
+                message: format!(
+                    "a STOW-RS request may carry at most {} parts; send the rest in further requests",
+                    state.max_parts
+                ),
+            },
+            Stop::PartTooLarge(limit) => Stopped {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "too_large",
+                message: format!("an instance may be at most {limit} bytes"),
+            },
+            Stop::Body(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Stopped {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "too_large",
+                message: format!(
+                    "a request may carry at most {} bytes",
+                    state.max_request_bytes
+                ),
+            },
+            Stop::Body(e) => Stopped {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_request",
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
 async fn stow(
     state: StoreState,
     headers: HeaderMap,
@@ -127,8 +192,13 @@ async fn stow(
     let mut tasks: JoinSet<(usize, PartResult)> = JoinSet::new();
     let mut results: BTreeMap<usize, PartResult> = BTreeMap::new();
     let mut index = 0;
-    let read: Result<(), std::io::Error> = async {
-        while let Some(part) = multipart.next_part().await? {
+    let read: Result<(), Stop> = async {
+        while let Some(part) = multipart.next_part().await.map_err(Stop::Body)? {
+            // The cap bounds everything a request costs per part: staged
+            // files, tasks, results held and the answer's length.
+            if index >= state.max_parts {
+                return Err(Stop::TooManyParts);
+            }
             let this = index;
             index += 1;
             if part
@@ -154,7 +224,10 @@ async fn stow(
             let staged = match state.store.stage(multipart.body()).await {
                 Ok(staged) => staged,
                 // A failure to read the body itself ends the request.
-                Err(IngestError::Io(e)) => return Err(e),
+                Err(IngestError::Io(e)) => return Err(Stop::Body(e)),
+                // So does a part over the limit: skipping the rest of it
+                // would mean reading what is refused anyway.
+                Err(IngestError::TooLarge { limit }) => return Err(Stop::PartTooLarge(limit)),
                 Err(e) => {
                     results.insert(this, Err((None, e)));
                     continue;
@@ -189,23 +262,65 @@ async fn stow(
         let (this, result) = joined.map_err(|e| WebError::internal(&e))?;
         results.insert(this, result);
     }
-    if let Err(e) = read {
-        return Err(match e.kind() {
-            std::io::ErrorKind::FileTooLarge => WebError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!(
-                    "a request may carry at most {} bytes",
-                    state.max_request_bytes
-                ),
-            ),
-            _ => WebError::bad_request(e.to_string()),
-        });
+    let stopped = read.err().map(|stop| Stopped::of(stop, &state));
+    if stopped.is_some() {
+        // Bounded in bytes and time: a lingering close, not a read of
+        // what was refused.
+        let drained = tokio::time::timeout(DRAIN_TIME, multipart.drain(DRAIN_BYTES)).await;
+        tracing::debug!(
+            ended = matches!(drained, Ok(true)),
+            "refused STOW-RS body drained"
+        );
     }
-    if results.is_empty() {
-        return Err(WebError::bad_request("the request has no parts"));
+    log_summary(index, &results, stopped.as_ref());
+    let stored_any = results.values().any(Result::is_ok);
+    match stopped {
+        // Nothing was stored: a plain refusal says all there is to say.
+        Some(stopped) if !stored_any => {
+            Err(WebError::new(stopped.status, stopped.code, stopped.message))
+        }
+        None if results.is_empty() => Err(WebError::bad_request("the request has no parts")),
+        stopped => Ok(respond(
+            &state,
+            &principal,
+            expected_study.as_deref(),
+            results,
+            stopped.as_ref(),
+        )
+        .await),
     }
-    Ok(respond(&state, &principal, expected_study.as_deref(), results).await)
+}
+
+/// One line per request, however many parts were refused: the counts, the
+/// refusals by failure reason, and the first few causes.
+fn log_summary(parts: usize, results: &BTreeMap<usize, PartResult>, stopped: Option<&Stopped>) {
+    const CAUSES_LOGGED: usize = 3;
+    let stored = results.values().filter(|r| r.is_ok()).count();
+    let mut by_reason: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut causes = Vec::new();
+    for (_, error) in results.values().filter_map(|r| r.as_ref().err()) {
+        *by_reason.entry(error.failure_reason()).or_default() += 1;
+        if causes.len() < CAUSES_LOGGED {
+            causes.push(error.to_string());
+        }
+    }
+    let refused = parts - stored;
+    let reasons = by_reason
+        .iter()
+        .map(|(reason, n)| format!("{reason:04X}:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    match stopped {
+        Some(stopped) => tracing::warn!(
+            parts, stored, refused, %reasons, ?causes, stopped = %stopped.message,
+            "STOW-RS request read in part"
+        ),
+        None if refused > 0 => tracing::info!(
+            parts, stored, refused, %reasons, ?causes,
+            "STOW-RS request with refused instances"
+        ),
+        None => tracing::debug!(parts, stored, "STOW-RS request"),
+    }
 }
 
 async fn respond(
@@ -213,6 +328,7 @@ async fn respond(
     principal: &crate::Principal,
     expected_study: Option<&str>,
     results: BTreeMap<usize, PartResult>,
+    stopped: Option<&Stopped>,
 ) -> Response {
     let base = &state.base_url;
     let mut referenced = Vec::new();
@@ -237,7 +353,6 @@ async fn respond(
                 referenced.push(item);
             }
             Err((uids, error)) => {
-                tracing::info!(%error, reason = error.failure_reason(), "STOW-RS instance refused");
                 let (class, instance) = uids.unzip();
                 let mut item = JsonDataset::new();
                 item.text(REFERENCED_SOP_CLASS_UID, "UI", class.as_deref())
@@ -251,10 +366,11 @@ async fn respond(
             }
         }
     }
-    let status = match (referenced.is_empty(), failed.is_empty()) {
-        (_, true) => StatusCode::OK,
-        (false, false) => StatusCode::ACCEPTED,
-        (true, false) => StatusCode::CONFLICT,
+    let status = match (stopped, referenced.is_empty(), failed.is_empty()) {
+        (Some(stopped), ..) => stopped.status,
+        (None, _, true) => StatusCode::OK,
+        (None, false, false) => StatusCode::ACCEPTED,
+        (None, true, false) => StatusCode::CONFLICT,
     };
     let mut body = JsonDataset::new();
     let study_url = expected_study.map(str::to_owned).or_else(|| {
@@ -283,5 +399,14 @@ async fn respond(
             )
             .await;
     }
-    dicom_json(status, body.into_json().to_string())
+    let mut response = dicom_json(status, body.into_json().to_string());
+    if let Some(stopped) = stopped {
+        // PS3.18 §8.10.3: the reason travels in a Warning header; the body
+        // still lists what was stored from the parts that were read.
+        let text = stopped.message.replace(['"', '\\'], "'");
+        if let Ok(value) = HeaderValue::from_str(&format!("299 ferry \"{text}\"")) {
+            response.headers_mut().insert(header::WARNING, value);
+        }
+    }
+    response
 }

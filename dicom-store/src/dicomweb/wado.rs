@@ -6,7 +6,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{authenticate, dicom_json, WebError};
 use crate::index::InstanceRow;
@@ -139,8 +139,22 @@ pub async fn bulk(
     ))
 }
 
-/// How many bytes of instances whole-study retrieval reads ahead at most.
-const READ_AHEAD_BYTES: u64 = 64 << 20;
+/// The size of the chunks an instance is sent in: large enough that a local
+/// file is read in few blocking calls, small enough that several concurrent
+/// retrievals of huge studies cost a few megabytes each.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// A blob's bytes as a stream of chunks, opened when first polled: nothing
+/// of an instance is held beyond the chunk being sent, on local files and
+/// on S3 alike.
+pub(super) fn blob_stream(
+    blobs: std::sync::Arc<dyn crate::blob::BlobStore>,
+    key: String,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    stream::once(async move { blobs.get(&key).await })
+        .map_ok(|reader| tokio_util::io::ReaderStream::with_capacity(reader, CHUNK_BYTES))
+        .try_flatten()
+}
 
 async fn retrieve(
     state: &StoreState,
@@ -171,27 +185,20 @@ async fn retrieve(
     let boundary = uuid::Uuid::new_v4().simple().to_string();
     let blobs = state.store.blobs().clone();
     let opening = boundary.clone();
-    // Instances are read ahead of the one being sent, so the disk and the
-    // socket work at once; bounded in bytes, so a study of huge instances is
-    // read one instance at a time.
-    let largest = rows.iter().map(|r| r.size.max(0) as u64).max().unwrap_or(0);
-    let ahead = usize::try_from((READ_AHEAD_BYTES / largest.max(1)).clamp(1, 16)).unwrap_or(1);
+    // Each instance goes from its blob in chunks, one instance after the
+    // other: three retrievals of studies of 200 MB instances cost a few
+    // chunks each, not an instance each.
     let parts = stream::iter(rows)
         .map(move |row| {
-            let blobs = blobs.clone();
-            let opening = opening.clone();
-            async move {
-                let mut data = format!(
-                    "--{opening}\r\nContent-Type: application/dicom\r\nContent-Length: {}\r\n\r\n",
-                    row.size
-                )
-                .into_bytes();
-                data.extend_from_slice(&blobs.read(&row.blob_key, row.size.max(0) as usize).await?);
-                data.extend_from_slice(b"\r\n");
-                Ok::<_, std::io::Error>(Bytes::from(data))
-            }
+            let head = Bytes::from(format!(
+                "--{opening}\r\nContent-Type: application/dicom\r\nContent-Length: {}\r\n\r\n",
+                row.size
+            ));
+            stream::once(async move { Ok::<_, std::io::Error>(head) })
+                .chain(blob_stream(blobs.clone(), row.blob_key))
+                .chain(stream::once(async { Ok(Bytes::from_static(b"\r\n")) }))
         })
-        .buffered(ahead);
+        .flatten();
     let header_value =
         format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
     let closing = stream::once(async move { Ok(Bytes::from(format!("--{boundary}--\r\n"))) });
@@ -268,6 +275,48 @@ pub(super) async fn read_all(state: &StoreState, row: &InstanceRow) -> Result<Ve
         .read(&row.blob_key, row.size.max(0) as usize)
         .await
         .map_err(|e| WebError::internal(&e))
+}
+
+/// A stored instance as a local file that can be read with seeks: the blob
+/// itself when blobs are files, else a copy streamed into the staging
+/// directory, removed when this is dropped (and at startup, after a crash).
+pub(super) struct LocalFile {
+    /// The file.
+    pub path: std::path::PathBuf,
+    _copy: Option<tempfile::TempPath>,
+}
+
+pub(super) async fn local_file(
+    state: &StoreState,
+    row: &InstanceRow,
+) -> Result<LocalFile, WebError> {
+    let blobs = state.store.blobs();
+    if let Some(path) = blobs.local_path(&row.blob_key) {
+        return Ok(LocalFile { path, _copy: None });
+    }
+    let dir = state.store.config().staging_dir.clone();
+    let copy = tokio::task::spawn_blocking(move || {
+        tempfile::Builder::new()
+            .prefix("copy-")
+            .suffix(".part")
+            .tempfile_in(dir)
+    })
+    .await
+    .map_err(|e| WebError::internal(&e))?
+    .map_err(|e| WebError::internal(&e))?;
+    let (file, path) = copy.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let copied = async {
+        let mut reader = blobs.get(&row.blob_key).await?;
+        tokio::io::copy(&mut reader, &mut file).await?;
+        tokio::io::AsyncWriteExt::flush(&mut file).await
+    }
+    .await;
+    copied.map_err(|e| WebError::internal(&e))?;
+    Ok(LocalFile {
+        path: path.to_path_buf(),
+        _copy: Some(path),
+    })
 }
 
 async fn load_frames(

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::rendered::render_off_thread;
-use super::wado::{audit, read_all, visible};
+use super::wado::{audit, blob_stream, local_file, visible};
 use super::WebError;
 use crate::render::{Format, Rendering};
 use crate::StoreState;
@@ -39,14 +40,20 @@ pub async fn wado(
     let content_type = param("contentType").unwrap_or("image/jpeg");
     let (principal, rows) = visible(&state, &headers, study, Some(series), Some(object)).await?;
     let row = &rows[0];
-    let file = read_all(&state, row).await?;
-    audit(&state, &principal, study, 1).await;
     let (media, body) = match content_type {
-        "application/dicom" => ("application/dicom", file),
+        // Sent from the blob in chunks, never held whole.
+        "application/dicom" => (
+            "application/dicom",
+            Body::from_stream(blob_stream(
+                state.store.blobs().clone(),
+                row.blob_key.clone(),
+            )),
+        ),
         "image/jpeg" | "image/png" => {
             let how = rendering(content_type, &params)?;
             let media = how.format.media_type();
-            (media, render_off_thread(file, how).await?)
+            let file = local_file(&state, row).await?;
+            (media, Body::from(render_off_thread(file, how).await?))
         }
         other => {
             return Err(WebError::new(
@@ -56,6 +63,7 @@ pub async fn wado(
             ))
         }
     };
+    audit(&state, &principal, study, 1).await;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static(media))],

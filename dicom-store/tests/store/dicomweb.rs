@@ -381,3 +381,61 @@ async fn qido_pages_includes_fields_and_respects_scope() {
     let (status, _) = qido(&t, "/studies", "nobody").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_part_over_the_instance_limit_ends_the_request_and_the_answer_says_what_was_kept() {
+    use ferry_dicom_store::blob::FsBlobStore;
+    use ferry_dicom_store::{Store, StoreConfig};
+    use futures_util::{stream, StreamExt};
+
+    let mut t = TestStore::new().await;
+    t.store = Store::open(
+        t.db.pool.clone(),
+        std::sync::Arc::new(FsBlobStore::new(t.blob_root()).expect("blobs")),
+        StoreConfig {
+            max_instance_bytes: 100_000,
+            ..StoreConfig::new(t.staging_dir())
+        },
+    )
+    .await
+    .expect("the store opens");
+    let kept = fresh_instance("CT_small.dcm");
+    let head = [
+        format!("--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes(),
+        kept.clone(),
+        format!("\r\n--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes(),
+    ]
+    .concat();
+    // The second part never ends: only a refusal at the instance limit
+    // answers before the request limit (8 MiB here) is reached.
+    let endless = stream::iter(std::iter::once(head).chain(std::iter::repeat(vec![b'x'; 4096])))
+        .map(|chunk| Ok::<_, std::io::Error>(axum::body::Bytes::from(chunk)));
+    let request = Request::post("/studies")
+        .header(header::AUTHORIZATION, "Bearer island")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/related; type=\"application/dicom\"; boundary={BOUNDARY}"),
+        )
+        .body(Body::from_stream(endless))
+        .expect("a request");
+    let response = router(t.state()).oneshot(request).await.expect("an answer");
+
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let warning = response
+        .headers()
+        .get(header::WARNING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(warning.contains("at most 100000 bytes"), "{warning}");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a body");
+    let body: Value = serde_json::from_slice(&body).expect("DICOM JSON");
+    assert_eq!(
+        body["00081199"]["Value"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(t.count("dicom_instance_metadata").await, 1);
+}

@@ -285,6 +285,7 @@ impl TestStore {
             base_url: "/dicomweb".to_owned(),
             public_root: None,
             max_request_bytes: 8 << 20,
+            max_parts: ferry_dicom_store::DEFAULT_MAX_PARTS,
         }
     }
 

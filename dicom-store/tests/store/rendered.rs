@@ -8,7 +8,7 @@ use tower::ServiceExt;
 
 use crate::helpers::*;
 
-async fn stow_bytes(t: &TestStore, bytes: Vec<u8>) {
+pub(crate) async fn stow_bytes(t: &TestStore, bytes: Vec<u8>) {
     let boundary = "render-test";
     let mut body = format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
     body.extend_from_slice(&bytes);
@@ -26,7 +26,7 @@ async fn stow_bytes(t: &TestStore, bytes: Vec<u8>) {
 }
 
 /// The path of an instance, from its file.
-fn instance_path(bytes: &[u8]) -> String {
+pub(crate) fn instance_path(bytes: &[u8]) -> String {
     let object = dicom_object::from_reader(&bytes[128..]).expect("parses");
     let text = |tag| {
         object
@@ -45,7 +45,7 @@ fn instance_path(bytes: &[u8]) -> String {
     )
 }
 
-async fn get(t: &TestStore, path: &str, accept: &str) -> (StatusCode, String, Vec<u8>) {
+pub(crate) async fn get(t: &TestStore, path: &str, accept: &str) -> (StatusCode, String, Vec<u8>) {
     let request = Request::get(path)
         .header(header::AUTHORIZATION, "Bearer island")
         .header(header::ACCEPT, accept)

@@ -161,3 +161,32 @@ async fn the_store_ingests_into_s3_and_reads_back_byte_for_byte() {
     let frames = ferry_dicom_store::pixels::read_frames(&back).expect("frames");
     assert_eq!(frames.frames, vec![pixels.into_owned()]);
 }
+
+#[tokio::test]
+async fn rendered_frames_and_retrieval_stream_from_the_bucket_and_leave_nothing_behind() {
+    use axum::http::StatusCode;
+
+    use crate::rendered::{get, instance_path, stow_bytes};
+
+    let server = S3Server::start().await;
+    let t = TestStore::with_blobs(Some(Arc::new(server.blobs()))).await;
+    let original = fresh_instance("CT_small.dcm");
+    stow_bytes(&t, original.clone()).await;
+    let path = instance_path(&original);
+
+    let (status, content_type, png) = get(&t, &format!("{path}/rendered"), "image/png").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "image/png")
+    );
+    assert_eq!(png[..8], *b"\x89PNG\r\n\x1a\n");
+    let (status, _, whole) = get(&t, &path, "multipart/related; type=\"application/dicom\"").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        whole
+            .windows(original.len())
+            .any(|w| w == original.as_slice()),
+        "the instance comes back byte for byte"
+    );
+    assert_eq!(t.staged_files(), 0, "the copy rendered from is gone");
+}
