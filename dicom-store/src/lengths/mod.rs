@@ -257,14 +257,29 @@ impl<R: Seek> Seek for Tail<R> {
 /// lengths, and returns its Transfer Syntax UID. Leaves `file` at the data set.
 fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthError> {
     let malformed = |e: &dyn std::fmt::Display| LengthError::Malformed(e.to_string());
+    let start = file.stream_position().map_err(|e| malformed(&e))?;
     let mut transfer_syntax = None;
+    // dicom-rs reads the group as far as its group length (0002,0000) says,
+    // taking in whatever elements stand there, of group 0002 or not, and
+    // starts the data set after them. The walk must start it at the same
+    // byte, or the collector reads lengths this walk never saw.
+    let mut group_end = None;
     loop {
         let mut tag = [0u8; 6];
         let at = file.stream_position().map_err(|e| malformed(&e))?;
-        if file.read_exact(&mut tag).is_err() {
+        if group_end.is_some_and(|end| at >= end) {
             break;
         }
-        if u16::from_le_bytes([tag[0], tag[1]]) != 0x0002 {
+        if file.read_exact(&mut tag).is_err() {
+            if group_end.is_some() {
+                return Err(LengthError::Malformed(
+                    "the file meta group ends before its group length".into(),
+                ));
+            }
+            break;
+        }
+        let group = u16::from_le_bytes([tag[0], tag[1]]);
+        if group_end.is_none() && group != 0x0002 {
             file.seek(SeekFrom::Start(at)).map_err(|e| malformed(&e))?;
             break;
         }
@@ -311,7 +326,12 @@ fn meta_group<R: Read + Seek>(file: &mut R, size: u64) -> Result<String, LengthE
         }
         let mut value = vec![0u8; len as usize];
         file.read_exact(&mut value).map_err(|e| malformed(&e))?;
-        if element == 0x0010 {
+        if group == 0x0002 && element == 0x0000 && at == start && len == 4 {
+            let group_length = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
+            let after = file.stream_position().map_err(|e| malformed(&e))?;
+            group_end = Some(after + u64::from(group_length));
+        }
+        if group == 0x0002 && element == 0x0010 {
             let text = String::from_utf8_lossy(&value);
             transfer_syntax = Some(text.trim_end_matches(['\0', ' ']).to_owned());
         }
