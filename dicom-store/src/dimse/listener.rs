@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{association, DimseService};
 
@@ -100,6 +100,14 @@ pub async fn serve(
                     // request with a transient rejection instead of
                     // leaving the peer hanging.
                     let permit = slots.clone().try_acquire_owned().ok();
+                    // Only so many of those at once, though: each waits up
+                    // to ARTIM for its request, and a flood of idle
+                    // connections must not become a flood of tasks.
+                    if permit.is_none() && tasks.len() >= 2 * config.max_associations {
+                        debug!(%peer, "connection dropped: too many waiting to be refused");
+                        drop(stream);
+                        continue;
+                    }
                     tasks.spawn(association::run(
                         stream,
                         peer,
