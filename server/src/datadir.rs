@@ -15,9 +15,10 @@
 //!
 //! Nodes that share a PostgreSQL database share the ingest journal, and
 //! recovery removes the journal rows of its own node only. The node's name
-//! is kept in `<data_dir>/node-id`, made once at random, so that it is stable
-//! across restarts and different for every data directory: two nodes never
-//! take each other's rows for their own.
+//! is kept in `<data_dir>/node-id`, made once at random (see [`node_id`] for
+//! installs older than node names), so that it is stable across restarts and
+//! different for every data directory: two nodes never take each other's rows
+//! for their own.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -155,7 +156,16 @@ pub fn node_id(dir: &Path) -> anyhow::Result<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     }
-    let id = format!("node-{}", uuid::Uuid::new_v4().simple());
+    // A SQLite install from before nodes had names journalled as `local`; it
+    // is the only node on its database, so it keeps that name and recovers
+    // what it journalled. (Nodes on PostgreSQL have no `ferry.db` here and get
+    // a name of their own; rows an older version left under `local` there
+    // are not recovered by anyone, which costs disk, not data.)
+    let id = if dir.join("ferry.db").exists() {
+        "local".to_owned()
+    } else {
+        format!("node-{}", uuid::Uuid::new_v4().simple())
+    };
     let temporary = dir.join(format!("{NODE_ID_FILE}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut file = File::create(&temporary)?;
@@ -184,6 +194,14 @@ mod tests {
         );
         drop(first);
         DirLock::acquire(dir.path(), LOCK_FILE, "ferry server").expect("free again");
+    }
+
+    #[test]
+    fn a_sqlite_install_from_before_node_names_keeps_the_name_it_journalled_under() {
+        let dir = tempfile::tempdir().expect("a directory");
+        std::fs::write(dir.path().join("ferry.db"), b"").expect("a database file");
+        assert_eq!(node_id(dir.path()).expect("made"), "local");
+        assert_eq!(node_id(dir.path()).expect("read"), "local");
     }
 
     #[test]
