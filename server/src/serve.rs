@@ -26,12 +26,13 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::http::{Method, Request};
+use axum::http::{header, HeaderValue, Method, Request};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -160,8 +161,25 @@ async fn connection(
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let wait = limits.body_timeout(&request);
-        let request = request.map(|body| axum::body::Body::new(TimeoutBody::new(wait, body)));
-        router.clone().oneshot(request)
+        let stalled = Arc::new(AtomicBool::new(false));
+        let request = request.map(|body| {
+            axum::body::Body::new(Watched {
+                inner: Box::pin(TimeoutBody::new(wait, body)),
+                failed: Arc::clone(&stalled),
+            })
+        });
+        let router = router.clone();
+        async move {
+            let mut response = router.oneshot(request).await?;
+            // The rest of a stalled body is not worth waiting for: hyper
+            // closes the connection once the error answer is written.
+            if stalled.load(Ordering::Relaxed) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -186,6 +204,37 @@ async fn connection(
     if let Err(error) = served {
         // Timeouts and peers that hang up are routine; not worth a warning.
         tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+    }
+}
+
+/// A request body that remembers whether reading it failed (it stalled
+/// past its timeout, or the peer went away mid-body).
+struct Watched {
+    inner: Pin<Box<TimeoutBody<Incoming>>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for Watched {
+    type Data = <Incoming as hyper::body::Body>::Data;
+    type Error = <TimeoutBody<Incoming> as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
