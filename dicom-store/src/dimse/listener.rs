@@ -57,6 +57,10 @@ impl Default for DimseConfig {
     }
 }
 
+/// Connections past `max_associations` that are still answered (with a
+/// transient rejection) at once; past this they are closed unanswered.
+const MAX_REFUSING: usize = 64;
+
 /// Once aborted, how long associations get to send their A-ABORT before
 /// their tasks are cancelled outright.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
@@ -103,7 +107,7 @@ pub async fn serve(
                     // Only so many of those at once, though: each waits up
                     // to ARTIM for its request, and a flood of idle
                     // connections must not become a flood of tasks.
-                    if permit.is_none() && tasks.len() >= 2 * config.max_associations {
+                    if permit.is_none() && tasks.len() >= config.max_associations + MAX_REFUSING {
                         debug!(%peer, "connection dropped: too many waiting to be refused");
                         drop(stream);
                         continue;
