@@ -81,6 +81,8 @@ impl Server {
             database_url: Some(SecretString::from(url)),
             log: "off".to_owned(),
             dimse_listen: if dimse { "127.0.0.1:0" } else { "off" }.to_owned(),
+            // `--senders` runs that many associations of one title at once.
+            dimse_max_associations_per_ae: 1000,
             ..Settings::default()
         };
         let app = Application::build(settings).await?;

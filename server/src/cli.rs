@@ -327,9 +327,16 @@ async fn dicom_import(settings: &Settings, dir: &Path, facility: &str) -> anyhow
         .with_context(|| format!("reading {}", dir.display()))?;
     // A journal node and staging directory of its own: a server may be
     // running on the same store, and each side's recovery must leave the
-    // other's work alone.
-    let store =
-        crate::imaging::open_store_as(settings, &db, "cli-import", "staging-import").await?;
+    // other's work alone. The node is named after this data directory's
+    // node, so imports on nodes sharing one database keep apart too, and a
+    // lock keeps two imports on this directory apart.
+    let _import_lock = crate::datadir::DirLock::acquire(
+        &settings.data_dir,
+        "import.lock",
+        "`ferry dicom import`",
+    )?;
+    let node = format!("{}-import", crate::datadir::node_id(&settings.data_dir)?);
+    let store = crate::imaging::open_store_as(settings, &db, &node, "staging-import").await?;
     store.recover().await?;
     let imaging = crate::imaging::Imaging::new(db.clone(), store);
     let total = files.len();

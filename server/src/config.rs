@@ -116,6 +116,30 @@ pub struct Settings {
     pub s3_secret_access_key: Option<SecretString>,
     /// A prefix for every object key, so one bucket can serve several consortia.
     pub s3_prefix: String,
+    /// HTTP connections served at once; more wait unaccepted (see `serve`).
+    pub http_max_connections: usize,
+    /// How long a request's head may take to arrive, counted from when the
+    /// connection is ready for it: so also how long a keep-alive connection
+    /// may wait idle for its next request.
+    pub http_header_timeout_seconds: u64,
+    /// The longest pause between two pieces of a request body.
+    pub http_body_timeout_seconds: u64,
+    /// The same for STOW-RS uploads, which cross slow links with stalls.
+    pub stow_body_timeout_seconds: u64,
+    /// A connection on which nothing is read or written for this long is
+    /// closed (SSE and call WebSockets send heartbeats well within it).
+    pub http_idle_timeout_seconds: u64,
+    /// DIMSE associations at once; more are refused as transiently busy.
+    pub dimse_max_associations: usize,
+    /// DIMSE associations at once from one calling AE title, unless its
+    /// modality is registered with a limit of its own.
+    pub dimse_max_associations_per_ae: u32,
+    /// How long a DIMSE association may stay silent before it is aborted.
+    pub dimse_idle_timeout_seconds: u64,
+    /// The bearer token Prometheus sends for `/metrics`. Unset: `/metrics`
+    /// is refused, since its figures describe the consortium's activity.
+    #[serde(skip_serializing)]
+    pub metrics_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +193,15 @@ impl Default for Settings {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             s3_prefix: String::new(),
+            http_max_connections: 1024,
+            http_header_timeout_seconds: 30,
+            http_body_timeout_seconds: 30,
+            stow_body_timeout_seconds: 120,
+            http_idle_timeout_seconds: 300,
+            dimse_max_associations: 64,
+            dimse_max_associations_per_ae: 8,
+            dimse_idle_timeout_seconds: 120,
+            metrics_token: None,
         }
     }
 }
@@ -216,6 +249,15 @@ const KNOWN_KEYS: &[&str] = &[
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
     "S3_PREFIX",
+    "HTTP_MAX_CONNECTIONS",
+    "HTTP_HEADER_TIMEOUT_SECONDS",
+    "HTTP_BODY_TIMEOUT_SECONDS",
+    "STOW_BODY_TIMEOUT_SECONDS",
+    "HTTP_IDLE_TIMEOUT_SECONDS",
+    "DIMSE_MAX_ASSOCIATIONS",
+    "DIMSE_MAX_ASSOCIATIONS_PER_AE",
+    "DIMSE_IDLE_TIMEOUT_SECONDS",
+    "METRICS_TOKEN",
     "CONFIG",
 ];
 
@@ -310,6 +352,34 @@ impl Settings {
         }))
     }
 
+    /// Whether the session cookie is `Secure`: when asked for, and always
+    /// when clients reach the server over HTTPS (`public_url`), so a TLS
+    /// front end cannot be forgotten.
+    pub fn secure_cookies(&self) -> bool {
+        self.cookie_secure
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
+    /// The origins of this server itself: `public_url`'s, when set, and the
+    /// listen address's. A browser page may open a WebSocket only from these.
+    pub fn own_origins(&self) -> Vec<String> {
+        let mut origins = Vec::new();
+        if let Some(url) = self.public_url.as_deref() {
+            let url = url.trim();
+            let rest_at = url.find("://").map_or(0, |i| i + 3);
+            let end = url[rest_at..].find('/').map_or(url.len(), |i| rest_at + i);
+            origins.push(url[..end].to_ascii_lowercase());
+        }
+        origins.push(format!("http://{}", self.listen));
+        if self.listen.ip().is_loopback() {
+            origins.push(format!("http://localhost:{}", self.listen.port()));
+        }
+        origins
+    }
+
     /// The database URL in force: the configured one, or the SQLite file in the
     /// data directory.
     pub fn database_url(&self) -> String {
@@ -395,6 +465,22 @@ mod tests {
             assert_eq!(settings.dimse_listen_addr(), Ok(None));
             Ok(())
         });
+    }
+
+    #[test]
+    fn an_https_public_url_makes_cookies_secure_and_is_an_own_origin() {
+        let mut settings = Settings::default();
+        assert!(!settings.secure_cookies());
+        assert_eq!(
+            settings.own_origins(),
+            ["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        settings.public_url = Some("HTTPS://Ferry.Example.org/base/".to_owned());
+        assert!(settings.secure_cookies());
+        assert_eq!(settings.own_origins()[0], "https://ferry.example.org");
+        settings.public_url = Some("http://ferry.lan:8080".to_owned());
+        assert!(!settings.secure_cookies());
+        assert_eq!(settings.own_origins()[0], "http://ferry.lan:8080");
     }
 
     #[test]

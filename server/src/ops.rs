@@ -1,13 +1,22 @@
 //! Liveness, readiness and metrics, for load balancers and Prometheus.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use prometheus::{Encoder, TextEncoder};
+use secrecy::ExposeSecret;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
+use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Compares digests, so the time taken says nothing about how much of the
+/// token was right.
+fn same_secret(expected: &str, presented: &str) -> bool {
+    Sha256::digest(expected.as_bytes()) == Sha256::digest(presented.as_bytes())
+}
 
 /// The process is up and serving.
 pub async fn healthz() -> impl IntoResponse {
@@ -31,7 +40,29 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus figures, for the bearer of `metrics_token` only: they tell
+/// how busy each facility's doors are, which is no business of the
+/// internet. With no token configured, nobody gets them.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let allowed = match (&state.settings.metrics_token, presented) {
+        (Some(token), Some(presented)) => same_secret(token.expose_secret(), presented.trim()),
+        _ => false,
+    };
+    if !allowed {
+        return if state.settings.metrics_token.is_none() {
+            ApiError::Forbidden {
+                code: "metrics_disabled",
+                message: "set metrics_token to publish metrics".to_owned(),
+            }
+            .into_response()
+        } else {
+            ApiError::Unauthenticated.into_response()
+        };
+    }
     let mut buffer = Vec::new();
     let encoder = TextEncoder::new();
     if let Err(err) = encoder.encode(&state.metrics.registry.gather(), &mut buffer) {

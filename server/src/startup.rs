@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Settings;
+use crate::datadir::NodeLock;
 use crate::db::Db;
 use crate::imaging::dimse::ModalityService;
 use crate::imaging::Imaging;
@@ -17,6 +18,9 @@ use crate::state::AppState;
 use crate::telemetry::Metrics;
 
 pub struct Application {
+    /// Held until the server has stopped: no other server recovers or
+    /// writes this data directory meanwhile.
+    lock: NodeLock,
     listener: TcpListener,
     /// The DIMSE listener; `None` when `dimse_listen` is `off`.
     dimse: Option<TcpListener>,
@@ -24,18 +28,27 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the database, applies the migrations and binds the listener. The
-    /// address may use port 0; [`Application::local_addr`] says which was chosen.
+    /// Locks the data directory, opens the database, applies the migrations
+    /// and binds the listener. The address may use port 0;
+    /// [`Application::local_addr`] says which was chosen.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First of all: a second server on this directory stops here,
+        // before it migrates, recovers or binds anything.
+        let lock = NodeLock::acquire(&settings.data_dir, &settings.dicom_dir())?;
         let db = Db::connect(&settings.database_url(), settings.database_max_connections)
             .await
             .context("opening the database")?;
         db.migrate().await.context("applying migrations")?;
-        Self::with_db(settings, db).await
+        Self::locked(settings, db, lock).await
     }
 
     /// As [`Application::build`], on a database that is already open and migrated.
     pub async fn with_db(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let lock = NodeLock::acquire(&settings.data_dir, &settings.dicom_dir())?;
+        Self::locked(settings, db, lock).await
+    }
+
+    async fn locked(mut settings: Settings, db: Db, lock: NodeLock) -> anyhow::Result<Self> {
         let dimse_addr = settings.dimse_listen_addr().map_err(anyhow::Error::msg)?;
         for origin in &settings.dicomweb_cors_origins {
             let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
@@ -45,7 +58,7 @@ impl Application {
                 "dicomweb_cors_origins: {origin:?} is not an origin like https://viewer.example"
             );
         }
-        let store = crate::imaging::open_store(&settings, &db).await?;
+        let store = crate::imaging::open_store(&settings, &db, lock.node_id()).await?;
         // Before anything can ingest: clean up what a crash left behind.
         let recovery = store
             .recover()
@@ -59,6 +72,9 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
+        // The port actually bound (0 asks for any), for the origins a
+        // browser may open a WebSocket from ([`Settings::own_origins`]).
+        settings.listen = listener.local_addr().context("the bound address")?;
         let dimse = match dimse_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -83,6 +99,7 @@ impl Application {
             );
         }
         Ok(Self {
+            lock,
             listener,
             dimse,
             state,
@@ -103,7 +120,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
-    /// requests finish and closes the pool.
+    /// requests finish and closes the pool. HTTP is served by
+    /// [`crate::serve::serve`], with its timeouts and connection cap.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -123,13 +141,20 @@ impl Application {
             let settings = &self.state.settings;
             let config = DimseConfig {
                 ae_title: settings.dimse_ae_title.clone(),
+                max_associations: settings.dimse_max_associations.max(1),
+                idle_timeout: std::time::Duration::from_secs(
+                    settings.dimse_idle_timeout_seconds.max(1),
+                ),
                 staging_dir: Some(self.state.imaging.store().config().staging_dir.clone()),
                 ..DimseConfig::default()
             };
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, ae_title = %config.ae_title, "DIMSE listening");
             }
-            let service = Arc::new(ModalityService::new(self.state.imaging.clone()));
+            let service = Arc::new(ModalityService::new(
+                self.state.imaging.clone(),
+                settings.dimse_max_associations_per_ae,
+            ));
             tokio::spawn(ferry_dicom_store::dimse::serve(
                 listener,
                 service,
@@ -145,13 +170,8 @@ impl Application {
             notifier.close();
             let _ = stop_on_signal.send(true);
         });
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(http_shutdown)
-        .await
-        .context("serving HTTP");
+        let limits = crate::serve::Limits::from_settings(&self.state.settings);
+        crate::serve::serve(self.listener, router, limits, http_shutdown).await;
         // HTTP may also have stopped on an error: DIMSE stops with it.
         let _ = stop_tx.send(true);
         if let Some(dimse) = dimse {
@@ -162,10 +182,11 @@ impl Application {
         }
         // Recordings end with their files synced and listed.
         self.state.recordings.shutdown().await;
-        served?;
         sweeper.abort();
         self.state.db.close().await;
         tracing::info!("ferry stopped");
+        // Only now may another server take the directory over.
+        drop(self.lock);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! browser and a server-side peer) find each other.
 //!
 //! - [`bus`]: the events nodes exchange so that a room spans nodes.
+//! - [`origin`]: which web pages may open a signalling WebSocket.
 //! - [`link`]: how the room judges a peer's link from the statistics it reports.
 //! - [`protocol`]: the versioned JSON messages (`signaling/PROTOCOL.md`).
 //! - [`room`]: who is connected to which room on this node, and the relay
@@ -16,6 +17,7 @@
 
 pub mod bus;
 pub mod link;
+pub mod origin;
 pub mod protocol;
 pub mod room;
 pub mod session;

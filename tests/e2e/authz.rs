@@ -122,7 +122,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         let mut tx = app.db.begin_write().await.expect("a transaction");
         let new = ferry_server::modality::NewModality {
             ae_title: "MATRIX-US".to_owned(),
-            description: String::new(),
+            ..Default::default()
         };
         let actor = ferry_server::audit::Actor::system("test");
         let row = ferry_server::modality::create(&mut tx, &actor, c.island_a, new)

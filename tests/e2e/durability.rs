@@ -140,7 +140,9 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
     let url = app.test_db.url.clone();
     let client = reqwest::Client::new();
 
-    let (mut child, base) = start_child(app.data_dir.path(), &url).await;
+    // The child's own data directory: `app` holds the lock on its own.
+    let child_dir = tempfile::tempdir().expect("a directory");
+    let (mut child, base) = start_child(child_dir.path(), &url).await;
     let token = sign_in(&client, &base).await;
 
     // Concurrent writes; kill the moment the last one is acknowledged.
@@ -173,7 +175,7 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
     assert_eq!(acknowledged, 12);
 
     // Restart on the same data and count.
-    let (mut child, base) = start_child(app.data_dir.path(), &url).await;
+    let (mut child, base) = start_child(child_dir.path(), &url).await;
     let token = sign_in(&client, &base).await;
     let found: serde_json::Value = client
         .get(format!("{base}/api/v1/patients?q=Li&limit=100"))

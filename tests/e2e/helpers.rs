@@ -22,6 +22,8 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The `metrics_token` of every test server: `/metrics` wants it.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 /// The database a test runs on.
 pub struct TestDb {
@@ -113,6 +115,7 @@ pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
         database_max_connections: 4,
         dimse_listen: "127.0.0.1:0".to_owned(),
         log: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
+        metrics_token: Some(SecretString::from(METRICS_TOKEN)),
         ..Settings::default()
     }
 }

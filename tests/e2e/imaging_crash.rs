@@ -163,8 +163,8 @@ fn blobs_under(dir: &Path) -> Vec<PathBuf> {
 /// No blob without its row, no row without its blob, nothing staged, and no
 /// journal row but for keys reserved and not yet used or instances stored
 /// whole.
-async fn assert_no_orphans(app: &TestApp) {
-    let dicom = app.data_dir.path().join("dicom");
+async fn assert_no_orphans(app: &TestApp, server_dir: &Path) {
+    let dicom = server_dir.join("dicom");
     let keys: Vec<String> = sqlx::query_scalar("SELECT blob_key FROM dicom_instance")
         .fetch_all(app.db.pool())
         .await
@@ -202,12 +202,14 @@ async fn sigkill_during_c_store_and_stow_rs_loses_no_acknowledged_instance() {
     register_modality(&app, &c, "ISLAND-CT").await;
     let clinician = app.user("clin-a", Role::Clinician, c.island_a).await;
     let files = tempfile::tempdir().expect("a directory");
+    // The child's own: `app` holds the lock on its data directory.
+    let server_dir = tempfile::tempdir().expect("a directory");
     let (mut pushed, mut uploaded) = (Vec::new(), Vec::new());
 
     for round in 0..ROUNDS {
-        let server = spawn_server(app.data_dir.path(), &app.test_db.url, &[]).await;
+        let server = spawn_server(server_dir.path(), &app.test_db.url, &[]).await;
         // After a restart, recovery has removed what the kill left half done.
-        assert_no_orphans(&app).await;
+        assert_no_orphans(&app, server_dir.path()).await;
         let fixtures = ["CT_small.dcm"; PER_DOOR];
         let by_dimse = study(files.path(), &fixtures, &format!("C-STORE-{round}")).files;
         for path in &by_dimse {
@@ -245,8 +247,8 @@ async fn sigkill_during_c_store_and_stow_rs_loses_no_acknowledged_instance() {
         "the kills cut the streams short"
     );
 
-    let server = spawn_server(app.data_dir.path(), &app.test_db.url, &[]).await;
-    assert_no_orphans(&app).await;
+    let server = spawn_server(server_dir.path(), &app.test_db.url, &[]).await;
+    assert_no_orphans(&app, server_dir.path()).await;
     for (path, whole_file) in pushed
         .iter()
         .map(|p| (p, false))

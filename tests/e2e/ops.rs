@@ -21,6 +21,7 @@ async fn health_readiness_and_metrics_answer() {
     let metrics = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth(crate::helpers::METRICS_TOKEN)
         .send()
         .await
         .expect("metrics")

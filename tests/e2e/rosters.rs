@@ -173,8 +173,10 @@ async fn a_server_in_another_zone_answers_the_same() {
     let here = slots(&app, &d.clinician.token, &query).await;
     assert_eq!(starts(&here).len(), 4);
 
+    // A data directory of its own: `app` holds the lock on its own.
+    let child_dir = tempfile::tempdir().expect("a directory");
     let (_child, base) = crate::durability::start_child_with(
-        app.data_dir.path(),
+        child_dir.path(),
         &app.test_db.url,
         &[("TZ", "Pacific/Kiritimati")],
     )

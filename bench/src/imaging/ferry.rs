@@ -57,7 +57,7 @@ impl FerryPeer {
             island,
             ferry_server::modality::NewModality {
                 ae_title: CALLING_AE.into(),
-                description: String::new(),
+                ..Default::default()
             },
         )
         .await?;

@@ -157,9 +157,15 @@ async fn establish(
     tracing::Span::current().record("facility_id", admission.facility_id());
 
     let negotiated = negotiate::negotiate(&rq, config.max_pdu);
-    transport
+    if let Err(error) = transport
         .write(&Pdu::AssociationAC(negotiated.accept))
-        .await?;
+        .await
+    {
+        // Admitted, so the service may hold something for it (a per-title
+        // slot): tell it the association is over.
+        service.released(&admission).await;
+        return Err(error);
+    }
     debug!(
         contexts = negotiated.contexts.len(),
         proposed = rq.presentation_contexts.len(),

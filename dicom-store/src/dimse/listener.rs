@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::{association, DimseService};
 
@@ -57,6 +57,10 @@ impl Default for DimseConfig {
     }
 }
 
+/// Connections past `max_associations` that are still answered (with a
+/// transient rejection) at once; past this they are closed unanswered.
+const MAX_REFUSING: usize = 64;
+
 /// Once aborted, how long associations get to send their A-ABORT before
 /// their tasks are cancelled outright.
 const ABORT_GRACE: Duration = Duration::from_secs(2);
@@ -100,6 +104,14 @@ pub async fn serve(
                     // request with a transient rejection instead of
                     // leaving the peer hanging.
                     let permit = slots.clone().try_acquire_owned().ok();
+                    // Only so many of those at once, though: each waits up
+                    // to ARTIM for its request, and a flood of idle
+                    // connections must not become a flood of tasks.
+                    if permit.is_none() && tasks.len() >= config.max_associations + MAX_REFUSING {
+                        debug!(%peer, "connection dropped: too many waiting to be refused");
+                        drop(stream);
+                        continue;
+                    }
                     tasks.spawn(association::run(
                         stream,
                         peer,

@@ -93,7 +93,8 @@ pub trait DimseService: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>>;
 
     /// The association of `admission` has ended, however it ended: release,
-    /// abort, a broken connection or shutdown. Lets a service record what an
+    /// abort, a broken connection or shutdown, or an accept that could not
+    /// be sent. Called once for every admission. Lets a service record what an
     /// association did as a whole (an audit event per study transferred, as
     /// DICOM's "Instances Transferred" audit message does) rather than per
     /// instance. The default does nothing.

@@ -157,7 +157,7 @@ async fn login(
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
         ttl_ms / 1000,
-        if settings.cookie_secure {
+        if settings.secure_cookies() {
             "; Secure"
         } else {
             ""

@@ -7,9 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use ferry_signaling::origin::AllowedOrigins;
 use ferry_signaling::session::{self, Hooks, Limits, Participant};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -38,10 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// upgrade, so a refusal is an ordinary HTTP error with the API's body.
 async fn signal(
     State(state): State<AppState>,
+    headers: HeaderMap,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    check_origin(&state, &headers)?;
     let now = now_ms();
     let open_before = (state.settings.call_open_minutes_before as i64).saturating_mul(60_000);
     let mut tx = state.db.begin_write().await?;
@@ -80,6 +84,30 @@ async fn signal(
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| session::serve(socket, rooms, who, limits, hooks))
         .into_response())
+}
+
+/// Refuses a WebSocket opened by a page of another site, which would ride
+/// the user's session cookie ([`ferry_signaling::origin`]). Without
+/// `public_url` the server does not know the name it is reached by, so a
+/// page from the request's own `Host` passes as well.
+fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let settings = &state.settings;
+    let allowed = AllowedOrigins::new(settings.own_origins(), settings.public_url.is_none());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // An `Origin` that is not text is no origin of ours: it is refused, not
+    // taken for an absent one.
+    let origin = match headers.get(header::ORIGIN).map(HeaderValue::to_str) {
+        None => Some(None),
+        Some(Ok(origin)) => Some(Some(origin)),
+        Some(Err(_)) => None,
+    };
+    if origin.is_some_and(|origin| allowed.permits(origin, host)) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        code: "foreign_origin",
+        message: "this page's origin may not open a call connection".to_owned(),
+    })
 }
 
 /// One entry of `RTCConfiguration.iceServers`.

@@ -115,6 +115,10 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         crate::modality::NewModality {
             ae_title: "DEMO-MODALITY".to_owned(),
             description: "Portable ultrasound, Dongji".to_owned(),
+            // The demo runs on one machine: its title must not admit the
+            // network to the island's patients.
+            allowed_hosts: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            ..Default::default()
         },
     )
     .await?;

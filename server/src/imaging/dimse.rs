@@ -6,7 +6,10 @@
 //! Admission looks the AE title up in the database at every association
 //! rather than in a cache: the lookup is one indexed row, associations are
 //! few, and a modality deleted through the API (on any node sharing the
-//! database) is refused at its very next association.
+//! database) is refused at its very next association. A modality bound to
+//! hosts is admitted from those only (from elsewhere its title is refused as
+//! unknown), and one AE title holds at most its limit of associations at
+//! once on a node (more are refused as transiently busy).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +35,13 @@ pub struct ModalityService {
     /// peer's socket address (unique while the connection lasts), audited
     /// when the association ends.
     transfers: Arc<Mutex<HashMap<SocketAddr, Tally>>>,
+    /// Live associations per calling AE title on this node. Counted up in
+    /// `admit` and down in `released`, which the listener calls for every
+    /// association it admitted. A std mutex: held for a map update only.
+    live: Arc<Mutex<HashMap<String, u32>>>,
+    /// Associations one AE title may hold at once when its modality has no
+    /// limit of its own.
+    per_ae_limit: u32,
 }
 
 fn actor(admission: &Admission) -> Actor {
@@ -56,10 +66,42 @@ fn outcome_of(err: &IngestError) -> StoreOutcome {
 }
 
 impl ModalityService {
-    pub fn new(imaging: Imaging) -> Self {
+    /// `per_ae_limit`: associations one calling AE title may hold at once,
+    /// unless its modality is registered with a limit of its own.
+    pub fn new(imaging: Imaging, per_ae_limit: u32) -> Self {
         Self {
             imaging,
             transfers: Arc::default(),
+            live: Arc::default(),
+            per_ae_limit: per_ae_limit.max(1),
+        }
+    }
+
+    /// Takes one of `calling_ae`'s association slots; `false` when it holds
+    /// `limit` already.
+    fn take_slot(&self, calling_ae: &str, limit: u32) -> bool {
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = live.entry(calling_ae.to_owned()).or_default();
+        if *count >= limit {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn free_slot(&self, calling_ae: &str) {
+        let mut live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = live.get_mut(calling_ae) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                live.remove(calling_ae);
+            }
         }
     }
 
@@ -125,6 +167,7 @@ impl ModalityService {
     }
 
     async fn association_ended(&self, admission: &Admission) {
+        self.free_slot(admission.calling_ae());
         let transfer = self
             .transfers
             .lock()
@@ -144,11 +187,27 @@ impl ModalityService {
         }
         .await;
         match found {
-            Ok(Some(row)) => Ok(Admission::new(
-                row.facility_id.to_string(),
-                calling_ae,
-                peer,
-            )),
+            Ok(Some(row)) => {
+                // Refused as an unknown title: the answer must not tell a
+                // stranger which titles are registered.
+                if row.is_bound() && !crate::modality::host_allowed(&row.hosts(), peer.ip()) {
+                    tracing::warn!(calling_ae, %peer, "registered AE title called from a host it is not bound to");
+                    return Err(Refusal::CallingAeNotRecognized);
+                }
+                let limit = row
+                    .max_associations
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(self.per_ae_limit);
+                if !self.take_slot(calling_ae, limit) {
+                    tracing::info!(calling_ae, %peer, limit, "AE title holds all its associations");
+                    return Err(Refusal::Busy);
+                }
+                Ok(Admission::new(
+                    row.facility_id.to_string(),
+                    calling_ae,
+                    peer,
+                ))
+            }
             Ok(None) => {
                 tracing::info!(calling_ae, %peer, "unregistered AE title refused");
                 Err(Refusal::CallingAeNotRecognized)

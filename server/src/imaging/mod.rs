@@ -35,9 +35,12 @@ use crate::config::Settings;
 use crate::db::Db;
 
 /// Opens the imaging store on the server's pool, with its blobs under
-/// `dicom_dir` or, when `s3_bucket` is set, in that bucket. Callers run [`Store::recover`] before the first ingest.
-pub async fn open_store(settings: &Settings, db: &Db) -> anyhow::Result<Store> {
-    open_store_as(settings, db, "local", "staging").await
+/// `dicom_dir` or, when `s3_bucket` is set, in that bucket. `node` is the
+/// serving node's name ([`crate::datadir::NodeLock::node_id`]): nodes that
+/// share a database must not share it. Callers run [`Store::recover`] before
+/// the first ingest.
+pub async fn open_store(settings: &Settings, db: &Db, node: &str) -> anyhow::Result<Store> {
+    open_store_as(settings, db, node, "staging").await
 }
 
 /// As [`open_store`], as another writer than the server: `node` names its

@@ -2,17 +2,24 @@
 //! that push images straight to Ferry over DIMSE. A modality is known by its
 //! calling AE title; an association from any other title is refused, and what a
 //! known one sends is filed under its facility.
+//!
+//! A title is no secret (it is printed on the machine's set-up screen and sent
+//! in the clear), so a modality may also be bound to the hosts it calls from
+//! and to a number of associations at once; see [`crate::imaging::dimse`].
 
 pub mod routes;
 pub mod store;
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{Action, Actor, AuditEntry};
 use crate::error::{ApiError, ResultExt};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewModality {
     /// The modality's calling AE title: 1 to 16 printable ASCII characters, no
@@ -20,6 +27,14 @@ pub struct NewModality {
     pub ae_title: String,
     #[serde(default)]
     pub description: String,
+    /// The hosts it may call from: IP addresses or CIDR blocks
+    /// (`10.2.0.0/16`). Empty: any host (the AE title alone admits it).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Associations it may hold at once on one node; unset: the node's
+    /// `dimse_max_associations_per_ae`.
+    #[serde(default)]
+    pub max_associations: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -28,7 +43,41 @@ pub struct ModalityView {
     pub facility_id: i64,
     pub ae_title: String,
     pub description: String,
+    pub allowed_hosts: Vec<String>,
+    pub max_associations: Option<u32>,
     pub created_at: String,
+}
+
+/// The most associations one modality may be granted; past this a typo.
+pub const MAX_ASSOCIATIONS_LIMIT: u32 = 1000;
+
+/// Checks and normalises the hosts a modality may call from: each an IP
+/// address (taken as a /32 or /128) or a CIDR block, kept in canonical form.
+pub fn normalise_hosts(raw: &[String]) -> Result<Vec<IpNet>, ApiError> {
+    raw.iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .map(|net| net.trunc())
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "invalid_host",
+                        "allowed_hosts",
+                        format!("{entry:?} is neither an IP address nor a CIDR block"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Whether a modality bound to `hosts` may call from `peer` (any when
+/// `hosts` is empty). An IPv4 peer seen on an IPv6 socket as `::ffff:a.b.c.d`
+/// is compared as the IPv4 address it is.
+pub fn host_allowed(hosts: &[IpNet], peer: IpAddr) -> bool {
+    let peer = peer.to_canonical();
+    hosts.is_empty() || hosts.iter().any(|net| net.contains(&peer))
 }
 
 /// Leading and trailing spaces are not significant in an AE title (PS3.5
@@ -55,14 +104,28 @@ pub async fn create(
     new: NewModality,
 ) -> Result<store::ModalityRow, ApiError> {
     let ae_title = normalise_ae_title(&new.ae_title)?;
+    let hosts = normalise_hosts(&new.allowed_hosts)?;
+    if let Some(n) = new.max_associations {
+        if n == 0 || n > MAX_ASSOCIATIONS_LIMIT {
+            return Err(ApiError::invalid(
+                "invalid_max_associations",
+                "max_associations",
+                format!("max_associations is 1 to {MAX_ASSOCIATIONS_LIMIT}"),
+            ));
+        }
+    }
     crate::facility::store::get(tx, facility_id)
         .await?
         .ok_or(ApiError::NotFound { what: "facility" })?;
     let id = store::insert(
         tx,
-        facility_id,
-        &ae_title,
-        new.description.trim(),
+        store::NewRow {
+            facility_id,
+            ae_title: &ae_title,
+            description: new.description.trim(),
+            allowed_hosts: &store::hosts_text(&hosts),
+            max_associations: new.max_associations.map(i64::from),
+        },
         crate::time::now_ms(),
     )
     .await
@@ -103,7 +166,28 @@ pub async fn delete(tx: &mut crate::db::Tx, actor: &Actor, id: i64) -> Result<()
 
 #[cfg(test)]
 mod tests {
-    use super::normalise_ae_title;
+    use super::{host_allowed, normalise_ae_title, normalise_hosts};
+
+    #[test]
+    fn hosts_are_addresses_or_cidr_blocks() {
+        let hosts = normalise_hosts(&[
+            " 10.2.3.4 ".to_owned(),
+            "192.168.7.9/24".to_owned(),
+            "::1".to_owned(),
+        ])
+        .expect("valid");
+        assert_eq!(
+            hosts.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["10.2.3.4/32", "192.168.7.0/24", "::1/128"]
+        );
+        assert!(host_allowed(&hosts, "192.168.7.200".parse().expect("ip")));
+        assert!(host_allowed(&hosts, "::ffff:10.2.3.4".parse().expect("ip")));
+        assert!(!host_allowed(&hosts, "10.2.3.5".parse().expect("ip")));
+        assert!(host_allowed(&[], "203.0.113.1".parse().expect("ip")));
+        for bad in ["", "10.2.3", "10.0.0.0/33", "ct-room.local"] {
+            assert!(normalise_hosts(&[bad.to_owned()]).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn ae_titles_are_trimmed_and_checked() {

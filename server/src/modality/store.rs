@@ -1,5 +1,6 @@
 //! SQL for the `modality` table.
 
+use ipnet::IpNet;
 use sqlx::{AnyConnection, FromRow};
 
 use super::ModalityView;
@@ -11,6 +12,9 @@ pub struct ModalityRow {
     pub facility_id: i64,
     pub ae_title: String,
     pub description: String,
+    /// Comma-separated CIDR blocks, as [`hosts_text`] writes them.
+    pub allowed_hosts: String,
+    pub max_associations: Option<i64>,
     pub created_at: i64,
 }
 
@@ -21,12 +25,50 @@ impl ModalityRow {
             facility_id: self.facility_id,
             ae_title: self.ae_title.clone(),
             description: self.description.clone(),
+            allowed_hosts: self.hosts().iter().map(ToString::to_string).collect(),
+            max_associations: self.max_associations.and_then(|n| u32::try_from(n).ok()),
             created_at: rfc3339(self.created_at),
         }
     }
+
+    /// The hosts it may call from; empty for any. Written only through
+    /// [`hosts_text`], so an entry that does not parse is a row edited by
+    /// hand, and is skipped rather than taken to mean "any host".
+    pub fn hosts(&self) -> Vec<IpNet> {
+        self.allowed_hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .filter_map(|entry| entry.parse().ok())
+            .collect()
+    }
+
+    /// Whether the row binds the modality to some hosts at all.
+    pub fn is_bound(&self) -> bool {
+        !self.allowed_hosts.trim().is_empty()
+    }
 }
 
-const SELECT: &str = "SELECT id, facility_id, ae_title, description, created_at FROM modality";
+/// How [`ModalityRow::allowed_hosts`] is stored.
+pub fn hosts_text(hosts: &[IpNet]) -> String {
+    hosts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The columns of a new row.
+pub struct NewRow<'a> {
+    pub facility_id: i64,
+    pub ae_title: &'a str,
+    pub description: &'a str,
+    pub allowed_hosts: &'a str,
+    pub max_associations: Option<i64>,
+}
+
+const SELECT: &str = "SELECT id, facility_id, ae_title, description, allowed_hosts, \
+                      max_associations, created_at FROM modality";
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<ModalityRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
@@ -59,18 +101,18 @@ pub async fn of_facility(
 
 pub async fn insert(
     conn: &mut AnyConnection,
-    facility_id: i64,
-    ae_title: &str,
-    description: &str,
+    row: NewRow<'_>,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO modality (facility_id, ae_title, description, created_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO modality (facility_id, ae_title, description, allowed_hosts, \
+         max_associations, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(facility_id)
-    .bind(ae_title)
-    .bind(description)
+    .bind(row.facility_id)
+    .bind(row.ae_title)
+    .bind(row.description)
+    .bind(row.allowed_hosts)
+    .bind(row.max_associations)
     .bind(now)
     .fetch_one(conn)
     .await

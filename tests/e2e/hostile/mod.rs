@@ -11,6 +11,7 @@ mod attach;
 mod connections;
 mod images;
 mod login;
+mod ops;
 mod parsing;
 mod sessions;
 mod smaller;
