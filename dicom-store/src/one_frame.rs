@@ -75,7 +75,7 @@ impl Geometry {
 
     /// Bytes of one native frame, when frames start on byte boundaries.
     fn frame_bytes(&self) -> Option<u64> {
-        (self.bits_allocated % 8 == 0 && self.bits_allocated > 0)
+        (self.bits_allocated.is_multiple_of(8) && self.bits_allocated > 0)
             .then(|| self.frame_samples().saturating_mul(self.bits_allocated / 8))
     }
 }
