@@ -88,23 +88,15 @@ impl DirLock {
     }
 }
 
-/// Takes `flock(LOCK_EX | LOCK_NB)` on `file`: `Ok(false)` when another open
-/// file holds it. (`File::try_lock` does the same from Rust 1.89, past this
-/// workspace's minimum version.)
-#[cfg(unix)]
+/// Takes the file's exclusive lock without waiting (on Linux, `flock`):
+/// `Ok(false)` when another open file holds it. The kernel lets it go when
+/// the holder exits, `kill -9` included, so no stale lock is left behind.
 fn try_lock(file: &File) -> std::io::Result<bool> {
-    use rustix::fs::{flock, FlockOperation};
-    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+    match file.try_lock() {
         Ok(()) => Ok(true),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
-        Err(errno) => Err(errno.into()),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
     }
-}
-
-#[cfg(not(unix))]
-fn try_lock(_file: &File) -> std::io::Result<bool> {
-    // No advisory locks here: Ferry's servers run on Linux.
-    Ok(true)
 }
 
 /// What a serving node holds: the lock on its data directory (and on its

@@ -61,13 +61,11 @@ pub struct ChildServer {
     pub dimse_port: String,
 }
 
-/// Starts the server as a child process and waits for its addresses.
-pub async fn spawn_server(
-    data_dir: &std::path::Path,
-    database_url: &str,
-    env: &[(&str, &str)],
-) -> ChildServer {
-    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+/// The command that runs the server as a child process: this test binary,
+/// re-entered through [`server_process_entry`], on `data_dir` and `database_url`.
+pub fn server_command(data_dir: &std::path::Path, database_url: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
         .args([
             "durability::server_process_entry",
             "--exact",
@@ -81,7 +79,17 @@ pub async fn spawn_server(
         .env("FERRY_DIMSE_LISTEN", "127.0.0.1:0")
         .env("FERRY_DATA_DIR", data_dir)
         .env("FERRY_DATABASE_URL", database_url)
-        .env("FERRY_LOG", "warn")
+        .env("FERRY_LOG", "warn");
+    command
+}
+
+/// Starts the server as a child process and waits for its addresses.
+pub async fn spawn_server(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> ChildServer {
+    let mut child = server_command(data_dir, database_url)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

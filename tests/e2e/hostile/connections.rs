@@ -15,7 +15,6 @@ use futures_util::StreamExt;
 use reqwest::{header, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::Command;
 
 use crate::dicom_files::study;
 use crate::durability::spawn_server;
@@ -29,20 +28,7 @@ async fn run_to_exit(
     database_url: &str,
     wait: Duration,
 ) -> Option<(std::process::ExitStatus, String)> {
-    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-        .args([
-            "durability::server_process_entry",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("FERRY_TEST_CHILD", "1")
-        .env("FERRY_LISTEN", "127.0.0.1:0")
-        .env("FERRY_DIMSE_LISTEN", "127.0.0.1:0")
-        .env("FERRY_DATA_DIR", data_dir)
-        .env("FERRY_DATABASE_URL", database_url)
-        .env("FERRY_LOG", "warn")
+    let mut child = crate::durability::server_command(data_dir, database_url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
