@@ -10,7 +10,7 @@
 //!   duplicates and conflicts (read them there).
 //! - [`store`]: the [`Store`] handle, startup recovery, and reads (an instance's
 //!   bytes, a series' metadata) for WADO-RS.
-//! - [`blob`]: where bytes live ([`blob::FsBlobStore`]; S3 later).
+//! - [`blob`]: where bytes live ([`blob::FsBlobStore`]; [`blob::s3`] for S3-compatible object storage).
 //! - [`index`]: the study/series/instance tables and their SQL, on SQLite or
 //!   PostgreSQL through one sqlx `AnyPool`, with group commit.
 //! - [`dicomweb`]: STOW-RS, QIDO-RS, WADO-RS (rendered frames and ECG

@@ -10,6 +10,12 @@
 //!   between tiers), [`examination`] (with the duplicate warning), [`auth`]
 //!   (sign-in, sessions, the [`auth::Caller`] extractor) and [`audit`] (the
 //!   hash-chained audit trail).
+//! - The clinical areas, each with the same layout: [`roster`] (expert
+//!   availability and slots), [`booking`], [`consultation`] (with the on-call
+//!   queue), [`opinion`], [`reading`] (reading requests, worklists, routing
+//!   rules and reports), [`call`] (video calls and their consented
+//!   recordings), [`notify`] (notifications and their event stream),
+//!   [`figures`] (the operating figures) and [`fhir_views`].
 //! - [`imaging`] plugs in the imaging store (`ferry-dicom-store`): DICOMweb
 //!   under `/dicomweb` and the DIMSE listener, with who may see which study
 //!   decided in [`policy`].

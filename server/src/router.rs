@@ -74,7 +74,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(catalogue::routes::router())
         .merge(referral::routes::router())
         .merge(examination::routes::router())
-        .merge(reading::route::router())
+        .merge(reading::routing_rules::router())
         .merge(reading::routes::router())
         .merge(reading::worklist::router())
         .merge(reading::report_routes::router())
@@ -82,7 +82,7 @@ pub fn api() -> (Router<AppState>, OpenApiDoc) {
         .merge(reading::fhir::router())
         .merge(call::routes::router())
         .merge(call::invitees::router())
-        .merge(call::recordings::router())
+        .merge(call::recording_routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

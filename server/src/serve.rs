@@ -82,7 +82,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting, asks every connection to finish its request in flight and
-/// waits for them (at most [`SHUTDOWN_GRACE`]).
+/// waits for them (at most `SHUTDOWN_GRACE`).
 pub async fn serve(
     listener: TcpListener,
     router: Router,

@@ -7,7 +7,7 @@ use ferry_signaling::room::Rooms;
 
 use crate::auth::live::LiveSessions;
 use crate::auth::password;
-use crate::call::recording::Recordings;
+use crate::call::consented_recording::Recordings;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::imaging::Imaging;

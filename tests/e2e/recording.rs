@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ferry_server::call::recording::Recordings;
+use ferry_server::call::consented_recording::Recordings;
 use ferry_server::config::Settings;
 use ferry_signaling::protocol::PeerInfo;
 use ferry_signaling::room::{Rooms, QUEUE};

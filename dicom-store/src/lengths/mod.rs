@@ -7,7 +7,7 @@
 //! hand (its encoding is fixed, explicit VR little endian), the data set with
 //! dicom-parser's lazy reader, skipping every value, or, for the common case
 //! of an explicit VR little endian data set in memory, over its bytes
-//! ([`flat`]).
+//! (`flat`).
 //!
 //! It also bounds how deeply sequences nest ([`MAX_SEQUENCE_DEPTH`]). The
 //! collector that reads an instance afterwards, and the JSON metadata writer

@@ -9,9 +9,9 @@
 
 pub mod admission;
 pub mod bus;
+pub mod consented_recording;
 pub mod invitees;
-pub mod recording;
-pub mod recordings;
+pub mod recording_routes;
 pub mod routes;
 
 use futures_util::future::BoxFuture;
@@ -38,7 +38,7 @@ pub struct CallHooks {
     pub db: Db,
     /// `signalling_messages_refused_total`, by reason.
     pub refused: prometheus::IntCounterVec,
-    pub recordings: recording::Recordings,
+    pub recordings: consented_recording::Recordings,
     /// The caller's session: the call connection ends when it does.
     pub session: crate::auth::live::Watch,
 }

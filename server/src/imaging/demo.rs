@@ -81,7 +81,7 @@ async fn ask_for_reading(
         return Ok(());
     };
     let Some((route_id, reading_facility_id)) =
-        crate::reading::route::resolve(&mut tx, facility_id, &modality, body_part).await?
+        crate::reading::routing_rules::resolve(&mut tx, facility_id, &modality, body_part).await?
     else {
         return Ok(());
     };

@@ -1,7 +1,7 @@
 //! Remote reading: "exam at the clinic, diagnosis by the upper hospital".
 //!
 //! A clinician asks for a reading of a stored study with a clinical question
-//! and a priority. Routing rules ([`route`]) put the request on a reading
+//! and a priority. Routing rules ([`routing_rules`]) put the request on a reading
 //! facility's worklist, where a reader claims it (exactly one wins), writes a
 //! report from a per-modality template ([`template`]), and signs it
 //! ([`report`]). Each signed version is also filed into the study as a DICOM
@@ -20,8 +20,8 @@ pub mod fhir;
 pub mod report;
 pub mod report_routes;
 pub mod report_store;
-pub mod route;
 pub mod routes;
+pub mod routing_rules;
 pub mod sr;
 pub mod store;
 pub mod template;

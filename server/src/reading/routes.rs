@@ -162,16 +162,21 @@ async fn create_request(
             (None, facility)
         }
         None => {
-            let route = super::route::resolve(&mut tx, study.facility_id, &modality, &body_part)
-                .await?
-                .ok_or_else(|| ApiError::InvalidWith {
-                    code: "no_reading_route",
-                    message: format!(
-                        "no routing rule sends {modality} studies from this facility to a reading \
+            let route = super::routing_rules::resolve(
+                &mut tx,
+                study.facility_id,
+                &modality,
+                &body_part,
+            )
+            .await?
+            .ok_or_else(|| ApiError::InvalidWith {
+                code: "no_reading_route",
+                message: format!(
+                    "no routing rule sends {modality} studies from this facility to a reading \
                          facility; ask an administrator to add one, or name a reader"
-                    ),
-                    details: serde_json::json!({ "modality": modality, "body_part": body_part }),
-                })?;
+                ),
+                details: serde_json::json!({ "modality": modality, "body_part": body_part }),
+            })?;
             (Some(route.0), route.1)
         }
     };

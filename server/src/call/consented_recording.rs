@@ -7,7 +7,7 @@
 //! recording ends, the moment consent is no longer whole: a withdrawal, a
 //! newcomer who has not consented, or a participant leaving. Its files are
 //! then synced and listed with the consultation
-//! ([`super::recordings`]).
+//! ([`super::recording_routes`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
