@@ -86,7 +86,7 @@ async fn push(port: String, files: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Uploads `files` one STOW-RS request each, four at a time; returns those
 /// answered 200. `acked` counts them as they come.
-async fn upload(
+pub async fn upload(
     base: String,
     token: String,
     files: Vec<PathBuf>,

@@ -4,15 +4,13 @@
 //! or half a body, which must be closed after the configured timeouts; and
 //! more connections than the cap, which must wait unserved.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dicom_dictionary_std::tags;
 use ferry_server::auth::Role;
-use futures_util::StreamExt;
-use reqwest::{header, StatusCode};
+use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -57,41 +55,6 @@ async fn run_to_exit(
     }
 }
 
-/// Uploads each file in its own STOW-RS request, four at a time; returns
-/// the files the server acknowledged.
-async fn upload(base: String, token: String, files: Vec<PathBuf>) -> Vec<PathBuf> {
-    let client = reqwest::Client::new();
-    futures_util::stream::iter(files)
-        .map(|path| {
-            let (client, base, token) = (&client, &base, &token);
-            async move {
-                let boundary = "second-server";
-                let mut body =
-                    format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
-                body.extend(std::fs::read(&path).expect("the file"));
-                body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-                let status = client
-                    .post(format!("{base}/dicomweb/studies"))
-                    .bearer_auth(token)
-                    .header(
-                        header::CONTENT_TYPE,
-                        format!(
-                            "multipart/related; type=\"application/dicom\"; boundary={boundary}"
-                        ),
-                    )
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status());
-                matches!(status, Ok(StatusCode::OK)).then_some(path)
-            }
-        })
-        .buffer_unordered(4)
-        .filter_map(|ok| async move { ok })
-        .collect()
-        .await
-}
-
 fn uid(object: &dicom_object::DefaultDicomObject, tag: dicom_core::Tag) -> String {
     object
         .element(tag)
@@ -120,7 +83,13 @@ async fn a_second_server_on_a_data_directory_in_use_exits_and_destroys_nothing()
         tokio::spawn(async move {
             // In batches, so the second server starts while ingest runs.
             for batch in sent.chunks(8) {
-                let done = upload(base.clone(), token.clone(), batch.to_vec()).await;
+                let done = crate::imaging_crash::upload(
+                    base.clone(),
+                    token.clone(),
+                    batch.to_vec(),
+                    Default::default(),
+                )
+                .await;
                 acked.lock().expect("the list").extend(done);
             }
         })
