@@ -197,7 +197,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
                          (or reset one with `ferry user password demo-clinician`)."
                     ),
                 }
-                let studies = crate::imaging::demo::seed_studies(&app.state().imaging).await?;
+                let studies = crate::demo::studies::seed_studies(&app.state().imaging).await?;
                 if studies > 0 {
                     println!("{studies} demo imaging studies stored (see /dicomweb/studies)");
                 }

@@ -1,28 +1,24 @@
 //! Ferry: the server of a medical consortium's telemedicine network.
 //!
-//! Where things live:
-//! - [`startup`] builds the [`startup::Application`]: opens the database, runs the
-//!   migrations, binds the listener and serves [`router::build`], the one list of
-//!   every route. [`main.rs`](../ferry/index.html) is only the CLI in [`cli`].
-//! - Each area owns its tables and has `mod.rs` (types), `routes.rs` (handlers) and
-//!   `store.rs` (its SQL): [`facility`], [`user`], [`patient`], [`breakglass`],
-//!   [`catalogue`] (the graded diagnosis catalogue), [`referral`] (up and down
-//!   between tiers), [`examination`] (with the duplicate warning), [`auth`]
-//!   (sign-in, sessions, the [`auth::Caller`] extractor) and [`audit`] (the
-//!   hash-chained audit trail).
-//! - The clinical areas, each with the same layout: [`roster`] (expert
-//!   availability and slots), [`booking`], [`consultation`] (with the on-call
-//!   queue), [`opinion`], [`reading`] (reading requests, worklists, routing
-//!   rules and reports), [`call`] (video calls and their consented
-//!   recordings), [`notify`] (notifications and their event stream),
-//!   [`figures`] (the operating figures) and [`fhir_views`].
-//! - [`imaging`] plugs in the imaging store (`ferry-dicom-store`): DICOMweb
-//!   under `/dicomweb` and the DIMSE listener, with who may see which study
-//!   decided in [`policy`].
-//! - [`policy`] is the one place that answers "may this caller do this to that
-//!   record?"; handlers ask it and never decide access themselves.
-//! - [`error`] maps every failure to HTTP once; [`extract`] wraps axum's extractors
-//!   so malformed input gets the same JSON error envelope as everything else.
+//! Where things live: three layers, each module declared below under its
+//! `// Layer:` heading (`tools/check-layers` holds the code to them):
+//! - the kernel, which names no feature area: [`config`], [`db`], [`error`] (every
+//!   failure mapped to HTTP once), [`extract`] (axum's extractors with the same
+//!   error envelope), [`auth`] (sessions and the [`auth::Caller`] extractor),
+//!   [`audit`] (the hash-chained audit trail), [`notify`], [`policy`] (the one
+//!   place that answers "may this caller do this to that record?"),
+//!   [`telemetry`], [`time`] and [`state::AppState`], what every handler shares;
+//! - the feature areas, each owning its tables with `mod.rs` (types),
+//!   `routes.rs` (handlers) and `store.rs` (its SQL): [`facility`], [`user`]
+//!   (accounts and sign-in), [`patient`], [`breakglass`], [`catalogue`],
+//!   [`referral`], [`examination`], scheduling ([`roster`], [`booking`],
+//!   [`consultation`] with the on-call queue), [`opinion`], [`reading`],
+//!   [`call`], [`figures`], [`fhir_views`], and [`imaging`], which plugs in the
+//!   imaging store (`ferry-dicom-store`): DICOMweb under `/dicomweb` and the
+//!   DIMSE listener, with who may see which study decided in [`policy`];
+//! - the wiring: [`router`] (the one list of every route), [`server_state`],
+//!   [`startup`] (builds the [`startup::Application`]), [`cli`] (all of
+//!   `main.rs`), [`demo`], [`web`], [`sweeper`] and [`ops`].
 //!
 //! # One pool, two engines
 //!
@@ -36,41 +32,57 @@
 //! `migrations/sqlite` and `migrations/postgres` are kept in step by hand, and the
 //! test suite runs on both engines. See [`db`].
 
+// Layer: kernel
+//
+// What every area stands on: configuration, the pool, errors, the caller's
+// identity, sessions, the audit trail, notifications, access decisions and
+// telemetry. Imports no feature area.
 pub mod audit;
 pub mod auth;
-pub mod booking;
+pub mod config;
+pub mod datadir;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod notify;
+pub mod policy;
+pub mod serve;
+pub mod state;
+pub mod telemetry;
+pub mod time;
+
+// Layer: areas
+//
+// The feature areas. Each may use the kernel and another area's types, store
+// or services, never another area's `routes`; no two areas use each other.
+pub mod booking; // area: scheduling
 pub mod breakglass;
 pub mod call;
 pub mod catalogue;
-pub mod cli;
-pub mod config;
-pub mod consultation;
-pub mod datadir;
-pub mod db;
-pub mod demo;
-pub mod error;
+pub mod consultation; // area: scheduling
 pub mod examination;
-pub mod extract;
 pub mod facility;
 pub mod fhir_views;
 pub mod figures;
 pub mod icd10;
 pub mod imaging;
 pub mod modality;
-pub mod notify;
 pub mod opinion;
-pub mod ops;
 pub mod patient;
-pub mod policy;
 pub mod reading;
 pub mod referral;
-pub mod roster;
-pub mod router;
-pub mod serve;
-pub mod startup;
-pub mod state;
-pub mod sweeper;
-pub mod telemetry;
-pub mod time;
+pub mod roster; // area: scheduling
 pub mod user;
+
+// Layer: wiring
+//
+// The router, startup, the command line, the demo consortium and the
+// background sweeper: may use everything below.
+pub mod cli;
+pub mod demo;
+pub mod ops;
+pub mod router;
+pub mod server_state;
+pub mod startup;
+pub mod sweeper;
 pub mod web;

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
-use crate::state::AppState;
+use crate::server_state::ServerState;
 use crate::{
     audit, auth, booking, breakglass, call, catalogue, consultation, examination, facility,
     fhir_views, figures, modality, notify, opinion, ops, patient, reading, referral, roster,
@@ -53,9 +53,9 @@ impl Modify for BearerAuth {
 static OPENAPI: OnceLock<OpenApiDoc> = OnceLock::new();
 
 /// The `/api/v1` routes and the document that describes them.
-pub fn api() -> (Router<AppState>, OpenApiDoc) {
+pub fn api() -> (Router<ServerState>, OpenApiDoc) {
     let v1 = OpenApiRouter::new()
-        .merge(auth::routes::router())
+        .merge(user::sign_in::router())
         .merge(facility::routes::router())
         .merge(modality::routes::router())
         .merge(user::routes::router())
@@ -96,7 +96,7 @@ async fn openapi_json() -> Json<OpenApiDoc> {
     Json(OPENAPI.get_or_init(|| api().1).clone())
 }
 
-pub fn build(state: AppState) -> Router {
+pub fn build(state: ServerState) -> Router {
     let limit = state.settings.max_body_bytes;
     let (api, _) = api();
     let dicomweb = dicomweb(&state);
@@ -115,7 +115,7 @@ pub fn build(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(BodyLimit(limit)))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.app.clone(),
             telemetry::record_metrics,
         ))
         .with_state(state);
@@ -124,7 +124,7 @@ pub fn build(state: AppState) -> Router {
 
 /// DICOMweb (STOW-RS, QIDO-RS, WADO-RS, WADO-URI) from the imaging store, under `/dicomweb`.
 /// Outside `/api/v1` and its OpenAPI document: PS3.18 is its specification.
-fn dicomweb(state: &AppState) -> Router {
+fn dicomweb(state: &ServerState) -> Router {
     let settings = &state.settings;
     let router = ferry_dicom_store::router(StoreState {
         store: state.imaging.store().clone(),

@@ -14,6 +14,7 @@ use crate::datadir::NodeLock;
 use crate::db::Db;
 use crate::imaging::dimse::ModalityService;
 use crate::imaging::Imaging;
+use crate::server_state::ServerState;
 use crate::state::AppState;
 use crate::telemetry::Metrics;
 
@@ -24,7 +25,7 @@ pub struct Application {
     listener: TcpListener,
     /// The DIMSE listener; `None` when `dimse_listen` is `off`.
     dimse: Option<TcpListener>,
-    state: AppState,
+    state: ServerState,
 }
 
 impl Application {
@@ -86,7 +87,7 @@ impl Application {
         let metrics = Metrics::new().context("registering metrics")?;
         let imaging = Imaging::new(db.clone(), store);
         let rooms = crate::call::bus::rooms(&settings, &db).await?;
-        let state = AppState::new(db, settings, metrics, imaging, rooms);
+        let state = ServerState::new(AppState::new(db, settings, metrics), imaging, rooms);
         let interrupted = state
             .recordings
             .recover()
@@ -115,7 +116,7 @@ impl Application {
         self.dimse.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    pub fn state(&self) -> &AppState {
+    pub fn state(&self) -> &ServerState {
         &self.state
     }
 

@@ -1,16 +1,19 @@
-//! The state every handler receives: cheap to clone, one `Arc` inside.
+//! The kernel's state: what every area's handlers share. Cheap to clone, one
+//! `Arc` inside.
+//!
+//! Areas that run a long-lived service of their own (the imaging store, the
+//! call rooms and their recordings) do not add it here: the router's state
+//! ([`crate::server_state::ServerState`]) holds them beside this one, and a
+//! handler asks for one with its own `State<…>` extractor (axum's `FromRef`).
+//! So the kernel names no feature area.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use ferry_signaling::room::Rooms;
-
 use crate::auth::live::LiveSessions;
 use crate::auth::password;
-use crate::call::consented_recording::Recordings;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::imaging::Imaging;
 use crate::notify::Notifier;
 use crate::telemetry::Metrics;
 
@@ -22,12 +25,6 @@ pub struct App {
     pub settings: Settings,
     pub metrics: Metrics,
     pub notifier: Notifier,
-    /// The imaging store and the server's side of its traits.
-    pub imaging: Imaging,
-    /// The video-call rooms connected to this node.
-    pub rooms: Rooms,
-    /// The call recordings this node runs.
-    pub recordings: Recordings,
     /// The open streams and call sockets of each session, ended with it.
     pub sessions: LiveSessions,
     /// Bounds the password checks that sign-ins run at once.
@@ -35,23 +32,13 @@ pub struct App {
 }
 
 impl AppState {
-    pub fn new(
-        db: Db,
-        settings: Settings,
-        metrics: Metrics,
-        imaging: Imaging,
-        rooms: Rooms,
-    ) -> Self {
-        let recordings = Recordings::new(db.clone(), rooms.clone(), &settings);
+    pub fn new(db: Db, settings: Settings, metrics: Metrics) -> Self {
         let sessions = LiveSessions::new(db.clone());
         Self(Arc::new(App {
             db,
             settings,
             metrics,
             notifier: Notifier::default(),
-            imaging,
-            rooms,
-            recordings,
             sessions,
             password_checks: password::Checks::for_this_machine(),
         }))

@@ -9,10 +9,10 @@ use std::time::Duration;
 use crate::booking::claim;
 use crate::consultation::oncall;
 use crate::reading;
-use crate::state::AppState;
+use crate::server_state::ServerState;
 use crate::time::now_ms;
 
-pub async fn run(state: AppState) {
+pub async fn run(state: ServerState) {
     let limit_ms = (state.settings.emergency_escalation_seconds as i64).saturating_mul(1000);
     // Often enough that an escalation is late by a small fraction of its limit.
     let critical_ms = (state.settings.critical_escalation_seconds as i64).saturating_mul(1000);
@@ -32,7 +32,7 @@ pub async fn run(state: AppState) {
         {
             tracing::warn!(%error, "escalating unacknowledged critical results failed");
         }
-        if let Err(error) = reading::sr::file_pending(&state).await {
+        if let Err(error) = reading::sr::file_pending(&state.app, &state.imaging).await {
             tracing::warn!(%error, "filing pending report SRs failed");
         }
         match state.db.begin_write().await {

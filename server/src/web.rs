@@ -3,7 +3,7 @@
 //! `web_dir` set, the same names are read from that directory on each
 //! request instead, so work on the client needs no rebuild.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -61,7 +61,11 @@ const ASSETS: &[(&str, &str)] = assets![
 const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'; \
                    base-uri 'none'; form-action 'self'";
 
-pub fn router() -> Router<AppState> {
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     Router::new()
         .route(
             "/",

@@ -153,10 +153,10 @@ async fn demo_studies_are_seeded_once_and_the_demo_expert_sees_only_the_attached
         .expect("seed")
         .expect("seeded");
 
-    let stored = ferry_server::imaging::demo::seed_studies(&app.imaging)
+    let stored = ferry_server::demo::studies::seed_studies(&app.imaging)
         .await
         .expect("the demo studies");
-    let again = ferry_server::imaging::demo::seed_studies(&app.imaging)
+    let again = ferry_server::demo::studies::seed_studies(&app.imaging)
         .await
         .expect("a second start");
 

@@ -24,7 +24,7 @@ async fn every_demo_user_opens_each_screen_of_their_menu_on_a_tablet() {
         .await
         .expect("seed")
         .expect("seeded");
-    ferry_server::imaging::demo::seed_studies(&app.imaging)
+    ferry_server::demo::studies::seed_studies(&app.imaging)
         .await
         .expect("the demo studies");
     let shots = screenshots("tablet");

@@ -388,7 +388,7 @@ async fn the_demo_radiologist_finds_island_studies_on_the_worklist_and_can_sign_
         .await
         .expect("seed")
         .expect("seeded");
-    ferry_server::imaging::demo::seed_studies(&app.imaging)
+    ferry_server::demo::studies::seed_studies(&app.imaging)
         .await
         .expect("the demo studies");
     let response = app.login("demo-radiologist", PASSWORD).await;

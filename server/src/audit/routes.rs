@@ -1,6 +1,6 @@
 //! `GET /audit-events` and `GET /fhir/AuditEvent`, for administrators.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,7 +17,11 @@ use crate::policy;
 use crate::state::AppState;
 use crate::time::{parse_rfc3339, rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_events))
         .routes(routes!(fhir_audit_events))

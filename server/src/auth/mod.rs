@@ -1,5 +1,6 @@
-//! Who is calling: sign-in, sessions, and the [`Caller`] extractor every
-//! protected handler takes.
+//! Who is calling: sessions, password checks, and the [`Caller`] extractor every
+//! protected handler takes. Signing in and out are the accounts area's
+//! ([`crate::user::sign_in`]).
 //!
 //! A session is an opaque random token, sent as `Authorization: Bearer …` by API
 //! clients or as the `ferry_session` cookie (HttpOnly, SameSite=Strict) by the
@@ -7,12 +8,11 @@
 
 pub mod live;
 pub mod password;
-pub mod routes;
 pub mod store;
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -163,20 +163,22 @@ pub async fn session_cookie_as_bearer(mut request: Request) -> Request {
     request
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
         let token = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
         let session = store::find_live_session(state.db.pool(), &token, crate::time::now_ms())
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         tracing::Span::current().record("user_id", session.user_id);
-        let roles = crate::user::store::roles_of(state.db.pool(), session.user_id).await?;
-        let Ok(ctx) = RequestCtx::from_request_parts(parts, state).await;
+        let roles = store::roles_of(state.db.pool(), session.user_id).await?;
+        let Ok(ctx) = RequestCtx::from_request_parts(parts, &state).await;
         Ok(Caller {
             user_id: session.user_id,
             username: session.username,

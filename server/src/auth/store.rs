@@ -4,6 +4,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, FromRow};
 
+use super::Role;
 use crate::db::Tx;
 
 pub fn token_hash(token: &str) -> String {
@@ -148,4 +149,18 @@ pub async fn clear_failures(tx: &mut Tx, username: &str) -> Result<(), sqlx::Err
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The roles an account holds. The accounts area owns the table; the
+/// kernel reads it because a caller's roles are part of who is calling.
+pub async fn roles_of<'e, E>(executor: E, user_id: i64) -> Result<Vec<Role>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM user_role WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(executor)
+            .await?;
+    Ok(names.iter().filter_map(|name| Role::parse(name)).collect())
 }

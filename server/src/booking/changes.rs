@@ -1,7 +1,7 @@
 //! What happens to a booking once it is made: a hold confirmed, a booking
 //! cancelled, declined, marked as a no-show or moved to another slot.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 use super::availability;
 use super::claim;
 use super::routes::{
-    already_booked, bookable_consultation, caller_zone, commit_and_show, expert_or_422,
-    is_booking_side, is_expert_scheduler, load, schedule,
+    already_booked, bookable_consultation, commit_and_show, expert_or_422, is_booking_side,
+    is_expert_scheduler, load, schedule,
 };
 use super::store::{self, BookingRow};
 use super::take::{same_service, take_error, take_or_refuse, TakeError, Wanted};
@@ -21,12 +21,17 @@ use crate::consultation::store as consultation_store;
 use crate::consultation::Status;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::facility::caller_zone;
 use crate::notify::Outbox;
 use crate::roster::parse_instant;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(confirm_booking))
         .routes(routes!(cancel_booking))

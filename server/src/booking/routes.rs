@@ -3,7 +3,7 @@
 //! Every write re-checks the slot against the roster and the claims inside
 //! one write transaction.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use jiff::tz::TimeZone;
@@ -17,12 +17,13 @@ use super::take::{same_service, take_or_refuse, Wanted};
 use super::{BookingStatus, BookingView, NewBooking};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
-use crate::consultation::routes::load_visible;
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
+use crate::consultation::visible::load_visible;
 use crate::consultation::{Status, Urgency};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::facility::caller_zone;
 use crate::notify::Outbox;
 use crate::policy;
 use crate::roster::parse_instant;
@@ -31,35 +32,15 @@ use crate::roster::store::{self as roster_store, Expert};
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(create_booking, list_bookings))
         .routes(routes!(get_booking))
         .merge(super::changes::router())
-}
-
-/// The zone to answer in: `tz` if given, else the caller's facility's.
-pub async fn caller_zone(
-    conn: &mut sqlx::AnyConnection,
-    caller: &Caller,
-    tz: Option<&str>,
-) -> ApiResult<TimeZone> {
-    if let Some(name) = tz.map(str::trim).filter(|n| !n.is_empty()) {
-        return TimeZone::get(name).map_err(|_| {
-            ApiError::invalid(
-                "invalid_time_zone",
-                "tz",
-                "tz must be an IANA time zone, e.g. Asia/Shanghai",
-            )
-        });
-    }
-    let name: Option<String> = sqlx::query_scalar("SELECT time_zone FROM facility WHERE id = $1")
-        .bind(caller.facility_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(name
-        .and_then(|n| TimeZone::get(&n).ok())
-        .unwrap_or(TimeZone::UTC))
 }
 
 /// May `caller` act on this booking as the booking side (clinicians of the

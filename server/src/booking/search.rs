@@ -2,7 +2,7 @@
 //! answered in the caller's time zone. An expert with nothing free in the range
 //! is listed with the earliest free slot after it.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::Json;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -12,16 +12,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::availability;
-use super::routes::caller_zone;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
+use crate::facility::caller_zone;
 use crate::roster::store as roster_store;
 use crate::roster::Service;
 use crate::state::AppState;
 use crate::time::{now_ms, parse_rfc3339, rfc3339_in};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(search_slots))
 }
 

@@ -1,6 +1,6 @@
 //! `/break-glass`: open a patient in an emergency; review the openings.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -18,7 +18,11 @@ use crate::policy::{self, PatientAccess, CARE_ROLES};
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(break_glass, list_grants))
         .routes(routes!(review_grant))

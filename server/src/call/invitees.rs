@@ -3,7 +3,7 @@
 //! scan, an interpreter). An invitee may join the call; the patient's record
 //! stays closed to them unless they have access of their own.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,11 @@ use crate::policy::CARE_ROLES;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_invitees, invite))
         .routes(routes!(uninvite))
@@ -152,7 +156,7 @@ async fn invite(
     }
     let mut tx = state.db.begin_write().await?;
     let consultation = as_party(&mut tx, &caller, id).await?;
-    let roles = crate::user::store::roles_of(&mut *tx, body.user_id).await?;
+    let roles = crate::auth::store::roles_of(&mut *tx, body.user_id).await?;
     let active: Option<i64> =
         sqlx::query_scalar("SELECT id FROM app_user WHERE id = $1 AND active = 1")
             .bind(body.user_id)

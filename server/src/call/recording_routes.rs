@@ -4,7 +4,7 @@
 //! listing and download is audited.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,15 +15,19 @@ use utoipa_axum::routes;
 
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
-use crate::consultation::routes::{load_visible, sees_clinical};
 use crate::consultation::store::ConsultationRow;
+use crate::consultation::visible::{load_visible, sees_clinical};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiPath;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_recordings))
         .routes(routes!(recording_file))

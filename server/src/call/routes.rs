@@ -6,12 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use ferry_signaling::origin::AllowedOrigins;
+use ferry_signaling::room::Rooms;
 use ferry_signaling::session::{self, Hooks, Limits, Participant};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -19,6 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::consented_recording::Recordings;
 use super::{admission, CallHooks};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
@@ -28,11 +30,21 @@ use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
 /// The signalling WebSocket, outside `/api/v1` because it is not a JSON API.
-pub fn signal_router() -> Router<AppState> {
+pub fn signal_router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+    Rooms: FromRef<S>,
+    Recordings: FromRef<S>,
+{
     Router::new().route("/signal/{consultation}", get(signal))
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(ice_servers))
 }
 
@@ -40,6 +52,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// upgrade, so a refusal is an ordinary HTTP error with the API's body.
 async fn signal(
     State(state): State<AppState>,
+    State(rooms): State<Rooms>,
+    State(recordings): State<Recordings>,
     headers: HeaderMap,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
@@ -67,10 +81,9 @@ async fn signal(
     let hooks: Arc<dyn Hooks> = Arc::new(CallHooks {
         db: state.db.clone(),
         refused: state.metrics.signal_refused.clone(),
-        recordings: state.recordings.clone(),
+        recordings,
         session: state.sessions.watch(caller.session_id, caller.user_id),
     });
-    let rooms = state.rooms.clone();
     let who = Participant {
         room: id.to_string(),
         peer,

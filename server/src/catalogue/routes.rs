@@ -1,7 +1,7 @@
 //! `/catalogue`: administrators keep the graded diagnosis catalogue, one entry
 //! at a time or as a whole CSV file.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -19,7 +19,11 @@ use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_entries, add_entry))
         .routes(routes!(delete_entry))

@@ -10,6 +10,7 @@
 pub mod oncall;
 pub mod routes;
 pub mod store;
+pub mod visible;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

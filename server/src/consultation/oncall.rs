@@ -3,7 +3,7 @@
 //! case. An emergency nobody accepts within `emergency_escalation_seconds` is
 //! escalated: marked on the consultation and announced to every scheduler.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::routes::{load_visible, view};
 use super::store;
+use super::visible::{load_visible, view};
 use super::{ConsultationView, Status};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
@@ -26,7 +26,11 @@ use crate::roster::{parse_instant, store as roster_store};
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(add_shift, list_shifts))
         .routes(routes!(on_call_queue))

@@ -1,6 +1,6 @@
 //! `/consultations`: request, list, open, and move along the state machine.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -8,74 +8,32 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::store::{self, ConsultationRow, Viewer};
+use super::store::{self, ConsultationRow};
+use super::visible::{load_visible, sees_clinical, view, viewer};
 use super::{ConsultationView, NewConsultation, Status, StatusChange, Urgency};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::booking::{store as booking_store, BookingStatus};
-use crate::db::Tx;
+
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::imaging::Imaging;
 use crate::notify::Outbox;
-use crate::policy::{self, CARE_ROLES};
+use crate::policy;
 use crate::roster::store as roster_store;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+    Imaging: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(request_consultation, list_consultations))
         .routes(routes!(get_consultation))
         .routes(routes!(change_status))
-}
-
-pub fn viewer(caller: &Caller, now: i64) -> Viewer {
-    Viewer {
-        clinician_facility: policy::scope_facility(caller),
-        expert_id: if caller.has(Role::Expert) {
-            caller.user_id
-        } else {
-            -1
-        },
-        scheduler_facility: if caller.has(Role::Scheduler) {
-            caller.facility_id
-        } else {
-            -1
-        },
-        now,
-    }
-}
-
-/// Clinical content is for those who treat; schedulers see the logistics.
-pub fn sees_clinical(caller: &Caller) -> bool {
-    CARE_ROLES.iter().any(|role| caller.has(*role))
-}
-
-/// Loads a consultation the caller may see, or 404 (a consultation the caller
-/// cannot see is not acknowledged to exist).
-pub async fn load_visible(
-    tx: &mut Tx,
-    caller: &Caller,
-    id: i64,
-    now: i64,
-) -> ApiResult<ConsultationRow> {
-    let visible = store::is_visible(tx, viewer(caller, now), id).await?;
-    let row = store::get(tx, id).await?;
-    match row {
-        Some(row) if visible => Ok(row),
-        _ => Err(ApiError::NotFound {
-            what: "consultation",
-        }),
-    }
-}
-
-pub async fn view(
-    tx: &mut Tx,
-    caller: &Caller,
-    row: &ConsultationRow,
-) -> ApiResult<ConsultationView> {
-    let studies = store::studies(tx, row.id).await?;
-    Ok(row.view(studies, sees_clinical(caller)))
 }
 
 fn check_text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<String> {
@@ -108,6 +66,7 @@ const MAX_STUDIES: usize = 50;
     security(("bearer" = [])))]
 async fn request_consultation(
     State(state): State<AppState>,
+    State(imaging): State<Imaging>,
     caller: Caller,
     ApiJson(body): ApiJson<NewConsultation>,
 ) -> ApiResult<(StatusCode, Json<ConsultationView>)> {
@@ -133,7 +92,7 @@ async fn request_consultation(
     // Read through the store's pool before the write transaction opens.
     let mut found = Vec::with_capacity(studies.len());
     for uid in &studies {
-        let study = state.imaging.named_study(uid).await?;
+        let study = imaging.named_study(uid).await?;
         found.push((uid.clone(), study));
     }
     let now = now_ms();

@@ -19,6 +19,7 @@ use crate::referral::{self, Direction, NewReferral};
 use crate::user::{self, NewUser};
 
 mod schedule;
+pub mod studies;
 
 pub const MARKER: &str = "demo_seeded";
 
@@ -297,7 +298,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
 
 /// Every study asked to be read goes to the tertiary hospital's worklist,
 /// whose radiologist is a reading lead. The requests themselves come with the
-/// demo studies ([`crate::imaging::demo`]).
+/// demo studies ([`studies`]).
 async fn seed_reading(tx: &mut Tx, tertiary: i64, radiologist: i64) -> Result<(), DemoError> {
     let now = crate::time::now_ms();
     sqlx::query(

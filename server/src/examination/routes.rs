@@ -3,7 +3,7 @@
 //! patient's examinations across member facilities, record that one was done
 //! or withdraw it.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,14 +14,20 @@ use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::imaging::Imaging;
+use crate::patient::access::authorize;
 use crate::patient::check_optional;
-use crate::patient::routes::authorize;
 use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 use ferry_dicom_store::index::StudyRow;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+    Imaging: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_examinations, request_examination))
         .routes(routes!(record_performed))
@@ -167,6 +173,7 @@ async fn list_examinations(
     security(("bearer" = [])))]
 async fn record_performed(
     State(state): State<AppState>,
+    State(imaging): State<Imaging>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<Performed>,
@@ -185,7 +192,7 @@ async fn record_performed(
     // Read through the store's pool before the write transaction opens.
     let named = match uid {
         Some(uid) => {
-            let study = state.imaging.named_study(&uid).await?;
+            let study = imaging.named_study(&uid).await?;
             Some((uid, study))
         }
         None => None,

@@ -8,7 +8,10 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use jiff::tz::TimeZone;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -273,4 +276,28 @@ async fn resolve_parent(
     })?;
     parent_must_be_higher(tier, parent.tier())?;
     Ok(Some((parent.id, parent.tier())))
+}
+
+/// The zone to answer in: `tz` if given, else the caller's facility's.
+pub async fn caller_zone(
+    conn: &mut sqlx::AnyConnection,
+    caller: &Caller,
+    tz: Option<&str>,
+) -> ApiResult<TimeZone> {
+    if let Some(name) = tz.map(str::trim).filter(|n| !n.is_empty()) {
+        return TimeZone::get(name).map_err(|_| {
+            ApiError::invalid(
+                "invalid_time_zone",
+                "tz",
+                "tz must be an IANA time zone, e.g. Asia/Shanghai",
+            )
+        });
+    }
+    let name: Option<String> = sqlx::query_scalar("SELECT time_zone FROM facility WHERE id = $1")
+        .bind(caller.facility_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(name
+        .and_then(|n| TimeZone::get(&n).ok())
+        .unwrap_or(TimeZone::UTC))
 }

@@ -1,6 +1,6 @@
 //! `/facilities`: everyone signed in reads them; administrators change them.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,11 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::policy;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_facilities, create_facility))
         .routes(routes!(get_facility, update_facility))

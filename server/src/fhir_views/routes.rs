@@ -1,6 +1,6 @@
 //! `/fhir/Schedule`, `/fhir/Slot`, `/fhir/Appointment`, `/fhir/ServiceRequest`.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderName};
 use axum::Json;
 use serde::Deserialize;
@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use crate::auth::{Caller, Role};
 use crate::booking::{availability, store as booking_store};
-use crate::consultation::routes::{sees_clinical, viewer};
 use crate::consultation::store as consultation_store;
+use crate::consultation::visible::{sees_clinical, viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::policy;
@@ -31,7 +31,11 @@ fn fhir(resources: Vec<Value>) -> Fhir {
     )
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(fhir_schedules))
         .routes(routes!(fhir_slots))

@@ -11,6 +11,8 @@ pub mod routes;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::time::Waits;
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConsultationCount {
     /// `YYYY-MM`.
@@ -29,35 +31,6 @@ pub struct ReferralCount {
     pub down_sent: i64,
     pub up_received: i64,
     pub down_received: i64,
-}
-
-/// A distribution of waits, in minutes.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct Waits {
-    pub count: usize,
-    pub median_minutes: Option<f64>,
-    pub p90_minutes: Option<f64>,
-}
-
-impl Waits {
-    pub fn of(mut millis: Vec<i64>) -> Waits {
-        millis.sort_unstable();
-        Waits {
-            count: millis.len(),
-            median_minutes: percentile(&millis, 50.0),
-            p90_minutes: percentile(&millis, 90.0),
-        }
-    }
-}
-
-/// Nearest-rank percentile of sorted values, in minutes.
-fn percentile(sorted: &[i64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    let value = sorted[rank.clamp(1, sorted.len()) - 1];
-    Some((value as f64 / 60_000.0 * 10.0).round() / 10.0)
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -81,19 +54,4 @@ pub struct Figures {
     /// Remote reading: from request to signed final report, per priority and
     /// reading facility, against the target turnaround.
     pub reading_turnaround: Vec<crate::reading::turnaround::ReadingTurnaround>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let minutes: Vec<i64> = (1..=10).map(|m| m * 60_000).collect();
-        let waits = Waits::of(minutes);
-        assert_eq!(waits.count, 10);
-        assert_eq!(waits.median_minutes, Some(5.0));
-        assert_eq!(waits.p90_minutes, Some(9.0));
-        assert_eq!(Waits::of(Vec::new()).median_minutes, None);
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::Json;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -12,15 +12,20 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ConsultationCount, Figures, ReferralCount, Waits};
+use super::{ConsultationCount, Figures, ReferralCount};
 use crate::auth::Caller;
-use crate::booking::routes::caller_zone;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
+use crate::facility::caller_zone;
 use crate::policy;
 use crate::state::AppState;
+use crate::time::Waits;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new().routes(routes!(operating_figures))
 }
 

@@ -26,7 +26,7 @@ impl Imaging {
             return Ok(None);
         };
         tracing::Span::current().record("user_id", session.user_id);
-        let roles = crate::user::store::roles_of(pool, session.user_id)
+        let roles = crate::auth::store::roles_of(pool, session.user_id)
             .await
             .map_err(failed)?;
         let mut conn = pool.acquire().await.map_err(failed)?;

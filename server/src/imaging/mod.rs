@@ -9,7 +9,6 @@
 //! - [`dimse`]: `DimseService` for the DIMSE listener: a calling AE title is
 //!   admitted when a facility registered it (see [`crate::modality`]), and what
 //!   it sends is filed under that facility.
-//! - [`demo`]: the demo studies of `ferry serve --demo`.
 //! - [`import`]: `ferry dicom import`, a folder through the same ingest.
 //!
 //! Both doors link a new study to the consortium patient whose record number
@@ -19,7 +18,6 @@
 //! is ([`dimse`]).
 
 pub mod access;
-pub mod demo;
 pub mod dimse;
 pub mod import;
 mod tally;
@@ -105,6 +103,10 @@ impl Imaging {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// After instances went into a study: links it to a consortium patient

@@ -2,7 +2,7 @@
 //! register and remove a facility's modalities; the facility's own staff may
 //! list them.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,11 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::policy;
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_modalities, create_modality))
         .routes(routes!(delete_modality))

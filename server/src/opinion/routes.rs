@@ -1,7 +1,7 @@
 //! `/consultations/{id}/opinions` and `/opinions/{id}`: draft, edit, sign and
 //! amend the expert's opinion.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,8 +12,8 @@ use super::{check_codes, check_findings, content_digest, NewOpinion, OpinionPatc
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::booking::{store as booking_store, BookingStatus};
-use crate::consultation::routes::{load_visible, sees_clinical};
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
+use crate::consultation::visible::{load_visible, sees_clinical};
 use crate::consultation::Status;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -22,7 +22,11 @@ use crate::notify::Outbox;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_opinions, draft_opinion))
         .routes(routes!(edit_opinion))

@@ -2,6 +2,7 @@
 //! member facilities register them (matched on the national identifier); each
 //! registration is a record with that facility's own record number.
 
+pub mod access;
 pub mod routes;
 pub mod store;
 

@@ -1,7 +1,7 @@
 //! `/patients`: register, search, read and correct patients. Every read and
 //! change is audited in the same transaction, including refused reads.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -9,8 +9,9 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::authorize;
 use super::{store, NewPatient, PatientPatch, PatientView};
-use crate::audit::{self, Action, AuditEntry, Outcome};
+use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -18,7 +19,11 @@ use crate::policy::{self, PatientAccess, CARE_ROLES};
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(search_patients, register_patient))
         .routes(routes!(get_patient, update_patient))
@@ -222,36 +227,4 @@ async fn update_patient(
     let view = store::view(&mut tx, row).await?;
     tx.commit().await?;
     Ok(Json(view))
-}
-
-/// Loads a patient and resolves the caller's access to them. A refusal is
-/// audited and committed on its own before the error is returned, so failed
-/// attempts to open a record stay on the trail.
-pub(crate) async fn authorize(
-    mut tx: crate::db::Tx,
-    caller: &Caller,
-    patient_id: i64,
-    subtype: &str,
-) -> ApiResult<(crate::db::Tx, PatientAccess, store::PatientRow)> {
-    let row = store::get(&mut tx, patient_id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "patient" })?;
-    match policy::patient_access(&mut tx, caller, patient_id, now_ms()).await? {
-        Some(access) => Ok((tx, access, row)),
-        None => {
-            audit::append(
-                &mut tx,
-                &caller.actor(),
-                AuditEntry::new(Action::Read, subtype)
-                    .outcome(Outcome::Failure)
-                    .entity("patient", patient_id)
-                    .patient(patient_id)
-                    .facility(caller.facility_id)
-                    .detail(serde_json::json!({ "reason": "out_of_scope" })),
-            )
-            .await?;
-            tx.commit().await?;
-            Err(policy::out_of_scope())
-        }
-    }
 }

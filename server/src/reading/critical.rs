@@ -4,7 +4,7 @@
 //! the requesting facility's other clinicians, any of whom may then
 //! acknowledge it. Every step is audited.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -23,7 +23,11 @@ use crate::policy::require_any;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_critical))
         .routes(routes!(acknowledge))

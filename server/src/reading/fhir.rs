@@ -3,7 +3,7 @@
 //! (`/fhir/DiagnosticReport`), each the newest signed version of a request's
 //! report, so another system always reads the report that stands.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use base64::Engine;
@@ -25,7 +25,11 @@ use crate::policy::require_any;
 use crate::state::AppState;
 use crate::time::rfc3339;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(fhir_tasks))
         .routes(routes!(fhir_diagnostic_reports))

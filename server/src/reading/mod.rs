@@ -197,3 +197,13 @@ pub fn check_question(text: &str) -> Result<String, ApiError> {
     }
     Ok(text.to_owned())
 }
+
+/// The modality a study is read as: the first in it that is not itself a
+/// report or a presentation state.
+pub fn study_modality(modalities: &str) -> Option<String> {
+    modalities
+        .split('\\')
+        .map(str::trim)
+        .find(|m| !m.is_empty() && !matches!(*m, "SR" | "KO" | "PR"))
+        .map(str::to_owned)
+}

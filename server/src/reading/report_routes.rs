@@ -1,7 +1,7 @@
 //! `/reading-requests/{id}/reports` and `/reading-reports/{id}`: draft, edit,
 //! sign and amend the report of a reading request.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,11 +20,17 @@ use crate::auth::Caller;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::imaging::Imaging;
 use crate::notify::Outbox;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+    Imaging: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_reports, draft_report))
         .routes(routes!(edit_report))
@@ -299,6 +305,7 @@ async fn edit_report(
     security(("bearer" = [])))]
 async fn sign_report(
     State(state): State<AppState>,
+    State(imaging): State<Imaging>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ReportView>> {
@@ -384,7 +391,7 @@ async fn sign_report(
     outbox.deliver(&state.notifier);
     // The signature stands once committed; filing the SR follows, and the
     // sweeper files it later if the store cannot take it now.
-    super::sr::file_logged(&state, id).await;
+    super::sr::file_logged(&state, &imaging, id).await;
     let mut conn = state.db.pool().acquire().await?;
     let versions = reports::of_request(&mut conn, request.id).await?;
     let row = reports::get(&mut conn, id)

@@ -1,7 +1,7 @@
 //! `/reading-requests`: ask for a reading, follow it, cancel it. Working the
 //! reading facility's worklist is in [`super::worklist`].
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,19 +11,26 @@ use utoipa_axum::routes;
 
 use super::store::{self, Filter, NewRow, RequestRow};
 use super::{
-    check_question, code_text, NewReadingRequest, Priority, ReadingRequestView, TaskStatus,
+    check_question, code_text, study_modality, NewReadingRequest, Priority, ReadingRequestView,
+    TaskStatus,
 };
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::imaging::Imaging;
 use crate::notify::Outbox;
 use crate::policy::{self, require_any};
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+    Imaging: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_requests, create_request))
         .routes(routes!(get_request))
@@ -99,16 +106,6 @@ pub(super) async fn readers_of(tx: &mut Tx, facility_id: i64) -> Result<Vec<i64>
     .await
 }
 
-/// The modality a study is read as: the first in it that is not itself a
-/// report or a presentation state.
-pub(crate) fn study_modality(modalities: &str) -> Option<String> {
-    modalities
-        .split('\\')
-        .map(str::trim)
-        .find(|m| !m.is_empty() && !matches!(*m, "SR" | "KO" | "PR"))
-        .map(str::to_owned)
-}
-
 /// Asks for a reading of a study the caller may see. The request goes to
 /// the worklist the routing rules choose, or to a named reader's.
 #[utoipa::path(post, path = "/reading-requests", tag = "reading", request_body = NewReadingRequest,
@@ -119,6 +116,7 @@ pub(crate) fn study_modality(modalities: &str) -> Option<String> {
     security(("bearer" = [])))]
 async fn create_request(
     State(state): State<AppState>,
+    State(imaging): State<Imaging>,
     caller: Caller,
     ApiJson(body): ApiJson<NewReadingRequest>,
 ) -> ApiResult<(StatusCode, Json<ReadingRequestView>)> {
@@ -132,7 +130,7 @@ async fn create_request(
         _ => String::new(),
     };
     // Read through the store's pool before the write transaction opens.
-    let found = [(uid.clone(), state.imaging.named_study(&uid).await?)];
+    let found = [(uid.clone(), imaging.named_study(&uid).await?)];
     let mut tx = state.db.begin_write().await?;
     policy::check_named_studies(&mut tx, &caller, &found, None, "study_instance_uid").await?;
     let [(_, Some(study))] = found else {

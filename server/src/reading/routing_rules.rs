@@ -7,7 +7,7 @@
 //! lower `precedence`, then the older rule, so a catch-all rule and a
 //! specific exception can live side by side.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,11 @@ use crate::policy::require_admin;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_routes, create_route))
         .routes(routes!(delete_route))

@@ -19,7 +19,7 @@ use super::report::ReportKind;
 use super::report_store::{self as reports, ReportRow};
 use super::store as requests;
 use crate::audit::Actor;
-use crate::imaging::StoredStudy;
+use crate::imaging::{Imaging, StoredStudy};
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -54,7 +54,7 @@ fn reference(series_uid: &str, sop_uid: &str) -> SrReference {
 }
 
 /// Files one signed version's SR; true once it is in the store.
-pub async fn file(state: &AppState, report_id: i64) -> anyhow::Result<bool> {
+pub async fn file(state: &AppState, imaging: &Imaging, report_id: i64) -> anyhow::Result<bool> {
     let mut conn = state.db.pool().acquire().await?;
     let Some(report) = reports::get(&mut conn, report_id).await? else {
         return Ok(false);
@@ -74,7 +74,7 @@ pub async fn file(state: &AppState, report_id: i64) -> anyhow::Result<bool> {
         .context("the report's request is gone")?;
     let versions = reports::of_request(&mut conn, request.id).await?;
     drop(conn);
-    let store = state.imaging.store();
+    let store = imaging.store();
     let study = store
         .study(&request.study_instance_uid)
         .await?
@@ -146,8 +146,7 @@ pub async fn file(state: &AppState, report_id: i64) -> anyhow::Result<bool> {
         expected_study: Some(study.study_uid.clone()),
     };
     store.ingest(&bytes[..], &ctx).await?;
-    state
-        .imaging
+    imaging
         .audit_stored(
             &Actor::system("reading"),
             &[StoredStudy {
@@ -178,8 +177,8 @@ fn previous_signed<'a>(versions: &'a [ReportRow], report: &ReportRow) -> Option<
 
 /// Files an SR, recording a failure for the next attempt instead of
 /// returning it: the signature it belongs to already stands.
-pub async fn file_logged(state: &AppState, report_id: i64) {
-    if let Err(err) = file(state, report_id).await {
+pub async fn file_logged(state: &AppState, imaging: &Imaging, report_id: i64) {
+    if let Err(err) = file(state, imaging, report_id).await {
         tracing::warn!(error = %err, report_id, "filing a report's SR failed; it will be retried");
         let result = sqlx::query(
             "UPDATE reading_report_sr SET attempts = attempts + 1, last_error = $1, last_attempt_at = $2 \
@@ -198,7 +197,7 @@ pub async fn file_logged(state: &AppState, report_id: i64) {
 
 /// Files the SRs of signed versions that are not in the store yet and are
 /// due another attempt, backing off exponentially per report.
-pub async fn file_pending(state: &AppState) -> anyhow::Result<usize> {
+pub async fn file_pending(state: &AppState, imaging: &Imaging) -> anyhow::Result<usize> {
     let now = now_ms();
     let due: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT report_id, attempts, last_attempt_at FROM reading_report_sr \
@@ -214,7 +213,7 @@ pub async fn file_pending(state: &AppState) -> anyhow::Result<usize> {
         if last_attempt.is_some_and(|at| at.saturating_add(wait) > now) {
             continue;
         }
-        file_logged(state, report_id).await;
+        file_logged(state, imaging, report_id).await;
         filed += 1;
     }
     Ok(filed)

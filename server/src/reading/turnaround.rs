@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::Priority;
 use crate::config::Settings;
-use crate::figures::Waits;
+use crate::time::Waits;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReadingTurnaround {

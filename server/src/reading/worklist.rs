@@ -1,7 +1,7 @@
 //! `/worklist`: the reading facility's worklist, and working it: claim,
 //! release, reassign; and the report templates readers start from.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -21,7 +21,11 @@ use crate::policy::require_any;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(worklist))
         .routes(routes!(claim))

@@ -2,7 +2,7 @@
 //! decisions. Clinicians only: a referral is between two facilities' clinical
 //! teams. Every read and change is audited in the same transaction.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -23,7 +23,11 @@ use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_referrals, create_referral))
         .routes(routes!(get_referral))
@@ -59,7 +63,7 @@ async fn create_referral(
     require_clinician(&caller)?;
     let tx = state.db.begin_write().await?;
     let (mut tx, access, _) =
-        crate::patient::routes::authorize(tx, &caller, body.patient_id, "referral.create").await?;
+        crate::patient::access::authorize(tx, &caller, body.patient_id, "referral.create").await?;
     if !access.is_facility_scope() {
         return Err(ApiError::forbidden(
             "patient_out_of_scope",

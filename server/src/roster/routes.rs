@@ -2,7 +2,7 @@
 //! facility). Every change is checked against live bookings before it commits
 //! (`crate::booking::reconcile`).
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,11 @@ use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(list_experts))
         .routes(routes!(get_roster))

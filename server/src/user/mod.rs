@@ -3,6 +3,7 @@
 
 pub mod reset;
 pub mod routes;
+pub mod sign_in;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,7 @@
 //! does it take effect: the target's sessions end and the target is told who
 //! reset it. A request not confirmed within [`RESET_TTL_MS`] lapses.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,11 @@ use crate::time::{now_ms, rfc3339};
 /// How long a reset waits for its second administrator.
 pub const RESET_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(request_reset))
         .routes(routes!(confirm_reset))

@@ -26,18 +26,6 @@ pub async fn credentials(
     .await
 }
 
-pub async fn roles_of<'e, E>(executor: E, user_id: i64) -> Result<Vec<Role>, sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT role FROM user_role WHERE user_id = $1 ORDER BY role")
-            .bind(user_id)
-            .fetch_all(executor)
-            .await?;
-    Ok(names.iter().filter_map(|name| Role::parse(name)).collect())
-}
-
 #[derive(FromRow)]
 struct UserRow {
     id: i64,
@@ -53,7 +41,7 @@ const SELECT_USER: &str =
      FROM app_user u JOIN facility f ON f.id = u.facility_id";
 
 async fn complete(conn: &mut AnyConnection, row: UserRow) -> Result<UserView, sqlx::Error> {
-    let roles = roles_of(&mut *conn, row.id).await?;
+    let roles = crate::auth::store::roles_of(&mut *conn, row.id).await?;
     let specialties: Vec<String> = sqlx::query_scalar(
         "SELECT specialty FROM user_specialty WHERE user_id = $1 ORDER BY specialty",
     )

@@ -11,8 +11,8 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use ferry_dicom_store::{uid, IngestContext};
 
-use super::Imaging;
 use crate::audit::Actor;
+use crate::imaging::Imaging;
 use crate::reading::store::{self as reading_store, NewRow};
 use crate::reading::Priority;
 
@@ -63,13 +63,13 @@ async fn ask_for_reading(
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     let study = imaging
-        .store
+        .store()
         .study(study_uid)
         .await?
         .context("the demo study was just stored")?;
-    let modality = crate::reading::routes::study_modality(&study.modalities)
+    let modality = crate::reading::study_modality(&study.modalities)
         .context("the demo study names its modality")?;
-    let mut tx = imaging.db.begin_write().await?;
+    let mut tx = imaging.db().begin_write().await?;
     let clinician: Option<i64> = sqlx::query_scalar(
         "SELECT u.id FROM app_user u JOIN user_role r ON r.user_id = u.id AND r.role = 'clinician' \
          WHERE u.facility_id = $1 ORDER BY u.id LIMIT 1",
@@ -113,14 +113,14 @@ async fn ask_for_reading(
 /// Seeds the demo studies unless they are there already or the demo
 /// consortium is not. Returns how many studies were stored.
 pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
-    let pool = imaging.db.pool();
+    let pool = imaging.db().pool();
     let seeded: Vec<String> =
         sqlx::query_scalar("SELECT key FROM ferry_meta WHERE key IN ($1, $2)")
-            .bind(crate::demo::MARKER)
+            .bind(super::MARKER)
             .bind(MARKER)
             .fetch_all(pool)
             .await?;
-    if seeded.len() != 1 || seeded[0] != crate::demo::MARKER {
+    if seeded.len() != 1 || seeded[0] != super::MARKER {
         return Ok(0);
     }
     let actor = Actor::system("demo");
@@ -164,10 +164,10 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             patient_id: Some(patient_id),
             expected_study: None,
         };
-        imaging.store.ingest(&bytes[..], &ctx).await?;
+        imaging.store().ingest(&bytes[..], &ctx).await?;
         imaging.after_store(&actor, &study_uid, 1).await;
         if attach {
-            let mut tx = imaging.db.begin_write().await?;
+            let mut tx = imaging.db().begin_write().await?;
             sqlx::query(
                 "INSERT INTO consultation_study (consultation_id, study_instance_uid) \
                  SELECT id, $1 FROM consultation WHERE patient_id = $2",

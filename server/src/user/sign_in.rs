@@ -1,6 +1,6 @@
 //! `POST /auth/login`, `POST /auth/logout`, `GET /me`.
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,15 +9,19 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{password, store, Caller, RequestCtx, SESSION_COOKIE};
 use crate::audit::{self, Actor, AuditEntry, Outcome};
+use crate::auth::{password, store, Caller, RequestCtx, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 use crate::user::{self, UserView};
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
