@@ -4,7 +4,7 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{assert_error, send, spawn_app, spawn_app_with, PASSWORD};
+use crate::support::{assert_error, send, spawn_app, spawn_app_with, PASSWORD};
 
 #[tokio::test]
 async fn login_with_the_right_password_returns_a_token_that_opens_me() {

@@ -7,78 +7,12 @@ use ferry_server::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{send, spawn_app, TestApp, TestUser};
+use crate::support::authz::*;
+use crate::support::{send, spawn_app, TestApp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Site {
-    /// The island clinic where the patient is registered.
-    Own,
-    /// Another island clinic.
-    Other,
-}
-
-pub struct Row {
-    pub method: Method,
-    /// The route template as the OpenAPI document spells it.
-    pub template: &'static str,
-    pub path: String,
-    pub body: Option<Box<dyn Fn(usize) -> Value>>,
-    pub allowed: fn(Role, Site) -> bool,
-    pub public: bool,
-    /// An endpoint that streams: judged on its status, its body never read.
-    pub stream: bool,
-    /// A record the caller may not see answers 404 rather than 403, so its
-    /// existence is not confirmed: both count as a refusal.
-    pub hidden: bool,
-    /// A CSV body instead of JSON.
-    pub csv: Option<&'static str>,
-}
-
-pub fn row(
-    method: Method,
-    template: &'static str,
-    path: String,
-    allowed: fn(Role, Site) -> bool,
-) -> Row {
-    Row {
-        method,
-        template,
-        path,
-        body: None,
-        allowed,
-        public: false,
-        stream: false,
-        hidden: false,
-        csv: None,
-    }
-}
-
-pub fn with_body(mut row: Row, body: impl Fn(usize) -> Value + 'static) -> Row {
-    row.body = Some(Box::new(body));
-    row
-}
-
-pub fn everyone(_: Role, _: Site) -> bool {
-    true
-}
-fn admin_only(role: Role, _: Site) -> bool {
-    role == Role::Admin
-}
-fn own_site_or_admin(role: Role, site: Site) -> bool {
-    role == Role::Admin || site == Site::Own
-}
-fn care_roles(role: Role, _: Site) -> bool {
-    matches!(role, Role::Clinician | Role::Expert | Role::Radiologist)
-}
-fn clinicians(role: Role, _: Site) -> bool {
-    role == Role::Clinician
-}
-fn own_clinician_or_expert(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Expert)
-}
-fn own_clinician(role: Role, site: Site) -> bool {
-    role == Role::Clinician && site == Site::Own
-}
+mod reading;
+mod referrals;
+mod scheduling;
 
 #[tokio::test]
 async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
@@ -88,7 +22,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         .patient_at(c.island_a, "110101199001010011", "A-1")
         .await;
 
-    let mut callers: Vec<(Role, Site, TestUser)> = Vec::new();
+    let mut callers: Vec<Caller> = Vec::new();
     for role in Role::ALL {
         for (site, facility) in [(Site::Own, c.island_a), (Site::Other, c.island_b)] {
             let name = format!(
@@ -113,10 +47,10 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     let grant_id = grant["id"].as_i64().expect("grant id");
 
-    let referrals = crate::authz_referrals::arrange(&app, &c, patient, &callers).await;
+    let referrals = referrals::arrange(&app, &c, patient, &callers).await;
     let tertiary = c.tertiary;
-    let scheduling = crate::authz_scheduling::rows(&app, &callers, patient).await;
-    let reading = crate::authz_reading::rows(&app, &c, &callers).await;
+    let scheduling = scheduling::rows(&app, &callers, patient).await;
+    let reading = reading::rows(&app, &c, &callers).await;
     let county = c.county;
     let modality = {
         let mut tx = app.db.begin_write().await.expect("a transaction");
@@ -274,7 +208,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         ),
     ]
     .into_iter()
-    .chain(crate::authz_referrals::rows(&referrals, patient, county))
+    .chain(referrals::rows(&referrals, patient, county))
     .chain(vec![
         // After the patient rows: breaking the glass widens the caller's scope.
         with_body(
@@ -373,12 +307,9 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             };
             let allowed = (row.allowed)(*role, *site);
             let ok = if allowed {
-                status != StatusCode::FORBIDDEN
-                    && status != StatusCode::UNAUTHORIZED
-                    && !status.is_server_error()
+                is_allowed(status)
             } else {
-                (status == StatusCode::FORBIDDEN || (row.hidden && status == StatusCode::NOT_FOUND))
-                    && body["error"]["code"].is_string()
+                is_refused(status, &body, row.hidden)
             };
             if !ok {
                 failures.push(format!(
@@ -436,7 +367,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     );
 }
 
-async fn logout_is_allowed_for_every_role(app: &TestApp, callers: &[(Role, Site, TestUser)]) {
+async fn logout_is_allowed_for_every_role(app: &TestApp, callers: &[Caller]) {
     for (role, _, user) in callers {
         let (status, _) =
             send(app.request(Method::POST, "/api/v1/auth/logout", Some(&user.token))).await;
@@ -478,5 +409,16 @@ async fn a_clinician_searching_sees_only_patients_in_scope() {
         found,
         json!([]),
         "another facility's clinician sees nothing"
+    );
+
+    // Nor can they open the record by its id.
+    let path = format!("/api/v1/patients/{patient}");
+    let (status, body) = app.get(&path, &own.token).await;
+    assert_allowed(status, &body, "the own clinician opens the record");
+    let (status, body) = app.get(&path, &other.token).await;
+    assert_refused(
+        status,
+        &body,
+        "another facility's clinician opens the record",
     );
 }

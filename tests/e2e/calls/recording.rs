@@ -15,50 +15,48 @@ use ferry_signaling::room::{Rooms, QUEUE};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio::time::{sleep, timeout, Instant};
+use tokio::time::{sleep, Instant};
 
-use crate::browser::{Browser, BROWSER_PATIENCE};
-use crate::calls::accepted;
-use crate::helpers::{assert_error, spawn_app, TestApp, TestUser};
-use crate::scheduling::desk;
+use crate::support::browser::{Browser, BROWSER_PATIENCE};
+use crate::support::calls::accepted;
+use crate::support::scheduling::desk;
+use crate::support::wait_until;
+use crate::support::{assert_error, spawn_app, TestApp, TestUser};
 
 /// Waits until `page`'s connection to `peer` is connected and sends video.
 async fn sending_video(browser: &mut Browser, page: &str, peer: &str) {
-    let deadline = Instant::now() + BROWSER_PATIENCE;
-    loop {
-        let stats = browser.stats(page).await;
-        let sent = stats[peer]["outbound_video"]["packets_sent"]
-            .as_u64()
-            .unwrap_or(0);
-        // Packets flow once DTLS is done, a moment before the connection
-        // reports itself connected.
-        if sent > 0 && stats[peer]["connection"] == "connected" {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{page} sends no video to {peer}: {stats}"
-        );
-        sleep(Duration::from_millis(250)).await;
-    }
+    wait_until(
+        &format!("{page} sends video to {peer}"),
+        BROWSER_PATIENCE,
+        async || {
+            let stats = browser.stats(page).await;
+            let sent = stats[peer]["outbound_video"]["packets_sent"]
+                .as_u64()
+                .unwrap_or(0);
+            // Packets flow once DTLS is done, a moment before the connection
+            // reports itself connected.
+            sent > 0 && stats[peer]["connection"] == "connected"
+        },
+    )
+    .await;
 }
 
 /// The consultation's recordings, once none is still recording.
 async fn finished_recordings(app: &TestApp, user: &TestUser, id: i64) -> Vec<Value> {
     let path = format!("/api/v1/consultations/{id}/recordings");
-    let found = timeout(BROWSER_PATIENCE, async {
-        loop {
+    wait_until(
+        "the recording is finished and listed",
+        BROWSER_PATIENCE,
+        async || {
             let (status, body) = app.get(&path, &user.token).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let list = body.as_array().cloned().unwrap_or_default();
-            if list.iter().all(|r| !r["ended_at"].is_null()) {
-                return list;
-            }
-            sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
-    found.expect("the recording is finished and listed in time")
+            list.iter()
+                .all(|r| !r["ended_at"].is_null())
+                .then_some(list)
+        },
+    )
+    .await
 }
 
 /// (presentation time in 90 kHz ticks, frame bytes) of every IVF frame.
@@ -151,6 +149,8 @@ async fn with_everyones_consent_the_call_is_recorded_until_one_withdraws() {
     let heard = browser.wait_for("expert", |m| m["type"] == "consent").await;
     assert_eq!(heard["peer"], clinician.as_str(), "{heard}");
     assert_eq!(heard["recording"], true, "{heard}");
+    // An absence cannot be polled for: give the server the moment in which
+    // it would have started a recorder had one consent been enough.
     sleep(Duration::from_millis(500)).await;
     assert_eq!(
         app.count("call_recording").await,
@@ -168,6 +168,8 @@ async fn with_everyones_consent_the_call_is_recorded_until_one_withdraws() {
         sending_video(&mut browser, page, "recorder").await;
     }
     let sending_since = Instant::now();
+    // The recording's length is what is checked below, against how long the
+    // browsers sent: time itself is the thing tested.
     sleep(Duration::from_secs(4)).await;
 
     browser.consent("clinician", false).await;
@@ -284,19 +286,16 @@ async fn without_everyones_consent_nothing_is_recorded() {
 
     // A real call between the two browsers, for a while.
     let expert = d.expert.id.to_string();
-    let deadline = Instant::now() + BROWSER_PATIENCE;
-    loop {
+    wait_until("the browsers are in a call", BROWSER_PATIENCE, async || {
         let stats = browser.stats("clinician").await;
-        if stats[expert.as_str()]["inbound_video"]["frames_decoded"]
+        stats[expert.as_str()]["inbound_video"]["frames_decoded"]
             .as_u64()
             .unwrap_or(0)
             > 30
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no call: {stats}");
-        sleep(Duration::from_millis(250)).await;
-    }
+    })
+    .await;
+    // Nobody consented, and no recorder may join however long the call goes
+    // on: an absence, so the call runs for a while before it is checked.
     sleep(Duration::from_secs(2)).await;
     let stats = browser.stats("clinician").await;
     assert!(stats.get("recorder").is_none(), "{stats}");

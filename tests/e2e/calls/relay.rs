@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use tokio::net::UdpSocket;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
-use tokio::time::{sleep, timeout, Instant};
+use tokio::time::{sleep, timeout};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder, RTCIceCandidateInit,
@@ -25,10 +25,11 @@ use webrtc::peer_connection::{
     SettingEngineBuilder,
 };
 
-use crate::calls::{accepted, join, next, send, Socket};
-use crate::helpers::{spawn_app_with, TestApp, TestUser};
-use crate::peers::{round_trip, Events, Gathered, PATIENCE};
-use crate::scheduling::desk;
+use crate::support::calls::{accepted, join, next, send, Socket};
+use crate::support::peers::{round_trip, Events, Gathered, PATIENCE};
+use crate::support::scheduling::desk;
+use crate::support::{poll_until, wait_until};
+use crate::support::{spawn_app_with, TestApp, TestUser};
 
 /// How long a call without candidates is watched in case it opens anyway.
 /// With none on either side ICE has no pair to check, so nothing can open
@@ -103,12 +104,16 @@ impl Coturn {
             .kill_on_drop(true)
             .spawn()
             .expect("coturn is installed at /usr/bin/turnserver");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
+        // Some(false): coturn exited, so this port is given up at once.
+        let answered = poll_until(Duration::from_secs(10), async || {
             if process.try_wait().ok().flatten().is_some() {
-                return None;
+                return Some(false);
             }
-            if answers_stun(port).await {
+            answers_stun(port).await.then_some(true)
+        })
+        .await;
+        match answered {
+            Some(true) => {
                 return Some(Coturn {
                     port,
                     relay_ports,
@@ -116,9 +121,10 @@ impl Coturn {
                     log,
                     _process: process,
                     _dir: dir,
-                });
+                })
             }
-            sleep(Duration::from_millis(50)).await;
+            Some(false) => return None,
+            None => {}
         }
         eprintln!(
             "coturn did not answer STUN on port {port} within 10 s; its log:\n{}",
@@ -134,16 +140,14 @@ impl Coturn {
     /// Waits for coturn to log that it refused `username`: the proof that a
     /// peer without a relay asked this server and was turned away, rather
     /// than never reaching it.
-    async fn refused(&self, username: &str) -> bool {
+    async fn logs_refusal(&self, username: &str, case: &str) {
         let line = format!("Cannot find credentials of user <{username}>");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(&line)) {
-                return true;
-            }
-            sleep(Duration::from_millis(50)).await;
-        }
-        false
+        wait_until(
+            &format!("{case}: coturn logs refusing {username}"),
+            Duration::from_secs(5),
+            async || std::fs::read_to_string(&self.log).is_ok_and(|log| log.contains(&line)),
+        )
+        .await;
     }
 }
 
@@ -417,9 +421,13 @@ async fn lapsed(username: &str) {
     };
     // coturn compares with a clock it advances about once a second, and it
     // lags under load: one more second keeps "lapsed" lapsed for it too.
-    while now() <= expiry + 1 {
-        sleep(Duration::from_millis(100)).await;
+    // Time itself is what is tested here (a credential that has expired), so
+    // this sleeps out the wall clock rather than polling the server.
+    let expired_at = UNIX_EPOCH + Duration::from_secs(expiry + 2);
+    if let Ok(left) = expired_at.duration_since(SystemTime::now()) {
+        sleep(left).await;
     }
+    assert!(now() > expiry + 1, "the clock reached the expiry");
 }
 
 /// Ferry configured with `coturn` as its STUN and TURN server, minting
@@ -508,10 +516,7 @@ async fn wrong_or_expired_turn_credentials_get_no_relay() {
         );
         assert!(!opened, "{case}: the data channel opened without a relay");
         for username in [&clinician.turn_username, &expert.turn_username] {
-            assert!(
-                coturn.refused(username).await,
-                "{case}: coturn did not log refusing {username}"
-            );
+            coturn.logs_refusal(username, case).await;
         }
     }
 }

@@ -9,84 +9,13 @@ use futures_util::{SinkExt, StreamExt};
 use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
-use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday, Desk};
+use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Puts a consultation straight into `scheduled` with the desk's expert, as
-/// an on-call acceptance would: no booked slot, so the call is open at once.
-pub async fn accepted(app: &TestApp, d: &Desk) -> i64 {
-    let id = consultation(app, d, "routine").await;
-    sqlx::query("UPDATE consultation SET status = 'scheduled', expert_id = $1 WHERE id = $2")
-        .bind(d.expert.id)
-        .bind(id)
-        .execute(app.db.pool())
-        .await
-        .expect("scheduled");
-    id
-}
-
-/// Opens the signalling socket; the HTTP refusal when there is one.
-pub async fn open(app: &TestApp, user: &TestUser, id: i64) -> Result<Socket, (StatusCode, Value)> {
-    let url = app.url(&format!("/signal/{id}")).replacen("http", "ws", 1);
-    let mut request = url.into_client_request().expect("a request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", user.token).parse().expect("a header"),
-    );
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((socket, _)) => Ok(socket),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let status = StatusCode::from_u16(response.status().as_u16()).expect("a status");
-            let body = response
-                .body()
-                .as_ref()
-                .and_then(|b| serde_json::from_slice(b).ok())
-                .unwrap_or(Value::Null);
-            Err((status, body))
-        }
-        Err(other) => panic!("connecting: {other}"),
-    }
-}
-
-pub async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .expect("sent");
-}
-
-/// The next JSON message, skipping pings.
-pub async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket is open")
-            .expect("a frame");
-        match frame {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
-            Message::Close(frame) => {
-                return json!({ "closed": frame.map(|f| f.reason.to_string()) })
-            }
-            _ => continue,
-        }
-    }
-}
-
-pub async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Socket, Value) {
-    let mut socket = open(app, user, id).await.expect("admitted");
-    send(&mut socket, json!({ "type": "join", "v": 1 })).await;
-    let joined = next(&mut socket).await;
-    assert_eq!(joined["type"], "joined", "{joined}");
-    (socket, joined)
-}
+use crate::support::calls::{accepted, join, next, open, send};
+use crate::support::wait_until;
 
 async fn count(app: &TestApp, sql: &str, id: i64) -> i64 {
     sqlx::query_scalar(sql)
@@ -157,15 +86,10 @@ async fn clinician_and_expert_meet_and_the_call_is_recorded() {
     let left = next(&mut clinician).await;
     assert_eq!(left["type"], "peer-left", "{left}");
     assert_eq!(left["reason"], "left");
-    let mut ended = 0;
-    for _ in 0..40 {
-        ended = count(&app, "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NOT NULL", id).await;
-        if ended == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(ended, 1, "the call ended when the expert left");
+    wait_until("the call ends when the expert leaves", Duration::from_secs(5), async || {
+        count(&app, "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NOT NULL", id).await == 1
+    })
+    .await;
     let events: Vec<String> = sqlx::query_scalar(
         "SELECT subtype FROM audit_event WHERE entity_type = 'consultation' AND entity_id = $1 \
          AND subtype LIKE 'call.%' ORDER BY seq",
@@ -250,10 +174,10 @@ async fn malformed_oversized_and_misdirected_messages_are_refused_without_ending
     assert_eq!(consents, 0);
     send(&mut socket, json!({ "type": "ping" })).await;
     assert_eq!(next(&mut socket).await["type"], "pong", "still open");
-    let (_, metrics) = crate::helpers::send(app.request(
+    let (_, metrics) = crate::support::send(app.request(
         reqwest::Method::GET,
         "/metrics",
-        Some(crate::helpers::METRICS_TOKEN),
+        Some(crate::support::METRICS_TOKEN),
     ))
     .await;
     let metrics = metrics.as_str().unwrap_or_default().to_owned();
@@ -411,14 +335,14 @@ async fn ice_servers_carry_turn_credentials_that_a_turn_server_with_the_secret_a
 #[tokio::test]
 async fn the_demo_clinician_and_expert_can_join_the_accepted_urgent_consultation_at_once() {
     let app = spawn_app().await;
-    ferry_server::demo::seed(&app.db, Some(crate::helpers::PASSWORD.to_owned()))
+    ferry_server::demo::seed(&app.db, Some(crate::support::PASSWORD.to_owned()))
         .await
         .expect("seed")
         .expect("seeded");
     let mut users = Vec::new();
     for name in ["demo-clinician", "demo-expert"] {
         let body: Value = app
-            .login(name, crate::helpers::PASSWORD)
+            .login(name, crate::support::PASSWORD)
             .await
             .json()
             .await
@@ -600,7 +524,7 @@ async fn an_invited_radiologist_joins_the_call_until_the_invitation_is_withdrawn
     let calls = "SELECT COUNT(*) FROM consultation_call WHERE consultation_id = $1";
     assert_eq!(count(&app, calls, id).await, 0);
 
-    let (status, _) = crate::helpers::send(app.request(
+    let (status, _) = crate::support::send(app.request(
         reqwest::Method::DELETE,
         &format!("{path}/{}", radiologist.id),
         Some(&d.clinician.token),

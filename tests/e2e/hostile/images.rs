@@ -13,8 +13,8 @@ use reqwest::{header, StatusCode};
 use serde_json::Value;
 
 use super::stow::{child_with_clinician, Child};
-use crate::dicom_files::{fixture, fresh_uid};
-use crate::hostile::{assert_under_ceiling, peak_rss};
+use crate::support::dicom_files::{fixture, fresh_uid};
+use crate::support::memory::{assert_under_ceiling, peak_rss};
 
 const MIB: u64 = 1024 * 1024;
 

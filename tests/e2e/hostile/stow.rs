@@ -13,10 +13,10 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dicom_files::study;
-use crate::durability::{spawn_server, ChildServer};
-use crate::helpers::{send, spawn_app, spawn_app_with, TestApp, PASSWORD};
-use crate::hostile::{assert_under_ceiling, peak_rss};
+use crate::support::child_server::{spawn_server, ChildServer};
+use crate::support::dicom_files::study;
+use crate::support::memory::{assert_under_ceiling, peak_rss};
+use crate::support::{send, spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 const MIB: u64 = 1024 * 1024;
 

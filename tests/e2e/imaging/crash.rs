@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use dicom_dictionary_std::tags;
 use ferry_server::auth::Role;
-use futures_util::StreamExt;
-use reqwest::{header, StatusCode};
+use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::dicom_files::{register_modality, study};
-use crate::durability::{spawn_server, ChildServer};
-use crate::helpers::{spawn_app, TestApp};
+use crate::support::child_server::{spawn_server, ChildServer};
+use crate::support::dicom_files::{register_modality, study, upload};
+use crate::support::wait_until;
+use crate::support::{spawn_app, TestApp};
 
 const ROUNDS: usize = 3;
 /// Instances offered through each door per round.
@@ -55,7 +55,7 @@ fn data_set(file: &[u8]) -> &[u8] {
 /// C-STORE can be compared with the file byte for byte.
 async fn as_sent_by_dcmtk(path: &Path) {
     let path = path.to_str().expect("a UTF-8 path");
-    let out = crate::dicom_files::dcmtk("dcmconv", &["+e", "-p", path, path]).await;
+    let out = crate::support::dicom_files::dcmtk("dcmconv", &["+e", "-p", path, path]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -69,7 +69,7 @@ async fn push(port: String, files: Vec<PathBuf>) -> Vec<PathBuf> {
     let mut args = vec!["-v", "-aet", "ISLAND-CT", "-aec", "FERRY", "127.0.0.1"];
     args.push(&port);
     args.extend(files.iter().map(|p| p.to_str().expect("a UTF-8 path")));
-    let out = crate::dicom_files::dcmtk("storescu", &args).await;
+    let out = crate::support::dicom_files::dcmtk("storescu", &args).await;
     let log =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let mut sending = None;
@@ -82,50 +82,6 @@ async fn push(port: String, files: Vec<PathBuf>) -> Vec<PathBuf> {
         }
     }
     acknowledged
-}
-
-/// Uploads `files` one STOW-RS request each, four at a time; returns those
-/// answered 200. `acked` counts them as they come.
-pub async fn upload(
-    base: String,
-    token: String,
-    files: Vec<PathBuf>,
-    acked: Arc<AtomicUsize>,
-) -> Vec<PathBuf> {
-    let client = reqwest::Client::new();
-    futures_util::stream::iter(files)
-        .map(|path| {
-            let (client, base, token, acked) = (&client, &base, &token, &acked);
-            async move {
-                let boundary = "crash-boundary";
-                let mut body =
-                    format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
-                body.extend(std::fs::read(&path).expect("the file"));
-                body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-                let status = client
-                    .post(format!("{base}/dicomweb/studies"))
-                    .bearer_auth(token)
-                    .header(
-                        header::CONTENT_TYPE,
-                        format!(
-                            "multipart/related; type=\"application/dicom\"; boundary={boundary}"
-                        ),
-                    )
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status());
-                let ok = matches!(status, Ok(StatusCode::OK));
-                if ok {
-                    acked.fetch_add(1, Ordering::SeqCst);
-                }
-                ok.then_some(path)
-            }
-        })
-        .buffer_unordered(4)
-        .filter_map(|ok| async move { ok })
-        .collect()
-        .await
 }
 
 async fn kill(mut server: ChildServer) {
@@ -226,12 +182,12 @@ async fn sigkill_during_c_store_and_stow_rs_loses_no_acknowledged_instance() {
         ));
         // Kill at a different point of the stream each round.
         let kill_after = 3 + round * 6;
-        for _ in 0..600 {
-            if acked.load(Ordering::SeqCst) >= kill_after || uploading.is_finished() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until(
+            "enough uploads are acknowledged to kill the server",
+            Duration::from_secs(30),
+            async || acked.load(Ordering::SeqCst) >= kill_after || uploading.is_finished(),
+        )
+        .await;
         kill(server).await;
         pushed.extend(pushing.await.expect("storescu ran"));
         uploaded.extend(uploading.await.expect("the uploads ran"));
@@ -325,13 +281,12 @@ async fn a_two_gigabyte_upload_cut_off_halfway_stores_nothing() {
 
     // The staged part is removed as the request ends; give it a moment.
     let staging = app.data_dir.path().join("dicom/staging");
-    for _ in 0..100 {
-        if files_under(&staging).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(files_under(&staging), Vec::<PathBuf>::new());
+    wait_until(
+        "the staged part is removed",
+        Duration::from_secs(5),
+        async || files_under(&staging).is_empty(),
+    )
+    .await;
     assert_eq!(
         blobs_under(&app.data_dir.path().join("dicom/blobs")),
         Vec::<PathBuf>::new()

@@ -6,8 +6,8 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
-use crate::dicom_files::{audit_events, stow, study};
-use crate::helpers::{spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::support::dicom_files::{audit_events, stow, study};
+use crate::support::{spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 const CLIENT_SCRIPT: &str = r#"
 import json, sys

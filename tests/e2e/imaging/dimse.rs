@@ -6,8 +6,9 @@ use ferry_server::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::dicom_files::{audit_events, dcmtk, port, register_modality, study};
-use crate::helpers::{send, spawn_app};
+use crate::support::dicom_files::{audit_events, dcmtk, port, register_modality, study};
+use crate::support::wait_until;
+use crate::support::{send, spawn_app};
 
 #[tokio::test]
 async fn echoscu_is_answered_for_a_registered_ae_title_and_refused_for_another() {
@@ -391,20 +392,20 @@ async fn an_association_of_hundreds_of_studies_audits_each_study_once() {
 
 /// The details of a study's `dicom.store` audit events, written once the
 /// association has ended (just after `storescu` exits): waited for.
-async fn store_events(app: &crate::helpers::TestApp, study_uid: &str) -> Vec<String> {
-    let mut details: Vec<String> = Vec::new();
-    for _ in 0..50 {
-        details = sqlx::query_scalar(
-            "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
-        )
-        .bind(study_uid)
-        .fetch_all(app.db.pool())
-        .await
-        .expect("the events");
-        if !details.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    details
+async fn store_events(app: &crate::support::TestApp, study_uid: &str) -> Vec<String> {
+    wait_until(
+        "the C-STORE is audited",
+        std::time::Duration::from_secs(5),
+        async || {
+            let details: Vec<String> = sqlx::query_scalar(
+                "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
+            )
+            .bind(study_uid)
+            .fetch_all(app.db.pool())
+            .await
+            .expect("the events");
+            (!details.is_empty()).then_some(details)
+        },
+    )
+    .await
 }

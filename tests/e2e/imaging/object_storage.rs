@@ -13,8 +13,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use tokio::process::{Child, Command};
 
-use crate::dicom_files::{stow, study};
-use crate::helpers::{spawn_app_with, test_settings, TestDb};
+use crate::support::dicom_files::{stow, study};
+use crate::support::wait_until;
+use crate::support::{spawn_app_with, test_settings, TestDb};
 
 const ACCESS_KEY: &str = "ferry-e2e";
 const SECRET_KEY: &str = "ferry-e2e-secret-key";
@@ -54,15 +55,16 @@ impl S3Server {
             .kill_on_drop(true)
             .spawn()
             .expect("s3s-fs starts");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(
+            "s3s-fs accepts connections",
+            Duration::from_secs(5),
+            async || {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+            },
+        )
+        .await;
         S3Server {
             endpoint: format!("http://127.0.0.1:{port}"),
             root,

@@ -6,8 +6,8 @@
 use ferry_server::auth::Role;
 use serde_json::Value;
 
-use crate::dicom_files::{audit_events, study};
-use crate::helpers::spawn_app_with;
+use crate::support::dicom_files::{audit_events, study};
+use crate::support::spawn_app_with;
 
 const RETRIEVE_SCRIPT: &str = r#"
 import json, sys

@@ -9,9 +9,9 @@ use jiff::{Timestamp, ToSpan};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
-use crate::journeys::{journey, screenshot_count, screenshots, user};
-use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::journeys::{journey, screenshot_count, screenshots, user};
+use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::spawn_app;
 
 const SHANGHAI: &str = "Asia/Shanghai";
 

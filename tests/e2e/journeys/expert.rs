@@ -12,10 +12,10 @@ use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp, PASSWORD};
-use crate::journeys::{journey, screenshot_count, screenshots};
-use crate::reading::stored_study;
-use crate::scheduling::{add_rule, book, desk, iso_weekday, local, next_weekday, Desk};
+use crate::support::journeys::{journey, screenshot_count, screenshots};
+use crate::support::reading::stored_study;
+use crate::support::scheduling::{add_rule, book, desk, iso_weekday, local, next_weekday, Desk};
+use crate::support::{assert_error, spawn_app, TestApp, PASSWORD};
 
 const ZONE: &str = "Asia/Shanghai";
 const QUESTION: &str = "Chest pain on exertion for two weeks; is this stable angina?";

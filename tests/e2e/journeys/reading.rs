@@ -6,10 +6,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::dicom_files::ct_series;
-use crate::helpers::spawn_app;
-use crate::journeys::{journey, screenshot_count, screenshots, user};
-use crate::reading::{ask, desk};
+use crate::support::dicom_files::ct_series;
+use crate::support::journeys::{journey, screenshot_count, screenshots, user};
+use crate::support::reading::{ask, desk};
+use crate::support::spawn_app;
 
 /// Slices in the CT series the radiologist scrolls through.
 const SLICES: usize = 5;

@@ -9,10 +9,10 @@ use ferry_server::auth::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::dicom_files::ct_series;
-use crate::helpers::{spawn_app, TestApp};
-use crate::journeys::{journey, screenshot_count, screenshots, user};
-use crate::scheduling::{desk, Desk};
+use crate::support::dicom_files::ct_series;
+use crate::support::journeys::{journey, screenshot_count, screenshots, user};
+use crate::support::scheduling::{desk, Desk};
+use crate::support::{spawn_app, TestApp};
 
 /// Slices in the shared CT series.
 const SLICES: usize = 5;

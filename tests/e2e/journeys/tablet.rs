@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, PASSWORD};
-use crate::journeys::{journey, screenshot_count, screenshots};
+use crate::support::journeys::{journey, screenshot_count, screenshots};
+use crate::support::{spawn_app, PASSWORD};
 
 const DEMO_USERS: [&str; 6] = [
     "demo-admin",

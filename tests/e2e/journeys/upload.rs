@@ -10,10 +10,10 @@ use jiff::Timestamp;
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dicom_files::study;
-use crate::helpers::{send, spawn_app};
-use crate::journeys::{journey, screenshot_count, screenshots, user};
-use crate::scheduling::{add_rule, desk};
+use crate::support::dicom_files::study;
+use crate::support::journeys::{journey, screenshot_count, screenshots, user};
+use crate::support::scheduling::{add_rule, desk};
+use crate::support::{send, spawn_app};
 
 /// The patient's record number at the island clinic, which the files carry
 /// as their Patient ID so the store files the study under the patient.

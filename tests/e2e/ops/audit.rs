@@ -7,7 +7,7 @@ use ferry_server::db::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{send, spawn_app, Consortium, TestApp};
+use crate::support::{send, spawn_app, Consortium, TestApp};
 
 async fn tamper(app: &TestApp, sql: &str) {
     // The triggers refuse edits; someone with raw database access can remove

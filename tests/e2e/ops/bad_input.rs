@@ -4,7 +4,7 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, send, spawn_app, spawn_app_with, TestApp};
+use crate::support::{assert_error, send, spawn_app, spawn_app_with, TestApp};
 
 async fn rows(app: &TestApp) -> (i64, i64, i64, i64) {
     (

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn facility_create_and_user_create_bootstrap_an_empty_install() {
@@ -72,7 +72,11 @@ async fn dicom_import_stores_a_folder_counts_repeats_and_fails_on_a_bad_file() {
     let app = spawn_app().await;
     let c = app.consortium().await;
     let folder = tempfile::tempdir().expect("a directory");
-    let sent = crate::dicom_files::study(folder.path(), &["CT_small.dcm", "MR_small.dcm"], "MRN-5");
+    let sent = crate::support::dicom_files::study(
+        folder.path(),
+        &["CT_small.dcm", "MR_small.dcm"],
+        "MRN-5",
+    );
     std::fs::create_dir(folder.path().join("copy")).expect("a subfolder");
     std::fs::copy(&sent.files[0], folder.path().join("copy/again.dcm")).expect("a copy");
     std::fs::write(folder.path().join("notes.txt"), "not DICOM").expect("a stray file");
@@ -91,7 +95,7 @@ async fn dicom_import_stores_a_folder_counts_repeats_and_fails_on_a_bad_file() {
     assert!(clean, "a re-run finds everything already stored");
     assert_eq!(app.count("dicom_instance").await, 2);
     assert_eq!(
-        crate::dicom_files::audit_events(&app, "dicom.store", &sent.uid).await,
+        crate::support::dicom_files::audit_events(&app, "dicom.store", &sent.uid).await,
         1
     );
     let facility: i64 =

@@ -4,7 +4,7 @@
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{send, spawn_app, PASSWORD};
+use crate::support::{send, spawn_app, PASSWORD};
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
@@ -21,7 +21,7 @@ async fn health_readiness_and_metrics_answer() {
     let metrics = app
         .client
         .get(app.url("/metrics"))
-        .bearer_auth(crate::helpers::METRICS_TOKEN)
+        .bearer_auth(crate::support::METRICS_TOKEN)
         .send()
         .await
         .expect("metrics")

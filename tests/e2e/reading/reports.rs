@@ -6,9 +6,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dicom_files::dcmtk;
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
-use crate::reading::{ask, desk, kinds, stored_study, Desk};
+use crate::support::dicom_files::dcmtk;
+use crate::support::reading::{ask, desk, kinds, stored_study, Desk};
+use crate::support::wait_until;
+use crate::support::{assert_error, spawn_app, spawn_app_with, TestApp};
 use ferry_server::auth::Role;
 
 /// Claims, drafts and signs a report; returns (request id, report id).
@@ -351,18 +352,16 @@ async fn a_critical_result_is_acknowledged_by_the_requester_or_escalates_to_the_
     assert_eq!(open[0]["impression"], "Tension pneumothorax, left.");
 
     // Nobody acknowledges: within a few sweeps it escalates to the colleague.
-    let mut escalated = false;
-    for _ in 0..40 {
-        if kinds(&app, &colleague)
-            .await
-            .contains(&"reading.critical_escalated".to_owned())
-        {
-            escalated = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    assert!(escalated, "the colleague is alerted");
+    wait_until(
+        "the colleague is alerted",
+        std::time::Duration::from_secs(10),
+        async || {
+            kinds(&app, &colleague)
+                .await
+                .contains(&"reading.critical_escalated".to_owned())
+        },
+    )
+    .await;
     assert!(kinds(&app, &d.reader)
         .await
         .contains(&"reading.critical_escalated".to_owned()));

@@ -6,80 +6,9 @@ use ferry_server::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::dicom_files::{stow, study};
-use crate::helpers::{assert_error, send, spawn_app, Consortium, TestApp, TestUser, PASSWORD};
+use crate::support::{assert_error, send, spawn_app, TestUser, PASSWORD};
 
-/// A one-instance study of `fixture` stored by `clinician` for a patient
-/// record; returns its Study Instance UID.
-pub async fn stored_study(
-    app: &TestApp,
-    clinician: &TestUser,
-    fixture: &str,
-    record: &str,
-) -> String {
-    let dir = tempfile::tempdir().expect("a directory");
-    let sent = study(dir.path(), &[fixture], record);
-    let bytes = std::fs::read(&sent.files[0]).expect("the file");
-    let (status, body) = stow(app, &clinician.token, bytes).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    sent.uid
-}
-
-async fn route(app: &TestApp, admin: &TestUser, body: Value) -> i64 {
-    let (status, route) = app.post("/api/v1/reading-routes", &admin.token, body).await;
-    assert_eq!(status, StatusCode::CREATED, "{route}");
-    route["id"].as_i64().expect("an id")
-}
-
-pub async fn ask(
-    app: &TestApp,
-    clinician: &TestUser,
-    uid: &str,
-    extra: Value,
-) -> (StatusCode, Value) {
-    let mut body = json!({
-        "study_instance_uid": uid, "clinical_question": "cough for three weeks; mass?",
-        "priority": "routine",
-    });
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    app.post("/api/v1/reading-requests", &clinician.token, body)
-        .await
-}
-
-pub async fn kinds(app: &TestApp, user: &TestUser) -> Vec<String> {
-    let (_, notes) = app.get("/api/v1/notifications", &user.token).await;
-    notes
-        .as_array()
-        .expect("a list")
-        .iter()
-        .filter_map(|n| n["kind"].as_str().map(str::to_owned))
-        .collect()
-}
-
-pub struct Desk {
-    pub c: Consortium,
-    pub admin: TestUser,
-    pub clinician: TestUser,
-    pub reader: TestUser,
-}
-
-pub async fn desk(app: &TestApp) -> Desk {
-    let c = app.consortium().await;
-    app.patient_at(c.island_a, "110101199001010011", "A-1")
-        .await;
-    let admin = app.user("admin", Role::Admin, c.tertiary).await;
-    let clinician = app.user("island-clin", Role::Clinician, c.island_a).await;
-    let reader = app.user("reader", Role::Radiologist, c.tertiary).await;
-    route(app, &admin, json!({ "reading_facility_id": c.tertiary })).await;
-    Desk {
-        c,
-        admin,
-        clinician,
-        reader,
-    }
-}
+use crate::support::reading::{ask, desk, kinds, route, stored_study};
 
 #[tokio::test]
 async fn routing_rules_send_each_request_to_the_most_specific_worklist() {

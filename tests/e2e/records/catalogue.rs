@@ -5,7 +5,7 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, send, spawn_app, TestApp, TestUser};
+use crate::support::{assert_error, send, spawn_app, TestApp, TestUser};
 
 async fn export(app: &TestApp, admin: &TestUser) -> String {
     let response = app
@@ -282,7 +282,7 @@ async fn a_faulty_file_names_its_line_and_changes_nothing() {
 
 #[tokio::test]
 async fn an_oversized_or_undecodable_file_is_refused_before_it_is_read() {
-    let app = crate::helpers::spawn_app_with(|settings| settings.max_body_bytes = 1024).await;
+    let app = crate::support::spawn_app_with(|settings| settings.max_body_bytes = 1024).await;
     let c = app.consortium().await;
     let admin = app.user("admin", Role::Admin, c.tertiary).await;
     let big = format!(

@@ -5,7 +5,7 @@ use ferry_server::auth::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, TestApp, TestUser};
+use crate::support::{assert_error, spawn_app, TestApp, TestUser};
 
 async fn ask(app: &TestApp, who: &TestUser, patient: i64, body: Value) -> (StatusCode, Value) {
     app.post(
@@ -160,7 +160,7 @@ async fn an_examination_outside_the_window_or_cancelled_is_no_duplicate() {
 }
 
 async fn spawn_app_days(days: u32) -> TestApp {
-    crate::helpers::spawn_app_with(|settings| settings.duplicate_exam_window_days = days).await
+    crate::support::spawn_app_with(|settings| settings.duplicate_exam_window_days = days).await
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn performing_an_examination_records_its_study_once_and_ends_it() {
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 
     // The study must be one the facility may read, of this patient.
-    let uid = crate::reading::stored_study(&app, &island, "CT_small.dcm", "A-1").await;
+    let uid = crate::support::reading::stored_study(&app, &island, "CT_small.dcm", "A-1").await;
     let uid = uid.as_str();
     let (status, done) = app
         .post(&path, &island.token, json!({ "study_instance_uid": uid }))

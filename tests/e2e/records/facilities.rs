@@ -4,7 +4,7 @@ use ferry_server::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::support::{assert_error, spawn_app};
 
 #[tokio::test]
 async fn an_administrator_builds_the_hierarchy_and_everyone_reads_it() {

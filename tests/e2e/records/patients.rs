@@ -4,7 +4,7 @@ use ferry_server::auth::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::support::{assert_error, spawn_app};
 
 fn wang(record_number: &str) -> serde_json::Value {
     json!({
@@ -254,7 +254,7 @@ async fn racing_registrations_of_one_record_number_get_one_201_and_409s() {
                 "national_id": format!("11010119800101{n:04}"), "family_name": "Li", "sex": "male",
                 "birth_date": "1980-01-01", "record_number": "DJ-RACE"
             }));
-        racers.push(tokio::spawn(crate::helpers::send(request)));
+        racers.push(tokio::spawn(crate::support::send(request)));
     }
     let mut created = 0;
     for racer in racers {

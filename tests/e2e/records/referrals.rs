@@ -5,7 +5,7 @@ use ferry_server::auth::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, Consortium, TestApp, TestUser};
+use crate::support::{assert_error, spawn_app, Consortium, TestApp, TestUser};
 
 /// A consortium with a small catalogue: hypertension treated at primary and
 /// village level, acute myocardial infarction at tertiary and secondary.
@@ -438,7 +438,7 @@ async fn racing_decisions_on_one_referral_leave_exactly_one_winner() {
                 Some(&county.token),
             )
             .json(&json!({ "reason": "no bed" }));
-        racers.spawn(async move { crate::helpers::send(request).await.0 });
+        racers.spawn(async move { crate::support::send(request).await.0 });
     }
     let mut statuses = Vec::new();
     while let Some(status) = racers.join_next().await {

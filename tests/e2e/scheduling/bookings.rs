@@ -4,8 +4,10 @@ use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app};
-use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday, slots, starts};
+use crate::support::scheduling::{
+    add_rule, book, consultation, desk, local, next_weekday, slots, starts,
+};
+use crate::support::{assert_error, spawn_app};
 
 const SHANGHAI: &str = "Asia/Shanghai";
 

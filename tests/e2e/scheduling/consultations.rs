@@ -8,8 +8,9 @@ use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
-use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday, Desk};
+use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday, Desk};
+use crate::support::wait_until;
+use crate::support::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
 
 const SHANGHAI: &str = "Asia/Shanghai";
 
@@ -392,21 +393,17 @@ async fn an_emergency_nobody_accepts_is_escalated_to_the_schedulers() {
     let app = spawn_app_with(|s| s.emergency_escalation_seconds = 1).await;
     let d = desk(&app).await;
     let id = consultation(&app, &d, "emergency").await;
-    let mut escalated = Value::Null;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let (_, c) = app
-            .get(&format!("/api/v1/consultations/{id}"), &d.clinician.token)
-            .await;
-        if c["escalated_at"].is_string() {
-            escalated = c;
-            break;
-        }
-    }
-    assert!(
-        escalated["escalated_at"].is_string(),
-        "escalated within seconds"
-    );
+    wait_until(
+        "the emergency is escalated",
+        Duration::from_secs(10),
+        async || {
+            let (_, c) = app
+                .get(&format!("/api/v1/consultations/{id}"), &d.clinician.token)
+                .await;
+            c["escalated_at"].is_string()
+        },
+    )
+    .await;
     assert!(kinds(&app, &d.scheduler)
         .await
         .contains(&"consultation.escalated".to_owned()));

@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
-use crate::helpers::{send, spawn_app_with};
-use crate::scheduling::{consultation, desk};
+use crate::support::scheduling::{consultation, desk};
+use crate::support::{send, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_clients_racing_for_fifty_slots_make_exactly_fifty_bookings() {

@@ -7,10 +7,10 @@ use jiff::Timestamp;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
-use crate::scheduling::{
+use crate::support::scheduling::{
     add_rule, book, consultation, desk, iso_weekday, local, next_weekday, set_zone, slots, starts,
 };
+use crate::support::{assert_error, spawn_app, spawn_app_with};
 
 const NEW_YORK: &str = "America/New_York";
 const SHANGHAI: &str = "Asia/Shanghai";
@@ -175,7 +175,7 @@ async fn a_server_in_another_zone_answers_the_same() {
 
     // A data directory of its own: `app` holds the lock on its own.
     let child_dir = tempfile::tempdir().expect("a directory");
-    let (_child, base) = crate::durability::start_child_with(
+    let (_child, base) = crate::support::child_server::start_child_with(
         child_dir.path(),
         &app.test_db.url,
         &[("TZ", "Pacific/Kiritimati")],

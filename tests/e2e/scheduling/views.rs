@@ -5,8 +5,8 @@ use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app};
-use crate::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::{assert_error, spawn_app};
 
 const SHANGHAI: &str = "Asia/Shanghai";
 

@@ -1,21 +1,14 @@
-//! An acknowledged write survives `kill -9` of the server.
-//!
-//! The server runs in a child process: this same test binary, re-entered
-//! through the ignored test `server_process_entry`, which starts the real
-//! application from `FERRY_*` settings and prints its address.
+//! The server as a child process, for tests that kill it or measure it: this
+//! same test binary, re-entered through the ignored test
+//! `server_process_entry`, which starts the real application from `FERRY_*`
+//! settings and prints its addresses.
 
 use std::process::Stdio;
 
-use ferry_server::audit::chain::{self, Verdict};
-use ferry_server::auth::Role;
 use ferry_server::config::Settings;
 use ferry_server::startup::Application;
-use reqwest::StatusCode;
-use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-use crate::helpers::{spawn_app, PASSWORD};
 
 #[tokio::test]
 #[ignore = "the server half of kill_minus_nine_keeps_every_acknowledged_write; run by it"]
@@ -38,11 +31,6 @@ async fn server_process_entry() {
     app.run_until_stopped().await.expect("serve");
 }
 
-async fn start_child(data_dir: &std::path::Path, database_url: &str) -> (Child, String) {
-    start_child_with(data_dir, database_url, &[]).await
-}
-
-/// Starts the server as a child process with extra environment variables.
 pub async fn start_child_with(
     data_dir: &std::path::Path,
     database_url: &str,
@@ -67,7 +55,7 @@ pub fn server_command(data_dir: &std::path::Path, database_url: &str) -> Command
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
         .args([
-            "durability::server_process_entry",
+            "support::child_server::server_process_entry",
             "--exact",
             "--ignored",
             "--nocapture",
@@ -124,86 +112,4 @@ pub async fn spawn_server(
         base: format!("http://{addr}"),
         dimse_port,
     }
-}
-
-async fn sign_in(client: &reqwest::Client, base: &str) -> String {
-    let login: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "username": "dr-lin", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    login["token"].as_str().expect("token").to_owned()
-}
-
-#[tokio::test]
-async fn kill_minus_nine_keeps_every_acknowledged_write() {
-    // Arrange the accounts with an in-process app on the same database.
-    let app = spawn_app().await;
-    let c = app.consortium().await;
-    app.user("dr-lin", Role::Clinician, c.island_a).await;
-    let url = app.test_db.url.clone();
-    let client = reqwest::Client::new();
-
-    // The child's own data directory: `app` holds the lock on its own.
-    let child_dir = tempfile::tempdir().expect("a directory");
-    let (mut child, base) = start_child(child_dir.path(), &url).await;
-    let token = sign_in(&client, &base).await;
-
-    // Concurrent writes; kill the moment the last one is acknowledged.
-    let mut writes = Vec::new();
-    for n in 0..12 {
-        let client = client.clone();
-        let base = base.clone();
-        let token = token.clone();
-        writes.push(tokio::spawn(async move {
-            client
-                .post(format!("{base}/api/v1/patients"))
-                .bearer_auth(&token)
-                .json(&json!({
-                    "national_id": format!("11010119900101{n:04}"), "family_name": "Li", "sex": "male",
-                    "birth_date": "1990-01-01", "record_number": format!("K-{n}")
-                }))
-                .send()
-                .await
-                .map(|r| r.status())
-        }));
-    }
-    let mut acknowledged = 0;
-    for write in writes {
-        if write.await.expect("join").expect("answer") == StatusCode::CREATED {
-            acknowledged += 1;
-        }
-    }
-    child.start_kill().expect("SIGKILL");
-    child.wait().await.expect("reaped");
-    assert_eq!(acknowledged, 12);
-
-    // Restart on the same data and count.
-    let (mut child, base) = start_child(child_dir.path(), &url).await;
-    let token = sign_in(&client, &base).await;
-    let found: serde_json::Value = client
-        .get(format!("{base}/api/v1/patients?q=Li&limit=100"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("search")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        found.as_array().map(Vec::len),
-        Some(12),
-        "every acknowledged patient is there"
-    );
-    child.start_kill().expect("SIGKILL");
-    child.wait().await.expect("reaped");
-
-    assert!(matches!(
-        chain::verify(app.db.pool()).await.expect("verify"),
-        Verdict::Intact { .. }
-    ));
 }

@@ -4,14 +4,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 
+use futures_util::StreamExt;
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{send, Consortium, TestApp};
+use crate::support::{send, Consortium, TestApp};
 
 /// A fixture file's path.
 pub fn fixture(name: &str) -> PathBuf {
@@ -169,4 +172,48 @@ pub async fn ct_series(
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     (study, series)
+}
+
+/// Uploads `files` one STOW-RS request each, four at a time; returns those
+/// answered 200. `acked` counts them as they come.
+pub async fn upload(
+    base: String,
+    token: String,
+    files: Vec<PathBuf>,
+    acked: Arc<AtomicUsize>,
+) -> Vec<PathBuf> {
+    let client = reqwest::Client::new();
+    futures_util::stream::iter(files)
+        .map(|path| {
+            let (client, base, token, acked) = (&client, &base, &token, &acked);
+            async move {
+                let boundary = "crash-boundary";
+                let mut body =
+                    format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
+                body.extend(std::fs::read(&path).expect("the file"));
+                body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+                let status = client
+                    .post(format!("{base}/dicomweb/studies"))
+                    .bearer_auth(token)
+                    .header(
+                        header::CONTENT_TYPE,
+                        format!(
+                            "multipart/related; type=\"application/dicom\"; boundary={boundary}"
+                        ),
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status());
+                let ok = matches!(status, Ok(StatusCode::OK));
+                if ok {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                ok.then_some(path)
+            }
+        })
+        .buffer_unordered(4)
+        .filter_map(|ok| async move { ok })
+        .collect()
+        .await
 }

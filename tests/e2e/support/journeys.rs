@@ -11,10 +11,8 @@ use serde_json::{json, Value};
 use tokio::process::Command;
 use tokio::time::timeout;
 
-use crate::browser::{node_path, BROWSER_PATIENCE};
-use crate::calls::accepted;
-use crate::helpers::{spawn_app, TestUser, PASSWORD};
-use crate::scheduling::desk;
+use crate::support::browser::{node_path, BROWSER_PATIENCE};
+use crate::support::{TestUser, PASSWORD};
 
 pub(crate) fn screenshots(journey: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -66,31 +64,4 @@ pub(crate) async fn journey(name: &str, args: Value) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     result
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clinician_and_expert_join_the_call_from_the_web_client_and_see_each_other() {
-    let app = spawn_app().await;
-    let d = desk(&app).await;
-    let id = accepted(&app, &d).await;
-    let shots = screenshots("call");
-    let _ = std::fs::remove_dir_all(&shots);
-
-    let result = journey(
-        "call",
-        json!({
-            "base": app.url(""),
-            "consultation": id,
-            "clinician": user(&d.clinician),
-            "expert": user(&d.expert),
-            "screenshots": shots,
-        }),
-    )
-    .await;
-
-    for who in ["clinician", "expert"] {
-        let seen = &result["result"]["seen"][who];
-        assert!(seen["width"].as_u64().is_some_and(|w| w > 0), "{result}");
-    }
-    assert_eq!(screenshot_count(&result), 5, "{result}");
 }

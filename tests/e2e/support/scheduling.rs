@@ -9,7 +9,7 @@ use jiff::{Timestamp, ToSpan};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{Consortium, TestApp, TestUser};
+use crate::support::{Consortium, TestApp, TestUser};
 
 pub struct Desk {
     pub c: Consortium,

@@ -10,44 +10,9 @@ use ferry_server::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::authz::{row, with_body, Row, Site};
-use crate::helpers::{send, Consortium, TestApp, TestUser};
-use crate::reading::{ask, stored_study};
-
-fn find(callers: &[(Role, Site, TestUser)], role: Role) -> &TestUser {
-    callers
-        .iter()
-        .find(|(r, s, _)| *r == role && *s == Site::Own)
-        .map(|(_, _, u)| u)
-        .expect("an own-site caller")
-}
-
-fn hidden(mut row: Row) -> Row {
-    row.hidden = true;
-    row
-}
-
-fn admin_only(role: Role, _: Site) -> bool {
-    role == Role::Admin
-}
-fn clinicians(role: Role, _: Site) -> bool {
-    role == Role::Clinician
-}
-fn radiologists(role: Role, _: Site) -> bool {
-    role == Role::Radiologist
-}
-fn clinicians_and_radiologists(role: Role, _: Site) -> bool {
-    matches!(role, Role::Clinician | Role::Radiologist)
-}
-fn own_clinician(role: Role, site: Site) -> bool {
-    role == Role::Clinician && site == Site::Own
-}
-fn own_radiologist(role: Role, site: Site) -> bool {
-    role == Role::Radiologist && site == Site::Own
-}
-fn own_parties(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Radiologist)
-}
+use crate::support::authz::*;
+use crate::support::reading::{ask, stored_study};
+use crate::support::{send, Consortium, TestApp};
 
 struct Arranged {
     new_study: String,
@@ -60,31 +25,20 @@ struct Arranged {
     critical: i64,
 }
 
-async fn ok(
-    app: &TestApp,
-    user: &TestUser,
-    path: &str,
-    body: serde_json::Value,
-) -> serde_json::Value {
-    let (status, body) = app.post(path, &user.token, body).await;
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
-
-async fn arrange(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUser)]) -> Arranged {
-    let clinician = find(callers, Role::Clinician);
-    let reader = find(callers, Role::Radiologist);
-    let admin = find(callers, Role::Admin);
+async fn arrange(app: &TestApp, c: &Consortium, callers: &[Caller]) -> Arranged {
+    let clinician = own(callers, Role::Clinician);
+    let reader = own(callers, Role::Radiologist);
+    let admin = own(callers, Role::Admin);
     app.patient_at(c.island_a, "110101199202020022", "R-1")
         .await;
-    ok(
+    post_ok(
         app,
         admin,
         "/api/v1/reading-routes",
         json!({ "reading_facility_id": c.island_a }),
     )
     .await;
-    let route = ok(
+    let route = post_ok(
         app,
         admin,
         "/api/v1/reading-routes",
@@ -112,7 +66,7 @@ async fn arrange(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUser
         requests.push(body["id"].as_i64().expect("an id"));
     }
     for id in &requests[1..] {
-        ok(
+        post_ok(
             app,
             reader,
             &format!("/api/v1/reading-requests/{id}/claim"),
@@ -123,7 +77,7 @@ async fn arrange(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUser
     let draft_of = |id: i64, body: serde_json::Value| {
         let path = format!("/api/v1/reading-requests/{id}/reports");
         async move {
-            ok(app, reader, &path, body).await["id"]
+            post_ok(app, reader, &path, body).await["id"]
                 .as_i64()
                 .expect("an id")
         }
@@ -135,7 +89,7 @@ async fn arrange(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUser
         json!({ "impression": "Aortic dissection.", "critical": true }),
     )
     .await;
-    ok(
+    post_ok(
         app,
         reader,
         &format!("/api/v1/reading-reports/{critical_report}/sign"),
@@ -155,9 +109,9 @@ async fn arrange(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUser
     }
 }
 
-pub async fn rows(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUser)]) -> Vec<Row> {
+pub async fn rows(app: &TestApp, c: &Consortium, callers: &[Caller]) -> Vec<Row> {
     let a = arrange(app, c, callers).await;
-    let reader = find(callers, Role::Radiologist).id;
+    let reader = own(callers, Role::Radiologist).id;
     let new_study = a.new_study.clone();
     let island_a = c.island_a;
     vec![
@@ -216,7 +170,7 @@ pub async fn rows(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUse
             Method::GET,
             "/api/v1/reading-requests/{id}",
             format!("/api/v1/reading-requests/{}", a.unclaimed),
-            own_parties,
+            own_clinician_or_radiologist,
         )),
         row(
             Method::GET,
@@ -264,7 +218,7 @@ pub async fn rows(app: &TestApp, c: &Consortium, callers: &[(Role, Site, TestUse
             Method::GET,
             "/api/v1/reading-requests/{id}/reports",
             format!("/api/v1/reading-requests/{}/reports", a.drafted),
-            own_parties,
+            own_clinician_or_radiologist,
         )),
         hidden(with_body(
             row(

@@ -5,21 +5,8 @@ use ferry_server::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::authz::{row, with_body, Row, Site};
-use crate::helpers::{TestApp, TestUser};
-
-fn admin_only(role: Role, _: Site) -> bool {
-    role == Role::Admin
-}
-fn clinicians(role: Role, _: Site) -> bool {
-    role == Role::Clinician
-}
-fn own_clinician(role: Role, site: Site) -> bool {
-    role == Role::Clinician && site == Site::Own
-}
-fn own_clinician_or_expert(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Expert)
-}
+use crate::support::authz::*;
+use crate::support::TestApp;
 
 pub fn rows(referrals: &Arranged, patient: i64, county: i64) -> Vec<Row> {
     vec![
@@ -166,17 +153,11 @@ pub struct Arranged {
 
 pub async fn arrange(
     app: &TestApp,
-    c: &crate::helpers::Consortium,
+    c: &crate::support::Consortium,
     patient: i64,
-    callers: &[(Role, Site, TestUser)],
+    callers: &[Caller],
 ) -> Arranged {
-    let token = |want: Role| {
-        callers
-            .iter()
-            .find(|(role, site, _)| *role == want && *site == Site::Own)
-            .map(|(_, _, user)| user.token.clone())
-            .expect("a caller of each role")
-    };
+    let token = |want: Role| own(callers, want).token.clone();
     let (status, entry) = app
         .post(
             "/api/v1/catalogue",

@@ -6,91 +6,34 @@
 
 use ferry_server::auth::Role;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::authz::{everyone, row, with_body, Row, Site};
-use crate::helpers::{TestApp, TestUser};
+use crate::support::authz::*;
+use crate::support::TestApp;
 
 const SLOT_MS: i64 = 300_000;
-
-fn find(callers: &[(Role, Site, TestUser)], role: Role) -> &TestUser {
-    callers
-        .iter()
-        .find(|(r, s, _)| *r == role && *s == Site::Own)
-        .map(|(_, _, u)| u)
-        .expect("an own-site caller")
-}
-
-async fn ok(app: &TestApp, user: &TestUser, path: &str, body: Value) -> Value {
-    let (status, body) = app.post(path, &user.token, body).await;
-    assert!(status.is_success(), "{path}: {status} {body}");
-    body
-}
 
 fn rfc(ms: i64) -> String {
     ferry_server::time::rfc3339(ms)
 }
 
-fn hidden(mut row: Row) -> Row {
-    row.hidden = true;
-    row
-}
-
-fn admin_only(role: Role, _: Site) -> bool {
-    role == Role::Admin
-}
-fn clinical_roles(role: Role, _: Site) -> bool {
-    matches!(role, Role::Clinician | Role::Expert | Role::Scheduler)
-}
-fn experts_and_schedulers(role: Role, _: Site) -> bool {
-    matches!(role, Role::Expert | Role::Scheduler)
-}
-fn own_scheduler(role: Role, site: Site) -> bool {
-    role == Role::Scheduler && site == Site::Own
-}
-fn own_clinician(role: Role, site: Site) -> bool {
-    role == Role::Clinician && site == Site::Own
-}
-fn own_expert(role: Role, site: Site) -> bool {
-    role == Role::Expert && site == Site::Own
-}
-/// The consultation's clinician and expert, who manage who joins its call.
-fn call_parties(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Expert)
-}
-fn clinicians(role: Role, _: Site) -> bool {
-    role == Role::Clinician
-}
-fn booking_parties(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Expert | Role::Scheduler)
-}
-fn booking_side_or_scheduler(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Scheduler)
-}
-fn expert_or_scheduler_own(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Expert | Role::Scheduler)
-}
-fn requester_or_expert(role: Role, site: Site) -> bool {
-    site == Site::Own && matches!(role, Role::Clinician | Role::Expert)
-}
-
-pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i64) -> Vec<Row> {
-    let expert = find(callers, Role::Expert);
-    let scheduler = find(callers, Role::Scheduler);
-    let clinician = find(callers, Role::Clinician);
-    let radiologist = find(callers, Role::Radiologist).id;
+pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
+    let expert = own(callers, Role::Expert);
+    let scheduler = own(callers, Role::Scheduler);
+    let clinician = own(callers, Role::Clinician);
+    let radiologist = own(callers, Role::Radiologist).id;
     let e = expert.id;
     let rules = format!("/api/v1/experts/{e}/roster/rules");
     let rule = |weekday| {
         json!({ "weekday": weekday, "start_time": "09:00", "end_time": "10:00", "slot_minutes": 30,
                 "service": "video", "valid_from": "2099-01-01" })
     };
-    let rule_id = ok(app, scheduler, &rules, rule(1)).await["rule"]["id"].clone();
-    let doomed_rule = ok(app, scheduler, &rules, rule(2)).await["rule"]["id"].clone();
+    let rule_id = post_ok(app, scheduler, &rules, rule(1)).await["rule"]["id"].clone();
+    let doomed_rule = post_ok(app, scheduler, &rules, rule(2)).await["rule"]["id"].clone();
     let now = jiff::Timestamp::now().as_millisecond();
     let start = now + 86_400_000 - (now + 86_400_000) % 3_600_000;
     let exceptions = format!("/api/v1/experts/{e}/roster/exceptions");
-    ok(
+    post_ok(
         app,
         scheduler,
         &exceptions,
@@ -99,7 +42,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
     )
     .await;
     let far = now + 300 * 86_400_000;
-    let leave = ok(
+    let leave = post_ok(
         app,
         scheduler,
         &exceptions,
@@ -110,7 +53,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
 
     // Consultations, each booked into its own slot.
     let consultation = || async {
-        ok(
+        post_ok(
             app,
             clinician,
             "/api/v1/consultations",
@@ -123,7 +66,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
     let mut booked = Vec::new();
     for slot in 0..9 {
         let c = consultation().await;
-        let b = ok(
+        let b = post_ok(
             app,
             clinician,
             "/api/v1/bookings",
@@ -135,7 +78,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
         booked.push((c, b));
     }
     let to_confirm = consultation().await;
-    let hold = ok(
+    let hold = post_ok(
         app,
         clinician,
         "/api/v1/bookings",
@@ -145,7 +88,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
         .clone();
     // Under way, for the status and opinion rows.
     for (c, _) in &booked[6..9] {
-        ok(
+        post_ok(
             app,
             expert,
             &format!("/api/v1/consultations/{c}/status"),
@@ -154,14 +97,14 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
         .await;
     }
     let (drafted, _) = booked[8];
-    ok(
+    post_ok(
         app,
         expert,
         &format!("/api/v1/consultations/{drafted}/status"),
         json!({ "status": "awaiting_opinion" }),
     )
     .await;
-    let opinion = ok(
+    let opinion = post_ok(
         app,
         expert,
         &format!("/api/v1/consultations/{drafted}/opinions"),
@@ -170,14 +113,14 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
     .await["id"]
         .clone();
     // An urgent request and the expert on call for it.
-    ok(
+    post_ok(
         app,
         scheduler,
         "/api/v1/on-call/shifts",
         json!({ "expert_id": e, "specialty": "cardiology", "starts_at": rfc(now - 60_000), "ends_at": rfc(now + 3_600_000) }),
     )
     .await;
-    let urgent = ok(
+    let urgent = post_ok(
         app,
         clinician,
         "/api/v1/consultations",
@@ -294,7 +237,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
                 Method::POST,
                 "/api/v1/bookings/{id}/reschedule",
                 format!("/api/v1/bookings/{to_move}/reschedule"),
-                booking_side_or_scheduler,
+                own_clinician_or_scheduler,
             ),
             move |n| json!({ "start": rfc(start + (300 + n as i64 % 90) * SLOT_MS) }),
         )),
@@ -303,7 +246,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
                 Method::POST,
                 "/api/v1/bookings/{id}/cancel",
                 format!("/api/v1/bookings/{to_cancel}/cancel"),
-                booking_side_or_scheduler,
+                own_clinician_or_scheduler,
             ),
             |_| json!({ "reason": "patient recovered" }),
         )),
@@ -320,7 +263,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             Method::POST,
             "/api/v1/bookings/{id}/no-show",
             format!("/api/v1/bookings/{no_show}/no-show"),
-            expert_or_scheduler_own,
+            own_expert_or_scheduler,
         )),
         with_body(
             // Every clinician: the other site's broke the glass earlier in the matrix.
@@ -387,7 +330,7 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             Method::GET,
             "/api/v1/consultations/{id}/opinions",
             format!("/api/v1/consultations/{drafting}/opinions"),
-            requester_or_expert,
+            own_clinician_or_expert,
         )),
         hidden(with_body(
             row(
@@ -417,14 +360,14 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             Method::GET,
             "/api/v1/consultations/{id}/invitees",
             format!("/api/v1/consultations/{c1}/invitees"),
-            call_parties,
+            own_clinician_or_expert,
         ),
         with_body(
             row(
                 Method::POST,
                 "/api/v1/consultations/{id}/invitees",
                 format!("/api/v1/consultations/{c1}/invitees"),
-                call_parties,
+                own_clinician_or_expert,
             ),
             move |_| json!({ "user_id": radiologist, "note": "to show the scan" }),
         ),
@@ -432,19 +375,19 @@ pub async fn rows(app: &TestApp, callers: &[(Role, Site, TestUser)], patient: i6
             Method::DELETE,
             "/api/v1/consultations/{id}/invitees/{user_id}",
             format!("/api/v1/consultations/{c1}/invitees/{radiologist}"),
-            call_parties,
+            own_clinician_or_expert,
         ),
         hidden(row(
             Method::GET,
             "/api/v1/consultations/{id}/recordings",
             format!("/api/v1/consultations/{c1}/recordings"),
-            requester_or_expert,
+            own_clinician_or_expert,
         )),
         hidden(row(
             Method::GET,
             "/api/v1/consultations/{id}/recordings/{recording_id}/files/{file_id}",
             format!("/api/v1/consultations/{c1}/recordings/1/files/1"),
-            requester_or_expert,
+            own_clinician_or_expert,
         )),
         row(
             Method::GET,
