@@ -4,8 +4,9 @@
 //! read past the caller's reach, and a bounded cost.
 //!
 //! Tests that measure the server's memory run it as a child process
-//! ([`crate::support::child_server::spawn_server`]) and read its peak resident size
-//! with [`peak_rss`], so that no other test's allocations count.
+//! ([`crate::support::child_server::spawn_server`]) and read its peak
+//! resident size ([`crate::support::memory`]), so that no other test's
+//! allocations count.
 
 mod attach;
 mod connections;

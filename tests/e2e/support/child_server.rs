@@ -5,13 +5,18 @@
 
 use std::process::Stdio;
 
+use ferry_server::auth::Role;
+use serde_json::{json, Value};
+
 use ferry_server::config::Settings;
 use ferry_server::startup::Application;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use super::{spawn_app, TestApp, PASSWORD};
+
 #[tokio::test]
-#[ignore = "the server half of kill_minus_nine_keeps_every_acknowledged_write; run by it"]
+#[ignore = "the server half of the tests that run it as a child process; run by them"]
 async fn server_process_entry() {
     if std::env::var("FERRY_TEST_CHILD").is_err() {
         return;
@@ -111,5 +116,61 @@ pub async fn spawn_server(
         process: child,
         base: format!("http://{addr}"),
         dimse_port,
+    }
+}
+
+/// The server as a child process, on the database of an in-process app
+/// that holds the accounts, and a clinician's token for it.
+pub struct ChildWithClinician {
+    /// Holds the accounts; kept alive for the test.
+    _app: TestApp,
+    /// The server.
+    pub server: ChildServer,
+    /// The clinician's session token on it.
+    pub token: String,
+    /// A client for the requests, with nothing shared with another test.
+    pub client: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+impl ChildWithClinician {
+    /// The server's process id, for reading its memory.
+    pub fn pid(&self) -> u32 {
+        self.server.process.id().expect("the server is running")
+    }
+
+    /// Resets the peak resident size of the server (`clear_refs` 5), so a
+    /// peak read after this is the peak of what came after.
+    pub fn reset_peak(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
+            .expect("the peak resident size can be reset");
+    }
+}
+
+/// Starts the server as a child process with extra environment `env`,
+/// and signs a clinician of an island clinic in to it.
+pub async fn child_with_clinician(env: &[(&str, &str)]) -> ChildWithClinician {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    app.user("clin-hostile", Role::Clinician, c.island_a).await;
+    let data = tempfile::tempdir().expect("a directory");
+    let server = spawn_server(data.path(), &app.test_db.url, env).await;
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({ "username": "clin-hostile", "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("a token").to_owned();
+    ChildWithClinician {
+        _app: app,
+        server,
+        token,
+        client,
+        _data: data,
     }
 }

@@ -1,9 +1,8 @@
-//! Journeys through the web client in a real browser (Debian's Chromium,
-//! driven by `tests/browser/journeys.cjs`, each journey a file in
-//! `tests/browser/journeys/`), asserting what the user sees. The call
-//! journey is here; the others each have a file beside this one.
+//! Runs one journey through the web client in a real browser: Debian's
+//! Chromium, driven by `tests/browser/journeys.cjs` through a journey file
+//! of `tests/browser/journeys/`, answering with what the user saw as JSON.
 //! Each journey keeps a screenshot of every step under the test run's
-//! target directory (`screenshots/`), for a person to look at.
+//! target directory (`screenshots/<journey>`), for a person to look at.
 
 use std::path::PathBuf;
 

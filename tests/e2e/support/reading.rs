@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use super::dicom_files::{stow, study};
 use super::{Consortium, TestApp, TestUser};
 
+/// A routing rule made by `admin` (`body` says which requests go to which
+/// worklist); returns its id.
 pub async fn route(app: &TestApp, admin: &TestUser, body: Value) -> i64 {
     let (status, route) = app.post("/api/v1/reading-routes", &admin.token, body).await;
     assert_eq!(status, StatusCode::CREATED, "{route}");
@@ -31,6 +33,8 @@ pub async fn stored_study(
     sent.uid
 }
 
+/// `clinician` asks for a reading of study `uid`; `extra` adds to or
+/// overrides the request's fields.
 pub async fn ask(
     app: &TestApp,
     clinician: &TestUser,
@@ -48,6 +52,7 @@ pub async fn ask(
         .await
 }
 
+/// The kinds of `user`'s notifications, in the order the API lists them.
 pub async fn kinds(app: &TestApp, user: &TestUser) -> Vec<String> {
     let (_, notes) = app.get("/api/v1/notifications", &user.token).await;
     notes
@@ -58,6 +63,8 @@ pub async fn kinds(app: &TestApp, user: &TestUser) -> Vec<String> {
         .collect()
 }
 
+/// A consortium whose island clinician's requests all go to a reader at
+/// the tertiary hospital.
 pub struct Desk {
     pub c: Consortium,
     pub admin: TestUser,
