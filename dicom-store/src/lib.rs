@@ -34,6 +34,8 @@
 //! is and what they may see comes in through [`StudyAccess`], which the server
 //! implements.
 
+#![warn(missing_docs)]
+
 pub mod blob;
 pub mod dicomweb;
 pub mod dimse;

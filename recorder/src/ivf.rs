@@ -24,6 +24,7 @@ const HEADER_BYTES: u64 = 32;
 /// What a packet did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pushed {
+    /// Part of a frame, kept until the frame's last packet comes.
     Buffered,
     /// A frame was written.
     Frame,
@@ -32,6 +33,8 @@ pub enum Pushed {
     NeedKeyFrame,
 }
 
+/// Writes one VP8 track to IVF as its RTP packets arrive. Seeks back at
+/// [`Vp8Ivf::finish`] to fill in the header's size and frame count.
 pub struct Vp8Ivf<W: Write + Seek> {
     out: W,
     frame: Option<BytesMut>,
@@ -48,6 +51,7 @@ pub struct Vp8Ivf<W: Write + Seek> {
 }
 
 impl<W: Write + Seek> Vp8Ivf<W> {
+    /// Starts a file on `out` with a header to be completed at the end.
     pub fn new(mut out: W) -> std::io::Result<Self> {
         // The size and frame count are known only at the end; `finish` fills them in.
         out.write_all(&header(0, 0, 0))?;
@@ -66,6 +70,8 @@ impl<W: Write + Seek> Vp8Ivf<W> {
         })
     }
 
+    /// Takes the track's next RTP packet: buffers it, writes the frame it
+    /// completes, or drops it and says a key frame is needed.
     pub fn push(&mut self, packet: &Packet) -> std::io::Result<Pushed> {
         let seq = packet.header.sequence_number;
         let gap = self
@@ -150,6 +156,7 @@ impl<W: Write + Seek> Vp8Ivf<W> {
         Ok(())
     }
 
+    /// How many frames are written so far.
     pub fn frames(&self) -> u32 {
         self.frames
     }

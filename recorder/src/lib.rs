@@ -8,6 +8,8 @@
 //! [`Recorder::new`]), and ends it ([`Recorder::finish`]) when consent goes.
 //! After a crash, [`recover::recover`] makes the files left behind whole.
 
+#![warn(missing_docs)]
+
 pub mod ivf;
 mod leg;
 pub mod recover;
@@ -25,23 +27,34 @@ use leg::Leg;
 pub struct Config {
     /// UDP addresses to gather host candidates on, e.g. `192.0.2.10:0`.
     pub udp_addrs: Vec<String>,
+    /// STUN and TURN servers, so the recorder reaches participants behind
+    /// NAT the way the browsers reach each other.
     pub ice_servers: Vec<IceServer>,
 }
 
+/// One STUN or TURN server, as in the browser's `RTCIceServer`.
 #[derive(Debug, Clone, Default)]
 pub struct IceServer {
+    /// `stun:` or `turn:`/`turns:` URLs of the same server.
     pub urls: Vec<String>,
+    /// The TURN username (in Ferry, a time-limited TURN REST credential);
+    /// `None` for STUN.
     pub username: Option<String>,
+    /// The TURN password that goes with `username`.
     pub credential: Option<String>,
 }
 
+/// Which of a participant's tracks a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MediaKind {
+    /// The camera, VP8 in IVF.
     Video,
+    /// The microphone, Opus in Ogg.
     Audio,
 }
 
 impl MediaKind {
+    /// `video` or `audio`, as it appears in file names and in the API.
     pub fn as_str(self) -> &'static str {
         match self {
             MediaKind::Video => "video",
@@ -68,9 +81,13 @@ impl MediaKind {
 /// One finished file: a participant's track over one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedFile {
+    /// The participant's peer id, as in signalling (their user id).
     pub participant: String,
+    /// Camera or microphone.
     pub kind: MediaKind,
+    /// Where the file is, inside the recording's directory.
     pub path: PathBuf,
+    /// Its size on disk.
     pub bytes: u64,
     /// Video frames, or audio packets.
     pub frames: u64,
@@ -82,18 +99,26 @@ pub struct RecordedFile {
 /// as an `RTCIceCandidateInit` (or `null` at the end), to relay to them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gathered {
+    /// The participant whose connection gathered it, who should receive it.
     pub participant: String,
+    /// The candidate as `RTCIceCandidateInit` JSON, or `null`.
     pub candidate: serde_json::Value,
 }
 
+/// Why the recorder could not take a participant's offer or candidate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The WebRTC stack refused: an offer it could not answer, or a
+    /// connection it could not set up.
     #[error("webrtc: {0}")]
     WebRtc(String),
+    /// A candidate for a participant who has no connection to the recorder.
     #[error("no recording connection with {0}")]
     UnknownPeer(String),
+    /// A trickled candidate that is not a valid `RTCIceCandidateInit`.
     #[error("not an ICE candidate: {0}")]
     Candidate(String),
+    /// The recording directory or a file in it could not be written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

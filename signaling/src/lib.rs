@@ -15,6 +15,8 @@
 //! which room is decided by the server before the upgrade; what happens in a
 //! room reaches the server through [`session::Hooks`].
 
+#![warn(missing_docs)]
+
 pub mod bus;
 pub mod link;
 pub mod origin;

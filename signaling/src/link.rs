@@ -22,10 +22,15 @@ pub struct LinkStats {
     pub bitrate_kbps: Option<f64>,
 }
 
+/// How the room judges a peer's link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quality {
+    /// Good enough for video: no threshold crossed (or, after a poor spell,
+    /// all back within the margin).
     Good,
+    /// Too slow, lossy or thin for video to be followed: the clients should
+    /// fall back to audio first.
     Poor,
 }
 

@@ -23,43 +23,59 @@ pub const VERSION: u32 = 1;
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// First message of a session: the protocol version the client speaks.
-    Join { v: u32 },
+    Join {
+        /// The protocol version; a session refuses any but [`VERSION`].
+        v: u32,
+    },
     /// An SDP offer, to one peer or to all others.
     Offer {
+        /// The session description, relayed untouched.
         sdp: String,
+        /// The peer id it is for; absent, every other peer in the room.
         #[serde(default)]
         to: Option<String>,
     },
     /// An SDP answer.
     Answer {
+        /// The session description, relayed untouched.
         sdp: String,
+        /// The peer id whose offer it answers; absent, every other peer.
         #[serde(default)]
         to: Option<String>,
     },
     /// A trickled ICE candidate, as the browser's `RTCIceCandidateInit`
     /// (relayed as it is), or `null` for the end of candidates.
     IceCandidate {
+        /// The candidate object, or `null` when gathering is complete.
         candidate: Value,
+        /// The peer id it is for; absent, every other peer in the room.
         #[serde(default)]
         to: Option<String>,
     },
     /// Application heartbeat; answered with `pong` carrying the same `id`.
     Ping {
+        /// Any JSON value the client uses to match the `pong`.
         #[serde(default)]
         id: Option<Value>,
     },
     /// The client's WebRTC statistics, every few seconds during a call.
     Stats {
+        /// Round-trip time to the other peer, in milliseconds.
         #[serde(default)]
         rtt_ms: Option<f64>,
+        /// Fraction of packets lost since the last report, 0.0 to 1.0.
         #[serde(default)]
         loss: Option<f64>,
+        /// Bitrate the client is receiving, in kilobits per second.
         #[serde(default)]
         bitrate_kbps: Option<f64>,
     },
     /// Consent to recording this call (`true`), or its withdrawal. The call
     /// is recorded only while every participant present has consented.
-    Consent { recording: bool },
+    Consent {
+        /// `true` to consent, `false` to withdraw consent given earlier.
+        recording: bool,
+    },
     /// The client is done; the server closes the session.
     Leave,
 }
@@ -69,6 +85,7 @@ pub enum ClientMessage {
 pub struct PeerInfo {
     /// Stable for the participant (their user id), so a reconnect is the same peer.
     pub id: String,
+    /// The name shown on the other side's screen (the account's display name).
     pub name: String,
 }
 
@@ -76,10 +93,15 @@ pub struct PeerInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerMessage {
+    /// The answer to `join`: the client is in the room.
     Joined {
+        /// The protocol version the server speaks ([`VERSION`]).
         v: u32,
+        /// The room's name, one per consultation.
         room: String,
+        /// The joining participant, as the others see them.
         you: PeerInfo,
+        /// Who was already in the room, so the newcomer knows whom to offer to.
         peers: Vec<PeerInfo>,
         /// Who has consented to recording so far.
         consents: Vec<String>,
@@ -92,61 +114,95 @@ pub enum ServerMessage {
     /// connection (a browser restart, a network change): the media path is
     /// gone, so the side that offers should restart ICE.
     PeerJoined {
+        /// Who came in.
         peer: PeerInfo,
+        /// Whether they replaced their own earlier connection.
         reconnect: bool,
     },
+    /// Someone's session ended; their peer connection can be closed.
     PeerLeft {
+        /// Who went.
         peer: PeerInfo,
+        /// Why: `left` when they said so; otherwise how the session ended:
+        /// `disconnected`, `timeout` (no heartbeat), `too_slow` (could not
+        /// keep up with the room), `signed_out`.
         reason: String,
     },
+    /// A relayed SDP offer.
     Offer {
+        /// The peer id of the sender.
         from: String,
+        /// The session description, as the sender wrote it.
         sdp: String,
     },
+    /// A relayed SDP answer.
     Answer {
+        /// The peer id of the sender.
         from: String,
+        /// The session description, as the sender wrote it.
         sdp: String,
     },
+    /// A relayed ICE candidate, or `null` for the end of the sender's candidates.
     IceCandidate {
+        /// The peer id of the sender.
         from: String,
+        /// The candidate as the sender's browser produced it.
         candidate: Value,
     },
+    /// The answer to `ping`: the session is alive.
     Pong {
+        /// The `ping`'s `id`, echoed.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<Value>,
     },
     /// A peer's link turned poor or recovered: to everyone, the peer too, so
     /// the clients can fall back to audio first (or back to video).
     LinkQuality {
+        /// The peer id whose link changed.
         peer: String,
+        /// The link as the room now judges it.
         quality: Quality,
+        /// The figures the judgement rests on, as the peer reported them.
         #[serde(flatten)]
         stats: LinkStats,
     },
     /// A participant consented to recording, or withdrew: to everyone.
     Consent {
+        /// The peer id who consented or withdrew.
         peer: String,
+        /// `true` for consent, `false` for withdrawal.
         recording: bool,
     },
     /// The recording indicator. `started`: the server's recorder (`peer`)
     /// waits for each participant's send-only offer; `stopped`: close that
     /// connection, nothing more is recorded.
     Recording {
+        /// Whether recording started or stopped.
         state: RecordingState,
+        /// The recorder's peer id.
         peer: String,
+        /// Why it stopped (for example `consent_withdrawn`); absent on start.
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A message refused (the session stays open), or why the server is
+    /// ending the session (`signed_out`, `replaced`).
     Error {
+        /// A stable, machine-readable reason (for example `malformed`, `too_large`).
         code: String,
+        /// What went wrong, for a person reading the client's log.
         message: String,
     },
 }
 
+/// Whether the call is being recorded, as the recording indicator shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RecordingState {
+    /// Every participant present consented and the recorder joined.
     Started,
+    /// Someone withdrew consent, someone without consent came in, or the
+    /// call ended: nothing more is recorded.
     Stopped,
 }
 
@@ -179,6 +235,7 @@ impl ServerMessage {
         }
     }
 
+    /// A refusal of the client's last message, with a stable `code`.
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         ServerMessage::Error {
             code: code.to_owned(),

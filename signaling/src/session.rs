@@ -23,9 +23,13 @@ use crate::room::{Outbound, RelayError, Rooms, QUEUE};
 /// Per-connection limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The largest text frame accepted; a larger one is refused unread
+    /// (`too_large`), since SDP and candidates are a few kilobytes at most.
     pub max_message_bytes: usize,
     /// Sustained messages per second, and the burst above it.
     pub messages_per_second: u32,
+    /// Messages allowed at once above the sustained rate, for the flurry
+    /// of candidates at the start of a call.
     pub burst: u32,
     /// Silence after which a connection is taken for dead.
     pub idle_timeout: Duration,
@@ -48,12 +52,16 @@ impl Default for Limits {
 /// What the server wants to hear about. `present` is who is connected to
 /// the room afterwards (participant ids).
 pub trait Hooks: Send + Sync {
+    /// `peer` joined `room` (or replaced their own earlier connection). From
+    /// `present` the server tells whether the call has begun, to record it.
     fn joined<'a>(
         &'a self,
         room: &'a str,
         peer: &'a str,
         present: Vec<String>,
     ) -> BoxFuture<'a, ()>;
+    /// `peer`'s session in `room` ended. From `present` the server tells
+    /// whether the call is over, and whether recording may continue.
     fn left<'a>(&'a self, room: &'a str, peer: &'a str, present: Vec<String>) -> BoxFuture<'a, ()>;
     /// A message was refused: malformed, unknown, too big or too fast.
     fn malformed(&self, room: &str, code: &str);
@@ -81,7 +89,9 @@ pub trait Hooks: Send + Sync {
 /// Who this session is, decided by the server before the upgrade.
 #[derive(Debug, Clone)]
 pub struct Participant {
+    /// The room: the consultation whose call this is.
     pub room: String,
+    /// The participant as the others in the room see them.
     pub peer: PeerInfo,
 }
 

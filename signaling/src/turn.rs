@@ -11,7 +11,9 @@ use sha1::Sha1;
 /// A credential pair for one user, valid until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnCredential {
+    /// `"<unix expiry>:<user>"`, which the TURN server reads the expiry from.
     pub username: String,
+    /// The HMAC of `username` under the shared secret, base64.
     pub password: String,
     /// Unix seconds.
     pub expires_at: u64,

@@ -61,9 +61,12 @@ pub fn check(path: &Path) -> Result<(), LengthError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// Over its bytes: every value fits, native Pixel Data included, so a
-    /// reader need not walk the pixel data again to find it whole. Whether
-    /// the data set holds Pixel Data of its own.
-    Plain { pixel_data: bool },
+    /// reader need not walk the pixel data again to find it whole.
+    Plain {
+        /// Whether the data set holds Pixel Data of its own (an image rather
+        /// than, say, a structured report or a waveform).
+        pixel_data: bool,
+    },
     /// With the lazy reader, which checks headers only: pixel data
     /// fragments are still to be read to be known whole.
     Walked,

@@ -33,6 +33,7 @@ pub const QUEUE: usize = 256;
 /// What a session is asked to do by the room.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outbound {
+    /// Send this message to the client.
     Send(ServerMessage),
     /// Close the connection, telling the client why (an error code).
     Close(&'static str),
@@ -172,8 +173,12 @@ pub struct Joined {
 /// Why a relay did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RelayError {
+    /// The addressee (`to`) is not in the room, here or on another node:
+    /// they left, or the sender's view of the room is stale.
     #[error("no peer {0} is in this room")]
     UnknownPeer(String),
+    /// The addressee's queue was full, so they were dropped from the room
+    /// rather than let the sender wait on them.
     #[error("the peer {0} is not keeping up and was dropped")]
     PeerTooSlow(String),
 }

@@ -14,9 +14,10 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::dicom_files::study;
-use crate::durability::spawn_server;
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::support::child_server::spawn_server;
+use crate::support::dicom_files::study;
+use crate::support::wait_until;
+use crate::support::{spawn_app, spawn_app_with};
 
 /// Starts the server as a child process on `data_dir` the way
 /// [`spawn_server`] does, and waits (at most `wait`) for it to exit. `None`
@@ -26,7 +27,7 @@ async fn run_to_exit(
     database_url: &str,
     wait: Duration,
 ) -> Option<(std::process::ExitStatus, String)> {
-    let mut child = crate::durability::server_command(data_dir, database_url)
+    let mut child = crate::support::child_server::server_command(data_dir, database_url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -83,7 +84,7 @@ async fn a_second_server_on_a_data_directory_in_use_exits_and_destroys_nothing()
         tokio::spawn(async move {
             // In batches, so the second server starts while ingest runs.
             for batch in sent.chunks(8) {
-                let done = crate::imaging_crash::upload(
+                let done = crate::support::dicom_files::upload(
                     base.clone(),
                     token.clone(),
                     batch.to_vec(),
@@ -94,9 +95,12 @@ async fn a_second_server_on_a_data_directory_in_use_exits_and_destroys_nothing()
             }
         })
     };
-    while acked.lock().expect("the list").len() < 8 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the first batch is acknowledged",
+        Duration::from_secs(60),
+        async || acked.lock().expect("the list").len() >= 8,
+    )
+    .await;
 
     let second = run_to_exit(server_dir.path(), &app.test_db.url, Duration::from_secs(30)).await;
     uploading.await.expect("the uploads ran");
@@ -130,7 +134,7 @@ async fn a_second_server_on_a_data_directory_in_use_exits_and_destroys_nothing()
         let sent = std::fs::read(path).expect("the sent file");
         assert!(got == sent, "{} comes back byte for byte", path.display());
     }
-    crate::hostile::assert_under_ceiling(
+    crate::support::memory::assert_under_ceiling(
         first.process.id().expect("the first server runs"),
         "a second server tried its data directory",
     );
@@ -213,7 +217,7 @@ async fn idle_half_headed_and_half_bodied_connections_are_closed_after_the_timeo
     );
     // The server itself still serves.
     let (status, _) =
-        crate::helpers::send(app.request(reqwest::Method::GET, "/healthz", None)).await;
+        crate::support::send(app.request(reqwest::Method::GET, "/healthz", None)).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -267,7 +271,7 @@ async fn connections_beyond_the_cap_wait_unserved_until_one_closes() {
 
 /// Ingest journal rows whose key no instance uses: keys a node reserved for
 /// ingests to come (or an ingest under way), which only it may clean up.
-async fn reserved_keys(app: &crate::helpers::TestApp) -> i64 {
+async fn reserved_keys(app: &crate::support::TestApp) -> i64 {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM dicom_ingest_journal j \
          WHERE NOT EXISTS (SELECT 1 FROM dicom_instance i WHERE i.blob_key = j.blob_key)",
@@ -285,7 +289,7 @@ async fn a_node_starting_on_a_shared_database_leaves_the_other_nodes_ingest_alon
     let files = tempfile::tempdir().expect("a directory");
     let sent = study(files.path(), &["CT_small.dcm"], "SHARED-DB").files;
     let bytes = std::fs::read(&sent[0]).expect("the file");
-    let (status, body) = crate::dicom_files::stow(&app, &clinician.token, bytes).await;
+    let (status, body) = crate::support::dicom_files::stow(&app, &clinician.token, bytes).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let reserved = reserved_keys(&app).await;
     assert!(

@@ -12,9 +12,9 @@ use dicom_dictionary_std::tags;
 use reqwest::{header, StatusCode};
 use serde_json::Value;
 
-use super::stow::{child_with_clinician, Child};
-use crate::dicom_files::{fixture, fresh_uid};
-use crate::hostile::{assert_under_ceiling, peak_rss};
+use crate::support::child_server::{child_with_clinician, ChildWithClinician};
+use crate::support::dicom_files::{fixture, fresh_uid};
+use crate::support::memory::{assert_under_ceiling, peak_rss};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -67,7 +67,7 @@ fn big_instance(
     (series, sop, bytes)
 }
 
-async fn stow(child: &Child, instance: Vec<u8>) {
+async fn stow(child: &ChildWithClinician, instance: Vec<u8>) {
     let boundary = "big-boundary";
     let mut body = format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
     body.extend(instance);
@@ -92,7 +92,7 @@ async fn stow(child: &Child, instance: Vec<u8>) {
     );
 }
 
-async fn get(child: &Child, path: &str) -> reqwest::Response {
+async fn get(child: &ChildWithClinician, path: &str) -> reqwest::Response {
     child
         .client
         .get(format!("{}/dicomweb{path}", child.server.base))

@@ -12,9 +12,9 @@ use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::durability::spawn_server;
-use crate::helpers::{spawn_app_with, TestApp, TestDb, PASSWORD};
-use crate::hostile::assert_under_ceiling;
+use crate::support::child_server::spawn_server;
+use crate::support::memory::assert_under_ceiling;
+use crate::support::{spawn_app_with, TestApp, TestDb, PASSWORD};
 
 /// The widest user name or request id any row may hold after these tests.
 const STORED_MAX: i64 = 256;
@@ -101,7 +101,7 @@ async fn a_flood_of_sign_ins_for_unknown_names_is_turned_away_and_memory_stays_b
     let answers = join_all(attempts).await;
     eprintln!(
         "128 sign-ins at once: the server peaked at {} MiB",
-        crate::hostile::peak_rss(pid) / (1024 * 1024)
+        crate::support::memory::peak_rss(pid) / (1024 * 1024)
     );
     assert_under_ceiling(pid, "128 sign-ins at once for unknown names");
 
@@ -147,7 +147,7 @@ async fn megabyte_user_names_are_refused_and_never_stored() {
         let response = app.login(&name, "not the password at all").await;
         let status = response.status();
         let body: Value = response.json().await.expect("json");
-        crate::helpers::assert_error(
+        crate::support::assert_error(
             status,
             &body,
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -13,8 +13,9 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::dicom_files::{dcmtk, port};
-use crate::helpers::{assert_error, send, spawn_app, spawn_app_with, TestApp, PASSWORD};
+use crate::support::dicom_files::{dcmtk, port};
+use crate::support::wait_until;
+use crate::support::{assert_error, send, spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 /// Registers a modality at island A with these extra fields.
 async fn register(
@@ -194,18 +195,12 @@ async fn one_ae_title_holds_no_more_associations_than_its_limit() {
         .await
         .expect("released in time")
         .expect("reaped");
-    let mut again = false;
-    for _ in 0..50 {
-        if echo(&app, "US-CART").await {
-            again = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        again,
-        "the title may associate again once its association ended"
-    );
+    wait_until(
+        "the title may associate again once its association ended",
+        Duration::from_secs(5),
+        async || echo(&app, "US-CART").await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -221,7 +216,7 @@ async fn metrics_answer_only_the_bearer_of_the_metrics_token() {
     let (status, _) = send(app.request(Method::GET, "/metrics", Some(&admin.token))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, body) =
-        send(app.request(Method::GET, "/metrics", Some(crate::helpers::METRICS_TOKEN))).await;
+        send(app.request(Method::GET, "/metrics", Some(crate::support::METRICS_TOKEN))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         body.as_str()
@@ -233,7 +228,7 @@ async fn metrics_answer_only_the_bearer_of_the_metrics_token() {
     // No token configured: nobody gets them.
     let closed = spawn_app_with(|s| s.metrics_token = None).await;
     let (status, body) =
-        send(closed.request(Method::GET, "/metrics", Some(crate::helpers::METRICS_TOKEN))).await;
+        send(closed.request(Method::GET, "/metrics", Some(crate::support::METRICS_TOKEN))).await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "metrics_disabled");
 }
 
@@ -296,8 +291,8 @@ async fn open_with_origin(app: &TestApp, token: &str, id: i64, origin: Option<&s
 #[tokio::test]
 async fn a_page_of_another_site_cannot_open_a_call_socket() {
     let app = spawn_app_with(|s| s.public_url = Some("https://ferry.example.org".to_owned())).await;
-    let d = crate::scheduling::desk(&app).await;
-    let id = crate::calls::accepted(&app, &d).await;
+    let d = crate::support::scheduling::desk(&app).await;
+    let id = crate::support::calls::accepted(&app, &d).await;
     let token = &d.clinician.token;
 
     for foreign in [

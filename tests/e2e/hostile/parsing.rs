@@ -22,10 +22,10 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::dicom_files::{dcmtk, fresh_uid, register_modality};
-use crate::durability::{spawn_server, ChildServer};
-use crate::helpers::{spawn_app, TestApp, PASSWORD};
-use crate::hostile::assert_under_ceiling;
+use crate::support::child_server::{spawn_server, ChildServer};
+use crate::support::dicom_files::{dcmtk, fresh_uid, register_modality};
+use crate::support::memory::assert_under_ceiling;
+use crate::support::{spawn_app, TestApp, PASSWORD};
 
 const AE_TITLE: &str = "NESTED-CT";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::calls::{accepted, join, next, open, send, Socket};
-use crate::helpers::{TestApp, TestUser, PASSWORD};
-use crate::scheduling::{desk, Desk};
+use crate::support::calls::{accepted, join, next, open, send, Socket};
+use crate::support::scheduling::{desk, Desk};
+use crate::support::{TestApp, TestUser, PASSWORD};
 
 /// How soon after its session ends a connection must be closed.
 const WITHIN: Duration = Duration::from_secs(1);
@@ -91,7 +91,7 @@ async fn assert_token_shut_out(app: &TestApp, user: &TestUser, id: i64) {
 
 #[tokio::test]
 async fn signing_out_closes_the_sessions_event_stream_and_call_socket_within_a_second() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let (d, id, mut clinician, mut expert, mut stream) = in_a_call(&app).await;
     // The expert's own stream, of another session, must stay open.
     let mut experts_stream = event_stream(&app, &d.expert.token).await;
@@ -135,7 +135,7 @@ async fn signing_out_closes_the_sessions_event_stream_and_call_socket_within_a_s
 
 #[tokio::test]
 async fn a_password_change_closes_every_session_of_the_user() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let (d, id, mut clinician, _expert, mut stream) = in_a_call(&app).await;
     let admin = app.user("admin", Role::Admin, d.c.tertiary).await;
     // A second sign-in of the same user, from another device.
@@ -174,7 +174,7 @@ async fn a_password_change_closes_every_session_of_the_user() {
 
 #[tokio::test]
 async fn deactivating_a_user_closes_their_event_stream_and_call_socket() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let (d, id, mut clinician, _expert, mut stream) = in_a_call(&app).await;
     let admin = app.user("admin", Role::Admin, d.c.tertiary).await;
 
@@ -199,7 +199,7 @@ async fn deactivating_a_user_closes_their_event_stream_and_call_socket() {
 
 #[tokio::test]
 async fn an_expired_session_closes_its_event_stream_and_call_socket() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let (d, _id, mut clinician, _expert, mut stream) = in_a_call(&app).await;
 
     // Expiry is not an event: nothing but the clock says it happened.
@@ -220,7 +220,7 @@ async fn an_expired_session_closes_its_event_stream_and_call_socket() {
 
 #[tokio::test]
 async fn signing_out_on_one_node_closes_the_streams_open_on_another() {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let other = app.another_node().await;
     let d = desk(&app).await;
     let id = accepted(&app, &d).await;

@@ -7,7 +7,7 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, send, spawn_app, TestApp, TestUser, PASSWORD};
+use crate::support::{assert_error, send, spawn_app, TestApp, TestUser, PASSWORD};
 
 const NEW_PASSWORD: &str = "another long enough password";
 

@@ -11,64 +11,14 @@ use std::time::{Duration, Instant};
 
 use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::dicom_files::study;
-use crate::durability::{spawn_server, ChildServer};
-use crate::helpers::{send, spawn_app, spawn_app_with, TestApp, PASSWORD};
-use crate::hostile::{assert_under_ceiling, peak_rss};
+use crate::support::child_server::child_with_clinician;
+use crate::support::dicom_files::study;
+use crate::support::memory::{assert_under_ceiling, peak_rss};
+use crate::support::{send, spawn_app_with};
 
 const MIB: u64 = 1024 * 1024;
-
-/// The server as a child process, on the database of an in-process app
-/// that holds the accounts, and a clinician's token for it.
-pub(super) struct Child {
-    /// Holds the accounts; kept alive for the test.
-    _app: TestApp,
-    pub server: ChildServer,
-    pub token: String,
-    pub client: reqwest::Client,
-    _data: tempfile::TempDir,
-}
-
-impl Child {
-    pub fn pid(&self) -> u32 {
-        self.server.process.id().expect("the server is running")
-    }
-
-    /// Resets the peak resident size of the server (`clear_refs` 5), so a
-    /// peak read after this is the peak of what came after.
-    pub fn reset_peak(&self) {
-        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5")
-            .expect("the peak resident size can be reset");
-    }
-}
-
-pub(super) async fn child_with_clinician(env: &[(&str, &str)]) -> Child {
-    let app = spawn_app().await;
-    let c = app.consortium().await;
-    app.user("clin-hostile", Role::Clinician, c.island_a).await;
-    let data = tempfile::tempdir().expect("a directory");
-    let server = spawn_server(data.path(), &app.test_db.url, env).await;
-    let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&json!({ "username": "clin-hostile", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["token"].as_str().expect("a token").to_owned();
-    Child {
-        _app: app,
-        server,
-        token,
-        client,
-        _data: data,
-    }
-}
 
 fn multipart_type(boundary: &str) -> String {
     format!("multipart/related; type=\"application/dicom\"; boundary={boundary}")

@@ -1,0 +1,424 @@
+//! Every endpoint, driven by every role from the patient's own facility and
+//! from another, and anonymously: allowed or denied as the policy says.
+
+use std::collections::BTreeSet;
+
+use ferry_server::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::support::authz::*;
+use crate::support::{send, spawn_app, TestApp};
+
+mod reading;
+mod referrals;
+mod scheduling;
+
+#[tokio::test]
+async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let patient = app
+        .patient_at(c.island_a, "110101199001010011", "A-1")
+        .await;
+
+    let mut callers: Vec<Caller> = Vec::new();
+    for role in Role::ALL {
+        for (site, facility) in [(Site::Own, c.island_a), (Site::Other, c.island_b)] {
+            let name = format!(
+                "{}-{}",
+                role.as_str(),
+                if site == Site::Own { "own" } else { "other" }
+            );
+            callers.push((role, site, app.user(&name, role, facility).await));
+        }
+    }
+    let target_user = app.user("target", Role::Scheduler, c.county).await;
+
+    // A grant for administrators to review, opened by a clinician elsewhere.
+    let responder = app.user("responder", Role::Clinician, c.county).await;
+    let (status, grant) = app
+        .post(
+            "/api/v1/break-glass",
+            &responder.token,
+            json!({ "patient_id": patient, "reason": "unconscious on arrival, no family" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let grant_id = grant["id"].as_i64().expect("grant id");
+
+    let referrals = referrals::arrange(&app, &c, patient, &callers).await;
+    let tertiary = c.tertiary;
+    let scheduling = scheduling::rows(&app, &callers, patient).await;
+    let reading = reading::rows(&app, &c, &callers).await;
+    let county = c.county;
+    let modality = {
+        let mut tx = app.db.begin_write().await.expect("a transaction");
+        let new = ferry_server::modality::NewModality {
+            ae_title: "MATRIX-US".to_owned(),
+            ..Default::default()
+        };
+        let actor = ferry_server::audit::Actor::system("test");
+        let row = ferry_server::modality::create(&mut tx, &actor, c.island_a, new)
+            .await
+            .expect("a modality");
+        tx.commit().await.expect("commit");
+        row.id
+    };
+    let rows = vec![
+        row(Method::GET, "/api/v1/me", "/api/v1/me".into(), everyone),
+        row(
+            Method::GET,
+            "/api/v1/ice-servers",
+            "/api/v1/ice-servers".into(),
+            everyone,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/facilities",
+            "/api/v1/facilities".into(),
+            everyone,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/facilities/{id}",
+            format!("/api/v1/facilities/{}", c.tertiary),
+            everyone,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/facilities",
+                "/api/v1/facilities".into(),
+                admin_only,
+            ),
+            |n| json!({ "name": format!("Clinic {n}"), "tier": "village", "time_zone": "Asia/Shanghai" }),
+        ),
+        with_body(
+            row(
+                Method::PATCH,
+                "/api/v1/facilities/{id}",
+                format!("/api/v1/facilities/{}", c.island_b),
+                admin_only,
+            ),
+            |n| json!({ "contact": format!("+86 {n}") }),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/facilities/{id}/modalities",
+            format!("/api/v1/facilities/{}/modalities", c.island_a),
+            own_site_or_admin,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/facilities/{id}/modalities",
+                format!("/api/v1/facilities/{}/modalities", c.island_a),
+                admin_only,
+            ),
+            |n| json!({ "ae_title": format!("AE-{n}") }),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/modalities/{id}",
+            format!("/api/v1/modalities/{modality}"),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/users",
+            "/api/v1/users".into(),
+            admin_only,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/users",
+                "/api/v1/users".into(),
+                admin_only,
+            ),
+            move |n| {
+                json!({ "username": format!("new-user-{n}"), "display_name": "New", "password": "a long enough password",
+                    "facility_id": tertiary, "roles": ["scheduler"] })
+            },
+        ),
+        row(
+            Method::GET,
+            "/api/v1/users/{id}",
+            format!("/api/v1/users/{}", target_user.id),
+            admin_only,
+        ),
+        with_body(
+            row(
+                Method::PATCH,
+                "/api/v1/users/{id}",
+                format!("/api/v1/users/{}", target_user.id),
+                admin_only,
+            ),
+            |n| json!({ "display_name": format!("Target {n}") }),
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/users/{id}/password-resets",
+                format!("/api/v1/users/{}/password-resets", target_user.id),
+                admin_only,
+            ),
+            |_| json!({ "password": "a long enough password" }),
+        ),
+        row(
+            Method::POST,
+            "/api/v1/users/{id}/password-resets/{reset_id}/confirm",
+            format!(
+                "/api/v1/users/{}/password-resets/999999/confirm",
+                target_user.id
+            ),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/patients",
+            "/api/v1/patients?q=wang".into(),
+            care_roles,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/patients",
+                "/api/v1/patients".into(),
+                clinicians,
+            ),
+            |n| json!({ "family_name": "Li", "sex": "male", "birth_date": "1970-01-01", "record_number": format!("R-{n}") }),
+        ),
+        // The own-site expert is assigned consultations about the patient.
+        row(
+            Method::GET,
+            "/api/v1/patients/{id}",
+            format!("/api/v1/patients/{patient}"),
+            own_clinician_or_expert,
+        ),
+        with_body(
+            row(
+                Method::PATCH,
+                "/api/v1/patients/{id}",
+                format!("/api/v1/patients/{patient}"),
+                own_clinician,
+            ),
+            |_| json!({ "phone": "+86 138 0000 0000" }),
+        ),
+    ]
+    .into_iter()
+    .chain(referrals::rows(&referrals, patient, county))
+    .chain(vec![
+        // After the patient rows: breaking the glass widens the caller's scope.
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/break-glass",
+                "/api/v1/break-glass".into(),
+                care_roles,
+            ),
+            move |_| json!({ "patient_id": patient, "reason": "collapsed in the waiting room" }),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/break-glass",
+            "/api/v1/break-glass".into(),
+            admin_only,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/break-glass/{id}/review",
+                format!("/api/v1/break-glass/{grant_id}/review"),
+                admin_only,
+            ),
+            |_| json!({ "note": "justified" }),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/audit-events",
+            "/api/v1/audit-events".into(),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/AuditEvent",
+            "/api/v1/fhir/AuditEvent".into(),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/notifications",
+            "/api/v1/notifications".into(),
+            everyone,
+        ),
+        Row {
+            stream: true,
+            ..row(
+                Method::GET,
+                "/api/v1/notifications/stream",
+                "/api/v1/notifications/stream".into(),
+                everyone,
+            )
+        },
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/notifications/read",
+                "/api/v1/notifications/read".into(),
+                everyone,
+            ),
+            |_| json!({ "up_to": 1_000_000 }),
+        ),
+    ])
+    .chain(scheduling)
+    .chain(reading)
+    .chain([Row {
+            public: true,
+            ..row(
+                Method::GET,
+                "/api/v1/openapi.json",
+                "/api/v1/openapi.json".into(),
+                everyone,
+            )
+        }])
+    .collect::<Vec<Row>>();
+
+    let mut counter = 0;
+    let mut failures = Vec::new();
+    for row in &rows {
+        for (role, site, user) in &callers {
+            counter += 1;
+            let mut request = app.request(row.method.clone(), &row.path, Some(&user.token));
+            if let Some(body) = &row.body {
+                request = request.json(&body(counter));
+            }
+            if let Some(csv) = row.csv {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "text/csv")
+                    .body(csv);
+            }
+            let (status, body) = if row.stream {
+                let response = request.send().await.expect("the server answers");
+                (response.status(), Value::Null)
+            } else {
+                send(request).await
+            };
+            let allowed = (row.allowed)(*role, *site);
+            let ok = if allowed {
+                is_allowed(status)
+            } else {
+                is_refused(status, &body, row.hidden)
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {} as {:?}/{:?}: expected {}, got {status} {body}",
+                    row.method,
+                    row.path,
+                    role,
+                    site,
+                    if allowed { "allow" } else { "deny" }
+                ));
+            }
+        }
+        // Nobody gets anywhere without a session, except on public routes.
+        let mut request = app.request(row.method.clone(), &row.path, None);
+        if let Some(body) = &row.body {
+            request = request.json(&body(0));
+        }
+        if let Some(csv) = row.csv {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "text/csv")
+                .body(csv);
+        }
+        let status = request.send().await.expect("the server answers").status();
+        let expected = if row.public {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        if status != expected {
+            failures.push(format!(
+                "{} {} anonymously: expected {expected}, got {status}",
+                row.method, row.path
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "policy mismatches:\n{}",
+        failures.join("\n")
+    );
+
+    // Sign-in and sign-out are open to anyone with credentials, and the
+    // matrix covers every documented endpoint.
+    logout_is_allowed_for_every_role(&app, &callers).await;
+    let documented = documented_operations(&app).await;
+    let mut covered: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.as_str().to_lowercase(), r.template.to_owned()))
+        .collect();
+    covered.insert(("post".into(), "/api/v1/auth/login".into()));
+    covered.insert(("post".into(), "/api/v1/auth/logout".into()));
+    assert_eq!(
+        documented, covered,
+        "the matrix and the OpenAPI document must list the same endpoints"
+    );
+}
+
+async fn logout_is_allowed_for_every_role(app: &TestApp, callers: &[Caller]) {
+    for (role, _, user) in callers {
+        let (status, _) =
+            send(app.request(Method::POST, "/api/v1/auth/logout", Some(&user.token))).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{role:?} signs out");
+    }
+    let (status, _) = send(app.request(Method::POST, "/api/v1/auth/logout", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+pub async fn documented_operations(app: &TestApp) -> BTreeSet<(String, String)> {
+    let (status, doc) = send(app.request(Method::GET, "/api/v1/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut operations = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            operations.insert((method.clone(), path.clone()));
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn a_clinician_searching_sees_only_patients_in_scope() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let patient = app
+        .patient_at(c.island_a, "110101199001010011", "A-1")
+        .await;
+    let own = app.user("own", Role::Clinician, c.island_a).await;
+    let other = app.user("other", Role::Clinician, c.island_b).await;
+
+    let (_, found) = app.get("/api/v1/patients?q=wang", &own.token).await;
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+    assert_eq!(found[0]["id"], patient);
+    let (_, found) = app
+        .get("/api/v1/patients?q=110101199001010011", &other.token)
+        .await;
+    assert_eq!(
+        found,
+        json!([]),
+        "another facility's clinician sees nothing"
+    );
+
+    // Nor can they open the record by its id.
+    let path = format!("/api/v1/patients/{patient}");
+    let (status, body) = app.get(&path, &own.token).await;
+    assert_allowed(status, &body, "the own clinician opens the record");
+    let (status, body) = app.get(&path, &other.token).await;
+    assert_refused(
+        status,
+        &body,
+        "another facility's clinician opens the record",
+    );
+}

@@ -1,0 +1,7 @@
+//! Video calls: signalling over WebSockets, real WebRTC peers, the TURN
+//! relay, and consented recording.
+
+mod peers;
+mod recording;
+mod relay;
+mod signalling;

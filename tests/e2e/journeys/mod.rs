@@ -1,0 +1,15 @@
+//! Journeys through the web client in a real browser (Debian's Chromium,
+//! driven by `tests/browser/journeys.cjs`, each journey a file in
+//! `tests/browser/journeys/`), asserting what the user sees, and a browser
+//! in a call with a webrtc-rs peer. Each journey keeps a screenshot of every
+//! step under the test run's target directory (`screenshots/`), for a
+//! person to look at.
+
+mod browser;
+mod call;
+mod desk;
+mod expert;
+mod reading;
+mod shared_view;
+mod tablet;
+mod upload;

@@ -1,0 +1,222 @@
+//! Health, readiness, metrics, request ids, the OpenAPI document, the web
+//! client and the demo consortium.
+
+use reqwest::{header, Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::{send, spawn_app, PASSWORD};
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = spawn_app().await;
+    let (status, body) = send(app.request(Method::GET, "/healthz", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let (status, body) = send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ready");
+
+    // A request to count, then the count.
+    send(app.request(Method::GET, "/api/v1/facilities", None)).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(crate::support::METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(
+            r#"ferry_http_requests_total{method="GET",route="/api/v1/facilities",status="401"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ferry_http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .expect("answer");
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a request id");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "lb-42")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.headers()["x-request-id"],
+        "lb-42",
+        "an incoming id is kept"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_committed_snapshot() {
+    let app = spawn_app().await;
+    let (status, doc) = send(app.request(Method::GET, "/api/v1/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/openapi.json");
+    let rendered = serde_json::to_string_pretty(&doc).expect("json") + "\n";
+    if std::env::var("FERRY_TEST_UPDATE_SNAPSHOTS").is_ok() {
+        std::fs::write(&path, &rendered).expect("write the snapshot");
+    }
+    let committed = std::fs::read_to_string(&path).expect("tests/snapshots/openapi.json exists");
+    let committed: Value = serde_json::from_str(&committed).expect("the snapshot is JSON");
+    assert!(
+        committed == doc,
+        "the API changed; review it and run with FERRY_TEST_UPDATE_SNAPSHOTS=1 to accept"
+    );
+}
+
+#[tokio::test]
+async fn the_web_client_is_served_with_a_content_security_policy() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/")).send().await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap_or("")
+        .contains("default-src 'self'"));
+    let html = response.text().await.expect("html");
+    assert!(html.contains("<script src=\"/app.js\""));
+    assert!(html.contains("<script src=\"/call.js\""));
+    for script in ["/app.js", "/call.js", "/call-screen.js", "/i18n.js"] {
+        let response = app.client.get(app.url(script)).send().await.expect("js");
+        assert_eq!(response.status(), StatusCode::OK, "{script}");
+        assert!(response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/javascript"));
+    }
+}
+
+#[tokio::test]
+async fn the_demo_consortium_is_seeded_once_and_its_clinician_signs_in() {
+    let app = spawn_app().await;
+    let seed = ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
+        .await
+        .expect("seed")
+        .expect("seeded the first time");
+    assert_eq!(seed.usernames.len(), 6);
+    let counts = (
+        app.count("facility").await,
+        app.count("app_user").await,
+        app.count("patient").await,
+    );
+    assert_eq!(counts, (5, 6, 5));
+    assert_eq!(
+        app.count("patient_record").await,
+        6,
+        "one patient is registered at two facilities"
+    );
+    assert_eq!(
+        (
+            app.count("diagnosis_catalogue").await,
+            app.count("referral").await,
+            app.count("examination").await
+        ),
+        (4, 2, 1),
+        "a small catalogue, a referral each way, one examination"
+    );
+
+    let again = ferry_server::demo::seed(&app.db, None)
+        .await
+        .expect("second start");
+    assert!(again.is_none(), "the second start seeds nothing");
+    assert_eq!(
+        (
+            app.count("facility").await,
+            app.count("app_user").await,
+            app.count("patient").await
+        ),
+        counts
+    );
+
+    let response = app.login("demo-clinician", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["user"]["roles"][0], "clinician");
+    let tiers: Vec<String> = sqlx::query_scalar("SELECT tier FROM facility ORDER BY id")
+        .fetch_all(app.db.pool())
+        .await
+        .expect("tiers");
+    assert_eq!(
+        tiers,
+        ["tertiary", "secondary", "village", "village", "village"]
+    );
+}
+
+#[tokio::test]
+async fn a_random_demo_password_is_generated_when_none_is_given() {
+    let app = spawn_app().await;
+    let seed = ferry_server::demo::seed(&app.db, None)
+        .await
+        .expect("seed")
+        .expect("seeded");
+    assert!(seed.password.len() >= 16);
+    assert_eq!(
+        app.login("demo-admin", &seed.password).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_demo_expert_has_two_bookings_for_the_scheduler_to_move() {
+    let app = spawn_app().await;
+    ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
+        .await
+        .expect("seed")
+        .expect("seeded");
+    let login: Value = app
+        .login("demo-scheduler", PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("a token");
+    let (status, bookings) = app.get("/api/v1/bookings?status=booked", token).await;
+    assert_eq!(status, StatusCode::OK, "{bookings}");
+    let bookings = bookings.as_array().expect("a list");
+    assert_eq!(bookings.len(), 2, "{bookings:?}");
+    let soonest = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(48);
+    let mut starts = Vec::new();
+    for booking in bookings {
+        assert_eq!(booking["service"], "video", "{booking}");
+        let start: jiff::Timestamp = booking["start"]
+            .as_str()
+            .expect("start")
+            .parse()
+            .expect("an instant");
+        assert!(start > soonest, "booked two days out or later: {booking}");
+        starts.push(start);
+        let consultation = booking["consultation_id"].as_i64().expect("a consultation");
+        let (_, c) = app
+            .get(&format!("/api/v1/consultations/{consultation}"), token)
+            .await;
+        assert_eq!(c["status"], "scheduled", "{c}");
+    }
+    assert_ne!(starts[0], starts[1]);
+    // The waiting consultation is still there to book.
+    let (_, waiting) = app
+        .get("/api/v1/consultations?status=requested", token)
+        .await;
+    assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
+}

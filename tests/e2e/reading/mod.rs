@@ -1,0 +1,4 @@
+//! Remote reading: routing, the worklist, reports, SRs and critical results.
+
+mod reports;
+mod worklist;

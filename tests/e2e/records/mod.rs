@@ -1,0 +1,8 @@
+//! The consortium's records: facilities, the patient index, the diagnosis
+//! catalogue, referrals and examinations.
+
+mod catalogue;
+mod examinations;
+mod facilities;
+mod patients;
+mod referrals;

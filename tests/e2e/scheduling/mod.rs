@@ -1,0 +1,8 @@
+//! Scheduling: rosters, bookings, consultations and the on-call queue,
+//! races for the same slot, and the figures and FHIR views built on them.
+
+mod bookings;
+mod consultations;
+mod races;
+mod rosters;
+mod views;
