@@ -8,7 +8,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -91,7 +91,7 @@ pub struct FacilityPatch {
 pub fn validate_time_zone(name: &str) -> Result<(), ApiError> {
     jiff::tz::TimeZone::get(name).map(|_| ()).map_err(|_| {
         ApiError::invalid(
-            "invalid_time_zone",
+            ErrorCode::InvalidTimeZone,
             "time_zone",
             format!("{name:?} is not an IANA time zone (e.g. Asia/Shanghai)"),
         )
@@ -102,7 +102,7 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "name",
             "a facility name has 1 to 200 characters",
         ));
@@ -112,7 +112,7 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
 
 fn name_taken(name: &str) -> ApiError {
     ApiError::conflict(
-        "facility_name_taken",
+        ErrorCode::FacilityNameTaken,
         format!("a facility named {name:?} exists"),
     )
 }
@@ -122,7 +122,7 @@ pub fn parent_must_be_higher(child: Tier, parent: Tier) -> Result<(), ApiError> 
         Ok(())
     } else {
         Err(ApiError::invalid(
-            "parent_tier",
+            ErrorCode::ParentTier,
             "parent_id",
             format!(
                 "a {} facility's parent must be of a higher tier, not {}",
@@ -157,7 +157,7 @@ pub async fn create(
         .on_unique_violation(|| name_taken(&name))
         .on_check_violation(|| {
             ApiError::invalid(
-                "parent_tier",
+                ErrorCode::ParentTier,
                 "parent_id",
                 "a facility's parent must be of a higher tier",
             )
@@ -199,7 +199,7 @@ pub async fn update(
     let parent_id = patch.parent_id.unwrap_or(current.parent_id);
     if parent_id == Some(id) {
         return Err(ApiError::invalid(
-            "parent_tier",
+            ErrorCode::ParentTier,
             "parent_id",
             "a facility cannot be its own parent",
         ));
@@ -214,7 +214,7 @@ pub async fn update(
             .collect();
         if !below.is_empty() {
             return Err(ApiError::Conflict {
-                code: "children_tier",
+                code: ErrorCode::ChildrenTier,
                 message: format!(
                     "{} child facilities would no longer be of a lower tier",
                     below.len()
@@ -239,7 +239,7 @@ pub async fn update(
         .on_unique_violation(|| name_taken(&name))
         .on_check_violation(|| {
             ApiError::conflict(
-                "children_tier",
+                ErrorCode::ChildrenTier,
                 "a child facility would no longer be of a lower tier",
             )
         })?;
@@ -266,7 +266,7 @@ async fn resolve_parent(
     };
     let parent = store::get(tx, parent_id).await?.ok_or_else(|| {
         ApiError::invalid(
-            "unknown_parent",
+            ErrorCode::UnknownParent,
             "parent_id",
             format!("there is no facility {parent_id}"),
         )
