@@ -2,7 +2,12 @@
 //!
 //! Every failure leaves as `{"error": {"code", "message", "details"}}`. Database
 //! and internal errors are logged with their cause and reach the client only as
-//! `internal`, so no SQL or stack detail leaks out.
+//! `internal`, so no SQL or stack detail leaks out. The codes and their
+//! statuses are one table, [`ErrorCode`] (`codes.rs`).
+
+mod codes;
+
+pub use codes::ErrorCode;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,31 +27,31 @@ pub enum ApiError {
     #[error("the server is busy; try again in {retry_after_secs} seconds")]
     Busy { retry_after_secs: u64 },
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: ErrorCode, message: String },
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("{message}")]
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         details: Value,
     },
     /// Well-formed input that breaks a rule: 422 with the offending field.
     #[error("{message}")]
     Invalid {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         field: Option<String>,
     },
     /// 422 with more to say than a field, e.g. the line of a bad CSV row.
     #[error("{message}")]
     InvalidWith {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         details: Value,
     },
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("the request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
     #[error("send the body as application/json")]
@@ -73,7 +78,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable, e.g. `record_number_taken`.
-    pub code: String,
+    pub code: ErrorCode,
     /// For people; may change between versions.
     pub message: String,
     /// Extra facts, e.g. `{"field": "tier"}`.
@@ -82,14 +87,14 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Forbidden {
             code,
             message: message.into(),
         }
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Conflict {
             code,
             message: message.into(),
@@ -97,7 +102,7 @@ impl ApiError {
         }
     }
 
-    pub fn invalid(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self::Invalid {
             code,
             message: message.into(),
@@ -105,41 +110,37 @@ impl ApiError {
         }
     }
 
+    /// The status is the code's ([`ErrorCode::status`]), except for the few
+    /// codes listed in [`ErrorCode::ALSO`] when they come as a conflict.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::TooManyAttempts { .. } | Self::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::NotFound { .. } | Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Invalid { .. } | Self::InvalidWith { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType | Self::ExpectedMediaType { .. } => {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE
+        let code = self.code();
+        if let Self::Conflict { .. } = self {
+            if let Some((_, status, _)) = ErrorCode::ALSO.iter().find(|(c, ..)| *c == code) {
+                return *status;
             }
-            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+        code.status()
     }
 
-    fn code(&self) -> &'static str {
+    fn code(&self) -> ErrorCode {
         match self {
-            Self::Unauthenticated => "unauthenticated",
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::TooManyAttempts { .. } => "too_many_attempts",
-            Self::Busy { .. } => "busy",
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
+            Self::Busy { .. } => ErrorCode::Busy,
             Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Invalid { code, .. }
             | Self::InvalidWith { code, .. }
-            | Self::BadRequest { code, .. } => code,
-            Self::NotFound { .. } => "not_found",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType | Self::ExpectedMediaType { .. } => "unsupported_media_type",
-            Self::NoRoute => "no_route",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::Database(_) | Self::Internal(_) => "internal",
+            | Self::BadRequest { code, .. } => *code,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType | Self::ExpectedMediaType { .. } => {
+                ErrorCode::UnsupportedMediaType
+            }
+            Self::NoRoute => ErrorCode::NoRoute,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -168,7 +169,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code().to_owned(),
+                code: self.code(),
                 message: self.to_string(),
                 details: self.details(),
             },

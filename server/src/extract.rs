@@ -8,7 +8,7 @@ use axum::http::header;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A JSON body. Syntax errors are 400, a body that does not fit the type
 /// (unknown field, wrong type, missing field, unknown enum value) is 422 naming
@@ -53,7 +53,7 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
             ApiError::PayloadTooLarge { limit }
         } else {
             ApiError::BadRequest {
-                code: "unreadable_body",
+                code: ErrorCode::UnreadableBody,
                 message: rejection.body_text(),
             }
         }
@@ -72,12 +72,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => ApiError::Invalid {
-                code: "invalid_body",
+                code: ErrorCode::InvalidBody,
                 message: inner.to_string(),
                 field: (path != ".").then_some(path),
             },
             _ => ApiError::BadRequest {
-                code: "malformed_json",
+                code: ErrorCode::MalformedJson,
                 message: format!("the body is not valid JSON: {inner}"),
             },
         }
@@ -102,7 +102,7 @@ where
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))
             .map_err(|rejection: PathRejection| ApiError::BadRequest {
-                code: "invalid_path",
+                code: ErrorCode::InvalidPath,
                 message: rejection.body_text(),
             })
     }
@@ -126,7 +126,7 @@ where
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
             .map_err(|rejection: QueryRejection| ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: rejection.body_text(),
             })
     }
@@ -162,7 +162,7 @@ where
         String::from_utf8(bytes.to_vec())
             .map(CsvBody)
             .map_err(|_| ApiError::BadRequest {
-                code: "unreadable_body",
+                code: ErrorCode::UnreadableBody,
                 message: "the body is not UTF-8 text".to_owned(),
             })
     }

@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Compares digests, so the time taken says nothing about how much of the
@@ -55,7 +55,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     if !allowed {
         return if state.settings.metrics_token.is_none() {
             ApiError::Forbidden {
-                code: "metrics_disabled",
+                code: ErrorCode::MetricsDisabled,
                 message: "set metrics_token to publish metrics".to_owned(),
             }
             .into_response()

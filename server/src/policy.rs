@@ -68,7 +68,7 @@ use ferry_dicom_store::StudyScope;
 use sqlx::AnyConnection;
 
 use crate::auth::{Caller, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Roles that treat patients and so may look them up at all.
 pub const CARE_ROLES: [Role; 3] = [Role::Clinician, Role::Expert, Role::Radiologist];
@@ -90,7 +90,7 @@ pub fn check_own_role_grant(current: &[Role], wanted: &[Role]) -> Result<(), Api
         return Ok(());
     }
     Err(ApiError::forbidden(
-        "self_grant_refused",
+        ErrorCode::SelfGrantRefused,
         format!(
             "you cannot grant yourself a clinical role ({}); another administrator must",
             added.join(", ")
@@ -124,7 +124,7 @@ pub fn check_reset_confirmer(
     require_admin(caller)?;
     if caller.user_id == requested_by || caller.user_id == target_user_id {
         return Err(ApiError::forbidden(
-            "second_admin_required",
+            ErrorCode::SecondAdminRequired,
             "another administrator than the one who asked for this reset, and than its target, must confirm it",
         ));
     }
@@ -136,7 +136,7 @@ pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), Api
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("only {who} may do this"),
         ))
     }
@@ -282,7 +282,7 @@ pub async fn patient_access(
 
 pub fn out_of_scope() -> ApiError {
     ApiError::forbidden(
-        "patient_out_of_scope",
+        ErrorCode::PatientOutOfScope,
         "this patient is outside your scope; in an emergency, break the glass with a reason",
     )
 }
@@ -400,7 +400,7 @@ pub async fn check_named_studies(
         };
         if study_patient(conn, study).await? != Some(patient) {
             return Err(ApiError::invalid(
-                "study_of_another_patient",
+                ErrorCode::StudyOfAnotherPatient,
                 field,
                 format!(
                     "study {uid} is not this patient's: its Patient ID matches no record of \

@@ -6,7 +6,8 @@
 //! the token is resolved by the server's [`crate::StudyAccess`]. DICOMweb
 //! answers keep PS3.18's own status semantics and bodies (`application/dicom+json`);
 //! failures outside PS3.18 (no token, bad query, malformed body) use Ferry's
-//! envelope `{"error":{"code":…,"message":…}}`.
+//! envelope `{"error":{"code":…,"message":…,"details":{}}}`, the same as the
+//! rest of the API, with a code from [`WebCode`].
 
 pub mod multipart;
 pub mod qido;
@@ -100,19 +101,109 @@ pub fn router<S>(state: StoreState) -> Router<S> {
         .with_state(state)
 }
 
+/// The codes a DICOMweb failure is sent with, each with its status.
+///
+/// The server lists every one of them among its own API error codes (with the
+/// same string and status), so a client reads one list for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebCode {
+    /// 400: a malformed query, body or multipart framing.
+    BadRequest,
+    /// 401: no valid bearer token.
+    Unauthenticated,
+    /// 403: the account may not do this (e.g. store studies).
+    Forbidden,
+    /// 404: no such study, series or instance, or not visible to the caller.
+    NotFound,
+    /// 404: the instance has no frame of that number.
+    NoSuchFrame,
+    /// 404: the instance has no pixel data to serve frames from.
+    NoPixelData,
+    /// 406: none of the media types the `Accept` header allows is offered.
+    NotAcceptable,
+    /// 406: the pixel data is in a syntax the renderer does not decode.
+    CannotRender,
+    /// 413: a STOW-RS request or one of its parts is over the limit.
+    TooLarge,
+    /// 413: more parts than a STOW-RS request may carry.
+    TooManyParts,
+    /// 415: a STOW-RS body that is not `multipart/related` DICOM.
+    UnsupportedMediaType,
+    /// 422: a waveform the ECG plotter cannot draw.
+    CannotPlotEcg,
+    /// 422: a frame too large to render.
+    TooLargeToRender,
+    /// 500: the cause is logged, never sent.
+    Internal,
+}
+
+impl WebCode {
+    /// Every code, for the server's check that it lists them all.
+    pub const ALL: &'static [WebCode] = &[
+        Self::BadRequest,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::NoSuchFrame,
+        Self::NoPixelData,
+        Self::NotAcceptable,
+        Self::CannotRender,
+        Self::TooLarge,
+        Self::TooManyParts,
+        Self::UnsupportedMediaType,
+        Self::CannotPlotEcg,
+        Self::TooLargeToRender,
+        Self::Internal,
+    ];
+
+    /// The string sent in `error.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::NoSuchFrame => "no_such_frame",
+            Self::NoPixelData => "no_pixel_data",
+            Self::NotAcceptable => "not_acceptable",
+            Self::CannotRender => "cannot_render",
+            Self::TooLarge => "too_large",
+            Self::TooManyParts => "too_many_parts",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::CannotPlotEcg => "cannot_plot_ecg",
+            Self::TooLargeToRender => "too_large_to_render",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The status a failure with this code is answered with.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::NoSuchFrame | Self::NoPixelData => StatusCode::NOT_FOUND,
+            Self::NotAcceptable | Self::CannotRender => StatusCode::NOT_ACCEPTABLE,
+            Self::TooLarge | Self::TooManyParts => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::CannotPlotEcg | Self::TooLargeToRender => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// A failure outside PS3.18's own bodies, sent in Ferry's JSON envelope.
 #[derive(Debug)]
 pub struct WebError {
-    status: StatusCode,
-    code: &'static str,
+    code: WebCode,
     message: String,
 }
 
 impl WebError {
-    /// A failure with this status, machine-readable code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// A failure with this code (which decides the status) and message.
+    pub fn new(code: WebCode, message: impl Into<String>) -> Self {
         Self {
-            status,
             code,
             message: message.into(),
         }
@@ -120,25 +211,31 @@ impl WebError {
 
     /// 400 with code `bad_request`.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+        Self::new(WebCode::BadRequest, message)
     }
 
     /// 500; the cause is logged here and not sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "DICOMweb request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the request could not be completed",
-        )
+        Self::new(WebCode::Internal, "the request could not be completed")
+    }
+
+    /// The status this failure is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        // The server's `ErrorBody` shape, written out here because this crate
+        // does not depend on the server; DICOMweb failures carry no details.
+        let body = json!({
+            "error": { "code": self.code.as_str(), "message": self.message, "details": {} }
+        });
+        let status = self.status();
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -149,13 +246,8 @@ impl IntoResponse for WebError {
 
 /// Resolves the caller from `Authorization: Bearer …`, or 401.
 pub async fn authenticate(state: &StoreState, headers: &HeaderMap) -> Result<Principal, WebError> {
-    let unauthorized = || {
-        WebError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "a valid bearer token is required",
-        )
-    };
+    let unauthorized =
+        || WebError::new(WebCode::Unauthenticated, "a valid bearer token is required");
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use image::DynamicImage;
 
 use super::wado::{audit, local_file, read_all, visible, LocalFile};
-use super::WebError;
+use super::{WebCode, WebError};
 use crate::ecg::{self, EcgError, EcgFormat};
 use crate::render::{render_file, Format, RenderError, Rendering};
 use crate::StoreState;
@@ -167,8 +167,7 @@ async fn respond(
         // larger than any ECG is refused before it is read.
         if row.size > MAX_ECG_BYTES {
             return Err(WebError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "cannot_plot_ecg",
+                WebCode::CannotPlotEcg,
                 format!(
                     "an ECG of {} bytes is larger than Ferry plots ({MAX_ECG_BYTES})",
                     row.size
@@ -203,7 +202,7 @@ async fn respond(
 }
 
 fn not_acceptable(message: &str) -> WebError {
-    WebError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", message)
+    WebError::new(WebCode::NotAcceptable, message)
 }
 
 /// The offer an `Accept` header prefers: the highest q-value, an offer's
@@ -259,11 +258,7 @@ async fn plot_off_thread(
         .map_err(|e| WebError::internal(&e))?
         .map_err(|e| {
             if e.is_data_error() {
-                WebError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "cannot_plot_ecg",
-                    e.to_string(),
-                )
+                WebError::new(WebCode::CannotPlotEcg, e.to_string())
             } else {
                 WebError::internal(&e)
             }
@@ -306,17 +301,9 @@ pub(super) async fn render_off_thread(
         .await
         .map_err(|e| WebError::internal(&e))?
         .map_err(|e| match e {
-            RenderError::Unsupported(_) => {
-                WebError::new(StatusCode::NOT_ACCEPTABLE, "cannot_render", e.to_string())
-            }
-            RenderError::TooLarge(_) => WebError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "too_large_to_render",
-                e.to_string(),
-            ),
-            RenderError::NoSuchFrame(..) => {
-                WebError::new(StatusCode::NOT_FOUND, "no_such_frame", e.to_string())
-            }
+            RenderError::Unsupported(_) => WebError::new(WebCode::CannotRender, e.to_string()),
+            RenderError::TooLarge(_) => WebError::new(WebCode::TooLargeToRender, e.to_string()),
+            RenderError::NoSuchFrame(..) => WebError::new(WebCode::NoSuchFrame, e.to_string()),
             RenderError::Unreadable(_) => WebError::internal(&e),
         })
 }

@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::multipart::Multipart;
-use super::{authenticate, dicom_json, WebError};
+use super::{authenticate, dicom_json, WebCode, WebError};
 use crate::error::IngestError;
 use crate::ingest::{IngestContext, Stored};
 use crate::json::JsonDataset;
@@ -80,8 +80,7 @@ pub async fn store_into_study(
 fn boundary(headers: &HeaderMap) -> Result<String, WebError> {
     let unsupported = || {
         WebError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            WebCode::UnsupportedMediaType,
             "send multipart/related; type=\"application/dicom\"",
         )
     };
@@ -126,10 +125,9 @@ enum Stop {
     Body(std::io::Error),
 }
 
-/// A request read only in part, as answered: its status, code and reason.
+/// A request read only in part, as answered: its code (and so status) and reason.
 struct Stopped {
-    status: StatusCode,
-    code: &'static str,
+    code: WebCode,
     message: String,
 }
 
@@ -137,29 +135,25 @@ impl Stopped {
     fn of(stop: Stop, state: &StoreState) -> Self {
         match stop {
             Stop::TooManyParts => Stopped {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "too_many_parts",
+                code: WebCode::TooManyParts,
                 message: format!(
                     "a STOW-RS request may carry at most {} parts; send the rest in further requests",
                     state.max_parts
                 ),
             },
             Stop::PartTooLarge(limit) => Stopped {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "too_large",
+                code: WebCode::TooLarge,
                 message: format!("an instance may be at most {limit} bytes"),
             },
             Stop::Body(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Stopped {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                code: "too_large",
+                code: WebCode::TooLarge,
                 message: format!(
                     "a request may carry at most {} bytes",
                     state.max_request_bytes
                 ),
             },
             Stop::Body(e) => Stopped {
-                status: StatusCode::BAD_REQUEST,
-                code: "bad_request",
+                code: WebCode::BadRequest,
                 message: e.to_string(),
             },
         }
@@ -173,13 +167,9 @@ async fn stow(
     body: Body,
 ) -> Result<Response, WebError> {
     let principal = authenticate(&state, &headers).await?;
-    let facility_id = principal.store_facility.ok_or_else(|| {
-        WebError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this account may not store studies",
-        )
-    })?;
+    let facility_id = principal
+        .store_facility
+        .ok_or_else(|| WebError::new(WebCode::Forbidden, "this account may not store studies"))?;
     let boundary = boundary(&headers)?;
     let ctx = Arc::new(IngestContext {
         facility_id,
@@ -276,9 +266,7 @@ async fn stow(
     let stored_any = results.values().any(Result::is_ok);
     match stopped {
         // Nothing was stored: a plain refusal says all there is to say.
-        Some(stopped) if !stored_any => {
-            Err(WebError::new(stopped.status, stopped.code, stopped.message))
-        }
+        Some(stopped) if !stored_any => Err(WebError::new(stopped.code, stopped.message)),
         None if results.is_empty() => Err(WebError::bad_request("the request has no parts")),
         stopped => Ok(respond(
             &state,
@@ -367,7 +355,7 @@ async fn respond(
         }
     }
     let status = match (stopped, referenced.is_empty(), failed.is_empty()) {
-        (Some(stopped), ..) => stopped.status,
+        (Some(stopped), ..) => stopped.code.status(),
         (None, _, true) => StatusCode::OK,
         (None, false, false) => StatusCode::ACCEPTED,
         (None, true, false) => StatusCode::CONFLICT,

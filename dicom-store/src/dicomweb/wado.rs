@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{authenticate, dicom_json, WebError};
+use super::{authenticate, dicom_json, WebCode, WebError};
 use crate::index::InstanceRow;
 use crate::pixels::{read_frames, FrameError};
 use crate::{AccessEvent, Principal, StoreState};
@@ -94,8 +94,7 @@ pub async fn frames(
     for n in wanted {
         let frame = frames.frames.get(n as usize - 1).ok_or_else(|| {
             WebError::new(
-                StatusCode::NOT_FOUND,
-                "no_such_frame",
+                WebCode::NoSuchFrame,
                 FrameError::NoSuchFrame(n, total).to_string(),
             )
         })?;
@@ -329,9 +328,7 @@ async fn load_frames(
         .map_err(|e| WebError::internal(&e))?;
     read.map_err(|e| match e {
         FrameError::Unreadable(_) => WebError::internal(&e),
-        FrameError::NoPixelData => {
-            WebError::new(StatusCode::NOT_FOUND, "no_pixel_data", e.to_string())
-        }
+        FrameError::NoPixelData => WebError::new(WebCode::NoPixelData, e.to_string()),
         other => not_acceptable(other.to_string()),
     })
 }
@@ -454,13 +451,9 @@ fn parse_tag(text: &str) -> Option<(u16, u16)> {
 }
 
 fn not_found() -> WebError {
-    WebError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such study, series or instance",
-    )
+    WebError::new(WebCode::NotFound, "no such study, series or instance")
 }
 
 fn not_acceptable(message: impl Into<String>) -> WebError {
-    WebError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", message)
+    WebError::new(WebCode::NotAcceptable, message)
 }

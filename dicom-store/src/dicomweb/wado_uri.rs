@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::rendered::render_off_thread;
 use super::wado::{audit, blob_stream, local_file, visible};
-use super::WebError;
+use super::{WebCode, WebError};
 use crate::render::{Format, Rendering};
 use crate::StoreState;
 
@@ -56,10 +56,7 @@ pub async fn wado(
             (media, Body::from(render_off_thread(file, how).await?))
         }
         other => {
-            return Err(WebError::new(
-                StatusCode::NOT_ACCEPTABLE,
-                "not_acceptable",
-                format!("contentType {other} is not offered; use application/dicom, image/jpeg or image/png"),
+            return Err(WebError::new(WebCode::NotAcceptable, format!("contentType {other} is not offered; use application/dicom, image/jpeg or image/png"),
             ))
         }
     };

@@ -177,6 +177,9 @@ async fn stow_refuses_bad_requests_with_the_json_envelope() {
     let (status, body, _) = send(&t, no_token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthenticated");
+    // The API's envelope: code, message and details, as on every other route.
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert_eq!(body["error"]["details"], serde_json::json!({}), "{body}");
 
     let wrong_type = Request::post("/studies")
         .header(header::AUTHORIZATION, "Bearer island")

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::chain::ChainedEvent;
 use super::store::{self, EventFilter};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::policy;
 use crate::state::AppState;
@@ -58,7 +58,7 @@ impl EventQuery {
             value
                 .map(|text| {
                     parse_rfc3339(&text).ok_or_else(|| ApiError::BadRequest {
-                        code: "invalid_query",
+                        code: ErrorCode::InvalidQuery,
                         message: format!("{field} must be an RFC 3339 instant with offset"),
                     })
                 })
@@ -67,7 +67,7 @@ impl EventQuery {
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ApiError::BadRequest {
-                code: "invalid_query",
+                code: ErrorCode::InvalidQuery,
                 message: "limit must be between 1 and 1000".to_owned(),
             });
         }

@@ -11,7 +11,7 @@ use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const MIN_PASSWORD_LEN: usize = 12;
 
@@ -167,7 +167,7 @@ fn check_in(
 pub fn check_strength(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(ApiError::invalid(
-            "weak_password",
+            ErrorCode::WeakPassword,
             "password",
             format!("a password needs at least {MIN_PASSWORD_LEN} characters"),
         ));

@@ -19,7 +19,7 @@ use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::consultation::store as consultation_store;
 use crate::consultation::Status;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::facility::caller_zone;
 use crate::notify::Outbox;
@@ -63,13 +63,13 @@ async fn confirm_booking(
     let booking = load(&mut tx, &caller, id).await?;
     if !is_booking_side(&caller, &booking) {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the booking facility's clinicians confirm a hold",
         ));
     }
     if !matches!(booking.status, BookingStatus::Held | BookingStatus::Expired) {
         return Err(ApiError::Conflict {
-            code: "not_held",
+            code: ErrorCode::NotHeld,
             message: format!("this booking is {}, not held", booking.status.as_str()),
             details: serde_json::json!({ "status": booking.status }),
         });
@@ -141,7 +141,7 @@ fn reason(body: &ReasonBody) -> ApiResult<String> {
     let text = body.reason.trim();
     if text.chars().count() < 3 || text.chars().count() > 2000 {
         return Err(ApiError::invalid(
-            "reason_required",
+            ErrorCode::ReasonRequired,
             "reason",
             "give a reason of 3 to 2000 characters",
         ));
@@ -154,7 +154,7 @@ fn must_be_active(booking: &BookingRow, now: i64) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::Conflict {
-            code: "booking_not_active",
+            code: ErrorCode::BookingNotActive,
             message: format!("this booking is {}", booking.status.as_str()),
             details: serde_json::json!({ "status": booking.status }),
         })
@@ -175,14 +175,14 @@ async fn end_booking(
     let booking = load(&mut tx, caller, id).await?;
     if !allowed(caller, &booking) {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "you may not make this change to this booking",
         ));
     }
     must_be_active(&booking, now)?;
     if to == BookingStatus::NoShow && booking.start_at > now {
         return Err(ApiError::conflict(
-            "not_started",
+            ErrorCode::NotStarted,
             "a no-show can be recorded once the slot has begun",
         ));
     }
@@ -317,7 +317,7 @@ async fn reschedule_booking(
     let booking = load(&mut tx, &caller, id).await?;
     if !(is_booking_side(&caller, &booking) || is_expert_scheduler(&caller, &booking)) {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "you may not move this booking",
         ));
     }
@@ -337,7 +337,7 @@ async fn reschedule_booking(
     let (mut tx, slot, claim_id) = take_or_refuse(&state, tx, &wanted, now, &tz).await?;
     if slot.service != booking.service {
         return Err(ApiError::invalid(
-            "service_mismatch",
+            ErrorCode::ServiceMismatch,
             "start",
             "the new slot is for another service",
         ));

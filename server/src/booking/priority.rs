@@ -5,7 +5,7 @@
 use crate::auth::Caller;
 use crate::consultation::store::ConsultationRow;
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::roster::store::Expert;
 
 /// The referral must be up, accepted (or the patient already arrived), to the
@@ -24,7 +24,8 @@ pub async fn check_referral(
     .bind(referral_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let invalid = |message: &str| ApiError::invalid("invalid_referral", "referral_id", message);
+    let invalid =
+        |message: &str| ApiError::invalid(ErrorCode::InvalidReferral, "referral_id", message);
     // Another facility's referral gets the answer a missing one gets, so
     // that ids cannot be probed for other facilities' referrals.
     let Some((direction, status, _, to, patient)) =

@@ -8,7 +8,7 @@ use super::availability;
 use super::claim;
 use super::store::{self, BookingRow};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::notify::Outbox;
 use crate::roster::store::Expert;
 use crate::time::rfc3339;
@@ -69,7 +69,7 @@ pub async fn settle(
     }
     if !move_bookings {
         return Err(ApiError::Conflict {
-            code: "bookings_affected",
+            code: ErrorCode::BookingsAffected,
             message: format!(
                 "this change removes {} booked slot(s); move them (move_bookings) or cancel them first",
                 affected.len()
@@ -96,7 +96,7 @@ pub async fn settle(
         .await?;
         let Some(next) = next else {
             return Err(ApiError::Conflict {
-                code: "no_free_slot_to_move",
+                code: ErrorCode::NoFreeSlotToMove,
                 message:
                     "the expert has no free slot left to move a booking to; nothing was changed"
                         .to_owned(),
@@ -107,7 +107,7 @@ pub async fn settle(
             Ok(id) => id,
             Err(claim::ClaimError::Taken) => {
                 return Err(ApiError::conflict(
-                    "concurrent_change",
+                    ErrorCode::ConcurrentChange,
                     "the expert's slots changed meanwhile; try again",
                 ))
             }

@@ -21,7 +21,7 @@ use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::consultation::visible::load_visible;
 use crate::consultation::{Status, Urgency};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::facility::caller_zone;
 use crate::notify::Outbox;
@@ -78,20 +78,20 @@ pub(super) async fn bookable_consultation(
     let row = load_visible(tx, caller, id, now).await?;
     if row.requesting_facility_id != caller.facility_id {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "book slots for your own facility's consultations",
         ));
     }
     if row.urgency != Urgency::Routine {
         return Err(ApiError::conflict(
-            "on_call_consultation",
+            ErrorCode::OnCallConsultation,
             "urgent and emergency consultations wait in the on-call queue; they are not booked",
         ));
     }
     row.status.check(Status::Scheduled)?;
     if row.expert_id.is_some_and(|e| e != expert.id) {
         return Err(ApiError::invalid(
-            "expert_mismatch",
+            ErrorCode::ExpertMismatch,
             "expert_id",
             "this consultation asks for another expert",
         ));
@@ -102,7 +102,7 @@ pub(super) async fn bookable_consultation(
         .any(|s| s.eq_ignore_ascii_case(&row.specialty))
     {
         return Err(ApiError::invalid(
-            "specialty_mismatch",
+            ErrorCode::SpecialtyMismatch,
             "expert_id",
             "this expert does not practise the consultation's specialty",
         ));
@@ -113,7 +113,7 @@ pub(super) async fn bookable_consultation(
 pub(super) async fn expert_or_422(tx: &mut Tx, id: i64) -> ApiResult<Expert> {
     roster_store::expert(tx, id).await?.ok_or_else(|| {
         ApiError::invalid(
-            "unknown_expert",
+            ErrorCode::UnknownExpert,
             "expert_id",
             "no active expert has this id",
         )
@@ -141,7 +141,7 @@ async fn create_booking(
     let start = parse_instant("start", &body.start)?;
     if !body.hold && body.consultation_id.is_none() {
         return Err(ApiError::invalid(
-            "consultation_required",
+            ErrorCode::ConsultationRequired,
             "consultation_id",
             "a booking is for a consultation; give consultation_id or set hold",
         ));
@@ -257,7 +257,7 @@ pub(super) fn already_booked(error: ApiError) -> ApiError {
             if db.kind() == sqlx::error::ErrorKind::UniqueViolation =>
         {
             ApiError::conflict(
-                "consultation_already_booked",
+                ErrorCode::ConsultationAlreadyBooked,
                 "this consultation already has a held or booked slot",
             )
         }
@@ -277,7 +277,7 @@ pub(super) async fn schedule(
 ) -> ApiResult<()> {
     if !consultation_store::schedule(tx, consultation.id, expert.id, false, now).await? {
         return Err(ApiError::conflict(
-            "concurrent_change",
+            ErrorCode::ConcurrentChange,
             "the consultation changed meanwhile; reload it",
         ));
     }
@@ -329,7 +329,7 @@ async fn list_bookings(
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "limit must be between 1 and 1000".to_owned(),
         });
     }

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::availability;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::facility::caller_zone;
 use crate::roster::store as roster_store;
@@ -95,20 +95,20 @@ fn bound(field: &str, text: &str, tz: &TimeZone, end_of_day: bool) -> ApiResult<
     }
     let date: Date = text.parse().map_err(|_| {
         ApiError::invalid(
-            "invalid_instant",
+            ErrorCode::InvalidInstant,
             field,
             format!("{field} must be an RFC 3339 instant or a date YYYY-MM-DD"),
         )
     })?;
     let date = if end_of_day {
         date.tomorrow()
-            .map_err(|_| ApiError::invalid("invalid_instant", field, "date out of range"))?
+            .map_err(|_| ApiError::invalid(ErrorCode::InvalidInstant, field, "date out of range"))?
     } else {
         date
     };
     date.to_zoned(tz.clone())
         .map(|z| z.timestamp().as_millisecond())
-        .map_err(|_| ApiError::invalid("invalid_instant", field, "date out of range"))
+        .map_err(|_| ApiError::invalid(ErrorCode::InvalidInstant, field, "date out of range"))
 }
 
 /// Free slots, soonest first.
@@ -123,7 +123,7 @@ async fn search_slots(
     let limit = query.limit.unwrap_or(500);
     if !(1..=2000).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "limit must be between 1 and 2000".to_owned(),
         });
     }
@@ -141,7 +141,7 @@ async fn search_slots(
     };
     if to <= from {
         return Err(ApiError::invalid(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "to",
             "to must be after from",
         ));

@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 use super::availability::{self, FreeSlot};
 use super::claim::{self, ClaimError};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::roster::slots::Slot;
 use crate::roster::store::Expert;
 use crate::roster::Service;
@@ -119,7 +119,7 @@ pub fn same_service(slot: &Slot, asked: Service, field: &'static str) -> ApiResu
         return Ok(());
     }
     Err(ApiError::invalid(
-        "service_mismatch",
+        ErrorCode::ServiceMismatch,
         field,
         format!(
             "this slot is for {}, the consultation asks for {}",
@@ -168,24 +168,28 @@ pub async fn take_error(
     let (code, message) = match error {
         TakeError::Api(error) => return error,
         TakeError::Past => {
-            return ApiError::invalid("slot_in_past", "start", "this slot has already begun")
+            return ApiError::invalid(
+                ErrorCode::SlotInPast,
+                "start",
+                "this slot has already begun",
+            )
         }
         TakeError::BeyondHorizon => {
             return ApiError::invalid(
-                "beyond_horizon",
+                ErrorCode::BeyondHorizon,
                 "start",
                 "this is further ahead than slots are offered",
             )
         }
         TakeError::NotInRoster => (
-            "slot_unavailable",
+            ErrorCode::SlotUnavailable,
             "the expert's roster has no slot starting then",
         ),
         TakeError::Reserved => (
-            "slot_reserved_for_referrals",
+            ErrorCode::SlotReservedForReferrals,
             "this slot is held back for patients referred up; book it with an accepted referral",
         ),
-        TakeError::Taken => ("slot_taken", "this slot was just taken"),
+        TakeError::Taken => (ErrorCode::SlotTaken, "this slot was just taken"),
     };
     match alternatives(state, wanted.expert, wanted.start, wanted.service, tz).await {
         Ok(next_free) => ApiError::Conflict {

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::{store, BreakGlassRequest, GrantView, ReviewRequest};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::patient;
 use crate::policy::{self, PatientAccess, CARE_ROLES};
@@ -48,7 +48,7 @@ async fn break_glass(
     let reason = body.reason.trim();
     if reason.chars().count() < 10 || reason.chars().count() > 2000 {
         return Err(ApiError::invalid(
-            "reason_required",
+            ErrorCode::ReasonRequired,
             "reason",
             "state the emergency in 10 to 2000 characters",
         ));
@@ -61,7 +61,7 @@ async fn break_glass(
         }
         _ => {
             return Err(ApiError::invalid(
-                "patient_required",
+                ErrorCode::PatientRequired,
                 "patient_id",
                 "name the patient by exactly one of patient_id and national_id",
             ))
@@ -75,7 +75,7 @@ async fn break_glass(
         .is_some_and(|access| !matches!(access, PatientAccess::BreakGlass { .. }))
     {
         return Err(ApiError::conflict(
-            "already_in_scope",
+            ErrorCode::AlreadyInScope,
             "this patient is already in your scope",
         ));
     }
@@ -154,7 +154,7 @@ async fn review_grant(
         .ok_or(ApiError::NotFound { what: "grant" })?;
     if !store::review(&mut tx, id, caller.user_id, body.note.trim(), now_ms()).await? {
         return Err(ApiError::conflict(
-            "already_reviewed",
+            ErrorCode::AlreadyReviewed,
             "this grant has already been reviewed",
         ));
     }

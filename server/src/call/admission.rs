@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::booking::store as booking_store;
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::consultation::Status;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::time::rfc3339;
 
 /// Admits the caller to consultation `id`'s room at `now`.
@@ -34,7 +34,7 @@ pub async fn admit(
         }
         None => {
             return Err(ApiError::forbidden(
-                "not_a_participant",
+                ErrorCode::NotAParticipant,
                 "only the consultation's clinician, its expert and the people they invite may join its call",
             ))
         }
@@ -43,7 +43,7 @@ pub async fn admit(
         Status::Scheduled | Status::InProgress | Status::AwaitingOpinion => {}
         Status::Completed | Status::Cancelled | Status::Declined => {
             return Err(ApiError::Conflict {
-                code: "consultation_closed",
+                code: ErrorCode::ConsultationClosed,
                 message: format!(
                     "this consultation is {}; its call is over",
                     consultation.status.as_str()
@@ -53,7 +53,7 @@ pub async fn admit(
         }
         Status::Requested => {
             return Err(ApiError::Conflict {
-                code: "not_scheduled",
+                code: ErrorCode::NotScheduled,
                 message: "this consultation has no booking or on-call expert yet".to_owned(),
                 details: json!({ "status": consultation.status }),
             })
@@ -64,7 +64,7 @@ pub async fn admit(
             let opens_at = booking.start_at.saturating_sub(open_before_ms);
             if now < opens_at {
                 return Err(ApiError::Conflict {
-                    code: "too_early",
+                    code: ErrorCode::TooEarly,
                     message: format!("the call opens at {}", rfc3339(opens_at)),
                     details: json!({ "opens_at": rfc3339(opens_at), "starts_at": rfc3339(booking.start_at) }),
                 });

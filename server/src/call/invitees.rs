@@ -15,7 +15,7 @@ use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath};
 use crate::notify::Outbox;
 use crate::policy::CARE_ROLES;
@@ -81,7 +81,7 @@ async fn as_party(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<Consultati
         Ok(consultation)
     } else {
         Err(ApiError::forbidden(
-            "not_a_participant",
+            ErrorCode::NotAParticipant,
             "only the consultation's clinician and expert manage who joins its call",
         ))
     }
@@ -124,7 +124,7 @@ async fn list_invitees(
         && !is_invited(&mut tx, id, caller.user_id).await?
     {
         return Err(ApiError::forbidden(
-            "not_a_participant",
+            ErrorCode::NotAParticipant,
             "only the call's participants see who is invited",
         ));
     }
@@ -149,7 +149,7 @@ async fn invite(
     let note = body.note.trim().to_owned();
     if note.chars().count() > 200 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "note",
             "note may have at most 200 characters",
         ));
@@ -164,14 +164,14 @@ async fn invite(
             .await?;
     if active.is_none() || !roles.iter().any(|r| CARE_ROLES.contains(r)) {
         return Err(ApiError::invalid(
-            "not_invitable",
+            ErrorCode::NotInvitable,
             "user_id",
             "invite an active clinician, expert or radiologist",
         ));
     }
     if is_party(&consultation, body.user_id) {
         return Err(ApiError::invalid(
-            "not_invitable",
+            ErrorCode::NotInvitable,
             "user_id",
             "the consultation's own clinician and expert need no invitation",
         ));
@@ -187,7 +187,7 @@ async fn invite(
     .bind(now_ms())
     .execute(&mut *tx)
     .await
-    .on_unique_violation(|| ApiError::conflict("already_invited", "this user is invited already"))?;
+    .on_unique_violation(|| ApiError::conflict(ErrorCode::AlreadyInvited, "this user is invited already"))?;
     let mut outbox = Outbox::new();
     outbox
         .push(

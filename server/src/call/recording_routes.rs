@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::consultation::store::ConsultationRow;
 use crate::consultation::visible::{load_visible, sees_clinical};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiPath;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
@@ -90,7 +90,7 @@ async fn readable(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<Consultati
     let row = load_visible(tx, caller, id, now_ms()).await?;
     if !sees_clinical(caller) {
         return Err(ApiError::forbidden(
-            "clinical_record",
+            ErrorCode::ClinicalRecord,
             "recordings are part of the clinical record",
         ));
     }

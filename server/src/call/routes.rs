@@ -24,7 +24,7 @@ use super::consented_recording::Recordings;
 use super::{admission, CallHooks};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiPath;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
@@ -65,7 +65,7 @@ async fn signal(
     let mut tx = state.db.begin_write().await?;
     let peer = admission::admit(&mut tx, &caller, id, open_before, now).await?;
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest {
-        code: "websocket_required",
+        code: ErrorCode::WebsocketRequired,
         message: format!("open this path as a WebSocket: {e}"),
     })?;
     audit::append(
@@ -118,7 +118,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
         return Ok(());
     }
     Err(ApiError::Forbidden {
-        code: "foreign_origin",
+        code: ErrorCode::ForeignOrigin,
         message: "this page's origin may not open a call connection".to_owned(),
     })
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::db::Tx;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::facility::Tier;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -60,7 +60,7 @@ pub struct EntryError {
 
 impl From<EntryError> for ApiError {
     fn from(err: EntryError) -> Self {
-        ApiError::invalid("invalid_catalogue_entry", err.field, err.message)
+        ApiError::invalid(ErrorCode::InvalidCatalogueEntry, err.field, err.message)
     }
 }
 

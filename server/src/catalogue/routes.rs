@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::{csv, store, CatalogueEntryView, Entry, NewCatalogueEntry};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, CsvBody};
 use crate::policy;
 use crate::state::AppState;
@@ -173,7 +173,7 @@ async fn import_catalogue(
 ) -> ApiResult<Json<ImportSummary>> {
     policy::require_admin(&caller)?;
     let entries = csv::import(&text).map_err(|err| ApiError::InvalidWith {
-        code: "invalid_csv",
+        code: ErrorCode::InvalidCsv,
         message: format!("line {}: {}", err.line, err.message),
         details: match err.field {
             Some(field) => serde_json::json!({ "line": err.line, "field": field }),

@@ -15,7 +15,7 @@ pub mod visible;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::roster::Service;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -80,7 +80,7 @@ impl Status {
         }
         let allowed: Vec<&str> = self.allowed().iter().map(|s| s.as_str()).collect();
         Err(ApiError::Conflict {
-            code: "invalid_transition",
+            code: ErrorCode::InvalidTransition,
             message: format!(
                 "a {} consultation cannot become {}; allowed: {}",
                 self.as_str(),

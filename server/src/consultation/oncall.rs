@@ -18,7 +18,7 @@ use super::{ConsultationView, Status};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::db::{Db, Tx};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::{Notifier, Outbox};
 use crate::policy;
@@ -84,7 +84,7 @@ async fn add_shift(
     let ends_at = parse_instant("ends_at", &body.ends_at)?;
     if ends_at <= starts_at || ends_at - starts_at > 7 * 86_400_000 {
         return Err(ApiError::invalid(
-            "invalid_shift",
+            ErrorCode::InvalidShift,
             "ends_at",
             "a shift ends after it starts and lasts at most 7 days",
         ));
@@ -94,14 +94,14 @@ async fn add_shift(
         .await?
         .ok_or_else(|| {
             ApiError::invalid(
-                "unknown_expert",
+                ErrorCode::UnknownExpert,
                 "expert_id",
                 "no active expert has this id",
             )
         })?;
     if expert.facility_id != caller.facility_id {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "schedulers manage the experts of their own facility",
         ));
     }
@@ -112,7 +112,7 @@ async fn add_shift(
         .cloned()
         .ok_or_else(|| {
             ApiError::invalid(
-                "specialty_mismatch",
+                ErrorCode::SpecialtyMismatch,
                 "specialty",
                 "the expert does not practise this specialty",
             )
@@ -268,13 +268,13 @@ async fn accept_consultation(
     if !on_call {
         load_visible(&mut tx, &caller, id, now).await?;
         return Err(ApiError::forbidden(
-            "not_on_call",
+            ErrorCode::NotOnCall,
             "only experts on call for this specialty may accept",
         ));
     }
     if row.urgency == super::Urgency::Routine {
         return Err(ApiError::conflict(
-            "not_on_call",
+            ErrorCode::NotOnCall,
             "routine consultations are booked into a slot, not accepted from the queue",
         ));
     }
@@ -314,7 +314,7 @@ async fn accept_consultation(
 
 fn already_accepted(id: i64) -> ApiError {
     ApiError::Conflict {
-        code: "already_accepted",
+        code: ErrorCode::AlreadyAccepted,
         message: "another expert accepted this consultation first".to_owned(),
         details: serde_json::json!({ "consultation_id": id }),
     }

@@ -14,8 +14,7 @@ use super::{ConsultationView, NewConsultation, Status, StatusChange, Urgency};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::booking::{store as booking_store, BookingStatus};
-
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::imaging::Imaging;
 use crate::notify::Outbox;
@@ -41,7 +40,7 @@ fn check_text(field: &str, value: &str, min: usize, max: usize) -> ApiResult<Str
     let n = value.chars().count();
     if n < min || n > max {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!("{field} must have {min} to {max} characters"),
         ));
@@ -76,7 +75,11 @@ async fn request_consultation(
     let mut studies = Vec::with_capacity(body.studies.len());
     for uid in &body.studies {
         let uid = ferry_dicom_store::uid::validate(uid.trim()).map_err(|e| {
-            ApiError::invalid("invalid_study_uid", "studies", format!("{uid:?}: {e}"))
+            ApiError::invalid(
+                ErrorCode::InvalidStudyUid,
+                "studies",
+                format!("{uid:?}: {e}"),
+            )
         })?;
         if !studies.iter().any(|s| s == uid) {
             studies.push(uid.to_owned());
@@ -84,7 +87,7 @@ async fn request_consultation(
     }
     if studies.len() > MAX_STUDIES {
         return Err(ApiError::invalid(
-            "too_many_studies",
+            ErrorCode::TooManyStudies,
             "studies",
             format!("attach at most {MAX_STUDIES} studies"),
         ));
@@ -113,14 +116,14 @@ async fn request_consultation(
     let specialty = match (body.expert_id, body.specialty.as_deref().map(str::trim)) {
         (Some(_), _) if body.urgency != Urgency::Routine => {
             return Err(ApiError::invalid(
-                "on_call_by_specialty",
+                ErrorCode::OnCallBySpecialty,
                 "expert_id",
                 "urgent and emergency requests go to a specialty's on-call queue; give specialty, not expert_id",
             ))
         }
         (Some(expert_id), wanted) => {
             let expert = roster_store::expert(&mut tx, expert_id).await?.ok_or_else(|| {
-                ApiError::invalid("unknown_expert", "expert_id", "no active expert has this id")
+                ApiError::invalid(ErrorCode::UnknownExpert, "expert_id", "no active expert has this id")
             })?;
             match wanted {
                 Some(s) if !s.is_empty() => expert
@@ -130,7 +133,7 @@ async fn request_consultation(
                     .cloned()
                     .ok_or_else(|| {
                         ApiError::invalid(
-                            "specialty_mismatch",
+                            ErrorCode::SpecialtyMismatch,
                             "specialty",
                             "the expert does not practise this specialty",
                         )
@@ -147,7 +150,7 @@ async fn request_consultation(
                 .cloned()
             else {
                 return Err(ApiError::invalid(
-                    "unknown_specialty",
+                    ErrorCode::UnknownSpecialty,
                     "specialty",
                     "no expert of the consortium practises this specialty",
                 ));
@@ -156,7 +159,7 @@ async fn request_consultation(
         }
         _ => {
             return Err(ApiError::invalid(
-                "target_required",
+                ErrorCode::TargetRequired,
                 "specialty",
                 "name an expert or a specialty",
             ))
@@ -242,7 +245,7 @@ async fn list_consultations(
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "limit must be between 1 and 500".to_owned(),
         });
     }
@@ -346,18 +349,18 @@ async fn change_status(
     row.status.check(body.status)?;
     match body.status {
         Status::Scheduled => return Err(ApiError::conflict(
-            "use_booking",
+            ErrorCode::UseBooking,
             "a consultation is scheduled by booking a slot or accepting it from the on-call queue",
         )),
         Status::Completed => {
             return Err(ApiError::conflict(
-                "opinion_not_signed",
+                ErrorCode::OpinionNotSigned,
                 "a consultation is completed by signing its opinion",
             ))
         }
         Status::Requested => {
             return Err(ApiError::conflict(
-                "use_booking",
+                ErrorCode::UseBooking,
                 "cancel the booking to send the consultation back to requested",
             ))
         }
@@ -365,7 +368,7 @@ async fn change_status(
     }
     if !may_move(&caller, &row, body.status) {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "you may not make this change to this consultation",
         ));
     }
@@ -380,7 +383,7 @@ async fn change_status(
     };
     if !store::transition(&mut tx, id, row.status, body.status, reason.as_deref(), now).await? {
         return Err(ApiError::conflict(
-            "concurrent_change",
+            ErrorCode::ConcurrentChange,
             "the consultation changed meanwhile; reload it",
         ));
     }

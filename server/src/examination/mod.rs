@@ -11,7 +11,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -102,7 +102,7 @@ pub fn check_modality(text: &str) -> Result<String, ApiError> {
         Ok(modality)
     } else {
         Err(ApiError::invalid(
-            "invalid_modality",
+            ErrorCode::InvalidModality,
             "modality",
             format!(
                 "{:?} is not a DICOM modality such as CT, CR, DX, US, MR or ECG",
@@ -124,7 +124,7 @@ pub fn check_body_part(text: &str) -> Result<String, ApiError> {
         Ok(part)
     } else {
         Err(ApiError::invalid(
-            "invalid_body_part",
+            ErrorCode::InvalidBodyPart,
             "body_part",
             "body_part is a DICOM Body Part Examined such as HEAD or CHEST (letters, digits, _; at most 16)",
         ))

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::{store, ExamStatus, ExaminationView, NewExamination, Performed};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::imaging::Imaging;
 use crate::patient::access::authorize;
@@ -91,7 +91,7 @@ async fn request_examination(
             tx.commit().await?;
             let existing = existing.view();
             return Err(ApiError::Conflict {
-                code: "duplicate_examination",
+                code: ErrorCode::DuplicateExamination,
                 message: format!(
                     "the consortium already holds a {} {} examination of this patient from {} ({}); \
                      give repeat_reason to ask again",
@@ -184,7 +184,7 @@ async fn record_performed(
         Some(text) => Some(
             ferry_dicom_store::uid::validate(text.trim())
                 .map_err(|err| {
-                    ApiError::invalid("invalid_uid", "study_instance_uid", err.to_string())
+                    ApiError::invalid(ErrorCode::InvalidUid, "study_instance_uid", err.to_string())
                 })?
                 .to_owned(),
         ),
@@ -238,7 +238,7 @@ async fn finish(
     let (mut tx, _, _) = authorize(tx, caller, exam.patient_id, "examination.update").await?;
     if caller.facility_id != exam.facility_id {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the facility that asked for an examination records what became of it",
         ));
     }
@@ -264,7 +264,7 @@ async fn finish(
             .await?
             .map_or(exam.status(), |now| now.status());
         return Err(ApiError::Conflict {
-            code: "invalid_transition",
+            code: ErrorCode::InvalidTransition,
             message: format!(
                 "a {} examination cannot become {}",
                 status.as_str(),

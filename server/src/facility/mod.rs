@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use jiff::tz::TimeZone;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -94,7 +94,7 @@ pub struct FacilityPatch {
 pub fn validate_time_zone(name: &str) -> Result<(), ApiError> {
     jiff::tz::TimeZone::get(name).map(|_| ()).map_err(|_| {
         ApiError::invalid(
-            "invalid_time_zone",
+            ErrorCode::InvalidTimeZone,
             "time_zone",
             format!("{name:?} is not an IANA time zone (e.g. Asia/Shanghai)"),
         )
@@ -105,7 +105,7 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
-            "invalid_name",
+            ErrorCode::InvalidName,
             "name",
             "a facility name has 1 to 200 characters",
         ));
@@ -115,7 +115,7 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
 
 fn name_taken(name: &str) -> ApiError {
     ApiError::conflict(
-        "facility_name_taken",
+        ErrorCode::FacilityNameTaken,
         format!("a facility named {name:?} exists"),
     )
 }
@@ -125,7 +125,7 @@ pub fn parent_must_be_higher(child: Tier, parent: Tier) -> Result<(), ApiError> 
         Ok(())
     } else {
         Err(ApiError::invalid(
-            "parent_tier",
+            ErrorCode::ParentTier,
             "parent_id",
             format!(
                 "a {} facility's parent must be of a higher tier, not {}",
@@ -160,7 +160,7 @@ pub async fn create(
         .on_unique_violation(|| name_taken(&name))
         .on_check_violation(|| {
             ApiError::invalid(
-                "parent_tier",
+                ErrorCode::ParentTier,
                 "parent_id",
                 "a facility's parent must be of a higher tier",
             )
@@ -202,7 +202,7 @@ pub async fn update(
     let parent_id = patch.parent_id.unwrap_or(current.parent_id);
     if parent_id == Some(id) {
         return Err(ApiError::invalid(
-            "parent_tier",
+            ErrorCode::ParentTier,
             "parent_id",
             "a facility cannot be its own parent",
         ));
@@ -217,7 +217,7 @@ pub async fn update(
             .collect();
         if !below.is_empty() {
             return Err(ApiError::Conflict {
-                code: "children_tier",
+                code: ErrorCode::ChildrenTier,
                 message: format!(
                     "{} child facilities would no longer be of a lower tier",
                     below.len()
@@ -242,7 +242,7 @@ pub async fn update(
         .on_unique_violation(|| name_taken(&name))
         .on_check_violation(|| {
             ApiError::conflict(
-                "children_tier",
+                ErrorCode::ChildrenTier,
                 "a child facility would no longer be of a lower tier",
             )
         })?;
@@ -269,7 +269,7 @@ async fn resolve_parent(
     };
     let parent = store::get(tx, parent_id).await?.ok_or_else(|| {
         ApiError::invalid(
-            "unknown_parent",
+            ErrorCode::UnknownParent,
             "parent_id",
             format!("there is no facility {parent_id}"),
         )
@@ -287,7 +287,7 @@ pub async fn caller_zone(
     if let Some(name) = tz.map(str::trim).filter(|n| !n.is_empty()) {
         return TimeZone::get(name).map_err(|_| {
             ApiError::invalid(
-                "invalid_time_zone",
+                ErrorCode::InvalidTimeZone,
                 "tz",
                 "tz must be an IANA time zone, e.g. Asia/Shanghai",
             )

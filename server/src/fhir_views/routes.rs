@@ -13,7 +13,7 @@ use crate::auth::{Caller, Role};
 use crate::booking::{availability, store as booking_store};
 use crate::consultation::store as consultation_store;
 use crate::consultation::visible::{sees_clinical, viewer};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::policy;
 use crate::referral::store as referral_store;
@@ -50,7 +50,7 @@ fn expert_of_schedule(text: &str) -> ApiResult<i64> {
         .parse()
         .map_err(|_| {
             ApiError::invalid(
-                "invalid_reference",
+                ErrorCode::InvalidReference,
                 "schedule",
                 "schedule must look like Schedule/expert-12",
             )
@@ -131,7 +131,7 @@ async fn fhir_slots(
         .unwrap_or(start + 7 * 86_400_000);
     if end <= start || end - start > 31 * 86_400_000 {
         return Err(ApiError::invalid(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "end",
             "end must be after start, by at most 31 days",
         ));
@@ -193,7 +193,7 @@ async fn fhir_appointments(
                 .parse::<i64>()
                 .map_err(|_| {
                     ApiError::invalid(
-                        "invalid_reference",
+                        ErrorCode::InvalidReference,
                         "practitioner",
                         "practitioner must look like Practitioner/12",
                     )
@@ -281,7 +281,7 @@ async fn fhir_service_requests(
                 .parse::<i64>()
                 .map_err(|_| {
                     ApiError::invalid(
-                        "invalid_reference",
+                        ErrorCode::InvalidReference,
                         "patient",
                         "patient must look like Patient/12",
                     )

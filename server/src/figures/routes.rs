@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::{ConsultationCount, Figures, ReferralCount};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::facility::caller_zone;
 use crate::policy;
@@ -64,7 +64,13 @@ struct ReferralRow {
 }
 
 fn month_start(field: &str, text: &str) -> ApiResult<Date> {
-    let invalid = || ApiError::invalid("invalid_month", field, format!("{field} must be YYYY-MM"));
+    let invalid = || {
+        ApiError::invalid(
+            ErrorCode::InvalidMonth,
+            field,
+            format!("{field} must be YYYY-MM"),
+        )
+    };
     let (year, month) = text.trim().split_once('-').ok_or_else(invalid)?;
     let (year, month): (i16, i8) = (
         year.parse().map_err(|_| invalid())?,
@@ -84,7 +90,7 @@ fn month_of(ms: i64, tz: &TimeZone) -> String {
 fn instant(date: Date, tz: &TimeZone) -> ApiResult<i64> {
     date.to_zoned(tz.clone())
         .map(|z| z.timestamp().as_millisecond())
-        .map_err(|_| ApiError::invalid("invalid_month", "from", "month out of range"))
+        .map_err(|_| ApiError::invalid(ErrorCode::InvalidMonth, "from", "month out of range"))
 }
 
 /// Consultations by status, specialty and month; referrals up and down per
@@ -118,7 +124,7 @@ async fn operating_figures(
     };
     if from > to {
         return Err(ApiError::invalid(
-            "invalid_range",
+            ErrorCode::InvalidRange,
             "from",
             "from must not be after to",
         ));

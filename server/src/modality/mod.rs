@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::{Action, Actor, AuditEntry};
-use crate::error::{ApiError, ResultExt};
+use crate::error::{ApiError, ErrorCode, ResultExt};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,7 +63,7 @@ pub fn normalise_hosts(raw: &[String]) -> Result<Vec<IpNet>, ApiError> {
                 .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
                 .map_err(|_| {
                     ApiError::invalid(
-                        "invalid_host",
+                        ErrorCode::InvalidHost,
                         "allowed_hosts",
                         format!("{entry:?} is neither an IP address nor a CIDR block"),
                     )
@@ -89,7 +89,7 @@ pub fn normalise_ae_title(raw: &str) -> Result<String, ApiError> {
         .all(|c| c.is_ascii() && !c.is_ascii_control() && c != '\\');
     if title.is_empty() || title.len() > 16 || !printable {
         return Err(ApiError::invalid(
-            "invalid_ae_title",
+            ErrorCode::InvalidAeTitle,
             "ae_title",
             "an AE title is 1 to 16 printable ASCII characters without a backslash",
         ));
@@ -108,7 +108,7 @@ pub async fn create(
     if let Some(n) = new.max_associations {
         if n == 0 || n > MAX_ASSOCIATIONS_LIMIT {
             return Err(ApiError::invalid(
-                "invalid_max_associations",
+                ErrorCode::InvalidMaxAssociations,
                 "max_associations",
                 format!("max_associations is 1 to {MAX_ASSOCIATIONS_LIMIT}"),
             ));
@@ -131,7 +131,7 @@ pub async fn create(
     .await
     .on_unique_violation(|| {
         ApiError::conflict(
-            "ae_title_taken",
+            ErrorCode::AeTitleTaken,
             format!("the AE title {ae_title} is already registered"),
         )
     })?;

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::{store, NotificationView};
 use crate::auth::live::Watch;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::time::now_ms;
@@ -63,7 +63,7 @@ async fn list_notifications(
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "limit must be between 1 and 500".to_owned(),
         });
     }
@@ -115,7 +115,7 @@ async fn mark_read(
         }
         _ => {
             return Err(ApiError::invalid(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "ids",
                 "give either up_to or 1 to 500 ids",
             ))

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -81,7 +81,7 @@ pub fn check_findings(text: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 20_000 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "findings",
             "findings must have 1 to 20000 characters",
         ));
@@ -92,7 +92,7 @@ pub fn check_findings(text: &str) -> Result<String, ApiError> {
 pub fn check_codes(codes: &[String]) -> Result<Vec<String>, ApiError> {
     if codes.is_empty() || codes.len() > 20 {
         return Err(ApiError::invalid(
-            "invalid_diagnosis_codes",
+            ErrorCode::InvalidDiagnosisCodes,
             "diagnosis_codes",
             "give 1 to 20 ICD-10 codes",
         ));
@@ -101,7 +101,7 @@ pub fn check_codes(codes: &[String]) -> Result<Vec<String>, ApiError> {
     for code in codes {
         let code = crate::icd10::normalize(code).ok_or_else(|| {
             ApiError::invalid(
-                "invalid_diagnosis_code",
+                ErrorCode::InvalidDiagnosisCode,
                 "diagnosis_codes",
                 format!("{code:?} is not an ICD-10 code such as I21.4"),
             )

@@ -16,7 +16,7 @@ use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::consultation::visible::{load_visible, sees_clinical};
 use crate::consultation::Status;
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::notify::Outbox;
 use crate::state::AppState;
@@ -38,7 +38,7 @@ fn must_be_author(caller: &Caller, consultation: &ConsultationRow) -> ApiResult<
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the expert assigned to the consultation writes its opinion",
         ))
     }
@@ -48,12 +48,12 @@ fn amendment_reason(text: Option<&str>, version: i64) -> ApiResult<Option<String
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         Some(reason) if reason.chars().count() <= 2000 => Ok(Some(reason.to_owned())),
         Some(_) => Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "amendment_reason",
             "amendment_reason may have at most 2000 characters",
         )),
         None if version > 1 => Err(ApiError::invalid(
-            "amendment_reason_required",
+            ErrorCode::AmendmentReasonRequired,
             "amendment_reason",
             "an amendment of a signed opinion states why",
         )),
@@ -75,7 +75,7 @@ async fn list_opinions(
     let consultation = load_visible(&mut tx, &caller, id, now).await?;
     if !sees_clinical(&caller) {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "opinions are for those who treat the patient",
         ));
     }
@@ -116,7 +116,7 @@ async fn draft_opinion(
     let versions = store::of_consultation(&mut tx, id).await?;
     if let Some(draft) = versions.iter().find(|o| o.signed_at.is_none()) {
         return Err(ApiError::Conflict {
-            code: "draft_exists",
+            code: ErrorCode::DraftExists,
             message: "this consultation already has an unsigned draft; edit it".to_owned(),
             details: serde_json::json!({ "opinion_id": draft.id }),
         });
@@ -132,7 +132,7 @@ async fn draft_opinion(
     };
     if !ready {
         return Err(ApiError::Conflict {
-            code: "not_ready_for_opinion",
+            code: ErrorCode::NotReadyForOpinion,
             message: format!(
                 "an opinion is written once the consultation is in progress; this one is {}",
                 consultation.status.as_str()
@@ -187,7 +187,7 @@ async fn load_own(
     must_be_author(caller, &consultation)?;
     if opinion.signed_at.is_some() {
         return Err(ApiError::Conflict {
-            code: "opinion_signed",
+            code: ErrorCode::OpinionSigned,
             message: "a signed opinion cannot be changed; write an amendment".to_owned(),
             details: serde_json::json!({ "opinion_id": id, "version": opinion.version }),
         });
@@ -236,7 +236,7 @@ async fn edit_opinion(
     .await?;
     if !updated {
         return Err(ApiError::conflict(
-            "opinion_signed",
+            ErrorCode::OpinionSigned,
             "the opinion was signed meanwhile",
         ));
     }
@@ -290,7 +290,7 @@ async fn sign_opinion(
         .await?
         {
             return Err(ApiError::conflict(
-                "concurrent_change",
+                ErrorCode::ConcurrentChange,
                 "the consultation changed meanwhile; reload it",
             ));
         }
@@ -304,7 +304,7 @@ async fn sign_opinion(
     let digest = content_digest(&opinion, now);
     if !store::sign(&mut tx, id, &digest, now).await? {
         return Err(ApiError::conflict(
-            "opinion_signed",
+            ErrorCode::OpinionSigned,
             "the opinion was signed meanwhile",
         ));
     }

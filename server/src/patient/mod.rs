@@ -9,7 +9,7 @@ pub mod store;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -95,7 +95,7 @@ pub struct PatientPatch {
 pub fn check_birth_date(text: &str) -> Result<String, ApiError> {
     let invalid = || {
         ApiError::invalid(
-            "invalid_birth_date",
+            ErrorCode::InvalidBirthDate,
             "birth_date",
             "birth_date must be a past date as YYYY-MM-DD",
         )
@@ -116,7 +116,7 @@ pub fn check_required(field: &str, value: &str, max: usize) -> Result<String, Ap
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!("{field} must have 1 to {max} characters"),
         ));
@@ -128,7 +128,7 @@ pub fn check_optional(field: &str, value: &str, max: usize) -> Result<String, Ap
     let value = value.trim();
     if value.chars().count() > max {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!("{field} may have at most {max} characters"),
         ));
@@ -187,7 +187,7 @@ pub async fn register(
         Some(found) => {
             if store::has_record_at(tx, found.id, facility_id).await? {
                 return Err(ApiError::Conflict {
-                    code: "already_registered",
+                    code: ErrorCode::AlreadyRegistered,
                     message: "this patient is already registered at your facility".to_owned(),
                     details: serde_json::json!({ "patient_id": found.id }),
                 });
@@ -212,7 +212,7 @@ pub async fn register(
                 .await
                 .on_unique_violation(|| {
                     ApiError::conflict(
-                        "national_id_taken",
+                        ErrorCode::NationalIdTaken,
                         "another patient has this national identifier",
                     )
                 })?;
@@ -222,7 +222,7 @@ pub async fn register(
     let record_id = store::insert_record(tx, patient_id, facility_id, &record_number, now)
         .await
         .on_unique_violation(|| ApiError::Conflict {
-            code: "record_number_taken",
+            code: ErrorCode::RecordNumberTaken,
             message: format!("record number {record_number:?} is already used at your facility"),
             details: serde_json::json!({ "field": "record_number" }),
         })?;

@@ -13,7 +13,7 @@ use super::access::authorize;
 use super::{store, NewPatient, PatientPatch, PatientView};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::policy::{self, PatientAccess, CARE_ROLES};
 use crate::state::AppState;
@@ -52,7 +52,7 @@ async fn search_patients(
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) || query.q.trim().is_empty() {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "q must not be empty and limit must be between 1 and 100".to_owned(),
         });
     }
@@ -162,7 +162,7 @@ async fn update_patient(
     let (mut tx, access, current) = authorize(tx, &caller, id, "patient.update").await?;
     if access != PatientAccess::Facility || !caller.has(Role::Clinician) {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only clinicians of a facility that registered the patient may change their record",
         ));
     }
@@ -199,7 +199,7 @@ async fn update_patient(
         .await
         .on_unique_violation(|| {
             ApiError::conflict(
-                "national_id_taken",
+                ErrorCode::NationalIdTaken,
                 "another patient has this national identifier",
             )
         })?;

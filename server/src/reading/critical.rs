@@ -16,7 +16,7 @@ use super::store::RequestRow;
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::db::{Db, Tx};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::notify::{Notifier, Outbox};
 use crate::policy::require_any;
@@ -221,7 +221,7 @@ async fn acknowledge(
         of_facility && (critical.requested_by == caller.user_id || critical.escalated_at.is_some());
     if !may {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "the requester acknowledges a critical result; after escalation, any clinician of the requesting facility",
         ));
     }
@@ -236,7 +236,7 @@ async fn acknowledge(
     .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::Conflict {
-            code: "already_acknowledged",
+            code: ErrorCode::AlreadyAcknowledged,
             message: "this critical result was acknowledged already".to_owned(),
             details: serde_json::json!({ "acknowledged_by": critical.acknowledged_by }),
         });

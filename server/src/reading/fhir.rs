@@ -18,7 +18,7 @@ use super::report_store::{self as reports, ReportRow};
 use super::store::{self, Filter, RequestRow};
 use super::TaskStatus;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::fhir_views::bundle;
 use crate::policy::require_any;
@@ -160,7 +160,7 @@ fn count(query: &TaskQuery) -> ApiResult<i64> {
     let count = query.count.unwrap_or(100);
     if !(1..=500).contains(&count) {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "_count",
             "_count is 1 to 500",
         ));
@@ -221,7 +221,7 @@ async fn fhir_diagnostic_reports(
                 .parse::<i64>()
                 .map_err(|_| {
                     ApiError::invalid(
-                        "invalid_field",
+                        ErrorCode::InvalidField,
                         "based-on",
                         "based-on is Task/{id} or a request id",
                     )

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -177,7 +177,7 @@ pub fn code_text(field: &str, text: &str, max: usize) -> Result<String, ApiError
         Ok(text)
     } else {
         Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!(
                 "{field} is 1 to {max} letters, digits, spaces or underscores, e.g. CT or CHEST"
@@ -190,7 +190,7 @@ pub fn check_question(text: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 4000 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "clinical_question",
             "clinical_question must have 1 to 4000 characters",
         ));

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::report_store::ReportRow;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -97,7 +97,7 @@ pub struct ReportPatch {
 pub(super) fn check_text(field: &str, text: &str) -> ApiResult<String> {
     if text.chars().count() > 20_000 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!("{field} may have at most 20000 characters"),
         ));
@@ -109,7 +109,7 @@ pub(super) fn check_reason(text: Option<&str>) -> ApiResult<Option<String>> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         Some(reason) if reason.chars().count() <= 2000 => Ok(Some(reason.to_owned())),
         Some(_) => Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "amendment_reason",
             "amendment_reason may have at most 2000 characters",
         )),
@@ -127,21 +127,21 @@ pub(super) fn check_version(
 ) -> ApiResult<()> {
     if findings.is_empty() && impression.is_empty() {
         return Err(ApiError::invalid(
-            "empty_report",
+            ErrorCode::EmptyReport,
             "findings",
             "a report needs findings or an impression",
         ));
     }
     if after_final && kind != ReportKind::Final {
         return Err(ApiError::invalid(
-            "amendment_must_be_final",
+            ErrorCode::AmendmentMustBeFinal,
             "kind",
             "a final report is amended by another final version",
         ));
     }
     if after_final && reason.is_none() {
         return Err(ApiError::invalid(
-            "amendment_reason_required",
+            ErrorCode::AmendmentReasonRequired,
             "amendment_reason",
             "an amendment of a signed final report states why",
         ));

@@ -18,7 +18,7 @@ use super::{template, TaskStatus};
 use crate::audit::{self, Action};
 use crate::auth::Caller;
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::imaging::Imaging;
 use crate::notify::Outbox;
@@ -74,7 +74,7 @@ fn must_hold(caller: &Caller, request: &RequestRow, side: Side) -> ApiResult<()>
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the reader who claimed the request writes its report; claim it first",
         ))
     }
@@ -101,7 +101,7 @@ async fn draft_report(
     let template = match body.template.as_deref() {
         Some(name) => template::by_name(name).ok_or_else(|| {
             ApiError::invalid(
-                "unknown_template",
+                ErrorCode::UnknownTemplate,
                 "template",
                 format!("no template is called {name:?}; see GET /api/v1/report-templates"),
             )
@@ -121,7 +121,7 @@ async fn draft_report(
     let versions = reports::of_request(&mut tx, id).await?;
     if let Some(draft) = versions.iter().find(|v| v.signed_at.is_none()) {
         return Err(ApiError::Conflict {
-            code: "draft_exists",
+            code: ErrorCode::DraftExists,
             message: "this request already has an unsigned draft; edit it".to_owned(),
             details: serde_json::json!({ "report_id": draft.id }),
         });
@@ -135,7 +135,7 @@ async fn draft_report(
     ) || (after_final && request.status == TaskStatus::Completed);
     if !open {
         return Err(ApiError::Conflict {
-            code: "not_open_for_report",
+            code: ErrorCode::NotOpenForReport,
             message: format!(
                 "a report is written on a claimed request; this one is {}",
                 request.status.as_str()
@@ -206,7 +206,7 @@ async fn load_draft(
     }
     if report.signed_at.is_some() {
         return Err(ApiError::Conflict {
-            code: "report_signed",
+            code: ErrorCode::ReportSigned,
             message: "a signed report cannot be changed; write an amendment".to_owned(),
             details: serde_json::json!({ "report_id": id, "version": report.version }),
         });
@@ -214,7 +214,7 @@ async fn load_draft(
     must_hold(caller, &request, side)?;
     if report.author_id != caller.user_id {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the author of a draft edits or signs it",
         ));
     }
@@ -270,7 +270,7 @@ async fn edit_report(
     .await?;
     if !updated {
         return Err(ApiError::conflict(
-            "report_signed",
+            ErrorCode::ReportSigned,
             "the report was signed meanwhile",
         ));
     }
@@ -319,7 +319,7 @@ async fn sign_report(
         || (amends && request.status == TaskStatus::Completed);
     if !open {
         return Err(ApiError::Conflict {
-            code: "not_open_for_report",
+            code: ErrorCode::NotOpenForReport,
             message: format!(
                 "this request is {}; its draft can no longer be signed",
                 request.status.as_str()
@@ -339,7 +339,7 @@ async fn sign_report(
         .await?;
         if !done {
             return Err(ApiError::conflict(
-                "concurrent_change",
+                ErrorCode::ConcurrentChange,
                 "the request changed meanwhile; reload it",
             ));
         }
@@ -347,7 +347,7 @@ async fn sign_report(
     let digest = content_digest(&report, now);
     if !reports::sign(&mut tx, id, &digest, now).await? {
         return Err(ApiError::conflict(
-            "report_signed",
+            ErrorCode::ReportSigned,
             "the report was signed meanwhile",
         ));
     }

@@ -17,7 +17,7 @@ use super::{
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::imaging::Imaging;
 use crate::notify::Outbox;
@@ -123,7 +123,9 @@ async fn create_request(
     require_any(&caller, &[Role::Clinician], "clinicians")?;
     let question = check_question(&body.clinical_question)?;
     let uid = ferry_dicom_store::uid::validate(body.study_instance_uid.trim())
-        .map_err(|e| ApiError::invalid("invalid_field", "study_instance_uid", e.to_string()))?
+        .map_err(|e| {
+            ApiError::invalid(ErrorCode::InvalidField, "study_instance_uid", e.to_string())
+        })?
         .to_owned();
     let body_part = match body.body_part.as_deref().map(str::trim) {
         Some(text) if !text.is_empty() => code_text("body_part", text, 64)?,
@@ -140,7 +142,7 @@ async fn create_request(
         Some(text) => code_text("modality", text, 16)?,
         None => study_modality(&study.modalities).ok_or_else(|| {
             ApiError::invalid(
-                "modality_required",
+                ErrorCode::ModalityRequired,
                 "modality",
                 "the study names no modality; give one",
             )
@@ -152,7 +154,7 @@ async fn create_request(
                 .await?
                 .ok_or_else(|| {
                     ApiError::invalid(
-                        "not_a_radiologist",
+                        ErrorCode::NotARadiologist,
                         "reader_id",
                         "reader_id must name an active radiologist",
                     )
@@ -168,7 +170,7 @@ async fn create_request(
             )
             .await?
             .ok_or_else(|| ApiError::InvalidWith {
-                code: "no_reading_route",
+                code: ErrorCode::NoReadingRoute,
                 message: format!(
                     "no routing rule sends {modality} studies from this facility to a reading \
                          facility; ask an administrator to add one, or name a reader"
@@ -201,7 +203,7 @@ async fn create_request(
     .await
     .on_unique_violation(|| {
         ApiError::conflict(
-            "reading_already_requested",
+            ErrorCode::ReadingAlreadyRequested,
             "this study already has an open reading request on that worklist",
         )
     })?;
@@ -280,7 +282,7 @@ pub(super) fn page(query: &ListQuery) -> ApiResult<(i64, i64)> {
     let offset = query.offset.unwrap_or(0);
     if !(1..=500).contains(&limit) || offset < 0 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "limit",
             "limit is 1 to 500 and offset not negative",
         ));
@@ -358,7 +360,7 @@ async fn cancel(
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "reason",
             "reason must have 1 to 2000 characters",
         ));
@@ -368,7 +370,7 @@ async fn cancel(
     let (row, side) = load_visible(&mut tx, &caller, id).await?;
     if side != Side::Requester {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the requesting facility's clinicians cancel a reading request",
         ));
     }
@@ -379,7 +381,7 @@ async fn cancel(
     ];
     if !store::transition(&mut tx, id, &open, TaskStatus::Cancelled, Some(reason), now).await? {
         return Err(ApiError::Conflict {
-            code: "invalid_transition",
+            code: ErrorCode::InvalidTransition,
             message: format!("a {} request cannot be cancelled", row.status.as_str()),
             details: serde_json::json!({ "status": row.status }),
         });

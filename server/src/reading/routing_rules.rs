@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::code_text;
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody, ResultExt};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath};
 use crate::policy::require_admin;
 use crate::state::AppState;
@@ -144,7 +144,7 @@ async fn create_route(
     let precedence = body.precedence.unwrap_or(100);
     if !(0..=1000).contains(&precedence) {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "precedence",
             "precedence is 0 to 1000",
         ));
@@ -165,7 +165,7 @@ async fn create_route(
     .await
     .on_foreign_key_violation(|| {
         ApiError::invalid(
-            "unknown_facility",
+            ErrorCode::UnknownFacility,
             "reading_facility_id",
             "reading_facility_id and sending_facility_id must name existing facilities",
         )
@@ -281,7 +281,7 @@ async fn set_lead(
             .is_none()
         {
             return Err(ApiError::invalid(
-                "not_a_radiologist",
+                ErrorCode::NotARadiologist,
                 "user_id",
                 "only an active radiologist can be a reading lead",
             ));

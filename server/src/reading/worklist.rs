@@ -14,7 +14,7 @@ use super::template::{Template, TEMPLATES};
 use super::{ReadingRequestView, TaskStatus};
 use crate::audit::{self, Action};
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::Outbox;
 use crate::policy::require_any;
@@ -67,7 +67,7 @@ fn must_be_reader(side: Side) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only radiologists of the reading facility work its worklist",
         ))
     }
@@ -91,7 +91,7 @@ async fn claim(
     if let Some(reserved) = row.requested_reader_id {
         if reserved != caller.user_id {
             return Err(ApiError::Conflict {
-                code: "reserved_for_reader",
+                code: ErrorCode::ReservedForReader,
                 message: "the requester asked for another reader; a reading lead may reassign it"
                     .to_owned(),
                 details: serde_json::json!({ "requested_reader_id": reserved }),
@@ -100,7 +100,7 @@ async fn claim(
     }
     if !store::claim(&mut tx, id, caller.user_id, now).await? {
         return Err(ApiError::Conflict {
-            code: "already_claimed",
+            code: ErrorCode::AlreadyClaimed,
             message: format!(
                 "this request is {} and cannot be claimed",
                 if row.status == TaskStatus::Requested {
@@ -149,7 +149,7 @@ async fn release(
     .await?;
     if !store::release(&mut tx, id, caller.user_id, now).await? {
         return Err(ApiError::Conflict {
-            code: "cannot_release",
+            code: ErrorCode::CannotRelease,
             message: "only the reader holding this request may release it, and only before a report is signed"
                 .to_owned(),
             details: serde_json::json!({ "status": row.status, "reader_id": row.reader_id }),
@@ -191,20 +191,20 @@ async fn reassign(
     must_be_reader(side)?;
     if !store::is_lead(&mut tx, caller.user_id).await? {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only a reading lead may reassign requests",
         ));
     }
     if !store::is_reader_at(&mut tx, body.reader_id, row.reading_facility_id).await? {
         return Err(ApiError::invalid(
-            "not_a_reader_here",
+            ErrorCode::NotAReaderHere,
             "reader_id",
             "reader_id must name an active radiologist of the reading facility",
         ));
     }
     if !store::reassign(&mut tx, id, row.reader_id, body.reader_id, now).await? {
         return Err(ApiError::Conflict {
-            code: "cannot_reassign",
+            code: ErrorCode::CannotReassign,
             message: format!(
                 "this request is {} or changed meanwhile; reload it",
                 row.status.as_str()

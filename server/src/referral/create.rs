@@ -4,7 +4,7 @@ use super::rules::{self, Direction};
 use super::{store, NewReferral, Warning};
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::db::Tx;
-use crate::error::{ApiError, ResultExt};
+use crate::error::{ApiError, ErrorCode, ResultExt};
 use crate::notify::Outbox;
 use crate::patient::{check_optional, check_required};
 use crate::{catalogue, facility};
@@ -36,21 +36,21 @@ pub async fn create(
         .await?
         .ok_or_else(|| {
             ApiError::invalid(
-                "unknown_facility",
+                ErrorCode::UnknownFacility,
                 "to_facility_id",
                 format!("there is no facility {}", new.to_facility_id),
             )
         })?;
     if from.id == to.id {
         return Err(ApiError::invalid(
-            "same_facility",
+            ErrorCode::SameFacility,
             "to_facility_id",
             "a referral goes to another facility",
         ));
     }
     if Direction::between(from.tier(), to.tier()) != Some(new.direction) {
         return Err(ApiError::invalid(
-            "direction_mismatch",
+            ErrorCode::DirectionMismatch,
             "direction",
             format!(
                 "{} is {}, {} is {}: a referral {} goes to a {} tier",
@@ -68,7 +68,7 @@ pub async fn create(
     }
     if new.direction == Direction::Down && plan.is_none() {
         return Err(ApiError::invalid(
-            "rehabilitation_plan_required",
+            ErrorCode::RehabilitationPlanRequired,
             "rehabilitation_plan",
             "a patient referred down needs a rehabilitation plan",
         ));
@@ -132,7 +132,7 @@ pub async fn create(
 fn diagnosis_codes(codes: &[String]) -> Result<Vec<String>, ApiError> {
     if codes.is_empty() || codes.len() > MAX_CODES {
         return Err(ApiError::invalid(
-            "invalid_diagnosis_codes",
+            ErrorCode::InvalidDiagnosisCodes,
             "diagnosis_codes",
             format!("give 1 to {MAX_CODES} ICD-10 codes"),
         ));
@@ -141,7 +141,7 @@ fn diagnosis_codes(codes: &[String]) -> Result<Vec<String>, ApiError> {
     for (index, text) in codes.iter().enumerate() {
         let code = crate::icd10::normalize(text).ok_or_else(|| {
             ApiError::invalid(
-                "invalid_icd10",
+                ErrorCode::InvalidIcd10,
                 &format!("diagnosis_codes[{index}]"),
                 format!(
                     "{:?} is not an ICD-10 code such as I21 or E11.9",

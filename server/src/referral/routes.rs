@@ -15,7 +15,7 @@ use super::{CreatedReferral, Direction, NewReferral, ReferralView, Rejection, St
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::Outbox;
 use crate::patient::check_required;
@@ -66,7 +66,7 @@ async fn create_referral(
         crate::patient::access::authorize(tx, &caller, body.patient_id, "referral.create").await?;
     if !access.is_facility_scope() {
         return Err(ApiError::forbidden(
-            "patient_out_of_scope",
+            ErrorCode::PatientOutOfScope,
             "only a facility that holds the patient's record or received them may refer them on",
         ));
     }
@@ -112,7 +112,7 @@ async fn list_referrals(
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message: "limit must be between 1 and 500".to_owned(),
         });
     }
@@ -155,7 +155,7 @@ async fn get_referral(
     let row = load(&mut tx, id).await?;
     if caller.facility_id != row.from_facility_id && caller.facility_id != row.to_facility_id {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "only the sending and receiving facilities see a referral",
         ));
     }
@@ -279,7 +279,7 @@ async fn move_to(
     };
     if caller.facility_id != facility {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("only clinicians of the {side} facility may do this"),
         ));
     }

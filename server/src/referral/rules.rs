@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::Warning;
 use crate::catalogue::Catalogue;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::facility::Tier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -92,7 +92,7 @@ impl Status {
             return Ok(());
         }
         Err(ApiError::Conflict {
-            code: "invalid_transition",
+            code: ErrorCode::InvalidTransition,
             message: format!("a {} referral cannot become {}", self.as_str(), to.as_str()),
             details: serde_json::json!({
                 "status": self.as_str(),
@@ -123,7 +123,7 @@ pub fn judge(
         match direction {
             Direction::Up if tiers.contains(&from) && !justified => {
                 return Err(ApiError::invalid(
-                    "justification_required",
+                    ErrorCode::JustificationRequired,
                     "justification",
                     format!(
                         "the catalogue assigns {code} to {} facilities; say why the patient must go up",

@@ -12,7 +12,7 @@ use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::time::parse_rfc3339;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -172,7 +172,13 @@ pub struct RuleValues {
 }
 
 pub fn parse_time(field: &str, text: &str) -> Result<Time, ApiError> {
-    let invalid = || ApiError::invalid("invalid_time", field, format!("{field} must be HH:MM"));
+    let invalid = || {
+        ApiError::invalid(
+            ErrorCode::InvalidTime,
+            field,
+            format!("{field} must be HH:MM"),
+        )
+    };
     let (hour, minute) = text.trim().split_once(':').ok_or_else(invalid)?;
     if hour.len() != 2 || minute.len() != 2 {
         return Err(invalid());
@@ -184,8 +190,13 @@ pub fn parse_time(field: &str, text: &str) -> Result<Time, ApiError> {
 
 pub fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
     let text = text.trim();
-    let invalid =
-        || ApiError::invalid("invalid_date", field, format!("{field} must be YYYY-MM-DD"));
+    let invalid = || {
+        ApiError::invalid(
+            ErrorCode::InvalidDate,
+            field,
+            format!("{field} must be YYYY-MM-DD"),
+        )
+    };
     if text.len() != 10 {
         return Err(invalid());
     }
@@ -195,7 +206,7 @@ pub fn parse_date(field: &str, text: &str) -> Result<Date, ApiError> {
 pub fn parse_instant(field: &str, text: &str) -> Result<i64, ApiError> {
     parse_rfc3339(text.trim()).ok_or_else(|| {
         ApiError::invalid(
-            "invalid_instant",
+            ErrorCode::InvalidInstant,
             field,
             format!(
                 "{field} must be an RFC 3339 instant with offset, e.g. 2026-11-23T09:00:00+08:00"
@@ -209,7 +220,7 @@ fn within(field: &str, value: i64, range: std::ops::RangeInclusive<i64>) -> Resu
         Ok(value)
     } else {
         Err(ApiError::invalid(
-            "out_of_range",
+            ErrorCode::OutOfRange,
             field,
             format!(
                 "{field} must be between {} and {}",
@@ -240,7 +251,7 @@ impl RuleValues {
         };
         if values.valid_to.is_some_and(|to| to < values.valid_from) {
             return Err(ApiError::invalid(
-                "invalid_validity",
+                ErrorCode::InvalidValidity,
                 "valid_to",
                 "valid_to must not be before valid_from",
             ));

@@ -20,7 +20,7 @@ use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::booking::reconcile;
 use crate::db::Tx;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::Outbox;
 use crate::policy;
@@ -123,7 +123,7 @@ async fn get_roster(
 fn may_manage(caller: &Caller, expert: &Expert) -> ApiResult<()> {
     if caller.facility_id != expert.facility_id {
         return Err(ApiError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "schedulers manage the rosters of their own facility's experts",
         ));
     }
@@ -323,14 +323,14 @@ fn check_exception(body: &NewException) -> ApiResult<ExceptionSpec> {
     let ends_at = parse_instant("ends_at", &body.ends_at)?;
     if ends_at <= starts_at {
         return Err(ApiError::invalid(
-            "invalid_period",
+            ErrorCode::InvalidPeriod,
             "ends_at",
             "ends_at must be after starts_at",
         ));
     }
     if ends_at - starts_at > 366 * 86_400_000 {
         return Err(ApiError::invalid(
-            "invalid_period",
+            ErrorCode::InvalidPeriod,
             "ends_at",
             "an exception lasts at most a year",
         ));
@@ -339,7 +339,7 @@ fn check_exception(body: &NewException) -> ApiResult<ExceptionSpec> {
         ExceptionKindName::Leave => {
             if body.slot_minutes.is_some() || body.capacity.is_some() || body.service.is_some() {
                 return Err(ApiError::invalid(
-                    "leave_has_no_slots",
+                    ErrorCode::LeaveHasNoSlots,
                     "slot_minutes",
                     "leave takes no slot length, capacity or service",
                 ));
@@ -353,7 +353,7 @@ fn check_exception(body: &NewException) -> ApiResult<ExceptionSpec> {
                 end_time: "00:00".to_owned(),
                 slot_minutes: body.slot_minutes.ok_or_else(|| {
                     ApiError::invalid(
-                        "slot_minutes_required",
+                        ErrorCode::SlotMinutesRequired,
                         "slot_minutes",
                         "an extra session needs slot_minutes",
                     )
@@ -362,7 +362,7 @@ fn check_exception(body: &NewException) -> ApiResult<ExceptionSpec> {
                 capacity: body.capacity.unwrap_or(1),
                 service: body.service.ok_or_else(|| {
                     ApiError::invalid(
-                        "service_required",
+                        ErrorCode::ServiceRequired,
                         "service",
                         "an extra session needs a service",
                     )
@@ -404,7 +404,7 @@ async fn add_exception(
     let reason = body.reason.trim();
     if reason.chars().count() > 500 {
         return Err(ApiError::invalid(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "reason",
             "reason may have at most 500 characters",
         ));

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::auth::{password, Role};
 use crate::db::Tx;
-use crate::error::{ApiError, ResultExt};
+use crate::error::{ApiError, ErrorCode, ResultExt};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
@@ -63,7 +63,7 @@ pub fn normalize_username(username: &str) -> Result<String, ApiError> {
         Ok(username)
     } else {
         Err(ApiError::invalid(
-            "invalid_username",
+            ErrorCode::InvalidUsername,
             "username",
             "a username has 3 to 64 of the characters a-z, 0-9, '.', '_' and '-'",
         ))
@@ -73,7 +73,7 @@ pub fn normalize_username(username: &str) -> Result<String, ApiError> {
 fn check_roles(roles: &[Role], specialties: &[String]) -> Result<Vec<String>, ApiError> {
     if roles.is_empty() {
         return Err(ApiError::invalid(
-            "no_role",
+            ErrorCode::NoRole,
             "roles",
             "a user needs at least one role",
         ));
@@ -86,14 +86,14 @@ fn check_roles(roles: &[Role], specialties: &[String]) -> Result<Vec<String>, Ap
     let needs = roles.iter().any(|role| role.needs_specialty());
     if needs && specialties.is_empty() {
         return Err(ApiError::invalid(
-            "specialty_required",
+            ErrorCode::SpecialtyRequired,
             "specialties",
             "experts and radiologists need at least one specialty",
         ));
     }
     if !needs && !specialties.is_empty() {
         return Err(ApiError::invalid(
-            "specialty_without_role",
+            ErrorCode::SpecialtyWithoutRole,
             "specialties",
             "only experts and radiologists have specialties",
         ));
@@ -105,7 +105,7 @@ fn check_display_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid(
-            "invalid_display_name",
+            ErrorCode::InvalidDisplayName,
             "display_name",
             "a display name has 1 to 200 characters",
         ));
@@ -119,7 +119,7 @@ async fn check_facility(tx: &mut Tx, facility_id: i64) -> Result<(), ApiError> {
         .map(|_| ())
         .ok_or_else(|| {
             ApiError::invalid(
-                "unknown_facility",
+                ErrorCode::UnknownFacility,
                 "facility_id",
                 format!("there is no facility {facility_id}"),
             )
@@ -145,7 +145,7 @@ pub async fn create(tx: &mut Tx, actor: &Actor, new: NewUser) -> Result<i64, Api
     .await
     .on_unique_violation(|| {
         ApiError::conflict(
-            "username_taken",
+            ErrorCode::UsernameTaken,
             format!("the username {username:?} is taken"),
         )
     })?;
@@ -169,7 +169,7 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
     let is_self = actor.user_id == Some(id);
     if is_self && patch.active == Some(false) {
         return Err(ApiError::conflict(
-            "self_lockout",
+            ErrorCode::SelfLockout,
             "you cannot deactivate your own account",
         ));
     }
@@ -177,7 +177,7 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
         if let Some(roles) = &patch.roles {
             if current.roles.contains(&Role::Admin) && !roles.contains(&Role::Admin) {
                 return Err(ApiError::conflict(
-                    "self_lockout",
+                    ErrorCode::SelfLockout,
                     "you cannot remove your own admin role",
                 ));
             }
@@ -208,7 +208,7 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
         )
     {
         return Err(ApiError::forbidden(
-            "second_admin_required",
+            ErrorCode::SecondAdminRequired,
             format!(
                 "another administrator's password is reset with POST /api/v1/users/{id}/password-resets \
                  and takes effect once a second administrator confirms it"

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::{store, UserView};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::{password, Caller, Role};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::notify::Outbox;
 use crate::policy;
@@ -79,7 +79,7 @@ async fn request_reset(
         .ok_or(ApiError::NotFound { what: "user" })?;
     if !policy::password_set_needs_second_admin(Some(caller.user_id), id, &target.roles, None) {
         return Err(ApiError::conflict(
-            "not_an_administrator",
+            ErrorCode::NotAnAdministrator,
             "only another administrator's password needs a second administrator; \
              change this one with PATCH /api/v1/users/{id}",
         ));
@@ -175,13 +175,13 @@ async fn confirm_reset(
     policy::check_reset_confirmer(&caller, pending.requested_by, id)?;
     let Some(hash) = pending.password_hash else {
         return Err(ApiError::conflict(
-            "reset_confirmed",
+            ErrorCode::ResetConfirmed,
             "this reset was confirmed already",
         ));
     };
     if pending.expires_at <= now {
         return Err(ApiError::conflict(
-            "reset_lapsed",
+            ErrorCode::ResetLapsed,
             "this reset waited too long for its confirmation; ask for a new one",
         ));
     }
@@ -196,7 +196,7 @@ async fn confirm_reset(
     .await?;
     if settled.rows_affected() != 1 {
         return Err(ApiError::conflict(
-            "reset_confirmed",
+            ErrorCode::ResetConfirmed,
             "this reset was confirmed already",
         ));
     }

@@ -1,6 +1,7 @@
 //! Health, readiness, metrics, request ids, the OpenAPI document, the web
 //! client and the demo consortium.
 
+use ferry_server::error::ErrorCode;
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
@@ -84,6 +85,41 @@ async fn the_openapi_document_matches_the_committed_snapshot() {
         committed == doc,
         "the API changed; review it and run with FERRY_TEST_UPDATE_SNAPSHOTS=1 to accept"
     );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_error_code_with_its_status() {
+    let app = spawn_app().await;
+    let (status, doc) = send(app.request(Method::GET, "/api/v1/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["ErrorDetail"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
+    let listed: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is an enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let table = schemas["ErrorCode"]["description"]
+        .as_str()
+        .expect("ErrorCode has a description");
+    assert_eq!(listed.len(), ErrorCode::ALL.len());
+    for code in ErrorCode::ALL {
+        assert!(listed.contains(&code.as_str()), "{code} is not listed");
+        // A row `| `code` | 409 |`, or `| `code` | 403; 409 when … |`.
+        let row = format!("| `{code}` | {}", code.status().as_u16());
+        assert!(
+            table
+                .lines()
+                .any(|line| line.starts_with(&format!("{row} |"))
+                    || line.starts_with(&format!("{row};"))),
+            "{code} has no row with its status {}",
+            code.status()
+        );
+    }
 }
 
 #[tokio::test]
