@@ -20,7 +20,9 @@
 //!   under `/dicomweb` and the DIMSE listener, with who may see which study
 //!   decided in [`policy`].
 //! - [`policy`] is the one place that answers "may this caller do this to that
-//!   record?"; handlers ask it and never decide access themselves.
+//!   record?", one file per resource (`policy/booking.rs`, `policy/reading.rs`,
+//!   ...); handlers call its named functions and never test roles themselves.
+//!   A scope a role may or may not grant is a [`policy::FacilityScope`].
 //! - [`error`] maps every failure to HTTP once; [`extract`] wraps axum's extractors
 //!   so malformed input gets the same JSON error envelope as everything else.
 //!

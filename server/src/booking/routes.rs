@@ -16,7 +16,7 @@ use super::store::{self, BookingRow};
 use super::take::{same_service, take_or_refuse, Wanted};
 use super::{BookingStatus, BookingView, NewBooking};
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::consultation::routes::load_visible;
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::consultation::{Status, Urgency};
@@ -62,25 +62,9 @@ pub async fn caller_zone(
         .unwrap_or(TimeZone::UTC))
 }
 
-/// May `caller` act on this booking as the booking side (clinicians of the
-/// booking facility) or as the expert's schedulers?
-pub(super) fn is_booking_side(caller: &Caller, booking: &BookingRow) -> bool {
-    caller.has(Role::Clinician) && caller.facility_id == booking.facility_id
-}
-
-pub(super) fn is_expert_scheduler(caller: &Caller, booking: &BookingRow) -> bool {
-    caller.has(Role::Scheduler) && caller.facility_id == booking.expert_facility_id
-}
-
-fn can_see(caller: &Caller, booking: &BookingRow) -> bool {
-    is_booking_side(caller, booking)
-        || booking.expert_id == caller.user_id
-        || is_expert_scheduler(caller, booking)
-}
-
 pub(super) async fn load(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<BookingRow> {
     match store::get(tx, id).await? {
-        Some(booking) if can_see(caller, &booking) => Ok(booking),
+        Some(booking) if policy::booking::can_see(caller, &booking) => Ok(booking),
         _ => Err(ApiError::NotFound { what: "booking" }),
     }
 }
@@ -156,7 +140,7 @@ async fn create_booking(
     caller: Caller,
     ApiJson(body): ApiJson<NewBooking>,
 ) -> ApiResult<(StatusCode, Json<BookingView>)> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::booking::require_booker(&caller)?;
     let start = parse_instant("start", &body.start)?;
     if !body.hold && body.consultation_id.is_none() {
         return Err(ApiError::invalid(
@@ -340,11 +324,7 @@ async fn list_bookings(
     caller: Caller,
     ApiQuery(query): ApiQuery<BookingQuery>,
 ) -> ApiResult<Json<Vec<BookingView>>> {
-    policy::require_any(
-        &caller,
-        &[Role::Clinician, Role::Expert, Role::Scheduler],
-        "clinicians, experts and schedulers",
-    )?;
+    policy::booking::require_viewer(&caller)?;
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest {
@@ -364,19 +344,7 @@ async fn list_bookings(
         .transpose()?;
     let mut conn = state.db.pool().acquire().await?;
     let tz = caller_zone(&mut conn, &caller, query.tz.as_deref()).await?;
-    let who = store::Visibility {
-        facility_id: if caller.has(Role::Clinician) {
-            caller.facility_id
-        } else {
-            -1
-        },
-        expert_id: caller.user_id,
-        scheduler_facility_id: if caller.has(Role::Scheduler) {
-            caller.facility_id
-        } else {
-            -1
-        },
-    };
+    let who = policy::booking::visibility(&caller);
     let rows = store::list(
         &mut conn,
         who,

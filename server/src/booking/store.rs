@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{BookingStatus, BookingView};
 use crate::db::Tx;
+use crate::policy::FacilityScope;
 use crate::roster::Service;
 use crate::time::rfc3339_in;
 
@@ -90,12 +91,13 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<BookingRow>
 }
 
 /// Who may see which bookings: the booking facility, the expert, and the
-/// schedulers of the expert's facility.
+/// schedulers of the expert's facility (`crate::policy::booking::visibility`).
+/// `None` or no facility: that way in matches no booking.
 #[derive(Debug, Clone, Copy)]
 pub struct Visibility {
-    pub facility_id: i64,
-    pub expert_id: i64,
-    pub scheduler_facility_id: i64,
+    pub facility: FacilityScope,
+    pub expert_id: Option<i64>,
+    pub scheduler_facility: FacilityScope,
 }
 
 pub struct ListFilter {
@@ -118,9 +120,9 @@ pub async fn list(
          AND ($8 = '' OR b.status = $8) AND b.end_at > $9 AND b.start_at < $10 \
          ORDER BY b.start_at, b.id LIMIT $11"
     ))
-    .bind(who.facility_id)
+    .bind(who.facility.id())
     .bind(who.expert_id)
-    .bind(who.scheduler_facility_id)
+    .bind(who.scheduler_facility.id())
     .bind(i64::from(filter.expert_id.is_some()))
     .bind(filter.expert_id.unwrap_or(0))
     .bind(i64::from(filter.consultation_id.is_some()))

@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{ConsultationView, Status, Urgency};
 use crate::db::Tx;
+use crate::policy::FacilityScope;
 use crate::roster::Service;
 use crate::time::rfc3339;
 
@@ -127,12 +128,13 @@ pub async fn studies(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>, s
 /// Who is asking, for the list's visibility rule: clinicians see their
 /// facility's requests, experts their own cases and, while on call, the
 /// queue of their specialties; schedulers the cases of their facility's
-/// experts and the whole urgent queue.
+/// experts and the whole urgent queue. A scope of no facility, or no
+/// expert, is bound as NULL and so admits nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {
-    pub clinician_facility: i64,
-    pub expert_id: i64,
-    pub scheduler_facility: i64,
+    pub clinician_facility: FacilityScope,
+    pub expert_id: Option<i64>,
+    pub scheduler_facility: FacilityScope,
     pub now: i64,
 }
 
@@ -157,10 +159,10 @@ pub async fn list(
         "{SELECT} WHERE {VISIBLE} AND ($5 = '' OR c.status = $5) AND ($6 = 0 OR c.patient_id = $7) \
          ORDER BY c.id DESC LIMIT $8"
     ))
-    .bind(viewer.clinician_facility)
+    .bind(viewer.clinician_facility.id())
     .bind(viewer.expert_id)
     .bind(viewer.now)
-    .bind(viewer.scheduler_facility)
+    .bind(viewer.scheduler_facility.id())
     .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
     .bind(i64::from(filter.patient_id.is_some()))
     .bind(filter.patient_id.unwrap_or(0))
@@ -180,10 +182,10 @@ pub async fn is_visible(
     let found: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT c.id FROM consultation c WHERE {VISIBLE} AND c.id = $5"
     ))
-    .bind(viewer.clinician_facility)
+    .bind(viewer.clinician_facility.id())
     .bind(viewer.expert_id)
     .bind(viewer.now)
-    .bind(viewer.scheduler_facility)
+    .bind(viewer.scheduler_facility.id())
     .bind(id)
     .fetch_optional(conn)
     .await?;

@@ -11,10 +11,10 @@ use utoipa_axum::routes;
 
 use super::{store, NewPatient, PatientPatch, PatientView};
 use crate::audit::{self, Action, AuditEntry, Outcome};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::policy::{self, PatientAccess, CARE_ROLES};
+use crate::policy::{self, PatientAccess};
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -43,7 +43,7 @@ async fn search_patients(
     caller: Caller,
     ApiQuery(query): ApiQuery<PatientQuery>,
 ) -> ApiResult<Json<Vec<PatientView>>> {
-    policy::require_any(&caller, &CARE_ROLES, "clinicians, experts and radiologists")?;
+    policy::patients::require_carer(&caller)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) || query.q.trim().is_empty() {
         return Err(ApiError::BadRequest {
@@ -96,7 +96,7 @@ async fn register_patient(
     caller: Caller,
     ApiJson(body): ApiJson<NewPatient>,
 ) -> ApiResult<(StatusCode, Json<PatientView>)> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::patients::require_registrar(&caller)?;
     let mut tx = state.db.begin_write().await?;
     let (id, _created) =
         super::register(&mut tx, &caller.actor(), caller.facility_id, body).await?;
@@ -155,12 +155,7 @@ async fn update_patient(
 ) -> ApiResult<Json<PatientView>> {
     let tx = state.db.begin_write().await?;
     let (mut tx, access, current) = authorize(tx, &caller, id, "patient.update").await?;
-    if access != PatientAccess::Facility || !caller.has(Role::Clinician) {
-        return Err(ApiError::forbidden(
-            ErrorCode::Forbidden,
-            "only clinicians of a facility that registered the patient may change their record",
-        ));
-    }
+    policy::patients::check_record_update(&caller, access)?;
     let national_id = match &patch.national_id {
         Some(value) => super::check_national_id(value.as_deref())?,
         None => current.national_id.clone(),

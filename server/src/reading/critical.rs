@@ -14,12 +14,12 @@ use utoipa_axum::routes;
 
 use super::store::RequestRow;
 use crate::audit::{self, Action, Actor, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{Db, Tx};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::notify::{Notifier, Outbox};
-use crate::policy::require_any;
+use crate::policy::{self, reading::Side};
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
@@ -151,15 +151,10 @@ async fn list_critical(
     caller: Caller,
     ApiQuery(query): ApiQuery<CriticalQuery>,
 ) -> ApiResult<Json<Vec<CriticalResultView>>> {
-    require_any(
-        &caller,
-        &[Role::Clinician, Role::Radiologist],
-        "clinicians and radiologists",
-    )?;
-    let column = if caller.has(Role::Clinician) {
-        "r.requesting_facility_id"
-    } else {
-        "r.reading_facility_id"
+    policy::reading::require_party(&caller)?;
+    let column = match policy::reading::critical_list_side(&caller) {
+        Side::Requester => "r.requesting_facility_id",
+        Side::Reader => "r.reading_facility_id",
     };
     let open = if query.open.unwrap_or(false) {
         " AND c.acknowledged_at IS NULL"
@@ -204,23 +199,7 @@ async fn acknowledge(
             })
         }
     };
-    let of_facility =
-        caller.has(Role::Clinician) && caller.facility_id == critical.requesting_facility_id;
-    let visible =
-        of_facility || (caller.has(Role::Radiologist) && caller.facility_id == reading_facility);
-    if !visible {
-        return Err(ApiError::NotFound {
-            what: "critical result",
-        });
-    }
-    let may =
-        of_facility && (critical.requested_by == caller.user_id || critical.escalated_at.is_some());
-    if !may {
-        return Err(ApiError::forbidden(
-            ErrorCode::Forbidden,
-            "the requester acknowledges a critical result; after escalation, any clinician of the requesting facility",
-        ));
-    }
+    policy::reading::check_acknowledge(&caller, &critical, reading_facility)?;
     let done = sqlx::query(
         "UPDATE critical_result SET acknowledged_by = $1, acknowledged_at = $2 \
          WHERE id = $3 AND acknowledged_at IS NULL",

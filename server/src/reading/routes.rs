@@ -14,12 +14,12 @@ use super::{
     check_question, code_text, NewReadingRequest, Priority, ReadingRequestView, TaskStatus,
 };
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::Outbox;
-use crate::policy::{self, require_any};
+use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -30,31 +30,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
 }
 
-/// How the caller stands to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// A clinician of the facility that asked.
-    Requester,
-    /// A radiologist of the facility whose worklist it is on.
-    Reader,
-}
-
-pub fn side(caller: &Caller, request: &RequestRow) -> Option<Side> {
-    if caller.has(Role::Radiologist) && caller.facility_id == request.reading_facility_id {
-        Some(Side::Reader)
-    } else if caller.has(Role::Clinician) && caller.facility_id == request.requesting_facility_id {
-        Some(Side::Requester)
-    } else {
-        None
-    }
-}
+// Decided in `policy`; re-exported for the handlers that import them from here.
+pub use crate::policy::reading::Side;
 
 /// The request if the caller may see it; otherwise 404, so its existence is
 /// not confirmed.
 pub async fn load_visible(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<(RequestRow, Side)> {
     let row = store::get(tx, id).await?;
     match row {
-        Some(row) => match side(caller, &row) {
+        Some(row) => match policy::reading::side(caller, &row) {
             Some(side) => Ok((row, side)),
             None => Err(ApiError::NotFound {
                 what: "reading request",
@@ -122,7 +106,7 @@ async fn create_request(
     caller: Caller,
     ApiJson(body): ApiJson<NewReadingRequest>,
 ) -> ApiResult<(StatusCode, Json<ReadingRequestView>)> {
-    require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::reading::require_requester(&caller)?;
     let question = check_question(&body.clinical_question)?;
     let uid = ferry_dicom_store::uid::validate(body.study_instance_uid.trim())
         .map_err(|e| {
@@ -302,16 +286,11 @@ async fn list_requests(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<ReadingRequestView>>> {
-    require_any(
-        &caller,
-        &[Role::Clinician, Role::Radiologist],
-        "clinicians and radiologists",
-    )?;
+    policy::reading::require_party(&caller)?;
     let mut filter = filter_of(&query, &caller)?;
-    if caller.has(Role::Radiologist) {
-        filter.reading_facility_id = Some(caller.facility_id);
-    } else {
-        filter.requesting_facility_id = Some(caller.facility_id);
+    match policy::reading::list_side(&caller) {
+        Side::Reader => filter.reading_facility_id = Some(caller.facility_id),
+        Side::Requester => filter.requesting_facility_id = Some(caller.facility_id),
     }
     let (limit, offset) = page(&query)?;
     let mut conn = state.db.pool().acquire().await?;
