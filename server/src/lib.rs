@@ -2,12 +2,14 @@
 //!
 //! Where things live: three layers, each module declared below under its
 //! `// Layer:` heading (`tools/check-layers` holds the code to them):
-//! - the kernel, which names no feature area: [`config`], [`db`], [`error`] (every
-//!   failure mapped to HTTP once), [`extract`] (axum's extractors with the same
-//!   error envelope), [`auth`] (sessions and the [`auth::Caller`] extractor),
+//! - the kernel, which names no feature area: [`config`], [`db`], [`error`]
+//!   (every failure mapped to HTTP once, each code an [`error::ErrorCode`]),
+//!   [`extract`] (axum's extractors with the same error envelope), [`auth`] (sessions and the [`auth::Caller`] extractor),
 //!   [`audit`] (the hash-chained audit trail), [`notify`], [`policy`] (the one
-//!   place that answers "may this caller do this to that record?"),
-//!   [`telemetry`], [`time`] and [`state::AppState`], what every handler shares;
+//!   place that answers "may this caller do this to that record?", one file
+//!   per resource; a scope a role may or may not grant is a
+//!   [`policy::FacilityScope`]), [`telemetry`], [`time`] and
+//!   [`state::AppState`], what every handler shares;
 //! - the feature areas, each owning its tables with `mod.rs` (types),
 //!   `routes.rs` (handlers) and `store.rs` (its SQL): [`facility`], [`user`]
 //!   (accounts and sign-in), [`patient`], [`breakglass`], [`catalogue`],

@@ -8,9 +8,8 @@ use utoipa_axum::routes;
 
 use super::availability;
 use super::claim;
-use super::routes::{
-    already_booked, bookable_consultation, commit_and_show, expert_or_422, is_booking_side,
-    is_expert_scheduler, load, schedule,
+use super::steps::{
+    already_booked, bookable_consultation, commit_and_show, expert_or_422, load, schedule,
 };
 use super::store::{self, BookingRow};
 use super::take::{same_service, take_error, take_or_refuse, TakeError, Wanted};
@@ -23,6 +22,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::facility::caller_zone;
 use crate::notify::Outbox;
+use crate::policy::booking::{is_booking_side, is_expert_scheduler};
 use crate::roster::parse_instant;
 use crate::state::AppState;
 use crate::time::now_ms;

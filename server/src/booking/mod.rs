@@ -16,6 +16,7 @@ pub mod priority;
 pub mod reconcile;
 pub mod routes;
 pub mod search;
+mod steps;
 pub mod store;
 mod take;
 

@@ -6,29 +6,25 @@
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
-use jiff::tz::TimeZone;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::store::{self, BookingRow};
+use super::steps::{
+    already_booked, bookable_consultation, commit_and_show, expert_or_422, load, schedule,
+};
+use super::store::{self};
 use super::take::{same_service, take_or_refuse, Wanted};
 use super::{BookingStatus, BookingView, NewBooking};
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
-use crate::consultation::store::{self as consultation_store, ConsultationRow};
-use crate::consultation::visible::load_visible;
-use crate::consultation::{Status, Urgency};
-use crate::db::Tx;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::facility::caller_zone;
 use crate::notify::Outbox;
 use crate::policy;
 use crate::roster::parse_instant;
-use crate::roster::slots::Slot;
-use crate::roster::store::{self as roster_store, Expert};
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -41,83 +37,6 @@ where
         .routes(routes!(create_booking, list_bookings))
         .routes(routes!(get_booking))
         .merge(super::changes::router())
-}
-
-/// May `caller` act on this booking as the booking side (clinicians of the
-/// booking facility) or as the expert's schedulers?
-pub(super) fn is_booking_side(caller: &Caller, booking: &BookingRow) -> bool {
-    caller.has(Role::Clinician) && caller.facility_id == booking.facility_id
-}
-
-pub(super) fn is_expert_scheduler(caller: &Caller, booking: &BookingRow) -> bool {
-    caller.has(Role::Scheduler) && caller.facility_id == booking.expert_facility_id
-}
-
-fn can_see(caller: &Caller, booking: &BookingRow) -> bool {
-    is_booking_side(caller, booking)
-        || booking.expert_id == caller.user_id
-        || is_expert_scheduler(caller, booking)
-}
-
-pub(super) async fn load(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<BookingRow> {
-    match store::get(tx, id).await? {
-        Some(booking) if can_see(caller, &booking) => Ok(booking),
-        _ => Err(ApiError::NotFound { what: "booking" }),
-    }
-}
-
-/// The consultation a booking is for: visible to the caller, from the
-/// caller's facility, routine, still requested, and for this expert.
-pub(super) async fn bookable_consultation(
-    tx: &mut Tx,
-    caller: &Caller,
-    id: i64,
-    expert: &Expert,
-    now: i64,
-) -> ApiResult<ConsultationRow> {
-    let row = load_visible(tx, caller, id, now).await?;
-    if row.requesting_facility_id != caller.facility_id {
-        return Err(ApiError::forbidden(
-            ErrorCode::Forbidden,
-            "book slots for your own facility's consultations",
-        ));
-    }
-    if row.urgency != Urgency::Routine {
-        return Err(ApiError::conflict(
-            ErrorCode::OnCallConsultation,
-            "urgent and emergency consultations wait in the on-call queue; they are not booked",
-        ));
-    }
-    row.status.check(Status::Scheduled)?;
-    if row.expert_id.is_some_and(|e| e != expert.id) {
-        return Err(ApiError::invalid(
-            ErrorCode::ExpertMismatch,
-            "expert_id",
-            "this consultation asks for another expert",
-        ));
-    }
-    if !expert
-        .specialties
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(&row.specialty))
-    {
-        return Err(ApiError::invalid(
-            ErrorCode::SpecialtyMismatch,
-            "expert_id",
-            "this expert does not practise the consultation's specialty",
-        ));
-    }
-    Ok(row)
-}
-
-pub(super) async fn expert_or_422(tx: &mut Tx, id: i64) -> ApiResult<Expert> {
-    roster_store::expert(tx, id).await?.ok_or_else(|| {
-        ApiError::invalid(
-            ErrorCode::UnknownExpert,
-            "expert_id",
-            "no active expert has this id",
-        )
-    })
 }
 
 /// Holds or books a slot. With `hold`, the slot is kept for `hold_minutes`
@@ -137,7 +56,7 @@ async fn create_booking(
     caller: Caller,
     ApiJson(body): ApiJson<NewBooking>,
 ) -> ApiResult<(StatusCode, Json<BookingView>)> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::booking::require_booker(&caller)?;
     let start = parse_instant("start", &body.start)?;
     if !body.hold && body.consultation_id.is_none() {
         return Err(ApiError::invalid(
@@ -233,68 +152,6 @@ async fn create_booking(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Reads the booking back as the transaction left it, commits, and only
-/// then wakes the users its notifications are for, so that no one is told of
-/// a change that did not happen.
-pub(super) async fn commit_and_show(
-    state: &AppState,
-    mut tx: Tx,
-    outbox: Outbox,
-    id: i64,
-    tz: &TimeZone,
-) -> ApiResult<BookingView> {
-    let booking = store::get(&mut tx, id)
-        .await?
-        .ok_or(ApiError::NotFound { what: "booking" })?;
-    tx.commit().await?;
-    outbox.deliver(&state.notifier);
-    Ok(booking.view(tz))
-}
-
-pub(super) fn already_booked(error: ApiError) -> ApiError {
-    match error {
-        ApiError::Database(sqlx::Error::Database(db))
-            if db.kind() == sqlx::error::ErrorKind::UniqueViolation =>
-        {
-            ApiError::conflict(
-                ErrorCode::ConsultationAlreadyBooked,
-                "this consultation already has a held or booked slot",
-            )
-        }
-        other => other,
-    }
-}
-
-/// Schedules the consultation for this booking and tells the expert.
-pub(super) async fn schedule(
-    tx: &mut Tx,
-    outbox: &mut Outbox,
-    consultation: &ConsultationRow,
-    expert: &Expert,
-    booking_id: i64,
-    slot: &Slot,
-    now: i64,
-) -> ApiResult<()> {
-    if !consultation_store::schedule(tx, consultation.id, expert.id, false, now).await? {
-        return Err(ApiError::conflict(
-            ErrorCode::ConcurrentChange,
-            "the consultation changed meanwhile; reload it",
-        ));
-    }
-    outbox
-        .push(
-            tx,
-            expert.id,
-            "booking.created",
-            serde_json::json!({
-                "booking_id": booking_id, "consultation_id": consultation.id,
-                "start": crate::time::rfc3339(slot.start_at), "end": crate::time::rfc3339(slot.end_at),
-            }),
-        )
-        .await?;
-    Ok(())
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -321,11 +178,7 @@ async fn list_bookings(
     caller: Caller,
     ApiQuery(query): ApiQuery<BookingQuery>,
 ) -> ApiResult<Json<Vec<BookingView>>> {
-    policy::require_any(
-        &caller,
-        &[Role::Clinician, Role::Expert, Role::Scheduler],
-        "clinicians, experts and schedulers",
-    )?;
+    policy::booking::require_viewer(&caller)?;
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest {
@@ -345,19 +198,7 @@ async fn list_bookings(
         .transpose()?;
     let mut conn = state.db.pool().acquire().await?;
     let tz = caller_zone(&mut conn, &caller, query.tz.as_deref()).await?;
-    let who = store::Visibility {
-        facility_id: if caller.has(Role::Clinician) {
-            caller.facility_id
-        } else {
-            -1
-        },
-        expert_id: caller.user_id,
-        scheduler_facility_id: if caller.has(Role::Scheduler) {
-            caller.facility_id
-        } else {
-            -1
-        },
-    };
+    let who = policy::booking::visibility(&caller);
     let rows = store::list(
         &mut conn,
         who,

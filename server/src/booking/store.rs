@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{BookingStatus, BookingView};
 use crate::db::Tx;
+pub use crate::policy::booking::Visibility;
 use crate::roster::Service;
 use crate::time::rfc3339_in;
 
@@ -25,6 +26,20 @@ pub struct BookingRow {
     pub created_by: i64,
     pub facility_id: i64,
     pub status_reason: Option<String>,
+}
+
+impl crate::policy::booking::BookingParties for BookingRow {
+    fn booking_facility(&self) -> i64 {
+        self.facility_id
+    }
+
+    fn expert(&self) -> i64 {
+        self.expert_id
+    }
+
+    fn expert_facility(&self) -> i64 {
+        self.expert_facility_id
+    }
 }
 
 impl BookingRow {
@@ -89,15 +104,6 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<BookingRow>
         .transpose()
 }
 
-/// Who may see which bookings: the booking facility, the expert, and the
-/// schedulers of the expert's facility.
-#[derive(Debug, Clone, Copy)]
-pub struct Visibility {
-    pub facility_id: i64,
-    pub expert_id: i64,
-    pub scheduler_facility_id: i64,
-}
-
 pub struct ListFilter {
     pub expert_id: Option<i64>,
     pub consultation_id: Option<i64>,
@@ -118,9 +124,9 @@ pub async fn list(
          AND ($8 = '' OR b.status = $8) AND b.end_at > $9 AND b.start_at < $10 \
          ORDER BY b.start_at, b.id LIMIT $11"
     ))
-    .bind(who.facility_id)
+    .bind(who.facility.id())
     .bind(who.expert_id)
-    .bind(who.scheduler_facility_id)
+    .bind(who.scheduler_facility.id())
     .bind(i64::from(filter.expert_id.is_some()))
     .bind(filter.expert_id.unwrap_or(0))
     .bind(i64::from(filter.consultation_id.is_some()))

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::patient;
-use crate::policy::{self, PatientAccess, CARE_ROLES};
+use crate::policy::{self, PatientAccess};
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -44,7 +44,7 @@ async fn break_glass(
     caller: Caller,
     ApiJson(body): ApiJson<BreakGlassRequest>,
 ) -> ApiResult<(StatusCode, Json<GrantView>)> {
-    policy::require_any(&caller, &CARE_ROLES, "clinicians, experts and radiologists")?;
+    policy::patients::require_carer(&caller)?;
     let reason = body.reason.trim();
     if reason.chars().count() < 10 || reason.chars().count() > 2000 {
         return Err(ApiError::invalid(

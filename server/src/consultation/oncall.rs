@@ -79,7 +79,7 @@ async fn add_shift(
     caller: Caller,
     ApiJson(body): ApiJson<NewShift>,
 ) -> ApiResult<(StatusCode, Json<ShiftView>)> {
-    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
+    policy::roster::require_scheduler(&caller)?;
     let starts_at = parse_instant("starts_at", &body.starts_at)?;
     let ends_at = parse_instant("ends_at", &body.ends_at)?;
     if ends_at <= starts_at || ends_at - starts_at > 7 * 86_400_000 {
@@ -210,11 +210,7 @@ async fn on_call_queue(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<ConsultationView>>> {
-    policy::require_any(
-        &caller,
-        &[Role::Expert, Role::Scheduler],
-        "experts and schedulers",
-    )?;
+    policy::consultation::require_queue_viewer(&caller)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let ids: Vec<i64> = sqlx::query_scalar(
@@ -224,7 +220,7 @@ async fn on_call_queue(
          ORDER BY CASE WHEN c.escalated_at IS NULL THEN 1 ELSE 0 END, \
                   CASE c.urgency WHEN 'emergency' THEN 0 ELSE 1 END, c.created_at",
     )
-    .bind(i64::from(caller.has(Role::Scheduler)))
+    .bind(i64::from(policy::consultation::sees_whole_queue(&caller)))
     .bind(caller.user_id)
     .bind(now)
     .fetch_all(&mut *tx)
@@ -254,7 +250,7 @@ async fn accept_consultation(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ConsultationView>> {
-    policy::require_any(&caller, &[Role::Expert], "experts on call")?;
+    policy::consultation::require_on_call_expert(&caller)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {

@@ -12,13 +12,13 @@ use super::store::{self, ConsultationRow};
 use super::visible::{load_visible, sees_clinical, view, viewer};
 use super::{ConsultationView, NewConsultation, Status, StatusChange, Urgency};
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::booking::{store as booking_store, BookingStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::imaging::Imaging;
 use crate::notify::Outbox;
-use crate::policy;
+use crate::policy::{self, FacilityScope};
 use crate::roster::store as roster_store;
 use crate::state::AppState;
 use crate::time::now_ms;
@@ -69,7 +69,7 @@ async fn request_consultation(
     caller: Caller,
     ApiJson(body): ApiJson<NewConsultation>,
 ) -> ApiResult<(StatusCode, Json<ConsultationView>)> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::consultation::require_requester(&caller)?;
     let reason = check_text("reason", &body.reason, 1, 2000)?;
     let summary = check_text("clinical_summary", &body.clinical_summary, 0, 20_000)?;
     let mut studies = Vec::with_capacity(body.studies.len());
@@ -237,11 +237,7 @@ async fn list_consultations(
     caller: Caller,
     ApiQuery(query): ApiQuery<ConsultationQuery>,
 ) -> ApiResult<Json<Vec<ConsultationView>>> {
-    policy::require_any(
-        &caller,
-        &[Role::Clinician, Role::Expert, Role::Scheduler],
-        "clinicians, experts and schedulers",
-    )?;
+    policy::consultation::require_viewer(&caller)?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest {
@@ -314,8 +310,7 @@ async fn get_consultation(
 /// opinion, `requested` from cancelling the booking.
 fn may_move(caller: &Caller, row: &ConsultationRow, to: Status) -> bool {
     let is_expert = row.expert_id == Some(caller.user_id);
-    let is_requester =
-        caller.has(Role::Clinician) && caller.facility_id == row.requesting_facility_id;
+    let is_requester = policy::consultation::is_requester(caller, row.requesting_facility_id);
     match to {
         Status::InProgress => is_expert || is_requester,
         Status::AwaitingOpinion => is_expert,
@@ -397,9 +392,9 @@ async fn change_status(
         for booking in booking_store::list(
             &mut tx,
             booking_store::Visibility {
-                facility_id: row.requesting_facility_id,
-                expert_id: -1,
-                scheduler_facility_id: -1,
+                facility: FacilityScope::Facility(row.requesting_facility_id),
+                expert_id: None,
+                scheduler_facility: FacilityScope::NoFacility,
             },
             &booking_store::ListFilter {
                 expert_id: None,

@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{ConsultationView, Status, Urgency};
 use crate::db::Tx;
+pub use crate::policy::consultation::Viewer;
 use crate::roster::Service;
 use crate::time::rfc3339;
 
@@ -124,18 +125,6 @@ pub async fn studies(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>, s
     .await
 }
 
-/// Who is asking, for the list's visibility rule: clinicians see their
-/// facility's requests, experts their own cases and, while on call, the
-/// queue of their specialties; schedulers the cases of their facility's
-/// experts and the whole urgent queue.
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer {
-    pub clinician_facility: i64,
-    pub expert_id: i64,
-    pub scheduler_facility: i64,
-    pub now: i64,
-}
-
 pub const VISIBLE: &str = "(c.requesting_facility_id = $1 OR c.expert_id = $2 \
      OR (c.status = 'requested' AND c.urgency <> 'routine' AND EXISTS (SELECT 1 FROM on_call_shift s \
          WHERE s.expert_id = $2 AND lower(s.specialty) = lower(c.specialty) AND s.starts_at <= $3 AND s.ends_at > $3)) \
@@ -157,10 +146,10 @@ pub async fn list(
         "{SELECT} WHERE {VISIBLE} AND ($5 = '' OR c.status = $5) AND ($6 = 0 OR c.patient_id = $7) \
          ORDER BY c.id DESC LIMIT $8"
     ))
-    .bind(viewer.clinician_facility)
+    .bind(viewer.clinician_facility.id())
     .bind(viewer.expert_id)
     .bind(viewer.now)
-    .bind(viewer.scheduler_facility)
+    .bind(viewer.scheduler_facility.id())
     .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
     .bind(i64::from(filter.patient_id.is_some()))
     .bind(filter.patient_id.unwrap_or(0))
@@ -180,10 +169,10 @@ pub async fn is_visible(
     let found: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT c.id FROM consultation c WHERE {VISIBLE} AND c.id = $5"
     ))
-    .bind(viewer.clinician_facility)
+    .bind(viewer.clinician_facility.id())
     .bind(viewer.expert_id)
     .bind(viewer.now)
-    .bind(viewer.scheduler_facility)
+    .bind(viewer.scheduler_facility.id())
     .bind(id)
     .fetch_optional(conn)
     .await?;

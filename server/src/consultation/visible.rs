@@ -2,34 +2,13 @@
 //! consultation routes and by the areas that hang off a consultation
 //! (bookings, opinions, calls, FHIR views).
 
-use super::store::{self, ConsultationRow, Viewer};
+use super::store::{self, ConsultationRow};
 use super::ConsultationView;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
-use crate::policy::{self, CARE_ROLES};
-
-pub fn viewer(caller: &Caller, now: i64) -> Viewer {
-    Viewer {
-        clinician_facility: policy::scope_facility(caller),
-        expert_id: if caller.has(Role::Expert) {
-            caller.user_id
-        } else {
-            -1
-        },
-        scheduler_facility: if caller.has(Role::Scheduler) {
-            caller.facility_id
-        } else {
-            -1
-        },
-        now,
-    }
-}
-
-/// Clinical content is for those who treat; schedulers see the logistics.
-pub fn sees_clinical(caller: &Caller) -> bool {
-    CARE_ROLES.iter().any(|role| caller.has(*role))
-}
+// Decided in `policy`; the areas that hang off a consultation take them from here.
+pub use crate::policy::consultation::{sees_clinical, viewer};
 
 /// Loads a consultation the caller may see, or 404 (a consultation the caller
 /// cannot see is not acknowledged to exist).

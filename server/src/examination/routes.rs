@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::{store, ExamStatus, ExaminationView, NewExamination, Performed};
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::imaging::Imaging;
@@ -59,7 +59,7 @@ async fn request_examination(
     ApiPath(patient_id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewExamination>,
 ) -> ApiResult<(StatusCode, Json<ExaminationView>)> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::examination::require_orderer(&caller)?;
     let modality = super::check_modality(&body.modality)?;
     let body_part = super::check_body_part(&body.body_part)?;
     let repeat_reason = check_optional(
@@ -178,7 +178,7 @@ async fn record_performed(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<Performed>,
 ) -> ApiResult<Json<ExaminationView>> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::examination::require_orderer(&caller)?;
     let uid = match body.study_instance_uid.as_deref() {
         None => None,
         Some(text) => Some(
@@ -216,7 +216,7 @@ async fn cancel_examination(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ExaminationView>> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::examination::require_orderer(&caller)?;
     finish(&state, &caller, id, ExamStatus::Cancelled, None).await
 }
 

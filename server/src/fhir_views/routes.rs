@@ -9,13 +9,13 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::booking::{availability, store as booking_store};
 use crate::consultation::store as consultation_store;
-use crate::consultation::visible::{sees_clinical, viewer};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::policy;
+use crate::policy::consultation::{sees_clinical, viewer};
 use crate::referral::store as referral_store;
 use crate::roster::parse_instant;
 use crate::roster::store as roster_store;
@@ -180,11 +180,7 @@ async fn fhir_appointments(
     caller: Caller,
     ApiQuery(query): ApiQuery<AppointmentQuery>,
 ) -> ApiResult<Fhir> {
-    policy::require_any(
-        &caller,
-        &[Role::Clinician, Role::Expert, Role::Scheduler],
-        "clinicians, experts and schedulers",
-    )?;
+    policy::booking::require_viewer(&caller)?;
     let expert_id = query
         .practitioner
         .as_deref()
@@ -213,19 +209,7 @@ async fn fhir_appointments(
     let mut conn = state.db.pool().acquire().await?;
     let rows = booking_store::list(
         &mut conn,
-        booking_store::Visibility {
-            facility_id: if caller.has(Role::Clinician) {
-                caller.facility_id
-            } else {
-                -1
-            },
-            expert_id: caller.user_id,
-            scheduler_facility_id: if caller.has(Role::Scheduler) {
-                caller.facility_id
-            } else {
-                -1
-            },
-        },
+        policy::booking::visibility(&caller),
         &booking_store::ListFilter {
             expert_id,
             consultation_id: None,
@@ -268,11 +252,7 @@ async fn fhir_service_requests(
     caller: Caller,
     ApiQuery(query): ApiQuery<ServiceRequestQuery>,
 ) -> ApiResult<Fhir> {
-    policy::require_any(
-        &caller,
-        &[Role::Clinician, Role::Expert, Role::Scheduler],
-        "clinicians, experts and schedulers",
-    )?;
+    policy::consultation::require_viewer(&caller)?;
     let patient_id = query
         .patient
         .as_deref()
@@ -305,9 +285,8 @@ async fn fhir_service_requests(
         .iter()
         .map(|c| super::consultation_request(c, clinical))
         .collect();
-    if caller.has(Role::Clinician) {
-        let referrals =
-            referral_store::list(&mut conn, caller.facility_id, None, None, 500).await?;
+    if let Some(facility_id) = policy::referral::scope(&caller).id() {
+        let referrals = referral_store::list(&mut conn, facility_id, None, None, 500).await?;
         resources.extend(
             referrals
                 .iter()

@@ -12,10 +12,10 @@ use utoipa_axum::routes;
 use super::access::authorize;
 use super::{store, NewPatient, PatientPatch, PatientView};
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::policy::{self, PatientAccess, CARE_ROLES};
+use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -48,7 +48,7 @@ async fn search_patients(
     caller: Caller,
     ApiQuery(query): ApiQuery<PatientQuery>,
 ) -> ApiResult<Json<Vec<PatientView>>> {
-    policy::require_any(&caller, &CARE_ROLES, "clinicians, experts and radiologists")?;
+    policy::patients::require_carer(&caller)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) || query.q.trim().is_empty() {
         return Err(ApiError::BadRequest {
@@ -101,7 +101,7 @@ async fn register_patient(
     caller: Caller,
     ApiJson(body): ApiJson<NewPatient>,
 ) -> ApiResult<(StatusCode, Json<PatientView>)> {
-    policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::patients::require_registrar(&caller)?;
     let mut tx = state.db.begin_write().await?;
     let (id, _created) =
         super::register(&mut tx, &caller.actor(), caller.facility_id, body).await?;
@@ -160,12 +160,7 @@ async fn update_patient(
 ) -> ApiResult<Json<PatientView>> {
     let tx = state.db.begin_write().await?;
     let (mut tx, access, current) = authorize(tx, &caller, id, "patient.update").await?;
-    if access != PatientAccess::Facility || !caller.has(Role::Clinician) {
-        return Err(ApiError::forbidden(
-            ErrorCode::Forbidden,
-            "only clinicians of a facility that registered the patient may change their record",
-        ));
-    }
+    policy::patients::check_record_update(&caller, access)?;
     let national_id = match &patch.national_id {
         Some(value) => super::check_national_id(value.as_deref())?,
         None => current.national_id.clone(),

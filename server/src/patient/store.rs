@@ -3,7 +3,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use super::{PatientRecordView, PatientView, Sex};
-use crate::policy::PATIENT_IN_SCOPE;
+use crate::policy::{FacilityScope, PATIENT_IN_SCOPE};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PatientRow {
@@ -72,7 +72,7 @@ fn like_pattern(text: &str) -> String {
 /// national identifier or a record number equals it.
 pub async fn search(
     conn: &mut AnyConnection,
-    scope_facility: i64,
+    scope_facility: FacilityScope,
     user_id: i64,
     now: i64,
     query: &str,
@@ -88,7 +88,7 @@ pub async fn search(
          ORDER BY p.family_name, p.given_name, p.id LIMIT $6"
     );
     sqlx::query_as(&sql)
-        .bind(scope_facility)
+        .bind(scope_facility.id())
         .bind(user_id)
         .bind(now)
         .bind(like_pattern(query.trim()))

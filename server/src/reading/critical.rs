@@ -14,12 +14,12 @@ use utoipa_axum::routes;
 
 use super::store::RequestRow;
 use crate::audit::{self, Action, Actor, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{Db, Tx};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::notify::{Notifier, Outbox};
-use crate::policy::require_any;
+use crate::policy::{self, reading::Side};
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
@@ -51,6 +51,17 @@ pub struct CriticalResultView {
     pub acknowledged_at: Option<String>,
     /// When it went to the facility's other clinicians, if it did.
     pub escalated_at: Option<String>,
+}
+
+impl CriticalResultView {
+    /// What acknowledging it turns on, for `policy::reading`.
+    pub fn facts(&self) -> crate::policy::reading::CriticalFacts {
+        crate::policy::reading::CriticalFacts {
+            requesting_facility: self.requesting_facility_id,
+            requested_by: self.requested_by,
+            escalated: self.escalated_at.is_some(),
+        }
+    }
 }
 
 const SELECT: &str = "SELECT c.id, c.report_id, c.reading_request_id, r.study_instance_uid, r.patient_id, \
@@ -155,15 +166,10 @@ async fn list_critical(
     caller: Caller,
     ApiQuery(query): ApiQuery<CriticalQuery>,
 ) -> ApiResult<Json<Vec<CriticalResultView>>> {
-    require_any(
-        &caller,
-        &[Role::Clinician, Role::Radiologist],
-        "clinicians and radiologists",
-    )?;
-    let column = if caller.has(Role::Clinician) {
-        "r.requesting_facility_id"
-    } else {
-        "r.reading_facility_id"
+    policy::reading::require_party(&caller)?;
+    let column = match policy::reading::critical_list_side(&caller) {
+        Side::Requester => "r.requesting_facility_id",
+        Side::Reader => "r.reading_facility_id",
     };
     let open = if query.open.unwrap_or(false) {
         " AND c.acknowledged_at IS NULL"
@@ -208,23 +214,7 @@ async fn acknowledge(
             })
         }
     };
-    let of_facility =
-        caller.has(Role::Clinician) && caller.facility_id == critical.requesting_facility_id;
-    let visible =
-        of_facility || (caller.has(Role::Radiologist) && caller.facility_id == reading_facility);
-    if !visible {
-        return Err(ApiError::NotFound {
-            what: "critical result",
-        });
-    }
-    let may =
-        of_facility && (critical.requested_by == caller.user_id || critical.escalated_at.is_some());
-    if !may {
-        return Err(ApiError::forbidden(
-            ErrorCode::Forbidden,
-            "the requester acknowledges a critical result; after escalation, any clinician of the requesting facility",
-        ));
-    }
+    policy::reading::check_acknowledge(&caller, critical.facts(), reading_facility)?;
     let done = sqlx::query(
         "UPDATE critical_result SET acknowledged_by = $1, acknowledged_at = $2 \
          WHERE id = $3 AND acknowledged_at IS NULL",

@@ -17,11 +17,11 @@ use super::report::ReportKind;
 use super::report_store::{self as reports, ReportRow};
 use super::store::{self, Filter, RequestRow};
 use super::TaskStatus;
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::fhir_views::bundle;
-use crate::policy::require_any;
+use crate::policy::{self, reading::Side};
 use crate::state::AppState;
 use crate::time::rfc3339;
 
@@ -148,10 +148,9 @@ pub struct TaskQuery {
 
 fn visible_filter(caller: &Caller) -> Filter {
     let mut filter = Filter::default();
-    if caller.has(Role::Radiologist) {
-        filter.reading_facility_id = Some(caller.facility_id);
-    } else {
-        filter.requesting_facility_id = Some(caller.facility_id);
+    match policy::reading::list_side(caller) {
+        Side::Reader => filter.reading_facility_id = Some(caller.facility_id),
+        Side::Requester => filter.requesting_facility_id = Some(caller.facility_id),
     }
     filter
 }
@@ -183,11 +182,7 @@ async fn fhir_tasks(
     caller: Caller,
     ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    require_any(
-        &caller,
-        &[Role::Clinician, Role::Radiologist],
-        "clinicians and radiologists",
-    )?;
+    policy::reading::require_party(&caller)?;
     let mut filter = visible_filter(&caller);
     filter.statuses = query.status.into_iter().collect();
     let limit = count(&query)?;
@@ -207,11 +202,7 @@ async fn fhir_diagnostic_reports(
     caller: Caller,
     ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    require_any(
-        &caller,
-        &[Role::Clinician, Role::Radiologist],
-        "clinicians and radiologists",
-    )?;
+    policy::reading::require_party(&caller)?;
     let limit = count(&query)?;
     let mut conn = state.db.pool().acquire().await?;
     let requests = match &query.based_on {
@@ -227,7 +218,7 @@ async fn fhir_diagnostic_reports(
                     )
                 })?;
             match store::get(&mut conn, id).await? {
-                Some(row) if super::routes::side(&caller, &row).is_some() => vec![row],
+                Some(row) if policy::reading::side(&caller, row.parties()).is_some() => vec![row],
                 _ => Vec::new(),
             }
         }

@@ -20,6 +20,7 @@ pub mod fhir;
 pub mod report;
 pub mod report_routes;
 pub mod report_store;
+pub mod requests;
 pub mod routes;
 pub mod routing_rules;
 pub mod sr;

@@ -12,7 +12,7 @@ use super::report::{
     ReportView,
 };
 use super::report_store::{self as reports, latest_signed, Content, ReportRow};
-use super::routes::{audit_entry, load_visible, Side};
+use super::requests::{audit_entry, load_visible, Side};
 use super::store::{self as requests, RequestRow};
 use super::{template, TaskStatus};
 use crate::audit::{self, Action};

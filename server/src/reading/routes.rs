@@ -5,23 +5,24 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::store::{self, Filter, NewRow, RequestRow};
-use super::{
-    check_question, code_text, study_modality, NewReadingRequest, Priority, ReadingRequestView,
-    TaskStatus,
+use super::requests::{
+    audit_entry, filter_of, load_visible, page, readers_of, reload, ListQuery, Side,
 };
-use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
-use crate::db::Tx;
+use super::store::{self, NewRow};
+use super::{
+    check_question, code_text, study_modality, NewReadingRequest, ReadingRequestView, TaskStatus,
+};
+use crate::audit::{self, Action};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::imaging::Imaging;
 use crate::notify::Outbox;
-use crate::policy::{self, require_any};
+use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -37,74 +38,7 @@ where
         .routes(routes!(cancel))
 }
 
-/// How the caller stands to a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// A clinician of the facility that asked.
-    Requester,
-    /// A radiologist of the facility whose worklist it is on.
-    Reader,
-}
-
-pub fn side(caller: &Caller, request: &RequestRow) -> Option<Side> {
-    if caller.has(Role::Radiologist) && caller.facility_id == request.reading_facility_id {
-        Some(Side::Reader)
-    } else if caller.has(Role::Clinician) && caller.facility_id == request.requesting_facility_id {
-        Some(Side::Requester)
-    } else {
-        None
-    }
-}
-
-/// The request if the caller may see it; otherwise 404, so its existence is
-/// not confirmed.
-pub async fn load_visible(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<(RequestRow, Side)> {
-    let row = store::get(tx, id).await?;
-    match row {
-        Some(row) => match side(caller, &row) {
-            Some(side) => Ok((row, side)),
-            None => Err(ApiError::NotFound {
-                what: "reading request",
-            }),
-        },
-        None => Err(ApiError::NotFound {
-            what: "reading request",
-        }),
-    }
-}
-
-/// A request just written in this transaction, read back for the answer.
-pub(super) async fn reload(tx: &mut Tx, id: i64) -> ApiResult<RequestRow> {
-    store::get(tx, id).await?.ok_or(ApiError::NotFound {
-        what: "reading request",
-    })
-}
-
-pub(super) fn audit_entry(
-    action: Action,
-    subtype: &str,
-    request: &RequestRow,
-    caller: &Caller,
-) -> AuditEntry {
-    let mut entry = AuditEntry::new(action, subtype)
-        .entity("reading_request", request.id)
-        .facility(caller.facility_id);
-    if let Some(patient) = request.patient_id {
-        entry = entry.patient(patient);
-    }
-    entry
-}
-
-/// Active radiologists of a facility, to tell them of new work.
-pub(super) async fn readers_of(tx: &mut Tx, facility_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT u.id FROM app_user u JOIN user_role ur ON ur.user_id = u.id AND ur.role = 'radiologist' \
-         WHERE u.facility_id = $1 AND u.active = 1 ORDER BY u.id",
-    )
-    .bind(facility_id)
-    .fetch_all(&mut **tx)
-    .await
-}
+// Decided in `policy`; re-exported for the handlers that import them from here.
 
 /// Asks for a reading of a study the caller may see. The request goes to
 /// the worklist the routing rules choose, or to a named reader's.
@@ -120,7 +54,7 @@ async fn create_request(
     caller: Caller,
     ApiJson(body): ApiJson<NewReadingRequest>,
 ) -> ApiResult<(StatusCode, Json<ReadingRequestView>)> {
-    require_any(&caller, &[Role::Clinician], "clinicians")?;
+    policy::reading::require_requester(&caller)?;
     let question = check_question(&body.clinical_question)?;
     let uid = ferry_dicom_store::uid::validate(body.study_instance_uid.trim())
         .map_err(|e| {
@@ -237,59 +171,6 @@ async fn create_request(
     Ok((StatusCode::CREATED, Json(row.view(now))))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// One status, as FHIR Task spells it (`in-progress`).
-    pub status: Option<TaskStatus>,
-    pub modality: Option<String>,
-    pub body_part: Option<String>,
-    pub priority: Option<Priority>,
-    /// The facility that asked.
-    pub sending_facility_id: Option<i64>,
-    pub study_instance_uid: Option<String>,
-    /// Only requests the caller has claimed.
-    pub mine: Option<bool>,
-    /// 1 to 500, default 100.
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
-
-pub(super) fn filter_of(query: &ListQuery, caller: &Caller) -> ApiResult<Filter> {
-    Ok(Filter {
-        statuses: query.status.into_iter().collect(),
-        modality: query
-            .modality
-            .as_deref()
-            .map(|m| code_text("modality", m, 16))
-            .transpose()?,
-        body_part: query
-            .body_part
-            .as_deref()
-            .map(|b| code_text("body_part", b, 64))
-            .transpose()?,
-        priority: query.priority,
-        reader_id: query.mine.unwrap_or(false).then_some(caller.user_id),
-        requesting_facility_id: query.sending_facility_id,
-        study_instance_uid: query.study_instance_uid.clone(),
-        reading_facility_id: None,
-    })
-}
-
-pub(super) fn page(query: &ListQuery) -> ApiResult<(i64, i64)> {
-    let limit = query.limit.unwrap_or(100);
-    let offset = query.offset.unwrap_or(0);
-    if !(1..=500).contains(&limit) || offset < 0 {
-        return Err(ApiError::invalid(
-            ErrorCode::InvalidField,
-            "limit",
-            "limit is 1 to 500 and offset not negative",
-        ));
-    }
-    Ok((limit, offset))
-}
-
 /// Reading requests the caller's facility sent (clinicians) or received
 /// (radiologists), in any state unless `status` narrows them.
 #[utoipa::path(get, path = "/reading-requests", tag = "reading", params(ListQuery),
@@ -300,16 +181,11 @@ async fn list_requests(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<ReadingRequestView>>> {
-    require_any(
-        &caller,
-        &[Role::Clinician, Role::Radiologist],
-        "clinicians and radiologists",
-    )?;
+    policy::reading::require_party(&caller)?;
     let mut filter = filter_of(&query, &caller)?;
-    if caller.has(Role::Radiologist) {
-        filter.reading_facility_id = Some(caller.facility_id);
-    } else {
-        filter.requesting_facility_id = Some(caller.facility_id);
+    match policy::reading::list_side(&caller) {
+        Side::Reader => filter.reading_facility_id = Some(caller.facility_id),
+        Side::Requester => filter.requesting_facility_id = Some(caller.facility_id),
     }
     let (limit, offset) = page(&query)?;
     let mut conn = state.db.pool().acquire().await?;

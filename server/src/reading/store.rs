@@ -47,6 +47,16 @@ pub struct RequestRow {
 }
 
 impl RequestRow {
+    /// Its two facilities, for the access decisions in `policy::reading`.
+    pub fn parties(&self) -> crate::policy::reading::ReadingParties {
+        crate::policy::reading::ReadingParties {
+            requesting_facility: self.requesting_facility_id,
+            reading_facility: self.reading_facility_id,
+        }
+    }
+}
+
+impl RequestRow {
     pub fn view(&self, now: i64) -> ReadingRequestView {
         ReadingRequestView {
             id: self.id,

@@ -8,16 +8,16 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::routes::{audit_entry, filter_of, load_visible, page, reload, ListQuery, Side};
+use super::requests::{audit_entry, filter_of, load_visible, page, reload, ListQuery, Side};
 use super::store;
 use super::template::{Template, TEMPLATES};
 use super::{ReadingRequestView, TaskStatus};
 use crate::audit::{self, Action};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::Outbox;
-use crate::policy::require_any;
+use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -45,7 +45,7 @@ async fn worklist(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Vec<ReadingRequestView>>> {
-    require_any(&caller, &[Role::Radiologist], "radiologists")?;
+    policy::reading::require_radiologist(&caller)?;
     let mut filter = filter_of(&query, &caller)?;
     if filter.statuses.is_empty() {
         filter.statuses = vec![
@@ -250,6 +250,6 @@ async fn reassign(
     responses((status = 200, body = Vec<Template>), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn templates(caller: Caller) -> ApiResult<Json<Vec<Template>>> {
-    require_any(&caller, &[Role::Radiologist], "radiologists")?;
+    policy::reading::require_radiologist(&caller)?;
     Ok(Json(TEMPLATES.to_vec()))
 }

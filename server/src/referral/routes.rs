@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::store::{self, ReferralRow};
 use super::{CreatedReferral, Direction, NewReferral, ReferralView, Rejection, Status};
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -38,10 +38,6 @@ where
         .routes(routes!(cancel_referral))
 }
 
-fn require_clinician(caller: &Caller) -> Result<(), ApiError> {
-    policy::require_any(caller, &[Role::Clinician], "clinicians")
-}
-
 /// Refers a patient in the caller's scope from the caller's facility. The
 /// response lists the catalogue's warnings (a down-referral to a tier the
 /// catalogue does not list for the condition).
@@ -60,7 +56,7 @@ async fn create_referral(
     caller: Caller,
     ApiJson(body): ApiJson<NewReferral>,
 ) -> ApiResult<(StatusCode, Json<CreatedReferral>)> {
-    require_clinician(&caller)?;
+    policy::referral::require_clinician(&caller)?;
     let tx = state.db.begin_write().await?;
     let (mut tx, access, _) =
         crate::patient::access::authorize(tx, &caller, body.patient_id, "referral.create").await?;
@@ -108,7 +104,7 @@ async fn list_referrals(
     caller: Caller,
     ApiQuery(query): ApiQuery<ReferralQuery>,
 ) -> ApiResult<Json<Vec<ReferralView>>> {
-    require_clinician(&caller)?;
+    policy::referral::require_clinician(&caller)?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest {
@@ -150,7 +146,7 @@ async fn get_referral(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ReferralView>> {
-    require_clinician(&caller)?;
+    policy::referral::require_clinician(&caller)?;
     let mut tx = state.db.begin_write().await?;
     let row = load(&mut tx, id).await?;
     if caller.facility_id != row.from_facility_id && caller.facility_id != row.to_facility_id {
@@ -270,7 +266,7 @@ async fn move_to(
     to: Status,
     note: Option<&str>,
 ) -> ApiResult<Json<ReferralView>> {
-    require_clinician(caller)?;
+    policy::referral::require_clinician(caller)?;
     let mut tx = state.db.begin_write().await?;
     let row = load(&mut tx, id).await?;
     let (facility, side) = match to {

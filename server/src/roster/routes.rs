@@ -17,7 +17,7 @@ use super::{
     RuleValues, RuleView,
 };
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::booking::reconcile;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
@@ -181,7 +181,7 @@ async fn add_rule(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewRule>,
 ) -> ApiResult<(StatusCode, Json<RosterChange>)> {
-    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
+    policy::roster::require_scheduler(&caller)?;
     let values = RuleValues::check(&body)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
@@ -224,7 +224,7 @@ async fn update_rule(
     ApiPath(id): ApiPath<i64>,
     ApiJson(patch): ApiJson<RulePatch>,
 ) -> ApiResult<Json<RosterChange>> {
-    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
+    policy::roster::require_scheduler(&caller)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let current = store::get_rule(&mut tx, id)
@@ -288,7 +288,7 @@ async fn delete_rule(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<MoveQuery>,
 ) -> ApiResult<Json<RosterChange>> {
-    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
+    policy::roster::require_scheduler(&caller)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let current = store::get_rule(&mut tx, id)
@@ -399,7 +399,7 @@ async fn add_exception(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewException>,
 ) -> ApiResult<(StatusCode, Json<RosterChange>)> {
-    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
+    policy::roster::require_scheduler(&caller)?;
     let spec = check_exception(&body)?;
     let reason = body.reason.trim();
     if reason.chars().count() > 500 {
@@ -451,7 +451,7 @@ async fn delete_exception(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<MoveQuery>,
 ) -> ApiResult<Json<RosterChange>> {
-    policy::require_any(&caller, &[Role::Scheduler], "schedulers")?;
+    policy::roster::require_scheduler(&caller)?;
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let current = store::get_exception(&mut tx, id)

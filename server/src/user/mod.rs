@@ -175,12 +175,7 @@ pub async fn update(tx: &mut Tx, actor: &Actor, id: i64, patch: UserPatch) -> Re
     }
     if is_self {
         if let Some(roles) = &patch.roles {
-            if current.roles.contains(&Role::Admin) && !roles.contains(&Role::Admin) {
-                return Err(ApiError::conflict(
-                    ErrorCode::SelfLockout,
-                    "you cannot remove your own admin role",
-                ));
-            }
+            crate::policy::users::check_own_admin_kept(&current.roles, roles)?;
             crate::policy::check_own_role_grant(&current.roles, roles)?;
         }
     }

@@ -1,0 +1,136 @@
+//! Authorization: the one place that answers "may this caller do this to that
+//! record?". Handlers call these functions and never test roles themselves.
+//! One file per resource ([`booking`], [`consultation`], [`examination`],
+//! [`imaging`], [`patients`], [`reading`], [`referral`], [`roster`],
+//! [`users`]) names its decisions; this file keeps the table, the role test
+//! they share ([`require_any`]) and [`FacilityScope`], the facility a role
+//! lets a caller reach, or none.
+//!
+//! | what                               | admin | scheduler | clinician | expert | radiologist |
+//! |------------------------------------|-------|-----------|-----------|--------|-------------|
+//! | read facilities                    | yes   | yes       | yes       | yes    | yes         |
+//! | manage facilities, users           | yes   |           |           |        |             |
+//! | read the audit trail, review break-the-glass | yes |  |           |        |             |
+//! | keep the diagnosis catalogue (incl. CSV)     | yes |  |           |        |             |
+//! | register a patient (own facility)  |       |           | yes       |        |             |
+//! | search, read patients in scope     |       |           | yes       | yes    | yes         |
+//! | update a patient                   |       |           | facility scope |   |             |
+//! | break the glass                    |       |           | yes       | yes    | yes         |
+//! | read experts, rosters, slots, on-call shifts | yes | yes | yes      | yes    | yes         |
+//! | manage rosters, on-call shifts     |       | own facility's experts |  |    |             |
+//! | request consultations, book slots  |       |           | yes       |        |             |
+//! | see consultations and bookings     |       | own facility's experts' (no clinical text) | facility's own | assigned, on-call queue | |
+//! | accept from the on-call queue      |       |           |           | on call |            |
+//! | write and sign opinions            |       |           |           | assigned |           |
+//! | refer a patient in scope from own facility |  |       | facility or referral scope | | |
+//! | list, read referrals               |       |           | sending or receiving facility | | |
+//! | accept, reject, record arrival and discharge |  |     | receiving facility |  |          |
+//! | cancel a referral                  |       |           | sending facility |  |             |
+//! | ask for, list examinations        |       |           | patient in scope |   |             |
+//! | record an examination performed or cancelled |  |     | requesting facility | |          |
+//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its live consultations | attached to live consultations assigned to them | own facility's |
+//! | store imaging studies (STOW-RS)    |       |           | filed under own facility |   | filed under own facility |
+//! | keep routing rules and reading leads | yes |           |           |        |             |
+//! | ask for a reading of a study in scope, cancel it |  |  | yes (facility's requests) | |       |
+//! | list, read reading requests and signed reports | |     | requesting facility |  | reading facility |
+//! | worklist, claim, release, report templates |  |       |           |        | reading facility |
+//! | draft, edit, sign and amend reports |      |           |           |        | the claiming reader |
+//! | reassign a reading request         |       |           |           |        | reading leads |
+//! | acknowledge a critical result      |       |           | the requester; after escalation, its facility | | |
+//! | read studies and patients of reading requests |  |    |           |        | reading facility |
+//!
+//! A patient is in a clinician's scope when the clinician's facility holds a
+//! record for them or has been sent a referral for them that is not rejected
+//! or cancelled; in an expert's scope while a consultation about them is
+//! assigned to that expert (and not cancelled or declined); in a
+//! radiologist's scope while a reading request about them (not cancelled) is
+//! on their facility's worklist; and in anyone's
+//! scope while they hold an unexpired break-the-glass grant for that patient.
+//! Administrators manage the consortium but do not read clinical records:
+//! least privilege. Nor may they hand themselves a role that would
+//! ([`check_own_role_grant`]), and another administrator's password is reset
+//! only when a second administrator confirms it.
+//!
+//! Imaging ([`study_scope`]) follows the same lines at the level of studies: a
+//! study belongs to the facility that sent it. Experts see only the studies
+//! attached to their live cases, not their own facility's archive, because
+//! they read for the consortium rather than for their hospital. Radiologists
+//! see their own facility's studies and those sent to their facility's
+//! worklist for a reading. A consultation lends its studies only while it
+//! is live ([`LIVE_CONSULTATION`]): cancelling or declining it takes them
+//! back. Break-the-glass grants do not reach imaging yet. A modality
+//! sending over DIMSE acts for its facility: it may store there and C-FIND
+//! that facility's studies only.
+//!
+//! A study named in a request body (attached to a consultation, sent for a
+//! reading, recorded as an examination's images) must be one the caller may
+//! read and, when the record is about a patient, that patient's
+//! ([`check_named_studies`]). Otherwise a UID read off a list would lend the
+//! caller another facility's images.
+
+pub mod booking;
+pub mod consultation;
+pub mod examination;
+pub mod imaging;
+pub mod patients;
+pub mod reading;
+pub mod referral;
+pub mod roster;
+pub mod users;
+
+pub use imaging::{check_named_studies, modality_scope, study_scope, LIVE_CONSULTATION};
+pub use patients::{out_of_scope, patient_access, scope_facility, PatientAccess, PATIENT_IN_SCOPE};
+pub use users::{check_own_role_grant, check_reset_confirmer, password_set_needs_second_admin};
+
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ErrorCode};
+
+/// Roles that treat patients and so may look them up at all.
+pub const CARE_ROLES: [Role; 3] = [Role::Clinician, Role::Expert, Role::Radiologist];
+
+pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    require_any(caller, &[Role::Admin], "administrators")
+}
+
+pub fn require_any(caller: &Caller, roles: &[Role], who: &str) -> Result<(), ApiError> {
+    if roles.iter().any(|role| caller.has(*role)) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            ErrorCode::Forbidden,
+            format!("only {who} may do this"),
+        ))
+    }
+}
+
+/// The facility a caller reaches records through by a role, or none when they
+/// lack the role. Bound into SQL as the facility's id or NULL
+/// ([`FacilityScope::id`]): NULL equals no facility, and the predicates that
+/// take it only combine such comparisons with AND, OR and EXISTS, so a
+/// caller without the scope matches no row through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacilityScope {
+    /// The caller reaches no facility's records this way.
+    NoFacility,
+    /// The records of this facility.
+    Facility(i64),
+}
+
+impl FacilityScope {
+    /// The caller's own facility if they hold `role`.
+    pub fn of_role(caller: &Caller, role: Role) -> Self {
+        if caller.has(role) {
+            Self::Facility(caller.facility_id)
+        } else {
+            Self::NoFacility
+        }
+    }
+
+    /// The facility's id, for binding into SQL.
+    pub fn id(self) -> Option<i64> {
+        match self {
+            Self::NoFacility => None,
+            Self::Facility(id) => Some(id),
+        }
+    }
+}

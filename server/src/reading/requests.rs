@@ -1,0 +1,117 @@
+//! A reading request as every reading handler loads, lists and audits it:
+//! shared by the request routes, the worklist and the reports.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::store::{self, Filter, RequestRow};
+use super::{code_text, Priority, TaskStatus};
+use crate::audit::{Action, AuditEntry};
+use crate::auth::Caller;
+use crate::db::Tx;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::policy;
+pub use crate::policy::reading::Side;
+
+/// The request if the caller may see it; otherwise 404, so its existence is
+/// not confirmed.
+pub async fn load_visible(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<(RequestRow, Side)> {
+    let row = store::get(tx, id).await?;
+    match row {
+        Some(row) => match policy::reading::side(caller, row.parties()) {
+            Some(side) => Ok((row, side)),
+            None => Err(ApiError::NotFound {
+                what: "reading request",
+            }),
+        },
+        None => Err(ApiError::NotFound {
+            what: "reading request",
+        }),
+    }
+}
+
+/// A request just written in this transaction, read back for the answer.
+pub async fn reload(tx: &mut Tx, id: i64) -> ApiResult<RequestRow> {
+    store::get(tx, id).await?.ok_or(ApiError::NotFound {
+        what: "reading request",
+    })
+}
+
+pub fn audit_entry(
+    action: Action,
+    subtype: &str,
+    request: &RequestRow,
+    caller: &Caller,
+) -> AuditEntry {
+    let mut entry = AuditEntry::new(action, subtype)
+        .entity("reading_request", request.id)
+        .facility(caller.facility_id);
+    if let Some(patient) = request.patient_id {
+        entry = entry.patient(patient);
+    }
+    entry
+}
+
+/// Active radiologists of a facility, to tell them of new work.
+pub async fn readers_of(tx: &mut Tx, facility_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT u.id FROM app_user u JOIN user_role ur ON ur.user_id = u.id AND ur.role = 'radiologist' \
+         WHERE u.facility_id = $1 AND u.active = 1 ORDER BY u.id",
+    )
+    .bind(facility_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// One status, as FHIR Task spells it (`in-progress`).
+    pub status: Option<TaskStatus>,
+    pub modality: Option<String>,
+    pub body_part: Option<String>,
+    pub priority: Option<Priority>,
+    /// The facility that asked.
+    pub sending_facility_id: Option<i64>,
+    pub study_instance_uid: Option<String>,
+    /// Only requests the caller has claimed.
+    pub mine: Option<bool>,
+    /// 1 to 500, default 100.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub fn filter_of(query: &ListQuery, caller: &Caller) -> ApiResult<Filter> {
+    Ok(Filter {
+        statuses: query.status.into_iter().collect(),
+        modality: query
+            .modality
+            .as_deref()
+            .map(|m| code_text("modality", m, 16))
+            .transpose()?,
+        body_part: query
+            .body_part
+            .as_deref()
+            .map(|b| code_text("body_part", b, 64))
+            .transpose()?,
+        priority: query.priority,
+        reader_id: query.mine.unwrap_or(false).then_some(caller.user_id),
+        requesting_facility_id: query.sending_facility_id,
+        study_instance_uid: query.study_instance_uid.clone(),
+        reading_facility_id: None,
+    })
+}
+
+pub fn page(query: &ListQuery) -> ApiResult<(i64, i64)> {
+    let limit = query.limit.unwrap_or(100);
+    let offset = query.offset.unwrap_or(0);
+    if !(1..=500).contains(&limit) || offset < 0 {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidField,
+            "limit",
+            "limit is 1 to 500 and offset not negative",
+        ));
+    }
+    Ok((limit, offset))
+}
