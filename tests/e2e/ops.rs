@@ -96,8 +96,7 @@ async fn the_web_client_is_served_with_a_content_security_policy() {
         .unwrap_or("")
         .contains("default-src 'self'"));
     let html = response.text().await.expect("html");
-    assert!(html.contains("<script src=\"/app.js\""));
-    assert!(html.contains("<script src=\"/call/call.js\""));
+    assert!(html.contains("<script type=\"module\" src=\"/app.js\""));
     for script in [
         "/app.js",
         "/call/call.js",
