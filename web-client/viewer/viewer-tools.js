@@ -30,11 +30,10 @@ const round = (v) => Math.round(v * 10) / 10;
  * The toolbar and the pointer, wheel and key handling for one viewer.
  * `view.s` is the viewer's state, changed in place; the functions are the
  * viewer's to redraw, announce and step.
- * @param {{s: {series: string | null, index: number, window: {center: number, width: number} | null,
- *   zoom: number, pan: {x: number, y: number}, invert: boolean}, canvas: HTMLCanvasElement, stage: HTMLElement,
+ * @param {{s: import('./state.js').ViewState, canvas: HTMLCanvasElement, stage: HTMLElement,
  *   transform: () => {scale: number, x: number, y: number}, changed: () => void,
  *   repaint: () => void, go: (delta: number) => void, current: () => any,
- *   defaultWindow: () => {center: number, width: number} | null, count: () => number}} view
+ *   defaultWindow: () => import('./state.js').Window | null, count: () => number}} view
  */
 function attach(view) {
   const { s, canvas, stage, transform, changed, repaint, go } = view;
