@@ -15,6 +15,16 @@ const STATS_EVERY_MS = 3000;
 const RECORDER = 'recorder';
 
 class FerryCall {
+  /**
+   * @param {object} options
+   * @param {number} options.consultationId
+   * @param {MediaStream | null} [options.localStream] none: receive only
+   * @param {(message: any) => void} [options.onEvent] every signalling message
+   * @param {(peer: string, stream: MediaStream | null) => void} [options.onTrack]
+   * @param {(peer: string, channel: RTCDataChannel | null) => void} [options.onChannel]
+   * @param {(close: {code: number, reason: string}) => void} [options.onClose]
+   * @param {(error: Error) => void} [options.onError]
+   */
   constructor({ consultationId, localStream, onEvent, onTrack, onChannel, onClose, onError }) {
     if (consultationId === undefined || consultationId === null) {
       throw new TypeError('FerryCall needs a consultationId');

@@ -34,7 +34,9 @@ async function load(before) {
   const query = new URLSearchParams({ limit: String(PAGE) });
   for (const [name, value] of form.entries()) {
     if (!value) continue;
-    query.set(name, name === 'since' || name === 'until' ? D.instant(value, state.zone) : value);
+    // Text inputs only: each value is a string.
+    const text = String(value);
+    query.set(name, name === 'since' || name === 'until' ? D.instant(text, state.zone) : text);
   }
   if (before) query.set('before', before);
   state.error.textContent = '';

@@ -15,6 +15,13 @@ function words(key, params) {
     : el('span', { 'data-i18n': key }, t(key));
 }
 
+/**
+ * A labelled form control whose label follows the language.
+ * @param {string} key the label's message key
+ * @param {HTMLElement} input
+ * @param {Record<string, any>} [attributes] of the label
+ * @returns {HTMLLabelElement}
+ */
 function field(key, input, attributes) {
   return el('label', attributes || null, words(key), ' ', input);
 }
@@ -62,8 +69,13 @@ function offsetMinutes(ms, zone) {
   return Math.round((wall - Math.floor(ms / 1000) * 1000) / 60000);
 }
 
-// `YYYY-MM-DDTHH:MM` on the clock of `zone`, as RFC 3339 with that
-// zone's offset; a second pass settles the offset across a DST change.
+/**
+ * `YYYY-MM-DDTHH:MM` on the clock of `zone`, as RFC 3339 with that
+ * zone's offset; a second pass settles the offset across a DST change.
+ * @param {string} local
+ * @param {string} zone IANA
+ * @returns {string}
+ */
 function instant(local, zone) {
   const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local || '');
   if (!match) return local || '';
@@ -76,7 +88,12 @@ function instant(local, zone) {
   return `${match[1]}-${match[2]}-${match[3]}T${match[4]}:${match[5]}:00${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-// The local date (`YYYY-MM-DD`) and time (`HH:MM`) of an instant in `zone`.
+/**
+ * The local date (`YYYY-MM-DD`) and time (`HH:MM`) of an instant in `zone`.
+ * @param {string} iso
+ * @param {string} zone IANA
+ * @returns {{date: string, time: string}}
+ */
 function wallClock(iso, zone) {
   const ms = Date.parse(iso);
   const shifted = new Date(ms + offsetMinutes(ms, zone) * 60000).toISOString();
@@ -111,6 +128,11 @@ function weekdayName(iso, style) {
 }
 
 const zones = new Map();
+/**
+ * A facility's IANA time zone, asked once per facility.
+ * @param {number} id
+ * @returns {Promise<string>}
+ */
 async function facilityZone(id) {
   if (!zones.has(id)) {
     zones.set(id, api('GET', '/facilities/' + id).then((f) => f.time_zone));
@@ -118,8 +140,13 @@ async function facilityZone(id) {
   return zones.get(id);
 }
 
-// Moves one booking: its expert's free slots of the same service, those
-// inside `avoid` ([from, to) in ms, e.g. the leave being entered) left out.
+/**
+ * Moves one booking: its expert's free slots of the same service, those
+ * inside `avoid` ([from, to) in ms, e.g. the leave being entered) left out.
+ * @param {number} bookingId
+ * @param {{zone: string, avoid?: [number, number], onMoved: (booking: any) => unknown}} options
+ * @returns {HTMLElement}
+ */
 function movePicker(bookingId, options) {
   const { zone, avoid, onMoved } = options;
   const choice = el('select', { name: 'slot', 'aria-label': t('desk.new_slot') });
@@ -180,5 +207,6 @@ function relabel(section, render) {
 }
 
 export {
-  words, field, button, alertLine, showError, select, header, instant, wallClock, inZone, addDays, monday, today, weekdayName, facilityZone, movePicker, adminTabs, relabel,
+  words, field, button, alertLine, showError, select, header, instant, wallClock, inZone,
+  addDays, monday, today, weekdayName, facilityZone, movePicker, adminTabs, relabel,
 };
