@@ -1,21 +1,29 @@
+// @ts-check
 // Ferry web client, the shell: sign-in, the signed-in user's home (built by
-// home.js), the call screen, and every screen registered through
-// `Ferry.screen`, chosen by the address's hash (#/, #/consultations/{id}/call,
-// a screen's own path). The session lives in an HttpOnly cookie set by the
-// server.
-'use strict';
+// home.js), the call screen, and every screen of screens/index.js, chosen
+// by the address's hash (#/, #/consultations/{id}/call, a screen's own
+// path). The session lives in an HttpOnly cookie set by the server. The one
+// module index.html loads: the rest come in through its imports.
 
+import * as CallScreen from './call/call-screen.js';
+import { api, el, t } from './lib/ferry.js';
+import * as I18n from './lib/i18n.js';
+import * as Home from './screens/home.js';
+import { screens } from './screens/index.js';
+// The bell listens for sign-in on its own; nothing here calls it.
+import './screens/notifications.js';
+
+/** @type {(selector: string) => any} */
 const $ = (selector) => document.querySelector(selector);
-const t = (key, params) => window.FerryI18n.t(key, params);
 
-const { api, el } = window.Ferry;
-
+/** @type {import('./lib/ferry.js').Me | null} */
 let me = null;
 
+/** @type {import('./lib/ferry.js').Screen | null} */
 let current = null;
 
 function show(section) {
-  for (const element of document.querySelectorAll('main > section')) {
+  for (const element of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('main > section'))) {
     element.hidden = element.id !== section;
   }
 }
@@ -28,7 +36,7 @@ function allowed(screen) {
 function showNav() {
   const nav = $('#nav');
   nav.replaceChildren(el('a', { href: '#/', 'data-i18n': 'nav.home' }, t('nav.home')));
-  for (const screen of window.Ferry.screens) {
+  for (const screen of screens) {
     if (screen.nav && allowed(screen)) {
       nav.appendChild(el('a', { href: screen.nav.href, 'data-i18n': screen.nav.key }, t(screen.nav.key)));
     }
@@ -45,7 +53,7 @@ function closeScreen() {
 
 // Opens the registered screen whose path matches the hash; false if none does.
 function openScreen(hash) {
-  for (const screen of window.Ferry.screens) {
+  for (const screen of screens) {
     const match = hash.match(screen.path);
     if (!match) continue;
     const id = 'screen-' + screen.name;
@@ -72,7 +80,7 @@ function openScreen(hash) {
 // The home page (home.js): what needs this user now, by role.
 async function showHome() {
   show('home');
-  await window.FerryHome.show(me);
+  await Home.show(me);
 }
 
 function signedIn(user) {
@@ -87,7 +95,7 @@ function signedIn(user) {
 function showSignIn() {
   me = null;
   document.dispatchEvent(new CustomEvent('ferry:signedout'));
-  window.FerryCallScreen.close();
+  CallScreen.close();
   closeScreen();
   show('signin');
   $('#nav').hidden = true;
@@ -100,16 +108,16 @@ function route() {
     return;
   }
   closeScreen();
-  window.FerryHome.hide();
+  Home.hide();
   const call = location.hash.match(/^#\/consultations\/(\d+)\/call$/);
   if (call) {
     show('call');
-    window.FerryCallScreen.open(Number(call[1]), me).catch((err) => {
+    CallScreen.open(Number(call[1]), me).catch((err) => {
       $('#call-error').textContent = t('error.generic', { message: err.message });
     });
     return;
   }
-  window.FerryCallScreen.close();
+  CallScreen.close();
   if (openScreen(location.hash)) {
     return;
   }
@@ -138,21 +146,21 @@ $('#logout').addEventListener('click', async () => {
 });
 
 const language = $('#language');
-for (const [tag, name] of window.FerryI18n.languages) {
+for (const [tag, name] of I18n.languages) {
   const option = document.createElement('option');
   option.value = tag;
   option.textContent = name;
   language.appendChild(option);
 }
-language.value = window.FerryI18n.current();
-language.addEventListener('change', () => window.FerryI18n.set(language.value));
+language.value = I18n.current();
+language.addEventListener('change', () => I18n.set(language.value));
 // The menu is built from data too: build it again (home.js rebuilds the home).
 document.addEventListener('ferry:language', () => {
   if (me) {
     showNav();
   }
 });
-window.FerryI18n.apply();
+I18n.apply();
 
 window.addEventListener('hashchange', route);
 api('GET', '/me').then(signedIn).catch(showSignIn);

@@ -102,7 +102,10 @@ async function prepare(name, context, { username, password, consultation }) {
         audio: true,
         video: { width: 320, height: 240 },
       });
-      window.ferryCall = new window.FerryCall({
+      // The client's modules keep nothing on window; the test imports the
+      // call's class as the call screen does.
+      const { FerryCall } = await import('/call/call.js');
+      window.ferryCall = new FerryCall({
         consultationId: consultation,
         localStream: stream,
         onEvent: (message) => window.ferryMessage(message),

@@ -132,15 +132,67 @@ async fn the_web_client_is_served_with_a_content_security_policy() {
         .unwrap_or("")
         .contains("default-src 'self'"));
     let html = response.text().await.expect("html");
-    assert!(html.contains("<script src=\"/app.js\""));
-    assert!(html.contains("<script src=\"/call.js\""));
-    for script in ["/app.js", "/call.js", "/call-screen.js", "/i18n.js"] {
+    assert!(html.contains("<script type=\"module\" src=\"/app.js\""));
+    for script in [
+        "/app.js",
+        "/call/call.js",
+        "/call/call-screen.js",
+        "/lib/i18n.js",
+    ] {
         let response = app.client.get(app.url(script)).send().await.expect("js");
         assert_eq!(response.status(), StatusCode::OK, "{script}");
         assert!(response.headers()[header::CONTENT_TYPE]
             .to_str()
             .unwrap_or("")
             .starts_with("text/javascript"));
+    }
+}
+
+/// `web_dir` reads files from disk on each request: no path, however spelt,
+/// may reach outside it. Sent as raw HTTP, since a client library would
+/// resolve the dot segments before sending.
+#[tokio::test]
+async fn the_web_dir_serves_nested_modules_and_nothing_outside_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let outside = tempfile::tempdir().expect("temp dir");
+    let web = outside.path().join("web");
+    std::fs::create_dir_all(web.join("lib")).expect("mkdir");
+    std::fs::write(web.join("lib/ok.js"), "export const ok = 1;\n").expect("write");
+    std::fs::write(outside.path().join("secret.js"), "secret").expect("write");
+    let app = crate::support::spawn_app_with(|settings| settings.web_dir = Some(web.clone())).await;
+
+    let response = app
+        .client
+        .get(app.url("/lib/ok.js"))
+        .send()
+        .await
+        .expect("js");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/javascript"));
+
+    for path in [
+        "/../secret.js",
+        "/lib/../../secret.js",
+        "/%2e%2e/secret.js",
+        "/%2E%2E/secret.js",
+        "/..%2fsecret.js",
+        "/lib%2f..%2f..%2fsecret.js",
+        "/lib/..%2f..%2fsecret.js",
+        "/.%2e/secret.js",
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: ferry\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
+        assert!(!answer.contains("secret"), "{path}: {answer}");
     }
 }
 

@@ -1,0 +1,179 @@
+// @ts-check
+// Ferry web client: the consortium's reference data. Reading routes (which
+// facility reads whose studies, tried most specific first) and the graded
+// diagnosis catalogue (which tiers treat which ICD-10 codes), which can be
+// replaced from a CSV file and downloaded as one.
+
+import { api, el, request, t } from '../lib/ferry.js';
+import * as D from './desk.js';
+
+const TIERS = ['tertiary', 'secondary', 'primary', 'village'];
+
+async function openRoutes(section) {
+  const facilities = await api('GET', '/facilities');
+  const table = el('table', { id: 'admin-routes' });
+  const error = D.alertLine();
+  let routes = [];
+  const names = new Map(facilities.map((f) => [f.id, f.name]));
+  const render = () => {
+    table.replaceChildren(D.header(['admin.precedence', 'admin.sending', 'admin.modality', 'admin.body_part',
+      'admin.reading_facility', '']),
+    el('tbody', null, routes.map((r) => el('tr', { dataset: { route: r.id } },
+      el('td', null, r.precedence),
+      el('td', null, r.sending_facility_id ? names.get(r.sending_facility_id) || '#' + r.sending_facility_id : t('desk.any')),
+      el('td', null, r.modality || t('desk.any')), el('td', null, r.body_part || t('desk.any')),
+      el('td', null, r.reading_facility_name),
+      el('td', { class: 'actions' }, D.button('desk.delete', {
+        class: 'danger',
+        onclick: async () => {
+          error.textContent = '';
+          try {
+            await api('DELETE', '/reading-routes/' + r.id);
+            await load();
+          } catch (err) {
+            D.showError(error, err);
+          }
+        },
+      }))))));
+  };
+  const load = async () => {
+    routes = await api('GET', '/reading-routes');
+    render();
+  };
+  const options = facilities.map((f) => [f.id, f.name]);
+  const sending = D.select('sending_facility_id', [['', t('desk.any'), 'desk.any']].concat(options));
+  const modality = el('input', { name: 'modality', maxlength: '16', placeholder: 'CT, MR, CR…' });
+  const bodyPart = el('input', { name: 'body_part', placeholder: 'CHEST, HEAD…' });
+  const reading = D.select('reading_facility_id', options);
+  const precedence = el('input', { name: 'precedence', type: 'number', value: '100' });
+  const line = D.alertLine();
+  const form = el('form', { id: 'route-form', class: 'desk-panel' },
+    el('h3', { 'data-i18n': 'admin.add_route' }, t('admin.add_route')),
+    D.field('admin.sending', sending), D.field('admin.modality', modality), D.field('admin.body_part', bodyPart),
+    D.field('admin.reading_facility', reading), D.field('admin.precedence', precedence),
+    el('button', { type: 'submit', 'data-i18n': 'desk.save' }, t('desk.save')), line);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    line.textContent = '';
+    try {
+      await api('POST', '/reading-routes', {
+        sending_facility_id: sending.value ? Number(sending.value) : null,
+        modality: modality.value.trim() || null, body_part: bodyPart.value.trim() || null,
+        reading_facility_id: Number(reading.value),
+        precedence: precedence.value === '' ? null : Number(precedence.value),
+      });
+      form.reset();
+      await load();
+    } catch (err) {
+      D.showError(line, err);
+    }
+  });
+  section.replaceChildren(D.adminTabs('routes'),
+    el('h2', { 'data-i18n': 'admin.tab.routes' }, t('admin.tab.routes')),
+    el('p', { class: 'note', 'data-i18n': 'admin.routes_help' }, t('admin.routes_help')), error, table, form);
+  await load();
+  return render;
+}
+
+async function openCatalogue(section) {
+  const table = el('table', { id: 'admin-catalogue' });
+  const error = D.alertLine();
+  let entries = [];
+  const render = () => {
+    table.replaceChildren(D.header(['admin.codes', 'admin.tiers', 'admin.label', '']),
+      el('tbody', null, entries.map((c) => el('tr', { dataset: { entry: c.id } },
+        el('td', null, c.code_from === c.code_to ? c.code_from : `${c.code_from}–${c.code_to}`),
+        el('td', null, c.tiers.map((x) => t('desk.tier.' + x)).join(', ')), el('td', null, c.label),
+        el('td', { class: 'actions' }, D.button('desk.delete', {
+          class: 'danger',
+          onclick: async () => {
+            error.textContent = '';
+            try {
+              await api('DELETE', '/catalogue/' + c.id);
+              await load();
+            } catch (err) {
+              D.showError(error, err);
+            }
+          },
+        }))))));
+  };
+  const load = async () => {
+    entries = await api('GET', '/catalogue');
+    render();
+  };
+
+  const file = el('input', { type: 'file', name: 'file', accept: '.csv,text/csv', id: 'catalogue-file', required: true });
+  const summary = el('p', { role: 'status', id: 'catalogue-imported' });
+  const importLine = D.alertLine();
+  const importForm = el('form', { id: 'catalogue-import', class: 'desk-panel' },
+    el('h3', { 'data-i18n': 'admin.import' }, t('admin.import')),
+    el('p', { class: 'note', 'data-i18n': 'admin.import_help' }, t('admin.import_help')),
+    D.field('admin.csv_file', file),
+    el('button', { type: 'submit', 'data-i18n': 'admin.import_button' }, t('admin.import_button')), ' ',
+    el('a', { class: 'button', href: '/api/v1/catalogue/export', download: 'catalogue.csv', 'data-i18n': 'admin.export' },
+      t('admin.export')),
+    summary, importLine);
+  importForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    importLine.textContent = '';
+    summary.textContent = '';
+    const chosen = file.files[0];
+    if (!chosen) return;
+    try {
+      const result = await request('/api/v1/catalogue/import', {
+        method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: await chosen.text(),
+      });
+      summary.textContent = t('admin.imported', { imported: result.imported, removed: result.removed });
+      importForm.reset();
+      await load();
+    } catch (err) {
+      D.showError(importLine, err);
+    }
+  });
+
+  const from = el('input', { name: 'code_from', required: true, placeholder: 'I10' });
+  const to = el('input', { name: 'code_to', placeholder: 'I15' });
+  const label = el('input', { name: 'label' });
+  const tierBoxes = TIERS.map((x) => el('label', { class: 'inline' },
+    el('input', { type: 'checkbox', name: 'tiers', value: x }), ' ', D.words('desk.tier.' + x)));
+  const line = D.alertLine();
+  const form = el('form', { id: 'catalogue-form', class: 'desk-panel' },
+    el('h3', { 'data-i18n': 'admin.add_code' }, t('admin.add_code')),
+    D.field('admin.code_from', from), D.field('admin.code_to', to), D.field('admin.label', label),
+    el('fieldset', null, el('legend', { 'data-i18n': 'admin.tiers' }, t('admin.tiers')), tierBoxes),
+    el('button', { type: 'submit', 'data-i18n': 'desk.save' }, t('desk.save')), line);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    line.textContent = '';
+    try {
+      await api('POST', '/catalogue', {
+        code_from: from.value, code_to: to.value.trim() || null, label: label.value,
+        tiers: tierBoxes.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value),
+      });
+      form.reset();
+      await load();
+    } catch (err) {
+      D.showError(line, err);
+    }
+  });
+
+  section.replaceChildren(D.adminTabs('catalogue'),
+    el('h2', { 'data-i18n': 'admin.tab.catalogue' }, t('admin.tab.catalogue')), error, table,
+    el('div', { class: 'forms' }, importForm, form));
+  await load();
+  return render;
+}
+
+let rerender = null;
+document.addEventListener('ferry:language', () => { if (rerender) rerender(); });
+
+/** @type {import('../lib/ferry.js').Screen} */
+export const adminSetupScreen = {
+  name: 'admin-setup',
+  path: /^#\/admin\/(routes|catalogue)$/,
+  roles: ['admin'],
+  async open(section, match) {
+    rerender = await (match[1] === 'routes' ? openRoutes(section) : openCatalogue(section));
+  },
+  close() { rerender = null; },
+};
