@@ -210,7 +210,7 @@ pub async fn hospital_island_patient(tx: &mut Tx) -> anyhow::Result<(i64, i64, i
         &actor,
         island,
         NewPatient {
-            national_id: Some("110101195803120021".to_owned()),
+            national_id: Some("110101195803120023".to_owned()),
             family_name: "Wang".to_owned(),
             given_name: "Xiuying".to_owned(),
             sex: Sex::Female,

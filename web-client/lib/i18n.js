@@ -491,6 +491,11 @@ const MESSAGES = {
     // screens/patient.js
     'nav.patients': 'Patients',
     'patient.national_id': 'National ID',
+    'patient.national_id.length': 'A resident identity number has 18 characters (15 on old cards). Check the number on the card.',
+    'patient.national_id.characters': 'A resident identity number is digits only; only the last character may be X. Remove any spaces or letters.',
+    'patient.national_id.birth_date': 'The birth date inside this identity number (characters 7 to 14) is not a real past date. Check the number on the card.',
+    'patient.national_id.check_digit': 'This identity number does not add up: its last character does not match the others. A digit has probably been mistyped.',
+    'patient.national_id.invalid': 'This is not a valid resident identity number. Check the number on the card.',
     'patient.family_name': 'Family name',
     'patient.given_name': 'Given name',
     'patient.phone': 'Phone',
@@ -1245,6 +1250,11 @@ const MESSAGES = {
     // screens/patient.js
     'nav.patients': '患者',
     'patient.national_id': '身份证号',
+    'patient.national_id.length': '身份证号应为18位（旧版身份证为15位），请核对证件号码。',
+    'patient.national_id.characters': '身份证号只能包含数字，仅最后一位可以是X，请删除空格或其他字母。',
+    'patient.national_id.birth_date': '身份证号中的出生日期（第7至14位）不是有效的过去日期，请核对证件号码。',
+    'patient.national_id.check_digit': '身份证号校验码不符：最后一位与前17位不匹配，可能有数字输入错误。',
+    'patient.national_id.invalid': '这不是有效的居民身份证号，请核对证件号码。',
     'patient.family_name': '姓',
     'patient.given_name': '名',
     'patient.phone': '电话',

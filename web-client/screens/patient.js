@@ -59,6 +59,27 @@ async function search(section, q) {
   }
 }
 
+// The server's reasons for refusing a national ID (`invalid_national_id`),
+// each with words of its own: the English message alone would leave a
+// Chinese-speaking registrar guessing which digit to look at.
+const NATIONAL_ID_REASONS = {
+  length: 'patient.national_id.length',
+  characters: 'patient.national_id.characters',
+  birth_date: 'patient.national_id.birth_date',
+  check_digit: 'patient.national_id.check_digit',
+};
+
+/**
+ * What to show for a failed registration or correction.
+ * @param {import('../lib/ferry.js').ApiFailure} err
+ */
+function patientError(err) {
+  const error = err.body && err.body.error;
+  if (!error || error.code !== 'invalid_national_id') return err.message;
+  const reason = error.details && error.details.reason;
+  return t(Object.hasOwn(NATIONAL_ID_REASONS, reason) ? NATIONAL_ID_REASONS[reason] : 'patient.national_id.invalid');
+}
+
 function registerForm(section) {
   const form = el('form', { id: 'patient-register' },
     el('h3', { 'data-i18n': 'patient.register' }, t('patient.register')),
@@ -67,7 +88,9 @@ function registerForm(section) {
     labelled('col.sex', el('select', { name: 'sex' },
       ['female', 'male', 'other', 'unknown'].map((s) => el('option', { value: s, 'data-i18n': 'sex.' + s }, t('sex.' + s))))),
     labelled('col.born', el('input', { name: 'birth_date', type: 'date', required: true })),
-    labelled('patient.national_id', el('input', { name: 'national_id', autocomplete: 'off' })),
+    labelled('patient.national_id', el('input', {
+      name: 'national_id', autocomplete: 'off', placeholder: '11010519491231002X',
+    })),
     labelled('patient.phone', el('input', { name: 'phone', type: 'tel', autocomplete: 'off' })),
     labelled('patient.record_number', el('input', { name: 'record_number', required: true, autocomplete: 'off' })),
     el('button', { type: 'submit', 'data-i18n': 'patient.register_button' }, t('patient.register_button')),
@@ -90,7 +113,7 @@ function registerForm(section) {
       });
       location.hash = `#/patients/${patient.id}`;
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = patientError(err);
     }
   });
   section.appendChild(form);

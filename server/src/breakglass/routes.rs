@@ -57,7 +57,10 @@ async fn break_glass(
     let patient = match (body.patient_id, body.national_id.as_deref().map(str::trim)) {
         (Some(id), None) => patient::store::get(&mut tx, id).await?,
         (None, Some(national_id)) if !national_id.is_empty() => {
-            patient::store::find_by_national_id(&mut tx, national_id).await?
+            // Normalised and refused as at registration, so `…002x` finds
+            // `…002X` and a malformed number gets the same 422.
+            let national_id = patient::check_resident_id(national_id)?;
+            patient::store::find_by_national_id(&mut tx, &national_id).await?
         }
         _ => {
             return Err(ApiError::invalid(

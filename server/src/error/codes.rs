@@ -156,6 +156,9 @@ error_codes! {
     InvalidModality = "invalid_modality" => UNPROCESSABLE_ENTITY,
     InvalidMonth = "invalid_month" => UNPROCESSABLE_ENTITY,
     InvalidName = "invalid_name" => UNPROCESSABLE_ENTITY,
+    /// Not a resident identity number (GB 11643); `details.reason` names the
+    /// rule: `length`, `characters`, `birth_date` or `check_digit`.
+    InvalidNationalId = "invalid_national_id" => UNPROCESSABLE_ENTITY,
     InvalidPeriod = "invalid_period" => UNPROCESSABLE_ENTITY,
     InvalidRange = "invalid_range" => UNPROCESSABLE_ENTITY,
     InvalidReference = "invalid_reference" => UNPROCESSABLE_ENTITY,

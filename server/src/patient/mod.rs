@@ -3,6 +3,7 @@
 //! registration is a record with that facility's own record number.
 
 pub mod access;
+pub mod resident_id;
 pub mod routes;
 pub mod store;
 
@@ -136,12 +137,25 @@ pub fn check_optional(field: &str, value: &str, max: usize) -> Result<String, Ap
     Ok(value.to_owned())
 }
 
-/// An empty identifier means none.
+/// An empty identifier means none; anything else goes through
+/// [`check_resident_id`].
 pub fn check_national_id(value: Option<&str>) -> Result<Option<String>, ApiError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(id) => check_required("national_id", id, 64).map(Some),
+        Some(id) => check_resident_id(id).map(Some),
     }
+}
+
+/// A valid resident identity number ([`resident_id`]), normalised, so the
+/// index holds one spelling of each number and every lookup finds it.
+pub fn check_resident_id(text: &str) -> Result<String, ApiError> {
+    resident_id::validate(text, jiff::Zoned::now().date()).map_err(|refusal| {
+        ApiError::InvalidWith {
+            code: ErrorCode::InvalidNationalId,
+            message: refusal.message().to_owned(),
+            details: serde_json::json!({ "field": "national_id", "reason": refusal.as_str() }),
+        }
+    })
 }
 
 /// Registers a patient at `facility_id`: links to the patient already known

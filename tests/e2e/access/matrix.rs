@@ -19,7 +19,7 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let app = spawn_app().await;
     let c = app.consortium().await;
     let patient = app
-        .patient_at(c.island_a, "110101199001010011", "A-1")
+        .patient_at(c.island_a, "110101199001010015", "A-1")
         .await;
 
     let mut callers: Vec<Caller> = Vec::new();
@@ -394,7 +394,7 @@ async fn a_clinician_searching_sees_only_patients_in_scope() {
     let app = spawn_app().await;
     let c = app.consortium().await;
     let patient = app
-        .patient_at(c.island_a, "110101199001010011", "A-1")
+        .patient_at(c.island_a, "110101199001010015", "A-1")
         .await;
     let own = app.user("own", Role::Clinician, c.island_a).await;
     let other = app.user("other", Role::Clinician, c.island_b).await;
@@ -403,7 +403,7 @@ async fn a_clinician_searching_sees_only_patients_in_scope() {
     assert_eq!(found.as_array().map(Vec::len), Some(1));
     assert_eq!(found[0]["id"], patient);
     let (_, found) = app
-        .get("/api/v1/patients?q=110101199001010011", &other.token)
+        .get("/api/v1/patients?q=110101199001010015", &other.token)
         .await;
     assert_eq!(
         found,

@@ -193,7 +193,7 @@ async fn a_foreign_study_is_refused_on_every_path_like_one_nobody_holds() {
 async fn a_study_of_another_patient_is_refused_and_writes_nothing_and_a_late_registration_counts() {
     let app = spawn_app().await;
     let i = islands(&app).await;
-    app.patient_at(i.c.island_a, "330225196001011111", "A-2")
+    app.patient_at(i.c.island_a, "330225196001011118", "A-2")
         .await;
     let other = stored_study(&app, &i.a, "CT_small.dcm", "A-2").await;
     let before = written(&app).await;
@@ -216,7 +216,7 @@ async fn a_study_of_another_patient_is_refused_and_writes_nothing_and_a_late_reg
     // A study sent before its patient was registered is theirs all the same.
     let early = stored_study(&app, &i.a, "CT_small.dcm", "A-9").await;
     let late = app
-        .patient_at(i.c.island_a, "330225197001011111", "A-9")
+        .patient_at(i.c.island_a, "330225197001011112", "A-9")
         .await;
     let mut body = consultation(&i, &[&early]);
     body["patient_id"] = json!(late);
@@ -335,7 +335,7 @@ async fn a_priority_booking_names_only_its_own_facilitys_referral_of_the_same_pa
     .await;
     let b = app.user("dr-b", Role::Clinician, d.c.island_b).await;
     let theirs = app
-        .patient_at(d.c.island_b, "110101199001010011", "B-1")
+        .patient_at(d.c.island_b, "110101199001010015", "B-1")
         .await;
     let foreign = accepted_referral(&app, &b, &receiving, theirs, d.c.tertiary).await;
     let case = routine(&app, &d, "routine").await;
@@ -367,7 +367,7 @@ async fn a_priority_booking_names_only_its_own_facilitys_referral_of_the_same_pa
     // A hold made for the facility's referral of one patient cannot be
     // confirmed for another patient's consultation.
     let other = app
-        .patient_at(d.c.island_a, "110101199202020022", "A-2")
+        .patient_at(d.c.island_a, "110101199202020025", "A-2")
         .await;
     let own = accepted_referral(&app, &d.clinician, &receiving, other, d.c.tertiary).await;
     let (status, hold) = app

@@ -258,7 +258,7 @@ async fn a_wrong_birth_date_answers_like_an_identifier_nobody_holds() {
         .post(
             "/api/v1/patients",
             &prober.token,
-            registration("110101199001010011", "1990-01-01", "B-1"),
+            registration("110101199001010015", "1990-01-01", "B-1"),
         )
         .await;
     let (probe_status, probe) = app

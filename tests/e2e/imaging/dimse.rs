@@ -53,7 +53,7 @@ async fn storescu_instances_are_filed_under_the_modality_facility_found_by_qido_
     let c = app.consortium().await;
     register_modality(&app, &c, "ISLAND-CT").await;
     let patient = app
-        .patient_at(c.island_a, "110101195803120021", "MRN-7731")
+        .patient_at(c.island_a, "110101195803120023", "MRN-7731")
         .await;
     let clinician = app.user("clin-a", Role::Clinician, c.island_a).await;
     let files = tempfile::tempdir().expect("a directory");
@@ -317,7 +317,7 @@ async fn an_association_of_hundreds_of_studies_audits_each_study_once() {
     let c = app.consortium().await;
     register_modality(&app, &c, "ISLAND-CT").await;
     let patient = app
-        .patient_at(c.island_a, "110101195803120021", "MRN-7731")
+        .patient_at(c.island_a, "110101195803120023", "MRN-7731")
         .await;
     let files = tempfile::tempdir().expect("a directory");
     // Hundreds of studies, one instance each, the first sent again at the

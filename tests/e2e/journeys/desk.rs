@@ -153,9 +153,9 @@ async fn the_administrator_reads_referrals_up_and_down_per_month_off_the_chart()
     let island = app.user("island-doc", Role::Clinician, c.island_a).await;
     let county = app.user("county-doc", Role::Clinician, c.county).await;
     let patient = app
-        .patient_at(c.island_a, "110101195803120021", "A-100")
+        .patient_at(c.island_a, "110101195803120023", "A-100")
         .await;
-    app.patient_at(c.county, "110101195803120021", "C-100")
+    app.patient_at(c.county, "110101195803120023", "C-100")
         .await;
     let refer = |token: String, body: Value| {
         let app = &app;

@@ -68,7 +68,7 @@ async fn a_clinician_uploads_a_study_over_a_poor_link_and_books_a_consultation()
             "time_zone": BROWSER_ZONE,
             "taken_record": "A-100",
             "patient": { "family_name": "李", "given_name": "海燕", "sex": "female",
-                         "birth_date": "1961-07-02", "national_id": "460000196107020024",
+                         "birth_date": "1961-07-02", "national_id": "460000196107020021",
                          "record_number": RECORD },
             "files": ct.files,
             "not_dicom": letter,

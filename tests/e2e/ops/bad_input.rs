@@ -142,7 +142,7 @@ async fn a_duplicate_record_number_is_409_and_writes_nothing() {
         .post(
             "/api/v1/patients",
             &clinician.token,
-            patient("110101197001010011"),
+            patient("110101197001010016"),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -152,7 +152,7 @@ async fn a_duplicate_record_number_is_409_and_writes_nothing() {
         .post(
             "/api/v1/patients",
             &clinician.token,
-            patient("110101197001010022"),
+            patient("110101197001010024"),
         )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "record_number_taken");

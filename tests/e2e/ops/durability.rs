@@ -53,7 +53,7 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
                 .post(format!("{base}/api/v1/patients"))
                 .bearer_auth(&token)
                 .json(&json!({
-                    "national_id": format!("11010119900101{n:04}"), "family_name": "Li", "sex": "male",
+                    "national_id": crate::support::resident_id(&format!("11010119900101{n:03}")), "family_name": "Li", "sex": "male",
                     "birth_date": "1990-01-01", "record_number": format!("K-{n}")
                 }))
                 .send()

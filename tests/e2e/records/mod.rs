@@ -4,5 +4,6 @@
 mod catalogue;
 mod examinations;
 mod facilities;
+mod national_ids;
 mod patients;
 mod referrals;

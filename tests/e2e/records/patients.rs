@@ -251,7 +251,7 @@ async fn racing_registrations_of_one_record_number_get_one_201_and_409s() {
                 Some(&clinician.token),
             )
             .json(&json!({
-                "national_id": format!("11010119800101{n:04}"), "family_name": "Li", "sex": "male",
+                "national_id": crate::support::resident_id(&format!("11010119800101{n:03}")), "family_name": "Li", "sex": "male",
                 "birth_date": "1980-01-01", "record_number": "DJ-RACE"
             }));
         racers.push(tokio::spawn(crate::support::send(request)));

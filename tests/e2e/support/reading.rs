@@ -74,7 +74,7 @@ pub struct Desk {
 
 pub async fn desk(app: &TestApp) -> Desk {
     let c = app.consortium().await;
-    app.patient_at(c.island_a, "110101199001010011", "A-1")
+    app.patient_at(c.island_a, "110101199001010015", "A-1")
         .await;
     let admin = app.user("admin", Role::Admin, c.tertiary).await;
     let clinician = app.user("island-clin", Role::Clinician, c.island_a).await;

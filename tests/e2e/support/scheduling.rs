@@ -25,7 +25,7 @@ pub async fn desk(app: &TestApp) -> Desk {
     let expert = app.user("dr-expert", Role::Expert, c.tertiary).await;
     let clinician = app.user("island-doc", Role::Clinician, c.island_a).await;
     let patient = app
-        .patient_at(c.island_a, "110101195803120021", "A-100")
+        .patient_at(c.island_a, "110101195803120023", "A-100")
         .await;
     Desk {
         c,

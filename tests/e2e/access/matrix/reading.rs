@@ -29,7 +29,7 @@ async fn arrange(app: &TestApp, c: &Consortium, callers: &[Caller]) -> Arranged 
     let clinician = own(callers, Role::Clinician);
     let reader = own(callers, Role::Radiologist);
     let admin = own(callers, Role::Admin);
-    app.patient_at(c.island_a, "110101199202020022", "R-1")
+    app.patient_at(c.island_a, "110101199202020025", "R-1")
         .await;
     post_ok(
         app,

@@ -166,7 +166,7 @@ pub async fn arrange(
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{entry}");
-    app.patient_at(c.county, "110101199001010011", "C-1").await;
+    app.patient_at(c.county, "110101199001010015", "C-1").await;
     let county = app
         .user("county-clinician", Role::Clinician, c.county)
         .await;
