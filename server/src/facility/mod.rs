@@ -293,10 +293,7 @@ pub async fn caller_zone(
             )
         });
     }
-    let name: Option<String> = sqlx::query_scalar("SELECT time_zone FROM facility WHERE id = $1")
-        .bind(caller.facility_id)
-        .fetch_optional(conn)
-        .await?;
+    let name = store::time_zone_of(conn, caller.facility_id).await?;
     Ok(name
         .and_then(|n| TimeZone::get(&n).ok())
         .unwrap_or(TimeZone::UTC))

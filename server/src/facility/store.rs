@@ -47,6 +47,17 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<FacilityRow
         .await
 }
 
+/// A facility's IANA time zone name, as stored.
+pub async fn time_zone_of(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT time_zone FROM facility WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 pub async fn find_by_name(
     conn: &mut AnyConnection,
     name: &str,

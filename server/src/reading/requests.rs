@@ -16,18 +16,12 @@ pub use crate::policy::reading::Side;
 /// The request if the caller may see it; otherwise 404, so its existence is
 /// not confirmed.
 pub async fn load_visible(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<(RequestRow, Side)> {
-    let row = store::get(tx, id).await?;
-    match row {
-        Some(row) => match policy::reading::side(caller, row.parties()) {
-            Some(side) => Ok((row, side)),
-            None => Err(ApiError::NotFound {
-                what: "reading request",
-            }),
-        },
-        None => Err(ApiError::NotFound {
+    store::get(tx, id)
+        .await?
+        .and_then(|row| policy::reading::side(caller, row.parties()).map(|side| (row, side)))
+        .ok_or(ApiError::NotFound {
             what: "reading request",
-        }),
-    }
+        })
 }
 
 /// A request just written in this transaction, read back for the answer.
@@ -50,17 +44,6 @@ pub fn audit_entry(
         entry = entry.patient(patient);
     }
     entry
-}
-
-/// Active radiologists of a facility, to tell them of new work.
-pub async fn readers_of(tx: &mut Tx, facility_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT u.id FROM app_user u JOIN user_role ur ON ur.user_id = u.id AND ur.role = 'radiologist' \
-         WHERE u.facility_id = $1 AND u.active = 1 ORDER BY u.id",
-    )
-    .bind(facility_id)
-    .fetch_all(&mut **tx)
-    .await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

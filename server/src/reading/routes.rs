@@ -9,9 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::requests::{
-    audit_entry, filter_of, load_visible, page, readers_of, reload, ListQuery, Side,
-};
+use super::requests::{audit_entry, filter_of, load_visible, page, reload, ListQuery, Side};
 use super::store::{self, NewRow};
 use super::{
     check_question, code_text, study_modality, NewReadingRequest, ReadingRequestView, TaskStatus,
@@ -145,7 +143,7 @@ async fn create_request(
     let mut outbox = Outbox::new();
     let recipients = match body.reader_id {
         Some(reader) => vec![reader],
-        None => readers_of(&mut tx, reading_facility_id).await?,
+        None => store::readers_of(&mut tx, reading_facility_id).await?,
     };
     for reader in recipients {
         outbox

@@ -335,6 +335,17 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
+/// Active radiologists of a facility, to tell them of new work.
+pub async fn readers_of(tx: &mut Tx, facility_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT u.id FROM app_user u JOIN user_role ur ON ur.user_id = u.id AND ur.role = 'radiologist' \
+         WHERE u.facility_id = $1 AND u.active = 1 ORDER BY u.id",
+    )
+    .bind(facility_id)
+    .fetch_all(&mut **tx)
+    .await
+}
+
 /// Is this user a radiologist of this facility (and active)?
 pub async fn is_reader_at(
     conn: &mut AnyConnection,
