@@ -71,26 +71,82 @@ pub use store::{Store, StoreConfig};
 pub enum StudyScope {
     /// Every study (a consortium administrator, a reading radiologist).
     All,
-    /// Studies sent by one of these facilities, plus these studies by UID
-    /// (shared for a consultation or a reading request).
-    Limited {
-        /// Sending facilities whose studies are readable.
-        facilities: Vec<i64>,
-        /// Further studies readable by Study Instance UID.
-        studies: Vec<String>,
-    },
+    /// The studies for which a SQL condition holds. The server writes it,
+    /// since it owns the tables that decide (consultations, reading requests,
+    /// consents); the store joins it into each query as it is, so scope
+    /// costs one indexed lookup per candidate study rather than a list of
+    /// every readable UID loaded per request.
+    Where(ScopeCondition),
+}
+
+/// A SQL condition on `dicom_study s`, with `$1`..`$n` standing for `binds`
+/// in order (a number may appear more than once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeCondition {
+    /// The condition.
+    pub sql: String,
+    /// The values of its placeholders.
+    pub binds: Vec<ScopeValue>,
+}
+
+/// A value bound into a [`ScopeCondition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeValue {
+    /// An integer (an id, an instant in milliseconds).
+    Int(i64),
+    /// Text.
+    Text(String),
 }
 
 impl StudyScope {
-    /// Whether a study sent by `facility_id` with this UID is in scope.
-    pub fn allows(&self, facility_id: i64, study_uid: &str) -> bool {
-        match self {
-            Self::All => true,
-            Self::Limited {
-                facilities,
-                studies,
-            } => facilities.contains(&facility_id) || studies.iter().any(|s| s == study_uid),
+    /// Studies sent by one facility: what a modality acting for it may find.
+    pub fn facility(facility_id: i64) -> Self {
+        Self::Where(ScopeCondition {
+            sql: "s.facility_id = $1".to_owned(),
+            binds: vec![ScopeValue::Int(facility_id)],
+        })
+    }
+
+    /// No study at all.
+    pub fn nothing() -> Self {
+        Self::Where(ScopeCondition {
+            sql: "1 = 0".to_owned(),
+            binds: Vec::new(),
+        })
+    }
+
+    /// The condition as SQL for a query with placeholders of its own:
+    /// `placeholder` is called once per distinct value, in order of first
+    /// use, and returns the placeholder (`$7`) to write in its place.
+    /// `None` for [`StudyScope::All`].
+    pub fn sql(&self, mut placeholder: impl FnMut(&ScopeValue) -> String) -> Option<String> {
+        let Self::Where(condition) = self else {
+            return None;
+        };
+        let mut renamed: Vec<Option<String>> = vec![None; condition.binds.len()];
+        let mut out = String::with_capacity(condition.sql.len() + 16);
+        let mut rest = condition.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(rest.len() - at - 1, |n| n);
+            let number = rest[at + 1..at + 1 + digits].parse::<usize>().ok();
+            match number.filter(|n| (1..=condition.binds.len()).contains(n)) {
+                Some(n) => {
+                    let name = renamed[n - 1]
+                        .get_or_insert_with(|| placeholder(&condition.binds[n - 1]))
+                        .clone();
+                    out.push_str(&name);
+                }
+                // The server writes these conditions; a stray `$` is a bug
+                // that must fail closed, not bind the wrong value.
+                None => return Some("1 = 0".to_owned()),
+            }
+            rest = &rest[at + 1 + digits..];
         }
+        out.push_str(rest);
+        Some(format!("({out})"))
     }
 }
 
@@ -146,10 +202,15 @@ pub trait StudyAccess: Send + Sync + std::fmt::Debug + 'static {
         bearer_token: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, AccessError>>;
 
-    /// Records an access in the audit trail. Called after the response is
-    /// decided; a failure is the server's to handle (log, alert), since the
-    /// data has already been stored or sent.
-    fn audit<'a>(&'a self, principal: &'a Principal, event: AccessEvent) -> BoxFuture<'a, ()>;
+    /// Records an access in the audit trail, durably, before the answer is
+    /// sent: a failure fails the request (500), so nothing is read without
+    /// a trace. Stored instances stay stored; a retried STOW-RS stores
+    /// nothing twice.
+    fn audit<'a>(
+        &'a self,
+        principal: &'a Principal,
+        event: AccessEvent,
+    ) -> BoxFuture<'a, Result<(), AccessError>>;
 }
 
 /// Everything the DICOMweb routes need. Cheap to clone.

@@ -207,6 +207,15 @@ impl Store {
         Ok(sql::study(self.0.index.pool(), study_uid).await?)
     }
 
+    /// One study by Study Instance UID, if `scope` lets its reader see it.
+    pub async fn study_in_scope(
+        &self,
+        study_uid: &str,
+        scope: &crate::StudyScope,
+    ) -> Result<Option<StudyRow>, StoreError> {
+        Ok(sql::study_in_scope(self.0.index.pool(), study_uid, scope).await?)
+    }
+
     /// One series by Series Instance UID.
     pub async fn series(&self, series_uid: &str) -> Result<Option<SeriesRow>, StoreError> {
         Ok(sql::series(self.0.index.pool(), series_uid).await?)

@@ -338,7 +338,11 @@ async fn dicom_import(settings: &Settings, dir: &Path, facility: &str) -> anyhow
     let node = format!("{}-import", crate::datadir::node_id(&settings.data_dir)?);
     let store = crate::imaging::open_store_as(settings, &db, &node, "staging-import").await?;
     store.recover().await?;
-    let imaging = crate::imaging::Imaging::new(db.clone(), store);
+    let imaging = crate::imaging::Imaging::new(
+        db.clone(),
+        store,
+        crate::policy::ConsentRule::from_setting(settings.sharing_consent_required),
+    );
     let total = files.len();
     let terminal = std::io::stderr().is_terminal();
     let report = crate::imaging::import::import_files(

@@ -74,6 +74,11 @@ pub struct Settings {
     /// An examination of the same modality and body part within this many days
     /// counts as a duplicate.
     pub duplicate_exam_window_days: u32,
+    /// Whether members read each other's records about a patient only with
+    /// the patient's consent to sharing on record. A consortium whose rules
+    /// make sharing among the facilities caring for a patient lawful
+    /// without consent turns this off.
+    pub sharing_consent_required: bool,
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub cookie_secure: bool,
     /// `tracing` filter, e.g. `info` or `ferry_server=debug,info`.
@@ -177,6 +182,7 @@ impl Default for Settings {
             recorder_udp: vec!["127.0.0.1:0".to_owned()],
             web_dir: None,
             duplicate_exam_window_days: 90,
+            sharing_consent_required: true,
             cookie_secure: false,
             log: "info".to_owned(),
             log_format: LogFormat::Text,

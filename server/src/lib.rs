@@ -74,6 +74,7 @@ pub mod patient;
 pub mod reading;
 pub mod referral;
 pub mod roster; // area: scheduling
+pub mod sharing;
 pub mod user;
 
 // Layer: wiring

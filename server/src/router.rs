@@ -22,8 +22,8 @@ use crate::extract::BodyLimit;
 use crate::server_state::ServerState;
 use crate::{
     audit, auth, booking, breakglass, call, catalogue, consultation, examination, facility,
-    fhir_views, figures, modality, notify, opinion, ops, patient, reading, referral, roster,
-    telemetry, user, web,
+    fhir_views, figures, imaging, modality, notify, opinion, ops, patient, reading, referral,
+    roster, sharing, telemetry, user, web,
 };
 
 #[derive(OpenApi)]
@@ -61,6 +61,8 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(user::routes::router())
         .merge(patient::routes::router())
         .merge(breakglass::routes::router())
+        .merge(sharing::routes::router())
+        .merge(imaging::patient_studies::router())
         .merge(audit::routes::router())
         .merge(notify::routes::router())
         .merge(roster::routes::router())

@@ -85,7 +85,11 @@ impl Application {
             None => None,
         };
         let metrics = Metrics::new().context("registering metrics")?;
-        let imaging = Imaging::new(db.clone(), store);
+        let imaging = Imaging::new(
+            db.clone(),
+            store,
+            crate::policy::ConsentRule::from_setting(settings.sharing_consent_required),
+        );
         let rooms = crate::call::bus::rooms(&settings, &db).await?;
         let state = ServerState::new(AppState::new(db, settings, metrics), imaging, rooms);
         let interrupted = state

@@ -58,11 +58,10 @@ async function openRequest(section, patientId) {
   const [patient, { experts, names }] = await Promise.all([api('GET', `/patients/${patientId}`), specialties()]);
   let studies = [];
   try {
-    studies = await Patients.studiesOf(patient, []);
+    studies = await Patients.studiesOf(patient);
   } catch (_) {
     studies = [];
   }
-  const value = Patients.dicomValue;
   const expertSelect = el('select', { name: 'expert_id' });
   const specialty = el('select', { name: 'specialty', required: true },
     names.map((n) => el('option', { value: n }, n)));
@@ -88,8 +87,9 @@ async function openRequest(section, patientId) {
     labelled('consult.summary', el('textarea', { name: 'clinical_summary', rows: 4 })),
     studies.length > 0 ? el('fieldset', null, el('legend', null, t('consult.studies')),
       studies.map((s) => el('label', { class: 'inline' },
-        el('input', { type: 'checkbox', name: 'studies', value: value(s, '0020000D'), checked: true }),
-        ` ${Patients.dicomDate(value(s, '00080020'))} ${value(s, '00080061')} ${value(s, '00081030')}`))) : null,
+        el('input', { type: 'checkbox', name: 'studies', value: s.study_instance_uid, checked: true }),
+        ` ${Patients.dicomDate(s.study_date || '')} ${String(s.modalities).split('\\').join(', ')} ${s.description || ''}`,
+        ` · ${Patients.facilityLabel(s.facility_name, s.facility_tier)}`))) : null,
     el('button', { type: 'submit', 'data-i18n': 'consult.send' }, t('consult.send')),
     el('p', { id: 'consult-error', class: 'error', role: 'alert' }));
   const outcome = el('div', { id: 'consult-outcome' });

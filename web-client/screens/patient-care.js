@@ -76,7 +76,7 @@ async function standing(request) {
 }
 
 async function readings(page) {
-  const uids = new Set((page.studies || []).map((s) => Patients.dicomValue(s, '0020000D')));
+  const uids = new Set((page.studies || []).map((s) => s.study_instance_uid));
   const all = await api('GET', '/reading-requests?limit=500');
   const mine = all.filter((r) => r.patient_id === page.patient.id || uids.has(r.study_instance_uid));
   const reports = await Promise.all(mine.map((r) => standing(r).catch(() => null)));
@@ -216,7 +216,7 @@ async function referralForm(page, done) {
 // ---- Critical results ---------------------------------------------------
 
 async function critical(page) {
-  const uids = new Set((page.studies || []).map((s) => Patients.dicomValue(s, '0020000D')));
+  const uids = new Set((page.studies || []).map((s) => s.study_instance_uid));
   const results = (await api('GET', '/critical-results'))
     .filter((c) => c.patient_id === page.patient.id || uids.has(c.study_instance_uid));
   const rows = results.map((c) => {

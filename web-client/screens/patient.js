@@ -5,8 +5,9 @@
 // consultations; reading requests, referrals and critical results come from
 // patient-care.js.
 
-import { api, request, el, t, when } from '../lib/ferry.js';
+import { api, el, t, when } from '../lib/ferry.js';
 import * as PatientCare from './patient-care.js';
+import * as PatientSharing from './patient-sharing.js';
 
 const CARE = ['clinician', 'expert', 'radiologist'];
 const MODALITIES = ['CT', 'MR', 'CR', 'DX', 'US', 'ECG', 'MG', 'XA', 'NM', 'PT', 'OT'];
@@ -152,7 +153,7 @@ function examinationRows(exams) {
     el('td', null, e.date),
     el('td', null, e.modality),
     el('td', null, e.body_part),
-    el('td', null, e.facility_name),
+    el('td', null, facilityLabel(e.facility_name, e.facility_tier)),
     el('td', null, t('exam.' + e.status)),
     el('td', null, e.repeat_reason || '')));
 }
@@ -185,12 +186,17 @@ function examinationForm(page) {
     } catch (err) {
       if (err.body && err.body.error && err.body.error.code === 'duplicate_examination') {
         const existing = err.body.error.details.existing || {};
+        const prior = err.body.error.details.prior || {};
         repeat.querySelector('#exam-duplicate').replaceChildren(
           el('strong', null, err.message), el('br'),
           t('exam.duplicate', {
             modality: existing.modality, body_part: existing.body_part,
-            facility: existing.facility_name, date: existing.date, status: t('exam.' + existing.status),
-          }));
+            facility: facilityLabel(existing.facility_name, existing.facility_tier),
+            date: existing.date, status: t('exam.' + existing.status),
+          }), el('br'),
+          prior.readable
+            ? el('a', { class: 'button', id: 'exam-open-prior', href: `#/studies/${prior.study_instance_uid}` }, t('exam.open_prior'))
+            : el('span', { id: 'exam-prior-closed' }, t('exam.prior.' + (prior.reason || 'out_of_reach'))));
         repeat.hidden = false;
       } else {
         error.textContent = err.message;
@@ -208,34 +214,20 @@ function examinationForm(page) {
 }
 
 /**
- * The studies that name one of the patient's record numbers as their
- * Patient ID (how the store links a study to a patient), plus those the
- * patient's examinations and consultations name.
+ * The patient's studies from every facility the caller may read, newest
+ * first. The server finds them by patient, not by DICOM Patient ID: a
+ * record number is one facility's own, and another facility may have given
+ * the same one to someone else.
  * @param {any} patient
- * @param {string[]} uids Study Instance UIDs named elsewhere
- * @returns {Promise<object[]>} QIDO-RS study results (DICOM JSON)
+ * @returns {Promise<any[]>} PatientStudy objects (see the OpenAPI document)
  */
-async function studiesOf(patient, uids) {
-  const queries = [...new Set(patient.records.map((r) => r.record_number))]
-    .map((id) => 'PatientID=' + encodeURIComponent(id));
-  if (uids.length > 0) queries.push('StudyInstanceUID=' + encodeURIComponent(uids.join(',')));
-  const seen = new Map();
-  for (const query of queries) {
-    const found = await request(`/dicomweb/studies?${query}&includefield=00081030`,
-      { headers: { Accept: 'application/dicom+json' } });
-    for (const study of found || []) {
-      const uid = value(study, '0020000D');
-      if (uid && !seen.has(uid)) seen.set(uid, study);
-    }
-  }
-  return [...seen.values()].sort((a, b) => String(value(b, '00080020')).localeCompare(String(value(a, '00080020'))));
+async function studiesOf(patient) {
+  return api('GET', `/patients/${patient.id}/studies`);
 }
 
-function value(dataset, tag) {
-  const element = dataset[tag];
-  if (!element || !element.Value) return '';
-  const first = element.Value[0];
-  return first && typeof first === 'object' && 'Alphabetic' in first ? first.Alphabetic : element.Value.join(', ');
+/** A facility with its tier, as the consortium names them. */
+function facilityLabel(name, tier) {
+  return tier ? `${name} (${t('pc.tier.' + tier)})` : name;
 }
 
 function dicomDate(text) {
@@ -244,16 +236,19 @@ function dicomDate(text) {
 
 function studyRows(page, studies) {
   return studies.map((s) => {
-    const uid = value(s, '0020000D');
-    const row = el('tr', { dataset: { study: uid } },
-      el('td', null, dicomDate(value(s, '00080020'))),
-      el('td', null, value(s, '00080061')),
-      el('td', null, value(s, '00081030')),
-      el('td', null, value(s, '00201208')),
+    const uid = s.study_instance_uid;
+    const modalities = String(s.modalities || '').split('\\').filter(Boolean).join(', ');
+    const row = el('tr', { dataset: { study: uid, access: s.access } },
+      el('td', null, dicomDate(s.study_date || '')),
+      el('td', null, modalities),
+      el('td', null, s.description || ''),
+      el('td', null, String(s.instances)),
+      el('td', null, facilityLabel(s.facility_name, s.facility_tier),
+        s.access === 'facility' ? '' : el('small', { class: 'basis' }, ' · ' + t('study.access.' + s.access))),
       el('td', { class: 'uid' }, uid));
     const actions = el('td', null, el('a', { class: 'button', href: `#/studies/${uid}` }, t('study.view')), ' ');
     if (page.me.roles.includes('clinician')) {
-      actions.appendChild(PatientCare.readingButton(page, uid, value(s, '00080061')));
+      actions.appendChild(PatientCare.readingButton(page, uid, modalities.split(', ')[0] || ''));
     }
     row.appendChild(actions);
     return row;
@@ -336,12 +331,14 @@ async function openPatient(section, id, me) {
     return;
   }
   const page = { patient, me, section, refresh: {} };
+  const sharing = el('div');
   const exams = el('div');
   const studies = el('div');
   const consultations = el('div');
   const clinician = me.roles.includes('clinician');
   section.replaceChildren(
     header(page),
+    panel('patient-sharing', 'patient.sharing', sharing),
     panel('patient-studies', 'patient.studies', studies),
     panel('patient-consultations', 'patient.consultations', consultations),
     panel('patient-examinations', 'patient.examinations', exams, clinician ? examinationForm(page) : null),
@@ -360,15 +357,16 @@ async function openPatient(section, id, me) {
   });
   await Promise.all([page.refresh.examinations(), page.refresh.consultations()]);
   page.refresh.studies = () => fill(studies, async () => {
-    const uids = [
-      ...examList.map((e) => e.study_instance_uid).filter(Boolean),
-      ...consultationList.flatMap((c) => c.studies || []),
-    ];
-    page.studies = await studiesOf(patient, [...new Set(uids)]);
-    return table('studies', ['col.date', 'study.modalities', 'study.description', 'study.instances', 'study.uid', ''],
+    page.studies = await studiesOf(patient);
+    return table('studies', ['col.date', 'study.modalities', 'study.description', 'study.instances', 'exam.facility', 'study.uid', ''],
       studyRows(page, page.studies), 'patient.no_studies');
   });
   await page.refresh.studies();
+  // A consent recorded or withdrawn changes what the other panels may show.
+  page.refresh.sharing = () => fill(sharing, () => PatientSharing.consentPanel(page, async () => {
+    await Promise.all([page.refresh.sharing(), page.refresh.examinations(), page.refresh.studies()]);
+  }));
+  await page.refresh.sharing();
   if (clinician) {
     await PatientCare.open(page);
   }
@@ -391,4 +389,4 @@ export const patientScreen = {
   },
 };
 
-export { personName, studiesOf, value as dicomValue, dicomDate, labelled, errorLine, table };
+export { personName, studiesOf, dicomDate, facilityLabel, labelled, errorLine, table };

@@ -152,7 +152,8 @@ async fn search(
         state
             .access
             .audit(&principal, AccessEvent::Searched { study_uids })
-            .await;
+            .await
+            .map_err(|e| WebError::internal(&e.0))?;
     }
     let body: Vec<Json> = results.into_iter().map(|(_, json)| json).collect();
     Ok(dicom_json(StatusCode::OK, Json::Array(body).to_string()))

@@ -18,7 +18,7 @@
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_object::StandardDataDictionary;
 
-use crate::StudyScope;
+use crate::{ScopeValue, StudyScope};
 
 /// The level a query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -444,28 +444,13 @@ pub fn parse(
         let p = b.bind(Bind::Text((*value).to_owned()));
         b.clauses.push(format!("{} = {p}", attribute.column));
     }
-    if let StudyScope::Limited {
-        facilities,
-        studies,
-    } = scope
-    {
-        let mut any = Vec::new();
-        if !facilities.is_empty() {
-            let ps: Vec<String> = facilities.iter().map(|f| b.bind(Bind::Int(*f))).collect();
-            any.push(format!("s.facility_id IN ({})", ps.join(", ")));
-        }
-        if !studies.is_empty() {
-            let ps: Vec<String> = studies
-                .iter()
-                .map(|s| b.bind(Bind::Text(s.clone())))
-                .collect();
-            any.push(format!("s.study_uid IN ({})", ps.join(", ")));
-        }
-        if any.is_empty() {
-            b.clauses.push("1 = 0".to_owned());
-        } else {
-            b.clauses.push(format!("({})", any.join(" OR ")));
-        }
+    if let Some(condition) = scope.sql(|value| {
+        b.bind(match value {
+            ScopeValue::Int(n) => Bind::Int(*n),
+            ScopeValue::Text(t) => Bind::Text(t.clone()),
+        })
+    }) {
+        b.clauses.push(condition);
     }
     let where_sql = if b.clauses.is_empty() {
         "1 = 1".to_owned()

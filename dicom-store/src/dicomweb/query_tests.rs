@@ -62,10 +62,35 @@ fn malformed_values_are_refused_with_the_attribute_named() {
 #[test]
 fn series_attributes_are_ignored_at_study_level_and_scope_restricts() {
     let params = vec![("Modality".to_owned(), "CT".to_owned())];
-    let scope = StudyScope::Limited {
-        facilities: vec![7],
-        studies: vec![],
-    };
+    let scope = StudyScope::facility(7);
     let query = parse(Level::Study, &params, &[], &scope).expect("parses");
-    assert_eq!(query.where_sql, "(s.facility_id IN ($1))");
+    assert_eq!(query.where_sql, "(s.facility_id = $1)");
+}
+
+#[test]
+fn a_scope_condition_is_renumbered_after_the_matches_and_reuses_its_placeholders() {
+    use crate::{ScopeCondition, ScopeValue};
+    let params = vec![("PatientID".to_owned(), "A-1".to_owned())];
+    let scope = StudyScope::Where(ScopeCondition {
+        sql: "s.facility_id = $1 OR EXISTS (SELECT 1 FROM t WHERE t.f = $1 AND t.u = $2)"
+            .to_owned(),
+        binds: vec![ScopeValue::Int(7), ScopeValue::Text("x".to_owned())],
+    });
+    let query = parse(Level::Study, &params, &[], &scope).expect("parses");
+    assert_eq!(
+        query.where_sql,
+        "s.dicom_patient_id = $1 AND (s.facility_id = $2 OR EXISTS (SELECT 1 FROM t WHERE t.f = $2 AND t.u = $3))"
+    );
+    assert_eq!(query.binds.len(), 3);
+}
+
+#[test]
+fn a_scope_condition_naming_a_value_it_lacks_matches_nothing() {
+    use crate::{ScopeCondition, ScopeValue};
+    let scope = StudyScope::Where(ScopeCondition {
+        sql: "s.facility_id = $2".to_owned(),
+        binds: vec![ScopeValue::Int(7)],
+    });
+    let query = parse(Level::Study, &[], &[], &scope).expect("parses");
+    assert_eq!(query.where_sql, "1 = 0");
 }

@@ -192,7 +192,7 @@ async fn respond(
         let file = local_file(state, row).await?;
         (how.format.media_type(), render_off_thread(file, how).await?)
     };
-    audit(state, &principal, study, 1).await;
+    audit(state, &principal, study, 1).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static(media_type))],

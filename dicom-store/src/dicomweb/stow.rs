@@ -268,14 +268,16 @@ async fn stow(
         // Nothing was stored: a plain refusal says all there is to say.
         Some(stopped) if !stored_any => Err(WebError::new(stopped.code, stopped.message)),
         None if results.is_empty() => Err(WebError::bad_request("the request has no parts")),
-        stopped => Ok(respond(
-            &state,
-            &principal,
-            expected_study.as_deref(),
-            results,
-            stopped.as_ref(),
-        )
-        .await),
+        stopped => {
+            respond(
+                &state,
+                &principal,
+                expected_study.as_deref(),
+                results,
+                stopped.as_ref(),
+            )
+            .await
+        }
     }
 }
 
@@ -317,7 +319,7 @@ async fn respond(
     expected_study: Option<&str>,
     results: BTreeMap<usize, PartResult>,
     stopped: Option<&Stopped>,
-) -> Response {
+) -> Result<Response, WebError> {
     let base = &state.base_url;
     let mut referenced = Vec::new();
     let mut failed = Vec::new();
@@ -385,7 +387,8 @@ async fn respond(
                     instances,
                 },
             )
-            .await;
+            .await
+            .map_err(|e| WebError::internal(&e.0))?;
     }
     let mut response = dicom_json(status, body.into_json().to_string());
     if let Some(stopped) = stopped {
@@ -396,5 +399,5 @@ async fn respond(
             response.headers_mut().insert(header::WARNING, value);
         }
     }
-    response
+    Ok(response)
 }

@@ -100,7 +100,7 @@ pub async fn frames(
         })?;
         parts.push(Bytes::from(frame.clone()));
     }
-    audit(&state, &principal, &row.study_uid, 1).await;
+    audit(&state, &principal, &row.study_uid, 1).await?;
     Ok(multipart_of(media, &frames.transfer_syntax, parts))
 }
 
@@ -120,7 +120,7 @@ pub async fn bulk(
         let media = frame_media_type(&frames.transfer_syntax, frames.native)
             .unwrap_or("application/octet-stream");
         check_accept(&headers, media, &frames.transfer_syntax)?;
-        audit(&state, &principal, &row.study_uid, 1).await;
+        audit(&state, &principal, &row.study_uid, 1).await?;
         let parts = frames.frames.into_iter().map(Bytes::from).collect();
         return Ok(multipart_of(media, &frames.transfer_syntax, parts));
     } else {
@@ -130,7 +130,7 @@ pub async fn bulk(
             .map_err(|e| WebError::internal(&e))?
             .ok_or_else(not_found)?
     };
-    audit(&state, &principal, &row.study_uid, 1).await;
+    audit(&state, &principal, &row.study_uid, 1).await?;
     Ok(multipart_of(
         "application/octet-stream",
         "",
@@ -180,7 +180,7 @@ async fn retrieve(
         }
     }
     let (principal, rows) = visible(state, headers, study, series, sop).await?;
-    audit(state, &principal, study, rows.len()).await;
+    audit(state, &principal, study, rows.len()).await?;
     let boundary = uuid::Uuid::new_v4().simple().to_string();
     let blobs = state.store.blobs().clone();
     let opening = boundary.clone();
@@ -219,7 +219,7 @@ async fn metadata(
         .metadata_of(&rows)
         .await
         .map_err(|e| WebError::internal(&e))?;
-    audit(state, &principal, study, rows.len()).await;
+    audit(state, &principal, study, rows.len()).await?;
     let root = root_url(state, headers);
     // Each stored object is JSON text already: join, and put the root in.
     let body = crate::json::with_root(&format!("[{}]", objects.join(",")), &root);
@@ -238,10 +238,9 @@ pub(super) async fn visible(
     let principal = authenticate(state, headers).await?;
     let row = state
         .store
-        .study(study)
+        .study_in_scope(study, &principal.scope)
         .await
         .map_err(|e| WebError::internal(&e))?
-        .filter(|row| principal.scope.allows(row.facility_id, &row.study_uid))
         .ok_or_else(not_found)?;
     let rows = state
         .store
@@ -259,12 +258,16 @@ pub(super) async fn audit(
     principal: &Principal,
     study: &str,
     instances: usize,
-) {
+) -> Result<(), WebError> {
     let event = AccessEvent::Retrieved {
         study_uid: study.to_owned(),
         instances,
     };
-    state.access.audit(principal, event).await;
+    state
+        .access
+        .audit(principal, event)
+        .await
+        .map_err(|e| WebError::internal(&e.0))
 }
 
 pub(super) async fn read_all(state: &StoreState, row: &InstanceRow) -> Result<Vec<u8>, WebError> {

@@ -60,7 +60,7 @@ pub async fn wado(
             ))
         }
     };
-    audit(&state, &principal, study, 1).await;
+    audit(&state, &principal, study, 1).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static(media))],

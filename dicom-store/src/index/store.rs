@@ -352,6 +352,32 @@ pub async fn study(pool: &AnyPool, study_uid: &str) -> Result<Option<StudyRow>, 
     .await
 }
 
+/// One study by UID if `scope` lets its reader see it: the scope's
+/// condition is asked in the same query, for this one study.
+pub async fn study_in_scope(
+    pool: &AnyPool,
+    study_uid: &str,
+    scope: &crate::StudyScope,
+) -> Result<Option<StudyRow>, sqlx::Error> {
+    let mut binds: Vec<crate::ScopeValue> = Vec::new();
+    let condition = scope
+        .sql(|value| {
+            binds.push(value.clone());
+            format!("${}", binds.len() + 1)
+        })
+        .unwrap_or_else(|| "1 = 1".to_owned());
+    let sql =
+        format!("SELECT {STUDY_COLUMNS} FROM dicom_study s WHERE s.study_uid = $1 AND {condition}");
+    let mut query = sqlx::query_as(&sql).bind(study_uid);
+    for value in binds {
+        query = match value {
+            crate::ScopeValue::Int(n) => query.bind(n),
+            crate::ScopeValue::Text(t) => query.bind(t),
+        };
+    }
+    query.fetch_optional(pool).await
+}
+
 /// One series by UID, with its study's UID.
 pub async fn series(pool: &AnyPool, series_uid: &str) -> Result<Option<SeriesRow>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -172,10 +172,7 @@ impl StudyAccess for FakeAccess {
         &'a self,
         bearer_token: &'a str,
     ) -> BoxFuture<'a, Result<Option<Principal>, AccessError>> {
-        let limited = |f: i64| StudyScope::Limited {
-            facilities: vec![f],
-            studies: Vec::new(),
-        };
+        let limited = StudyScope::facility;
         let principal = match bearer_token {
             "island" => Some(Principal {
                 subject: "user:1".to_owned(),
@@ -197,12 +194,16 @@ impl StudyAccess for FakeAccess {
         async move { Ok(principal) }.boxed()
     }
 
-    fn audit<'a>(&'a self, principal: &'a Principal, event: AccessEvent) -> BoxFuture<'a, ()> {
+    fn audit<'a>(
+        &'a self,
+        principal: &'a Principal,
+        event: AccessEvent,
+    ) -> BoxFuture<'a, Result<(), AccessError>> {
         self.events
             .lock()
             .expect("not poisoned")
             .push((principal.subject.clone(), event));
-        async {}.boxed()
+        async { Ok(()) }.boxed()
     }
 }
 

@@ -112,7 +112,15 @@ async fn request_consultation(
     {
         return Err(policy::out_of_scope());
     }
-    policy::check_named_studies(&mut tx, &caller, &found, Some(body.patient_id), "studies").await?;
+    policy::check_named_studies(
+        &mut tx,
+        &caller,
+        &found,
+        Some(body.patient_id),
+        "studies",
+        policy::ConsentRule::of(&state.settings),
+    )
+    .await?;
     let specialty = match (body.expert_id, body.specialty.as_deref().map(str::trim)) {
         (Some(_), _) if body.urgency != Urgency::Routine => {
             return Err(ApiError::invalid(

@@ -127,7 +127,7 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
     // (record number, DICOM name, instance, attach to the demo consultation,
     // ask for a reading: body part, priority, clinical question)
     type Reading = Option<(&'static str, Priority, &'static str)>;
-    let studies: [(&str, &str, &[u8], bool, Reading); 3] = [
+    let studies: [(&str, &str, &[u8], bool, Reading); 4] = [
         (
             "DJ-0002",
             "李^建国",
@@ -147,6 +147,10 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             )),
         ),
         ("XY-0001", "陈^美玲", CT_HEAD, false, None),
+        // Mrs Wang's head CT at the county hospital, the images of its
+        // performed examination: what the island's duplicate warning points
+        // to, and opens once her consent to sharing is recorded.
+        ("HA-2024-1187", "王^秀英", CT_HEAD, false, None),
     ];
     for (record, name, file, attach, reading) in studies {
         let found: Option<(i64, i64)> = sqlx::query_as(
@@ -165,7 +169,17 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             expected_study: None,
         };
         imaging.store().ingest(&bytes[..], &ctx).await?;
-        imaging.after_store(&actor, &study_uid, 1).await;
+        imaging.after_store(&actor, &study_uid, 1).await?;
+        sqlx::query(
+            "UPDATE examination SET study_instance_uid = $1 WHERE patient_id = $2 \
+             AND facility_id = $3 AND modality = 'CT' AND body_part = 'HEAD' \
+             AND status = 'performed' AND study_instance_uid IS NULL",
+        )
+        .bind(&study_uid)
+        .bind(patient_id)
+        .bind(facility_id)
+        .execute(pool)
+        .await?;
         if attach {
             let mut tx = imaging.db().begin_write().await?;
             sqlx::query(

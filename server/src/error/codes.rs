@@ -93,6 +93,8 @@ error_codes! {
     CannotRelease = "cannot_release" => CONFLICT,
     ChildrenTier = "children_tier" => CONFLICT,
     ConcurrentChange = "concurrent_change" => CONFLICT,
+    ConsentInForce = "consent_in_force" => CONFLICT,
+    ConsentAlreadyWithdrawn = "consent_already_withdrawn" => CONFLICT,
     ConsultationAlreadyBooked = "consultation_already_booked" => CONFLICT,
     ConsultationClosed = "consultation_closed" => CONFLICT,
     DraftExists = "draft_exists" => CONFLICT,

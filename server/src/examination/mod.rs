@@ -54,6 +54,8 @@ pub struct ExaminationView {
     pub patient_id: i64,
     pub facility_id: i64,
     pub facility_name: String,
+    /// The facility's tier: `tertiary`, `secondary`, `primary` or `village`.
+    pub facility_tier: String,
     pub requested_by: i64,
     /// DICOM modality, e.g. `CT`, `DX`, `ECG`.
     pub modality: String,

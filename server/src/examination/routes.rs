@@ -88,8 +88,12 @@ async fn request_examination(
                     .facility(caller.facility_id),
             )
             .await?;
+            let prior = prior_study(&mut tx, &state, &caller, &existing).await?;
             tx.commit().await?;
-            let existing = existing.view();
+            let mut existing = existing.view();
+            if !prior["readable"].as_bool().unwrap_or(false) {
+                existing.study_instance_uid = None;
+            }
             return Err(ApiError::Conflict {
                 code: ErrorCode::DuplicateExamination,
                 message: format!(
@@ -97,7 +101,7 @@ async fn request_examination(
                      give repeat_reason to ask again",
                     existing.modality, existing.body_part, existing.facility_name, existing.date
                 ),
-                details: serde_json::json!({ "existing": existing }),
+                details: serde_json::json!({ "existing": existing, "prior": prior }),
             });
         }
     }
@@ -130,7 +134,44 @@ async fn request_examination(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The patient's examinations at every member facility, newest first.
+/// What the duplicate warning says of the earlier examination's images:
+/// whether the caller may open them now and, when not, why (`reason`:
+/// `no_images` when none were filed, `needs_consent` when the patient's
+/// consent to sharing would open them, `out_of_reach` otherwise).
+async fn prior_study(
+    tx: &mut crate::db::Tx,
+    state: &AppState,
+    caller: &Caller,
+    existing: &store::ExaminationRow,
+) -> ApiResult<serde_json::Value> {
+    let Some(uid) = existing.study_instance_uid.as_deref() else {
+        return Ok(serde_json::json!({ "readable": false, "reason": "no_images" }));
+    };
+    let rule = policy::ConsentRule::of(&state.settings);
+    let scope = policy::caller_reach(caller, rule).scope();
+    if policy::imaging::study_readable(tx, &scope, uid).await? {
+        return Ok(serde_json::json!({ "readable": true, "study_instance_uid": uid }));
+    }
+    let consent_would_open = rule == policy::ConsentRule::Required
+        && policy::sharing::sharing_facility(caller).is_some()
+        && policy::imaging::study_readable(
+            tx,
+            &policy::caller_reach(caller, policy::ConsentRule::NotRequired).scope(),
+            uid,
+        )
+        .await?;
+    let reason = if consent_would_open {
+        "needs_consent"
+    } else {
+        "out_of_reach"
+    };
+    Ok(serde_json::json!({ "readable": false, "reason": reason }))
+}
+
+/// The patient's examinations, newest first: at every member facility when
+/// the caller reads other facilities' records of this patient (the patient
+/// is shared with the caller's facility, or the caller works on their case
+/// or broke the glass), otherwise at the caller's facility only.
 #[utoipa::path(get, path = "/patients/{id}/examinations", tag = "examinations",
     params(("id" = i64, Path, description = "The patient")),
     responses((status = 200, body = Vec<ExaminationView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -142,7 +183,20 @@ async fn list_examinations(
 ) -> ApiResult<Json<Vec<ExaminationView>>> {
     let tx = state.db.begin_write().await?;
     let (mut tx, access, _) = authorize(tx, &caller, patient_id, "examination.list").await?;
-    let rows = store::for_patient(&mut tx, patient_id).await?;
+    let all = policy::sharing::reads_other_facilities(
+        &mut tx,
+        &caller,
+        access,
+        patient_id,
+        policy::ConsentRule::of(&state.settings),
+    )
+    .await?;
+    let mut rows = store::for_patient(&mut tx, patient_id).await?;
+    if !all {
+        rows.retain(|row| row.facility_id == caller.facility_id);
+    }
+    let mut detail = access.describe();
+    detail["other_facilities"] = serde_json::json!(all);
     audit::append(
         &mut tx,
         &caller.actor(),
@@ -150,7 +204,7 @@ async fn list_examinations(
             .entity("patient", patient_id)
             .patient(patient_id)
             .facility(caller.facility_id)
-            .detail(access.describe()),
+            .detail(detail),
     )
     .await?;
     tx.commit().await?;
@@ -251,6 +305,7 @@ async fn finish(
                 &found,
                 Some(exam.patient_id),
                 "study_instance_uid",
+                policy::ConsentRule::of(&state.settings),
             )
             .await?;
             let [(uid, _)] = found;

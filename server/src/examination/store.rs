@@ -11,6 +11,7 @@ pub struct ExaminationRow {
     pub patient_id: i64,
     pub facility_id: i64,
     pub facility_name: String,
+    pub facility_tier: String,
     pub time_zone: String,
     pub requested_by: i64,
     pub modality: String,
@@ -41,6 +42,7 @@ impl ExaminationRow {
             patient_id: self.patient_id,
             facility_id: self.facility_id,
             facility_name: self.facility_name,
+            facility_tier: self.facility_tier,
             requested_by: self.requested_by,
             modality: self.modality,
             body_part: self.body_part,
@@ -54,7 +56,8 @@ impl ExaminationRow {
 }
 
 const SELECT: &str =
-    "SELECT e.id, e.patient_id, e.facility_id, f.name AS facility_name, f.time_zone, \
+    "SELECT e.id, e.patient_id, e.facility_id, f.name AS facility_name, f.tier AS facility_tier, \
+     f.time_zone, \
      e.requested_by, e.modality, e.body_part, e.status, e.requested_at, e.performed_at, \
      e.study_instance_uid, e.repeat_reason \
      FROM examination e JOIN facility f ON f.id = e.facility_id";

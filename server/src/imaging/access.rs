@@ -1,13 +1,15 @@
 //! `StudyAccess` for DICOMweb: the same sessions as the rest of the API (a
 //! bearer token from `POST /api/v1/auth/login`), the scope from
-//! [`crate::policy::study_scope`], and audit events for what was stored and
-//! searched.
+//! [`crate::policy::study_reach`], and audit events for what was stored,
+//! searched and retrieved, each read with the basis that allowed it,
+//! written before the answer goes out.
 
 use ferry_dicom_store::{AccessError, AccessEvent, Principal, StudyAccess};
 use futures_util::future::BoxFuture;
 
 use super::Imaging;
 use crate::audit::Actor;
+use crate::policy::StudyReach;
 
 fn failed(err: impl std::fmt::Display) -> AccessError {
     AccessError(err.to_string())
@@ -29,38 +31,51 @@ impl Imaging {
         let roles = crate::auth::store::roles_of(pool, session.user_id)
             .await
             .map_err(failed)?;
-        let mut conn = pool.acquire().await.map_err(failed)?;
-        let (scope, store_facility) =
-            crate::policy::study_scope(&mut conn, session.user_id, session.facility_id, &roles)
-                .await
-                .map_err(failed)?;
+        let reach = crate::policy::study_reach(
+            session.user_id,
+            session.facility_id,
+            &roles,
+            self.sharing,
+            crate::time::now_ms(),
+        );
         Ok(Some(Principal {
             subject: session.user_id.to_string(),
-            scope,
-            store_facility,
+            scope: reach.scope(),
+            store_facility: reach.store_facility(),
         }))
     }
 
-    /// The audit actor of a principal: the user, by id and name.
-    async fn actor_of(&self, principal: &Principal) -> Actor {
-        let user_id = principal.subject.parse::<i64>().ok();
-        let name = match user_id {
-            Some(id) => {
-                sqlx::query_scalar::<_, String>("SELECT username FROM app_user WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(self.db.pool())
-                    .await
-                    .ok()
-                    .flatten()
-            }
-            None => None,
-        };
-        Actor {
+    /// The audit actor of a principal and their reach now (which names
+    /// the basis of each read), read afresh from their account.
+    async fn actor_of(&self, principal: &Principal) -> Result<(Actor, StudyReach), AccessError> {
+        let user_id = principal
+            .subject
+            .parse::<i64>()
+            .map_err(|_| failed(format!("principal {:?} is not a user", principal.subject)))?;
+        let pool = self.db.pool();
+        let (name, facility_id): (String, i64) =
+            sqlx::query_as("SELECT username, facility_id FROM app_user WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(pool)
+                .await
+                .map_err(failed)?;
+        let roles = crate::auth::store::roles_of(pool, user_id)
+            .await
+            .map_err(failed)?;
+        let reach = crate::policy::study_reach(
             user_id,
-            name: name.unwrap_or_else(|| format!("user:{}", principal.subject)),
+            facility_id,
+            &roles,
+            self.sharing,
+            crate::time::now_ms(),
+        );
+        let actor = Actor {
+            user_id: Some(user_id),
+            name,
             client_addr: None,
             request_id: None,
-        }
+        };
+        Ok((actor, reach))
     }
 }
 
@@ -72,22 +87,37 @@ impl StudyAccess for Imaging {
         Box::pin(self.principal(bearer_token))
     }
 
-    fn audit<'a>(&'a self, principal: &'a Principal, event: AccessEvent) -> BoxFuture<'a, ()> {
+    fn audit<'a>(
+        &'a self,
+        principal: &'a Principal,
+        event: AccessEvent,
+    ) -> BoxFuture<'a, Result<(), AccessError>> {
         Box::pin(async move {
-            let actor = self.actor_of(principal).await;
+            let (actor, reach) = self.actor_of(principal).await?;
             match event {
                 AccessEvent::Stored {
                     study_uid,
                     instances,
                 } => self.after_store(&actor, &study_uid, instances).await,
                 AccessEvent::Searched { study_uids } => {
-                    self.after_search(&actor, &study_uids).await
+                    self.audit_reads(&actor, &reach, "dicom.search", &study_uids, None)
+                        .await
                 }
                 AccessEvent::Retrieved {
                     study_uid,
                     instances,
-                } => self.after_retrieve(&actor, &study_uid, instances).await,
+                } => {
+                    self.audit_reads(
+                        &actor,
+                        &reach,
+                        "dicom.retrieve",
+                        std::slice::from_ref(&study_uid),
+                        Some(instances),
+                    )
+                    .await
+                }
             }
+            .map_err(failed)
         })
     }
 }

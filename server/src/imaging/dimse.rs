@@ -268,7 +268,8 @@ impl ModalityService {
         let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
             return Err(FindFailure::UnableToProcess("unknown facility".into()));
         };
-        let scope = crate::policy::modality_scope(facility_id);
+        let reach = crate::policy::modality_reach(facility_id);
+        let scope = reach.scope();
         let matches = ferry_dicom_store::find::find(
             &self.imaging.store,
             request.level,
@@ -289,9 +290,14 @@ impl ModalityService {
         study_uids.sort();
         study_uids.dedup();
         if !study_uids.is_empty() {
+            // Audited before the answer goes back; a failure fails the find.
             self.imaging
-                .after_search(&actor(admission), &study_uids)
-                .await;
+                .audit_reads(&actor(admission), &reach, "dicom.search", &study_uids, None)
+                .await
+                .map_err(|err| {
+                    tracing::error!(error = %err, "recording a C-FIND failed");
+                    FindFailure::OutOfResources("the audit trail is unavailable".into())
+                })?;
         }
         Ok(matches.into_iter().map(|m| m.identifier).collect())
     }

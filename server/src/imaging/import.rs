@@ -95,7 +95,9 @@ pub async fn import_files(
         progress(&report);
     }
     for (study_uid, instances) in studies {
-        imaging.after_store(actor, &study_uid, instances).await;
+        if let Err(err) = imaging.after_store(actor, &study_uid, instances).await {
+            tracing::error!(error = %err, study_uid, "recording an imported study failed");
+        }
     }
     report
 }

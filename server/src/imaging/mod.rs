@@ -20,6 +20,7 @@
 pub mod access;
 pub mod dimse;
 pub mod import;
+pub mod patient_studies;
 mod tally;
 
 use std::sync::Arc;
@@ -88,6 +89,7 @@ pub struct StoredStudy {
 pub struct Imaging {
     db: Db,
     store: Store,
+    sharing: crate::policy::ConsentRule,
 }
 
 impl std::fmt::Debug for Imaging {
@@ -97,8 +99,8 @@ impl std::fmt::Debug for Imaging {
 }
 
 impl Imaging {
-    pub fn new(db: Db, store: Store) -> Self {
-        Self { db, store }
+    pub fn new(db: Db, store: Store, sharing: crate::policy::ConsentRule) -> Self {
+        Self { db, store, sharing }
     }
 
     pub fn store(&self) -> &Store {
@@ -111,10 +113,16 @@ impl Imaging {
 
     /// After instances went into a study: links it to a consortium patient
     /// if it is not linked yet ([`link_study`](Self::link_study)), then
-    /// audits them ([`audit_stored`](Self::audit_stored)).
-    pub async fn after_store(&self, actor: &Actor, study_uid: &str, instances: usize) {
+    /// audits them. A failure to audit is returned: the caller's request
+    /// fails with it, though the instances stay stored.
+    pub async fn after_store(
+        &self,
+        actor: &Actor,
+        study_uid: &str,
+        instances: usize,
+    ) -> anyhow::Result<()> {
         let Some((facility_id, patient_id)) = self.study_linked(study_uid).await else {
-            return;
+            return Ok(());
         };
         let stored = StoredStudy {
             study_uid: study_uid.to_owned(),
@@ -122,8 +130,8 @@ impl Imaging {
             facility_id,
             patient_id,
         };
-        self.audit_stored(actor, std::slice::from_ref(&stored))
-            .await;
+        self.try_audit_stored(actor, std::slice::from_ref(&stored))
+            .await
     }
 
     /// Reads a study's facility and patient, linking the study first when
@@ -218,61 +226,82 @@ impl Imaging {
         Ok(())
     }
 
-    /// Records a `dicom.search` event per study whose data a query returned.
-    pub async fn after_search(&self, actor: &Actor, study_uids: &[String]) {
-        if let Err(err) = self.audit_search(actor, study_uids).await {
-            tracing::error!(error = %err, "recording a DICOM search failed");
-        }
-    }
-
-    /// Records a `dicom.retrieve` event: instances, metadata, frames or a
-    /// rendered picture of a study were sent.
-    pub async fn after_retrieve(&self, actor: &Actor, study_uid: &str, instances: usize) {
-        if let Err(err) = self.audit_retrieve(actor, study_uid, instances).await {
-            tracing::error!(error = %err, study_uid, "recording a DICOM retrieval failed");
-        }
-    }
-
-    async fn audit_retrieve(
+    /// Records an `action` event (`dicom.search`, `dicom.retrieve`) per
+    /// study whose data was sent, each with the basis on which the reader
+    /// reached it (`details.access`, see [`crate::policy::StudyBasis`]),
+    /// all in one transaction: one query for the lot, whatever their number.
+    pub async fn audit_reads(
         &self,
         actor: &Actor,
-        study_uid: &str,
-        instances: usize,
+        reach: &crate::policy::StudyReach,
+        action: &str,
+        study_uids: &[String],
+        instances: Option<usize>,
     ) -> anyhow::Result<()> {
-        let Some(study) = self.store.study(study_uid).await? else {
+        if study_uids.is_empty() {
             return Ok(());
-        };
-        let mut entry = AuditEntry::new(Action::Read, "dicom.retrieve")
-            .entity("dicom_study", study_uid)
-            .facility(study.facility_id)
-            .detail(serde_json::json!({ "instances": instances }));
-        if let Some(patient) = study.patient_id {
-            entry = entry.patient(patient);
+        }
+        let mut binds: Vec<ferry_dicom_store::ScopeValue> = Vec::new();
+        let uid_marks: Vec<String> = study_uids
+            .iter()
+            .map(|uid| {
+                binds.push(ferry_dicom_store::ScopeValue::Text(uid.clone()));
+                format!("${}", binds.len())
+            })
+            .collect();
+        let basis = reach
+            .basis()
+            .sql(|value| {
+                binds.push(value.clone());
+                format!("${}", binds.len())
+            })
+            .unwrap_or_else(|| "NULL".to_owned());
+        let sql = format!(
+            "SELECT s.study_uid, s.facility_id, s.patient_id, {basis} FROM dicom_study s \
+             WHERE s.study_uid IN ({})",
+            uid_marks.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, StudyRead>(&sql);
+        for value in binds {
+            query = match value {
+                ferry_dicom_store::ScopeValue::Int(n) => query.bind(n),
+                ferry_dicom_store::ScopeValue::Text(t) => query.bind(t),
+            };
         }
         let mut tx = self.db.begin_write().await?;
-        crate::audit::append(&mut tx, actor, entry).await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        append_reads(&mut tx, actor, action, &rows, instances).await?;
         tx.commit().await?;
         Ok(())
     }
+}
 
-    async fn audit_search(&self, actor: &Actor, study_uids: &[String]) -> anyhow::Result<()> {
-        let mut studies = Vec::with_capacity(study_uids.len());
-        for uid in study_uids {
-            if let Some(study) = self.store.study(uid).await? {
-                studies.push(study);
-            }
+/// A study read, as the audit trail records it: UID, sending facility,
+/// patient and the basis of access ([`crate::policy::StudyBasis`]).
+pub type StudyRead = (String, i64, Option<i64>, Option<String>);
+
+/// Appends an `action` event per study read, with its basis in
+/// `details.access`.
+pub async fn append_reads(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    action: &str,
+    reads: &[StudyRead],
+    instances: Option<usize>,
+) -> anyhow::Result<()> {
+    for (study_uid, facility_id, patient_id, basis) in reads {
+        let mut detail = serde_json::json!({ "access": basis });
+        if let Some(instances) = instances {
+            detail["instances"] = serde_json::json!(instances);
         }
-        let mut tx = self.db.begin_write().await?;
-        for study in studies {
-            let mut entry = AuditEntry::new(Action::Read, "dicom.search")
-                .entity("dicom_study", &study.study_uid)
-                .facility(study.facility_id);
-            if let Some(patient) = study.patient_id {
-                entry = entry.patient(patient);
-            }
-            crate::audit::append(&mut tx, actor, entry).await?;
+        let mut entry = AuditEntry::new(Action::Read, action)
+            .entity("dicom_study", study_uid)
+            .facility(*facility_id)
+            .detail(detail);
+        if let Some(patient) = patient_id {
+            entry = entry.patient(*patient);
         }
-        tx.commit().await?;
-        Ok(())
+        crate::audit::append(tx, actor, entry).await?;
     }
+    Ok(())
 }

@@ -2,9 +2,10 @@
 //! studies a request body may name.
 
 use ferry_dicom_store::index::StudyRow;
-use ferry_dicom_store::StudyScope;
+use ferry_dicom_store::{ScopeCondition, ScopeValue, StudyScope};
 use sqlx::AnyConnection;
 
+use super::sharing::{ConsentRule, StudyBasis};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ErrorCode};
 
@@ -16,74 +17,169 @@ use crate::error::{ApiError, ErrorCode};
 /// `cancelled` and `declined` end it: nobody works on the case any more.
 pub const LIVE_CONSULTATION: &str = "c.status NOT IN ('cancelled', 'declined')";
 
-/// What a user may do in the imaging store: the studies they may read, and
-/// the facility their uploads are filed under (`None`: they may not store).
-/// See the table at the top of this module.
-pub async fn study_scope(
-    conn: &mut AnyConnection,
+/// What a user may reach in the imaging store, as SQL over `dicom_study s`:
+/// one condition per basis of access, with `$1` the caller's facility, `$2`
+/// the user and `$3` the instant of the request. See the table at the top
+/// of this module and [`super::sharing`].
+#[derive(Debug, Clone)]
+pub struct StudyReach {
+    parts: Vec<(StudyBasis, String)>,
+    binds: [i64; 3],
+    store_facility: Option<i64>,
+}
+
+/// The reach of a user with `roles` at `facility_id`, at instant `now`.
+pub fn study_reach(
     user_id: i64,
     facility_id: i64,
     roles: &[Role],
-) -> Result<(StudyScope, Option<i64>), sqlx::Error> {
-    let mut facilities = Vec::new();
-    let mut studies: Vec<String> = Vec::new();
-    if roles.contains(&Role::Clinician) || roles.contains(&Role::Radiologist) {
-        facilities.push(facility_id);
+    rule: ConsentRule,
+    now: i64,
+) -> StudyReach {
+    let clinician = roles.contains(&Role::Clinician);
+    let radiologist = roles.contains(&Role::Radiologist);
+    let expert = roles.contains(&Role::Expert);
+    let mut parts = Vec::new();
+    if clinician || radiologist {
+        parts.push((StudyBasis::Facility, "s.facility_id = $1".to_owned()));
     }
-    if roles.contains(&Role::Clinician) {
-        studies.extend(
-            sqlx::query_scalar::<_, String>(&format!(
-                "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
+    let mut lent = Vec::new();
+    if clinician {
+        lent.push("c.requesting_facility_id = $1");
+    }
+    if expert {
+        lent.push("c.expert_id = $2");
+    }
+    if !lent.is_empty() {
+        parts.push((
+            StudyBasis::Consultation,
+            format!(
+                "EXISTS (SELECT 1 FROM consultation_study cs \
                  JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE c.requesting_facility_id = $1 AND {LIVE_CONSULTATION}"
-            ))
-            .bind(facility_id)
-            .fetch_all(&mut *conn)
-            .await?,
-        );
+                 WHERE cs.study_instance_uid = s.study_uid AND ({}) AND {LIVE_CONSULTATION})",
+                lent.join(" OR ")
+            ),
+        ));
     }
-    if roles.contains(&Role::Expert) {
-        studies.extend(
-            sqlx::query_scalar::<_, String>(&format!(
-                "SELECT DISTINCT cs.study_instance_uid FROM consultation_study cs \
-                 JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE c.expert_id = $1 AND {LIVE_CONSULTATION}"
-            ))
-            .bind(user_id)
-            .fetch_all(&mut *conn)
-            .await?,
-        );
+    if radiologist {
+        parts.push((
+            StudyBasis::Reading,
+            "EXISTS (SELECT 1 FROM reading_request rr \
+             WHERE rr.study_instance_uid = s.study_uid AND rr.reading_facility_id = $1 \
+             AND rr.status <> 'cancelled')"
+                .to_owned(),
+        ));
     }
-    if roles.contains(&Role::Radiologist) {
-        studies.extend(
-            sqlx::query_scalar::<_, String>(
-                "SELECT DISTINCT study_instance_uid FROM reading_request \
-                 WHERE reading_facility_id = $1 AND status <> 'cancelled'",
-            )
-            .bind(facility_id)
-            .fetch_all(&mut *conn)
-            .await?,
-        );
+    if clinician {
+        parts.push((
+            StudyBasis::Shared,
+            format!(
+                "(s.patient_id IS NOT NULL AND {})",
+                super::sharing::shared_with("s.patient_id", "$1", rule)
+            ),
+        ));
     }
-    studies.sort();
-    studies.dedup();
-    let store_facility = (roles.contains(&Role::Clinician) || roles.contains(&Role::Radiologist))
-        .then_some(facility_id);
-    Ok((
-        StudyScope::Limited {
-            facilities,
-            studies,
-        },
-        store_facility,
-    ))
+    if clinician || radiologist || expert {
+        parts.push((
+            StudyBasis::BreakGlass,
+            "EXISTS (SELECT 1 FROM break_glass_grant g WHERE g.patient_id = s.patient_id \
+             AND g.user_id = $2 AND g.expires_at > $3)"
+                .to_owned(),
+        ));
+    }
+    StudyReach {
+        parts,
+        binds: [facility_id, user_id, now],
+        store_facility: (clinician || radiologist).then_some(facility_id),
+    }
 }
 
-/// The studies a modality (by DIMSE) may find: its own facility's.
-pub fn modality_scope(facility_id: i64) -> StudyScope {
-    StudyScope::Limited {
-        facilities: vec![facility_id],
-        studies: Vec::new(),
+impl StudyReach {
+    /// The studies within reach, for the store to join into its queries.
+    pub fn scope(&self) -> StudyScope {
+        if self.parts.is_empty() {
+            return StudyScope::nothing();
+        }
+        let sql = self
+            .parts
+            .iter()
+            .map(|(_, sql)| sql.as_str())
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        self.condition(sql)
     }
+
+    /// A SQL expression naming the first basis on which a study is within
+    /// reach ([`StudyBasis::as_str`]), NULL when it is not: what the audit
+    /// trail records of each read.
+    pub fn basis(&self) -> StudyScope {
+        if self.parts.is_empty() {
+            return self.condition("NULL".to_owned());
+        }
+        let cases: String = self
+            .parts
+            .iter()
+            .map(|(basis, sql)| format!(" WHEN {sql} THEN '{}'", basis.as_str()))
+            .collect();
+        self.condition(format!("CASE{cases} ELSE NULL END"))
+    }
+
+    /// The facility the user's uploads are filed under; `None`: they may
+    /// not store.
+    pub fn store_facility(&self) -> Option<i64> {
+        self.store_facility
+    }
+
+    fn condition(&self, sql: String) -> StudyScope {
+        StudyScope::Where(ScopeCondition {
+            sql,
+            binds: self.binds.iter().map(|v| ScopeValue::Int(*v)).collect(),
+        })
+    }
+}
+
+/// A caller's reach now.
+pub fn caller_reach(caller: &Caller, rule: ConsentRule) -> StudyReach {
+    study_reach(
+        caller.user_id,
+        caller.facility_id,
+        &caller.roles,
+        rule,
+        crate::time::now_ms(),
+    )
+}
+
+/// What a modality (by DIMSE) may find: its own facility's studies.
+pub fn modality_reach(facility_id: i64) -> StudyReach {
+    StudyReach {
+        parts: vec![(StudyBasis::Facility, "s.facility_id = $1".to_owned())],
+        binds: [facility_id, 0, 0],
+        store_facility: Some(facility_id),
+    }
+}
+
+/// Whether `scope` lets its reader see the study `study_uid`.
+pub async fn study_readable(
+    conn: &mut AnyConnection,
+    scope: &StudyScope,
+    study_uid: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut binds = Vec::new();
+    let Some(condition) = scope.sql(|value| {
+        binds.push(value.clone());
+        format!("${}", binds.len() + 1)
+    }) else {
+        return Ok(true);
+    };
+    let sql = format!("SELECT 1 FROM dicom_study s WHERE s.study_uid = $1 AND {condition}");
+    let mut query = sqlx::query_scalar::<_, i32>(&sql).bind(study_uid);
+    for value in binds {
+        query = match value {
+            ScopeValue::Int(n) => query.bind(n),
+            ScopeValue::Text(t) => query.bind(t),
+        };
+    }
+    Ok(query.fetch_optional(conn).await?.is_some())
 }
 
 /// Decides whether the studies named in a request body may be used there:
@@ -104,18 +200,19 @@ pub async fn check_named_studies(
     found: &[(String, Option<StudyRow>)],
     patient_id: Option<i64>,
     field: &str,
+    rule: ConsentRule,
 ) -> Result<(), ApiError> {
     if found.is_empty() {
         return Ok(());
     }
-    let (scope, _) = study_scope(conn, caller.user_id, caller.facility_id, &caller.roles).await?;
+    let scope = caller_reach(caller, rule).scope();
     for (uid, study) in found {
-        let Some(study) = study
-            .as_ref()
-            .filter(|s| scope.allows(s.facility_id, &s.study_uid))
-        else {
+        let Some(study) = study.as_ref() else {
             return Err(ApiError::NotFound { what: "study" });
         };
+        if !study_readable(conn, &scope, &study.study_uid).await? {
+            return Err(ApiError::NotFound { what: "study" });
+        }
         let Some(patient) = patient_id else {
             continue;
         };

@@ -28,7 +28,8 @@
 //! | cancel a referral                  |       |           | sending facility |  |             |
 //! | ask for, list examinations        |       |           | patient in scope |   |             |
 //! | record an examination performed or cancelled |  |     | requesting facility | |          |
-//! | read imaging studies (DICOMweb)    |       |           | own facility's, and those attached to its live consultations | attached to live consultations assigned to them | own facility's |
+//! | read imaging studies (DICOMweb)    |       |           | own facility's, those attached to its live consultations, and shared patients' | attached to live consultations assigned to them | own facility's and its worklist's |
+//! | record, withdraw sharing consent   |       |           | facility or referral scope |  |             |
 //! | store imaging studies (STOW-RS)    |       |           | filed under own facility |   | filed under own facility |
 //! | keep routing rules and reading leads | yes |           |           |        |             |
 //! | ask for a reading of a study in scope, cancel it |  |  | yes (facility's requests) | |       |
@@ -51,16 +52,25 @@
 //! ([`check_own_role_grant`]), and another administrator's password is reset
 //! only when a second administrator confirms it.
 //!
-//! Imaging ([`study_scope`]) follows the same lines at the level of studies: a
+//! Imaging ([`study_reach`]) follows the same lines at the level of studies: a
 //! study belongs to the facility that sent it. Experts see only the studies
 //! attached to their live cases, not their own facility's archive, because
 //! they read for the consortium rather than for their hospital. Radiologists
 //! see their own facility's studies and those sent to their facility's
 //! worklist for a reading. A consultation lends its studies only while it
 //! is live ([`LIVE_CONSULTATION`]): cancelling or declining it takes them
-//! back. Break-the-glass grants do not reach imaging yet. A modality
-//! sending over DIMSE acts for its facility: it may store there and C-FIND
-//! that facility's studies only.
+//! back. A break-the-glass grant opens the patient's studies too. A
+//! modality sending over DIMSE acts for its facility: it may store there and
+//! C-FIND that facility's studies only. Each basis is a SQL condition joined
+//! into the store's queries, and the audit trail records which one allowed
+//! each read ([`StudyBasis`]).
+//!
+//! **Sharing** ([`sharing`]): a clinician's facility also reads what every
+//! member holds about a patient it cares for (its own record, an open
+//! referral either way, an open consultation) while the patient's consent
+//! to sharing covers it; a consortium may drop the consent half
+//! ([`ConsentRule`]). Examinations of other facilities are listed on the
+//! same terms ([`sharing::reads_other_facilities`]).
 //!
 //! A study named in a request body (attached to a consultation, sent for a
 //! reading, recorded as an examination's images) must be one the caller may
@@ -76,10 +86,14 @@ pub mod patients;
 pub mod reading;
 pub mod referral;
 pub mod roster;
+pub mod sharing;
 pub mod users;
 
-pub use imaging::{check_named_studies, modality_scope, study_scope, LIVE_CONSULTATION};
+pub use imaging::{
+    caller_reach, check_named_studies, modality_reach, study_reach, StudyReach, LIVE_CONSULTATION,
+};
 pub use patients::{out_of_scope, patient_access, scope_facility, PatientAccess, PATIENT_IN_SCOPE};
+pub use sharing::{ConsentRule, StudyBasis};
 pub use users::{check_own_role_grant, check_reset_confirmer, password_set_needs_second_admin};
 
 use crate::auth::{Caller, Role};

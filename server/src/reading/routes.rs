@@ -66,7 +66,15 @@ async fn create_request(
     // Read through the store's pool before the write transaction opens.
     let found = [(uid.clone(), imaging.named_study(&uid).await?)];
     let mut tx = state.db.begin_write().await?;
-    policy::check_named_studies(&mut tx, &caller, &found, None, "study_instance_uid").await?;
+    policy::check_named_studies(
+        &mut tx,
+        &caller,
+        &found,
+        None,
+        "study_instance_uid",
+        policy::ConsentRule::of(&state.settings),
+    )
+    .await?;
     let [(_, Some(study))] = found else {
         return Err(ApiError::NotFound { what: "study" });
     };

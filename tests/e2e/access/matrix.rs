@@ -48,6 +48,15 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let grant_id = grant["id"].as_i64().expect("grant id");
 
     let referrals = referrals::arrange(&app, &c, patient, &callers).await;
+    let consent = post_ok(
+        &app,
+        own(&callers, Role::Clinician),
+        &format!("/api/v1/patients/{patient}/sharing-consents"),
+        json!({ "scope": "consortium", "given_by": "patient", "form_reference": "form 0" }),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("a consent id");
     let tertiary = c.tertiary;
     let scheduling = scheduling::rows(&app, &callers, patient).await;
     let reading = reading::rows(&app, &c, &callers).await;
@@ -205,6 +214,37 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
                 own_clinician,
             ),
             |_| json!({ "phone": "+86 138 0000 0000" }),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/patients/{id}/studies",
+            format!("/api/v1/patients/{patient}/studies"),
+            own_clinician_or_expert,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/patients/{id}/sharing-consents",
+            format!("/api/v1/patients/{patient}/sharing-consents"),
+            own_clinician_or_expert,
+        ),
+        // The consent arranged above is withdrawn, so one can be recorded.
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/sharing-consents/{id}/withdraw",
+                format!("/api/v1/sharing-consents/{consent}/withdraw"),
+                own_clinician,
+            ),
+            |_| json!({ "reason": "the patient asked" }),
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/patients/{id}/sharing-consents",
+                format!("/api/v1/patients/{patient}/sharing-consents"),
+                own_clinician,
+            ),
+            |_| json!({ "scope": "consortium", "given_by": "patient", "form_reference": "form 1" }),
         ),
     ]
     .into_iter()

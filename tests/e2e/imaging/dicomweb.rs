@@ -160,8 +160,8 @@ async fn demo_studies_are_seeded_once_and_the_demo_expert_sees_only_the_attached
         .await
         .expect("a second start");
 
-    assert_eq!((stored, again), (3, 0));
-    assert_eq!(app.count("dicom_study").await, 3);
+    assert_eq!((stored, again), (4, 0));
+    assert_eq!(app.count("dicom_study").await, 4);
     let expert = token(&app, "demo-expert").await;
     let (status, studies) = app.get("/dicomweb/studies", &expert).await;
     assert_eq!(status, StatusCode::OK, "{studies}");
@@ -191,8 +191,33 @@ async fn demo_studies_are_seeded_once_and_the_demo_expert_sees_only_the_attached
     assert_eq!(
         studies.as_array().map(Vec::len),
         Some(2),
-        "the island clinic's two"
+        "the island clinic's two, not the county's CT of Mrs Wang without her consent"
     );
+    let county = token(&app, "demo-county-clinician").await;
+    let (_, studies) = app.get("/dicomweb/studies", &county).await;
+    assert_eq!(
+        studies.as_array().map(Vec::len),
+        Some(1),
+        "the county's own"
+    );
+
+    // Mrs Wang consents: the island reads her county CT too.
+    let wang: i64 = sqlx::query_scalar("SELECT id FROM patient WHERE national_id = $1")
+        .bind("330225195803121234")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("Mrs Wang");
+    let (status, consent) = app
+        .post(
+            &format!("/api/v1/patients/{wang}/sharing-consents"),
+            &clinician,
+            serde_json::json!({ "scope": "consortium", "given_by": "patient",
+                                "form_reference": "demo form 1" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{consent}");
+    let (_, studies) = app.get("/dicomweb/studies", &clinician).await;
+    assert_eq!(studies.as_array().map(Vec::len), Some(3), "{studies}");
 }
 
 async fn token(app: &TestApp, username: &str) -> String {

@@ -11,5 +11,6 @@ mod desk;
 mod expert;
 mod reading;
 mod shared_view;
+mod sharing;
 mod tablet;
 mod upload;

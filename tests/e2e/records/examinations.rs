@@ -54,6 +54,12 @@ async fn an_examination_done_at_another_facility_is_returned_instead_of_repeated
         Some(10),
         "YYYY-MM-DD"
     );
+    assert_eq!(existing["facility_tier"], "secondary");
+    assert_eq!(
+        body["error"]["details"]["prior"],
+        json!({ "readable": false, "reason": "no_images" }),
+        "nothing filed with it yet"
+    );
     assert_eq!(app.count("examination").await, 1, "nothing created");
 
     // A reason to repeat it, or another body part, goes through.
@@ -85,9 +91,31 @@ async fn an_examination_done_at_another_facility_is_returned_instead_of_repeated
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         list.as_array().map(Vec::len),
-        Some(3),
-        "every facility's, for each facility"
+        Some(1),
+        "its own only, without the patient's consent to sharing"
     );
+    let (status, consent) = app
+        .post(
+            &format!("/api/v1/patients/{patient}/sharing-consents"),
+            &island.token,
+            json!({ "scope": "consortium", "given_by": "patient", "form_reference": "form 7" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{consent}");
+    for who in [&county, &island] {
+        let (status, list) = app
+            .get(
+                &format!("/api/v1/patients/{patient}/examinations"),
+                &who.token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            list.as_array().map(Vec::len),
+            Some(3),
+            "every facility's, for each facility, with consent"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,131 @@
+//! `GET /patients/{id}/studies`: a patient's studies from every member
+//! facility the caller may read, each with the facility that holds it, its
+//! tier and the basis of access; the patient page's list.
+//!
+//! By patient, not by DICOM Patient ID: a record number is a facility's
+//! own, and two facilities may give the same one to different people, so
+//! a search by Patient ID across facilities could put another person's
+//! study on this patient's page. A study not linked yet (sent before the
+//! patient was registered) counts when its Patient ID is the patient's
+//! record number at the facility that sent it, the rule that links it.
+
+use axum::extract::{FromRef, State};
+use axum::Json;
+use ferry_dicom_store::ScopeValue;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::append_reads;
+use crate::audit::{self, Action, AuditEntry};
+use crate::auth::Caller;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::ApiPath;
+use crate::patient::access::authorize;
+use crate::policy::{self, ConsentRule};
+use crate::state::AppState;
+
+pub fn router<S>() -> OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    AppState: FromRef<S>,
+{
+    OpenApiRouter::new().routes(routes!(patient_studies))
+}
+
+/// One study on a patient's page.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PatientStudy {
+    pub study_instance_uid: String,
+    /// `YYYYMMDD`, as DICOM gives it.
+    pub study_date: Option<String>,
+    /// Modalities in Study, `\`-separated as DICOM gives them.
+    pub modalities: String,
+    pub description: Option<String>,
+    pub instances: i64,
+    /// The facility that sent the study.
+    pub facility_id: i64,
+    pub facility_name: String,
+    /// Its tier: `tertiary`, `secondary`, `primary` or `village`.
+    pub facility_tier: String,
+    /// Why the caller may read it: `facility`, `consultation`, `reading`,
+    /// `shared` or `break_glass`.
+    pub access: String,
+}
+
+/// The most studies one page lists, newest first.
+const PAGE: i64 = 200;
+
+/// A patient's studies across the consortium, as far as the caller may
+/// read them. Each listed study is audited with its basis.
+#[utoipa::path(get, path = "/patients/{id}/studies", tag = "patients",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<PatientStudy>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patient_studies(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(patient_id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<PatientStudy>>> {
+    let tx = state.db.begin_write().await?;
+    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "patient.studies").await?;
+    let reach = policy::caller_reach(&caller, ConsentRule::of(&state.settings));
+    let mut binds = vec![ScopeValue::Int(patient_id)];
+    let mut mark = |value: &ScopeValue| {
+        binds.push(value.clone());
+        format!("${}", binds.len())
+    };
+    let in_scope = reach
+        .scope()
+        .sql(&mut mark)
+        .unwrap_or_else(|| "1 = 1".to_owned());
+    let basis = reach
+        .basis()
+        .sql(&mut mark)
+        .unwrap_or_else(|| "NULL".to_owned());
+    let sql = format!(
+        "SELECT s.study_uid AS study_instance_uid, s.study_date, s.modalities, \
+         s.study_description AS description, s.num_instances AS instances, \
+         s.facility_id, f.name AS facility_name, f.tier AS facility_tier, {basis} AS access \
+         FROM dicom_study s JOIN facility f ON f.id = s.facility_id \
+         WHERE (s.patient_id = $1 OR (s.patient_id IS NULL AND EXISTS (\
+           SELECT 1 FROM patient_record r WHERE r.patient_id = $1 \
+           AND r.facility_id = s.facility_id AND r.record_number = s.dicom_patient_id))) \
+         AND {in_scope} \
+         ORDER BY COALESCE(s.study_date, '') DESC, s.id DESC LIMIT {PAGE}"
+    );
+    let mut query = sqlx::query_as::<_, PatientStudy>(&sql);
+    for value in binds {
+        query = match value {
+            ScopeValue::Int(n) => query.bind(n),
+            ScopeValue::Text(t) => query.bind(t),
+        };
+    }
+    let studies = query.fetch_all(&mut *tx).await?;
+    let actor = caller.actor();
+    audit::append(
+        &mut tx,
+        &actor,
+        AuditEntry::new(Action::Read, "patient.studies")
+            .entity("patient", patient_id)
+            .patient(patient_id)
+            .facility(caller.facility_id)
+            .detail(access.describe()),
+    )
+    .await?;
+    let reads: Vec<_> = studies
+        .iter()
+        .map(|s| {
+            (
+                s.study_instance_uid.clone(),
+                s.facility_id,
+                Some(patient_id),
+                Some(s.access.clone()),
+            )
+        })
+        .collect();
+    append_reads(&mut tx, &actor, "dicom.search", &reads, None).await?;
+    tx.commit().await?;
+    Ok(Json(studies))
+}
