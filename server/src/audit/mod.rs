@@ -137,6 +137,29 @@ impl AuditEntry {
         self.detail = detail;
         self
     }
+
+    /// A read that answered with a list: the `kind` records it returned
+    /// (by id) and the patients they concern, in the detail. The event
+    /// names the patient when there is one, so that a patient's access log
+    /// finds the lists that showed them alone.
+    pub fn list_read(
+        subtype: &str,
+        facility_id: i64,
+        kind: &str,
+        ids: &[i64],
+        patients: &[i64],
+    ) -> Self {
+        let mut patients = patients.to_vec();
+        patients.sort_unstable();
+        patients.dedup();
+        let mut entry = Self::new(Action::Read, subtype)
+            .facility(facility_id)
+            .detail(serde_json::json!({ kind: ids, "patients": patients }));
+        if let [only] = patients[..] {
+            entry = entry.patient(only);
+        }
+        entry
+    }
 }
 
 /// The names of the fields a PATCH carried, for an update event's detail:

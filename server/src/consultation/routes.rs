@@ -271,12 +271,17 @@ async fn list_consultations(
     }
     if sees_clinical(&caller) && !rows.is_empty() {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let patients: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
         audit::append(
             &mut tx,
             &caller.actor(),
-            AuditEntry::new(Action::Read, "consultation.list")
-                .facility(caller.facility_id)
-                .detail(serde_json::json!({ "consultations": ids })),
+            AuditEntry::list_read(
+                "consultation.list",
+                caller.facility_id,
+                "consultations",
+                &ids,
+                &patients,
+            ),
         )
         .await?;
     }

@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::booking::{availability, store as booking_store};
 use crate::consultation::store as consultation_store;
@@ -206,7 +207,7 @@ async fn fhir_appointments(
         .as_deref()
         .map(|t| parse_instant("end", t))
         .transpose()?;
-    let mut conn = state.db.pool().acquire().await?;
+    let mut conn = state.db.begin_write().await?;
     let rows = booking_store::list(
         &mut conn,
         policy::booking::visibility(&caller),
@@ -222,6 +223,7 @@ async fn fhir_appointments(
     .await?;
     let clinical = sees_clinical(&caller);
     let mut resources = Vec::with_capacity(rows.len());
+    let mut patients = Vec::new();
     for booking in &rows {
         let patient = match (clinical, booking.consultation_id) {
             (true, Some(id)) => consultation_store::get(&mut conn, id)
@@ -230,7 +232,24 @@ async fn fhir_appointments(
             _ => None,
         };
         resources.push(super::appointment(booking, patient));
+        patients.extend(patient);
     }
+    if !patients.is_empty() {
+        let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
+        audit::append(
+            &mut conn,
+            &caller.actor(),
+            AuditEntry::list_read(
+                "fhir.appointment",
+                caller.facility_id,
+                "bookings",
+                &ids,
+                &patients,
+            ),
+        )
+        .await?;
+    }
+    conn.commit().await?;
     Ok(fhir(resources))
 }
 
@@ -269,7 +288,7 @@ async fn fhir_service_requests(
         })
         .transpose()?;
     let now = now_ms();
-    let mut conn = state.db.pool().acquire().await?;
+    let mut conn = state.db.begin_write().await?;
     let clinical = sees_clinical(&caller);
     let consultations = consultation_store::list(
         &mut conn,
@@ -285,14 +304,35 @@ async fn fhir_service_requests(
         .iter()
         .map(|c| super::consultation_request(c, clinical))
         .collect();
+    let mut patients: Vec<i64> = if clinical {
+        consultations.iter().map(|c| c.patient_id).collect()
+    } else {
+        Vec::new()
+    };
+    let mut referral_ids = Vec::new();
     if let Some(facility_id) = policy::referral::scope(&caller).id() {
         let referrals = referral_store::list(&mut conn, facility_id, None, None, 500).await?;
-        resources.extend(
-            referrals
-                .iter()
-                .filter(|r| patient_id.is_none_or(|p| r.patient_id == p))
-                .map(super::referral_request),
-        );
+        for referral in referrals
+            .iter()
+            .filter(|r| patient_id.is_none_or(|p| r.patient_id == p))
+        {
+            resources.push(super::referral_request(referral));
+            patients.push(referral.patient_id);
+            referral_ids.push(referral.id);
+        }
     }
+    if !patients.is_empty() {
+        let consultation_ids: Vec<i64> = consultations.iter().map(|c| c.id).collect();
+        let mut entry = AuditEntry::list_read(
+            "fhir.service_request",
+            caller.facility_id,
+            "consultations",
+            &consultation_ids,
+            &patients,
+        );
+        entry.detail["referrals"] = serde_json::json!(referral_ids);
+        audit::append(&mut conn, &caller.actor(), entry).await?;
+    }
+    conn.commit().await?;
     Ok(fhir(resources))
 }

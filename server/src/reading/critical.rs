@@ -176,16 +176,34 @@ async fn list_critical(
     } else {
         ""
     };
+    let mut tx = state.db.begin_write().await?;
     let rows = sqlx::query(&format!(
         "{SELECT} WHERE {column} = $1{open} ORDER BY c.raised_at DESC, c.id DESC LIMIT 500"
     ))
     .bind(caller.facility_id)
-    .fetch_all(state.db.pool())
+    .fetch_all(&mut *tx)
     .await?;
-    let views = rows
+    let views: Vec<CriticalResultView> = rows
         .iter()
         .map(|row| view(row).map(|(v, _)| v))
         .collect::<Result<_, _>>()?;
+    if !views.is_empty() {
+        let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
+        let patients: Vec<i64> = views.iter().filter_map(|v| v.patient_id).collect();
+        audit::append(
+            &mut tx,
+            &caller.actor(),
+            AuditEntry::list_read(
+                "critical.list",
+                caller.facility_id,
+                "critical_results",
+                &ids,
+                &patients,
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(Json(views))
 }
 

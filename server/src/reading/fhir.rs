@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 
 use super::report::ReportKind;
 use super::report_store::{self as reports, ReportRow};
+use super::requests::audit_list;
 use super::store::{self, Filter, RequestRow};
 use super::TaskStatus;
 use crate::auth::Caller;
@@ -186,8 +187,10 @@ async fn fhir_tasks(
     let mut filter = visible_filter(&caller);
     filter.statuses = query.status.into_iter().collect();
     let limit = count(&query)?;
-    let mut conn = state.db.pool().acquire().await?;
-    let rows = store::list(&mut conn, &filter, limit, 0).await?;
+    let mut tx = state.db.begin_write().await?;
+    let rows = store::list(&mut tx, &filter, limit, 0).await?;
+    audit_list(&mut tx, &caller, "fhir.task", &rows).await?;
+    tx.commit().await?;
     Ok(fhir(bundle(rows.iter().map(task).collect())))
 }
 
@@ -204,7 +207,7 @@ async fn fhir_diagnostic_reports(
 ) -> ApiResult<impl IntoResponse> {
     policy::reading::require_party(&caller)?;
     let limit = count(&query)?;
-    let mut conn = state.db.pool().acquire().await?;
+    let mut conn = state.db.begin_write().await?;
     let requests = match &query.based_on {
         Some(text) => {
             let id = text
@@ -238,5 +241,7 @@ async fn fhir_diagnostic_reports(
             > 1;
         resources.push(diagnostic_report(request, standing, amended));
     }
+    audit_list(&mut conn, &caller, "fhir.diagnostic_report", &requests).await?;
+    conn.commit().await?;
     Ok(fhir(bundle(resources)))
 }

@@ -46,6 +46,34 @@ pub fn audit_entry(
     entry
 }
 
+/// Audits a list of reading requests sent to the caller (nothing when it
+/// is empty), in the transaction the list was read in.
+pub async fn audit_list(
+    tx: &mut crate::db::Tx,
+    caller: &Caller,
+    subtype: &str,
+    rows: &[RequestRow],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let patients: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
+    crate::audit::append(
+        tx,
+        &caller.actor(),
+        AuditEntry::list_read(
+            subtype,
+            caller.facility_id,
+            "reading_requests",
+            &ids,
+            &patients,
+        ),
+    )
+    .await
+    .map(drop)
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

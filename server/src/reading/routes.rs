@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::requests::{audit_entry, filter_of, load_visible, page, reload, ListQuery, Side};
+use super::requests::{
+    audit_entry, audit_list, filter_of, load_visible, page, reload, ListQuery, Side,
+};
 use super::store::{self, NewRow};
 use super::{
     check_question, code_text, study_modality, NewReadingRequest, ReadingRequestView, TaskStatus,
@@ -194,8 +196,10 @@ async fn list_requests(
         Side::Requester => filter.requesting_facility_id = Some(caller.facility_id),
     }
     let (limit, offset) = page(&query)?;
-    let mut conn = state.db.pool().acquire().await?;
-    let rows = store::list(&mut conn, &filter, limit, offset).await?;
+    let mut tx = state.db.begin_write().await?;
+    let rows = store::list(&mut tx, &filter, limit, offset).await?;
+    audit_list(&mut tx, &caller, "reading.list", &rows).await?;
+    tx.commit().await?;
     let now = now_ms();
     Ok(Json(rows.iter().map(|r| r.view(now)).collect()))
 }

@@ -1,6 +1,7 @@
 //! The consortium's records: facilities, the patient index, the diagnosis
 //! catalogue, referrals and examinations.
 
+mod audit_reads;
 mod catalogue;
 mod examinations;
 mod facilities;
