@@ -78,12 +78,17 @@ pub async fn search(
     query: &str,
     limit: i64,
 ) -> Result<Vec<PatientRow>, sqlx::Error> {
+    // A resident identity number matches as the index spells it (upper-case
+    // X), however it was typed; anything else matches as typed.
+    let today = jiff::Zoned::now().date();
+    let national_id = super::resident_id::validate(query.trim(), today)
+        .unwrap_or_else(|_| query.trim().to_owned());
     let sql = format!(
         "{SELECT} WHERE {PATIENT_IN_SCOPE} AND ( \
            lower(p.family_name || p.given_name) LIKE $4 ESCAPE '\\' \
            OR lower(p.family_name || ' ' || p.given_name) LIKE $4 ESCAPE '\\' \
            OR lower(p.given_name || ' ' || p.family_name) LIKE $4 ESCAPE '\\' \
-           OR COALESCE(p.national_id, p.unverified_national_id) = $5 \
+           OR COALESCE(p.national_id, p.unverified_national_id) = $7 \
            OR EXISTS (SELECT 1 FROM patient_record s WHERE s.patient_id = p.id AND s.record_number = $5)) \
          ORDER BY p.family_name, p.given_name, p.id LIMIT $6"
     );
@@ -94,6 +99,7 @@ pub async fn search(
         .bind(like_pattern(query.trim()))
         .bind(query.trim())
         .bind(limit)
+        .bind(national_id)
         .fetch_all(conn)
         .await
 }

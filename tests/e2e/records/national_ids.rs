@@ -128,4 +128,23 @@ async fn a_lower_case_x_is_stored_upper_case_and_found_either_way() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     assert_eq!(grant["patient_id"], created["id"]);
+
+    // A search finds the patient by the number however its X is typed.
+    for typed in [
+        upper.clone(),
+        upper.to_lowercase(),
+        format!(" {} ", upper.to_lowercase()),
+    ] {
+        let (status, found) = app
+            .get(
+                &format!("/api/v1/patients?q={}", typed.replace(' ', "%20")),
+                &clinician.token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(
+            found[0]["id"], created["id"],
+            "searching {typed:?}: {found}"
+        );
+    }
 }
