@@ -62,6 +62,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(patient::routes::router())
         .merge(breakglass::routes::router())
         .merge(sharing::routes::router())
+        .merge(sharing::elsewhere::router())
         .merge(imaging::patient_studies::router())
         .merge(audit::routes::router())
         .merge(notify::routes::router())

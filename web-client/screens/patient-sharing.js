@@ -111,4 +111,48 @@ async function consentPanel(page, done) {
     past.length > 0 ? el('ul', { class: 'past' }, past) : null);
 }
 
-export { consentPanel };
+/**
+ * What other member facilities hold about the patient: their signed
+ * reports and opinions and the referrals between them, each with the
+ * facility and its tier; or why they are closed.
+ * @param {any} page
+ */
+async function elsewherePanel(page) {
+  const found = await api('GET', `/patients/${page.patient.id}/elsewhere`);
+  if (!found.shared) {
+    return el('p', { id: 'elsewhere-closed', class: 'empty' }, t('elsewhere.' + (found.reason || 'not_shared')));
+  }
+  const facility = (item) => Patients.facilityLabel(item.facility_name, item.facility_tier);
+  const reports = found.reports.map((r) => el('tr', { dataset: { report: r.reading_request_id } },
+    el('td', null, when(r.signed_at)),
+    el('td', null, facility(r)),
+    el('td', null, `${r.modality} ${r.body_part}`.trim()),
+    el('td', null, el('strong', null, r.impression), r.findings ? el('br') : null, r.findings),
+    el('td', null, `${r.author_name} · ${r.reading_facility_name}`),
+    el('td', null, el('a', { class: 'button', href: `#/studies/${r.study_instance_uid}` }, t('study.view')))));
+  const opinions = found.opinions.map((o) => el('tr', { dataset: { opinion: o.consultation_id } },
+    el('td', null, when(o.signed_at)),
+    el('td', null, facility(o)),
+    el('td', null, o.specialty),
+    el('td', null, o.findings, o.diagnosis_codes.length ? ` (${o.diagnosis_codes.join(', ')})` : ''),
+    el('td', null, o.author_name),
+    el('td', null, t('opinion.rec.' + o.recommendation))));
+  const referrals = found.referrals.map((r) => el('tr', { dataset: { referral: r.id } },
+    el('td', null, when(r.created_at)),
+    el('td', null, `${r.from_facility_name} → ${r.to_facility_name}`),
+    el('td', null, t('referral.' + r.direction)),
+    el('td', null, r.reason),
+    el('td', null, t('pc.referral.status.' + r.status))));
+  return el('div', null,
+    el('h4', { 'data-i18n': 'elsewhere.reports' }, t('elsewhere.reports')),
+    Patients.table('elsewhere-reports', ['col.date', 'exam.facility', 'exam.modality', 'elsewhere.impression', 'elsewhere.by', ''],
+      reports, 'elsewhere.none'),
+    el('h4', { 'data-i18n': 'elsewhere.opinions' }, t('elsewhere.opinions')),
+    Patients.table('elsewhere-opinions', ['col.date', 'exam.facility', 'col.specialty', 'elsewhere.findings', 'elsewhere.by', 'elsewhere.advice'],
+      opinions, 'elsewhere.none'),
+    el('h4', { 'data-i18n': 'elsewhere.referrals' }, t('elsewhere.referrals')),
+    Patients.table('elsewhere-referrals', ['col.date', 'elsewhere.between', 'elsewhere.direction', 'elsewhere.reason', 'col.status'],
+      referrals, 'elsewhere.none'));
+}
+
+export { consentPanel, elsewherePanel };

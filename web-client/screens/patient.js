@@ -332,6 +332,7 @@ async function openPatient(section, id, me) {
   }
   const page = { patient, me, section, refresh: {} };
   const sharing = el('div');
+  const elsewhere = el('div');
   const exams = el('div');
   const studies = el('div');
   const consultations = el('div');
@@ -340,6 +341,7 @@ async function openPatient(section, id, me) {
     header(page),
     panel('patient-sharing', 'patient.sharing', sharing),
     panel('patient-studies', 'patient.studies', studies),
+    panel('patient-elsewhere', 'patient.elsewhere', elsewhere),
     panel('patient-consultations', 'patient.consultations', consultations),
     panel('patient-examinations', 'patient.examinations', exams, clinician ? examinationForm(page) : null),
   );
@@ -363,10 +365,12 @@ async function openPatient(section, id, me) {
   });
   await page.refresh.studies();
   // A consent recorded or withdrawn changes what the other panels may show.
+  page.refresh.elsewhere = () => fill(elsewhere, () => PatientSharing.elsewherePanel(page));
   page.refresh.sharing = () => fill(sharing, () => PatientSharing.consentPanel(page, async () => {
-    await Promise.all([page.refresh.sharing(), page.refresh.examinations(), page.refresh.studies()]);
+    await Promise.all([page.refresh.sharing(), page.refresh.examinations(), page.refresh.studies(),
+      page.refresh.elsewhere()]);
   }));
-  await page.refresh.sharing();
+  await Promise.all([page.refresh.sharing(), page.refresh.elsewhere()]);
   if (clinician) {
     await PatientCare.open(page);
   }

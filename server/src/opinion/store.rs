@@ -55,6 +55,60 @@ pub async fn of_consultation(
     .collect()
 }
 
+/// A consultation's standing opinion, as another member facility reads it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OpinionElsewhere {
+    pub consultation_id: i64,
+    pub specialty: String,
+    /// The facility that asked for the consultation, and its tier.
+    pub facility_name: String,
+    pub facility_tier: String,
+    pub author_name: String,
+    pub findings: String,
+    pub diagnosis_codes: Vec<String>,
+    pub recommendation: Recommendation,
+    pub signed_at: String,
+}
+
+/// The standing (last signed) opinion of each consultation about a patient
+/// that another facility than `facility_id` asked for, newest first.
+pub async fn standing_elsewhere(
+    conn: &mut AnyConnection,
+    patient_id: i64,
+    facility_id: i64,
+) -> Result<Vec<OpinionElsewhere>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT o.consultation_id, c.specialty, f.name AS facility_name, f.tier AS facility_tier, \
+         u.display_name, o.findings, o.diagnosis_codes, o.recommendation, o.signed_at \
+         FROM opinion o JOIN consultation c ON c.id = o.consultation_id \
+         JOIN facility f ON f.id = c.requesting_facility_id JOIN app_user u ON u.id = o.author_id \
+         WHERE c.patient_id = $1 AND c.requesting_facility_id <> $2 AND o.signed_at IS NOT NULL \
+         AND o.version = (SELECT MAX(l.version) FROM opinion l \
+           WHERE l.consultation_id = o.consultation_id AND l.signed_at IS NOT NULL) \
+         ORDER BY o.signed_at DESC LIMIT 200",
+    )
+    .bind(patient_id)
+    .bind(facility_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let codes: String = row.try_get("diagnosis_codes")?;
+            Ok(OpinionElsewhere {
+                consultation_id: row.try_get("consultation_id")?,
+                specialty: row.try_get("specialty")?,
+                facility_name: row.try_get("facility_name")?,
+                facility_tier: row.try_get("facility_tier")?,
+                author_name: row.try_get("display_name")?,
+                findings: row.try_get("findings")?,
+                diagnosis_codes: serde_json::from_str(&codes).unwrap_or_default(),
+                recommendation: Recommendation::parse(row.try_get("recommendation")?),
+                signed_at: rfc3339(row.try_get("signed_at")?),
+            })
+        })
+        .collect()
+}
+
 pub struct Content<'a> {
     pub findings: &'a str,
     pub diagnosis_codes: &'a [String],

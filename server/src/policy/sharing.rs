@@ -157,6 +157,30 @@ pub async fn reads_other_facilities(
     }
 }
 
+/// Whether a caller who opened a patient through `access` reads the
+/// records other facilities hold about them (opinions, reports, referrals
+/// between others): by sharing with the caller's facility, or an emergency
+/// grant. A case (consultation, reading) carries its own studies and
+/// questions, not the rest of the patient's record.
+pub async fn reads_shared_record(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    access: PatientAccess,
+    patient_id: i64,
+    rule: ConsentRule,
+) -> Result<bool, sqlx::Error> {
+    match access {
+        PatientAccess::BreakGlass { .. } => Ok(true),
+        PatientAccess::Consultation { .. } | PatientAccess::Reading { .. } => Ok(false),
+        PatientAccess::Facility | PatientAccess::Referral { .. } => {
+            match sharing_facility(caller) {
+                Some(facility) => is_shared(conn, patient_id, facility, rule).await,
+                None => Ok(false),
+            }
+        }
+    }
+}
+
 /// Why a caller may read a study, as the audit trail records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StudyBasis {

@@ -13,6 +13,67 @@ const SELECT: &str = "SELECT p.id, p.reading_request_id, p.version, p.author_id,
      FROM reading_report p JOIN app_user u ON u.id = p.author_id \
      LEFT JOIN reading_report_sr s ON s.report_id = p.id";
 
+/// A reading request's standing report, as another member facility reads it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ReportElsewhere {
+    pub reading_request_id: i64,
+    pub study_instance_uid: String,
+    pub modality: String,
+    pub body_part: String,
+    /// The facility that asked for the reading, and its tier.
+    pub facility_name: String,
+    pub facility_tier: String,
+    pub reading_facility_name: String,
+    pub author_name: String,
+    pub kind: ReportKind,
+    pub findings: String,
+    pub impression: String,
+    pub signed_at: String,
+}
+
+/// The standing (last signed) report of each reading of a patient that
+/// another facility than `facility_id` asked for, newest first.
+pub async fn standing_elsewhere(
+    conn: &mut AnyConnection,
+    patient_id: i64,
+    facility_id: i64,
+) -> Result<Vec<ReportElsewhere>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.reading_request_id, q.study_instance_uid, q.modality, q.body_part, \
+         f.name AS facility_name, f.tier AS facility_tier, rf.name AS reading_facility_name, \
+         u.display_name, p.kind, p.findings, p.impression, p.signed_at \
+         FROM reading_report p JOIN reading_request q ON q.id = p.reading_request_id \
+         JOIN facility f ON f.id = q.requesting_facility_id \
+         JOIN facility rf ON rf.id = q.reading_facility_id JOIN app_user u ON u.id = p.author_id \
+         WHERE q.patient_id = $1 AND q.requesting_facility_id <> $2 AND p.signed_at IS NOT NULL \
+         AND p.version = (SELECT MAX(l.version) FROM reading_report l \
+           WHERE l.reading_request_id = p.reading_request_id AND l.signed_at IS NOT NULL) \
+         ORDER BY p.signed_at DESC LIMIT 200",
+    )
+    .bind(patient_id)
+    .bind(facility_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ReportElsewhere {
+                reading_request_id: row.try_get("reading_request_id")?,
+                study_instance_uid: row.try_get("study_instance_uid")?,
+                modality: row.try_get("modality")?,
+                body_part: row.try_get("body_part")?,
+                facility_name: row.try_get("facility_name")?,
+                facility_tier: row.try_get("facility_tier")?,
+                reading_facility_name: row.try_get("reading_facility_name")?,
+                author_name: row.try_get("display_name")?,
+                kind: ReportKind::parse(row.try_get("kind")?),
+                findings: row.try_get("findings")?,
+                impression: row.try_get("impression")?,
+                signed_at: rfc3339(row.try_get("signed_at")?),
+            })
+        })
+        .collect()
+}
+
 /// A version with its instants as stored, and its SR's identity.
 #[derive(Debug, Clone)]
 pub struct ReportRow {

@@ -103,6 +103,23 @@ pub async fn list(
     query.bind(limit).fetch_all(conn).await
 }
 
+/// A patient's referrals between facilities other than `facility_id`,
+/// newest first.
+pub async fn of_patient_elsewhere(
+    conn: &mut AnyConnection,
+    patient_id: i64,
+    facility_id: i64,
+) -> Result<Vec<ReferralRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{SELECT} WHERE r.patient_id = $1 AND r.from_facility_id <> $2 AND r.to_facility_id <> $2 \
+         ORDER BY r.id DESC LIMIT 200"
+    ))
+    .bind(patient_id)
+    .bind(facility_id)
+    .fetch_all(conn)
+    .await
+}
+
 pub struct ReferralValues<'a> {
     pub patient_id: i64,
     pub direction: Direction,

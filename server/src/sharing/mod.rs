@@ -4,6 +4,7 @@
 //! [`crate::policy::sharing`]'s decision; this area keeps the records:
 //! given, by whom and for whom, and withdrawn, with effect at once.
 
+pub mod elsewhere;
 pub mod routes;
 pub mod store;
 

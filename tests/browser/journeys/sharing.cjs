@@ -28,6 +28,7 @@ module.exports = async function sharing(journey, browser) {
   await page.locator('#sharing-none').waitFor();
   await page.locator('#studies').waitFor();
   seen.before = await page.locator('#studies tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.study));
+  seen.elsewhereBefore = (await page.locator('#elsewhere-closed').textContent()).trim();
 
   await askHeadCt(page);
   seen.closed = (await page.locator('#exam-prior-closed').textContent()).trim();
@@ -46,6 +47,8 @@ module.exports = async function sharing(journey, browser) {
   await shared.waitFor();
   seen.sharedRow = (await shared.textContent()).trim();
   seen.sharedAccess = await shared.getAttribute('data-access');
+  await page.locator('#elsewhere-reports').waitFor();
+  check(await page.locator('#elsewhere-closed').count() === 0, 'other facilities stay closed after consent');
   await journey.shot(page, 'sharing-2-consented');
 
   // The duplicate warning now opens the county's CT in the viewer.

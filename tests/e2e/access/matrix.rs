@@ -223,6 +223,12 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         ),
         row(
             Method::GET,
+            "/api/v1/patients/{id}/elsewhere",
+            format!("/api/v1/patients/{patient}/elsewhere"),
+            own_clinician_or_expert,
+        ),
+        row(
+            Method::GET,
             "/api/v1/patients/{id}/sharing-consents",
             format!("/api/v1/patients/{patient}/sharing-consents"),
             own_clinician_or_expert,

@@ -441,3 +441,105 @@ async fn bad_consents_are_refused_and_write_nothing() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     assert_eq!(app.count("sharing_consent").await, 0);
 }
+
+/// What `user` reads of other facilities' records of the patient.
+async fn elsewhere(app: &TestApp, s: &Shared, user: &TestUser) -> Value {
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/patients/{}/elsewhere", s.patient),
+            &user.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn other_facilities_reports_and_referrals_open_with_consent() {
+    let app = spawn_app().await;
+    let s = shared(&app).await;
+    let admin = app.user("admin", Role::Admin, s.c.tertiary).await;
+    crate::support::reading::route(&app, &admin, json!({ "reading_facility_id": s.c.tertiary }))
+        .await;
+    let reader = app.user("reader", Role::Radiologist, s.c.tertiary).await;
+    // The county asks for a reading of its CT; the tertiary hospital signs it.
+    let (status, request) =
+        crate::support::reading::ask(&app, &s.county, &s.study, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let id = request["id"].as_i64().expect("an id");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/reading-requests/{id}/claim"),
+            &reader.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, draft) = app
+        .post(
+            &format!("/api/v1/reading-requests/{id}/reports"),
+            &reader.token,
+            json!({ "findings": "No intracranial haemorrhage.", "impression": "Normal head CT." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/reading-reports/{}/sign", draft["id"]),
+            &reader.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // And refers her to island B, a referral the island A clinic is no party to.
+    let (status, referral) = app
+        .post(
+            "/api/v1/referrals",
+            &s.county.token,
+            json!({ "patient_id": s.patient, "direction": "down", "to_facility_id": s.c.island_b,
+                    "reason": "rehabilitation", "diagnosis_codes": ["I63"],
+                    "rehabilitation_plan": "walking practice" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{referral}");
+
+    let closed = elsewhere(&app, &s, &s.island).await;
+    assert_eq!(closed["shared"], false, "{closed}");
+    assert_eq!(closed["reason"], "needs_consent");
+    assert_eq!(closed["reports"], json!([]));
+    assert_eq!(closed["referrals"], json!([]));
+
+    let consent = record_consent(&app, &s, &s.island, whole_consortium()).await;
+    let open = elsewhere(&app, &s, &s.island).await;
+    assert_eq!(open["shared"], true, "{open}");
+    assert_eq!(open["reports"][0]["reading_request_id"], id);
+    assert_eq!(open["reports"][0]["impression"], "Normal head CT.");
+    assert_eq!(open["reports"][0]["facility_name"], "County");
+    assert_eq!(open["reports"][0]["facility_tier"], "secondary");
+    assert_eq!(open["referrals"][0]["id"], referral["id"]);
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_event WHERE actor_user_id = $1 AND subtype = 'patient.elsewhere' \
+         AND patient_id = $2",
+    )
+    .bind(s.island.id)
+    .bind(s.patient)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("a count");
+    assert_eq!(
+        audited, 1,
+        "the shared read is audited, the closed one has nothing to audit"
+    );
+
+    // The county's own records are not repeated to the county.
+    let own = elsewhere(&app, &s, &s.county).await;
+    assert_eq!(own["reports"], json!([]), "{own}");
+    assert_eq!(own["referrals"], json!([]), "{own}");
+
+    withdraw(&app, &consent, &s.island).await;
+    let closed = elsewhere(&app, &s, &s.island).await;
+    assert_eq!(closed["shared"], false);
+    assert_eq!(closed["reports"], json!([]));
+    // Island B, the referral's receiver, has no consent to read by either.
+    assert_eq!(elsewhere(&app, &s, &s.stranger).await["shared"], false);
+}

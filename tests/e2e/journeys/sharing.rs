@@ -62,6 +62,7 @@ async fn the_island_clinician_records_consent_and_opens_the_county_head_ct() {
     );
     let text = |key: &str| seen[key].as_str().unwrap_or_default().to_owned();
     assert!(text("closed").contains("授权"), "{seen}");
+    assert!(text("elsewhereBefore").contains("共享授权"), "{seen}");
     assert!(text("inForce").contains("共享授权生效中"), "{seen}");
     assert!(
         text("sharedRow").contains("Haian County Hospital"),
