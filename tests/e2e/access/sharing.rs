@@ -454,6 +454,47 @@ async fn elsewhere(app: &TestApp, s: &Shared, user: &TestUser) -> Value {
     body
 }
 
+/// The ids of the resources a FHIR view gives `user`.
+async fn fhir_ids(app: &TestApp, user: &TestUser, path: &str) -> Vec<String> {
+    let (status, bundle) = app.get(path, &user.token).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {bundle}");
+    bundle["entry"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The FHIR views list a facility's own work; sharing opens other
+/// facilities' records through the patient page, never through them.
+async fn assert_fhir_keeps_to_the_facility(
+    app: &TestApp,
+    s: &Shared,
+    user: &TestUser,
+    request: i64,
+    referral: Option<&Value>,
+    when: &str,
+) {
+    let referral = referral.map_or_else(String::new, |r| format!("referral-{}", r["id"]));
+    let request = request.to_string();
+    for path in [
+        "/api/v1/fhir/Task".to_owned(),
+        "/api/v1/fhir/DiagnosticReport".to_owned(),
+        format!("/api/v1/fhir/ServiceRequest?patient=Patient/{}", s.patient),
+    ] {
+        let ids = fhir_ids(app, user, &path).await;
+        assert!(
+            !ids.contains(&request) && !ids.contains(&referral),
+            "{when}: {path} shows another facility's work to {}: {ids:?}",
+            user.username
+        );
+    }
+}
+
 #[tokio::test]
 async fn other_facilities_reports_and_referrals_open_with_consent() {
     let app = spawn_app().await;
@@ -503,6 +544,12 @@ async fn other_facilities_reports_and_referrals_open_with_consent() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{referral}");
 
+    // The county's own FHIR views show its work: the checks below can fail.
+    assert!(fhir_ids(&app, &s.county, "/api/v1/fhir/Task")
+        .await
+        .contains(&id.to_string()));
+
+    assert_fhir_keeps_to_the_facility(&app, &s, &s.island, id, Some(&referral), "no consent").await;
     let closed = elsewhere(&app, &s, &s.island).await;
     assert_eq!(closed["shared"], false, "{closed}");
     assert_eq!(closed["reason"], "needs_consent");
@@ -510,6 +557,7 @@ async fn other_facilities_reports_and_referrals_open_with_consent() {
     assert_eq!(closed["referrals"], json!([]));
 
     let consent = record_consent(&app, &s, &s.island, whole_consortium()).await;
+    assert_fhir_keeps_to_the_facility(&app, &s, &s.island, id, Some(&referral), "consent").await;
     let open = elsewhere(&app, &s, &s.island).await;
     assert_eq!(open["shared"], true, "{open}");
     assert_eq!(open["reports"][0]["reading_request_id"], id);
@@ -540,6 +588,9 @@ async fn other_facilities_reports_and_referrals_open_with_consent() {
     let closed = elsewhere(&app, &s, &s.island).await;
     assert_eq!(closed["shared"], false);
     assert_eq!(closed["reports"], json!([]));
+    assert_fhir_keeps_to_the_facility(&app, &s, &s.island, id, Some(&referral), "withdrawn").await;
     // Island B, the referral's receiver, has no consent to read by either.
     assert_eq!(elsewhere(&app, &s, &s.stranger).await["shared"], false);
+    // It is the referral's receiver, so it lists the referral, not the reading.
+    assert_fhir_keeps_to_the_facility(&app, &s, &s.stranger, id, None, "receiver").await;
 }
