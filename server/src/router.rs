@@ -77,6 +77,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(catalogue::routes::router())
         .merge(referral::routes::router())
         .merge(examination::routes::router())
+        .merge(examination::recognition_routes::router())
         .merge(reading::routing_rules::router())
         .merge(reading::routes::router())
         .merge(reading::worklist::router())

@@ -1,8 +1,9 @@
 // @ts-check
 // Ferry web client: the consortium's reference data. Reading routes (which
-// facility reads whose studies, tried most specific first) and the graded
+// facility reads whose studies, tried most specific first), the graded
 // diagnosis catalogue (which tiers treat which ICD-10 codes), which can be
-// replaced from a CSV file and downloaded as one.
+// replaced from a CSV file and downloaded as one, and the rules of mutual
+// recognition of results (互认: which prior results count, for how long).
 
 import { api, el, request, t } from '../lib/ferry.js';
 import * as D from './desk.js';
@@ -164,16 +165,74 @@ async function openCatalogue(section) {
   return render;
 }
 
+async function openRecognition(section) {
+  const table = el('table', { id: 'admin-recognition' });
+  const error = D.alertLine();
+  let rules = [];
+  const render = () => {
+    table.replaceChildren(D.header(['admin.modality', 'admin.body_part', 'admin.min_tier', 'admin.valid_days', '']),
+      el('tbody', null, rules.map((r) => el('tr', { dataset: { rule: r.id } },
+        el('td', null, r.modality), el('td', null, r.body_part || t('desk.any')),
+        el('td', null, t('desk.tier.' + r.min_tier)), el('td', null, String(r.valid_days)),
+        el('td', { class: 'actions' }, D.button('desk.delete', {
+          class: 'danger',
+          onclick: async () => {
+            error.textContent = '';
+            try {
+              await api('DELETE', '/recognition-rules/' + r.id);
+              await load();
+            } catch (err) {
+              D.showError(error, err);
+            }
+          },
+        }))))));
+  };
+  const load = async () => {
+    rules = await api('GET', '/recognition-rules');
+    render();
+  };
+  const modality = el('input', { name: 'modality', maxlength: '16', required: true, placeholder: 'CT, MR, DX…' });
+  const bodyPart = el('input', { name: 'body_part', placeholder: 'HEAD, CHEST…' });
+  const tier = D.select('min_tier', TIERS.map((x) => [x, t('desk.tier.' + x), 'desk.tier.' + x]));
+  const days = el('input', { name: 'valid_days', type: 'number', min: '1', max: '3650', value: '90', required: true });
+  const line = D.alertLine();
+  const form = el('form', { id: 'recognition-form', class: 'desk-panel' },
+    el('h3', { 'data-i18n': 'admin.add_recognition' }, t('admin.add_recognition')),
+    D.field('admin.modality', modality), D.field('admin.body_part', bodyPart),
+    D.field('admin.min_tier', tier), D.field('admin.valid_days', days),
+    el('button', { type: 'submit', 'data-i18n': 'desk.save' }, t('desk.save')), line);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    line.textContent = '';
+    try {
+      await api('POST', '/recognition-rules', {
+        modality: modality.value.trim(), body_part: bodyPart.value.trim() || null,
+        min_tier: tier.value, valid_days: Number(days.value),
+      });
+      form.reset();
+      await load();
+    } catch (err) {
+      D.showError(line, err);
+    }
+  });
+  section.replaceChildren(D.adminTabs('recognition'),
+    el('h2', { 'data-i18n': 'admin.tab.recognition' }, t('admin.tab.recognition')),
+    el('p', { class: 'note', 'data-i18n': 'admin.recognition_help' }, t('admin.recognition_help')), error, table, form);
+  await load();
+  return render;
+}
+
 let rerender = null;
 document.addEventListener('ferry:language', () => { if (rerender) rerender(); });
 
 /** @type {import('../lib/ferry.js').Screen} */
 export const adminSetupScreen = {
   name: 'admin-setup',
-  path: /^#\/admin\/(routes|catalogue)$/,
+  path: /^#\/admin\/(routes|catalogue|recognition)$/,
   roles: ['admin'],
   async open(section, match) {
-    rerender = await (match[1] === 'routes' ? openRoutes(section) : openCatalogue(section));
+    const open = { routes: openRoutes, catalogue: openCatalogue, recognition: openRecognition }[match[1]];
+    rerender = await open(section);
   },
   close() { rerender = null; },
 };

@@ -190,6 +190,7 @@ const ADMIN_TABS = [
   ['users', 'admin.tab.users'],
   ['routes', 'admin.tab.routes'],
   ['catalogue', 'admin.tab.catalogue'],
+  ['recognition', 'admin.tab.recognition'],
   ['audit', 'admin.tab.audit'],
 ];
 

@@ -158,6 +158,17 @@ function examinationRows(exams) {
     el('td', null, e.repeat_reason || '')));
 }
 
+/** Whether the earlier result counts under the consortium's rules (互认). */
+function recognitionLine(recognition) {
+  if (!recognition) return null;
+  if (recognition.recognised) {
+    return el('strong', { id: 'exam-recognition', class: 'recognised', dataset: { recognised: 'true' } },
+      t('exam.recognised', { until: when(recognition.valid_until) }));
+  }
+  return el('span', { id: 'exam-recognition', dataset: { recognised: 'false' } },
+    t('exam.not_recognised.' + (recognition.reason || 'no_rule')));
+}
+
 function examinationForm(page) {
   const repeat = el('div', { id: 'exam-repeat', hidden: true },
     el('p', { id: 'exam-duplicate', class: 'banner', role: 'alert' }),
@@ -194,6 +205,7 @@ function examinationForm(page) {
             facility: facilityLabel(existing.facility_name, existing.facility_tier),
             date: existing.date, status: t('exam.' + existing.status),
           }), el('br'),
+          recognitionLine(prior.recognition), el('br'),
           prior.readable
             ? el('a', { class: 'button', id: 'exam-open-prior', href: `#/studies/${prior.study_instance_uid}` }, t('exam.open_prior'))
             : el('span', { id: 'exam-prior-closed' }, t('exam.prior.' + (prior.reason || 'out_of_reach'))));

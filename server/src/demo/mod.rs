@@ -283,6 +283,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     seed_referrals(&mut tx, &actor, &demo).await?;
     schedule::seed(&mut tx, user_ids[4], user_ids[1], &demo).await?;
     seed_reading(&mut tx, tertiary.id, user_ids[5]).await?;
+    seed_recognition(&mut tx).await?;
 
     sqlx::query("INSERT INTO ferry_meta (key, value) VALUES ($1, $2)")
         .bind(MARKER)
@@ -314,6 +315,32 @@ async fn seed_reading(tx: &mut Tx, tertiary: i64, radiologist: i64) -> Result<()
         .bind(now)
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Rules of mutual recognition in the spirit of provincial lists: CT and MR
+/// from a county hospital or higher count for 90 days, radiographs from a
+/// township health centre or higher for 30, an ECG from anywhere for 7.
+async fn seed_recognition(tx: &mut Tx) -> Result<(), DemoError> {
+    let now = crate::time::now_ms();
+    for (modality, min_tier, days) in [
+        ("CT", "secondary", 90_i64),
+        ("MR", "secondary", 90),
+        ("DX", "primary", 30),
+        ("CR", "primary", 30),
+        ("ECG", "village", 7),
+    ] {
+        sqlx::query(
+            "INSERT INTO recognition_rule (modality, body_part, min_tier, valid_days, created_at, updated_at) \
+             VALUES ($1, '', $2, $3, $4, $4)",
+        )
+        .bind(modality)
+        .bind(min_tier)
+        .bind(days)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

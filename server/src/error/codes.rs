@@ -103,6 +103,7 @@ error_codes! {
     InvalidTransition = "invalid_transition" => CONFLICT,
     NationalIdTaken = "national_id_taken" => CONFLICT,
     NoFreeSlotToMove = "no_free_slot_to_move" => CONFLICT,
+    RecognitionRuleExists = "recognition_rule_exists" => CONFLICT,
     NotAnAdministrator = "not_an_administrator" => CONFLICT,
     NotHeld = "not_held" => CONFLICT,
     NotOpenForReport = "not_open_for_report" => CONFLICT,

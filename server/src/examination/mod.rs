@@ -5,6 +5,8 @@
 //! answered with the existing examination unless a reason to repeat is given.
 //! The imaging store links the resulting study by its Study Instance UID.
 
+pub mod recognition;
+pub mod recognition_routes;
 pub mod routes;
 pub mod store;
 
@@ -12,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
+
+/// A day in milliseconds.
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

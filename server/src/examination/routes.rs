@@ -9,7 +9,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{store, ExamStatus, ExaminationView, NewExamination, Performed};
+use super::{store, ExamStatus, ExaminationView, NewExamination, Performed, DAY_MS};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
@@ -33,8 +33,6 @@ where
         .routes(routes!(record_performed))
         .routes(routes!(cancel_examination))
 }
-
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Asks for an examination of a patient in the caller's scope at the caller's
 /// facility. If any member facility asked for or performed one of the same
@@ -88,7 +86,9 @@ async fn request_examination(
                     .facility(caller.facility_id),
             )
             .await?;
-            let prior = prior_study(&mut tx, &state, &caller, &existing).await?;
+            let mut prior = prior_study(&mut tx, &state, &caller, &existing).await?;
+            prior["recognition"] =
+                serde_json::json!(recognition_of(&mut tx, &existing, now).await?);
             tx.commit().await?;
             let mut existing = existing.view();
             if !prior["readable"].as_bool().unwrap_or(false) {
@@ -132,6 +132,29 @@ async fn request_examination(
         .view();
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Whether the earlier examination is recognised under the consortium's
+/// rules ([`super::recognition`]); one not performed yet has no result to
+/// recognise (`reason`: `not_done`).
+async fn recognition_of(
+    tx: &mut crate::db::Tx,
+    existing: &store::ExaminationRow,
+    now: i64,
+) -> ApiResult<super::recognition::Recognition> {
+    let (Some(done_at), Some(tier)) = (
+        existing.performed_at,
+        crate::facility::Tier::parse(&existing.facility_tier),
+    ) else {
+        return Ok(super::recognition::Recognition {
+            recognised: false,
+            rule_id: None,
+            valid_until: None,
+            reason: Some("not_done".to_owned()),
+        });
+    };
+    let rules = super::recognition::rules_for(tx, &existing.modality, &existing.body_part).await?;
+    Ok(super::recognition::judge(&rules, tier, done_at, now))
 }
 
 /// What the duplicate warning says of the earlier examination's images:

@@ -55,6 +55,8 @@ module.exports = async function sharing(journey, browser) {
   await askHeadCt(page);
   const open = page.locator('#exam-open-prior');
   await open.waitFor();
+  seen.recognised = await page.locator('#exam-recognition').getAttribute('data-recognised');
+  seen.recognition = (await page.locator('#exam-recognition').textContent()).trim();
   seen.openHref = await open.getAttribute('href');
   await open.click();
   await page.waitForURL(/#\/studies\//);

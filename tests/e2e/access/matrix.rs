@@ -48,6 +48,15 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
     let grant_id = grant["id"].as_i64().expect("grant id");
 
     let referrals = referrals::arrange(&app, &c, patient, &callers).await;
+    let recognition_rule = post_ok(
+        &app,
+        own(&callers, Role::Admin),
+        "/api/v1/recognition-rules",
+        json!({ "modality": "CT", "min_tier": "secondary", "valid_days": 90 }),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("a rule id");
     let consent = post_ok(
         &app,
         own(&callers, Role::Clinician),
@@ -220,6 +229,27 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             "/api/v1/patients/{id}/studies",
             format!("/api/v1/patients/{patient}/studies"),
             own_clinician_or_expert,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/recognition-rules",
+            "/api/v1/recognition-rules".into(),
+            everyone,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/recognition-rules",
+                "/api/v1/recognition-rules".into(),
+                admin_only,
+            ),
+            |_| json!({ "modality": "MR", "min_tier": "secondary", "valid_days": 90 }),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/recognition-rules/{id}",
+            format!("/api/v1/recognition-rules/{recognition_rule}"),
+            admin_only,
         ),
         row(
             Method::GET,

@@ -71,6 +71,9 @@ async fn the_island_clinician_records_consent_and_opens_the_county_head_ct() {
     assert!(text("sharedRow").contains("经患者授权共享"), "{seen}");
     assert_eq!(seen["sharedAccess"], "shared");
     assert_eq!(text("openHref"), format!("#/studies/{county_study}"));
+    // The demo's rules recognise a county CT for 90 days.
+    assert_eq!(text("recognised"), "true", "{seen}");
+    assert!(text("recognition").contains("互认"), "{seen}");
     assert!(text("viewerUrl").ends_with(&county_study), "{seen}");
     assert!(!listed("after").contains(&county_study), "{seen}");
     assert_eq!(screenshot_count(&result), 4);

@@ -55,10 +55,11 @@ async fn an_examination_done_at_another_facility_is_returned_instead_of_repeated
         "YYYY-MM-DD"
     );
     assert_eq!(existing["facility_tier"], "secondary");
+    let prior = &body["error"]["details"]["prior"];
     assert_eq!(
-        body["error"]["details"]["prior"],
-        json!({ "readable": false, "reason": "no_images" }),
-        "nothing filed with it yet"
+        (&prior["readable"], &prior["reason"]),
+        (&json!(false), &json!("no_images")),
+        "nothing filed with it yet: {prior}"
     );
     assert_eq!(app.count("examination").await, 1, "nothing created");
 

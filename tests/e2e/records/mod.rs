@@ -7,4 +7,5 @@ mod examinations;
 mod facilities;
 mod national_ids;
 mod patients;
+mod recognition;
 mod referrals;
