@@ -91,6 +91,16 @@ impl Application {
             crate::policy::ConsentRule::from_setting(settings.sharing_consent_required),
         );
         let rooms = crate::call::bus::rooms(&settings, &db).await?;
+        let owed = imaging
+            .audit_what_is_owed()
+            .await
+            .context("writing the audit events owed by associations a stop cut off")?;
+        if owed > 0 {
+            tracing::warn!(
+                studies = owed,
+                "audit events owed by DIMSE associations a stop cut off were written"
+            );
+        }
         let state = ServerState::new(AppState::new(db, settings, metrics), imaging, rooms);
         let interrupted = state
             .recordings

@@ -175,6 +175,8 @@ async fn stow(
         facility_id,
         patient_id: None,
         expected_study: expected_study.clone(),
+        // Audited before the answer goes out (`StudyAccess::audit`).
+        audit_owed_by: None,
     });
 
     let mut multipart = Multipart::new(body.into_data_stream(), &boundary, state.max_request_bytes);

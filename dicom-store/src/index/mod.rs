@@ -95,6 +95,9 @@ pub struct NewInstance {
     pub blob_key: String,
     /// The data set without bulk data as DICOM JSON.
     pub metadata_json: String,
+    /// Who owes the instance's audit event, if it is not written yet
+    /// ([`crate::IngestContext::audit_owed_by`]).
+    pub audit_owed_by: Option<String>,
 }
 
 /// A stored study as the index holds it.

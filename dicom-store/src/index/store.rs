@@ -178,7 +178,7 @@ macro_rules! instance_insert {
     () => {
         "INSERT INTO dicom_instance (sop_instance_uid, series_id, sop_class_uid, \
          transfer_syntax, instance_number, rows, columns, frames, size, sha256, blob_key, \
-         created_at)"
+         created_at, audit_owed_by)"
     };
 }
 
@@ -190,7 +190,7 @@ macro_rules! insert_instance {
     () => {
         concat!(
             instance_insert!(),
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14)"
         )
     };
 }
@@ -304,6 +304,7 @@ pub async fn index_instance(
         .bind(&new.blob_key)
         .bind(now)
         .bind(&new.metadata_json)
+        .bind(&new.audit_owed_by)
         .execute(&mut *conn)
         .await?;
     // The trigger `dicom_instance_counted` counted the instance into its
@@ -376,6 +377,60 @@ pub async fn study_in_scope(
         };
     }
     query.fetch_optional(pool).await
+}
+
+/// Instances whose audit event is owed, by owner and study: what
+/// [`owed_audits`] finds.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OwedAudit {
+    /// Who owes it ([`crate::IngestContext::audit_owed_by`]).
+    pub owed_by: String,
+    /// The study.
+    pub study_uid: String,
+    /// The sending facility.
+    pub facility_id: i64,
+    /// The consortium patient, when linked.
+    pub patient_id: Option<i64>,
+    /// How many instances.
+    pub instances: i64,
+}
+
+/// The audit events owed by owners whose name starts with `prefix` (a
+/// node's, `node/`), by owner and study.
+pub async fn owed_audits(
+    conn: &mut AnyConnection,
+    prefix: &str,
+) -> Result<Vec<OwedAudit>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.audit_owed_by AS owed_by, s.study_uid, s.facility_id, s.patient_id, \
+         COUNT(*) AS instances FROM dicom_instance i \
+         JOIN dicom_series se ON se.id = i.series_id JOIN dicom_study s ON s.id = se.study_id \
+         WHERE i.audit_owed_by IS NOT NULL AND substr(i.audit_owed_by, 1, length($1)) = $1 \
+         GROUP BY i.audit_owed_by, s.study_uid, s.facility_id, s.patient_id \
+         ORDER BY i.audit_owed_by, s.study_uid",
+    )
+    .bind(prefix)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks the audit events `owed_by` owed for instances of `study_uid` as
+/// written: called in the transaction that writes them.
+pub async fn settle_owed_audit(
+    conn: &mut AnyConnection,
+    owed_by: &str,
+    study_uid: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE dicom_instance SET audit_owed_by = NULL WHERE audit_owed_by = $1 \
+         AND series_id IN (SELECT se.id FROM dicom_series se JOIN dicom_study s ON s.id = se.study_id \
+         WHERE s.study_uid = $2)",
+    )
+    .bind(owed_by)
+    .bind(study_uid)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// One series by UID, with its study's UID.

@@ -88,6 +88,11 @@ pub struct IngestContext {
     /// When set (STOW-RS `POST /studies/{study}`), an instance of any other
     /// study is refused with [`IngestError::WrongStudy`].
     pub expected_study: Option<String>,
+    /// When set, the sender audits the instance later (a DIMSE association,
+    /// when it ends) and names itself here: the index row records the debt
+    /// in the same transaction, so a crash before the audit cannot lose it
+    /// ([`Store::audit_owed`](crate::Store) finds it again).
+    pub audit_owed_by: Option<String>,
 }
 
 /// Whether an acknowledged instance was new.
@@ -354,6 +359,7 @@ impl Store {
             sha256: bytes.sha256,
             blob_key: key,
             metadata_json: parsed.metadata_json,
+            audit_owed_by: ctx.audit_owed_by.clone(),
         };
         let settled = std::mem::take(
             &mut *self

@@ -29,6 +29,7 @@ fn entry(
         sha256: sha.to_string().repeat(64),
         blob_key: fresh_uid(),
         metadata_json: parsed.metadata_json,
+        audit_owed_by: None,
     }
 }
 
@@ -101,6 +102,7 @@ async fn every_rule_in_batches_of(sizes: &[usize]) {
             sha256: "c".repeat(64),
             blob_key: fresh_uid(),
             metadata_json: parsed.metadata_json,
+            audit_owed_by: None,
         }
     };
     let mut entries = vec![

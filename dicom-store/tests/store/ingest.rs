@@ -309,6 +309,7 @@ async fn an_instance_of_another_study_than_requested_is_refused() {
                 facility_id: t.facility_a,
                 patient_id: None,
                 expected_study: Some("1.2.3.4".to_owned()),
+                audit_owed_by: None,
             },
         )
         .await

@@ -127,6 +127,7 @@ async fn the_store_ingests_into_s3_and_reads_back_byte_for_byte() {
         facility_id: t.facility_a,
         patient_id: None,
         expected_study: None,
+        audit_owed_by: None,
     };
     let stored = t
         .store

@@ -167,6 +167,7 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             facility_id,
             patient_id: Some(patient_id),
             expected_study: None,
+            audit_owed_by: None,
         };
         imaging.store().ingest(&bytes[..], &ctx).await?;
         imaging.after_store(&actor, &study_uid, 1).await?;

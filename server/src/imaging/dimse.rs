@@ -163,7 +163,12 @@ impl ModalityService {
             patient_id,
         };
         let full = self.add_study(admission, study);
-        self.imaging.audit_stored(&actor(admission), &full).await;
+        let owner = self
+            .imaging
+            .audit_owner(admission.calling_ae(), admission.peer());
+        self.imaging
+            .audit_stored_owed(&actor(admission), &full, &owner)
+            .await;
     }
 
     async fn association_ended(&self, admission: &Admission) {
@@ -174,8 +179,11 @@ impl ModalityService {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&admission.peer());
         if let Some(transfer) = transfer {
+            let owner = self
+                .imaging
+                .audit_owner(admission.calling_ae(), admission.peer());
             self.imaging
-                .audit_stored(&actor(admission), &transfer.into_studies())
+                .audit_stored_owed(&actor(admission), &transfer.into_studies(), &owner)
                 .await;
         }
     }
@@ -228,8 +236,15 @@ impl ModalityService {
         let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
             return StoreOutcome::ProcessingFailure("unknown facility".into());
         };
+        // The instance's row records that this association owes its audit
+        // event, in the instance's own transaction: the event itself is
+        // written for the whole association when it ends.
         let ctx = IngestContext {
             facility_id,
+            audit_owed_by: Some(
+                self.imaging
+                    .audit_owner(admission.calling_ae(), admission.peer()),
+            ),
             ..IngestContext::default()
         };
         // A large data set was written to the store's staging directory as

@@ -130,7 +130,7 @@ impl Imaging {
             facility_id,
             patient_id,
         };
-        self.try_audit_stored(actor, std::slice::from_ref(&stored))
+        self.try_audit_stored(actor, std::slice::from_ref(&stored), None)
             .await
     }
 
@@ -200,12 +200,36 @@ impl Imaging {
     /// into it, all in one transaction. Failures are logged, as for
     /// [`link_study`](Self::link_study).
     pub async fn audit_stored(&self, actor: &Actor, studies: &[StoredStudy]) {
-        if let Err(err) = self.try_audit_stored(actor, studies).await {
+        if let Err(err) = self.try_audit_stored(actor, studies, None).await {
             tracing::error!(error = %err, studies = studies.len(), "recording stored studies failed");
         }
     }
 
-    async fn try_audit_stored(&self, actor: &Actor, studies: &[StoredStudy]) -> anyhow::Result<()> {
+    /// As [`audit_stored`](Self::audit_stored), for instances whose index
+    /// rows record that `owed_by` owes their events: settled in the same
+    /// transaction. When this fails the debt stays in the index, and
+    /// [`audit_what_is_owed`](Self::audit_what_is_owed) pays it at the
+    /// node's next start.
+    pub async fn audit_stored_owed(&self, actor: &Actor, studies: &[StoredStudy], owed_by: &str) {
+        if let Err(err) = self.try_audit_stored(actor, studies, Some(owed_by)).await {
+            tracing::error!(error = %err, studies = studies.len(), "recording stored studies failed; owed until the next start");
+        }
+    }
+
+    /// The name under which a DIMSE association of this node owes the
+    /// audit events of what it stored: unique among the node's live
+    /// associations (the peer's address and port), and starting with the
+    /// node's name, so that the node finds its own debts after a crash.
+    pub fn audit_owner(&self, calling_ae: &str, peer: std::net::SocketAddr) -> String {
+        format!("{}/{calling_ae}/{peer}", self.store.config().node)
+    }
+
+    async fn try_audit_stored(
+        &self,
+        actor: &Actor,
+        studies: &[StoredStudy],
+        owed_by: Option<&str>,
+    ) -> anyhow::Result<()> {
         if studies.is_empty() {
             return Ok(());
         }
@@ -221,9 +245,58 @@ impl Imaging {
                 entry = entry.patient(patient);
             }
             crate::audit::append(&mut tx, actor, entry).await?;
+            if let Some(owner) = owed_by {
+                ferry_dicom_store::index::store::settle_owed_audit(
+                    &mut tx,
+                    owner,
+                    &study.study_uid,
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Writes the `dicom.store` events this node's associations owed when
+    /// it stopped (killed before they ended), from the index rows that
+    /// record the debt, and settles them; returns how many studies. Run at
+    /// startup, before the DIMSE listener opens: no association of this
+    /// node is live then.
+    pub async fn audit_what_is_owed(&self) -> anyhow::Result<usize> {
+        let prefix = format!("{}/", self.store.config().node);
+        let mut tx = self.db.begin_write().await?;
+        let owed = ferry_dicom_store::index::store::owed_audits(&mut tx, &prefix).await?;
+        for debt in &owed {
+            // `node/AE/peer`: the AE title has no `/`, and the peer is last.
+            let mut parts = debt.owed_by[prefix.len()..].splitn(2, '/');
+            let calling_ae = parts.next().unwrap_or_default();
+            let peer = parts
+                .next()
+                .and_then(|p| p.parse::<std::net::SocketAddr>().ok());
+            let actor = Actor {
+                user_id: None,
+                name: format!("modality:{calling_ae}"),
+                client_addr: peer.map(|p| p.ip().to_string()),
+                request_id: None,
+            };
+            let mut entry = AuditEntry::new(Action::Create, "dicom.store")
+                .entity("dicom_study", &debt.study_uid)
+                .facility(debt.facility_id)
+                .detail(serde_json::json!({ "instances": debt.instances, "recovered": true }));
+            if let Some(patient) = debt.patient_id {
+                entry = entry.patient(patient);
+            }
+            crate::audit::append(&mut tx, &actor, entry).await?;
+            ferry_dicom_store::index::store::settle_owed_audit(
+                &mut tx,
+                &debt.owed_by,
+                &debt.study_uid,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(owed.len())
     }
 
     /// Records an `action` event (`dicom.search`, `dicom.retrieve`) per

@@ -144,6 +144,7 @@ pub async fn file(state: &AppState, imaging: &Imaging, report_id: i64) -> anyhow
         facility_id: study.facility_id,
         patient_id: study.patient_id,
         expected_study: Some(study.study_uid.clone()),
+        ..IngestContext::default()
     };
     store.ingest(&bytes[..], &ctx).await?;
     imaging

@@ -2,7 +2,9 @@
 //! while a modality pushes by C-STORE and a clinic uploads by STOW-RS. After
 //! each restart every acknowledged instance comes back byte for byte, and
 //! nothing is left over: every blob file has its index row and every row its
-//! file, the staging directory is empty and so is the ingest journal. And a
+//! file, the staging directory is empty and so is the ingest journal; and
+//! every instance a C-STORE indexed is audited exactly once, though the
+//! kills cut its association off before the association's audit. And a
 //! 2 GB upload cut off halfway stores nothing.
 
 use std::path::{Path, PathBuf};
@@ -161,13 +163,16 @@ async fn sigkill_during_c_store_and_stow_rs_loses_no_acknowledged_instance() {
     // The child's own: `app` holds the lock on its data directory.
     let server_dir = tempfile::tempdir().expect("a directory");
     let (mut pushed, mut uploaded) = (Vec::new(), Vec::new());
+    let mut dimse_studies = Vec::new();
 
     for round in 0..ROUNDS {
         let server = spawn_server(server_dir.path(), &app.test_db.url, &[]).await;
         // After a restart, recovery has removed what the kill left half done.
         assert_no_orphans(&app, server_dir.path()).await;
         let fixtures = ["CT_small.dcm"; PER_DOOR];
-        let by_dimse = study(files.path(), &fixtures, &format!("C-STORE-{round}")).files;
+        let by_dimse = study(files.path(), &fixtures, &format!("C-STORE-{round}"));
+        dimse_studies.push(by_dimse.uid);
+        let by_dimse = by_dimse.files;
         for path in &by_dimse {
             as_sent_by_dcmtk(path).await;
         }
@@ -205,6 +210,40 @@ async fn sigkill_during_c_store_and_stow_rs_loses_no_acknowledged_instance() {
 
     let server = spawn_server(server_dir.path(), &app.test_db.url, &[]).await;
     assert_no_orphans(&app, server_dir.path()).await;
+    // Every instance a C-STORE indexed is audited exactly once, those of
+    // the associations the kills cut off too: each row recorded the debt in
+    // its own transaction, and the restart paid it.
+    for uid in &dimse_studies {
+        let indexed: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM dicom_instance i JOIN dicom_series se ON se.id = i.series_id \
+             JOIN dicom_study s ON s.id = se.study_id WHERE s.study_uid = $1",
+        )
+        .bind(uid)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a count");
+        let details: Vec<String> = sqlx::query_scalar(
+            "SELECT detail FROM audit_event WHERE subtype = 'dicom.store' AND entity_id = $1",
+        )
+        .bind(uid)
+        .fetch_all(app.db.pool())
+        .await
+        .expect("the audit trail");
+        let audited: i64 = details
+            .iter()
+            .map(|d| {
+                let d: serde_json::Value = serde_json::from_str(d).expect("JSON");
+                d["instances"].as_i64().expect("a count of instances")
+            })
+            .sum();
+        assert_eq!(audited, indexed, "study {uid}: {details:?}");
+    }
+    let owed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM dicom_instance WHERE audit_owed_by IS NOT NULL")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("a count");
+    assert_eq!(owed, 0, "nothing is owed after the restart");
     for (path, whole_file) in pushed
         .iter()
         .map(|p| (p, false))

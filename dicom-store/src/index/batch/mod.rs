@@ -144,7 +144,7 @@ fn count_series_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
 /// The values of a new instance row, as [`instance_args`] binds them; its
 /// series is named by UID.
 const INSTANCE_VALUES: &str = "$1, (SELECT id FROM dicom_series WHERE series_uid = $2), \
-     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12";
+     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13";
 
 fn instance_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
     let h = &new.header;
@@ -161,6 +161,7 @@ fn instance_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
         Arg::Text(Some(&new.sha256)),
         Arg::Text(Some(&new.blob_key)),
         Arg::Int(Some(now)),
+        Arg::Text(new.audit_owed_by.as_deref()),
     ]
 }
 
