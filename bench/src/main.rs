@@ -7,6 +7,9 @@
 //!   PostgreSQL side by side (see [`scheduling`]).
 //! - `imaging`: DICOM ingest, search and retrieval against Orthanc (see
 //!   [`imaging`]).
+//! - `scope`: searches whose answer depends on what the caller may reach,
+//!   at consortium size, on both engines, beside the 20 ms goal (see
+//!   [`scope`]).
 //! - `signalling`: relay latency and memory per connection with thousands of
 //!   call connections, against a bare WebSocket relay (see [`signalling`]).
 
@@ -15,6 +18,7 @@ mod imaging;
 mod orthanc;
 mod report;
 mod scheduling;
+mod scope;
 mod signalling;
 
 use std::process::ExitCode;
@@ -35,6 +39,9 @@ enum Command {
     Scheduling(scheduling::Options),
     /// C-STORE and STOW-RS ingest, QIDO-RS and WADO-RS, against Orthanc.
     Imaging(imaging::Options),
+    /// Searches that depend on the caller's scope, at consortium size,
+    /// SQLite against PostgreSQL, each beside the 20 ms goal.
+    Scope(scope::Options),
     /// Signalling relay latency and memory per connection, against a bare
     /// tokio-tungstenite relay.
     Signalling(signalling::Options),
@@ -47,6 +54,7 @@ async fn main() -> ExitCode {
         Command::Scheduling(options) => scheduling::run(options).await,
         Command::Imaging(options) => imaging::run(options).await,
         Command::Signalling(options) => signalling::run(options).await,
+        Command::Scope(options) => scope::run(options).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

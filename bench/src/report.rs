@@ -64,6 +64,11 @@ pub fn print(title: &str, rows: &[Row]) -> std::io::Result<()> {
     out.flush()
 }
 
+/// A line of the results that is not a figure (what failed, say).
+pub fn note(line: &str) -> std::io::Result<()> {
+    writeln!(std::io::stdout().lock(), "{line}")
+}
+
 /// A progress line on stderr, so stdout holds only the figures.
 pub fn progress(message: impl std::fmt::Display) {
     eprintln!("  .. {message}");

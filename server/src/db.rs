@@ -74,6 +74,13 @@ impl Db {
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
                         )
                         .await?;
+                    } else {
+                        // PostgreSQL compiles a query to machine code when its
+                        // estimated cost is high, which scope conditions over
+                        // large tables reach; for queries that run in
+                        // milliseconds the compiling is most of the time (tens
+                        // to hundreds of milliseconds, on every execution).
+                        conn.execute("SET jit = off").await?;
                     }
                     Ok(())
                 })

@@ -176,56 +176,99 @@ pub fn changed_fields<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<
 /// under the write lock (SQLite), so concurrent appenders line up and the chain
 /// never forks.
 pub async fn append(tx: &mut Tx, actor: &Actor, entry: AuditEntry) -> Result<i64, sqlx::Error> {
-    let (seq, prev_hash): (i64, String) = sqlx::query_as(
-        "UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+    append_all(tx, actor, vec![entry]).await
+}
+
+/// Appends several events of one actor in order, in the caller's
+/// transaction, in three statements whatever their number: the chain head
+/// is moved past all of them at once, their hashes are chained here, and
+/// they go in by multi-row `INSERT`s. Returns the last sequence number (0
+/// when there was nothing to append).
+pub async fn append_all(
+    tx: &mut Tx,
+    actor: &Actor,
+    entries: Vec<AuditEntry>,
+) -> Result<i64, sqlx::Error> {
+    let Ok(count) = i64::try_from(entries.len()) else {
+        return Err(sqlx::Error::Protocol(
+            "too many audit events at once".into(),
+        ));
+    };
+    if count == 0 {
+        return Ok(0);
+    }
+    let (last, mut prev_hash): (i64, String) = sqlx::query_as(
+        "UPDATE audit_chain_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
     )
+    .bind(count)
     .fetch_one(&mut **tx)
     .await?;
-    let event = chain::ChainedEvent {
-        seq,
-        recorded_at: crate::time::now_ms(),
-        action: entry.action.as_str().to_owned(),
-        subtype: entry.subtype,
-        outcome: entry.outcome.as_str().to_owned(),
-        actor_user_id: actor.user_id,
-        actor_name: actor.name.clone(),
-        client_addr: actor.client_addr.clone(),
-        request_id: actor.request_id.clone(),
-        entity_type: entry.entity_type,
-        entity_id: entry.entity_id,
-        patient_id: entry.patient_id,
-        facility_id: entry.facility_id,
-        detail: entry.detail.to_string(),
-        prev_hash,
-        hash: String::new(),
-    };
-    let hash = event.compute_hash();
-    sqlx::query(
-        "INSERT INTO audit_event (seq, recorded_at, action, subtype, outcome, actor_user_id, actor_name, \
-         client_addr, request_id, entity_type, entity_id, patient_id, facility_id, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(event.seq)
-    .bind(event.recorded_at)
-    .bind(&event.action)
-    .bind(&event.subtype)
-    .bind(&event.outcome)
-    .bind(event.actor_user_id)
-    .bind(&event.actor_name)
-    .bind(&event.client_addr)
-    .bind(&event.request_id)
-    .bind(&event.entity_type)
-    .bind(&event.entity_id)
-    .bind(event.patient_id)
-    .bind(event.facility_id)
-    .bind(&event.detail)
-    .bind(&event.prev_hash)
-    .bind(&hash)
-    .execute(&mut **tx)
-    .await?;
+    let recorded_at = crate::time::now_ms();
+    let mut events = Vec::with_capacity(entries.len());
+    for (seq, entry) in (last - count + 1..).zip(entries) {
+        let mut event = chain::ChainedEvent {
+            seq,
+            recorded_at,
+            action: entry.action.as_str().to_owned(),
+            subtype: entry.subtype,
+            outcome: entry.outcome.as_str().to_owned(),
+            actor_user_id: actor.user_id,
+            actor_name: actor.name.clone(),
+            client_addr: actor.client_addr.clone(),
+            request_id: actor.request_id.clone(),
+            entity_type: entry.entity_type,
+            entity_id: entry.entity_id,
+            patient_id: entry.patient_id,
+            facility_id: entry.facility_id,
+            detail: entry.detail.to_string(),
+            prev_hash: std::mem::take(&mut prev_hash),
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        prev_hash = event.hash.clone();
+        events.push(event);
+    }
+    // 16 values a row: 500 rows stay under both engines' bound on values
+    // per statement.
+    for chunk in events.chunks(500) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let marks: Vec<String> =
+                    (1..=16).map(|col| format!("${}", row * 16 + col)).collect();
+                format!("({})", marks.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_event (seq, recorded_at, action, subtype, outcome, actor_user_id, \
+             actor_name, client_addr, request_id, entity_type, entity_id, patient_id, facility_id, \
+             detail, prev_hash, hash) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for event in chunk {
+            query = query
+                .bind(event.seq)
+                .bind(event.recorded_at)
+                .bind(&event.action)
+                .bind(&event.subtype)
+                .bind(&event.outcome)
+                .bind(event.actor_user_id)
+                .bind(&event.actor_name)
+                .bind(&event.client_addr)
+                .bind(&event.request_id)
+                .bind(&event.entity_type)
+                .bind(&event.entity_id)
+                .bind(event.patient_id)
+                .bind(event.facility_id)
+                .bind(&event.detail)
+                .bind(&event.prev_hash)
+                .bind(&event.hash);
+        }
+        query.execute(&mut **tx).await?;
+    }
     sqlx::query("UPDATE audit_chain_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
+        .bind(&prev_hash)
         .execute(&mut **tx)
         .await?;
-    Ok(seq)
+    Ok(last)
 }

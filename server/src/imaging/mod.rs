@@ -362,19 +362,23 @@ pub async fn append_reads(
     reads: &[StudyRead],
     instances: Option<usize>,
 ) -> anyhow::Result<()> {
-    for (study_uid, facility_id, patient_id, basis) in reads {
-        let mut detail = serde_json::json!({ "access": basis });
-        if let Some(instances) = instances {
-            detail["instances"] = serde_json::json!(instances);
-        }
-        let mut entry = AuditEntry::new(Action::Read, action)
-            .entity("dicom_study", study_uid)
-            .facility(*facility_id)
-            .detail(detail);
-        if let Some(patient) = patient_id {
-            entry = entry.patient(*patient);
-        }
-        crate::audit::append(tx, actor, entry).await?;
-    }
+    let entries = reads
+        .iter()
+        .map(|(study_uid, facility_id, patient_id, basis)| {
+            let mut detail = serde_json::json!({ "access": basis });
+            if let Some(instances) = instances {
+                detail["instances"] = serde_json::json!(instances);
+            }
+            let mut entry = AuditEntry::new(Action::Read, action)
+                .entity("dicom_study", study_uid)
+                .facility(*facility_id)
+                .detail(detail);
+            if let Some(patient) = patient_id {
+                entry = entry.patient(*patient);
+            }
+            entry
+        })
+        .collect();
+    crate::audit::append_all(tx, actor, entries).await?;
     Ok(())
 }

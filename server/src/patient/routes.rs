@@ -67,21 +67,17 @@ async fn search_patients(
         limit,
     )
     .await?;
-    let mut views = Vec::with_capacity(rows.len());
-    let actor = caller.actor();
-    for row in rows {
-        let id = row.id;
+    // One event for the answer, naming every patient it showed.
+    if !rows.is_empty() {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         audit::append(
             &mut tx,
-            &actor,
-            AuditEntry::new(Action::Read, "patient.search")
-                .entity("patient", id)
-                .patient(id)
-                .facility(caller.facility_id),
+            &caller.actor(),
+            AuditEntry::list_read("patient.search", caller.facility_id, "patients", &ids, &ids),
         )
         .await?;
-        views.push(store::view(&mut tx, row).await?);
     }
+    let views = store::views(&mut tx, rows).await?;
     tx.commit().await?;
     Ok(Json(views))
 }

@@ -3,7 +3,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use super::{PatientRecordView, PatientView, Sex};
-use crate::policy::{FacilityScope, PATIENT_IN_SCOPE};
+use crate::policy::{FacilityScope, PATIENTS_IN_SCOPE, PATIENT_IN_SCOPE};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PatientRow {
@@ -68,8 +68,21 @@ fn like_pattern(text: &str) -> String {
     escaped
 }
 
+/// The forms of a name a search matches, lower-cased: family and given
+/// name run together (Chinese), and with a space either way round (pinyin).
+pub fn search_name(family_name: &str, given_name: &str) -> String {
+    format!("{family_name}{given_name} | {family_name} {given_name} | {given_name} {family_name}")
+        .to_lowercase()
+}
+
 /// Patients in the caller's scope whose name contains `query`, or whose
 /// national identifier or a record number equals it.
+///
+/// Two halves, each starting from what an index finds: names are matched
+/// only among the patients in scope ([`PATIENTS_IN_SCOPE`], a union of
+/// indexed lookups), and identifiers are looked up by index and then
+/// checked against the scope one by one. A single condition over every
+/// patient would test the scope of each of them.
 pub async fn search(
     conn: &mut AnyConnection,
     scope_facility: FacilityScope,
@@ -83,14 +96,22 @@ pub async fn search(
     let today = jiff::Zoned::now().date();
     let national_id = super::resident_id::validate(query.trim(), today)
         .unwrap_or_else(|_| query.trim().to_owned());
+    // Names hold no digits: a query with one looks up identifiers only.
+    let names = if query.chars().any(|c| c.is_ascii_digit()) {
+        String::new()
+    } else {
+        format!(
+            "{SELECT} WHERE p.id IN ({PATIENTS_IN_SCOPE}) \
+             AND p.search_name LIKE $4 ESCAPE '\\' UNION "
+        )
+    };
     let sql = format!(
-        "{SELECT} WHERE {PATIENT_IN_SCOPE} AND ( \
-           lower(p.family_name || p.given_name) LIKE $4 ESCAPE '\\' \
-           OR lower(p.family_name || ' ' || p.given_name) LIKE $4 ESCAPE '\\' \
-           OR lower(p.given_name || ' ' || p.family_name) LIKE $4 ESCAPE '\\' \
-           OR COALESCE(p.national_id, p.unverified_national_id) = $7 \
-           OR EXISTS (SELECT 1 FROM patient_record s WHERE s.patient_id = p.id AND s.record_number = $5)) \
-         ORDER BY p.family_name, p.given_name, p.id LIMIT $6"
+        "{names}{SELECT} WHERE p.id IN (SELECT n.id FROM patient n WHERE n.national_id = $7 \
+             UNION SELECT u.id FROM patient u WHERE u.unverified_national_id = $7 \
+               AND u.national_id IS NULL \
+             UNION SELECT s.patient_id FROM patient_record s WHERE s.record_number = $5) \
+           AND {PATIENT_IN_SCOPE} \
+         ORDER BY family_name, given_name, id LIMIT $6"
     );
     sqlx::query_as(&sql)
         .bind(scope_facility.id())
@@ -102,6 +123,55 @@ pub async fn search(
         .bind(national_id)
         .fetch_all(conn)
         .await
+}
+
+/// The records of each of `patients` at every facility, in one query.
+pub async fn records_of(
+    conn: &mut AnyConnection,
+    patients: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<PatientRecordView>>, sqlx::Error> {
+    let mut by_patient: std::collections::HashMap<i64, Vec<PatientRecordView>> =
+        std::collections::HashMap::new();
+    if patients.is_empty() {
+        return Ok(by_patient);
+    }
+    let marks: Vec<String> = (1..=patients.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT r.patient_id, r.facility_id, f.name, r.record_number FROM patient_record r \
+         JOIN facility f ON f.id = r.facility_id WHERE r.patient_id IN ({}) ORDER BY r.id",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (i64, i64, String, String)>(&sql);
+    for patient in patients {
+        query = query.bind(*patient);
+    }
+    for (patient_id, facility_id, facility_name, record_number) in query.fetch_all(conn).await? {
+        by_patient
+            .entry(patient_id)
+            .or_default()
+            .push(PatientRecordView {
+                facility_id,
+                facility_name,
+                record_number,
+            });
+    }
+    Ok(by_patient)
+}
+
+/// The views of `rows`, their records read in one query.
+pub async fn views(
+    conn: &mut AnyConnection,
+    rows: Vec<PatientRow>,
+) -> Result<Vec<PatientView>, sqlx::Error> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut records = records_of(conn, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let records = records.remove(&row.id).unwrap_or_default();
+            view_with(row, records)
+        })
+        .collect())
 }
 
 pub async fn records(
@@ -129,7 +199,11 @@ pub async fn records(
 
 pub async fn view(conn: &mut AnyConnection, row: PatientRow) -> Result<PatientView, sqlx::Error> {
     let records = records(conn, row.id).await?;
-    Ok(PatientView {
+    Ok(view_with(row, records))
+}
+
+fn view_with(row: PatientRow, records: Vec<PatientRecordView>) -> PatientView {
+    PatientView {
         id: row.id,
         national_id: row.national_id,
         family_name: row.family_name,
@@ -138,7 +212,7 @@ pub async fn view(conn: &mut AnyConnection, row: PatientRow) -> Result<PatientVi
         birth_date: row.birth_date,
         phone: row.phone,
         records,
-    })
+    }
 }
 
 pub struct PatientValues<'a> {
@@ -159,8 +233,8 @@ pub async fn insert(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO patient (national_id, family_name, given_name, sex, birth_date, phone, \
-         created_at, updated_at, unverified_national_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
+         created_at, updated_at, unverified_national_id, search_name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
     )
     .bind(values.national_id)
     .bind(values.family_name)
@@ -170,6 +244,7 @@ pub async fn insert(
     .bind(values.phone)
     .bind(now)
     .bind(values.unverified_national_id)
+    .bind(search_name(values.family_name, values.given_name))
     .fetch_one(conn)
     .await
 }
@@ -191,7 +266,7 @@ pub async fn update(
     };
     sqlx::query(&format!(
         "UPDATE patient SET {national_id}, family_name = $2, given_name = $3, sex = $4, \
-         birth_date = $5, phone = $6, updated_at = $7 WHERE id = $8"
+         birth_date = $5, phone = $6, updated_at = $7, search_name = $9 WHERE id = $8"
     ))
     .bind(values.national_id)
     .bind(values.family_name)
@@ -201,6 +276,7 @@ pub async fn update(
     .bind(values.phone)
     .bind(now)
     .bind(id)
+    .bind(search_name(values.family_name, values.given_name))
     .execute(conn)
     .await?;
     Ok(())

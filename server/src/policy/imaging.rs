@@ -5,7 +5,7 @@ use ferry_dicom_store::index::StudyRow;
 use ferry_dicom_store::{ScopeCondition, ScopeValue, StudyScope};
 use sqlx::AnyConnection;
 
-use super::sharing::{ConsentRule, StudyBasis};
+use super::sharing::{ConsentRule, StudyBasis, PROBE};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ErrorCode};
 
@@ -56,7 +56,7 @@ pub fn study_reach(
             format!(
                 "EXISTS (SELECT 1 FROM consultation_study cs \
                  JOIN consultation c ON c.id = cs.consultation_id \
-                 WHERE cs.study_instance_uid = s.study_uid AND ({}) AND {LIVE_CONSULTATION})",
+                 WHERE cs.study_instance_uid = s.study_uid AND ({}) AND {LIVE_CONSULTATION} {PROBE})",
                 lent.join(" OR ")
             ),
         ));
@@ -64,10 +64,11 @@ pub fn study_reach(
     if radiologist {
         parts.push((
             StudyBasis::Reading,
-            "EXISTS (SELECT 1 FROM reading_request rr \
-             WHERE rr.study_instance_uid = s.study_uid AND rr.reading_facility_id = $1 \
-             AND rr.status <> 'cancelled')"
-                .to_owned(),
+            format!(
+                "EXISTS (SELECT 1 FROM reading_request rr \
+                 WHERE rr.study_instance_uid = s.study_uid AND rr.reading_facility_id = $1 \
+                 AND rr.status <> 'cancelled' {PROBE})"
+            ),
         ));
     }
     if clinician {
@@ -82,9 +83,10 @@ pub fn study_reach(
     if clinician || radiologist || expert {
         parts.push((
             StudyBasis::BreakGlass,
-            "EXISTS (SELECT 1 FROM break_glass_grant g WHERE g.patient_id = s.patient_id \
-             AND g.user_id = $2 AND g.expires_at > $3)"
-                .to_owned(),
+            format!(
+                "EXISTS (SELECT 1 FROM break_glass_grant g WHERE g.patient_id = s.patient_id \
+                 AND g.user_id = $2 AND g.expires_at > $3 {PROBE})"
+            ),
         ));
     }
     StudyReach {

@@ -92,7 +92,10 @@ pub mod users;
 pub use imaging::{
     caller_reach, check_named_studies, modality_reach, study_reach, StudyReach, LIVE_CONSULTATION,
 };
-pub use patients::{out_of_scope, patient_access, scope_facility, PatientAccess, PATIENT_IN_SCOPE};
+pub use patients::{
+    out_of_scope, patient_access, scope_facility, PatientAccess, PATIENTS_IN_SCOPE,
+    PATIENT_IN_SCOPE,
+};
 pub use sharing::{ConsentRule, StudyBasis};
 pub use users::{check_own_role_grant, check_reset_confirmer, password_set_needs_second_admin};
 

@@ -53,6 +53,14 @@ impl ConsentRule {
     }
 }
 
+/// Ends each `EXISTS` subquery of a scope condition, so that it is probed
+/// by index for each row it is asked about. Without it PostgreSQL may turn
+/// an `EXISTS` under `OR` into a hashed subplan that reads every matching
+/// row first: all of a reading facility's requests (100,000 of them) for a
+/// search that returns 50 studies. `LIMIT 1 OFFSET 0` keeps the subquery
+/// as written on PostgreSQL, and SQLite accepts it as it is.
+pub const PROBE: &str = "LIMIT 1 OFFSET 0";
+
 /// Consultation states in which the requesting facility still cares for
 /// the patient through it.
 const OPEN_CONSULTATION: &str = "('requested', 'scheduled', 'in_progress', 'awaiting_opinion')";
@@ -65,12 +73,12 @@ pub const OPEN_REFERRAL: &str = "('requested', 'accepted', 'arrived')";
 pub fn cares_for(patient: &str, facility: &str) -> String {
     format!(
         "(EXISTS (SELECT 1 FROM patient_record cr WHERE cr.patient_id = {patient} \
-           AND cr.facility_id = {facility}) \
+           AND cr.facility_id = {facility} {PROBE}) \
          OR EXISTS (SELECT 1 FROM referral crf WHERE crf.patient_id = {patient} \
            AND (crf.to_facility_id = {facility} OR crf.from_facility_id = {facility}) \
-           AND crf.status IN {OPEN_REFERRAL}) \
+           AND crf.status IN {OPEN_REFERRAL} {PROBE}) \
          OR EXISTS (SELECT 1 FROM consultation cc WHERE cc.patient_id = {patient} \
-           AND cc.requesting_facility_id = {facility} AND cc.status IN {OPEN_CONSULTATION}))"
+           AND cc.requesting_facility_id = {facility} AND cc.status IN {OPEN_CONSULTATION} {PROBE}))"
     )
 }
 
@@ -80,7 +88,7 @@ pub fn consents_for(patient: &str, facility: &str) -> String {
         "EXISTS (SELECT 1 FROM sharing_consent k WHERE k.patient_id = {patient} \
            AND k.withdrawn_at IS NULL AND (k.scope = 'consortium' \
            OR EXISTS (SELECT 1 FROM sharing_consent_facility kf \
-             WHERE kf.consent_id = k.id AND kf.facility_id = {facility})))"
+             WHERE kf.consent_id = k.id AND kf.facility_id = {facility} {PROBE})) {PROBE})"
     )
 }
 
