@@ -15,7 +15,8 @@
 //!   (accounts and sign-in), [`patient`], [`breakglass`], [`catalogue`],
 //!   [`referral`], [`examination`], scheduling ([`roster`], [`booking`],
 //!   [`consultation`] with the on-call queue), [`opinion`], [`reading`],
-//!   [`call`], [`figures`], [`fhir_views`], and [`imaging`], which plugs in the
+//!   [`call`], [`figures`], [`fhir_views`], [`sharing`] (patients' consent to
+//!   sharing across member facilities), and [`imaging`], which plugs in the
 //!   imaging store (`ferry-dicom-store`): DICOMweb under `/dicomweb` and the
 //!   DIMSE listener, with who may see which study decided in [`policy`];
 //! - the wiring: [`router`] (the one list of every route), [`server_state`],
