@@ -140,6 +140,20 @@ pub async fn is_shared(
         .is_some())
 }
 
+/// Whether the patient is shared with the caller's facility, for a
+/// clinician (only clinicians read by sharing).
+async fn shared_with_caller(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    patient_id: i64,
+    rule: ConsentRule,
+) -> Result<bool, sqlx::Error> {
+    match sharing_facility(caller) {
+        Some(facility) => is_shared(conn, patient_id, facility, rule).await,
+        None => Ok(false),
+    }
+}
+
 /// Whether a caller who opened a patient through `access` reads what
 /// other facilities hold about them (their examinations, consultations,
 /// referrals), or only their own facility's. A case (consultation,
@@ -157,10 +171,7 @@ pub async fn reads_other_facilities(
         | PatientAccess::Consultation { .. }
         | PatientAccess::Reading { .. } => Ok(true),
         PatientAccess::Facility | PatientAccess::Referral { .. } => {
-            match sharing_facility(caller) {
-                Some(facility) => is_shared(conn, patient_id, facility, rule).await,
-                None => Ok(false),
-            }
+            shared_with_caller(conn, caller, patient_id, rule).await
         }
     }
 }
@@ -181,10 +192,7 @@ pub async fn reads_shared_record(
         PatientAccess::BreakGlass { .. } => Ok(true),
         PatientAccess::Consultation { .. } | PatientAccess::Reading { .. } => Ok(false),
         PatientAccess::Facility | PatientAccess::Referral { .. } => {
-            match sharing_facility(caller) {
-                Some(facility) => is_shared(conn, patient_id, facility, rule).await,
-                None => Ok(false),
-            }
+            shared_with_caller(conn, caller, patient_id, rule).await
         }
     }
 }

@@ -12,13 +12,7 @@ use crate::support::{spawn_app, PASSWORD};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_island_clinician_records_consent_and_opens_the_county_head_ct() {
     let app = spawn_app().await;
-    ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
-        .await
-        .expect("seed")
-        .expect("seeded");
-    ferry_server::demo::studies::seed_studies(&app.imaging)
-        .await
-        .expect("the demo studies");
+    app.with_demo().await;
     let pool = app.db.pool();
     let wang: i64 = sqlx::query_scalar("SELECT id FROM patient WHERE national_id = $1")
         .bind("330225195803121234")

@@ -20,13 +20,7 @@ const DEMO_USERS: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_user_opens_each_screen_of_their_menu_on_a_tablet() {
     let app = spawn_app().await;
-    ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
-        .await
-        .expect("seed")
-        .expect("seeded");
-    ferry_server::demo::studies::seed_studies(&app.imaging)
-        .await
-        .expect("the demo studies");
+    app.with_demo().await;
     let shots = screenshots("tablet");
     let _ = std::fs::remove_dir_all(&shots);
     let users: Vec<Value> = DEMO_USERS

@@ -313,13 +313,7 @@ async fn a_reader_sees_the_studies_and_patients_routed_to_their_worklist_and_no_
 #[tokio::test]
 async fn the_demo_radiologist_finds_island_studies_on_the_worklist_and_can_sign_at_once() {
     let app = spawn_app().await;
-    ferry_server::demo::seed(&app.db, Some(PASSWORD.to_owned()))
-        .await
-        .expect("seed")
-        .expect("seeded");
-    ferry_server::demo::studies::seed_studies(&app.imaging)
-        .await
-        .expect("the demo studies");
+    app.with_demo().await;
     let response = app.login("demo-radiologist", PASSWORD).await;
     let body: Value = response.json().await.expect("json");
     let reader = TestUser {

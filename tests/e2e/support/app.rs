@@ -280,6 +280,18 @@ impl TestApp {
         }
     }
 
+    /// Seeds the demo consortium (every demo account's password is
+    /// [`PASSWORD`]) and its studies, as `ferry serve --demo` does.
+    pub async fn with_demo(&self) {
+        ferry_server::demo::seed(&self.db, Some(PASSWORD.to_owned()))
+            .await
+            .expect("seed")
+            .expect("seeded");
+        ferry_server::demo::studies::seed_studies(&self.imaging)
+            .await
+            .expect("the demo studies");
+    }
+
     /// Creates a user with one role and signs them in.
     pub async fn user(&self, username: &str, role: Role, facility_id: i64) -> TestUser {
         let mut tx = self.db.begin_write().await.expect("a transaction");
