@@ -4,18 +4,22 @@
 //! the server through two traits, implemented here:
 //!
 //! - [`access`]: `StudyAccess` for DICOMweb: a bearer token becomes a
-//!   `Principal` whose scope [`crate::policy::study_scope`] decides, and what
+//!   `Principal` whose scope [`crate::policy::study_reach`] decides, and what
 //!   callers did goes to the audit trail.
 //! - [`dimse`]: `DimseService` for the DIMSE listener: a calling AE title is
 //!   admitted when a facility registered it (see [`crate::modality`]), and what
 //!   it sends is filed under that facility.
 //! - [`import`]: `ferry dicom import`, a folder through the same ingest.
+//! - [`patient_studies`]: `GET /patients/{id}/studies`, a patient's studies
+//!   from every facility the caller may read.
 //!
 //! Both doors link a new study to the consortium patient whose record number
 //! at the sending facility equals the DICOM Patient ID, and audit what was
 //! stored: STOW-RS per request and study ([`Imaging::after_store`]), DIMSE per
 //! association and study, as DICOM's "Instances Transferred" audit message
-//! is ([`dimse`]).
+//! is ([`dimse`]), the debt recorded in each instance's index row until then
+//! ([`Imaging::audit_what_is_owed`]). Reads are audited with the basis that
+//! allowed them ([`Imaging::audit_reads`]).
 
 pub mod access;
 pub mod dimse;

@@ -185,7 +185,7 @@ pub async fn study_readable(
 }
 
 /// Decides whether the studies named in a request body may be used there:
-/// each must be stored, readable by the caller ([`study_scope`]) and, when
+/// each must be stored, readable by the caller ([`study_reach`]) and, when
 /// `patient_id` is given, that patient's. `found` pairs each UID with what
 /// the store holds for it (`Imaging::named_study`).
 ///
