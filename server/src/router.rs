@@ -74,6 +74,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(opinion::routes::router())
         .merge(figures::routes::router())
         .merge(fhir_views::routes::router())
+        .merge(fhir_views::resources::router())
         .merge(catalogue::routes::router())
         .merge(referral::routes::router())
         .merge(examination::routes::router())

@@ -3,7 +3,10 @@
 //! Schedule (one per expert), Slot (generated from the roster), Appointment
 //! (a booking) and ServiceRequest (a consultation or a referral). Each search
 //! answers a `searchset` Bundle, filtered by the same rules as the JSON API.
+//! The Patient, Organization and Practitioner those resources refer to are
+//! read one by one ([`resources`]).
 
+pub mod resources;
 pub mod routes;
 
 use serde_json::{json, Value};

@@ -232,6 +232,24 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         ),
         row(
             Method::GET,
+            "/api/v1/fhir/Patient/{id}",
+            format!("/api/v1/fhir/Patient/{patient}"),
+            own_clinician_or_expert,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/Organization/{id}",
+            format!("/api/v1/fhir/Organization/{}", c.island_a),
+            everyone,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/fhir/Practitioner/{id}",
+            format!("/api/v1/fhir/Practitioner/{}", target_user.id),
+            everyone,
+        ),
+        row(
+            Method::GET,
             "/api/v1/recognition-rules",
             "/api/v1/recognition-rules".into(),
             everyone,

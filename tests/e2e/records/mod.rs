@@ -5,6 +5,7 @@ mod audit_reads;
 mod catalogue;
 mod examinations;
 mod facilities;
+mod fhir_resources;
 mod national_ids;
 mod patients;
 mod recognition;
