@@ -272,12 +272,13 @@ impl Imaging {
         let mut tx = self.db.begin_write().await?;
         let owed = ferry_dicom_store::index::store::owed_audits(&mut tx, &prefix).await?;
         for debt in &owed {
-            // `node/AE/peer`: the AE title has no `/`, and the peer is last.
-            let mut parts = debt.owed_by[prefix.len()..].splitn(2, '/');
-            let calling_ae = parts.next().unwrap_or_default();
+            // `node/AE/peer`: the peer comes last and holds no `/` (an AE
+            // title may).
+            let mut parts = debt.owed_by[prefix.len()..].rsplitn(2, '/');
             let peer = parts
                 .next()
                 .and_then(|p| p.parse::<std::net::SocketAddr>().ok());
+            let calling_ae = parts.next().unwrap_or_default();
             let actor = Actor {
                 user_id: None,
                 name: format!("modality:{calling_ae}"),
