@@ -150,6 +150,45 @@ impl StudyScope {
     }
 }
 
+/// The values of a query that joins scope conditions into SQL of its own,
+/// numbered as they are added: [`push`](Self::push) a value of the query's
+/// own for its placeholder, [`condition`](Self::condition) a scope's SQL
+/// with its values renumbered after them, then run the query with
+/// [`into_arguments`](Self::into_arguments) (`sqlx::query_as_with` and its
+/// kin).
+#[derive(Debug, Default)]
+pub struct ScopeBinds {
+    values: Vec<ScopeValue>,
+}
+
+impl ScopeBinds {
+    /// Adds a value; returns its placeholder (`$3`).
+    pub fn push(&mut self, value: ScopeValue) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    /// `scope`'s condition, its values added ([`StudyScope::sql`]); `None`
+    /// for [`StudyScope::All`].
+    pub fn condition(&mut self, scope: &StudyScope) -> Option<String> {
+        scope.sql(|value| self.push(value.clone()))
+    }
+
+    /// The values, bound in order.
+    pub fn into_arguments(self) -> Result<sqlx::any::AnyArguments<'static>, sqlx::Error> {
+        use sqlx::Arguments;
+        let mut arguments = sqlx::any::AnyArguments::default();
+        for value in self.values {
+            match value {
+                ScopeValue::Int(n) => arguments.add(n),
+                ScopeValue::Text(t) => arguments.add(t),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok(arguments)
+    }
+}
+
 /// An authenticated caller, as the server describes it to the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

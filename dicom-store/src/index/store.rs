@@ -360,23 +360,15 @@ pub async fn study_in_scope(
     study_uid: &str,
     scope: &crate::StudyScope,
 ) -> Result<Option<StudyRow>, sqlx::Error> {
-    let mut binds: Vec<crate::ScopeValue> = Vec::new();
-    let condition = scope
-        .sql(|value| {
-            binds.push(value.clone());
-            format!("${}", binds.len() + 1)
-        })
-        .unwrap_or_else(|| "1 = 1".to_owned());
-    let sql =
-        format!("SELECT {STUDY_COLUMNS} FROM dicom_study s WHERE s.study_uid = $1 AND {condition}");
-    let mut query = sqlx::query_as(&sql).bind(study_uid);
-    for value in binds {
-        query = match value {
-            crate::ScopeValue::Int(n) => query.bind(n),
-            crate::ScopeValue::Text(t) => query.bind(t),
-        };
-    }
-    query.fetch_optional(pool).await
+    let mut binds = crate::ScopeBinds::default();
+    let uid = binds.push(crate::ScopeValue::Text(study_uid.to_owned()));
+    let condition = binds.condition(scope).unwrap_or_else(|| "1 = 1".to_owned());
+    let sql = format!(
+        "SELECT {STUDY_COLUMNS} FROM dicom_study s WHERE s.study_uid = {uid} AND {condition}"
+    );
+    sqlx::query_as_with(&sql, binds.into_arguments()?)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Instances whose audit event is owed, by owner and study: what

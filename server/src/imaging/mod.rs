@@ -319,35 +319,23 @@ impl Imaging {
         if study_uids.is_empty() {
             return Ok(());
         }
-        let mut binds: Vec<ferry_dicom_store::ScopeValue> = Vec::new();
+        let mut binds = ferry_dicom_store::ScopeBinds::default();
         let uid_marks: Vec<String> = study_uids
             .iter()
-            .map(|uid| {
-                binds.push(ferry_dicom_store::ScopeValue::Text(uid.clone()));
-                format!("${}", binds.len())
-            })
+            .map(|uid| binds.push(ferry_dicom_store::ScopeValue::Text(uid.clone())))
             .collect();
-        let basis = reach
-            .basis()
-            .sql(|value| {
-                binds.push(value.clone());
-                format!("${}", binds.len())
-            })
+        let basis = binds
+            .condition(&reach.basis())
             .unwrap_or_else(|| "NULL".to_owned());
         let sql = format!(
             "SELECT s.study_uid, s.facility_id, s.patient_id, {basis} FROM dicom_study s \
              WHERE s.study_uid IN ({})",
             uid_marks.join(", ")
         );
-        let mut query = sqlx::query_as::<_, StudyRead>(&sql);
-        for value in binds {
-            query = match value {
-                ferry_dicom_store::ScopeValue::Int(n) => query.bind(n),
-                ferry_dicom_store::ScopeValue::Text(t) => query.bind(t),
-            };
-        }
         let mut tx = self.db.begin_write().await?;
-        let rows = query.fetch_all(&mut *tx).await?;
+        let rows: Vec<StudyRead> = sqlx::query_as_with(&sql, binds.into_arguments()?)
+            .fetch_all(&mut *tx)
+            .await?;
         append_reads(&mut tx, actor, action, &rows, instances).await?;
         tx.commit().await?;
         Ok(())

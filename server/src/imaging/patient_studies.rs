@@ -11,7 +11,7 @@
 
 use axum::extract::{FromRef, State};
 use axum::Json;
-use ferry_dicom_store::ScopeValue;
+use ferry_dicom_store::{ScopeBinds, ScopeValue};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -71,38 +71,28 @@ async fn patient_studies(
     let tx = state.db.begin_write().await?;
     let (mut tx, access, _) = authorize(tx, &caller, patient_id, "patient.studies").await?;
     let reach = policy::caller_reach(&caller, ConsentRule::of(&state.settings));
-    let mut binds = vec![ScopeValue::Int(patient_id)];
-    let mut mark = |value: &ScopeValue| {
-        binds.push(value.clone());
-        format!("${}", binds.len())
-    };
-    let in_scope = reach
-        .scope()
-        .sql(&mut mark)
+    let mut binds = ScopeBinds::default();
+    let patient = binds.push(ScopeValue::Int(patient_id));
+    let in_scope = binds
+        .condition(&reach.scope())
         .unwrap_or_else(|| "1 = 1".to_owned());
-    let basis = reach
-        .basis()
-        .sql(&mut mark)
+    let basis = binds
+        .condition(&reach.basis())
         .unwrap_or_else(|| "NULL".to_owned());
     let sql = format!(
         "SELECT s.study_uid AS study_instance_uid, s.study_date, s.modalities, \
          s.study_description AS description, s.num_instances AS instances, \
          s.facility_id, f.name AS facility_name, f.tier AS facility_tier, {basis} AS access \
          FROM dicom_study s JOIN facility f ON f.id = s.facility_id \
-         WHERE (s.patient_id = $1 OR (s.patient_id IS NULL AND EXISTS (\
-           SELECT 1 FROM patient_record r WHERE r.patient_id = $1 \
+         WHERE (s.patient_id = {patient} OR (s.patient_id IS NULL AND EXISTS (\
+           SELECT 1 FROM patient_record r WHERE r.patient_id = {patient} \
            AND r.facility_id = s.facility_id AND r.record_number = s.dicom_patient_id))) \
          AND {in_scope} \
          ORDER BY COALESCE(s.study_date, '') DESC, s.id DESC LIMIT {PAGE}"
     );
-    let mut query = sqlx::query_as::<_, PatientStudy>(&sql);
-    for value in binds {
-        query = match value {
-            ScopeValue::Int(n) => query.bind(n),
-            ScopeValue::Text(t) => query.bind(t),
-        };
-    }
-    let studies = query.fetch_all(&mut *tx).await?;
+    let studies: Vec<PatientStudy> = sqlx::query_as_with(&sql, binds.into_arguments()?)
+        .fetch_all(&mut *tx)
+        .await?;
     let actor = caller.actor();
     audit::append(
         &mut tx,

@@ -2,7 +2,7 @@
 //! studies a request body may name.
 
 use ferry_dicom_store::index::StudyRow;
-use ferry_dicom_store::{ScopeCondition, ScopeValue, StudyScope};
+use ferry_dicom_store::{ScopeBinds, ScopeCondition, ScopeValue, StudyScope};
 use sqlx::AnyConnection;
 
 use super::sharing::{ConsentRule, StudyBasis, PROBE};
@@ -166,22 +166,18 @@ pub async fn study_readable(
     scope: &StudyScope,
     study_uid: &str,
 ) -> Result<bool, sqlx::Error> {
-    let mut binds = Vec::new();
-    let Some(condition) = scope.sql(|value| {
-        binds.push(value.clone());
-        format!("${}", binds.len() + 1)
-    }) else {
+    let mut binds = ScopeBinds::default();
+    let uid = binds.push(ScopeValue::Text(study_uid.to_owned()));
+    let Some(condition) = binds.condition(scope) else {
         return Ok(true);
     };
-    let sql = format!("SELECT 1 FROM dicom_study s WHERE s.study_uid = $1 AND {condition}");
-    let mut query = sqlx::query_scalar::<_, i32>(&sql).bind(study_uid);
-    for value in binds {
-        query = match value {
-            ScopeValue::Int(n) => query.bind(n),
-            ScopeValue::Text(t) => query.bind(t),
-        };
-    }
-    Ok(query.fetch_optional(conn).await?.is_some())
+    let sql = format!("SELECT 1 FROM dicom_study s WHERE s.study_uid = {uid} AND {condition}");
+    Ok(
+        sqlx::query_scalar_with::<_, i32, _>(&sql, binds.into_arguments()?)
+            .fetch_optional(conn)
+            .await?
+            .is_some(),
+    )
 }
 
 /// Decides whether the studies named in a request body may be used there:
