@@ -205,7 +205,7 @@ pub async fn hospital_island_patient(tx: &mut Tx) -> anyhow::Result<(i64, i64, i
     )
     .await?
     .id;
-    let (patient, _) = ferry_server::patient::register(
+    let (patient, _) = ferry_server::patient::register_direct(
         tx,
         &actor,
         island,
@@ -217,6 +217,7 @@ pub async fn hospital_island_patient(tx: &mut Tx) -> anyhow::Result<(i64, i64, i
             birth_date: "1958-03-12".to_owned(),
             phone: String::new(),
             record_number: "I-1".to_owned(),
+            ..Default::default()
         },
     )
     .await?;

@@ -61,6 +61,8 @@ pub struct InstanceHeader {
     pub series_number: Option<i64>,
     /// Series Description (0008,103E).
     pub series_description: Option<String>,
+    /// Body Part Examined (0018,0015), upper-case.
+    pub body_part: Option<String>,
     /// Instance Number (0020,0013).
     pub instance_number: Option<i64>,
     /// Rows (0028,0010).
@@ -283,6 +285,7 @@ fn header_of(
         modality: text(tags::MODALITY),
         series_number: int(tags::SERIES_NUMBER),
         series_description: text(tags::SERIES_DESCRIPTION),
+        body_part: text(tags::BODY_PART_EXAMINED).map(|part| part.to_uppercase()),
         instance_number: int(tags::INSTANCE_NUMBER),
         rows: int(tags::ROWS),
         columns: int(tags::COLUMNS),

@@ -60,6 +60,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(modality::routes::router())
         .merge(user::routes::router())
         .merge(patient::routes::router())
+        .merge(patient::merge_routes::router())
         .merge(breakglass::routes::router())
         .merge(sharing::routes::router())
         .merge(sharing::elsewhere::router())

@@ -84,6 +84,15 @@ impl Application {
             ),
             None => None,
         };
+        let keyed = {
+            let mut conn = db.pool().acquire().await?;
+            crate::patient::identity::key_unkeyed_names(&mut conn)
+                .await
+                .context("keying the names of patients registered before name keys")?
+        };
+        if keyed > 0 {
+            tracing::info!(patients = keyed, "patient names keyed for candidate search");
+        }
         let metrics = Metrics::new().context("registering metrics")?;
         let imaging = Imaging::new(
             db.clone(),

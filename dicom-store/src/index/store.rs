@@ -254,8 +254,8 @@ pub async fn index_instance(
         None => {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO dicom_series (series_uid, study_id, modality, series_number, \
-                 series_description, num_instances, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING id",
+                 series_description, num_instances, created_at, updated_at, body_part) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) RETURNING id",
             )
             .bind(&h.series_uid)
             .bind(study_id)
@@ -263,6 +263,7 @@ pub async fn index_instance(
             .bind(h.series_number)
             .bind(&h.series_description)
             .bind(now)
+            .bind(&h.body_part)
             .fetch_one(&mut *conn)
             .await?;
             add_series_to_study(conn, study_id, h.modality.as_deref(), now).await?;

@@ -237,7 +237,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     ];
     let mut patient_ids = Vec::new();
     for (national_id, family, given, sex, birth, island, record) in patients {
-        let (id, _) = patient::register(
+        let (id, _) = patient::register_direct(
             &mut tx,
             &actor,
             islands[island].id,
@@ -249,13 +249,14 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
                 birth_date: birth.to_owned(),
                 phone: String::new(),
                 record_number: record.to_owned(),
+                ..Default::default()
             },
         )
         .await?;
         patient_ids.push(id);
     }
     // One patient already seen at the county hospital too: one person, two records.
-    patient::register(
+    patient::register_direct(
         &mut tx,
         &actor,
         county.id,
@@ -267,6 +268,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
             birth_date: "1958-03-12".to_owned(),
             phone: String::new(),
             record_number: "HA-2024-1187".to_owned(),
+            ..Default::default()
         },
     )
     .await?;

@@ -36,10 +36,13 @@ where
 
 /// Asks for an examination of a patient in the caller's scope at the caller's
 /// facility. If any member facility asked for or performed one of the same
-/// modality and body part within `duplicate_exam_window_days`, nothing is
-/// created and the answer is 409 `duplicate_examination` with that
-/// examination in `details.existing`, unless `repeat_reason` says why it
-/// must be done again.
+/// modality and body part within `duplicate_exam_window_days`, or holds a
+/// study of the patient with a series of that modality and body part dated
+/// within the window, nothing is created and the answer is 409
+/// `duplicate_examination`, unless `repeat_reason` says why it must be done
+/// again. `details.existing` is the examination (an ExaminationView), or
+/// null when a stored study was found, which `details.study` describes;
+/// `details.prior` says whether the caller may open the images now.
 #[utoipa::path(post, path = "/patients/{id}/examinations", tag = "examinations",
     params(("id" = i64, Path, description = "The patient")), request_body = NewExamination,
     responses(
@@ -47,7 +50,7 @@ where
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody,
-            description = "`duplicate_examination`: `details.existing` is the recent examination (an ExaminationView)"),
+            description = "`duplicate_examination`: `details.existing` is the recent examination (an ExaminationView) or null, `details.study` the stored study"),
         (status = 422, body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -86,9 +89,23 @@ async fn request_examination(
                     .facility(caller.facility_id),
             )
             .await?;
-            let mut prior = prior_study(&mut tx, &state, &caller, &existing).await?;
-            prior["recognition"] =
-                serde_json::json!(recognition_of(&mut tx, &existing, now).await?);
+            let mut prior = prior_study(
+                &mut tx,
+                &state,
+                &caller,
+                existing.study_instance_uid.as_deref(),
+            )
+            .await?;
+            prior["recognition"] = serde_json::json!(
+                recognition_of(
+                    &mut tx,
+                    (&existing.modality, &existing.body_part),
+                    &existing.facility_tier,
+                    existing.performed_at,
+                    now
+                )
+                .await?
+            );
             tx.commit().await?;
             let mut existing = existing.view();
             if !prior["readable"].as_bool().unwrap_or(false) {
@@ -102,6 +119,69 @@ async fn request_examination(
                     existing.modality, existing.body_part, existing.facility_name, existing.date
                 ),
                 details: serde_json::json!({ "existing": existing, "prior": prior }),
+            });
+        }
+        // Images sent straight from a modality, with no examination asked
+        // for in Ferry, count as well.
+        let since = jiff::Timestamp::from_millisecond(now - window)
+            .map_err(|error| ApiError::Internal(error.into()))?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .strftime("%Y%m%d")
+            .to_string();
+        let stored = crate::imaging::prior::latest_stored(
+            &mut tx, patient_id, &modality, &body_part, &since,
+        )
+        .await?;
+        if let Some(stored) = stored {
+            audit::append(
+                &mut tx,
+                &caller.actor(),
+                AuditEntry::new(Action::Read, "examination.duplicate")
+                    .entity("study", &stored.study_instance_uid)
+                    .patient(patient_id)
+                    .facility(caller.facility_id),
+            )
+            .await?;
+            let mut prior =
+                prior_study(&mut tx, &state, &caller, Some(&stored.study_instance_uid)).await?;
+            let date = jiff::civil::Date::strptime("%Y%m%d", &stored.study_date).ok();
+            let done_at = date
+                .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                .map(|z| z.timestamp().as_millisecond());
+            prior["recognition"] = serde_json::json!(
+                recognition_of(
+                    &mut tx,
+                    (&modality, &body_part),
+                    &stored.facility_tier,
+                    done_at,
+                    now
+                )
+                .await?
+            );
+            tx.commit().await?;
+            let readable = prior["readable"].as_bool().unwrap_or(false);
+            let date = date.map(|d| d.to_string()).unwrap_or(stored.study_date);
+            return Err(ApiError::Conflict {
+                code: ErrorCode::DuplicateExamination,
+                message: format!(
+                    "the consortium already holds {modality} {body_part} images of this patient \
+                     from {} ({date}); give repeat_reason to ask again",
+                    stored.facility_name
+                ),
+                details: serde_json::json!({
+                    "existing": null,
+                    "study": {
+                        "facility_id": stored.facility_id,
+                        "facility_name": stored.facility_name,
+                        "facility_tier": stored.facility_tier,
+                        "modality": modality,
+                        "body_part": body_part,
+                        "date": date,
+                        "study_instance_uid": readable.then_some(&stored.study_instance_uid),
+                    },
+                    "prior": prior,
+                }),
             });
         }
     }
@@ -134,18 +214,18 @@ async fn request_examination(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Whether the earlier examination is recognised under the consortium's
-/// rules ([`super::recognition`]); one not performed yet has no result to
-/// recognise (`reason`: `not_done`).
+/// Whether an earlier result of `kind` (modality, body part) done at a
+/// facility of `tier` at instant `done_at` is recognised under the
+/// consortium's rules ([`super::recognition`]); one not performed yet has no
+/// result to recognise (`reason`: `not_done`).
 async fn recognition_of(
     tx: &mut crate::db::Tx,
-    existing: &store::ExaminationRow,
+    kind: (&str, &str),
+    tier: &str,
+    done_at: Option<i64>,
     now: i64,
 ) -> ApiResult<super::recognition::Recognition> {
-    let (Some(done_at), Some(tier)) = (
-        existing.performed_at,
-        crate::facility::Tier::parse(&existing.facility_tier),
-    ) else {
+    let (Some(done_at), Some(tier)) = (done_at, crate::facility::Tier::parse(tier)) else {
         return Ok(super::recognition::Recognition {
             recognised: false,
             rule_id: None,
@@ -153,7 +233,7 @@ async fn recognition_of(
             reason: Some("not_done".to_owned()),
         });
     };
-    let rules = super::recognition::rules_for(tx, &existing.modality, &existing.body_part).await?;
+    let rules = super::recognition::rules_for(tx, kind.0, kind.1).await?;
     Ok(super::recognition::judge(&rules, tier, done_at, now))
 }
 
@@ -165,9 +245,9 @@ async fn prior_study(
     tx: &mut crate::db::Tx,
     state: &AppState,
     caller: &Caller,
-    existing: &store::ExaminationRow,
+    study_instance_uid: Option<&str>,
 ) -> ApiResult<serde_json::Value> {
-    let Some(uid) = existing.study_instance_uid.as_deref() else {
+    let Some(uid) = study_instance_uid else {
         return Ok(serde_json::json!({ "readable": false, "reason": "no_images" }));
     };
     let rule = policy::ConsentRule::of(&state.settings);

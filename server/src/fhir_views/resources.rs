@@ -4,8 +4,9 @@
 //!
 //! A Patient is one consortium person: its identifiers are the resident
 //! identity number and each member facility's record number, each assigned
-//! by its Organization. It is read like `GET /patients/{id}`, in scope and
-//! audited. Organizations (facilities) and Practitioners (a user's name,
+//! by its Organization; a merge shows as `link` (`replaces` on the kept
+//! patient, `replaced-by` and `active: false` on the merged one). It is
+//! read like `GET /patients/{id}`, in scope and audited. Organizations (facilities) and Practitioners (a user's name,
 //! roles and specialties) are what every signed-in user may see of the
 //! consortium already; they carry no patient data.
 
@@ -65,6 +66,7 @@ async fn fhir_patient(
     let tx = state.db.begin_write().await?;
     let (mut tx, access, row) = authorize(tx, &caller, id, "fhir.patient").await?;
     let view = patients::view(&mut tx, row).await?;
+    let replaces = crate::patient::merge::merged_into(&mut tx, id).await?;
     audit::append(
         &mut tx,
         &caller.actor(),
@@ -111,6 +113,21 @@ async fn fhir_patient(
     });
     if !view.phone.is_empty() {
         patient["telecom"] = json!([{ "system": "phone", "value": view.phone }]);
+    }
+    // A merge in FHIR's terms: the merged patient is inactive and
+    // replaced by the kept one, which replaces it.
+    patient["active"] = json!(view.merged_into.is_none());
+    let mut link: Vec<Value> = replaces
+        .iter()
+        .map(|other| json!({ "other": { "reference": format!("Patient/{other}") }, "type": "replaces" }))
+        .collect();
+    if let Some(kept) = view.merged_into {
+        link.push(
+            json!({ "other": { "reference": format!("Patient/{kept}") }, "type": "replaced-by" }),
+        );
+    }
+    if !link.is_empty() {
+        patient["link"] = json!(link);
     }
     Ok(resource(patient))
 }

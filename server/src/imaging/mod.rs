@@ -25,6 +25,7 @@ pub mod access;
 pub mod dimse;
 pub mod import;
 pub mod patient_studies;
+pub mod prior;
 mod tally;
 
 use std::sync::Arc;

@@ -4,9 +4,13 @@
 use super::store;
 use crate::audit::{self, Action, AuditEntry, Outcome};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::policy::{self, PatientAccess};
 use crate::time::now_ms;
+
+/// What may still be done to a patient merged into another: read it, to
+/// learn which patient to open.
+const READS_OF_MERGED: [&str; 2] = ["patient.read", "fhir.patient"];
 
 /// Loads a patient and resolves the caller's access to them. A refusal is
 /// audited and committed on its own before the error is returned, so failed
@@ -20,7 +24,18 @@ pub async fn authorize(
     let row = store::get(&mut tx, patient_id)
         .await?
         .ok_or(ApiError::NotFound { what: "patient" })?;
-    match policy::patient_access(&mut tx, caller, patient_id, now_ms()).await? {
+    // A patient merged into another is reached as that one is: everything
+    // of it moved there. Only the patient itself can still be read (it
+    // names the one to open); nothing else is done to it.
+    let reached = row.merged_into.unwrap_or(patient_id);
+    match policy::patient_access(&mut tx, caller, reached, now_ms()).await? {
+        Some(_) if row.merged_into.is_some() && !READS_OF_MERGED.contains(&subtype) => {
+            Err(ApiError::Conflict {
+                code: ErrorCode::AlreadyMerged,
+                message: "this patient was merged into another; open that patient".to_owned(),
+                details: serde_json::json!({ "merged_into": reached }),
+            })
+        }
         Some(access) => Ok((tx, access, row)),
         None => {
             audit::append(

@@ -3,6 +3,9 @@
 //! registration is a record with that facility's own record number.
 
 pub mod access;
+pub mod identity;
+pub mod merge;
+pub mod merge_routes;
 pub mod resident_id;
 pub mod routes;
 pub mod store;
@@ -12,12 +15,13 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sex {
     Female,
     Male,
     Other,
+    #[default]
     Unknown,
 }
 
@@ -58,15 +62,18 @@ pub struct PatientView {
     /// `YYYY-MM-DD`.
     pub birth_date: String,
     pub phone: String,
+    /// Set when this record was found to be the same person as another
+    /// patient and merged into them: open that patient instead.
+    pub merged_into: Option<i64>,
     /// One per facility that registered the patient.
     pub records: Vec<PatientRecordView>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
-    /// Resident identity number; a patient already known under it is linked,
-    /// not duplicated.
+    /// Resident identity number; the patient already known under it, with
+    /// the same name and birth date, is linked, not duplicated.
     pub national_id: Option<String>,
     pub family_name: String,
     #[serde(default)]
@@ -78,6 +85,26 @@ pub struct NewPatient {
     pub phone: String,
     /// This facility's record number for the patient.
     pub record_number: String,
+    /// A candidate offered by 409 `possible_same_person` that this is:
+    /// the record joins that patient. The details given must agree with
+    /// the patient's, including the identity number and phone on file.
+    pub same_person_as: Option<i64>,
+    /// How the clinician knew (with `same_person_as`).
+    pub evidence: Option<identity::Evidence>,
+    /// The candidates offered are not this person: create a new one.
+    #[serde(default)]
+    pub new_person: bool,
+}
+
+/// What a registration did.
+#[derive(Debug)]
+pub enum Registration {
+    /// The record is registered: to a new person (`created`) or to one the
+    /// consortium knew.
+    Registered { patient_id: i64, created: bool },
+    /// Patients who may be this person, to offer before creating one; nothing
+    /// was written.
+    Candidates(Vec<(identity::IndexRow, Vec<&'static str>)>),
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -158,23 +185,51 @@ pub fn check_resident_id(text: &str) -> Result<String, ApiError> {
     })
 }
 
-/// Registers a patient at `facility_id`: links to the patient already known
-/// under the same national identifier and birth date, or creates one.
-/// Audited. Returns the patient id and whether the patient was new to the
-/// consortium.
-///
-/// An identifier that another patient holds under another birth date is
-/// either a typing error or two people, and the registering facility must not
-/// learn which patient (nor that any) holds it. So it gets a patient of its
-/// own, answered exactly as a new identifier is (201, created), with the
-/// identifier held apart for review (`patient.identity_review` in the audit
-/// trail names both patients). Nothing is merged.
-pub async fn register(
+/// Registers a patient at `facility_id` without offering candidates, as
+/// the demo and imports do: the identity number links, nothing else does.
+/// Returns the patient id and whether the patient was new.
+pub async fn register_direct(
     tx: &mut crate::db::Tx,
     actor: &crate::audit::Actor,
     facility_id: i64,
     new: NewPatient,
 ) -> Result<(i64, bool), ApiError> {
+    match register(tx, actor, facility_id, new, false).await? {
+        Registration::Registered {
+            patient_id,
+            created,
+        } => Ok((patient_id, created)),
+        Registration::Candidates(_) => Err(ApiError::Internal(anyhow::anyhow!(
+            "a registration that offers no candidates was answered with some"
+        ))),
+    }
+}
+
+/// Registers a patient at `facility_id`.
+///
+/// - An identity number held by a patient of the same name and birth date
+///   is that person: the record joins them (`patient.link`).
+/// - An identity number another patient holds under another name or birth
+///   date is either a typing error or two people, and the registering
+///   facility must not learn which patient (nor that any) holds it. So it
+///   gets a patient of its own, answered exactly as a new identifier is
+///   (201, created), with the identifier held apart for review
+///   (`patient.identity_review` in the audit trail names both patients).
+/// - `same_person_as` joins the record to that patient when the details
+///   given prove it ([`identity::proves`]); otherwise 422 `not_same_person`,
+///   which does not say which detail disagreed.
+/// - Otherwise, when `offer` is set and patients who may be this person
+///   exist, they are returned for the registrar to choose from, unless
+///   `new_person` says none of them is.
+///
+/// Audited.
+pub async fn register(
+    tx: &mut crate::db::Tx,
+    actor: &crate::audit::Actor,
+    facility_id: i64,
+    new: NewPatient,
+    offer: bool,
+) -> Result<Registration, ApiError> {
     use crate::audit::{self, Action, AuditEntry};
     use crate::error::ResultExt;
     let national_id = check_national_id(new.national_id.as_deref())?;
@@ -183,30 +238,86 @@ pub async fn register(
     let birth_date = check_birth_date(&new.birth_date)?;
     let phone = check_optional("phone", &new.phone, 40)?;
     let record_number = check_required("record_number", &new.record_number, 64)?;
+    if new.same_person_as.is_some() && new.evidence.is_none() {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidField,
+            "evidence",
+            "say how you know the patient is the same person (evidence)",
+        ));
+    }
+    let probe = identity::Probe {
+        name_key: identity::name_key(&family_name, &given_name),
+        sex: new.sex.as_str().to_owned(),
+        birth_date: birth_date.clone(),
+        phone: phone.clone(),
+        national_id: national_id.clone(),
+    };
     let now = crate::time::now_ms();
+    let not_same_person = || {
+        ApiError::invalid(
+            ErrorCode::NotSamePerson,
+            "same_person_as",
+            "the details given do not match that patient closely enough to join them; \
+             check the identity number, phone, name and birth date, or register a new person",
+        )
+    };
 
-    let existing = match &national_id {
+    let holder = match &national_id {
         Some(id) => store::find_by_national_id(tx, id).await?,
         None => None,
     };
     let mut review = None;
-    let existing = match existing {
-        Some(found) if found.birth_date != birth_date => {
-            review = Some(found.id);
-            None
+    let mut declined = Vec::new();
+    let existing = match holder {
+        Some(found) => {
+            let same = found.birth_date == birth_date
+                && identity::name_key(&found.family_name, &found.given_name) == probe.name_key;
+            if !same {
+                review = Some(found.id);
+            }
+            if new
+                .same_person_as
+                .is_some_and(|other| !same || other != found.id)
+            {
+                return Err(not_same_person());
+            }
+            same.then_some(found.id)
         }
-        other => other,
+        None => match new.same_person_as {
+            Some(other) => {
+                let row = identity::index_row(tx, other)
+                    .await?
+                    .ok_or_else(not_same_person)?;
+                let merged: Option<i64> =
+                    sqlx::query_scalar("SELECT merged_into FROM patient WHERE id = $1")
+                        .bind(other)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                if merged.is_some() || !identity::proves(&row, &probe) {
+                    return Err(not_same_person());
+                }
+                Some(other)
+            }
+            None => {
+                let found = identity::candidates(tx, &probe, None).await?;
+                if !found.is_empty() && offer && !new.new_person {
+                    return Ok(Registration::Candidates(found));
+                }
+                declined = found.iter().map(|(row, _)| row.id).collect();
+                None
+            }
+        },
     };
     let (patient_id, created) = match existing {
         Some(found) => {
-            if store::has_record_at(tx, found.id, facility_id).await? {
+            if store::has_record_at(tx, found, facility_id).await? {
                 return Err(ApiError::Conflict {
                     code: ErrorCode::AlreadyRegistered,
                     message: "this patient is already registered at your facility".to_owned(),
-                    details: serde_json::json!({ "patient_id": found.id }),
+                    details: serde_json::json!({ "patient_id": found }),
                 });
             }
-            (found.id, false)
+            (found, false)
         }
         None => {
             let (held, unverified) = match review {
@@ -240,6 +351,14 @@ pub async fn register(
             message: format!("record number {record_number:?} is already used at your facility"),
             details: serde_json::json!({ "field": "record_number" }),
         })?;
+    let detail = match (created, new.evidence) {
+        (false, Some(evidence)) => {
+            serde_json::json!({ "by": "same_person_as", "evidence": evidence.as_str() })
+        }
+        (false, None) => serde_json::json!({ "by": "national_id" }),
+        (true, _) if !declined.is_empty() => serde_json::json!({ "declined_candidates": declined }),
+        (true, _) => serde_json::json!({}),
+    };
     audit::append(
         tx,
         actor,
@@ -253,7 +372,8 @@ pub async fn register(
         )
         .entity("patient_record", record_id)
         .patient(patient_id)
-        .facility(facility_id),
+        .facility(facility_id)
+        .detail(detail),
     )
     .await?;
     if let Some(holder) = review {
@@ -265,11 +385,14 @@ pub async fn register(
                 .patient(patient_id)
                 .facility(facility_id)
                 .detail(serde_json::json!({
-                    "reason": "national identifier held by another patient with another birth date",
+                    "reason": "national identifier held by another patient with another name or birth date",
                     "holder_patient_id": holder,
                 })),
         )
         .await?;
     }
-    Ok((patient_id, created))
+    Ok(Registration::Registered {
+        patient_id,
+        created,
+    })
 }

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::authorize;
-use super::{store, NewPatient, PatientPatch, PatientView};
+use super::{store, NewPatient, PatientPatch, PatientView, Registration};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
@@ -83,12 +83,17 @@ async fn search_patients(
 }
 
 /// Registers a patient at the caller's facility, linking to the consortium's
-/// existing patient when the national identifier is already known.
+/// existing patient when the national identifier is already known under the
+/// same name and birth date. When other patients may be this person (same
+/// birth date, and name in hanzi or pinyin or phone), nothing is written
+/// and the answer is 409 `possible_same_person` with `details.candidates`
+/// (a list of `Candidate`); send again with `same_person_as` and `evidence`,
+/// or with `new_person: true`.
 #[utoipa::path(post, path = "/patients", tag = "patients", request_body = NewPatient,
     responses(
         (status = 201, body = PatientView),
         (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Record number taken, already registered, or identity conflict"),
+        (status = 409, body = ErrorBody, description = "`record_number_taken`, `already_registered`, or `possible_same_person` with `details.candidates`"),
         (status = 422, body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -99,8 +104,21 @@ async fn register_patient(
 ) -> ApiResult<(StatusCode, Json<PatientView>)> {
     policy::patients::require_registrar(&caller)?;
     let mut tx = state.db.begin_write().await?;
-    let (id, _created) =
-        super::register(&mut tx, &caller.actor(), caller.facility_id, body).await?;
+    let id = match super::register(&mut tx, &caller.actor(), caller.facility_id, body, true).await?
+    {
+        Registration::Registered { patient_id, .. } => patient_id,
+        Registration::Candidates(found) => {
+            let candidates = super::identity::offer(&mut tx, &caller, None, found).await?;
+            tx.commit().await?;
+            return Err(ApiError::Conflict {
+                code: ErrorCode::PossibleSamePerson,
+                message: "the consortium may already know this person; choose one of the \
+                          candidates (same_person_as) or confirm a new person (new_person)"
+                    .to_owned(),
+                details: serde_json::json!({ "candidates": candidates }),
+            });
+        }
+    };
     let row = store::get(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound { what: "patient" })?;

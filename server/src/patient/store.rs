@@ -14,19 +14,40 @@ pub struct PatientRow {
     pub sex: String,
     pub birth_date: String,
     pub phone: String,
+    pub merged_into: Option<i64>,
 }
 
 /// `national_id` is the one the patient holds, or else the one their
 /// registration gave that is waiting for review (see `register`).
 const SELECT: &str =
     "SELECT p.id, COALESCE(p.national_id, p.unverified_national_id) AS national_id, \
-     p.family_name, p.given_name, p.sex, p.birth_date, p.phone FROM patient p";
+     p.family_name, p.given_name, p.sex, p.birth_date, p.phone, p.merged_into FROM patient p";
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<PatientRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE p.id = $1"))
         .bind(id)
         .fetch_optional(conn)
         .await
+}
+
+/// The patients of `ids` that exist, in id order.
+pub async fn get_many(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<PatientRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "{SELECT} WHERE p.id IN ({}) ORDER BY p.id",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(conn).await
 }
 
 pub async fn find_by_national_id(
@@ -110,7 +131,7 @@ pub async fn search(
              UNION SELECT u.id FROM patient u WHERE u.unverified_national_id = $7 \
                AND u.national_id IS NULL \
              UNION SELECT s.patient_id FROM patient_record s WHERE s.record_number = $5) \
-           AND {PATIENT_IN_SCOPE} \
+           AND p.merged_into IS NULL AND {PATIENT_IN_SCOPE} \
          ORDER BY family_name, given_name, id LIMIT $6"
     );
     sqlx::query_as(&sql)
@@ -211,6 +232,7 @@ fn view_with(row: PatientRow, records: Vec<PatientRecordView>) -> PatientView {
         sex: Sex::parse(&row.sex),
         birth_date: row.birth_date,
         phone: row.phone,
+        merged_into: row.merged_into,
         records,
     }
 }
@@ -233,8 +255,8 @@ pub async fn insert(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO patient (national_id, family_name, given_name, sex, birth_date, phone, \
-         created_at, updated_at, unverified_national_id, search_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
+         created_at, updated_at, unverified_national_id, search_name, name_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) RETURNING id",
     )
     .bind(values.national_id)
     .bind(values.family_name)
@@ -245,6 +267,10 @@ pub async fn insert(
     .bind(now)
     .bind(values.unverified_national_id)
     .bind(search_name(values.family_name, values.given_name))
+    .bind(super::identity::name_key(
+        values.family_name,
+        values.given_name,
+    ))
     .fetch_one(conn)
     .await
 }
@@ -266,7 +292,8 @@ pub async fn update(
     };
     sqlx::query(&format!(
         "UPDATE patient SET {national_id}, family_name = $2, given_name = $3, sex = $4, \
-         birth_date = $5, phone = $6, updated_at = $7, search_name = $9 WHERE id = $8"
+         birth_date = $5, phone = $6, updated_at = $7, search_name = $9, name_key = $10 \
+         WHERE id = $8"
     ))
     .bind(values.national_id)
     .bind(values.family_name)
@@ -277,6 +304,10 @@ pub async fn update(
     .bind(now)
     .bind(id)
     .bind(search_name(values.family_name, values.given_name))
+    .bind(super::identity::name_key(
+        values.family_name,
+        values.given_name,
+    ))
     .execute(conn)
     .await?;
     Ok(())

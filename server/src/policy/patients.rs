@@ -74,6 +74,46 @@ pub fn check_record_update(caller: &Caller, access: PatientAccess) -> Result<(),
     Ok(())
 }
 
+/// Two records are joined as one person by a clinician of a facility that
+/// registered one of them (the other is checked by what they know of it).
+pub fn check_merge(caller: &Caller, access: PatientAccess) -> Result<(), ApiError> {
+    if access != PatientAccess::Facility || !caller.has(Role::Clinician) {
+        return Err(ApiError::forbidden(
+            ErrorCode::Forbidden,
+            "only clinicians of a facility that registered the patient may join their records",
+        ));
+    }
+    Ok(())
+}
+
+/// SQL predicate on a `patient_merge m`: an administrator of facility `$1`
+/// reviews (and may undo) it, because it was made there or it touches a
+/// patient the facility holds a record of. The index is the consortium's,
+/// but a merge is answered for by the facilities whose patients it joined.
+pub const MERGE_IN_ADMIN_SCOPE: &str = "(m.facility_id = $1 OR EXISTS (SELECT 1 FROM \
+     patient_record r WHERE r.facility_id = $1 \
+     AND r.patient_id IN (m.kept_patient_id, m.merged_patient_id)))";
+
+/// Whether this administrator may review and undo merge `merge_id`
+/// ([`MERGE_IN_ADMIN_SCOPE`]).
+pub async fn may_review_merge(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    merge_id: i64,
+) -> Result<bool, sqlx::Error> {
+    if !caller.has(Role::Admin) {
+        return Ok(false);
+    }
+    let found: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT m.id FROM patient_merge m WHERE m.id = $2 AND {MERGE_IN_ADMIN_SCOPE}"
+    ))
+    .bind(caller.facility_id)
+    .bind(merge_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// SQL predicate on a `patient p`: in scope for facility `$1` (a
 /// [`FacilityScope::id`], NULL for none), user `$2`, at instant `$3`. Queries
 /// that use it bind those first.

@@ -226,6 +226,37 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         ),
         row(
             Method::GET,
+            "/api/v1/patients/{id}/candidates",
+            format!("/api/v1/patients/{patient}/candidates"),
+            own_clinician,
+        ),
+        // The other patient does not exist: who passes the policy gets 404.
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/patients/{id}/merge",
+                format!("/api/v1/patients/{patient}/merge"),
+                own_clinician,
+            ),
+            |_| json!({ "other_patient_id": 999_999, "evidence": "records_agree" }),
+        ),
+        row(
+            Method::GET,
+            "/api/v1/patient-merges",
+            "/api/v1/patient-merges".into(),
+            admin_only,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/patient-merges/{id}/undo",
+                "/api/v1/patient-merges/999999/undo".into(),
+                admin_only,
+            ),
+            |_| json!({ "reason": "two people of one name" }),
+        ),
+        row(
+            Method::GET,
             "/api/v1/patients/{id}/studies",
             format!("/api/v1/patients/{patient}/studies"),
             own_clinician_or_expert,

@@ -309,3 +309,76 @@ async fn bad_examination_requests_are_refused_and_write_nothing() {
     assert_error(status, &body, StatusCode::FORBIDDEN, "patient_out_of_scope");
     assert_eq!(app.count("examination").await, 0);
 }
+
+/// A CT of the head for `record_number`, dated today, stored by STOW-RS as
+/// a modality would send it, with no examination asked for in Ferry.
+async fn store_head_ct(app: &TestApp, who: &TestUser, record_number: &str) -> String {
+    use crate::support::dicom_files::{fixture, fresh_uid, stow};
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::tags;
+    let mut object = dicom_object::open_file(fixture("CT_small.dcm")).expect("the fixture parses");
+    let (study, sop) = (fresh_uid(), fresh_uid());
+    let today = jiff::Zoned::now().date().strftime("%Y%m%d").to_string();
+    for (tag, vr, value) in [
+        (tags::STUDY_INSTANCE_UID, VR::UI, study.as_str()),
+        (tags::SERIES_INSTANCE_UID, VR::UI, &fresh_uid()),
+        (tags::SOP_INSTANCE_UID, VR::UI, &sop),
+        (tags::PATIENT_ID, VR::LO, record_number),
+        (tags::STUDY_DATE, VR::DA, &today),
+        (tags::BODY_PART_EXAMINED, VR::CS, "head"),
+    ] {
+        object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+    }
+    object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop.clone());
+    let mut bytes = Vec::new();
+    object.write_all(&mut bytes).expect("the copy is written");
+    let (status, body) = stow(app, &who.token, bytes).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    study
+}
+
+#[tokio::test]
+async fn images_sent_straight_from_a_modality_count_as_a_prior() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let patient = app
+        .patient_at(c.island_a, "330225195803121234", "A-1")
+        .await;
+    let island = app.user("dr-lin", Role::Clinician, c.island_a).await;
+    let study = store_head_ct(&app, &island, "A-1").await;
+
+    let (status, body) = ask(
+        &app,
+        &island,
+        patient,
+        json!({ "modality": "CT", "body_part": "HEAD" }),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "duplicate_examination");
+    let details = &body["error"]["details"];
+    assert!(details["existing"].is_null(), "{body}");
+    assert_eq!(details["study"]["facility_name"], "Island A");
+    assert_eq!(details["study"]["modality"], "CT");
+    assert_eq!(details["study"]["study_instance_uid"], study);
+    assert_eq!(details["prior"]["readable"], true);
+    assert_eq!(details["prior"]["recognition"]["reason"], "no_rule");
+    assert_eq!(count_exams(&app, patient).await, 0, "nothing is asked for");
+
+    // Another body part or modality is no repeat; a reason asks again.
+    for other in [
+        json!({ "modality": "CT", "body_part": "CHEST" }),
+        json!({ "modality": "MR", "body_part": "HEAD" }),
+        json!({ "modality": "CT", "body_part": "HEAD", "repeat_reason": "new neurological signs" }),
+    ] {
+        let (status, body) = ask(&app, &island, patient, other).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+async fn count_exams(app: &TestApp, patient: i64) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM examination WHERE patient_id = $1")
+        .bind(patient)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a count")
+}

@@ -7,6 +7,7 @@ mod examinations;
 mod facilities;
 mod fhir_resources;
 mod national_ids;
+mod patient_index;
 mod patients;
 mod recognition;
 mod referrals;

@@ -333,7 +333,7 @@ impl TestApp {
         record_number: &str,
     ) -> i64 {
         let mut tx = self.db.begin_write().await.expect("a transaction");
-        let (id, _) = ferry_server::patient::register(
+        let (id, _) = ferry_server::patient::register_direct(
             &mut tx,
             &Actor::system("test"),
             facility_id,
@@ -345,6 +345,7 @@ impl TestApp {
                 birth_date: "1958-03-12".to_owned(),
                 phone: String::new(),
                 record_number: record_number.to_owned(),
+                ..Default::default()
             },
         )
         .await

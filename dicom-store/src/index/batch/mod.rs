@@ -105,12 +105,12 @@ type OutcomeRow = (
 
 /// A new series row up to its values ([`SERIES_VALUES`]).
 const SERIES_INSERT: &str = "INSERT INTO dicom_series (series_uid, study_id, modality, \
-     series_number, series_description, num_instances, created_at, updated_at)";
+     series_number, series_description, num_instances, created_at, updated_at, body_part)";
 
 /// The values of a new series row, as [`series_args`] binds them; its
 /// study is named by UID.
 const SERIES_VALUES: &str =
-    "$1, (SELECT id FROM dicom_study WHERE study_uid = $2), $3, $4, $5, 0, $6, $6";
+    "$1, (SELECT id FROM dicom_study WHERE study_uid = $2), $3, $4, $5, 0, $6, $6, $7";
 
 fn series_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
     let h = &new.header;
@@ -121,6 +121,7 @@ fn series_args(new: &NewInstance, now: i64) -> Vec<Arg<'_>> {
         Arg::Int(h.series_number),
         Arg::Text(h.series_description.as_deref()),
         Arg::Int(Some(now)),
+        Arg::Text(h.body_part.as_deref()),
     ]
 }
 
