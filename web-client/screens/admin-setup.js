@@ -5,7 +5,7 @@
 // replaced from a CSV file and downloaded as one, and the rules of mutual
 // recognition of results (互认: which prior results count, for how long).
 
-import { api, el, request, t } from '../lib/ferry.js';
+import { api, el, request, t, when } from '../lib/ferry.js';
 import * as D from './desk.js';
 
 const TIERS = ['tertiary', 'secondary', 'primary', 'village'];
@@ -222,16 +222,66 @@ async function openRecognition(section) {
   return render;
 }
 
+// Merges of patient records that touch this facility, newest first, each
+// with a way to undo one that joined two different people. No patient
+// details: the numbers are what the trail and the clinicians name.
+async function openMerges(section) {
+  const table = el('table', { id: 'admin-merges' });
+  const error = D.alertLine();
+  let merges = [];
+  const undoForm = (m) => {
+    const reason = el('input', { name: 'reason', required: true, minlength: '5' });
+    const form = el('form', { class: 'inline' }, D.field('admin.merge.undo_reason', reason),
+      el('button', { type: 'submit', class: 'danger', 'data-i18n': 'admin.merge.undo' }, t('admin.merge.undo')));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      error.textContent = '';
+      try {
+        await api('POST', `/patient-merges/${m.id}/undo`, { reason: reason.value });
+        await load();
+      } catch (err) {
+        D.showError(error, err);
+      }
+    });
+    return form;
+  };
+  const render = () => {
+    table.replaceChildren(D.header(['col.date', 'admin.merge.kept', 'admin.merge.merged', 'admin.merge.by',
+      'admin.merge.evidence', 'admin.merge.moved', '']),
+    el('tbody', null, merges.map((m) => el('tr', { dataset: { merge: m.id } },
+      el('td', null, when(m.merged_at)),
+      el('td', null, '#' + m.kept_patient_id), el('td', null, '#' + m.merged_patient_id),
+      el('td', null, `${m.merged_by_name} · ${m.facility_name}`),
+      el('td', null, t('identity.evidence.' + m.evidence), m.note ? el('br') : null, m.note),
+      el('td', null, String(m.moved)),
+      el('td', { class: 'actions' }, m.undone_at
+        ? t('admin.merge.undone', { when: when(m.undone_at), reason: m.undo_reason || '' })
+        : undoForm(m))))));
+    if (merges.length === 0) table.appendChild(el('caption', null, t('admin.merges_none')));
+  };
+  const load = async () => {
+    merges = await api('GET', '/patient-merges');
+    render();
+  };
+  section.replaceChildren(D.adminTabs('merges'),
+    el('h2', { 'data-i18n': 'admin.tab.merges' }, t('admin.tab.merges')),
+    el('p', { class: 'note', 'data-i18n': 'admin.merges_help' }, t('admin.merges_help')), error, table);
+  await load();
+  return render;
+}
+
 let rerender = null;
 document.addEventListener('ferry:language', () => { if (rerender) rerender(); });
 
 /** @type {import('../lib/ferry.js').Screen} */
 export const adminSetupScreen = {
   name: 'admin-setup',
-  path: /^#\/admin\/(routes|catalogue|recognition)$/,
+  path: /^#\/admin\/(routes|catalogue|recognition|merges)$/,
   roles: ['admin'],
   async open(section, match) {
-    const open = { routes: openRoutes, catalogue: openCatalogue, recognition: openRecognition }[match[1]];
+    const open = {
+      routes: openRoutes, catalogue: openCatalogue, recognition: openRecognition, merges: openMerges,
+    }[match[1]];
     rerender = await open(section);
   },
   close() { rerender = null; },

@@ -191,6 +191,7 @@ const ADMIN_TABS = [
   ['routes', 'admin.tab.routes'],
   ['catalogue', 'admin.tab.catalogue'],
   ['recognition', 'admin.tab.recognition'],
+  ['merges', 'admin.tab.merges'],
   ['audit', 'admin.tab.audit'],
 ];
 

@@ -8,6 +8,7 @@
 import { api, el, t, when } from '../lib/ferry.js';
 import * as PatientCare from './patient-care.js';
 import * as PatientSharing from './patient-sharing.js';
+import * as PatientIdentity from './patient-identity.js';
 
 const CARE = ['clinician', 'expert', 'radiologist'];
 const MODALITIES = ['CT', 'MR', 'CR', 'DX', 'US', 'ECG', 'MG', 'XA', 'NM', 'PT', 'OT'];
@@ -96,25 +97,36 @@ function registerForm(section) {
     labelled('patient.record_number', el('input', { name: 'record_number', required: true, autocomplete: 'off' })),
     el('button', { type: 'submit', 'data-i18n': 'patient.register_button' }, t('patient.register_button')),
     errorLine('patient-register-error'));
+  // Sends the form as it reads now, with `extra` (a choice among the
+  // candidates the consortium offered) added.
+  const send = async (extra) => {
+    const data = new FormData(form);
+    const national = String(data.get('national_id')).trim();
+    const patient = await api('POST', '/patients', {
+      family_name: data.get('family_name'),
+      given_name: data.get('given_name'),
+      sex: data.get('sex'),
+      birth_date: data.get('birth_date'),
+      national_id: national || null,
+      phone: data.get('phone'),
+      record_number: data.get('record_number'),
+      ...extra,
+    });
+    location.hash = `#/patients/${patient.id}`;
+  };
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const data = new FormData(form);
     const error = form.querySelector('#patient-register-error');
     error.textContent = '';
-    const national = String(data.get('national_id')).trim();
     try {
-      const patient = await api('POST', '/patients', {
-        family_name: data.get('family_name'),
-        given_name: data.get('given_name'),
-        sex: data.get('sex'),
-        birth_date: data.get('birth_date'),
-        national_id: national || null,
-        phone: data.get('phone'),
-        record_number: data.get('record_number'),
-      });
-      location.hash = `#/patients/${patient.id}`;
+      await send({});
     } catch (err) {
-      error.textContent = patientError(err);
+      const refused = err.body && err.body.error;
+      if (refused && refused.code === 'possible_same_person') {
+        PatientIdentity.offerCandidates(form, refused.details.candidates, send);
+      } else {
+        error.textContent = patientError(err);
+      }
     }
   });
   section.appendChild(form);
@@ -196,14 +208,16 @@ function examinationForm(page) {
       await page.refresh.examinations();
     } catch (err) {
       if (err.body && err.body.error && err.body.error.code === 'duplicate_examination') {
-        const existing = err.body.error.details.existing || {};
+        // An examination asked for in Ferry, or images a modality sent
+        // straight in (`study`): both say what, where and when.
+        const existing = err.body.error.details.existing || err.body.error.details.study || {};
         const prior = err.body.error.details.prior || {};
         repeat.querySelector('#exam-duplicate').replaceChildren(
           el('strong', null, err.message), el('br'),
           t('exam.duplicate', {
             modality: existing.modality, body_part: existing.body_part,
             facility: facilityLabel(existing.facility_name, existing.facility_tier),
-            date: existing.date, status: t('exam.' + existing.status),
+            date: existing.date, status: t(existing.status ? 'exam.' + existing.status : 'exam.stored'),
           }), el('br'),
           recognitionLine(prior.recognition), el('br'),
           prior.readable
@@ -342,7 +356,11 @@ async function openPatient(section, id, me) {
     if (err.status === 403 && me.roles.includes('clinician')) breakGlass(section, id);
     return;
   }
-  const page = { patient, me, section, refresh: {} };
+  if (patient.merged_into) {
+    PatientIdentity.mergedNotice(section, patient);
+    return;
+  }
+  const page = { patient, me, section, refresh: {}, reopen: () => openPatient(section, id, me) };
   const sharing = el('div');
   const elsewhere = el('div');
   const exams = el('div');
@@ -383,6 +401,12 @@ async function openPatient(section, id, me) {
       page.refresh.elsewhere()]);
   }));
   await Promise.all([page.refresh.sharing(), page.refresh.elsewhere()]);
+  // Records that look like this person, for a facility that registered them.
+  if (clinician && patient.records.some((r) => r.facility_id === me.facility_id)) {
+    const identity = el('div');
+    section.appendChild(panel('patient-identity', 'identity.panel', identity));
+    await fill(identity, () => PatientIdentity.candidatesPanel(page));
+  }
   if (clinician) {
     await PatientCare.open(page);
   }

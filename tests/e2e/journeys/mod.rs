@@ -9,6 +9,7 @@ mod browser;
 mod call;
 mod desk;
 mod expert;
+mod patient_index;
 mod reading;
 mod shared_view;
 mod sharing;
