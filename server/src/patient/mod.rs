@@ -266,47 +266,60 @@ pub async fn register(
         Some(id) => store::find_by_national_id(tx, id).await?,
         None => None,
     };
+    // The identity number joins its holder when the name and birth date
+    // agree. Otherwise the registration goes on exactly as if nobody held
+    // the number (only the audit trail records the clash): the answer must
+    // not depend on whether a number is known.
     let mut review = None;
-    let mut declined = Vec::new();
-    let existing = match holder {
-        Some(found) => {
-            let same = found.birth_date == birth_date
-                && identity::name_key(&found.family_name, &found.given_name) == probe.name_key;
-            if !same {
-                review = Some(found.id);
-            }
-            if new
-                .same_person_as
-                .is_some_and(|other| !same || other != found.id)
-            {
+    let mut holder_id = None;
+    if let Some(found) = holder {
+        let same = found.birth_date == birth_date
+            && identity::name_key(&found.family_name, &found.given_name) == probe.name_key;
+        if same {
+            if new.same_person_as.is_some_and(|other| other != found.id) {
                 return Err(not_same_person());
             }
-            same.then_some(found.id)
+            holder_id = Some(found.id);
+        } else {
+            review = Some(found.id);
         }
-        None => match new.same_person_as {
-            Some(other) => {
-                let row = identity::index_row(tx, other)
-                    .await?
-                    .ok_or_else(not_same_person)?;
-                let merged: Option<i64> =
-                    sqlx::query_scalar("SELECT merged_into FROM patient WHERE id = $1")
-                        .bind(other)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                if merged.is_some() || !identity::proves(&row, &probe) {
-                    return Err(not_same_person());
-                }
-                Some(other)
+    }
+    let mut declined = Vec::new();
+    let existing = match (holder_id, new.same_person_as) {
+        (Some(found), _) => Some(found),
+        (None, Some(other)) => {
+            let row = identity::index_row(tx, other)
+                .await?
+                .ok_or_else(not_same_person)?;
+            let merged: Option<i64> =
+                sqlx::query_scalar("SELECT merged_into FROM patient WHERE id = $1")
+                    .bind(other)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if merged.is_some() || !identity::proves(&row, &probe) {
+                return Err(not_same_person());
             }
-            None => {
-                let found = identity::candidates(tx, &probe, None).await?;
-                if !found.is_empty() && offer && !new.new_person {
-                    return Ok(Registration::Candidates(found));
-                }
-                declined = found.iter().map(|(row, _)| row.id).collect();
-                None
+            Some(other)
+        }
+        (None, None) => {
+            // With an identity number given, only look-alikes holding none
+            // may be this person (one holding another number is someone
+            // else), and the number is not matched, so which are offered
+            // does not tell whose number it is.
+            let anonymous = identity::Probe {
+                national_id: None,
+                ..probe.clone()
+            };
+            let mut found = identity::candidates(tx, &anonymous, None).await?;
+            if national_id.is_some() {
+                found.retain(|(row, _)| row.national_id.is_none());
             }
-        },
+            if !found.is_empty() && offer && !new.new_person {
+                return Ok(Registration::Candidates(found));
+            }
+            declined = found.iter().map(|(row, _)| row.id).collect();
+            None
+        }
     };
     let (patient_id, created) = match existing {
         Some(found) => {

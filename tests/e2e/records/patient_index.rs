@@ -182,6 +182,43 @@ async fn an_identity_number_links_only_under_the_same_name_and_birth_date() {
     let (status, linked) = register(&app, &county_b, id_body(wang_in_pinyin("DS-1"))).await;
     assert_eq!(status, StatusCode::CREATED, "{linked}");
     assert_eq!(linked["id"], first["id"]);
+
+    // A look-alike registered with a number someone else holds is answered
+    // exactly as with a number nobody holds: the same candidates, the same
+    // details, nothing about the holder.
+    let someone = resident_id("11010119700101001");
+    let (status, holder) = register(
+        &app,
+        &county,
+        json!({ "family_name": "赵", "given_name": "敏", "sex": "female", "birth_date": "1970-01-01",
+                "record_number": "HA-10", "national_id": someone, "new_person": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{holder}");
+    // A look-alike of Mrs Wang without an identity number, who may be her.
+    let (status, look_alike) = register(
+        &app,
+        &county,
+        with(wang("HA-2"), json!({ "new_person": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{look_alike}");
+    let late = app.user("dr-he", Role::Clinician, c.tertiary).await;
+    let mut answers = Vec::new();
+    for number in [someone, resident_id("11010119700101002")] {
+        let (status, body) = register(
+            &app,
+            &late,
+            with(wang("T-1"), json!({ "national_id": number })),
+        )
+        .await;
+        assert_error(status, &body, StatusCode::CONFLICT, "possible_same_person");
+        answers.push(body["error"]["details"].clone());
+    }
+    assert_eq!(answers[0], answers[1]);
+    // Only the look-alike without a number: Mrs Wang holds another one.
+    assert_eq!(answers[0]["candidates"][0]["patient_id"], look_alike["id"]);
+    assert_eq!(answers[0]["candidates"].as_array().map(Vec::len), Some(1));
 }
 
 async fn examination(app: &TestApp, user: &TestUser, patient: i64) -> (StatusCode, Value) {
