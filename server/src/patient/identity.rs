@@ -127,6 +127,8 @@ pub struct IndexRow {
     pub phone: String,
     pub name_key: Option<String>,
     pub facilities: i64,
+    /// The patient this one was merged into, if it was.
+    pub merged_into: Option<i64>,
 }
 
 /// Which details of `probe` agree with `row`, or `None` when the two
@@ -197,8 +199,8 @@ pub struct Candidate {
 }
 
 const INDEX_SELECT: &str = "SELECT p.id, p.national_id, p.sex, p.birth_date, p.phone, \
-     p.name_key, (SELECT COUNT(*) FROM patient_record r WHERE r.patient_id = p.id) AS facilities \
-     FROM patient p";
+     p.name_key, (SELECT COUNT(*) FROM patient_record r WHERE r.patient_id = p.id) AS facilities, \
+     p.merged_into FROM patient p";
 
 /// At most this many candidates are offered.
 const MOST: i64 = 20;
@@ -340,6 +342,7 @@ mod tests {
             phone: phone.to_owned(),
             name_key: Some("wangxiuying".to_owned()),
             facilities: 1,
+            merged_into: None,
         }
     }
 

@@ -245,12 +245,8 @@ pub async fn undo(
     reason: &str,
     now: i64,
 ) -> Result<u64, ApiError> {
-    let kept_merged: Option<i64> =
-        sqlx::query_scalar("SELECT merged_into FROM patient WHERE id = $1")
-            .bind(merge.kept_patient_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    if kept_merged.is_some() {
+    let kept = super::identity::index_row(conn, merge.kept_patient_id).await?;
+    if kept.is_some_and(|kept| kept.merged_into.is_some()) {
         return Err(ApiError::conflict(
             ErrorCode::AlreadyMerged,
             "the kept patient has since been merged into another; undo that merge first",

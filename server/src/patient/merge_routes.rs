@@ -107,13 +107,8 @@ async fn merge_patient(
     let other = identity::index_row(&mut tx, other_id)
         .await?
         .ok_or(ApiError::NotFound { what: "patient" })?;
-    let merged_already: Vec<Option<i64>> =
-        sqlx::query_scalar("SELECT merged_into FROM patient WHERE id IN ($1, $2)")
-            .bind(id)
-            .bind(other_id)
-            .fetch_all(&mut *tx)
-            .await?;
-    if merged_already.iter().any(Option::is_some) {
+    // `authorize` has refused this patient if it was merged away.
+    if other.merged_into.is_some() {
         return Err(ApiError::conflict(
             ErrorCode::AlreadyMerged,
             "one of these patients has already been merged into another",

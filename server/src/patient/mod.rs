@@ -291,12 +291,7 @@ pub async fn register(
             let row = identity::index_row(tx, other)
                 .await?
                 .ok_or_else(not_same_person)?;
-            let merged: Option<i64> =
-                sqlx::query_scalar("SELECT merged_into FROM patient WHERE id = $1")
-                    .bind(other)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            if merged.is_some() || !identity::proves(&row, &probe) {
+            if row.merged_into.is_some() || !identity::proves(&row, &probe) {
                 return Err(not_same_person());
             }
             Some(other)
