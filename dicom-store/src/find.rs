@@ -30,6 +30,9 @@ pub enum FindError {
     /// The index could not be read.
     #[error("the index failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// The store could not be read.
+    #[error("the store failed: {0}")]
+    Store(#[from] crate::StoreError),
 }
 
 /// One answer to a C-FIND.

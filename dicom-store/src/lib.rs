@@ -43,12 +43,14 @@ pub mod ecg;
 pub mod error;
 pub mod find;
 pub mod index;
+pub mod inflate;
 pub mod ingest;
 pub mod json;
 pub mod lengths;
 pub mod one_frame;
 pub mod pixels;
 pub mod render;
+pub mod retrieve;
 pub mod sr;
 pub mod store;
 #[cfg(test)]

@@ -37,6 +37,32 @@ pub struct Frames {
     pub native: bool,
     /// Every frame, in order.
     pub frames: Vec<Vec<u8>>,
+    /// Bits Allocated of native frames (8 when not given).
+    pub bits_allocated: usize,
+}
+
+/// Explicit VR Big Endian.
+const BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+
+impl Frames {
+    /// Native frames of a big-endian instance in little-endian byte order,
+    /// which is what DICOMweb means by uncompressed frames when no transfer
+    /// syntax is asked for (PS3.18 §8.7.3.3.2): sent as stored, a viewer
+    /// draws noise.
+    pub fn into_little_endian(mut self) -> Self {
+        if self.native && self.transfer_syntax == BIG_ENDIAN {
+            let width = self.bits_allocated / 8;
+            if width > 1 {
+                for frame in &mut self.frames {
+                    for word in frame.chunks_exact_mut(width) {
+                        word.reverse();
+                    }
+                }
+            }
+            self.transfer_syntax = "1.2.840.10008.1.2.1".to_owned();
+        }
+        self
+    }
 }
 
 /// A stored instance read by the streaming collector: the file meta group,
@@ -126,12 +152,13 @@ pub fn read_frames(data: &[u8]) -> Result<Frames, FrameError> {
         return Err(FrameError::NoPixelData);
     }
     let native = is_native(&transfer_syntax);
+    let bits_allocated = int(tags::BITS_ALLOCATED).unwrap_or(8);
     let frames = if native {
         let pixels = fragments.concat();
         let rows = int(tags::ROWS).unwrap_or(0);
         let columns = int(tags::COLUMNS).unwrap_or(0);
         let samples = int(tags::SAMPLES_PER_PIXEL).unwrap_or(1);
-        let bits = int(tags::BITS_ALLOCATED).unwrap_or(8);
+        let bits = bits_allocated;
         // Bit-packed (1-bit) frames do not start on byte boundaries.
         if bits % 8 != 0 {
             return Err(FrameError::Unsplittable);
@@ -158,6 +185,7 @@ pub fn read_frames(data: &[u8]) -> Result<Frames, FrameError> {
         transfer_syntax,
         native,
         frames,
+        bits_allocated,
     })
 }
 

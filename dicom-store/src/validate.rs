@@ -149,6 +149,35 @@ pub fn read_instance_bytes(data: &[u8]) -> Result<ParsedInstance, ValidationErro
     })
 }
 
+/// The SOP Class and Instance UIDs a Part 10 file's meta group names, for
+/// telling a sender which of its instances was refused when the data set
+/// itself could not be read.
+pub fn named_in_meta(path: &Path) -> Option<(String, String)> {
+    let mut file = BufReader::new(File::open(path).ok()?);
+    let meta = read_file_meta(&mut file)?;
+    let class = meta.media_storage_sop_class_uid();
+    let instance = meta.media_storage_sop_instance_uid();
+    (!class.is_empty() && !instance.is_empty()).then(|| (class.to_owned(), instance.to_owned()))
+}
+
+/// Reads the file meta group of a Part 10 stream, its 128-byte preamble
+/// optional, leaving `source` at the data set. `None` when there is none.
+pub(crate) fn read_file_meta<R: std::io::BufRead>(
+    source: &mut R,
+) -> Option<dicom_object::meta::FileMetaTable> {
+    const PREAMBLE: usize = 128;
+    let head = source.fill_buf().ok()?;
+    let skip = if head.starts_with(b"DICM") {
+        0
+    } else if head.get(PREAMBLE..PREAMBLE + 4) == Some(b"DICM") {
+        PREAMBLE
+    } else {
+        return None;
+    };
+    source.consume(skip);
+    dicom_object::meta::FileMetaTable::from_reader(source).ok()
+}
+
 fn guarded(
     read: impl FnOnce() -> Result<ParsedInstance, ValidationError> + std::panic::UnwindSafe,
 ) -> Result<ParsedInstance, ValidationError> {

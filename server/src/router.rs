@@ -158,13 +158,28 @@ fn dicomweb(state: &ServerState) -> Router {
     if origins.is_empty() {
         return router;
     }
-    // A web viewer on another origin sends its token in Authorization, so
-    // credentials (cookies) are not needed and not allowed.
+    // Only the configured origins, by name: a viewer there may send the
+    // session cookie or a token (credentials), and the request headers
+    // viewers and DICOMweb clients send (ranges, caching, their own
+    // X-Requested-With).
     router.layer(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::ACCEPT_LANGUAGE,
+                header::CACHE_CONTROL,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                header::IF_MODIFIED_SINCE,
+                header::RANGE,
+                header::HeaderName::from_static("x-requested-with"),
+            ])
+            .max_age(std::time::Duration::from_secs(600))
             .expose_headers([
                 header::CONTENT_TYPE,
                 header::CONTENT_LOCATION,

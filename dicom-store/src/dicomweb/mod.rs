@@ -40,6 +40,7 @@ pub const DICOM_JSON: &str = "application/dicom+json";
 /// | GET | `…/metadata` at each of those levels | WADO-RS metadata with `BulkDataURI`s |
 /// | GET | `…/instances/{instance}/frames/{list}` | WADO-RS frames, as stored |
 /// | GET | `…/instances/{instance}/bulk/{tag}` | bulk data named by the metadata |
+/// | GET | `/studies/{study}[/series/{series}]/rendered` | every instance's first frame (an ECG's plot), one part each |
 /// | GET | `…/instances/{instance}[/frames/{list}]/rendered` | a frame as JPEG or PNG (`window`, `viewport`, `quality`); an ECG waveform's 12-lead plot as PNG, SVG or JPEG |
 /// | GET | `/studies/{study}[/series/{series}[/instances/{instance}]]/thumbnail` | a small JPEG or PNG (of the plot, for an ECG) |
 /// | GET | `/wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…` | legacy WADO-URI |
@@ -73,6 +74,11 @@ pub fn router<S>(state: StoreState) -> Router<S> {
             get(wado::bulk),
         )
         .route("/studies/{study}/thumbnail", get(rendered::study_thumbnail))
+        .route("/studies/{study}/rendered", get(rendered::study))
+        .route(
+            "/studies/{study}/series/{series}/rendered",
+            get(rendered::series),
+        )
         .route("/wado", get(wado_uri::wado))
         .route(
             "/studies/{study}/series/{series}/thumbnail",
@@ -224,6 +230,16 @@ impl WebError {
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }
+
+    /// Its code.
+    pub fn code(&self) -> WebCode {
+        self.code
+    }
+
+    /// What it says.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for WebError {
@@ -274,4 +290,22 @@ pub fn dicom_json(status: StatusCode, body: String) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The DICOMweb root as this client reached it, for the absolute URLs
+/// answers carry (bulk data, retrieve URLs): `public_url`'s when set.
+pub(super) fn root_url(state: &StoreState, headers: &HeaderMap) -> String {
+    if let Some(root) = &state.public_root {
+        return root.clone();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
+    format!("{scheme}://{host}{}", state.base_url)
 }

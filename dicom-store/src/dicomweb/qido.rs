@@ -135,7 +135,8 @@ async fn search(
     let fixed: Vec<((u16, u16), &str)> = fixed.iter().map(|(t, v)| (*t, v.as_str())).collect();
     let query = parse(level, &params, &fixed, &principal.scope).map_err(WebError::bad_request)?;
     let pool = state.store.index().pool();
-    let base = state.base_url.as_str();
+    let base = super::root_url(&state, &headers);
+    let base = base.as_str();
     let results = match level {
         Level::Study => study_results(pool, base, &query).await,
         Level::Series => series_results(pool, base, &query).await,
@@ -244,7 +245,7 @@ pub(crate) async fn study_results(
     let extra = representative_metadata(
         pool,
         &query.include,
-        "se.study_id",
+        Grouping::Study,
         rows.iter().map(|r| r.id),
     )
     .await?;
@@ -275,8 +276,13 @@ pub(crate) async fn series_results(
         .fetch_all(pool)
         .await?;
     let studies = studies_by_uid(pool, rows.iter().map(|r| r.study_uid.as_str())).await?;
-    let extra =
-        representative_metadata(pool, &query.include, "se.id", rows.iter().map(|r| r.id)).await?;
+    let extra = representative_metadata(
+        pool,
+        &query.include,
+        Grouping::Series,
+        rows.iter().map(|r| r.id),
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -406,19 +412,66 @@ async fn metadata_of(
     Ok(out)
 }
 
+/// A study or series result, for [`representative_metadata`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    Study,
+    Series,
+}
+
+/// What `includefield=all` returns at study level besides the index's own
+/// attributes: the Patient and Study modules' attributes (PS3.3 C.7.1,
+/// C.7.2), as JSON keys. Specific Character Set comes too, since a client
+/// needs it to read the text.
+const STUDY_LEVEL_KEYS: &[&str] = &[
+    "00080005", "00080020", "00080030", "00080050", "00080051", "00080090", "00080096", "00081030",
+    "00081032", "00081048", "00081049", "00081060", "00081080", "00081110", "0020000D", "00200010",
+    "00321032", "00321033", "00321060", "00321064", "00401001", "00401002", "00401003",
+];
+
+/// As [`STUDY_LEVEL_KEYS`], for the General Series, General Equipment and
+/// Frame of Reference modules (PS3.3 C.7.3.1, C.7.5.1, C.7.4.1).
+const SERIES_LEVEL_KEYS: &[&str] = &[
+    "00080021", "00080031", "00080060", "00080070", "00080080", "00080081", "00081010", "0008103E",
+    "00081040", "00081050", "00081070", "00081090", "00081111", "00180015", "00181000", "00181020",
+    "00181030", "00185100", "0020000E", "00200011", "00200052", "00200060", "00201040", "00400244",
+    "00400245", "00400253", "00400254", "00400275",
+];
+
+impl Grouping {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Study => "se.study_id",
+            Self::Series => "se.id",
+        }
+    }
+
+    /// Whether `includefield=all` returns this attribute at this level.
+    fn holds(self, key: &str) -> bool {
+        // Group 0010 is the Patient module and its relatives.
+        let patient = key.starts_with("0010");
+        let study = patient || STUDY_LEVEL_KEYS.contains(&key);
+        match self {
+            Self::Study => study,
+            Self::Series => study || SERIES_LEVEL_KEYS.contains(&key),
+        }
+    }
+}
+
 /// For `includefield` of attributes the index does not hold, at study or
 /// series level: the requested attributes from one instance of each study or
-/// series (`group_column` is `se.study_id` or `se.id`). `all` adds nothing
-/// here, since one instance's data set is not the study's.
+/// series. `all` returns that instance's attributes of the level
+/// ([`Grouping::holds`]), not the instance's own ones.
 async fn representative_metadata(
     pool: &AnyPool,
     include: &Include,
-    group_column: &str,
+    grouping: Grouping,
     ids: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, Map<String, Json>>, sqlx::Error> {
-    let Include::Tags(_) = include else {
+    if *include == Include::Required {
         return Ok(HashMap::new());
-    };
+    }
+    let group_column = grouping.column();
     let ids: Vec<i64> = ids.collect();
     let mut representative = HashMap::new();
     for chunk in ids.chunks(100) {
@@ -440,6 +493,11 @@ async fn representative_metadata(
     let metadata = metadata_of(pool, representative.keys().copied(), include).await?;
     Ok(metadata
         .into_iter()
-        .filter_map(|(instance, meta)| representative.get(&instance).map(|group| (*group, meta)))
+        .filter_map(|(instance, mut meta)| {
+            if *include == Include::All {
+                meta.retain(|key, _| grouping.holds(key));
+            }
+            representative.get(&instance).map(|group| (*group, meta))
+        })
         .collect())
 }

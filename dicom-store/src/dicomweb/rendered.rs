@@ -129,6 +129,110 @@ pub async fn study_thumbnail(
     respond(&state, &headers, &study, None, None, how, true).await
 }
 
+/// The most instances one study- or series-level `rendered` request draws;
+/// a larger study is asked for series by series or instance by instance.
+const MAX_RENDERED_INSTANCES: usize = 256;
+
+/// `GET /studies/{study}/rendered`: each instance's first frame (an ECG's
+/// plot), one part each.
+pub async fn study(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path(study): Path<String>,
+    Query(params): Params,
+) -> Result<Response, WebError> {
+    let how = rendering(&params, 0, None)?;
+    respond_all(&state, &headers, &study, None, how).await
+}
+
+/// `GET /studies/{study}/series/{series}/rendered`.
+pub async fn series(
+    State(state): State<StoreState>,
+    headers: HeaderMap,
+    Path((study, series)): Path<(String, String)>,
+    Query(params): Params,
+) -> Result<Response, WebError> {
+    let how = rendering(&params, 0, None)?;
+    respond_all(&state, &headers, &study, Some(&series), how).await
+}
+
+/// Renders every instance of a study or series into a
+/// `multipart/related` answer of one media type (PS3.18 §10.4.1.1.3).
+/// Instances with nothing to draw (reports, a syntax not decoded here) are
+/// left out; when none can be drawn the answer is 406.
+async fn respond_all(
+    state: &StoreState,
+    headers: &HeaderMap,
+    study: &str,
+    series: Option<&str>,
+    mut how: Rendering,
+) -> Result<Response, WebError> {
+    let (principal, rows) = visible(state, headers, study, series, None).await?;
+    if rows.len() > MAX_RENDERED_INSTANCES {
+        return Err(WebError::new(
+            WebCode::TooLargeToRender,
+            format!(
+                "this holds {} instances and at most {MAX_RENDERED_INSTANCES} are rendered at once; ask series by series or instance by instance",
+                rows.len()
+            ),
+        ));
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // A multipart accept names its parts' type (`type="image/png"`).
+    let wanted = accept
+        .split("type=")
+        .nth(1)
+        .map(|t| {
+            t.trim_matches(|c| c == '"' || c == ' ')
+                .split([';', ',', '"'])
+                .next()
+                .unwrap_or("")
+        })
+        .unwrap_or(accept);
+    let (format, media_type) = match negotiate(wanted, &[JPEG, PNG]) {
+        Some(PNG) => (Format::Png, PNG),
+        Some(_) => (Format::Jpeg, JPEG),
+        None => {
+            return Err(not_acceptable(
+                "rendered images are image/jpeg or image/png",
+            ))
+        }
+    };
+    how.format = format;
+    let mut parts = Vec::new();
+    for row in &rows {
+        let drawn = if ecg::is_ecg(&row.sop_class_uid) && row.size <= MAX_ECG_BYTES {
+            let ecg_format = match format {
+                Format::Png => EcgFormat::Png,
+                Format::Jpeg => EcgFormat::Jpeg,
+            };
+            let file = read_all(state, row).await?;
+            plot_off_thread(file, ecg_format, how).await
+        } else {
+            let file = local_file(state, row).await?;
+            render_off_thread(file, how).await
+        };
+        match drawn {
+            Ok(body) => parts.push(axum::body::Bytes::from(body)),
+            Err(e) if e.code() == WebCode::Internal => return Err(e),
+            Err(e) => {
+                tracing::debug!(sop = %row.sop_instance_uid, error = %e.message(), "not rendered")
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(WebError::new(
+            WebCode::CannotRender,
+            "nothing here can be rendered: no instance has pixel data Ferry decodes",
+        ));
+    }
+    audit(state, &principal, study, parts.len()).await?;
+    Ok(super::wado::multipart_of(media_type, "", parts))
+}
+
 /// Finds the instance to show, negotiates the format for its kind (a frame
 /// or an ECG plot) and draws it. `how.format` is ignored: it is decided here.
 async fn respond(

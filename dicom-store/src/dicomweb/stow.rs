@@ -105,10 +105,23 @@ fn boundary(headers: &HeaderMap) -> Result<String, WebError> {
             _ => {}
         }
     }
-    boundary
-        .filter(|b| !b.is_empty() && b.len() <= 70)
-        .ok_or_else(|| WebError::bad_request("the multipart/related content type has no boundary"))
+    let boundary = boundary.filter(|b| !b.is_empty()).ok_or_else(|| {
+        WebError::bad_request("the multipart/related content type has no boundary")
+    })?;
+    // RFC 2046 caps a boundary at 70 characters, but real senders exceed it
+    // (Orthanc sends 73); anything a header can carry is accepted, up to a
+    // length that keeps the delimiter search cheap.
+    if boundary.len() > MAX_BOUNDARY_LEN {
+        return Err(WebError::bad_request(format!(
+            "the multipart boundary is {} characters long; at most {MAX_BOUNDARY_LEN} are accepted",
+            boundary.len()
+        )));
+    }
+    Ok(boundary)
 }
+
+/// The longest multipart boundary accepted.
+const MAX_BOUNDARY_LEN: usize = 200;
 
 /// The result of one part: its stored instance, or why it failed and which
 /// instance it was when that is known.
@@ -229,7 +242,7 @@ async fn stow(
             let ctx = Arc::clone(&ctx);
             tasks.spawn(async move {
                 let _permit = permit;
-                let result = match store.prepare(staged).await {
+                let result = match store.prepare_named(staged).await {
                     Ok(prepared) => {
                         let uids = (
                             prepared.header().sop_class_uid.clone(),
@@ -240,7 +253,7 @@ async fn stow(
                             .await
                             .map_err(|e| (Some(uids), e))
                     }
-                    Err(e) => Err((None, e)),
+                    Err(refused) => Err(refused),
                 };
                 (this, result)
             });
@@ -273,6 +286,7 @@ async fn stow(
         stopped => {
             respond(
                 &state,
+                &super::root_url(&state, &headers),
                 &principal,
                 expected_study.as_deref(),
                 results,
@@ -317,12 +331,12 @@ fn log_summary(parts: usize, results: &BTreeMap<usize, PartResult>, stopped: Opt
 
 async fn respond(
     state: &StoreState,
+    base: &str,
     principal: &crate::Principal,
     expected_study: Option<&str>,
     results: BTreeMap<usize, PartResult>,
     stopped: Option<&Stopped>,
 ) -> Result<Response, WebError> {
-    let base = &state.base_url;
     let mut referenced = Vec::new();
     let mut failed = Vec::new();
     let mut per_study: BTreeMap<String, usize> = BTreeMap::new();

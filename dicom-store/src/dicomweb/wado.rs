@@ -8,9 +8,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{authenticate, dicom_json, WebCode, WebError};
+use super::{authenticate, dicom_json, root_url, WebCode, WebError};
 use crate::index::InstanceRow;
-use crate::pixels::{read_frames, FrameError};
+use crate::pixels::{read_frames, FrameError, Frames};
 use crate::{AccessEvent, Principal, StoreState};
 
 /// `GET /studies/{study}`: every instance of the study.
@@ -113,9 +113,12 @@ pub async fn bulk(
 ) -> Result<Response, WebError> {
     let (principal, rows) = visible(&state, &headers, &study, Some(&series), Some(&sop)).await?;
     let row = rows.into_iter().next().ok_or_else(not_found)?;
-    let tag = parse_tag(&tag)
-        .ok_or_else(|| WebError::bad_request("a tag is eight hexadecimal digits"))?;
-    let bytes = if tag == (0x7FE0, 0x0010) {
+    let path = BulkPath::parse(&tag).ok_or_else(|| {
+        WebError::bad_request(
+            "a bulk data path is a tag of eight hexadecimal digits, or sequence.item.tag inside sequences",
+        )
+    })?;
+    let bytes = if path.is_pixel_data() {
         let frames = load_frames(&state, &row).await?;
         let media = frame_media_type(&frames.transfer_syntax, frames.native)
             .unwrap_or("application/octet-stream");
@@ -125,7 +128,7 @@ pub async fn bulk(
         return Ok(multipart_of(media, &frames.transfer_syntax, parts));
     } else {
         let data = read_all(&state, &row).await?;
-        tokio::task::spawn_blocking(move || element_bytes(&data, tag))
+        tokio::task::spawn_blocking(move || element_bytes(&data, &path))
             .await
             .map_err(|e| WebError::internal(&e))?
             .ok_or_else(not_found)?
@@ -326,9 +329,10 @@ async fn load_frames(
     row: &InstanceRow,
 ) -> Result<crate::pixels::Frames, WebError> {
     let data = read_all(state, row).await?;
-    let read = tokio::task::spawn_blocking(move || read_frames(&data))
-        .await
-        .map_err(|e| WebError::internal(&e))?;
+    let read =
+        tokio::task::spawn_blocking(move || read_frames(&data).map(Frames::into_little_endian))
+            .await
+            .map_err(|e| WebError::internal(&e))?;
     read.map_err(|e| match e {
         FrameError::Unreadable(_) => WebError::internal(&e),
         FrameError::NoPixelData => WebError::new(WebCode::NoPixelData, e.to_string()),
@@ -336,9 +340,46 @@ async fn load_frames(
     })
 }
 
-fn element_bytes(data: &[u8], (group, element): (u16, u16)) -> Option<Vec<u8>> {
+/// Where a bulk data value sits: a top-level tag, or the sequences and
+/// items leading to it, as the metadata's `BulkDataURI`s name them
+/// (`54000100.0.54001010`).
+struct BulkPath {
+    items: Vec<(dicom_object::Tag, usize)>,
+    tag: dicom_object::Tag,
+}
+
+impl BulkPath {
+    /// Nested deeper than any data set the store accepts is not a path.
+    const MAX_DEPTH: usize = 32;
+
+    fn parse(text: &str) -> Option<Self> {
+        let parts: Vec<&str> = text.split('.').collect();
+        if parts.len().is_multiple_of(2) || parts.len() > 2 * Self::MAX_DEPTH + 1 {
+            return None;
+        }
+        let tag_of = |text: &str| parse_tag(text).map(|(g, e)| dicom_object::Tag(g, e));
+        let mut items = Vec::new();
+        for pair in parts[..parts.len() - 1].chunks_exact(2) {
+            items.push((tag_of(pair[0])?, pair[1].parse().ok()?));
+        }
+        Some(Self {
+            items,
+            tag: tag_of(parts[parts.len() - 1])?,
+        })
+    }
+
+    fn is_pixel_data(&self) -> bool {
+        self.items.is_empty() && self.tag == dicom_object::Tag(0x7FE0, 0x0010)
+    }
+}
+
+fn element_bytes(data: &[u8], path: &BulkPath) -> Option<Vec<u8>> {
     let collected = crate::pixels::collect(data).ok()?;
-    let value = collected.dataset.get(dicom_object::Tag(group, element))?;
+    let mut dataset = &collected.dataset;
+    for (sequence, item) in &path.items {
+        dataset = dataset.get(*sequence)?.items()?.get(*item)?;
+    }
+    let value = dataset.get(path.tag)?;
     Some(value.value().to_bytes().ok()?.into_owned())
 }
 
@@ -400,7 +441,7 @@ fn transfer_syntax_asked(accept: &str) -> Option<String> {
     Some(value)
 }
 
-fn multipart_of(media: &str, transfer_syntax: &str, parts: Vec<Bytes>) -> Response {
+pub(super) fn multipart_of(media: &str, transfer_syntax: &str, parts: Vec<Bytes>) -> Response {
     let boundary = uuid::Uuid::new_v4().simple().to_string();
     let part_type = if transfer_syntax.is_empty() || media == "application/octet-stream" {
         media.to_owned()
@@ -425,23 +466,6 @@ fn multipart_of(media: &str, transfer_syntax: &str, parts: Vec<Bytes>) -> Respon
         Ok(value) => (StatusCode::OK, [(header::CONTENT_TYPE, value)], body).into_response(),
         Err(e) => WebError::internal(&e).into_response(),
     }
-}
-
-/// The DICOMweb root as this client reached it, for bulk data URIs.
-fn root_url(state: &StoreState, headers: &HeaderMap) -> String {
-    if let Some(root) = &state.public_root {
-        return root.clone();
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "https" || *p == "http")
-        .unwrap_or("http");
-    format!("{scheme}://{host}{}", state.base_url)
 }
 
 fn parse_tag(text: &str) -> Option<(u16, u16)> {

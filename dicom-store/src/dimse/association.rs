@@ -46,6 +46,10 @@ pub(crate) struct Association {
     /// Events read but not yet consumed: a P-DATA PDU may hold several PDVs,
     /// and a cancel check may read ahead.
     pending: VecDeque<Event>,
+    /// The last Message ID of a request we sent (C-GET sub-operations).
+    sent_requests: u16,
+    /// A C-CANCEL-RQ read while awaiting a sub-operation's response.
+    cancel_seen: bool,
 }
 
 /// Runs one connection to completion; every error is logged here, once.
@@ -179,6 +183,8 @@ async fn establish(
         service,
         config,
         pending: VecDeque::new(),
+        sent_requests: 0,
+        cancel_seen: false,
     }))
 }
 
@@ -337,8 +343,8 @@ impl Association {
         Ok(())
     }
 
-    /// Handles one DIMSE message, starting from its first command fragment.
-    async fn message(&mut self, first: PDataValue) -> Result<(), DimseError> {
+    /// Reassembles a command set from its first fragment on.
+    async fn command_from(&mut self, first: PDataValue) -> Result<(u8, Command), DimseError> {
         if first.value_type != PDataValueType::Command {
             return Err(DimseError::Protocol(
                 "data fragment where a command was expected",
@@ -360,7 +366,55 @@ impl Association {
             }
             last = pdv.is_last;
         }
-        let command = Command::decode(&bytes)?;
+        Ok((context_id, Command::decode(&bytes)?))
+    }
+
+    /// The next command the peer sends (a C-STORE-RSP to a C-GET's
+    /// sub-operation, or a C-CANCEL-RQ), within the idle timeout.
+    pub(crate) async fn next_command(&mut self) -> Result<(u8, Command), DimseError> {
+        let first = self.next_pdv().await?;
+        self.command_from(first).await
+    }
+
+    /// The contexts on which the peer takes instances of `sop_class` (C-GET),
+    /// as (id, transfer syntax).
+    pub(crate) fn storage_contexts_for(&self, sop_class: &str) -> Vec<(u8, String)> {
+        let mut found: Vec<(u8, String)> = self
+            .contexts
+            .iter()
+            .filter(|(_, c)| c.peer_is_scp && c.abstract_syntax == sop_class)
+            .map(|(id, c)| (*id, c.transfer_syntax.clone()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Notes a C-CANCEL-RQ for the operation in progress, read while
+    /// awaiting something else: the next cancel check sees it.
+    pub(crate) fn cancel_seen(&mut self) {
+        self.cancel_seen = true;
+    }
+
+    /// A Message ID for a request of ours on this association.
+    pub(crate) fn next_message_id(&mut self) -> u16 {
+        self.sent_requests = self.sent_requests.wrapping_add(1).max(1);
+        self.sent_requests
+    }
+
+    /// Sends a whole message (command and data set) as one write.
+    pub(crate) async fn send_message(
+        &mut self,
+        context_id: u8,
+        command: &[u8],
+        data_set: Option<&[u8]>,
+    ) -> Result<(), DimseError> {
+        let bytes = encode_message(context_id, command, data_set, self.peer_max_pdu)?;
+        self.transport.write_raw(&bytes).await
+    }
+
+    /// Handles one DIMSE message, starting from its first command fragment.
+    async fn message(&mut self, first: PDataValue) -> Result<(), DimseError> {
+        let (context_id, command) = self.command_from(first).await?;
         let context = self
             .contexts
             .get(&context_id)
@@ -370,6 +424,9 @@ impl Association {
             field::C_ECHO_RQ => self.echo(context_id, &context, &command).await,
             field::C_STORE_RQ => self.store(context_id, &context, &command).await,
             field::C_FIND_RQ => self.find(context_id, &context, &command).await,
+            field::C_GET_RQ | field::C_MOVE_RQ => {
+                self.retrieve(context_id, &context, &command).await
+            }
             // A cancel for an operation that has already finished: nothing
             // to do (PS3.7 §9.3.2.3 lets it arrive late).
             field::C_CANCEL_RQ => Ok(()),
@@ -391,6 +448,9 @@ impl Association {
     /// Whether a C-CANCEL-RQ for `message_id` has arrived, without waiting
     /// for one. Anything else read on the way stays queued for later.
     pub(crate) fn cancel_requested(&mut self, message_id: u16) -> Result<bool, DimseError> {
+        if std::mem::take(&mut self.cancel_seen) {
+            return Ok(true);
+        }
         if self.pending.is_empty() {
             if let Some(read) = self.transport.read(self.config.idle_timeout).now_or_never() {
                 self.queue(read?)?;

@@ -69,6 +69,13 @@ impl Association {
             return self.fail(context_id, final_response, &failure).await;
         };
 
+        // The Study Root model has no PATIENT level (PS3.4 §C.6.2.1).
+        if model == super::QueryModel::StudyRoot && level == QueryLevel::Patient {
+            let failure =
+                FindFailure::IdentifierMismatch("the Study Root model has no PATIENT level".into());
+            return self.fail(context_id, final_response, &failure).await;
+        }
+
         let request = FindRequest {
             level,
             model,
@@ -127,7 +134,7 @@ impl Association {
         self.respond(context_id, &response, None).await
     }
 
-    async fn identifier_bytes(&mut self, context_id: u8) -> Result<Vec<u8>, DimseError> {
+    pub(crate) async fn identifier_bytes(&mut self, context_id: u8) -> Result<Vec<u8>, DimseError> {
         let mut bytes = Vec::new();
         loop {
             let (fragment, last) = self.data_fragment(context_id).await?;

@@ -18,7 +18,21 @@ pub(crate) mod field {
     pub(crate) const C_FIND_RSP: u16 = 0x8020;
     pub(crate) const C_ECHO_RQ: u16 = 0x0030;
     pub(crate) const C_ECHO_RSP: u16 = 0x8030;
+    pub(crate) const C_GET_RQ: u16 = 0x0010;
+    pub(crate) const C_GET_RSP: u16 = 0x8010;
+    pub(crate) const C_MOVE_RQ: u16 = 0x0021;
+    pub(crate) const C_MOVE_RSP: u16 = 0x8021;
     pub(crate) const C_CANCEL_RQ: u16 = 0x0FFF;
+}
+
+/// Sub-operation counts of a C-GET or C-MOVE response (PS3.7 §9.3.3.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SubOperations {
+    /// Remaining; sent in pending responses only.
+    pub(crate) remaining: Option<u16>,
+    pub(crate) completed: u16,
+    pub(crate) failed: u16,
+    pub(crate) warning: u16,
 }
 
 /// Command Data Set Type meaning "no data set follows" (PS3.7 §E.1).
@@ -118,6 +132,51 @@ impl Command {
     pub(crate) fn affected_sop_instance(&self) -> Option<String> {
         self.uid(tags::AFFECTED_SOP_INSTANCE_UID)
     }
+
+    /// Move Destination (C-MOVE-RQ): an AE title.
+    pub(crate) fn move_destination(&self) -> Option<String> {
+        let value = std::str::from_utf8(self.value(tags::MOVE_DESTINATION)?).ok()?;
+        Some(value.trim_matches([' ', '\0']).to_string())
+    }
+
+    /// Status (in responses).
+    pub(crate) fn status(&self) -> Option<u16> {
+        self.u16(tags::STATUS)
+    }
+}
+
+/// A C-STORE-RQ we send as a C-GET or C-MOVE sub-operation, or as a
+/// storage SCU.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreRequestCommand<'a> {
+    pub(crate) message_id: u16,
+    pub(crate) sop_class: &'a str,
+    pub(crate) sop_instance: &'a str,
+    /// Move Originator AE Title and Message ID, for a C-MOVE's sub-operations.
+    pub(crate) move_originator: Option<(&'a str, u16)>,
+}
+
+impl StoreRequestCommand<'_> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut elements = vec![
+            text(tags::AFFECTED_SOP_CLASS_UID, VR::UI, self.sop_class),
+            us(tags::COMMAND_FIELD, field::C_STORE_RQ),
+            us(tags::MESSAGE_ID, self.message_id),
+            // Medium priority.
+            us(tags::PRIORITY, 0),
+            us(tags::COMMAND_DATA_SET_TYPE, DATA_SET_PRESENT),
+            text(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, self.sop_instance),
+        ];
+        if let Some((ae, message_id)) = self.move_originator {
+            elements.push(text(
+                tags::MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE,
+                VR::AE,
+                ae,
+            ));
+            elements.push(us(tags::MOVE_ORIGINATOR_MESSAGE_ID, message_id));
+        }
+        with_group_length(elements)
+    }
 }
 
 /// A response command set we send.
@@ -130,6 +189,7 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) error_comment: Option<String>,
     pub(crate) has_data_set: bool,
+    pub(crate) sub_operations: Option<SubOperations>,
 }
 
 impl Response {
@@ -143,6 +203,7 @@ impl Response {
             status,
             error_comment: None,
             has_data_set: false,
+            sub_operations: None,
         }
     }
 
@@ -167,19 +228,35 @@ impl Response {
         if let Some(uid) = &self.sop_instance {
             elements.push(text(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, uid));
         }
-        let obj = InMemDicomObject::from_element_iter(elements);
-        let mut body = Vec::with_capacity(128);
-        obj.write_dataset_with_ts(&mut body, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
-            .expect("writing a few fixed elements to a Vec cannot fail");
-        // Command Group Length (0000,0000) UL: the byte count of everything
-        // after it. Written by hand because its value depends on the bytes.
-        let length = u32::try_from(body.len()).expect("a command set is a few hundred bytes");
-        let mut out = Vec::with_capacity(12 + body.len());
-        out.extend_from_slice(&[0, 0, 0, 0, 4, 0, 0, 0]);
-        out.extend_from_slice(&length.to_le_bytes());
-        out.extend_from_slice(&body);
-        out
+        if let Some(counts) = self.sub_operations {
+            if let Some(remaining) = counts.remaining {
+                elements.push(us(tags::NUMBER_OF_REMAINING_SUBOPERATIONS, remaining));
+            }
+            elements.push(us(
+                tags::NUMBER_OF_COMPLETED_SUBOPERATIONS,
+                counts.completed,
+            ));
+            elements.push(us(tags::NUMBER_OF_FAILED_SUBOPERATIONS, counts.failed));
+            elements.push(us(tags::NUMBER_OF_WARNING_SUBOPERATIONS, counts.warning));
+        }
+        with_group_length(elements)
     }
+}
+
+/// A command set's bytes, Command Group Length first.
+fn with_group_length(elements: Vec<DataElement<InMemDicomObject>>) -> Vec<u8> {
+    let obj = InMemDicomObject::from_element_iter(elements);
+    let mut body = Vec::with_capacity(128);
+    obj.write_dataset_with_ts(&mut body, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
+        .expect("writing a few fixed elements to a Vec cannot fail");
+    // Command Group Length (0000,0000) UL: the byte count of everything
+    // after it. Written by hand because its value depends on the bytes.
+    let length = u32::try_from(body.len()).expect("a command set is a few hundred bytes");
+    let mut out = Vec::with_capacity(12 + body.len());
+    out.extend_from_slice(&[0, 0, 0, 0, 4, 0, 0, 0]);
+    out.extend_from_slice(&length.to_le_bytes());
+    out.extend_from_slice(&body);
+    out
 }
 
 fn us(tag: Tag, value: u16) -> DataElement<InMemDicomObject> {

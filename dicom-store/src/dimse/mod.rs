@@ -1,6 +1,6 @@
 //! DIMSE service-class provider: the door through which modalities and PACS
-//! send images to Ferry (C-STORE), check that Ferry is there (C-ECHO) and ask
-//! what it holds (C-FIND).
+//! send images to Ferry (C-STORE), check that Ferry is there (C-ECHO), ask
+//! what it holds (C-FIND) and take it back (C-GET, C-MOVE).
 //!
 //! `dicom-ul` gives us PDUs and nothing above them. Everything from the
 //! association state machine upwards is here, because an SCP needs control
@@ -20,7 +20,10 @@
 //!   into commands and data sets, and dispatching them.
 //! - `message`: DIMSE command sets (always Implicit VR Little Endian) and
 //!   their fragmentation into P-DATA PDUs.
-//! - `echo`, `store`, `find`: the three services.
+//! - `echo`, `store`, `find`: the services that answer on the association.
+//! - `retrieve`: C-GET and C-MOVE, whose C-STORE sub-operations go back on
+//!   the same association (C-GET) or out through [`scu`] (C-MOVE).
+//! - [`scu`]: an outgoing storage association, for C-MOVE and forwarding.
 //! - [`error`]: [`DimseError`], why an association ended badly.
 //!
 //! The store side is reached only through the [`DimseService`] trait, so this
@@ -40,6 +43,8 @@ mod find;
 pub mod listener;
 mod message;
 pub(crate) mod negotiate;
+mod retrieve;
+pub mod scu;
 mod store;
 mod transport;
 
@@ -91,6 +96,46 @@ pub trait DimseService: Send + Sync + 'static {
         admission: &'a Admission,
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>>;
+
+    /// The stored instances a C-GET or C-MOVE names, within what the
+    /// caller may see. Each is then read with [`read_outgoing`] and sent as
+    /// a C-STORE sub-operation. The default offers no retrieve.
+    ///
+    /// [`read_outgoing`]: DimseService::read_outgoing
+    fn retrieve<'a>(
+        &'a self,
+        admission: &'a Admission,
+        request: RetrieveRequest,
+    ) -> BoxFuture<'a, Result<Vec<Outgoing>, FindFailure>> {
+        let _ = (admission, request);
+        Box::pin(async {
+            Err(FindFailure::UnableToProcess(
+                "retrieve is not offered".into(),
+            ))
+        })
+    }
+
+    /// One instance named by [`retrieve`](DimseService::retrieve), as the
+    /// Part 10 file it is stored as.
+    fn read_outgoing<'a>(
+        &'a self,
+        admission: &'a Admission,
+        instance: &'a Outgoing,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        let _ = (admission, instance);
+        Box::pin(async { Err("retrieve is not offered".to_owned()) })
+    }
+
+    /// Where a C-MOVE to `ae_title` goes, for this caller; `None` for a
+    /// destination it may not send to (status 0xA801).
+    fn move_destination<'a>(
+        &'a self,
+        admission: &'a Admission,
+        ae_title: &'a str,
+    ) -> BoxFuture<'a, Option<MoveDestination>> {
+        let _ = (admission, ae_title);
+        Box::pin(async { None })
+    }
 
     /// The association of `admission` has ended, however it ended: release,
     /// abort, a broken connection or shutdown, or an accept that could not
@@ -357,12 +402,47 @@ impl QueryLevel {
     }
 }
 
-/// Query/Retrieve information model of a C-FIND.
+/// One C-GET or C-MOVE request.
+#[derive(Debug, Clone)]
+pub struct RetrieveRequest {
+    /// Query/Retrieve Level of the identifier.
+    pub level: QueryLevel,
+    /// The information model, from the presentation context's SOP class.
+    pub model: QueryModel,
+    /// The identifier: the unique keys of what is to be sent.
+    pub identifier: InMemDicomObject,
+}
+
+/// A stored instance to send as a C-STORE sub-operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// SOP Class UID.
+    pub sop_class_uid: String,
+    /// SOP Instance UID.
+    pub sop_instance_uid: String,
+    /// The transfer syntax it is stored in.
+    pub transfer_syntax: String,
+    /// The service's own name for it (a blob key).
+    pub key: String,
+}
+
+/// A C-MOVE destination: a storage SCP registered with Ferry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveDestination {
+    /// Its AE title, the Called AE Title of the association Ferry opens.
+    pub ae_title: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// Query/Retrieve information model of a C-FIND, C-GET or C-MOVE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryModel {
-    /// Study Root Query/Retrieve Information Model - FIND.
+    /// Study Root Query/Retrieve Information Model.
     StudyRoot,
-    /// Patient Root Query/Retrieve Information Model - FIND.
+    /// Patient Root Query/Retrieve Information Model.
     PatientRoot,
 }
 

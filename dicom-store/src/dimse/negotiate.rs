@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use dicom_ul::pdu::{
     AssociationAC, AssociationRJ, AssociationRJResult, AssociationRJServiceUserReason,
     AssociationRJSource, AssociationRQ, PresentationContextProposed, PresentationContextResult,
-    PresentationContextResultReason, UserVariableItem,
+    PresentationContextResultReason, RequestorRoles, UserVariableItem,
 };
 
 use super::QueryModel;
@@ -25,6 +25,14 @@ pub(crate) const VERIFICATION: &str = "1.2.840.10008.1.1";
 pub(crate) const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
 /// Patient Root Query/Retrieve Information Model - FIND.
 pub(crate) const PATIENT_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.1.1";
+/// Study Root Query/Retrieve Information Model - MOVE.
+pub(crate) const STUDY_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.2.2";
+/// Study Root Query/Retrieve Information Model - GET.
+pub(crate) const STUDY_ROOT_GET: &str = "1.2.840.10008.5.1.4.1.2.2.3";
+/// Patient Root Query/Retrieve Information Model - MOVE.
+pub(crate) const PATIENT_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.1.2";
+/// Patient Root Query/Retrieve Information Model - GET.
+pub(crate) const PATIENT_ROOT_GET: &str = "1.2.840.10008.5.1.4.1.2.1.3";
 
 /// Implicit VR Little Endian, the default transfer syntax.
 pub(crate) const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
@@ -36,13 +44,19 @@ pub(crate) const IMPLEMENTATION_CLASS_UID: &str = "2.25.338195640048974883298323
 /// Ferry's Implementation Version Name (at most 16 characters).
 pub(crate) const IMPLEMENTATION_VERSION_NAME: &str = "FERRY_0_1";
 
-/// Transfer syntaxes we store exactly as received. Excluded on purpose:
+/// Deflated Explicit VR Little Endian.
+const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+/// Explicit VR Big Endian.
+const BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
+
+/// Transfer syntaxes we store exactly as received (a deflated one is
+/// inflated first, see [`crate::inflate`]). Excluded on purpose:
 /// the JPIP syntaxes (pixel data by reference to a server we do not know).
 const STORABLE_TRANSFER_SYNTAXES: &[&str] = &[
     IMPLICIT_LE,
     EXPLICIT_LE,
-    "1.2.840.10008.1.2.1.99",  // Deflated Explicit VR Little Endian
-    "1.2.840.10008.1.2.2",     // Explicit VR Big Endian (retired, still sent)
+    DEFLATED,
+    BIG_ENDIAN,                // retired, still sent
     "1.2.840.10008.1.2.1.98",  // Encapsulated Uncompressed Explicit VR LE
     "1.2.840.10008.1.2.5",     // RLE Lossless
     "1.2.840.10008.1.2.4.50",  // JPEG Baseline
@@ -86,6 +100,8 @@ pub(crate) enum Service {
     Verification,
     Storage,
     Find(QueryModel),
+    Get(QueryModel),
+    Move(QueryModel),
 }
 
 /// An accepted presentation context.
@@ -94,6 +110,10 @@ pub(crate) struct Context {
     pub(crate) abstract_syntax: String,
     pub(crate) transfer_syntax: String,
     pub(crate) service: Service,
+    /// Whether the peer took the SCP role for this storage class (SCP/SCU
+    /// Role Selection, PS3.7 §D.3.3.4), so that C-GET may send it
+    /// instances on this context.
+    pub(crate) peer_is_scp: bool,
 }
 
 /// The outcome of negotiation when the AEs were admitted.
@@ -137,9 +157,30 @@ pub(crate) fn reject_user(reason: AssociationRJServiceUserReason) -> Association
 pub(crate) fn negotiate(rq: &AssociationRQ, our_max_pdu: u32) -> Negotiated {
     let mut contexts = HashMap::new();
     let mut results = Vec::with_capacity(rq.presentation_contexts.len());
+    // A C-GET caller proposes the SCP role for the storage classes it will
+    // take instances of; we accept that and say so in the reply.
+    let mut roles = Vec::new();
+    let proposed_roles: HashMap<&str, RequestorRoles> = rq
+        .user_variables
+        .iter()
+        .filter_map(|v| match v {
+            UserVariableItem::ScuScpRoleSelectionSubItem(uid, roles) => {
+                Some((trim_uid(uid), *roles))
+            }
+            _ => None,
+        })
+        .collect();
     for proposed in &rq.presentation_contexts {
         let (reason, transfer_syntax) = match decide(proposed) {
-            Ok(context) => {
+            Ok(mut context) => {
+                if let Some(asked) = proposed_roles.get(context.abstract_syntax.as_str()) {
+                    if context.service == Service::Storage && asked.scp {
+                        context.peer_is_scp = true;
+                        if !roles.iter().any(|(uid, _)| uid == &context.abstract_syntax) {
+                            roles.push((context.abstract_syntax.clone(), *asked));
+                        }
+                    }
+                }
                 let ts = context.transfer_syntax.clone();
                 contexts.insert(proposed.id, context);
                 (PresentationContextResultReason::Acceptance, ts)
@@ -168,14 +209,20 @@ pub(crate) fn negotiate(rq: &AssociationRQ, our_max_pdu: u32) -> Negotiated {
         called_ae_title: rq.called_ae_title.clone(),
         application_context_name: APPLICATION_CONTEXT.to_string(),
         presentation_contexts: results,
-        // No role selection or extended negotiation items: we take only the
-        // default roles and offer no extended behaviour, which the standard
-        // expresses by leaving those items out.
-        user_variables: vec![
+        // No extended negotiation items: we offer no extended behaviour,
+        // which the standard expresses by leaving them out.
+        user_variables: [
             UserVariableItem::MaxLength(our_max_pdu),
             UserVariableItem::ImplementationClassUID(IMPLEMENTATION_CLASS_UID.to_string()),
             UserVariableItem::ImplementationVersionName(IMPLEMENTATION_VERSION_NAME.to_string()),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            roles
+                .into_iter()
+                .map(|(uid, asked)| UserVariableItem::ScuScpRoleSelectionSubItem(uid, asked)),
+        )
+        .collect(),
     };
     Negotiated {
         accept,
@@ -192,19 +239,30 @@ fn decide(
         .ok_or(PresentationContextResultReason::AbstractSyntaxNotSupported)?;
     let acceptable: &[&str] = match service {
         Service::Storage => STORABLE_TRANSFER_SYNTAXES,
-        Service::Verification | Service::Find(_) => &[IMPLICIT_LE, EXPLICIT_LE],
+        Service::Verification | Service::Find(_) | Service::Get(_) | Service::Move(_) => {
+            &[IMPLICIT_LE, EXPLICIT_LE]
+        }
     };
-    // The first one the peer proposed wins: its order is its preference.
-    let transfer_syntax = proposed
+    let proposed_syntaxes: Vec<&str> = proposed
         .transfer_syntaxes
         .iter()
         .map(|ts| trim_uid(ts))
-        .find(|ts| acceptable.contains(ts))
+        .filter(|ts| acceptable.contains(ts))
+        .collect();
+    // The first one the peer proposed wins (its order is its preference),
+    // except that a little-endian native syntax is taken over the deflated
+    // and big-endian ones when the peer offers both: those must be converted
+    // before anyone can read them.
+    let transfer_syntax = proposed_syntaxes
+        .iter()
+        .find(|ts| !matches!(**ts, DEFLATED | BIG_ENDIAN))
+        .or(proposed_syntaxes.first())
         .ok_or(PresentationContextResultReason::TransferSyntaxesNotSupported)?;
     Ok(Context {
         abstract_syntax: abstract_syntax.to_string(),
-        transfer_syntax: transfer_syntax.to_string(),
+        transfer_syntax: (*transfer_syntax).to_string(),
         service,
+        peer_is_scp: false,
     })
 }
 
@@ -213,6 +271,10 @@ fn service_for(abstract_syntax: &str) -> Option<Service> {
         VERIFICATION => Some(Service::Verification),
         STUDY_ROOT_FIND => Some(Service::Find(QueryModel::StudyRoot)),
         PATIENT_ROOT_FIND => Some(Service::Find(QueryModel::PatientRoot)),
+        STUDY_ROOT_GET => Some(Service::Get(QueryModel::StudyRoot)),
+        PATIENT_ROOT_GET => Some(Service::Get(QueryModel::PatientRoot)),
+        STUDY_ROOT_MOVE => Some(Service::Move(QueryModel::StudyRoot)),
+        PATIENT_ROOT_MOVE => Some(Service::Move(QueryModel::PatientRoot)),
         s if is_storage_class(s) => Some(Service::Storage),
         _ => None,
     }
@@ -268,9 +330,19 @@ mod tests {
     }
 
     #[test]
+    fn big_endian_and_deflated_give_way_to_a_little_endian_syntax_offered_beside_them() {
+        let ct = "1.2.840.10008.5.1.4.1.1.2";
+        let context =
+            decide(&proposed(1, ct, &[BIG_ENDIAN, DEFLATED, IMPLICIT_LE])).expect("accepted");
+        assert_eq!(context.transfer_syntax, IMPLICIT_LE);
+        let context = decide(&proposed(1, ct, &[DEFLATED])).expect("accepted");
+        assert_eq!(context.transfer_syntax, DEFLATED);
+    }
+
+    #[test]
     fn unknown_abstract_syntaxes_are_rejected() {
-        // Study Root MOVE: not served here.
-        let result = decide(&proposed(7, "1.2.840.10008.5.1.4.1.2.2.2", &[IMPLICIT_LE]));
+        // Modality Worklist: not served here.
+        let result = decide(&proposed(7, "1.2.840.10008.5.1.4.31", &[IMPLICIT_LE]));
         assert_eq!(
             result.err(),
             Some(PresentationContextResultReason::AbstractSyntaxNotSupported)

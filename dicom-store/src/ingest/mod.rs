@@ -210,6 +210,10 @@ impl Store {
         if bytes.len() as u64 > limit {
             return Err(IngestError::TooLarge { limit });
         }
+        let bytes = match crate::inflate::inflate_bytes(&bytes, limit)? {
+            Some(inflated) => inflated,
+            None => bytes,
+        };
         if !self.0.blobs.puts_blocking() {
             return self.ingest(bytes.as_slice(), ctx).await;
         }

@@ -107,27 +107,50 @@ impl Store {
     }
 
     /// Step 2: fsyncs the staged file and parses and checks it.
-    pub async fn prepare(
+    pub async fn prepare(&self, staged: StagedInstance) -> Result<PreparedInstance, IngestError> {
+        self.prepare_named(staged).await.map_err(|(_, e)| e)
+    }
+
+    /// As [`prepare`](Self::prepare); a refused instance comes with the SOP
+    /// Class and Instance UIDs its meta group names, when it names them.
+    pub async fn prepare_named(
         &self,
         mut staged: StagedInstance,
-    ) -> Result<PreparedInstance, IngestError> {
+    ) -> Result<PreparedInstance, (Option<(String, String)>, IngestError)> {
         let file = staged.file.take();
-        let path = staged.path.clone();
-        let parsed = tokio::task::spawn_blocking(move || -> Result<_, IngestError> {
+        let limit = self.0.config.max_instance_bytes;
+        tokio::task::spawn_blocking(move || {
+            let named = |staged: &StagedInstance| crate::validate::named_in_meta(&staged.path);
             if let Some(file) = file {
-                file.sync_all()?;
+                file.sync_all().map_err(|e| (None, e.into()))?;
             }
-            Ok(read_instance(&path)?)
+            match crate::inflate::inflate_file(&staged.path, limit) {
+                Ok(false) => {}
+                Ok(true) => {
+                    // Its size and digest are the inflated file's now.
+                    let path = std::mem::take(&mut staged.path);
+                    staged = adopt(path, limit).map_err(|e| (None, e))?;
+                }
+                Err(e) => return Err((named(&staged), e)),
+            }
+            match read_instance(&staged.path) {
+                Ok(parsed) => Ok(PreparedInstance { staged, parsed }),
+                Err(e) => Err((named(&staged), e.into())),
+            }
         })
         .await
-        .map_err(std::io::Error::other)??;
-        Ok(PreparedInstance { staged, parsed })
+        .map_err(|e| (None, std::io::Error::other(e).into()))?
     }
 }
 
 /// Steps 1 and 2 for a file already on disk, on the caller's blocking
 /// thread: hash in place, fsync, parse.
 pub(super) fn prepare_in_place(path: PathBuf, limit: u64) -> Result<PreparedInstance, IngestError> {
+    if let Err(e) = crate::inflate::inflate_file(&path, limit) {
+        // Adopted files are the store's to remove, whatever the outcome.
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     let staged = adopt(path, limit)?;
     if let Some(file) = &staged.file {
         file.sync_all()?;

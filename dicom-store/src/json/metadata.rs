@@ -23,9 +23,10 @@ const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
 /// Writes `dataset` as a DICOM JSON object, leaving out pixel data, binary
 /// values over 1 KiB and group-length elements.
 ///
-/// A top-level binary value left out gets a `BulkDataURI` of
-/// `{bulk_base}{tag}` (PS3.18 F.2.6), so a viewer can fetch it; nested ones are
-/// left out without one. With `pixel_data` set, Pixel Data (7FE0,0010) is
+/// A binary value left out gets a `BulkDataURI` (PS3.18 F.2.6), so a viewer
+/// can fetch it: `{bulk_base}{tag}` at the top level, and inside sequences
+/// the path to it, `{bulk_base}{sequence}.{item}.{tag}` (items counted from
+/// 0), as for the samples of an ECG's Waveform Sequence. With `pixel_data` set, Pixel Data (7FE0,0010) is
 /// listed with that VR and its `BulkDataURI` whatever the data set holds
 /// there (the store reads data sets only up to the pixel data).
 pub fn instance_metadata(
@@ -34,14 +35,14 @@ pub fn instance_metadata(
     pixel_data: Option<VR>,
 ) -> String {
     let mut out = String::with_capacity(4096);
-    object(&mut out, dataset, Some((bulk_base, pixel_data)));
+    object(&mut out, dataset, bulk_base, pixel_data);
     out
 }
 
-fn object(out: &mut String, dataset: &InMemDicomObject, bulk: Option<(&str, Option<VR>)>) {
+fn object(out: &mut String, dataset: &InMemDicomObject, bulk_base: &str, pixel_data: Option<VR>) {
     out.push('{');
     let mut first = true;
-    let mut pixel_data = bulk.and_then(|(base, vr)| Some((base, vr?)));
+    let mut pixel_data = pixel_data.map(|vr| (bulk_base, vr));
     for element in dataset.iter() {
         let tag = element.header().tag;
         // Group lengths (gggg,0000) are an encoding detail PS3.18 says to omit.
@@ -57,7 +58,7 @@ fn object(out: &mut String, dataset: &InMemDicomObject, bulk: Option<(&str, Opti
             }
         }
         separate(out, &mut first);
-        attribute(out, element, bulk.map(|(base, _)| base));
+        attribute(out, element, bulk_base);
     }
     if let Some((base, vr)) = pixel_data {
         separate(out, &mut first);
@@ -108,7 +109,7 @@ fn bulk_uri(out: &mut String, base: &str, tag: Tag) {
     );
 }
 
-fn attribute(out: &mut String, element: &InMemElement, bulk_base: Option<&str>) {
+fn attribute(out: &mut String, element: &InMemElement, bulk_base: &str) {
     let tag = element.header().tag;
     let vr = element.vr();
     key(out, tag);
@@ -124,7 +125,13 @@ fn attribute(out: &mut String, element: &InMemElement, bulk_base: Option<&str>) 
                     if i > 0 {
                         out.push(',');
                     }
-                    object(out, item, None);
+                    let mut base = String::with_capacity(bulk_base.len() + 12);
+                    base.push_str(bulk_base);
+                    base.push_str(&super::tag_key(tag.group(), tag.element()));
+                    base.push('.');
+                    base.push_str(itoa::Buffer::new().format(i));
+                    base.push('.');
+                    object(out, item, &base, None);
                 }
                 out.push(']');
             }
@@ -134,9 +141,9 @@ fn attribute(out: &mut String, element: &InMemElement, bulk_base: Option<&str>) 
         Value::PixelSequence(_) => false,
         Value::Primitive(value) => primitive(out, vr, value),
     };
-    if let Some(base) = bulk_base.filter(|_| !has_value && is_binary(vr)) {
+    if !has_value && is_binary(vr) {
         out.push_str(",\"BulkDataURI\":");
-        bulk_uri(out, base, tag);
+        bulk_uri(out, bulk_base, tag);
     }
     out.push('}');
 }
@@ -358,7 +365,7 @@ mod tests {
                 "00081030": { "vr": "LO" },
                 "00082218": { "vr": "SQ", "Value": [
                     { "00080100": { "vr": "SH", "Value": ["T-A0100"] },
-                      "00091020": { "vr": "OB" } }
+                      "00091020": { "vr": "OB", "BulkDataURI": "B/00082218.0.00091020" } }
                 ] },
                 "00100010": { "vr": "PN", "Value": [{ "Alphabetic": "Wang^Fang" }] },
                 "00104000": { "vr": "LT", "Value": ["say \"hi\"\\\n\u{1}é"] },

@@ -92,7 +92,9 @@ async fn stow_stores_every_part_and_references_them_with_retrieve_urls() {
         .as_str()
         .expect("a retrieve URL");
     assert!(
-        url.starts_with(&format!("/dicomweb/studies/{CT_STUDY}/series/")),
+        url.starts_with(&format!(
+            "http://localhost/dicomweb/studies/{CT_STUDY}/series/"
+        )),
         "{url}"
     );
     assert_eq!(
@@ -101,7 +103,7 @@ async fn stow_stores_every_part_and_references_them_with_retrieve_urls() {
     );
     assert_eq!(
         body["00081190"]["Value"][0],
-        format!("/dicomweb/studies/{CT_STUDY}")
+        format!("http://localhost/dicomweb/studies/{CT_STUDY}")
     );
     assert!(body.get("00081198").is_none());
     assert_eq!(t.count("dicom_instance").await, 2);
@@ -289,6 +291,11 @@ async fn qido_matches_exactly_by_wildcard_range_and_uid_list() {
     }
     assert_eq!(ct["00080061"]["Value"][0], "CT");
     assert_eq!(ct["00201208"]["Value"][0], 1);
+    assert_eq!(
+        ct["00081190"]["Value"][0],
+        format!("http://localhost/dicomweb/studies/{CT_STUDY}"),
+        "an absolute Retrieve URL"
+    );
 
     let cases: Vec<(String, Vec<&str>)> = vec![
         ("PatientID=4MR1".to_owned(), vec![mr]),
@@ -375,6 +382,37 @@ async fn qido_pages_includes_fields_and_respects_scope() {
     assert_eq!(all.as_array().expect("an array").len(), 2);
     assert!(all[0].get("00180050").is_some());
 
+    // `all` at study and series level: the level's attributes, not an
+    // instance's.
+    let (_, studies) = qido(
+        &t,
+        &format!("/studies?includefield=all&StudyInstanceUID={CT_STUDY}"),
+        "admin",
+    )
+    .await;
+    assert_eq!(studies[0]["00101010"]["Value"][0], "000Y", "Patient's Age");
+    assert!(
+        studies[0].get("00080070").is_none(),
+        "Manufacturer is the series'"
+    );
+    assert!(
+        studies[0].get("00180050").is_none(),
+        "Slice Thickness is the image's"
+    );
+    let (_, series) = qido(
+        &t,
+        &format!("/studies/{CT_STUDY}/series?includefield=all"),
+        "admin",
+    )
+    .await;
+    assert_eq!(series[0]["00080070"]["Value"][0], "GE MEDICAL SYSTEMS");
+    assert_eq!(series[0]["00081010"]["Value"][0], "CT01_OC0");
+    assert_eq!(series[0]["00101010"]["Value"][0], "000Y");
+    assert!(
+        series[0].get("00180050").is_none(),
+        "Slice Thickness is the image's"
+    );
+
     let (status, body) = qido(&t, "/studies?StudyDate=2004", "admin").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"]["message"]
@@ -441,4 +479,96 @@ async fn a_part_over_the_instance_limit_ends_the_request_and_the_answer_says_wha
         "{body}"
     );
     assert_eq!(t.count("dicom_instance_metadata").await, 1);
+}
+
+/// `file` with its data set deflated (Deflated Explicit VR Little Endian).
+fn deflated(file: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&file[128..]);
+    let mut meta =
+        dicom_object::meta::FileMetaTable::from_reader(&mut cursor).expect("a meta group");
+    let data_set = &file[128 + cursor.position() as usize..];
+    meta.transfer_syntax = "1.2.840.10008.1.2.1.99".to_owned();
+    meta.update_information_group_length();
+    let mut out = vec![0u8; 128];
+    out.extend_from_slice(b"DICM");
+    meta.write(&mut out).expect("written");
+    let mut encoder = flate2::write::DeflateEncoder::new(out, flate2::Compression::default());
+    encoder.write_all(data_set).expect("deflated");
+    encoder.finish().expect("deflated")
+}
+
+#[tokio::test]
+async fn a_long_boundary_a_deflated_instance_and_a_broken_one_are_each_answered_as_they_should_be()
+{
+    let t = TestStore::new().await;
+    // Orthanc's boundaries are 73 characters, past RFC 2046's 70.
+    let boundary = "x".repeat(73);
+    let ct = fixture_bytes("CT_small.dcm");
+    let mut broken = ct[..600].to_vec();
+    broken.extend_from_slice(&[0xFF; 64]);
+    let mut body = Vec::new();
+    for part in [deflated(&ct), broken] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(&part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let request = Request::post("/studies")
+        .header(header::AUTHORIZATION, "Bearer island")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/related; type=\"application/dicom\"; boundary=\"{boundary}\""),
+        )
+        .body(Body::from(body))
+        .expect("a request");
+    let (status, body, _) = send(&t, request).await;
+
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let sop = "1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322";
+    let stored = items(&body, "00081199");
+    assert_eq!(stored.len(), 1, "{body}");
+    assert_eq!(stored[0]["00081155"]["Value"][0], sop);
+    // The broken part names the instance its meta group names.
+    let failed = items(&body, "00081198");
+    assert_eq!(failed.len(), 1, "{body}");
+    assert_eq!(failed[0]["00081155"]["Value"][0], sop);
+    assert_eq!(
+        failed[0]["00081150"]["Value"][0],
+        "1.2.840.10008.5.1.4.1.1.2"
+    );
+    assert_eq!(failed[0]["00081197"]["Value"][0], 0xC000);
+
+    // Kept inflated: the same data set as the original, in Explicit VR LE.
+    let row = t.store.instance(sop).await.expect("read").expect("stored");
+    assert_eq!(row.transfer_syntax, "1.2.840.10008.1.2.1");
+    let (status, instances) = qido(&t, &format!("/instances?SOPInstanceUID={sop}"), "island").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        instances[0]["00280010"]["Value"][0], 128,
+        "Rows, read from the inflated data set"
+    );
+
+    let request = Request::post("/studies")
+        .header(header::AUTHORIZATION, "Bearer island")
+        .header(
+            header::CONTENT_TYPE,
+            format!(
+                "multipart/related; type=\"application/dicom\"; boundary={}",
+                "y".repeat(201)
+            ),
+        )
+        .body(Body::empty())
+        .expect("a request");
+    let (status, body, _) = send(&t, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("a reason")
+            .contains("201 characters"),
+        "{body}"
+    );
 }

@@ -344,3 +344,37 @@ async fn an_ecg_without_twelve_channels_answers_422_naming_the_count() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_study_and_a_series_render_as_one_part_per_instance() {
+    let t = TestStore::new().await;
+    let ct = fixture_bytes("CT_small.dcm");
+    stow_bytes(&t, ct.clone()).await;
+    let instance = instance_path(&ct);
+    let series = instance.split("/instances/").next().expect("a series path");
+    let study = series.split("/series/").next().expect("a study path");
+    let (status, _, one) = get(&t, &format!("{instance}/rendered"), "image/png").await;
+    assert_eq!(status, StatusCode::OK);
+
+    for path in [study, series] {
+        let (status, content_type, body) = get(
+            &t,
+            &format!("{path}/rendered"),
+            "multipart/related; type=\"image/png\"",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            content_type.starts_with("multipart/related"),
+            "{content_type}"
+        );
+        assert!(content_type.contains("image/png"), "{content_type}");
+        let found = body
+            .windows(one.len())
+            .filter(|w| *w == one.as_slice())
+            .count();
+        assert_eq!(found, 1, "the instance's picture, once, in {path}");
+    }
+    let (status, _, _) = get(&t, &format!("{study}/rendered"), "application/pdf").await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+}

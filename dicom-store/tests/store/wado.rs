@@ -284,3 +284,92 @@ async fn frames_go_as_stored_and_a_client_that_cannot_take_them_gets_406() {
     let fragment = pixels.fragments().expect("encapsulated")[0].clone();
     assert_eq!(parts(&content_type, &body), vec![fragment]);
 }
+
+#[tokio::test]
+async fn frames_of_a_big_endian_instance_go_out_little_endian() {
+    let t = TestStore::new().await;
+    stow(&t, "MR_small_bigendian.dcm").await;
+    let u = uids("MR_small_bigendian.dcm");
+    let path = format!(
+        "/studies/{}/series/{}/instances/{}/frames/1",
+        u.study, u.series, u.sop
+    );
+    let (status, content_type, body) = get(
+        &t,
+        &path,
+        "island",
+        "multipart/related; type=\"application/octet-stream\"",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The same picture stored little endian (the fixture's twin) is what a
+    // viewer must get.
+    let little = fixture_bytes("MR_small.dcm");
+    let twin = dicom_object::from_reader(&little[128..]).expect("parses");
+    let expected = twin
+        .element(tags::PIXEL_DATA)
+        .expect("pixel data")
+        .to_bytes()
+        .expect("bytes")
+        .into_owned();
+    assert_eq!(parts(&content_type, &body), vec![expected]);
+}
+
+#[tokio::test]
+async fn waveform_samples_inside_their_sequence_have_a_bulk_data_uri_that_answers() {
+    let t = TestStore::new().await;
+    let name = "waveform_ecg_rhythm.dcm";
+    stow(&t, name).await;
+    let u = uids(name);
+    let (status, _, body) = get(
+        &t,
+        &format!(
+            "/studies/{}/series/{}/instances/{}/metadata",
+            u.study, u.series, u.sop
+        ),
+        "island",
+        "application/dicom+json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let metadata: Value = serde_json::from_slice(&body).expect("JSON");
+    let samples = &metadata[0]["54000100"]["Value"][0]["54001010"];
+    let uri = samples["BulkDataURI"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no BulkDataURI: {samples}"));
+    let root = format!("http://ferry.test{}", t.state().base_url);
+    let path = uri
+        .strip_prefix(&root)
+        .unwrap_or_else(|| panic!("absolute under {root}: {uri}"));
+    assert!(path.ends_with("/bulk/54000100.0.54001010"), "{path}");
+
+    let (status, content_type, body) = get(&t, path, "island", "*/*").await;
+    assert_eq!(status, StatusCode::OK);
+    let object = dicom_object::open_file(fixture(name)).expect("parses");
+    let expected = object
+        .element(tags::WAVEFORM_SEQUENCE)
+        .expect("a waveform")
+        .items()
+        .expect("items")[0]
+        .element(tags::WAVEFORM_DATA)
+        .expect("samples")
+        .to_bytes()
+        .expect("bytes")
+        .into_owned();
+    assert!(expected.len() > 1024);
+    assert_eq!(parts(&content_type, &body), vec![expected]);
+
+    for wrong in ["54000100.9.54001010", "54000100.0", "54000100.x.54001010"] {
+        let (status, _, _) = get(
+            &t,
+            &format!(
+                "/studies/{}/series/{}/instances/{}/bulk/{wrong}",
+                u.study, u.series, u.sop
+            ),
+            "island",
+            "*/*",
+        )
+        .await;
+        assert!(status.is_client_error(), "{wrong}: {status}");
+    }
+}

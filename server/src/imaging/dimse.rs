@@ -1,7 +1,9 @@
 //! `DimseService` for the DIMSE listener: modalities are admitted by their
 //! registered calling AE title, C-STORE goes through the same ingest as
 //! STOW-RS, and C-FIND answers from the index with the QIDO-RS query
-//! machinery, limited to the calling modality's facility.
+//! machinery, limited to the calling modality's facility. C-GET and C-MOVE
+//! send what that same scope holds, a C-MOVE only to a destination
+//! registered for the caller's facility.
 //!
 //! Admission looks the AE title up in the database at every association
 //! rather than in a cache: the lookup is one indexed row, associations are
@@ -17,8 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use dicom_object::InMemDicomObject;
 use ferry_dicom_store::dimse::{
-    Admission, BoxFuture, DimseService, FindFailure, FindRequest, Refusal, StoreOutcome,
-    StoreRequest,
+    Admission, BoxFuture, DimseService, FindFailure, FindRequest, MoveDestination, Outgoing,
+    Refusal, RetrieveRequest, StoreOutcome, StoreRequest,
 };
 use ferry_dicom_store::find::FindError;
 use ferry_dicom_store::{IngestContext, IngestError, Outcome, Stored};
@@ -318,6 +320,81 @@ impl ModalityService {
     }
 }
 
+impl ModalityService {
+    async fn retrieve_instances(
+        &self,
+        admission: &Admission,
+        request: RetrieveRequest,
+    ) -> Result<Vec<Outgoing>, FindFailure> {
+        let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
+            return Err(FindFailure::UnableToProcess("unknown facility".into()));
+        };
+        let reach = crate::policy::modality_reach(facility_id);
+        let rows = ferry_dicom_store::retrieve::instances_for(
+            &self.imaging.store,
+            request.level,
+            &request.identifier,
+            &reach.scope(),
+        )
+        .await
+        .map_err(|err| match err {
+            FindError::InvalidQuery(_) => {
+                FindFailure::IdentifierMismatch("the unique keys are missing or malformed".into())
+            }
+            err => {
+                tracing::error!(error = %err, "C-GET or C-MOVE failed");
+                FindFailure::OutOfResources("the index is unavailable".into())
+            }
+        })?;
+        let mut study_uids: Vec<String> = rows.iter().map(|r| r.study_uid.clone()).collect();
+        study_uids.sort();
+        study_uids.dedup();
+        // Audited before anything is sent; a failure refuses the retrieve.
+        self.imaging
+            .audit_reads(
+                &actor(admission),
+                &reach,
+                "dicom.retrieve",
+                &study_uids,
+                Some(rows.len()),
+            )
+            .await
+            .map_err(|err| {
+                tracing::error!(error = %err, "recording a retrieve failed");
+                FindFailure::OutOfResources("the audit trail is unavailable".into())
+            })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Outgoing {
+                sop_class_uid: row.sop_class_uid,
+                sop_instance_uid: row.sop_instance_uid,
+                transfer_syntax: row.transfer_syntax,
+                key: row.blob_key,
+            })
+            .collect())
+    }
+
+    async fn destination(&self, admission: &Admission, ae_title: &str) -> Option<MoveDestination> {
+        let facility_id = admission.facility_id().parse::<i64>().ok()?;
+        let found = async {
+            let mut conn = self.imaging.db.pool().acquire().await?;
+            crate::modality::destinations::find(&mut conn, facility_id, ae_title).await
+        }
+        .await;
+        match found {
+            Ok(row) => row.map(|row| MoveDestination {
+                ae_title: row.ae_title,
+                host: row.host,
+                port: u16::try_from(row.port).unwrap_or_default(),
+            }),
+            Err(err) => {
+                tracing::error!(error = %err, "looking up a C-MOVE destination failed");
+                None
+            }
+        }
+    }
+}
+
 impl DimseService for ModalityService {
     fn admit<'a>(
         &'a self,
@@ -342,6 +419,38 @@ impl DimseService for ModalityService {
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
         Box::pin(self.find_studies(admission, request))
+    }
+
+    fn retrieve<'a>(
+        &'a self,
+        admission: &'a Admission,
+        request: RetrieveRequest,
+    ) -> BoxFuture<'a, Result<Vec<Outgoing>, FindFailure>> {
+        Box::pin(self.retrieve_instances(admission, request))
+    }
+
+    fn read_outgoing<'a>(
+        &'a self,
+        _admission: &'a Admission,
+        instance: &'a Outgoing,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        // Only instances `retrieve` named for this admission reach here.
+        Box::pin(async move {
+            self.imaging
+                .store
+                .blobs()
+                .read(&instance.key, 0)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn move_destination<'a>(
+        &'a self,
+        admission: &'a Admission,
+        ae_title: &'a str,
+    ) -> BoxFuture<'a, Option<MoveDestination>> {
+        Box::pin(self.destination(admission, ae_title))
     }
 
     fn released<'a>(&'a self, admission: &'a Admission) -> BoxFuture<'a, ()> {

@@ -7,6 +7,7 @@
 //! in the clear), so a modality may also be bound to the hosts it calls from
 //! and to a number of associations at once; see [`crate::imaging::dimse`].
 
+pub mod destinations;
 pub mod routes;
 pub mod store;
 

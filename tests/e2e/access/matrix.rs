@@ -83,6 +83,21 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         tx.commit().await.expect("commit");
         row.id
     };
+    let destination = {
+        let mut tx = app.db.begin_write().await.expect("a transaction");
+        let new = ferry_server::modality::destinations::NewDestination {
+            ae_title: "MATRIX-WS".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: 11112,
+            ..Default::default()
+        };
+        let actor = ferry_server::audit::Actor::system("test");
+        let row = ferry_server::modality::destinations::create(&mut tx, &actor, c.island_a, new)
+            .await
+            .expect("a destination");
+        tx.commit().await.expect("commit");
+        row.id
+    };
     let rows = vec![
         row(Method::GET, "/api/v1/me", "/api/v1/me".into(), everyone),
         row(
@@ -140,6 +155,27 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             Method::DELETE,
             "/api/v1/modalities/{id}",
             format!("/api/v1/modalities/{modality}"),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/facilities/{id}/dicom-destinations",
+            format!("/api/v1/facilities/{}/dicom-destinations", c.island_a),
+            own_site_or_admin,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/facilities/{id}/dicom-destinations",
+                format!("/api/v1/facilities/{}/dicom-destinations", c.island_a),
+                admin_only,
+            ),
+            |n| json!({ "ae_title": format!("WS-{n}"), "host": "127.0.0.1", "port": 104 }),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/dicom-destinations/{id}",
+            format!("/api/v1/dicom-destinations/{destination}"),
             admin_only,
         ),
         row(

@@ -114,7 +114,10 @@ async fn cors_headers_are_sent_only_to_configured_origins() {
         app.request(Method::OPTIONS, "/dicomweb/studies", None)
             .header(header::ORIGIN, origin)
             .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,x-requested-with,cache-control",
+            )
             .send()
     };
 
@@ -135,6 +138,27 @@ async fn cors_headers_are_sent_only_to_configured_origins() {
             .map(|v| v.as_bytes()),
         Some(&b"https://viewer.example"[..])
     );
+    assert_eq!(
+        allowed
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let allowed_headers = allowed
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_HEADERS)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for wanted in [
+        "authorization",
+        "x-requested-with",
+        "cache-control",
+        "range",
+    ] {
+        assert!(allowed_headers.contains(wanted), "{allowed_headers}");
+    }
     assert!(other
         .headers()
         .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)

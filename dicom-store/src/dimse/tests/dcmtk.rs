@@ -204,7 +204,7 @@ async fn findscu(scp: &Scp, model: &str, keys: &[&str]) -> Vec<dicom_object::Def
         .collect()
 }
 
-async fn store_samples(scp: &Scp, files: &[&str]) {
+pub(super) async fn store_samples(scp: &Scp, files: &[&str]) {
     let dir = test_files();
     let port = port_args(scp);
     let paths: Vec<String> = files
@@ -333,6 +333,35 @@ async fn a_failing_find_returns_a_failure_status() {
         log.contains("Received Final Find Response (Failed: UnableToProcess)"),
         "{log}"
     );
+    scp.stop().await;
+}
+
+#[tokio::test]
+async fn the_study_root_model_refuses_the_patient_level() {
+    let scp = Scp::start(TestService::new()).await;
+    let port = port_args(&scp);
+    let out = run_dcmtk(
+        "findscu",
+        &[
+            "-v",
+            "-S",
+            "-aet",
+            "DEMO-MODALITY",
+            "-aec",
+            "FERRY",
+            "-k",
+            "QueryRetrieveLevel=PATIENT",
+            "-k",
+            "PatientID=MANY",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    let log =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("DataSetDoesNotMatchSOPClass"), "{log}");
+    assert!(!log.contains("(Pending)"), "{log}");
     scp.stop().await;
 }
 

@@ -6,6 +6,7 @@
 mod dcmtk;
 mod lifecycle;
 mod pynetdicom;
+mod retrieve;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -22,8 +23,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::{
-    serve, Admission, BoxFuture, DimseConfig, DimseService, FindFailure, FindRequest, QueryLevel,
-    Refusal, StoreOutcome, StoreRequest,
+    serve, Admission, BoxFuture, DimseConfig, DimseService, FindFailure, FindRequest,
+    MoveDestination, Outgoing, QueryLevel, Refusal, RetrieveRequest, StoreOutcome, StoreRequest,
 };
 
 /// Calling AE titles the test service knows.
@@ -45,6 +46,8 @@ pub(super) struct Received {
 pub(super) struct TestService {
     dir: tempfile::TempDir,
     received: Mutex<Vec<Received>>,
+    /// C-MOVE destinations by AE title.
+    destinations: Mutex<Vec<MoveDestination>>,
 }
 
 impl TestService {
@@ -52,7 +55,67 @@ impl TestService {
         Arc::new(Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
             received: Mutex::new(Vec::new()),
+            destinations: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Lets C-MOVE send to `ae_title` at 127.0.0.1:`port`.
+    pub(super) fn add_destination(&self, ae_title: &str, port: u16) {
+        self.destinations
+            .lock()
+            .expect("not poisoned")
+            .push(MoveDestination {
+                ae_title: ae_title.to_owned(),
+                host: "127.0.0.1".to_owned(),
+                port,
+            });
+    }
+
+    /// The received instances a retrieve identifier names by its unique
+    /// keys.
+    fn named(&self, request: &RetrieveRequest) -> Vec<Outgoing> {
+        let wanted = |tag: Tag| -> Vec<String> {
+            request
+                .identifier
+                .element(tag)
+                .ok()
+                .and_then(|e| e.to_str().ok())
+                .map(|v| {
+                    v.split('\\')
+                        .map(|s| s.trim_matches([' ', '\0']).to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let keys = [
+            tags::PATIENT_ID,
+            tags::STUDY_INSTANCE_UID,
+            tags::SERIES_INSTANCE_UID,
+            tags::SOP_INSTANCE_UID,
+        ];
+        self.received()
+            .into_iter()
+            .filter(|received| {
+                let instance = open_file(&received.path).expect("stored files open");
+                keys.iter().all(|&tag| {
+                    let asked = wanted(tag);
+                    let value = instance
+                        .element(tag)
+                        .ok()
+                        .and_then(|e| e.to_str().ok())
+                        .map(|v| v.trim_matches([' ', '\0']).to_string())
+                        .unwrap_or_default();
+                    asked.is_empty() || asked.contains(&value)
+                })
+            })
+            .map(|received| Outgoing {
+                sop_class_uid: received.sop_class_uid,
+                sop_instance_uid: received.sop_instance_uid,
+                transfer_syntax: received.transfer_syntax,
+                key: received.path.to_string_lossy().into_owned(),
+            })
+            .collect()
     }
 
     pub(super) fn received(&self) -> Vec<Received> {
@@ -182,6 +245,37 @@ impl DimseService for TestService {
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
         Box::pin(async move { self.answer(&request) })
+    }
+
+    fn retrieve<'a>(
+        &'a self,
+        _admission: &'a Admission,
+        request: RetrieveRequest,
+    ) -> BoxFuture<'a, Result<Vec<Outgoing>, FindFailure>> {
+        Box::pin(async move { Ok(self.named(&request)) })
+    }
+
+    fn read_outgoing<'a>(
+        &'a self,
+        _admission: &'a Admission,
+        instance: &'a Outgoing,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        Box::pin(async move { std::fs::read(&instance.key).map_err(|e| e.to_string()) })
+    }
+
+    fn move_destination<'a>(
+        &'a self,
+        _admission: &'a Admission,
+        ae_title: &'a str,
+    ) -> BoxFuture<'a, Option<MoveDestination>> {
+        let found = self
+            .destinations
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .find(|d| d.ae_title == ae_title)
+            .cloned();
+        Box::pin(std::future::ready(found))
     }
 }
 

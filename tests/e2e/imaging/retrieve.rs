@@ -1,0 +1,268 @@
+//! C-GET and C-MOVE from the DIMSE listener with dcmtk's `getscu` and
+//! `movescu`, dcmtk's `storescp` as the destination, and the scope of the
+//! calling modality's facility; a deflated C-STORE from pynetdicom.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use dicom_dictionary_std::tags;
+use ferry_server::auth::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::dicom_files::{audit_events, dcmtk, fixture, port, register_modality, study};
+use crate::support::{spawn_app, TestApp};
+
+fn log(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout)
+}
+
+/// The SOP Instance UIDs of the DICOM files in `dir`.
+fn sop_uids(dir: &Path) -> Vec<String> {
+    let mut uids: Vec<String> = std::fs::read_dir(dir)
+        .expect("the directory")
+        .filter_map(|e| dicom_object::open_file(e.expect("an entry").path()).ok())
+        .map(|o| {
+            o.element(tags::SOP_INSTANCE_UID)
+                .expect("a SOP Instance UID")
+                .to_str()
+                .expect("text")
+                .trim_end_matches('\0')
+                .to_owned()
+        })
+        .collect();
+    uids.sort();
+    uids
+}
+
+/// dcmtk's storescp on a free loopback port, as AE `title`, storing into `dir`.
+async fn storescp(dir: &Path, title: &str) -> (tokio::process::Child, u16) {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("bound").port()
+    };
+    let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
+        .args(["-aet", title, "-od"])
+        .arg(dir)
+        .arg(port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("storescp starts");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return (child, port);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("storescp did not listen on {port}");
+}
+
+async fn getscu(app: &TestApp, calling: &str, study_uid: &str, into: &Path) -> Output {
+    let study = format!("StudyInstanceUID={study_uid}");
+    let out = into.to_string_lossy().into_owned();
+    let port = port(app);
+    dcmtk(
+        "getscu",
+        &[
+            "-v",
+            "-S",
+            "-aet",
+            calling,
+            "-aec",
+            "FERRY",
+            "-od",
+            &out,
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &study,
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await
+}
+
+async fn movescu(app: &TestApp, calling: &str, destination: &str, patient_id: &str) -> Output {
+    let patient = format!("PatientID={patient_id}");
+    let port = port(app);
+    dcmtk(
+        "movescu",
+        &[
+            "-v",
+            "-P",
+            "-aet",
+            calling,
+            "-aec",
+            "FERRY",
+            "-aem",
+            destination,
+            "-k",
+            "QueryRetrieveLevel=PATIENT",
+            "-k",
+            &patient,
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_modality_gets_and_moves_what_its_facility_holds_and_nothing_of_another_facility() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let (_, admin) = register_modality(&app, &c, "ISLAND-CT").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/facilities/{}/modalities", c.island_b),
+            &admin,
+            json!({ "ae_title": "OTHER-CT" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.patient_at(c.island_a, "110101195803120023", "MRN-7731")
+        .await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm", "MR_small.dcm"], "MRN-7731");
+    let port = port(&app);
+    let mut args = vec!["-aet", "ISLAND-CT", "-aec", "FERRY", "127.0.0.1", &port];
+    args.extend(sent.files.iter().map(|p| p.to_str().expect("UTF-8")));
+    let stored = dcmtk("storescu", &args).await;
+    assert!(stored.status.success(), "{}", log(&stored));
+    let mut expected = sop_uids(files.path());
+    expected.sort();
+
+    // C-GET, on the caller's own association.
+    let got = tempfile::tempdir().expect("a directory");
+    let out = getscu(&app, "ISLAND-CT", &sent.uid, got.path()).await;
+    assert!(out.status.success(), "{}", log(&out));
+    assert_eq!(sop_uids(got.path()), expected, "{}", log(&out));
+    // Another facility's modality names the study and gets nothing.
+    let other = tempfile::tempdir().expect("a directory");
+    let out = getscu(&app, "OTHER-CT", &sent.uid, other.path()).await;
+    assert!(out.status.success(), "{}", log(&out));
+    assert_eq!(sop_uids(other.path()), Vec::<String>::new());
+
+    // C-MOVE, to a destination registered for island A.
+    let moved_into = tempfile::tempdir().expect("a directory");
+    let (mut viewer, viewer_port) = storescp(moved_into.path(), "VIEWER").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/facilities/{}/dicom-destinations", c.island_a),
+            &admin,
+            json!({ "ae_title": "VIEWER", "host": "127.0.0.1", "port": viewer_port }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let out = movescu(&app, "ISLAND-CT", "VIEWER", "MRN-7731").await;
+    assert!(
+        log(&out).contains("Received Final Move Response (Success)"),
+        "{}",
+        log(&out)
+    );
+    assert_eq!(sop_uids(moved_into.path()), expected);
+    // Island B's modality may not send anything to island A's viewer, and
+    // an unknown title is no destination at all.
+    for (calling, destination) in [("OTHER-CT", "VIEWER"), ("ISLAND-CT", "NOBODY")] {
+        let out = movescu(&app, calling, destination, "MRN-7731").await;
+        assert!(
+            log(&out).contains("Move Destination unknown")
+                || log(&out).contains("MoveDestinationUnknown"),
+            "{calling} to {destination}: {}",
+            log(&out)
+        );
+    }
+    let _ = viewer.kill().await;
+    assert!(audit_events(&app, "dicom.retrieve", &sent.uid).await >= 2);
+}
+
+#[tokio::test]
+async fn destinations_are_registered_by_administrators_and_checked() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let admin = app.user("admin", Role::Admin, c.tertiary).await;
+    let clinician = app.user("clin", Role::Clinician, c.island_a).await;
+    let path = format!("/api/v1/facilities/{}/dicom-destinations", c.island_a);
+    let good = json!({ "ae_title": "WS-1", "host": "ws1.county.local", "port": 11112 });
+    let (status, _) = app.post(&path, &clinician.token, good.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.post(&path, &admin.token, good.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app.post(&path, &admin.token, good).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "ae_title_taken");
+    for (bad, code) in [
+        (
+            json!({ "ae_title": "WS-2", "host": "not a host", "port": 104 }),
+            "invalid_host",
+        ),
+        (
+            json!({ "ae_title": "WS-2", "host": "10.0.0.9", "port": 0 }),
+            "invalid_field",
+        ),
+        (
+            json!({ "ae_title": "", "host": "10.0.0.9", "port": 104 }),
+            "invalid_ae_title",
+        ),
+    ] {
+        let (status, body) = app.post(&path, &admin.token, bad).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    let (status, list) = app.get(&path, &clinician.token).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list.as_array().expect("an array").len(), 1);
+    assert_eq!(list[0]["host"], "ws1.county.local");
+    let other = app.user("clin-b", Role::Clinician, c.island_b).await;
+    let (status, _) = app.get(&path, &other.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_deflated_c_store_is_kept_inflated() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    register_modality(&app, &c, "ISLAND-US").await;
+    let script = "import sys\n\
+        from pydicom import dcmread\n\
+        from pydicom.uid import DeflatedExplicitVRLittleEndian as DEFLATED\n\
+        from pynetdicom import AE\n\
+        ds = dcmread(sys.argv[3])\n\
+        ae = AE(ae_title=sys.argv[1])\n\
+        ae.add_requested_context(ds.SOPClassUID, [DEFLATED])\n\
+        assoc = ae.associate('127.0.0.1', int(sys.argv[2]), ae_title='FERRY')\n\
+        assert assoc.is_established\n\
+        ctx = [c for c in assoc.accepted_contexts if c.abstract_syntax == ds.SOPClassUID]\n\
+        print(ctx[0].transfer_syntax[0])\n\
+        status = assoc.send_c_store(ds)\n\
+        print(hex(status.Status))\n\
+        assoc.release()\n";
+    let out = tokio::process::Command::from(ferry_test_tools::command("python3"))
+        .args(["-c", script, "ISLAND-US", &port(&app)])
+        .arg(fixture("CT_small.dcm"))
+        .output()
+        .await
+        .expect("python3 runs");
+    let text = log(&out);
+    assert!(out.status.success(), "{text}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    // The deflated syntax was accepted, and the instance stored.
+    assert_eq!(
+        printed.lines().collect::<Vec<_>>(),
+        ["1.2.840.10008.1.2.1.99", "0x0"],
+        "{text}"
+    );
+    let stored: String = sqlx::query_scalar(
+        "SELECT transfer_syntax FROM dicom_instance WHERE sop_instance_uid = $1",
+    )
+    .bind("1.3.6.1.4.1.5962.1.1.1.1.1.20040119072730.12322")
+    .fetch_one(app.db.pool())
+    .await
+    .expect("stored");
+    assert_eq!(stored, "1.2.840.10008.1.2.1");
+}
