@@ -63,7 +63,9 @@ pub mod breakglass;
 pub mod call;
 pub mod catalogue;
 pub mod consultation; // area: scheduling
-pub mod examination;
+                      // An examination is the order a modality's worklist carries and the
+                      // arriving study fulfils: orders and images are one piece of the domain.
+pub mod examination; // area: imaging
 pub mod facility;
 pub mod fhir_views;
 pub mod figures;

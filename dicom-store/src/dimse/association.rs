@@ -427,6 +427,9 @@ impl Association {
             field::C_GET_RQ | field::C_MOVE_RQ => {
                 self.retrieve(context_id, &context, &command).await
             }
+            field::N_CREATE_RQ | field::N_SET_RQ => {
+                self.procedure_step(context_id, &context, &command).await
+            }
             // A cancel for an operation that has already finished: nothing
             // to do (PS3.7 §9.3.2.3 lets it arrive late).
             field::C_CANCEL_RQ => Ok(()),

@@ -1,5 +1,6 @@
-//! C-FIND (PS3.4 Annex C): one pending response per match, each with its
-//! identifier encoded in the context's transfer syntax, then a final status.
+//! C-FIND (PS3.4 Annex C, and Annex K for the Modality Worklist): one
+//! pending response per match, each with its identifier encoded in the
+//! context's transfer syntax, then a final status.
 //! A C-CANCEL-RQ that arrives between pending responses stops the stream
 //! with status Cancel.
 
@@ -44,9 +45,13 @@ impl Association {
                 .await;
         }
         let bytes = self.identifier_bytes(context_id).await?;
-        let Service::Find(model) = context.service else {
-            final_response.status = SOP_CLASS_NOT_SUPPORTED;
-            return self.respond(context_id, &final_response, None).await;
+        let model = match context.service {
+            Service::Find(model) => Some(model),
+            Service::Worklist => None,
+            _ => {
+                final_response.status = SOP_CLASS_NOT_SUPPORTED;
+                return self.respond(context_id, &final_response, None).await;
+            }
         };
         // Find contexts are only ever accepted with Implicit or Explicit VR
         // Little Endian (`negotiate`), both in the registry: no input reaches
@@ -59,30 +64,37 @@ impl Association {
             Ok(identifier) => identifier,
             Err(failure) => return self.fail(context_id, final_response, &failure).await,
         };
-        let level = identifier
-            .get(tags::QUERY_RETRIEVE_LEVEL)
-            .and_then(|e| e.to_str().ok())
-            .and_then(|v| QueryLevel::parse(&v));
-        let Some(level) = level else {
-            let failure =
-                FindFailure::IdentifierMismatch("missing or unknown Query/Retrieve Level".into());
-            return self.fail(context_id, final_response, &failure).await;
-        };
-
-        // The Study Root model has no PATIENT level (PS3.4 §C.6.2.1).
-        if model == super::QueryModel::StudyRoot && level == QueryLevel::Patient {
-            let failure =
-                FindFailure::IdentifierMismatch("the Study Root model has no PATIENT level".into());
-            return self.fail(context_id, final_response, &failure).await;
-        }
-
-        let request = FindRequest {
-            level,
-            model,
-            identifier,
-        };
         let admission = self.admission.clone();
-        let matches = match self.service.find(&admission, request).await {
+        let (level, answered) = match model {
+            // Modality Worklist: no levels, the service answers the keys.
+            None => (None, self.service.worklist(&admission, identifier).await),
+            Some(model) => {
+                let level = identifier
+                    .get(tags::QUERY_RETRIEVE_LEVEL)
+                    .and_then(|e| e.to_str().ok())
+                    .and_then(|v| QueryLevel::parse(&v));
+                let Some(level) = level else {
+                    let failure = FindFailure::IdentifierMismatch(
+                        "missing or unknown Query/Retrieve Level".into(),
+                    );
+                    return self.fail(context_id, final_response, &failure).await;
+                };
+                // The Study Root model has no PATIENT level (PS3.4 §C.6.2.1).
+                if model == super::QueryModel::StudyRoot && level == QueryLevel::Patient {
+                    let failure = FindFailure::IdentifierMismatch(
+                        "the Study Root model has no PATIENT level".into(),
+                    );
+                    return self.fail(context_id, final_response, &failure).await;
+                }
+                let request = FindRequest {
+                    level,
+                    model,
+                    identifier,
+                };
+                (Some(level), self.service.find(&admission, request).await)
+            }
+        };
+        let matches = match answered {
             Ok(matches) => matches,
             Err(failure) => return self.fail(context_id, final_response, &failure).await,
         };
@@ -94,13 +106,13 @@ impl Association {
                 final_response.status = CANCELED;
                 return self.respond(context_id, &final_response, None).await;
             }
-            // Every response identifier carries the level (PS3.4 §C.4.1.2.3);
-            // fill it in when the service left it out or empty.
+            // Every query response identifier carries the level (PS3.4
+            // §C.4.1.2.3); fill it in when the service left it out or empty.
             let level_given = found
                 .get(tags::QUERY_RETRIEVE_LEVEL)
                 .and_then(|e| e.to_str().ok())
                 .is_some_and(|v| !v.trim().is_empty());
-            if !level_given {
+            if let Some(level) = level.filter(|_| !level_given) {
                 found.put(DataElement::new(
                     tags::QUERY_RETRIEVE_LEVEL,
                     VR::CS,

@@ -23,6 +23,10 @@ pub(crate) mod field {
     pub(crate) const C_MOVE_RQ: u16 = 0x0021;
     pub(crate) const C_MOVE_RSP: u16 = 0x8021;
     pub(crate) const C_CANCEL_RQ: u16 = 0x0FFF;
+    pub(crate) const N_SET_RQ: u16 = 0x0120;
+    pub(crate) const N_SET_RSP: u16 = 0x8120;
+    pub(crate) const N_CREATE_RQ: u16 = 0x0140;
+    pub(crate) const N_CREATE_RSP: u16 = 0x8140;
 }
 
 /// Sub-operation counts of a C-GET or C-MOVE response (PS3.7 §9.3.3.2).
@@ -131,6 +135,11 @@ impl Command {
     /// Affected SOP Instance UID.
     pub(crate) fn affected_sop_instance(&self) -> Option<String> {
         self.uid(tags::AFFECTED_SOP_INSTANCE_UID)
+    }
+
+    /// Requested SOP Instance UID (N-SET-RQ and other N- requests).
+    pub(crate) fn requested_sop_instance(&self) -> Option<String> {
+        self.uid(tags::REQUESTED_SOP_INSTANCE_UID)
     }
 
     /// Move Destination (C-MOVE-RQ): an AE title.

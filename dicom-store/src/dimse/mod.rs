@@ -20,7 +20,9 @@
 //!   into commands and data sets, and dispatching them.
 //! - `message`: DIMSE command sets (always Implicit VR Little Endian) and
 //!   their fragmentation into P-DATA PDUs.
-//! - `echo`, `store`, `find`: the services that answer on the association.
+//! - `echo`, `store`, `find`: the services that answer on the association
+//!   (`find` also answers the Modality Worklist).
+//! - `mpps`: Modality Performed Procedure Step, N-CREATE and N-SET.
 //! - `retrieve`: C-GET and C-MOVE, whose C-STORE sub-operations go back on
 //!   the same association (C-GET) or out through [`scu`] (C-MOVE).
 //! - [`scu`]: an outgoing storage association, for C-MOVE and forwarding.
@@ -42,6 +44,7 @@ pub mod error;
 mod find;
 pub mod listener;
 mod message;
+mod mpps;
 pub(crate) mod negotiate;
 mod retrieve;
 pub mod scu;
@@ -96,6 +99,38 @@ pub trait DimseService: Send + Sync + 'static {
         admission: &'a Admission,
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>>;
+
+    /// Answers a Modality Worklist C-FIND (PS3.4 Annex K): the scheduled
+    /// procedure steps the identifier's keys match, each with the return
+    /// keys it asked for. The default offers no worklist.
+    fn worklist<'a>(
+        &'a self,
+        admission: &'a Admission,
+        identifier: InMemDicomObject,
+    ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
+        let _ = (admission, identifier);
+        Box::pin(async {
+            Err(FindFailure::UnableToProcess(
+                "no worklist is offered".into(),
+            ))
+        })
+    }
+
+    /// Takes a Modality Performed Procedure Step N-CREATE or N-SET (PS3.4
+    /// Annex F.7). The default takes none.
+    fn procedure_step<'a>(
+        &'a self,
+        admission: &'a Admission,
+        step: ProcedureStep,
+    ) -> BoxFuture<'a, Result<(), StepFailure>> {
+        let _ = (admission, step);
+        Box::pin(async {
+            Err(StepFailure {
+                status: 0x0110,
+                comment: "procedure steps are not taken".into(),
+            })
+        })
+    }
 
     /// The stored instances a C-GET or C-MOVE names, within what the
     /// caller may see. Each is then read with [`read_outgoing`] and sent as
@@ -424,6 +459,28 @@ pub struct Outgoing {
     pub transfer_syntax: String,
     /// The service's own name for it (a blob key).
     pub key: String,
+}
+
+/// A Modality Performed Procedure Step message.
+#[derive(Debug, Clone)]
+pub struct ProcedureStep {
+    /// N-CREATE (the step began) or N-SET (it changed or ended).
+    pub created: bool,
+    /// The step's SOP Instance UID: Affected (N-CREATE) or Requested (N-SET).
+    pub sop_instance_uid: String,
+    /// The attributes sent.
+    pub attributes: InMemDicomObject,
+}
+
+/// Why a procedure step message was refused: its DIMSE status and a comment
+/// (the same rules as [`StoreOutcome`]'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    /// 0x0110 processing failure, 0x0111 duplicate instance, 0x0112 no such
+    /// instance, 0x0106 invalid attribute value, 0x0120 missing attribute.
+    pub status: u16,
+    /// Sent as Error Comment.
+    pub comment: String,
 }
 
 /// A C-MOVE destination: a storage SCP registered with Ferry.

@@ -25,6 +25,10 @@ pub(crate) const VERIFICATION: &str = "1.2.840.10008.1.1";
 pub(crate) const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
 /// Patient Root Query/Retrieve Information Model - FIND.
 pub(crate) const PATIENT_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.1.1";
+/// Modality Worklist Information Model - FIND.
+pub(crate) const WORKLIST_FIND: &str = "1.2.840.10008.5.1.4.31";
+/// Modality Performed Procedure Step.
+pub(crate) const MPPS: &str = "1.2.840.10008.3.1.2.3.3";
 /// Study Root Query/Retrieve Information Model - MOVE.
 pub(crate) const STUDY_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.2.2";
 /// Study Root Query/Retrieve Information Model - GET.
@@ -52,7 +56,7 @@ const BIG_ENDIAN: &str = "1.2.840.10008.1.2.2";
 /// Transfer syntaxes we store exactly as received (a deflated one is
 /// inflated first, see [`crate::inflate`]). Excluded on purpose:
 /// the JPIP syntaxes (pixel data by reference to a server we do not know).
-const STORABLE_TRANSFER_SYNTAXES: &[&str] = &[
+pub(crate) const STORABLE_TRANSFER_SYNTAXES: &[&str] = &[
     IMPLICIT_LE,
     EXPLICIT_LE,
     DEFLATED,
@@ -84,7 +88,7 @@ const STORABLE_TRANSFER_SYNTAXES: &[&str] = &[
 ];
 
 /// Storage SOP classes that live outside `1.2.840.10008.5.1.4.1.1.`.
-const OTHER_STORAGE_CLASSES: &[&str] = &[
+pub(crate) const OTHER_STORAGE_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.34.7",  // RT Beams Delivery Instruction Storage
     "1.2.840.10008.5.1.4.34.10", // RT Brachy Application Setup Delivery Instruction
     "1.2.840.10008.5.1.4.38.1",  // Hanging Protocol Storage
@@ -102,6 +106,8 @@ pub(crate) enum Service {
     Find(QueryModel),
     Get(QueryModel),
     Move(QueryModel),
+    Worklist,
+    ProcedureStep,
 }
 
 /// An accepted presentation context.
@@ -231,7 +237,7 @@ pub(crate) fn negotiate(rq: &AssociationRQ, our_max_pdu: u32) -> Negotiated {
     }
 }
 
-fn decide(
+pub(crate) fn decide(
     proposed: &PresentationContextProposed,
 ) -> Result<Context, PresentationContextResultReason> {
     let abstract_syntax = trim_uid(&proposed.abstract_syntax);
@@ -239,9 +245,12 @@ fn decide(
         .ok_or(PresentationContextResultReason::AbstractSyntaxNotSupported)?;
     let acceptable: &[&str] = match service {
         Service::Storage => STORABLE_TRANSFER_SYNTAXES,
-        Service::Verification | Service::Find(_) | Service::Get(_) | Service::Move(_) => {
-            &[IMPLICIT_LE, EXPLICIT_LE]
-        }
+        Service::Verification
+        | Service::Find(_)
+        | Service::Get(_)
+        | Service::Move(_)
+        | Service::Worklist
+        | Service::ProcedureStep => &[IMPLICIT_LE, EXPLICIT_LE],
     };
     let proposed_syntaxes: Vec<&str> = proposed
         .transfer_syntaxes
@@ -266,23 +275,35 @@ fn decide(
     })
 }
 
+/// The SOP classes served other than storage, each with its service; the
+/// conformance statement (docs/dicom-conformance.md) lists the same.
+pub(crate) const SERVICES: &[(&str, Service)] = &[
+    (VERIFICATION, Service::Verification),
+    (PATIENT_ROOT_FIND, Service::Find(QueryModel::PatientRoot)),
+    (PATIENT_ROOT_MOVE, Service::Move(QueryModel::PatientRoot)),
+    (PATIENT_ROOT_GET, Service::Get(QueryModel::PatientRoot)),
+    (STUDY_ROOT_FIND, Service::Find(QueryModel::StudyRoot)),
+    (STUDY_ROOT_MOVE, Service::Move(QueryModel::StudyRoot)),
+    (STUDY_ROOT_GET, Service::Get(QueryModel::StudyRoot)),
+    (WORKLIST_FIND, Service::Worklist),
+    (MPPS, Service::ProcedureStep),
+];
+
 fn service_for(abstract_syntax: &str) -> Option<Service> {
-    match abstract_syntax {
-        VERIFICATION => Some(Service::Verification),
-        STUDY_ROOT_FIND => Some(Service::Find(QueryModel::StudyRoot)),
-        PATIENT_ROOT_FIND => Some(Service::Find(QueryModel::PatientRoot)),
-        STUDY_ROOT_GET => Some(Service::Get(QueryModel::StudyRoot)),
-        PATIENT_ROOT_GET => Some(Service::Get(QueryModel::PatientRoot)),
-        STUDY_ROOT_MOVE => Some(Service::Move(QueryModel::StudyRoot)),
-        PATIENT_ROOT_MOVE => Some(Service::Move(QueryModel::PatientRoot)),
-        s if is_storage_class(s) => Some(Service::Storage),
-        _ => None,
-    }
+    SERVICES
+        .iter()
+        .find(|(uid, _)| *uid == abstract_syntax)
+        .map(|(_, service)| *service)
+        .or_else(|| is_storage_class(abstract_syntax).then_some(Service::Storage))
 }
+
+/// Where the storage SOP classes live (PS3.4 Annex B.5); every class
+/// under it is accepted, those to come included.
+pub(crate) const STORAGE_ROOT: &str = "1.2.840.10008.5.1.4.1.1.";
 
 /// Whether a SOP class is a storage class we accept.
 pub(crate) fn is_storage_class(uid: &str) -> bool {
-    uid.strip_prefix("1.2.840.10008.5.1.4.1.1.")
+    uid.strip_prefix(STORAGE_ROOT)
         .is_some_and(|rest| !rest.is_empty())
         || OTHER_STORAGE_CLASSES.contains(&uid)
 }
@@ -341,8 +362,8 @@ mod tests {
 
     #[test]
     fn unknown_abstract_syntaxes_are_rejected() {
-        // Modality Worklist: not served here.
-        let result = decide(&proposed(7, "1.2.840.10008.5.1.4.31", &[IMPLICIT_LE]));
+        // General Purpose Worklist (retired): not served here.
+        let result = decide(&proposed(7, "1.2.840.10008.5.1.4.32.1", &[IMPLICIT_LE]));
         assert_eq!(
             result.err(),
             Some(PresentationContextResultReason::AbstractSyntaxNotSupported)

@@ -283,6 +283,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         zhang: patient_ids[4],
     };
     seed_referrals(&mut tx, &actor, &demo).await?;
+    seed_worklist(&mut tx, &actor, &demo).await?;
     schedule::seed(&mut tx, user_ids[4], user_ids[1], &demo).await?;
     seed_reading(&mut tx, tertiary.id, user_ids[5]).await?;
     seed_recognition(&mut tx).await?;
@@ -343,6 +344,47 @@ async fn seed_recognition(tx: &mut Tx) -> Result<(), DemoError> {
         .execute(&mut **tx)
         .await?;
     }
+    Ok(())
+}
+
+/// An abdominal ultrasound ordered for 张小宇 at the Dongji clinic, on its
+/// ultrasound cart's worklist, and a viewer workstation there that a C-MOVE
+/// may send studies to (`storescp` on port 11113 plays it).
+async fn seed_worklist(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), DemoError> {
+    let now = crate::time::now_ms();
+    let values = examination::store::ExaminationValues {
+        patient_id: cast.zhang,
+        facility_id: cast.island,
+        requested_by: cast.island_clinician,
+        modality: "US",
+        body_part: "ABDOMEN",
+        repeat_reason: None,
+        scheduled_at: now,
+        station_ae: Some("DEMO-MODALITY"),
+        procedure_description: "Abdominal ultrasound",
+    };
+    let id = examination::store::insert(tx, &values, now).await?;
+    crate::audit::append(
+        tx,
+        actor,
+        crate::audit::AuditEntry::new(crate::audit::Action::Create, "examination.create")
+            .entity("examination", id)
+            .patient(cast.zhang)
+            .facility(cast.island),
+    )
+    .await?;
+    crate::modality::destinations::create(
+        tx,
+        actor,
+        cast.island,
+        crate::modality::destinations::NewDestination {
+            ae_title: "DEMO-VIEWER".to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: 11113,
+            description: "Reading workstation, Dongji".to_owned(),
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -438,6 +480,9 @@ async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), D
         modality: "CT",
         body_part: "HEAD",
         repeat_reason: None,
+        scheduled_at: now,
+        station_ae: None,
+        procedure_description: "CT head without contrast",
     };
     let id = examination::store::insert(tx, &values, now).await?;
     examination::store::finish(tx, id, examination::ExamStatus::Performed, None, now).await?;

@@ -9,6 +9,7 @@ pub mod recognition;
 pub mod recognition_routes;
 pub mod routes;
 pub mod store;
+pub mod worklist;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -75,6 +76,21 @@ pub struct ExaminationView {
     pub study_instance_uid: Option<String>,
     /// Why it was asked for again although the consortium had a recent one.
     pub repeat_reason: Option<String>,
+    /// Accession Number (0008,0050): on the modality worklist, and how the
+    /// arriving study is matched to this examination.
+    pub accession_number: Option<String>,
+    /// The Study Instance UID the worklist asks the modality to use.
+    pub planned_study_uid: Option<String>,
+    /// When it is scheduled to be done.
+    pub scheduled_at: String,
+    /// The AE title of the station it is scheduled on; null for any
+    /// modality of the facility.
+    pub station_ae: Option<String>,
+    /// Requested Procedure Description, shown on the modality's worklist.
+    pub procedure_description: String,
+    /// The modality's progress (MPPS): `scheduled`, `in_progress`,
+    /// `completed` or `discontinued`.
+    pub step_status: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -85,6 +101,16 @@ pub struct NewExamination {
     /// Asks for the examination although the consortium already holds a
     /// recent one of the same modality and body part.
     pub repeat_reason: Option<String>,
+    /// When it is to be done (RFC 3339); unset: now.
+    #[serde(default)]
+    pub scheduled_at: Option<String>,
+    /// The AE title of the modality it is to be done on; unset: any
+    /// modality of the facility finds it on its worklist.
+    #[serde(default)]
+    pub station_ae: Option<String>,
+    /// What is to be done, in words, for the radiographer.
+    #[serde(default)]
+    pub procedure_description: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]

@@ -69,6 +69,31 @@ async fn request_examination(
         2000,
     )?;
     let repeat_reason = (!repeat_reason.is_empty()).then_some(repeat_reason);
+    let scheduled_at = match body.scheduled_at.as_deref() {
+        None => None,
+        Some(text) => Some(crate::time::parse_rfc3339(text.trim()).ok_or_else(|| {
+            ApiError::invalid(
+                ErrorCode::InvalidInstant,
+                "scheduled_at",
+                "scheduled_at is an RFC 3339 instant such as 2026-12-07T09:30:00+08:00",
+            )
+        })?),
+    };
+    let station_ae = match body.station_ae.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(title) => Some(crate::modality::normalise_ae_title(title).map_err(|_| {
+            ApiError::invalid(
+                ErrorCode::InvalidAeTitle,
+                "station_ae",
+                "station_ae is an AE title: 1 to 16 printable ASCII characters without a backslash",
+            )
+        })?),
+    };
+    let procedure_description = check_optional(
+        "procedure_description",
+        body.procedure_description.as_deref().unwrap_or_default(),
+        64,
+    )?;
 
     let tx = state.db.begin_write().await?;
     let (mut tx, _, _) = authorize(tx, &caller, patient_id, "examination.create").await?;
@@ -192,6 +217,9 @@ async fn request_examination(
         modality: &modality,
         body_part: &body_part,
         repeat_reason: repeat_reason.as_deref(),
+        scheduled_at: scheduled_at.unwrap_or(now),
+        station_ae: station_ae.as_deref(),
+        procedure_description: &procedure_description,
     };
     let id = store::insert(&mut tx, &values, now).await?;
     audit::append(

@@ -21,6 +21,12 @@ pub struct ExaminationRow {
     pub performed_at: Option<i64>,
     pub study_instance_uid: Option<String>,
     pub repeat_reason: Option<String>,
+    pub accession_number: Option<String>,
+    pub planned_study_uid: Option<String>,
+    pub scheduled_at: Option<i64>,
+    pub station_ae: Option<String>,
+    pub procedure_description: String,
+    pub step_status: String,
 }
 
 impl ExaminationRow {
@@ -51,6 +57,12 @@ impl ExaminationRow {
             date,
             study_instance_uid: self.study_instance_uid,
             repeat_reason: self.repeat_reason,
+            accession_number: self.accession_number,
+            planned_study_uid: self.planned_study_uid,
+            scheduled_at: rfc3339(self.scheduled_at.unwrap_or(self.requested_at)),
+            station_ae: self.station_ae,
+            procedure_description: self.procedure_description,
+            step_status: self.step_status,
         }
     }
 }
@@ -59,7 +71,8 @@ const SELECT: &str =
     "SELECT e.id, e.patient_id, e.facility_id, f.name AS facility_name, f.tier AS facility_tier, \
      f.time_zone, \
      e.requested_by, e.modality, e.body_part, e.status, e.requested_at, e.performed_at, \
-     e.study_instance_uid, e.repeat_reason \
+     e.study_instance_uid, e.repeat_reason, e.accession_number, e.planned_study_uid, \
+     e.scheduled_at, e.station_ae, e.procedure_description, e.step_status \
      FROM examination e JOIN facility f ON f.id = e.facility_id";
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<ExaminationRow>, sqlx::Error> {
@@ -113,6 +126,15 @@ pub struct ExaminationValues<'a> {
     pub modality: &'a str,
     pub body_part: &'a str,
     pub repeat_reason: Option<&'a str>,
+    pub scheduled_at: i64,
+    pub station_ae: Option<&'a str>,
+    pub procedure_description: &'a str,
+}
+
+/// The accession number of examination `id`: unique because ids are, and
+/// within the 16 characters of a DICOM SH.
+pub fn accession_number(id: i64) -> String {
+    format!("F{id:07}")
 }
 
 pub async fn insert(
@@ -120,9 +142,12 @@ pub async fn insert(
     values: &ExaminationValues<'_>,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let planned_study_uid = format!("2.25.{}", uuid::Uuid::new_v4().as_u128());
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO examination (patient_id, facility_id, requested_by, modality, body_part, status, \
-         requested_at, repeat_reason) VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7) RETURNING id",
+         requested_at, repeat_reason, planned_study_uid, scheduled_at, station_ae, \
+         procedure_description) \
+         VALUES ($1, $2, $3, $4, $5, 'requested', $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(values.patient_id)
     .bind(values.facility_id)
@@ -131,8 +156,18 @@ pub async fn insert(
     .bind(values.body_part)
     .bind(now)
     .bind(values.repeat_reason)
-    .fetch_one(conn)
-    .await
+    .bind(&planned_study_uid)
+    .bind(values.scheduled_at)
+    .bind(values.station_ae)
+    .bind(values.procedure_description)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE examination SET accession_number = $1 WHERE id = $2")
+        .bind(accession_number(id))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(id)
 }
 
 /// Moves a `requested` examination to `performed` (stamped, with its study if

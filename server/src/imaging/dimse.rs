@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use dicom_object::InMemDicomObject;
 use ferry_dicom_store::dimse::{
     Admission, BoxFuture, DimseService, FindFailure, FindRequest, MoveDestination, Outgoing,
-    Refusal, RetrieveRequest, StoreOutcome, StoreRequest,
+    ProcedureStep, Refusal, RetrieveRequest, StepFailure, StoreOutcome, StoreRequest,
 };
 use ferry_dicom_store::find::FindError;
 use ferry_dicom_store::{IngestContext, IngestError, Outcome, Stored};
@@ -46,7 +46,7 @@ pub struct ModalityService {
     per_ae_limit: u32,
 }
 
-fn actor(admission: &Admission) -> Actor {
+pub(super) fn actor(admission: &Admission) -> Actor {
     Actor {
         user_id: None,
         name: format!("modality:{}", admission.calling_ae()),
@@ -147,7 +147,12 @@ impl ModalityService {
             // Indexed just now, and the index had the study unlinked.
             (None, Outcome::Created) => {
                 self.imaging
-                    .link_study(facility_id, &header.study_uid, &header.patient_id)
+                    .link_study(
+                        facility_id,
+                        &header.study_uid,
+                        &header.patient_id,
+                        header.accession_number.as_deref(),
+                    )
                     .await
             }
             // Stored before: the study may have been linked since, by hand
@@ -419,6 +424,37 @@ impl DimseService for ModalityService {
         request: FindRequest,
     ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
         Box::pin(self.find_studies(admission, request))
+    }
+
+    fn worklist<'a>(
+        &'a self,
+        admission: &'a Admission,
+        identifier: InMemDicomObject,
+    ) -> BoxFuture<'a, Result<Vec<InMemDicomObject>, FindFailure>> {
+        Box::pin(async move {
+            let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
+                return Err(FindFailure::UnableToProcess("unknown facility".into()));
+            };
+            self.imaging.worklist(facility_id, &identifier).await
+        })
+    }
+
+    fn procedure_step<'a>(
+        &'a self,
+        admission: &'a Admission,
+        step: ProcedureStep,
+    ) -> BoxFuture<'a, Result<(), StepFailure>> {
+        Box::pin(async move {
+            let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
+                return Err(StepFailure {
+                    status: 0x0110,
+                    comment: "unknown facility".into(),
+                });
+            };
+            self.imaging
+                .procedure_step(admission, facility_id, step)
+                .await
+        })
     }
 
     fn retrieve<'a>(

@@ -13,8 +13,10 @@
 //! - [`patient_studies`]: `GET /patients/{id}/studies`, a patient's studies
 //!   from every facility the caller may read.
 //!
-//! Both doors link a new study to the consortium patient whose record number
-//! at the sending facility equals the DICOM Patient ID, and audit what was
+//! Both doors link a new study to the examination ordered with its accession
+//! number (or the Study Instance UID the worklist gave, [`worklist`]), else
+//! to the consortium patient whose record number at the sending facility
+//! equals the DICOM Patient ID, and audit what was
 //! stored: STOW-RS per request and study ([`Imaging::after_store`]), DIMSE per
 //! association and study, as DICOM's "Instances Transferred" audit message
 //! is ([`dimse`]), the debt recorded in each instance's index row until then
@@ -27,6 +29,7 @@ pub mod import;
 pub mod patient_studies;
 pub mod prior;
 mod tally;
+pub mod worklist;
 
 use std::sync::Arc;
 
@@ -153,8 +156,13 @@ impl Imaging {
         let patient_id = match study.patient_id {
             Some(patient) => Some(patient),
             None => {
-                self.link_study(study.facility_id, study_uid, &study.dicom_patient_id)
-                    .await
+                self.link_study(
+                    study.facility_id,
+                    study_uid,
+                    &study.dicom_patient_id,
+                    study.accession_number.as_deref(),
+                )
+                .await
             }
         };
         Some((study.facility_id, patient_id))
@@ -179,8 +187,15 @@ impl Imaging {
         facility_id: i64,
         study_uid: &str,
         dicom_patient_id: &str,
+        accession_number: Option<&str>,
     ) -> Option<i64> {
         let linked = async {
+            if let Some(patient) = self
+                .link_to_order(facility_id, study_uid, accession_number)
+                .await?
+            {
+                return Ok(Some(patient));
+            }
             let patient_id = sqlx::query_scalar::<_, i64>(
                 "SELECT patient_id FROM patient_record \
                  WHERE facility_id = $1 AND record_number = $2",
@@ -199,6 +214,52 @@ impl Imaging {
             tracing::error!(error = %err, study_uid, "linking a stored study failed");
             None
         })
+    }
+
+    /// Links a study to the examination ordered at `facility_id` that it
+    /// names by accession number (or by the Study Instance UID the worklist
+    /// gave), and marks that examination performed with it; the patient,
+    /// or `None` when it names none. Whatever Patient ID the modality typed,
+    /// the order decides whose images these are.
+    async fn link_to_order(
+        &self,
+        facility_id: i64,
+        study_uid: &str,
+        accession_number: Option<&str>,
+    ) -> anyhow::Result<Option<i64>> {
+        let accession = accession_number.map(str::trim).filter(|a| !a.is_empty());
+        // Read first: most studies name no order, and need no write.
+        let mut conn = self.db.pool().acquire().await?;
+        let named =
+            crate::examination::worklist::named(&mut conn, facility_id, accession, Some(study_uid))
+                .await?;
+        drop(conn);
+        let Some((exam, patient)) = named else {
+            return Ok(None);
+        };
+        let mut tx = self.db.begin_write().await?;
+        let now = crate::time::now_ms();
+        let performed = crate::examination::store::finish(
+            &mut tx,
+            exam,
+            crate::examination::ExamStatus::Performed,
+            Some(study_uid),
+            now,
+        )
+        .await?;
+        crate::audit::append(
+            &mut tx,
+            &Actor::system("imaging"),
+            AuditEntry::new(Action::Update, "examination.matched")
+                .entity("examination", exam)
+                .patient(patient)
+                .facility(facility_id)
+                .detail(serde_json::json!({ "study_uid": study_uid, "performed": performed })),
+        )
+        .await?;
+        tx.commit().await?;
+        self.store.link_patient(study_uid, Some(patient)).await?;
+        Ok(Some(patient))
     }
 
     /// Records a `dicom.store` event per study for the instances stored

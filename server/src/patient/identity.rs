@@ -102,6 +102,32 @@ pub fn name_key(family_name: &str, given_name: &str) -> String {
     key
 }
 
+/// A person's name as a DICOM PN: `FAMILY^GIVEN` as typed when it is
+/// Latin, else its pinyin then its characters as the ideographic group
+/// (`Wang^Xiuying=王^秀英`), so a modality that shows only Latin text still
+/// shows a name the radiographer can call out.
+pub fn dicom_person_name(family_name: &str, given_name: &str) -> String {
+    let (family, given) = (family_name.trim(), given_name.trim());
+    let clean = |part: &str| part.replace(['^', '=', '\\'], " ");
+    if family.is_ascii() && given.is_ascii() {
+        return format!("{}^{}", clean(family), clean(given));
+    }
+    let capital = |key: String| {
+        let mut chars = key.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    };
+    format!(
+        "{}^{}={}^{}",
+        capital(name_key(family, "")),
+        capital(name_key("", given)),
+        clean(family),
+        clean(given)
+    )
+}
+
 /// A phone number as its digits, so `138-0000 1234` and `13800001234` agree.
 pub fn phone_digits(phone: &str) -> String {
     phone.chars().filter(char::is_ascii_digit).collect()
@@ -310,6 +336,19 @@ pub async fn offer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_go_to_dicom_with_pinyin_and_characters() {
+        assert_eq!(
+            super::dicom_person_name("王", "秀英"),
+            "Wang^Xiuying=王^秀英"
+        );
+        assert_eq!(
+            super::dicom_person_name("曾", "小宇"),
+            "Zeng^Xiaoyu=曾^小宇"
+        );
+        assert_eq!(super::dicom_person_name("Smith", "Anna"), "Smith^Anna");
+    }
 
     #[test]
     fn hanzi_and_pinyin_spellings_give_one_key() {

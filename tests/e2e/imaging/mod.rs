@@ -1,6 +1,6 @@
 //! The imaging store: STOW-RS, QIDO-RS and WADO through DICOMweb, C-STORE,
-//! C-FIND, C-GET and C-MOVE through DIMSE, object storage, and crashes
-//! mid-ingest.
+//! C-FIND, C-GET, C-MOVE, the Modality Worklist and MPPS through DIMSE,
+//! object storage, and crashes mid-ingest.
 
 mod crash;
 mod dicomweb;
@@ -8,3 +8,4 @@ mod dimse;
 mod object_storage;
 mod retrieve;
 mod wado;
+mod worklist;

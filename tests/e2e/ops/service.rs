@@ -221,8 +221,8 @@ async fn the_demo_consortium_is_seeded_once_and_its_clinician_signs_in() {
             app.count("referral").await,
             app.count("examination").await
         ),
-        (4, 2, 1),
-        "a small catalogue, a referral each way, one examination"
+        (4, 2, 2),
+        "a small catalogue, a referral each way, a head CT done and an ultrasound ordered"
     );
 
     let again = ferry_server::demo::seed(&app.db, None)

@@ -3,6 +3,7 @@
 //! A missing tool fails the test with the install command; nothing is
 //! skipped.
 
+mod conformance;
 mod dcmtk;
 mod lifecycle;
 mod pynetdicom;
