@@ -1,7 +1,8 @@
 // @ts-check
 // Ferry web client: the home page, what needs the signed-in user now, by
 // role. Clinicians: their consultations (with the call to join), results
-// not yet read, critical results to acknowledge, referrals under way.
+// not yet read, critical results to acknowledge, referrals under way,
+// images waiting for a patient.
 // Experts: today's consultations in their own clinic's time, the on-call
 // queue to accept from, opinions to write. Radiologists: the worklist's
 // counts and most pressing requests. Schedulers: holds and requests to book,
@@ -11,6 +12,7 @@
 import { api, el, t } from '../lib/ferry.js';
 import * as Consultation from './consultation.js';
 import * as Notifications from './notifications.js';
+import { unlinkedStudies } from './unlinked.js';
 import { screens } from './index.js';
 
 // How often the page re-reads while open, so a call that opens or a
@@ -368,6 +370,7 @@ async function show(user) {
     panels.push(panel('results-panel', 'home.results', (body) => { renderResults = results(body); }));
     panels.push(panel('critical-panel', 'home.critical', (body) => critical(body, zone)));
     panels.push(panel('referrals-panel', 'home.referrals', async (body) => referrals(body, await all, zone)));
+    panels.push(panel('unlinked-panel', 'home.unlinked', unlinkedStudies));
   }
   if (has('radiologist')) {
     panels.push(panel('worklist-panel', 'home.worklist', worklist));

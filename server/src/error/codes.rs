@@ -85,6 +85,8 @@ error_codes! {
     AlreadyClaimed = "already_claimed" => CONFLICT,
     AlreadyInScope = "already_in_scope" => CONFLICT,
     AlreadyInvited = "already_invited" => CONFLICT,
+    /// The study is filed under a patient already.
+    AlreadyLinked = "already_linked" => CONFLICT,
     AlreadyMerged = "already_merged" => CONFLICT,
     AlreadyRegistered = "already_registered" => CONFLICT,
     AlreadyReviewed = "already_reviewed" => CONFLICT,

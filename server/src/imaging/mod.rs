@@ -29,6 +29,8 @@ pub mod import;
 pub mod patient_studies;
 pub mod prior;
 mod tally;
+pub mod unlinked;
+pub mod unlinked_routes;
 pub mod worklist;
 
 use std::sync::Arc;

@@ -247,3 +247,16 @@ async fn study_patient(
     .fetch_optional(conn)
     .await
 }
+
+/// Who reconciles a study that arrived matching no patient ("images waiting
+/// for a patient"): the clinicians of the facility that sent it, who know
+/// whose images they took.
+pub fn may_reconcile(caller: &Caller, study_facility_id: i64) -> bool {
+    caller.has(crate::auth::Role::Clinician) && caller.facility_id == study_facility_id
+}
+
+/// Whether the caller may file a study under this patient: one registered
+/// at the caller's own facility, whose record the caller keeps.
+pub fn may_file_under(access: crate::policy::PatientAccess) -> bool {
+    access == crate::policy::PatientAccess::Facility
+}

@@ -159,6 +159,21 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         ),
         row(
             Method::GET,
+            "/api/v1/unlinked-studies",
+            "/api/v1/unlinked-studies".into(),
+            clinicians,
+        ),
+        hidden(with_body(
+            row(
+                Method::POST,
+                "/api/v1/unlinked-studies/{study}/file",
+                "/api/v1/unlinked-studies/2.25.1234/file".into(),
+                own_clinician,
+            ),
+            move |_| json!({ "patient_id": patient }),
+        )),
+        row(
+            Method::GET,
             "/api/v1/facilities/{id}/dicom-destinations",
             format!("/api/v1/facilities/{}/dicom-destinations", c.island_a),
             own_site_or_admin,

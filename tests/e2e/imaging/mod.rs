@@ -7,5 +7,6 @@ mod dicomweb;
 mod dimse;
 mod object_storage;
 mod retrieve;
+mod unlinked;
 mod wado;
 mod worklist;

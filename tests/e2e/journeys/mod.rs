@@ -14,4 +14,5 @@ mod reading;
 mod shared_view;
 mod sharing;
 mod tablet;
+mod unlinked;
 mod upload;
