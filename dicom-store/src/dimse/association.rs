@@ -376,8 +376,9 @@ impl Association {
         self.command_from(first).await
     }
 
-    /// The contexts on which the peer takes instances of `sop_class` (C-GET),
-    /// as (id, transfer syntax).
+    /// The contexts on which the peer takes the SCP role for `sop_class`
+    /// (instances of a C-GET, a storage commitment result), as (id,
+    /// transfer syntax).
     pub(crate) fn storage_contexts_for(&self, sop_class: &str) -> Vec<(u8, String)> {
         let mut found: Vec<(u8, String)> = self
             .contexts
@@ -430,6 +431,7 @@ impl Association {
             field::N_CREATE_RQ | field::N_SET_RQ => {
                 self.procedure_step(context_id, &context, &command).await
             }
+            field::N_ACTION_RQ => self.commitment(context_id, &context, &command).await,
             // A cancel for an operation that has already finished: nothing
             // to do (PS3.7 §9.3.2.3 lets it arrive late).
             field::C_CANCEL_RQ => Ok(()),

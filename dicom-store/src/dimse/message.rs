@@ -23,10 +23,14 @@ pub(crate) mod field {
     pub(crate) const C_MOVE_RQ: u16 = 0x0021;
     pub(crate) const C_MOVE_RSP: u16 = 0x8021;
     pub(crate) const C_CANCEL_RQ: u16 = 0x0FFF;
+    pub(crate) const N_EVENT_REPORT_RQ: u16 = 0x0100;
+    pub(crate) const N_EVENT_REPORT_RSP: u16 = 0x8100;
     pub(crate) const N_SET_RQ: u16 = 0x0120;
     pub(crate) const N_SET_RSP: u16 = 0x8120;
     pub(crate) const N_CREATE_RQ: u16 = 0x0140;
     pub(crate) const N_CREATE_RSP: u16 = 0x8140;
+    pub(crate) const N_ACTION_RQ: u16 = 0x0130;
+    pub(crate) const N_ACTION_RSP: u16 = 0x8130;
 }
 
 /// Sub-operation counts of a C-GET or C-MOVE response (PS3.7 §9.3.3.2).
@@ -142,6 +146,11 @@ impl Command {
         self.uid(tags::REQUESTED_SOP_INSTANCE_UID)
     }
 
+    /// Action Type ID (N-ACTION-RQ).
+    pub(crate) fn action_type(&self) -> Option<u16> {
+        self.u16(tags::ACTION_TYPE_ID)
+    }
+
     /// Move Destination (C-MOVE-RQ): an AE title.
     pub(crate) fn move_destination(&self) -> Option<String> {
         let value = std::str::from_utf8(self.value(tags::MOVE_DESTINATION)?).ok()?;
@@ -152,6 +161,23 @@ impl Command {
     pub(crate) fn status(&self) -> Option<u16> {
         self.u16(tags::STATUS)
     }
+}
+
+/// An N-EVENT-REPORT-RQ we send: a storage commitment result.
+pub(crate) fn event_report(
+    message_id: u16,
+    sop_class: &str,
+    sop_instance: &str,
+    event_type: u16,
+) -> Vec<u8> {
+    with_group_length(vec![
+        text(tags::AFFECTED_SOP_CLASS_UID, VR::UI, sop_class),
+        us(tags::COMMAND_FIELD, field::N_EVENT_REPORT_RQ),
+        us(tags::MESSAGE_ID, message_id),
+        us(tags::COMMAND_DATA_SET_TYPE, DATA_SET_PRESENT),
+        text(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, sop_instance),
+        us(tags::EVENT_TYPE_ID, event_type),
+    ])
 }
 
 /// A C-STORE-RQ we send as a C-GET or C-MOVE sub-operation, or as a

@@ -23,6 +23,8 @@
 //! - `echo`, `store`, `find`: the services that answer on the association
 //!   (`find` also answers the Modality Worklist).
 //! - `mpps`: Modality Performed Procedure Step, N-CREATE and N-SET.
+//! - `commitment`: Storage Commitment, N-ACTION and the N-EVENT-REPORT
+//!   that answers it.
 //! - `retrieve`: C-GET and C-MOVE, whose C-STORE sub-operations go back on
 //!   the same association (C-GET) or out through [`scu`] (C-MOVE).
 //! - [`scu`]: an outgoing storage association, for C-MOVE and forwarding.
@@ -39,6 +41,7 @@ use std::pin::Pin;
 use dicom_object::InMemDicomObject;
 
 mod association;
+mod commitment;
 mod echo;
 pub mod error;
 mod find;
@@ -130,6 +133,19 @@ pub trait DimseService: Send + Sync + 'static {
                 comment: "procedure steps are not taken".into(),
             })
         })
+    }
+
+    /// Storage commitment (PS3.4 Annex J): for each (SOP Class UID, SOP
+    /// Instance UID) asked about, whether the store holds it for this
+    /// caller, so that the modality may delete its copy. The default holds
+    /// nothing.
+    fn committed<'a>(
+        &'a self,
+        admission: &'a Admission,
+        references: Vec<(String, String)>,
+    ) -> BoxFuture<'a, Vec<bool>> {
+        let _ = admission;
+        Box::pin(async move { vec![false; references.len()] })
     }
 
     /// The stored instances a C-GET or C-MOVE names, within what the

@@ -29,6 +29,10 @@ pub(crate) const PATIENT_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.1.1";
 pub(crate) const WORKLIST_FIND: &str = "1.2.840.10008.5.1.4.31";
 /// Modality Performed Procedure Step.
 pub(crate) const MPPS: &str = "1.2.840.10008.3.1.2.3.3";
+/// Storage Commitment Push Model.
+pub(crate) const STORAGE_COMMITMENT: &str = "1.2.840.10008.1.20.1";
+/// The one SOP instance of the Storage Commitment Push Model.
+pub(crate) const STORAGE_COMMITMENT_INSTANCE: &str = "1.2.840.10008.1.20.1.1";
 /// Study Root Query/Retrieve Information Model - MOVE.
 pub(crate) const STUDY_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.2.2";
 /// Study Root Query/Retrieve Information Model - GET.
@@ -108,6 +112,7 @@ pub(crate) enum Service {
     Move(QueryModel),
     Worklist,
     ProcedureStep,
+    Commitment,
 }
 
 /// An accepted presentation context.
@@ -116,9 +121,9 @@ pub(crate) struct Context {
     pub(crate) abstract_syntax: String,
     pub(crate) transfer_syntax: String,
     pub(crate) service: Service,
-    /// Whether the peer took the SCP role for this storage class (SCP/SCU
-    /// Role Selection, PS3.7 §D.3.3.4), so that C-GET may send it
-    /// instances on this context.
+    /// Whether the peer took the SCP role for this SOP class (SCP/SCU Role
+    /// Selection, PS3.7 §D.3.3.4), so that C-GET may send it instances, or a
+    /// storage commitment result, on this context.
     pub(crate) peer_is_scp: bool,
 }
 
@@ -180,7 +185,11 @@ pub(crate) fn negotiate(rq: &AssociationRQ, our_max_pdu: u32) -> Negotiated {
         let (reason, transfer_syntax) = match decide(proposed) {
             Ok(mut context) => {
                 if let Some(asked) = proposed_roles.get(context.abstract_syntax.as_str()) {
-                    if context.service == Service::Storage && asked.scp {
+                    // C-GET sends instances on storage contexts; a storage
+                    // commitment result goes back on its own context.
+                    let sent_to_peer =
+                        matches!(context.service, Service::Storage | Service::Commitment);
+                    if sent_to_peer && asked.scp {
                         context.peer_is_scp = true;
                         if !roles.iter().any(|(uid, _)| uid == &context.abstract_syntax) {
                             roles.push((context.abstract_syntax.clone(), *asked));
@@ -250,7 +259,8 @@ pub(crate) fn decide(
         | Service::Get(_)
         | Service::Move(_)
         | Service::Worklist
-        | Service::ProcedureStep => &[IMPLICIT_LE, EXPLICIT_LE],
+        | Service::ProcedureStep
+        | Service::Commitment => &[IMPLICIT_LE, EXPLICIT_LE],
     };
     let proposed_syntaxes: Vec<&str> = proposed
         .transfer_syntaxes
@@ -287,6 +297,7 @@ pub(crate) const SERVICES: &[(&str, Service)] = &[
     (STUDY_ROOT_GET, Service::Get(QueryModel::StudyRoot)),
     (WORKLIST_FIND, Service::Worklist),
     (MPPS, Service::ProcedureStep),
+    (STORAGE_COMMITMENT, Service::Commitment),
 ];
 
 fn service_for(abstract_syntax: &str) -> Option<Service> {

@@ -379,6 +379,33 @@ impl ModalityService {
             .collect())
     }
 
+    /// Whether each instance is stored and reachable by the caller's
+    /// facility, so that its modality may delete its own copy.
+    async fn held(&self, admission: &Admission, references: Vec<(String, String)>) -> Vec<bool> {
+        let Ok(facility_id) = admission.facility_id().parse::<i64>() else {
+            return vec![false; references.len()];
+        };
+        let scope = crate::policy::modality_reach(facility_id).scope();
+        let store = &self.imaging.store;
+        let mut held = Vec::with_capacity(references.len());
+        for (class, instance) in &references {
+            let found = match store.instance(instance).await {
+                Ok(Some(row)) if row.sop_class_uid == *class => store
+                    .study_in_scope(&row.study_uid, &scope)
+                    .await
+                    .map(|study| study.is_some()),
+                Ok(_) => Ok(false),
+                Err(err) => Err(err),
+            };
+            held.push(found.unwrap_or_else(|err| {
+                // Not committed: the modality keeps its copy and asks again.
+                tracing::error!(error = %err, "checking a storage commitment failed");
+                false
+            }));
+        }
+        held
+    }
+
     async fn destination(&self, admission: &Admission, ae_title: &str) -> Option<MoveDestination> {
         let facility_id = admission.facility_id().parse::<i64>().ok()?;
         let found = async {
@@ -479,6 +506,14 @@ impl DimseService for ModalityService {
                 .await
                 .map_err(|e| e.to_string())
         })
+    }
+
+    fn committed<'a>(
+        &'a self,
+        admission: &'a Admission,
+        references: Vec<(String, String)>,
+    ) -> BoxFuture<'a, Vec<bool>> {
+        Box::pin(self.held(admission, references))
     }
 
     fn move_destination<'a>(

@@ -2,10 +2,12 @@
 //! C-FIND, C-GET, C-MOVE, the Modality Worklist and MPPS through DIMSE,
 //! object storage, and crashes mid-ingest.
 
+mod commitment;
 mod crash;
 mod dicomweb;
 mod dimse;
 mod object_storage;
+mod orthanc;
 mod retrieve;
 mod unlinked;
 mod wado;

@@ -11,6 +11,7 @@ pub mod child_server;
 pub mod dicom_files;
 pub mod journeys;
 pub mod memory;
+pub mod orthanc;
 pub mod peers;
 pub mod reading;
 pub mod scheduling;

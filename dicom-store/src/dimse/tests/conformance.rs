@@ -86,7 +86,6 @@ fn the_conformance_statement_lists_exactly_what_negotiation_accepts() {
     }
     // What the statement says is not offered is refused.
     for uid in [
-        "1.2.840.10008.1.20.1",        // Storage Commitment Push Model
         "1.2.840.10008.5.1.4.33",      // Instance Availability Notification
         "1.2.840.10008.5.1.4.34.6.1",  // Unified Procedure Step - Push
         "1.2.840.10008.5.1.4.1.2.3.1", // Patient/Study Only Q/R (retired)
