@@ -141,6 +141,12 @@ pub struct Settings {
     pub dimse_max_associations_per_ae: u32,
     /// How long a DIMSE association may stay silent before it is aborted.
     pub dimse_idle_timeout_seconds: u64,
+    /// Whether this node sends the forwarding outbox. Off on a node that
+    /// should only answer users; at least one node must have it on.
+    pub forwarding: bool,
+    /// How long a node holds the outbox rows it is sending; a node that
+    /// dies holding some leaves them to the others after this.
+    pub forwarding_lease_seconds: u64,
     /// The bearer token Prometheus sends for `/metrics`. Unset: `/metrics`
     /// is refused, since its figures describe the consortium's activity.
     #[serde(skip_serializing)]
@@ -207,6 +213,8 @@ impl Default for Settings {
             dimse_max_associations: 64,
             dimse_max_associations_per_ae: 8,
             dimse_idle_timeout_seconds: 120,
+            forwarding: true,
+            forwarding_lease_seconds: 120,
             metrics_token: None,
         }
     }
@@ -263,6 +271,8 @@ const KNOWN_KEYS: &[&str] = &[
     "DIMSE_MAX_ASSOCIATIONS",
     "DIMSE_MAX_ASSOCIATIONS_PER_AE",
     "DIMSE_IDLE_TIMEOUT_SECONDS",
+    "FORWARDING",
+    "FORWARDING_LEASE_SECONDS",
     "METRICS_TOKEN",
     "CONFIG",
 ];

@@ -66,6 +66,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(sharing::elsewhere::router())
         .merge(imaging::patient_studies::router())
         .merge(imaging::unlinked_routes::router())
+        .merge(imaging::forward_routes::router())
         .merge(audit::routes::router())
         .merge(notify::routes::router())
         .merge(roster::routes::router())

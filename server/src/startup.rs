@@ -154,6 +154,16 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "ferry listening");
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
+        let forwarder = self.state.settings.forwarding.then(|| {
+            tokio::spawn(crate::imaging::forward::run(
+                self.state.imaging.clone(),
+                self.state.settings.dimse_ae_title.clone(),
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_secs(
+                    self.state.settings.forwarding_lease_seconds.max(1),
+                ),
+            ))
+        });
         let notifier = self.state.notifier.clone();
         // One shutdown signal, fanned out to HTTP and DIMSE.
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -207,6 +217,11 @@ impl Application {
         // Recordings end with their files synced and listed.
         self.state.recordings.shutdown().await;
         sweeper.abort();
+        // An outbox row cut off here is leased, and sent again once its
+        // lease lapses: nothing is lost.
+        if let Some(forwarder) = forwarder {
+            forwarder.abort();
+        }
         self.state.db.close().await;
         tracing::info!("ferry stopped");
         // Only now may another server take the directory over.

@@ -25,6 +25,9 @@
 
 pub mod access;
 pub mod dimse;
+pub mod forward;
+pub mod forward_rules;
+pub mod forward_routes;
 pub mod import;
 pub mod patient_studies;
 pub mod prior;

@@ -98,6 +98,19 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
         tx.commit().await.expect("commit");
         row.id
     };
+    let forward_rule = {
+        let mut tx = app.db.begin_write().await.expect("a transaction");
+        let new = ferry_server::imaging::forward_rules::NewForwardRule {
+            destination_id: destination,
+            ..Default::default()
+        };
+        let actor = ferry_server::audit::Actor::system("test");
+        let rule = ferry_server::imaging::forward_rules::create(&mut tx, &actor, new)
+            .await
+            .expect("a rule");
+        tx.commit().await.expect("commit");
+        rule.id
+    };
     let rows = vec![
         row(Method::GET, "/api/v1/me", "/api/v1/me".into(), everyone),
         row(
@@ -155,6 +168,33 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             Method::DELETE,
             "/api/v1/modalities/{id}",
             format!("/api/v1/modalities/{modality}"),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/forwarding-rules",
+            "/api/v1/forwarding-rules".into(),
+            admin_only,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/forwarding-rules",
+                "/api/v1/forwarding-rules".into(),
+                admin_only,
+            ),
+            move |_| json!({ "modality": "CT", "destination_id": destination }),
+        ),
+        row(
+            Method::DELETE,
+            "/api/v1/forwarding-rules/{id}",
+            format!("/api/v1/forwarding-rules/{forward_rule}"),
+            admin_only,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/forwarding-outbox",
+            "/api/v1/forwarding-outbox".into(),
             admin_only,
         ),
         row(

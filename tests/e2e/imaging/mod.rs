@@ -6,6 +6,7 @@ mod commitment;
 mod crash;
 mod dicomweb;
 mod dimse;
+mod forwarding;
 mod object_storage;
 mod orthanc;
 mod retrieve;

@@ -1,0 +1,333 @@
+//! Forwarding: instances stored at a member go on to another PACS (the
+//! tertiary hospital's) through a durable outbox, one row per instance and
+//! destination (`migrations/*/0029_server_forwarding.sql`).
+//!
+//! Two steps, each safe to run on several nodes at once and to be cut off
+//! at any point by `kill -9`:
+//!
+//! 1. [`consider`]: newly stored instances (`forward_considered IS NULL`)
+//!    are matched against the rules; the outbox rows they call for and
+//!    the mark that they were considered are written in one transaction,
+//!    so an instance is queued exactly once.
+//! 2. [`deliver`]: due rows are leased (a node holds them for
+//!    `forwarding_lease_seconds`), sent over C-STORE, and marked sent once their
+//!    destination acknowledged them. A failure backs off (doubling from one
+//!    second to an hour) and the row stays pending: nothing is dropped. A
+//!    crash between the acknowledgement and the mark sends that instance
+//!    again, the one case a duplicate goes out; a receiving PACS takes the
+//!    same instance twice as one.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ferry_dicom_store::dimse::scu::StoreScu;
+use ferry_dicom_store::dimse::MoveDestination;
+use sqlx::FromRow;
+
+use super::Imaging;
+use crate::time::now_ms;
+
+/// Instances considered in one transaction.
+const CONSIDER_BATCH: i64 = 500;
+/// Outbox rows one node takes at a time.
+const DELIVER_BATCH: i64 = 200;
+/// The longest wait between two attempts.
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+/// How long a destination may take for each step.
+const DESTINATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, FromRow)]
+struct Unconsidered {
+    id: i64,
+    facility_id: i64,
+    modality: Option<String>,
+}
+
+#[derive(Debug, FromRow)]
+struct Rule {
+    facility_id: Option<i64>,
+    modality: Option<String>,
+    destination_id: i64,
+}
+
+/// Queues newly stored instances for the rules they match; the number
+/// considered (0 when there was nothing new).
+pub async fn consider(imaging: &Imaging) -> anyhow::Result<usize> {
+    let pool = imaging.db.pool();
+    // Read first: most rounds find nothing, and take no write lock.
+    let new: Vec<Unconsidered> = sqlx::query_as(
+        "SELECT i.id, s.facility_id, se.modality FROM dicom_instance i \
+         JOIN dicom_series se ON se.id = i.series_id JOIN dicom_study s ON s.id = se.study_id \
+         WHERE i.forward_considered IS NULL ORDER BY i.id LIMIT $1",
+    )
+    .bind(CONSIDER_BATCH)
+    .fetch_all(pool)
+    .await?;
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = imaging.db.begin_write().await?;
+    let rules: Vec<Rule> =
+        sqlx::query_as("SELECT facility_id, modality, destination_id FROM dicom_forward_rule")
+            .fetch_all(&mut *tx)
+            .await?;
+    let now = now_ms();
+    for instance in &new {
+        let destinations: std::collections::BTreeSet<i64> = rules
+            .iter()
+            .filter(|r| r.facility_id.is_none_or(|f| f == instance.facility_id))
+            .filter(|r| {
+                r.modality
+                    .as_deref()
+                    .is_none_or(|m| instance.modality.as_deref() == Some(m))
+            })
+            .map(|r| r.destination_id)
+            .collect();
+        for destination in destinations {
+            sqlx::query(
+                "INSERT INTO dicom_outbox (destination_id, instance_id, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, $3) ON CONFLICT (destination_id, instance_id) DO NOTHING",
+            )
+            .bind(destination)
+            .bind(instance.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    // Only those read above, by id: one committed since (even with a lower
+    // id, on PostgreSQL) is considered next round.
+    let marks: Vec<String> = (1..=new.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "UPDATE dicom_instance SET forward_considered = 1 WHERE id IN ({})",
+        marks.join(", ")
+    );
+    let mut update = sqlx::query(&sql);
+    for instance in &new {
+        update = update.bind(instance.id);
+    }
+    update.execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(new.len())
+}
+
+#[derive(Debug, Clone, FromRow)]
+struct Due {
+    id: i64,
+    attempts: i32,
+    sop_class_uid: String,
+    sop_instance_uid: String,
+    transfer_syntax: String,
+    blob_key: String,
+    destination_id: i64,
+    ae_title: String,
+    host: String,
+    port: i32,
+}
+
+/// Takes due rows for this node, sends them, and records each outcome;
+/// the number sent.
+pub async fn deliver(imaging: &Imaging, calling_ae: &str, lease_ms: i64) -> anyhow::Result<usize> {
+    let now = now_ms();
+    // Read first: an idle outbox costs no write lock.
+    let any: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM dicom_outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+         AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(imaging.db.pool())
+    .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
+    let mut tx = imaging.db.begin_write().await?;
+    // The outer condition is checked again on the row as it is when it is
+    // locked, so two nodes racing for a row cannot both take it.
+    let taken: Vec<i64> = sqlx::query_scalar(
+        "UPDATE dicom_outbox SET lease_until = $1 \
+         WHERE id IN (SELECT id FROM dicom_outbox WHERE state = 'pending' \
+           AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+           ORDER BY id LIMIT $3) \
+         AND state = 'pending' AND (lease_until IS NULL OR lease_until < $2) RETURNING id",
+    )
+    .bind(now + lease_ms)
+    .bind(now)
+    .bind(DELIVER_BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if taken.is_empty() {
+        return Ok(0);
+    }
+    let marks: Vec<String> = (1..=taken.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT o.id, o.attempts, i.sop_class_uid, i.sop_instance_uid, i.transfer_syntax, \
+         i.blob_key, o.destination_id, d.ae_title, d.host, d.port \
+         FROM dicom_outbox o JOIN dicom_instance i ON i.id = o.instance_id \
+         JOIN dicom_destination d ON d.id = o.destination_id \
+         WHERE o.id IN ({}) ORDER BY o.id",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, Due>(&sql);
+    for id in &taken {
+        query = query.bind(*id);
+    }
+    let due = query.fetch_all(imaging.db.pool()).await?;
+    let mut by_destination: BTreeMap<i64, Vec<Due>> = BTreeMap::new();
+    for row in due {
+        by_destination.entry(row.destination_id).or_default().push(row);
+    }
+    let mut sent = 0;
+    for rows in by_destination.values() {
+        sent += deliver_to(imaging, calling_ae, rows).await?;
+    }
+    Ok(sent)
+}
+
+/// Sends `rows` (all to one destination) over one association.
+async fn deliver_to(imaging: &Imaging, calling_ae: &str, rows: &[Due]) -> anyhow::Result<usize> {
+    let Some(first) = rows.first() else {
+        return Ok(0);
+    };
+    let destination = MoveDestination {
+        ae_title: first.ae_title.clone(),
+        host: first.host.clone(),
+        port: u16::try_from(first.port).unwrap_or_default(),
+    };
+    let pairs: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.sop_class_uid.clone(), r.transfer_syntax.clone()))
+        .collect();
+    let mut scu =
+        match StoreScu::connect(calling_ae, &destination, &pairs, DESTINATION_TIMEOUT).await {
+            Ok(scu) => scu,
+            Err(error) => {
+                tracing::warn!(%error, destination = %destination.ae_title, "forwarding: destination unreachable");
+                for row in rows {
+                    retry_later(imaging, row, None, &error.to_string()).await?;
+                }
+                return Ok(0);
+            }
+        };
+    let mut sent = 0;
+    for (n, row) in rows.iter().enumerate() {
+        let bytes = match imaging.store.blobs().read(&row.blob_key, 0).await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                retry_later(imaging, row, None, &format!("reading the instance: {error}")).await?;
+                continue;
+            }
+        };
+        let answer = scu
+            .store(
+                &row.sop_class_uid,
+                &row.sop_instance_uid,
+                &row.transfer_syntax,
+                &bytes,
+                None,
+            )
+            .await;
+        match answer {
+            // Success, and the warnings (coercion, elements discarded):
+            // the destination holds the instance.
+            Ok(status) if status == 0x0000 || (0xB000..=0xBFFF).contains(&status) => {
+                mark_sent(imaging, row.id, status).await?;
+                sent += 1;
+            }
+            Ok(status) => {
+                let why = format!("the destination refused it (status 0x{status:04X})");
+                retry_later(imaging, row, Some(status), &why).await?;
+            }
+            Err(error) if error.is_instance_failure() => {
+                retry_later(imaging, row, None, &error.to_string()).await?;
+            }
+            Err(error) => {
+                tracing::warn!(%error, destination = %destination.ae_title, "forwarding: association failed");
+                for rest in &rows[n..] {
+                    retry_later(imaging, rest, None, &error.to_string()).await?;
+                }
+                return Ok(sent);
+            }
+        }
+    }
+    scu.release().await;
+    Ok(sent)
+}
+
+async fn mark_sent(imaging: &Imaging, id: i64, status: u16) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE dicom_outbox SET state = 'sent', sent_at = $1, lease_until = NULL, \
+         last_status = $2, last_error = NULL WHERE id = $3",
+    )
+    .bind(now_ms())
+    .bind(i32::from(status))
+    .bind(id)
+    .execute(imaging.db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The delay before attempt `attempts + 1`: one second, doubled each time,
+/// at most an hour.
+fn backoff_ms(attempts: i32) -> i64 {
+    let doublings = u32::try_from(attempts.clamp(0, 22)).unwrap_or(0);
+    (1_000i64 << doublings).min(MAX_BACKOFF_MS)
+}
+
+async fn retry_later(
+    imaging: &Imaging,
+    row: &Due,
+    status: Option<u16>,
+    why: &str,
+) -> anyhow::Result<()> {
+    let why: String = why.chars().take(500).collect();
+    sqlx::query(
+        "UPDATE dicom_outbox SET attempts = attempts + 1, next_attempt_at = $1, \
+         lease_until = NULL, last_status = $2, last_error = $3 WHERE id = $4",
+    )
+    .bind(now_ms() + backoff_ms(row.attempts))
+    .bind(status.map(i32::from))
+    .bind(why)
+    .bind(row.id)
+    .execute(imaging.db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The forwarding loop of a node: considers and delivers every
+/// `period`, and at once again while there is more to do.
+pub async fn run(imaging: Imaging, calling_ae: String, period: Duration, lease: Duration) {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        loop {
+            let considered = consider(&imaging).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "forwarding: considering new instances failed");
+                0
+            });
+            let sent = deliver(&imaging, &calling_ae, lease_ms).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, "forwarding: delivering failed");
+                0
+            });
+            if considered == 0 && sent == 0 {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn retries_back_off_from_a_second_to_an_hour() {
+        assert_eq!(backoff_ms(0), 1_000);
+        assert_eq!(backoff_ms(1), 2_000);
+        assert_eq!(backoff_ms(10), 1_024_000);
+        assert_eq!(backoff_ms(12), 3_600_000);
+        assert_eq!(backoff_ms(10_000), 3_600_000);
+    }
+}

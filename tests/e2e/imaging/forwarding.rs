@@ -1,0 +1,244 @@
+//! Forwarding to another PACS (dcmtk's `storescp` plays the tertiary
+//! hospital's) through the durable outbox: by facility and modality, retried
+//! while the destination is down, watched by administrators, and complete
+//! after the forwarding node is killed with SIGKILL mid-way.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use dicom_dictionary_std::tags;
+use ferry_server::auth::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::child_server::spawn_server;
+use crate::support::dicom_files::{dcmtk, port, register_modality, study};
+use crate::support::orthanc::free_port;
+use crate::support::{spawn_app, spawn_app_with, wait_until, TestApp};
+
+/// The SOP Instance UIDs of the DICOM files in `dir`.
+fn received(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| dicom_object::open_file(e.ok()?.path()).ok())
+                .filter_map(|o| {
+                    Some(
+                        o.element(tags::SOP_INSTANCE_UID)
+                            .ok()?
+                            .to_str()
+                            .ok()?
+                            .trim_end_matches('\0')
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// dcmtk's storescp as `title` on `port`, storing into `dir`, taking
+/// `slow` seconds over each instance.
+async fn storescp(dir: &Path, title: &str, port: u16, slow: u32) -> tokio::process::Child {
+    let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
+        .args(["-aet", title, "--sleep-during", &slow.to_string(), "-od"])
+        .arg(dir)
+        .arg(port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("storescp starts");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("storescp did not listen on {port}");
+}
+
+/// Registers the tertiary PACS as a destination and a rule forwarding
+/// island A's instances (of `modality`, if given) to it.
+async fn forward_to(
+    app: &TestApp,
+    admin: &str,
+    (tertiary, facility): (i64, i64),
+    pacs_port: u16,
+    modality: Option<&str>,
+) -> i64 {
+    let (status, destination) = app
+        .post(
+            &format!("/api/v1/facilities/{tertiary}/dicom-destinations"),
+            admin,
+            json!({ "ae_title": "TERTIARY-PACS", "host": "127.0.0.1", "port": pacs_port }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{destination}");
+    let (status, rule) = app
+        .post(
+            "/api/v1/forwarding-rules",
+            admin,
+            json!({ "facility_id": facility, "modality": modality, "destination_id": destination["id"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
+    rule["id"].as_i64().expect("an id")
+}
+
+async fn outbox(app: &TestApp, admin: &str, state: &str) -> Value {
+    let (status, outbox) = app
+        .get(&format!("/api/v1/forwarding-outbox?state={state}"), admin)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{outbox}");
+    outbox
+}
+
+#[tokio::test]
+async fn instances_go_on_to_the_tertiary_pacs_and_wait_out_its_outage() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let (_, admin) = register_modality(&app, &c, "ISLAND-CT").await;
+    let clinician = app.user("clin", Role::Clinician, c.island_a).await;
+    let pacs_port = free_port();
+    forward_to(
+        &app,
+        &admin,
+        (c.tertiary, c.island_a),
+        pacs_port,
+        Some("CT"),
+    )
+    .await;
+    let (status, _) = app.get("/api/v1/forwarding-outbox", &clinician.token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The PACS is down when the study comes in.
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm", "MR_small.dcm"], "MRN-1");
+    let port = port(&app);
+    let mut args = vec!["-aet", "ISLAND-CT", "-aec", "FERRY", "127.0.0.1", &port];
+    args.extend(sent.files.iter().map(|p| p.to_str().expect("UTF-8")));
+    let out = dcmtk("storescu", &args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failing = wait_until(
+        "the first attempt fails",
+        Duration::from_secs(20),
+        async || {
+            let o = outbox(&app, &admin, "failing").await;
+            (o["failing"] == 1).then_some(o)
+        },
+    )
+    .await;
+    assert_eq!(failing["pending"], 1, "only the CT is forwarded: {failing}");
+    let entry = &failing["entries"][0];
+    assert_eq!(entry["destination"], "TERTIARY-PACS");
+    assert_eq!(entry["study_instance_uid"], sent.uid.as_str());
+    assert!(
+        entry["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{entry}"
+    );
+
+    // Up again: the retry delivers it.
+    let into = tempfile::tempdir().expect("a directory");
+    let _pacs = storescp(into.path(), "TERTIARY-PACS", pacs_port, 0).await;
+    let done = wait_until("the retry delivers", Duration::from_secs(30), async || {
+        let o = outbox(&app, &admin, "sent").await;
+        (o["sent"] == 1).then_some(o)
+    })
+    .await;
+    assert_eq!(done["pending"], 0, "{done}");
+    let ct_sop = &done["entries"][0]["sop_instance_uid"];
+    assert_eq!(
+        received(into.path()),
+        BTreeSet::from([ct_sop.as_str().expect("a UID").to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn a_node_killed_mid_way_leaves_nothing_unsent() {
+    // This in-process node keeps the accounts; it does not forward.
+    let app = spawn_app_with(|s| s.forwarding = false).await;
+    let c = app.consortium().await;
+    let (_, admin) = register_modality(&app, &c, "ISLAND-CT").await;
+    let pacs_port = free_port();
+    let into = tempfile::tempdir().expect("a directory");
+    // Slow at first, so that the node is killed with most still to send.
+    let mut pacs = storescp(into.path(), "TERTIARY-PACS", pacs_port, 1).await;
+    forward_to(&app, &admin, (c.tertiary, c.island_a), pacs_port, None).await;
+
+    // The forwarding node, with the blobs in its own directory.
+    let data = tempfile::tempdir().expect("a directory");
+    let env = [("FERRY_FORWARDING_LEASE_SECONDS", "2")];
+    let mut first = spawn_server(data.path(), &app.test_db.url, &env).await;
+    let files = tempfile::tempdir().expect("a directory");
+    let mut all = BTreeSet::new();
+    let mut paths = Vec::new();
+    for n in 0..40 {
+        let one = study(files.path(), &["CT_small.dcm"], &format!("MRN-{n}"));
+        paths.extend(one.files);
+    }
+    for path in &paths {
+        let object = dicom_object::open_file(path).expect("a file");
+        all.insert(
+            object
+                .element(tags::SOP_INSTANCE_UID)
+                .expect("a UID")
+                .to_str()
+                .expect("text")
+                .trim_end_matches('\0')
+                .to_owned(),
+        );
+    }
+    let mut args = vec![
+        "-aet",
+        "ISLAND-CT",
+        "-aec",
+        "FERRY",
+        "127.0.0.1",
+        first.dimse_port.as_str(),
+    ];
+    args.extend(paths.iter().map(|p| p.to_str().expect("UTF-8")));
+    let out = dcmtk("storescu", &args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Killed once some, not all, are sent.
+    let sent_count = async || -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM dicom_outbox WHERE state = 'sent'")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("a count")
+    };
+    wait_until("forwarding begins", Duration::from_secs(30), async || {
+        (sent_count().await > 0).then_some(())
+    })
+    .await;
+    first.process.start_kill().expect("SIGKILL");
+    let _ = first.process.wait().await;
+    let before = sent_count().await;
+    assert!(before < 40, "all {before} were sent before the kill");
+    let _ = pacs.kill().await;
+    let _pacs = storescp(into.path(), "TERTIARY-PACS", pacs_port, 0).await;
+
+    let _second = spawn_server(data.path(), &app.test_db.url, &env).await;
+    wait_until(
+        "every instance is sent",
+        Duration::from_secs(60),
+        async || (sent_count().await == 40).then_some(()),
+    )
+    .await;
+    assert_eq!(received(into.path()), all, "sent {before} before the kill");
+    let unsent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dicom_outbox WHERE state <> 'sent'")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("a count");
+    assert_eq!(unsent, 0);
+}
