@@ -141,6 +141,17 @@ pub struct Settings {
     pub dimse_max_associations_per_ae: u32,
     /// How long a DIMSE association may stay silent before it is aborted.
     pub dimse_idle_timeout_seconds: u64,
+    /// A second DIMSE listener speaking DICOM TLS (conventionally port
+    /// 2762), or `off`. Needs `dimse_tls_certificate` and
+    /// `dimse_tls_private_key`.
+    pub dimse_tls_listen: String,
+    /// PEM file: the TLS certificate chain, this node's first.
+    pub dimse_tls_certificate: Option<PathBuf>,
+    /// PEM file: its private key.
+    pub dimse_tls_private_key: Option<PathBuf>,
+    /// PEM file: the CA that issues modalities' certificates. Set, every
+    /// TLS caller must present one it issued.
+    pub dimse_tls_client_ca: Option<PathBuf>,
     /// Whether this node sends the forwarding outbox. Off on a node that
     /// should only answer users; at least one node must have it on.
     pub forwarding: bool,
@@ -213,6 +224,10 @@ impl Default for Settings {
             dimse_max_associations: 64,
             dimse_max_associations_per_ae: 8,
             dimse_idle_timeout_seconds: 120,
+            dimse_tls_listen: "off".to_owned(),
+            dimse_tls_certificate: None,
+            dimse_tls_private_key: None,
+            dimse_tls_client_ca: None,
             forwarding: true,
             forwarding_lease_seconds: 120,
             metrics_token: None,
@@ -271,6 +286,10 @@ const KNOWN_KEYS: &[&str] = &[
     "DIMSE_MAX_ASSOCIATIONS",
     "DIMSE_MAX_ASSOCIATIONS_PER_AE",
     "DIMSE_IDLE_TIMEOUT_SECONDS",
+    "DIMSE_TLS_LISTEN",
+    "DIMSE_TLS_CERTIFICATE",
+    "DIMSE_TLS_PRIVATE_KEY",
+    "DIMSE_TLS_CLIENT_CA",
     "FORWARDING",
     "FORWARDING_LEASE_SECONDS",
     "METRICS_TOKEN",
@@ -325,6 +344,34 @@ impl Settings {
         value.parse().map(Some).map_err(|_| {
             format!("dimse_listen: {value:?} is neither an address (host:port) nor \"off\"")
         })
+    }
+
+    /// The DICOM TLS listener: its address and TLS, or `None` when
+    /// `dimse_tls_listen` is `off`.
+    pub fn dimse_tls(
+        &self,
+    ) -> Result<Option<(SocketAddr, ferry_dicom_store::dimse::DimseTls)>, String> {
+        let value = self.dimse_tls_listen.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        let addr = value.parse().map_err(|_| {
+            format!("dimse_tls_listen: {value:?} is neither an address (host:port) nor \"off\"")
+        })?;
+        let (Some(certificate), Some(key)) =
+            (&self.dimse_tls_certificate, &self.dimse_tls_private_key)
+        else {
+            return Err(
+                "dimse_tls_listen needs dimse_tls_certificate and dimse_tls_private_key".to_owned(),
+            );
+        };
+        let tls = ferry_dicom_store::dimse::DimseTls::from_pem(
+            certificate,
+            key,
+            self.dimse_tls_client_ca.as_deref(),
+        )
+        .map_err(|e| format!("DICOM TLS: {e}"))?;
+        Ok(Some((addr, tls)))
     }
 
     /// Where call recordings go: `recording_dir`, or `recordings` in the

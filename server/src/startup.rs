@@ -25,6 +25,8 @@ pub struct Application {
     listener: TcpListener,
     /// The DIMSE listener; `None` when `dimse_listen` is `off`.
     dimse: Option<TcpListener>,
+    /// The DICOM TLS listener, when configured.
+    dimse_tls: Option<(TcpListener, ferry_dicom_store::dimse::DimseTls)>,
     state: ServerState,
 }
 
@@ -51,6 +53,7 @@ impl Application {
 
     async fn locked(mut settings: Settings, db: Db, lock: NodeLock) -> anyhow::Result<Self> {
         let dimse_addr = settings.dimse_listen_addr().map_err(anyhow::Error::msg)?;
+        let dimse_tls = settings.dimse_tls().map_err(anyhow::Error::msg)?;
         for origin in &settings.dicomweb_cors_origins {
             let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
                 && axum::http::HeaderValue::from_str(origin).is_ok();
@@ -82,6 +85,15 @@ impl Application {
                     .await
                     .with_context(|| format!("binding the DIMSE listener {addr}"))?,
             ),
+            None => None,
+        };
+        let dimse_tls = match dimse_tls {
+            Some((addr, tls)) => Some((
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the DICOM TLS listener {addr}"))?,
+                tls,
+            )),
             None => None,
         };
         let keyed = {
@@ -126,6 +138,7 @@ impl Application {
             lock,
             listener,
             dimse,
+            dimse_tls,
             state,
         })
     }
@@ -137,6 +150,11 @@ impl Application {
     /// Where the DIMSE listener is bound; `None` when it is off.
     pub fn dimse_addr(&self) -> Option<SocketAddr> {
         self.dimse.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where the DICOM TLS listener is bound; `None` when it is off.
+    pub fn dimse_tls_addr(&self) -> Option<SocketAddr> {
+        self.dimse_tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &ServerState {
@@ -171,31 +189,49 @@ impl Application {
             // An error means the sender is gone, which is a stop as well.
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let dimse = self.dimse.map(|listener| {
-            let settings = &self.state.settings;
-            let config = DimseConfig {
-                ae_title: settings.dimse_ae_title.clone(),
-                max_associations: settings.dimse_max_associations.max(1),
-                idle_timeout: std::time::Duration::from_secs(
-                    settings.dimse_idle_timeout_seconds.max(1),
-                ),
-                staging_dir: Some(self.state.imaging.store().config().staging_dir.clone()),
-                ..DimseConfig::default()
-            };
+        let settings = &self.state.settings;
+        let config = DimseConfig {
+            ae_title: settings.dimse_ae_title.clone(),
+            max_associations: settings.dimse_max_associations.max(1),
+            idle_timeout: std::time::Duration::from_secs(
+                settings.dimse_idle_timeout_seconds.max(1),
+            ),
+            staging_dir: Some(self.state.imaging.store().config().staging_dir.clone()),
+            ..DimseConfig::default()
+        };
+        // One service for both listeners: a modality's associations are
+        // counted against its limit whichever way it calls.
+        let service = Arc::new(ModalityService::new(
+            self.state.imaging.clone(),
+            settings.dimse_max_associations_per_ae,
+        ));
+        let mut listeners = Vec::new();
+        if let Some(listener) = self.dimse {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, ae_title = %config.ae_title, "DIMSE listening");
             }
-            let service = Arc::new(ModalityService::new(
-                self.state.imaging.clone(),
-                settings.dimse_max_associations_per_ae,
-            ));
-            tokio::spawn(ferry_dicom_store::dimse::serve(
+            listeners.push(tokio::spawn(ferry_dicom_store::dimse::serve(
+                listener,
+                service.clone(),
+                config.clone(),
+                stopped(stop_rx.clone()),
+            )));
+        }
+        if let Some((listener, tls)) = self.dimse_tls {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, ae_title = %config.ae_title, "DICOM TLS listening");
+            }
+            let config = DimseConfig {
+                tls: Some(tls),
+                ..config
+            };
+            listeners.push(tokio::spawn(ferry_dicom_store::dimse::serve(
                 listener,
                 service,
                 config,
                 stopped(stop_rx.clone()),
-            ))
-        });
+            )));
+        }
         let http_shutdown = stopped(stop_rx);
         let stop_tx = Arc::new(stop_tx);
         let stop_on_signal = Arc::clone(&stop_tx);
@@ -208,7 +244,7 @@ impl Application {
         crate::serve::serve(self.listener, router, limits, http_shutdown).await;
         // HTTP may also have stopped on an error: DIMSE stops with it.
         let _ = stop_tx.send(true);
-        if let Some(dimse) = dimse {
+        for dimse in listeners {
             // Lets running associations finish (up to the DIMSE grace period).
             if let Err(err) = dimse.await {
                 tracing::error!(error = %err, "the DIMSE listener panicked");

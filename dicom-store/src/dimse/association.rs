@@ -110,6 +110,21 @@ async fn establish(
     config: Arc<DimseConfig>,
     busy: bool,
 ) -> Result<Option<Association>, DimseError> {
+    let stream: Box<dyn super::transport::Stream> = match &config.tls {
+        None => Box::new(stream),
+        // The handshake is part of establishment: ARTIM bounds it too.
+        Some(tls) => {
+            let handshake = tokio::time::timeout(config.artim_timeout, tls.0.accept(stream));
+            match handshake.await {
+                Ok(Ok(tls)) => Box::new(tls),
+                Ok(Err(error)) => {
+                    info!(%error, "TLS handshake refused");
+                    return Ok(None);
+                }
+                Err(_) => return Err(DimseError::Timeout(config.artim_timeout)),
+            }
+        }
+    };
     let mut transport = Transport::new(stream, config.max_pdu, config.write_timeout);
     // ARTIM (PS3.8 §9.1.5): a connection that never asks for an
     // association is dropped after this long.

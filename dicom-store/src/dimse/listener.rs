@@ -40,6 +40,9 @@ pub struct DimseConfig {
     /// if `None`. Put it on the blob store's file system so that
     /// [`StagedFile::persist`](super::StagedFile::persist) is a rename.
     pub staging_dir: Option<PathBuf>,
+    /// When set, every connection is DICOM TLS (PS3.15 Annex B): the
+    /// handshake comes first, then the association as usual.
+    pub tls: Option<super::tls::DimseTls>,
 }
 
 impl Default for DimseConfig {
@@ -53,6 +56,7 @@ impl Default for DimseConfig {
             shutdown_grace: Duration::from_secs(10),
             max_associations: 64,
             staging_dir: None,
+            tls: None,
         }
     }
 }

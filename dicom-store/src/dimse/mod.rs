@@ -14,8 +14,9 @@
 //!   [`DimseConfig`].
 //! - `negotiate`: which presentation contexts are accepted, with which
 //!   transfer syntax, and the A-ASSOCIATE-AC/RJ built from that.
-//! - `transport`: reading and writing whole PDUs on a TCP stream, with
-//!   timeouts and size limits.
+//! - `transport`: reading and writing whole PDUs on a TCP or TLS stream,
+//!   with timeouts and size limits.
+//! - [`tls`]: DICOM TLS for the listener.
 //! - `association`: one association's loop: reassembling P-DATA fragments
 //!   into commands and data sets, and dispatching them.
 //! - `message`: DIMSE command sets (always Implicit VR Little Endian) and
@@ -52,6 +53,7 @@ pub(crate) mod negotiate;
 mod retrieve;
 pub mod scu;
 mod store;
+pub mod tls;
 mod transport;
 
 #[cfg(test)]
@@ -59,6 +61,7 @@ mod tests;
 
 pub use error::DimseError;
 pub use listener::{serve, DimseConfig};
+pub use tls::DimseTls;
 
 /// A boxed future as returned by [`DimseService`]; boxed so the trait stays
 /// usable as `Arc<dyn DimseService>`.

@@ -1,12 +1,12 @@
-//! Whole PDUs over a TCP stream: every read has a deadline and every PDU a
+//! Whole PDUs over a TCP stream, or a TLS stream over one: every read has a
+//! deadline and every PDU a
 //! size limit, so a stuck or hostile peer costs us one bounded buffer and one
 //! timer, never an unbounded allocation or a task that waits forever.
 
 use std::time::Duration;
 
 use dicom_ul::pdu::{read_pdu, write_pdu, Pdu, MAXIMUM_PDU_SIZE, PDU_HEADER_SIZE};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::DimseError;
 
@@ -17,9 +17,13 @@ const PDATA_TYPE: u8 = 0x04;
 /// presentation contexts and long UIDs stays well below this.
 const CONTROL_PDU_LIMIT: u32 = 1 << 20;
 
-/// A TCP stream that speaks in PDUs.
+/// A byte stream an association runs over: TCP, or TLS over TCP.
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
+
+/// A stream that speaks in PDUs.
 pub(crate) struct Transport {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     /// Bytes read but not yet parsed. Reads append here and parsing drains
     /// only whole PDUs, which is what makes [`Self::read`] cancel-safe: a
     /// read abandoned half-way loses nothing.
@@ -30,7 +34,7 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub(crate) fn new(stream: TcpStream, pdata_limit: u32, write_timeout: Duration) -> Self {
+    pub(crate) fn new(stream: Box<dyn Stream>, pdata_limit: u32, write_timeout: Duration) -> Self {
         Self {
             stream,
             buffer: Vec::new(),

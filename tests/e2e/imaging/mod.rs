@@ -10,6 +10,7 @@ mod forwarding;
 mod object_storage;
 mod orthanc;
 mod retrieve;
+mod tls;
 mod unlinked;
 mod wado;
 mod worklist;

@@ -89,6 +89,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The DIMSE listener (always on in tests, on a random port).
     pub dimse_addr: SocketAddr,
+    /// The DICOM TLS listener, when the test configured one.
+    pub dimse_tls_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     /// A handle on the same database, for arranging and checking rows.
     pub db: Db,
@@ -158,6 +160,7 @@ async fn start(settings: Settings, data_dir: TempDir, test_db: TestDb) -> TestAp
     let dimse_addr = app
         .dimse_addr()
         .unwrap_or_else(|| "127.0.0.1:0".parse().expect("an address"));
+    let dimse_tls_addr = app.dimse_tls_addr();
     let db = app.state().db.clone();
     let imaging = app.state().imaging.clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -167,6 +170,7 @@ async fn start(settings: Settings, data_dir: TempDir, test_db: TestDb) -> TestAp
     TestApp {
         addr,
         dimse_addr,
+        dimse_tls_addr,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
