@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod blob;
+pub mod delete;
 pub mod dicomweb;
 pub mod dimse;
 pub mod ecg;

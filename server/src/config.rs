@@ -152,6 +152,12 @@ pub struct Settings {
     /// PEM file: the CA that issues modalities' certificates. Set, every
     /// TLS caller must present one it issued.
     pub dimse_tls_client_ca: Option<PathBuf>,
+    /// A study received this recently may be deleted by an administrator
+    /// (images sent by mistake), unless it is part of the record.
+    pub study_deletion_window_hours: u64,
+    /// After the window, a study is kept this long after it was received
+    /// (China keeps inpatient records 30 years, outpatient 15).
+    pub imaging_retention_years: u64,
     /// Whether this node sends the forwarding outbox. Off on a node that
     /// should only answer users; at least one node must have it on.
     pub forwarding: bool,
@@ -228,6 +234,8 @@ impl Default for Settings {
             dimse_tls_certificate: None,
             dimse_tls_private_key: None,
             dimse_tls_client_ca: None,
+            study_deletion_window_hours: 72,
+            imaging_retention_years: 30,
             forwarding: true,
             forwarding_lease_seconds: 120,
             metrics_token: None,
@@ -290,6 +298,8 @@ const KNOWN_KEYS: &[&str] = &[
     "DIMSE_TLS_CERTIFICATE",
     "DIMSE_TLS_PRIVATE_KEY",
     "DIMSE_TLS_CLIENT_CA",
+    "STUDY_DELETION_WINDOW_HOURS",
+    "IMAGING_RETENTION_YEARS",
     "FORWARDING",
     "FORWARDING_LEASE_SECONDS",
     "METRICS_TOKEN",

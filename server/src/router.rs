@@ -67,6 +67,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(imaging::patient_studies::router())
         .merge(imaging::unlinked_routes::router())
         .merge(imaging::forward_routes::router())
+        .merge(imaging::deletion::router())
         .merge(audit::routes::router())
         .merge(notify::routes::router())
         .merge(roster::routes::router())

@@ -126,6 +126,9 @@ error_codes! {
     ReportSigned = "report_signed" => CONFLICT,
     ReservedForReader = "reserved_for_reader" => CONFLICT,
     ResetConfirmed = "reset_confirmed" => CONFLICT,
+    /// The retention rule keeps the study; `details.reason` is `in_record`
+    /// or `retention_period`.
+    RetentionRequired = "retention_required" => CONFLICT,
     ResetLapsed = "reset_lapsed" => CONFLICT,
     SelfLockout = "self_lockout" => CONFLICT,
     SlotReservedForReferrals = "slot_reserved_for_referrals" => CONFLICT,

@@ -24,6 +24,7 @@
 //! allowed them ([`Imaging::audit_reads`]).
 
 pub mod access;
+pub mod deletion;
 pub mod dimse;
 pub mod forward;
 pub mod forward_rules;

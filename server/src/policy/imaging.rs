@@ -260,3 +260,67 @@ pub fn may_reconcile(caller: &Caller, study_facility_id: i64) -> bool {
 pub fn may_file_under(access: crate::policy::PatientAccess) -> bool {
     access == crate::policy::PatientAccess::Facility
 }
+
+/// Why the retention rule keeps a study an administrator asked to delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// A reading request, consultation or examination names it: it is part
+    /// of a patient's record, whatever its age.
+    InRecord,
+    /// Past the window for correcting mistakes, and within the retention
+    /// period; kept until the instant given.
+    RetentionPeriod { until: i64 },
+}
+
+/// The retention rule: a study may be deleted while it is new (received
+/// within `window_ms`, to take back images sent by mistake) or once it is
+/// older than `retention_ms`, and never while the record names it.
+pub fn retention_keeps(
+    in_record: bool,
+    received_at: i64,
+    now: i64,
+    window_ms: i64,
+    retention_ms: i64,
+) -> Option<Kept> {
+    if in_record {
+        return Some(Kept::InRecord);
+    }
+    let age = now.saturating_sub(received_at);
+    if age > window_ms && age < retention_ms {
+        return Some(Kept::RetentionPeriod {
+            until: received_at.saturating_add(retention_ms),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::{retention_keeps, Kept};
+
+    #[test]
+    fn new_and_old_studies_may_go_and_those_in_between_or_in_the_record_stay() {
+        let (window, retention) = (72 * 3_600_000, 30 * 365 * 86_400_000);
+        let now = 40 * 365 * 86_400_000;
+        assert_eq!(
+            retention_keeps(false, now - 3_600_000, now, window, retention),
+            None
+        );
+        assert_eq!(
+            retention_keeps(true, now - 3_600_000, now, window, retention),
+            Some(Kept::InRecord)
+        );
+        let month = now - 30 * 86_400_000;
+        assert_eq!(
+            retention_keeps(false, month, now, window, retention),
+            Some(Kept::RetentionPeriod {
+                until: month + retention
+            })
+        );
+        assert_eq!(retention_keeps(false, 0, now, window, retention), None);
+        assert_eq!(
+            retention_keeps(true, 0, now, window, retention),
+            Some(Kept::InRecord)
+        );
+    }
+}

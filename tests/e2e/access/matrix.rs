@@ -170,6 +170,15 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             format!("/api/v1/modalities/{modality}"),
             admin_only,
         ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/study-deletions",
+                "/api/v1/study-deletions".into(),
+                admin_only,
+            ),
+            |_| json!({ "study_instance_uid": "2.25.404", "reason": "matrix" }),
+        ),
         row(
             Method::GET,
             "/api/v1/forwarding-rules",

@@ -4,6 +4,7 @@
 
 mod commitment;
 mod crash;
+mod deletion;
 mod dicomweb;
 mod dimse;
 mod forwarding;
