@@ -154,7 +154,9 @@ impl Application {
 
     /// Where the DICOM TLS listener is bound; `None` when it is off.
     pub fn dimse_tls_addr(&self) -> Option<SocketAddr> {
-        self.dimse_tls.as_ref().and_then(|(l, _)| l.local_addr().ok())
+        self.dimse_tls
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &ServerState {
@@ -177,9 +179,7 @@ impl Application {
                 self.state.imaging.clone(),
                 self.state.settings.dimse_ae_title.clone(),
                 std::time::Duration::from_millis(500),
-                std::time::Duration::from_secs(
-                    self.state.settings.forwarding_lease_seconds.max(1),
-                ),
+                std::time::Duration::from_secs(self.state.settings.forwarding_lease_seconds.max(1)),
             ))
         });
         let notifier = self.state.notifier.clone();

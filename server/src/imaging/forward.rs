@@ -175,7 +175,10 @@ pub async fn deliver(imaging: &Imaging, calling_ae: &str, lease_ms: i64) -> anyh
     let due = query.fetch_all(imaging.db.pool()).await?;
     let mut by_destination: BTreeMap<i64, Vec<Due>> = BTreeMap::new();
     for row in due {
-        by_destination.entry(row.destination_id).or_default().push(row);
+        by_destination
+            .entry(row.destination_id)
+            .or_default()
+            .push(row);
     }
     let mut sent = 0;
     for rows in by_destination.values() {
@@ -198,23 +201,30 @@ async fn deliver_to(imaging: &Imaging, calling_ae: &str, rows: &[Due]) -> anyhow
         .iter()
         .map(|r| (r.sop_class_uid.clone(), r.transfer_syntax.clone()))
         .collect();
-    let mut scu =
-        match StoreScu::connect(calling_ae, &destination, &pairs, DESTINATION_TIMEOUT).await {
-            Ok(scu) => scu,
-            Err(error) => {
-                tracing::warn!(%error, destination = %destination.ae_title, "forwarding: destination unreachable");
-                for row in rows {
-                    retry_later(imaging, row, None, &error.to_string()).await?;
-                }
-                return Ok(0);
+    let mut scu = match StoreScu::connect(calling_ae, &destination, &pairs, DESTINATION_TIMEOUT)
+        .await
+    {
+        Ok(scu) => scu,
+        Err(error) => {
+            tracing::warn!(%error, destination = %destination.ae_title, "forwarding: destination unreachable");
+            for row in rows {
+                retry_later(imaging, row, None, &error.to_string()).await?;
             }
-        };
+            return Ok(0);
+        }
+    };
     let mut sent = 0;
     for (n, row) in rows.iter().enumerate() {
         let bytes = match imaging.store.blobs().read(&row.blob_key, 0).await {
             Ok(bytes) => bytes,
             Err(error) => {
-                retry_later(imaging, row, None, &format!("reading the instance: {error}")).await?;
+                retry_later(
+                    imaging,
+                    row,
+                    None,
+                    &format!("reading the instance: {error}"),
+                )
+                .await?;
                 continue;
             }
         };
@@ -307,10 +317,12 @@ pub async fn run(imaging: Imaging, calling_ae: String, period: Duration, lease: 
                 tracing::warn!(%error, "forwarding: considering new instances failed");
                 0
             });
-            let sent = deliver(&imaging, &calling_ae, lease_ms).await.unwrap_or_else(|error| {
-                tracing::warn!(%error, "forwarding: delivering failed");
-                0
-            });
+            let sent = deliver(&imaging, &calling_ae, lease_ms)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "forwarding: delivering failed");
+                    0
+                });
             if considered == 0 && sent == 0 {
                 break;
             }

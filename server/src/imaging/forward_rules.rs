@@ -101,7 +101,11 @@ pub async fn create(
         crate::facility::store::get(tx, facility)
             .await?
             .ok_or_else(|| {
-                ApiError::invalid(ErrorCode::InvalidReference, "facility_id", "no such facility")
+                ApiError::invalid(
+                    ErrorCode::InvalidReference,
+                    "facility_id",
+                    "no such facility",
+                )
             })?;
     }
     let known: Option<i64> = sqlx::query_scalar("SELECT id FROM dicom_destination WHERE id = $1")
