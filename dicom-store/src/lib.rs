@@ -56,6 +56,7 @@ pub mod sr;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+pub mod transcode;
 pub mod uid;
 pub mod validate;
 

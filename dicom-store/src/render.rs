@@ -1,10 +1,11 @@
 //! Rendered images and thumbnails (PS3.18 §10.4.1.1.3): one frame decoded,
 //! windowed to 8 bits, scaled to a viewport, and encoded as JPEG or PNG.
 //!
-//! Decoding covers native pixel data, RLE Lossless and the JPEG process 1/2/4
-//! and lossless syntaxes, all in pure Rust. Any other syntax (JPEG 2000,
-//! JPEG-LS, deflate, video) is [`RenderError::Unsupported`], which WADO-RS
-//! answers with 406: never a wrong picture.
+//! Decoding covers native pixel data, RLE Lossless, the JPEG processes 1, 2
+//! and 4 (8 and 12 bits; 12-bit streams by [`crate::transcode`]) and the
+//! lossless ones, and JPEG 2000 (the pure-Rust port of OpenJPEG). Any
+//! other syntax (JPEG-LS, whose codec is C++; video; deflated frames) is [`RenderError::Unsupported`], which WADO-RS answers with 406:
+//! never a wrong picture.
 //!
 //! A stored file is read for its header and then for the one frame drawn
 //! ([`crate::one_frame`]), never whole, and the image's declared size is
@@ -179,7 +180,9 @@ fn render_checked<S: Read + Seek>(
     }
     // One frame only: a multi-frame object is neither read nor decoded
     // whole for one picture.
-    let object = file.into_frame_object(how.frame)?;
+    let mut object = file.into_frame_object(how.frame)?;
+    crate::transcode::decode_in_place(&mut object)
+        .map_err(|e| RenderError::Unsupported(e.to_string()))?;
     let decoded = object
         .decode_pixel_data_frame(0)
         .map_err(|e| RenderError::Unsupported(format!("transfer syntax {transfer_syntax}: {e}")))?;

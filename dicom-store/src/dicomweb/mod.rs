@@ -9,7 +9,8 @@
 //! envelope `{"error":{"code":…,"message":…,"details":{}}}`, the same as the
 //! rest of the API, with a code from [`WebCode`].
 
-pub mod multipart;
+mod accept;
+mod multipart;
 pub mod qido;
 pub mod query;
 pub mod rendered;

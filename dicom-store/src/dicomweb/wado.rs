@@ -1,6 +1,8 @@
-//! WADO-RS (PS3.18 §10.4): instances as stored, metadata with bulk data URIs,
-//! frames and bulk data. Nothing is transcoded: a client that asks only for
-//! an encoding other than the stored one gets 406 with the reason.
+//! WADO-RS (PS3.18 §10.4): instances, metadata with bulk data URIs, frames
+//! and bulk data. Instances and frames go as stored unless the client asks
+//! for a transfer syntax: Explicit or Implicit VR Little Endian are made of
+//! native and decodable compressed instances ([`crate::transcode`]), and
+//! anything else Ferry cannot produce gets 406 with the reason.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -8,10 +10,16 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
+use super::accept::{accept_of, check_accept, frame_media_type, media_matches, media_ranges};
 use super::{authenticate, dicom_json, root_url, WebCode, WebError};
 use crate::index::InstanceRow;
 use crate::pixels::{read_frames, FrameError, Frames};
+use crate::transcode::{self, TranscodeError, EXPLICIT_VR_LE, IMPLICIT_VR_LE};
 use crate::{AccessEvent, Principal, StoreState};
+
+/// Conversions running at once (see [`transcode::CONVERSIONS_AT_ONCE`]).
+static CONVERSIONS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(transcode::CONVERSIONS_AT_ONCE);
 
 /// `GET /studies/{study}`: every instance of the study.
 pub async fn study(
@@ -68,7 +76,10 @@ pub async fn instance_metadata(
 }
 
 /// `GET /studies/{study}/series/{series}/instances/{instance}/frames/{list}`:
-/// the listed frames (1-based, comma-separated), as stored.
+/// the listed frames (1-based, comma-separated), as stored, or decoded to
+/// native little-endian samples when the client asks for
+/// `application/octet-stream` (whose default syntax is Explicit VR Little
+/// Endian) and the frames are compressed.
 pub async fn frames(
     State(state): State<StoreState>,
     headers: HeaderMap,
@@ -81,6 +92,25 @@ pub async fn frames(
         .ok_or_else(|| WebError::bad_request("frames are 1-based numbers separated by commas"))?;
     let (principal, rows) = visible(&state, &headers, &study, Some(&series), Some(&sop)).await?;
     let row = rows.into_iter().next().ok_or_else(not_found)?;
+    let choice = frame_choice(&headers, &row.transfer_syntax)?;
+    if choice == FrameChoice::Decode {
+        let data = read_all(&state, &row).await?;
+        let _permit = CONVERSIONS
+            .acquire()
+            .await
+            .map_err(|e| WebError::internal(&e))?;
+        let parts = tokio::task::spawn_blocking(move || transcode::decode_frames(&data, &wanted))
+            .await
+            .map_err(|e| WebError::internal(&e))?
+            .map_err(transcode_failure)?;
+        audit(&state, &principal, &row.study_uid, 1).await?;
+        let parts = parts.into_iter().map(Bytes::from).collect();
+        return Ok(multipart_of(
+            "application/octet-stream",
+            EXPLICIT_VR_LE,
+            parts,
+        ));
+    }
     let frames = load_frames(&state, &row).await?;
     let media = frame_media_type(&frames.transfer_syntax, frames.native).ok_or_else(|| {
         not_acceptable(format!(
@@ -88,7 +118,6 @@ pub async fn frames(
             frames.transfer_syntax
         ))
     })?;
-    check_accept(&headers, media, &frames.transfer_syntax)?;
     let total = frames.frames.len() as u32;
     let mut parts = Vec::with_capacity(wanted.len());
     for n in wanted {
@@ -101,7 +130,91 @@ pub async fn frames(
         parts.push(Bytes::from(frame.clone()));
     }
     audit(&state, &principal, &row.study_uid, 1).await?;
-    Ok(multipart_of(media, &frames.transfer_syntax, parts))
+    // Native frames are little endian (big-endian ones were turned), so
+    // they are what Explicit VR Little Endian frames are, whatever the
+    // stored syntax.
+    let transfer_syntax = if frames.native {
+        EXPLICIT_VR_LE
+    } else {
+        &frames.transfer_syntax
+    };
+    Ok(multipart_of(media, transfer_syntax, parts))
+}
+
+/// How frames are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FrameChoice {
+    /// As stored: native bytes (little endian), or the compressed stream.
+    AsStored,
+    /// Decoded to native little-endian samples.
+    Decode,
+}
+
+/// What the Accept header lets frames of `stored` go as, the as-stored form
+/// taken over decoding among ranges of equal quality.
+fn frame_choice(headers: &HeaderMap, stored: &str) -> Result<FrameChoice, WebError> {
+    let native = crate::validate::is_native(stored);
+    let media = frame_media_type(stored, native);
+    let ranges = media_ranges(&accept_of(headers));
+    if ranges.is_empty() {
+        return match media {
+            Some(_) => Ok(FrameChoice::AsStored),
+            None => Err(not_acceptable(format!(
+                "frames of transfer syntax {stored} cannot be sent as stored"
+            ))),
+        };
+    }
+    let stored_label = if native { EXPLICIT_VR_LE } else { stored };
+    let mut best: Option<(f32, FrameChoice)> = None;
+    let mut why_not_decoded = None;
+    for range in ranges.iter().filter(|r| r.q > 0.0) {
+        let part = range.part_type();
+        let ts = range.transfer_syntax.as_deref();
+        let as_stored = media.is_some_and(|m| {
+            ts == Some("*")
+                || (media_matches(part, m)
+                    && match ts {
+                        None => true,
+                        Some(t) => t == stored_label || (native && t == IMPLICIT_VR_LE),
+                    })
+        });
+        let choice = if as_stored {
+            FrameChoice::AsStored
+        } else if !native
+            && part == "application/octet-stream"
+            && matches!(ts, None | Some(EXPLICIT_VR_LE) | Some(IMPLICIT_VR_LE))
+        {
+            if !transcode::decodable(stored) {
+                why_not_decoded.get_or_insert_with(|| {
+                    format!("the frames are stored in transfer syntax {stored}, which Ferry cannot decode")
+                });
+                continue;
+            }
+            FrameChoice::Decode
+        } else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((q, chosen)) => {
+                range.q > q
+                    || (range.q == q
+                        && chosen == FrameChoice::Decode
+                        && choice == FrameChoice::AsStored)
+            }
+        };
+        if better {
+            best = Some((range.q, choice));
+        }
+    }
+    best.map(|(_, choice)| choice).ok_or_else(|| {
+        not_acceptable(why_not_decoded.unwrap_or_else(|| match media {
+            Some(m) => format!(
+                "the frames are stored as {m} (transfer syntax {stored}); Ferry sends them as stored, or decoded as application/octet-stream in Explicit VR Little Endian"
+            ),
+            None => format!("frames of transfer syntax {stored} cannot be sent as stored"),
+        }))
+    })
 }
 
 /// `GET /studies/{study}/series/{series}/instances/{instance}/bulk/{tag}`:
@@ -124,8 +237,13 @@ pub async fn bulk(
             .unwrap_or("application/octet-stream");
         check_accept(&headers, media, &frames.transfer_syntax)?;
         audit(&state, &principal, &row.study_uid, 1).await?;
+        let transfer_syntax = if frames.native {
+            EXPLICIT_VR_LE
+        } else {
+            &frames.transfer_syntax
+        };
         let parts = frames.frames.into_iter().map(Bytes::from).collect();
-        return Ok(multipart_of(media, &frames.transfer_syntax, parts));
+        return Ok(multipart_of(media, transfer_syntax, parts));
     } else {
         let data = read_all(&state, &row).await?;
         tokio::task::spawn_blocking(move || element_bytes(&data, &path))
@@ -165,40 +283,78 @@ async fn retrieve(
     series: Option<&str>,
     sop: Option<&str>,
 ) -> Result<Response, WebError> {
-    let accept = accept_of(headers);
-    if !(accept.is_empty()
-        || accept.contains("*/*")
-        || accept.contains("application/dicom")
-        || accept.contains("multipart/related"))
-    {
-        return Err(not_acceptable(
-            "instances are sent as multipart/related; type=\"application/dicom\"",
-        ));
-    }
-    if let Some(wanted) = transfer_syntax_asked(&accept) {
-        if wanted != "*" {
-            return Err(not_acceptable(format!(
-                "instances are sent in the transfer syntax they were stored in; ask for transfer-syntax=* (asked for {wanted})"
-            )));
-        }
-    }
+    let wanted = instance_syntaxes(headers)?;
     let (principal, rows) = visible(state, headers, study, series, sop).await?;
-    audit(state, &principal, study, rows.len()).await?;
-    let boundary = uuid::Uuid::new_v4().simple().to_string();
+    // Every instance's form is settled before the answer starts: one that
+    // cannot be sent as asked makes the whole answer a 406 naming it, not
+    // a multipart body cut short.
+    let plans = rows
+        .into_iter()
+        .map(|row| match plan(&row, &wanted) {
+            Ok(send) => Ok((row, send)),
+            Err(why) => Err(not_acceptable(format!(
+                "instance {}: {why}",
+                row.sop_instance_uid
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let blobs = state.store.blobs().clone();
+    // One instance converted is converted before answering, so that its
+    // failures keep their status.
+    let ready = match plans.as_slice() {
+        [(row, Form::Converted(ts))] => Some(converted(blobs.clone(), row, ts).await?),
+        _ => None,
+    };
+    audit(state, &principal, study, plans.len()).await?;
+    let boundary = uuid::Uuid::new_v4().simple().to_string();
     let opening = boundary.clone();
     // Each instance goes from its blob in chunks, one instance after the
     // other: three retrievals of studies of 200 MB instances cost a few
-    // chunks each, not an instance each.
-    let parts = stream::iter(rows)
-        .map(move |row| {
-            let head = Bytes::from(format!(
-                "--{opening}\r\nContent-Type: application/dicom\r\nContent-Length: {}\r\n\r\n",
-                row.size
-            ));
-            stream::once(async move { Ok::<_, std::io::Error>(head) })
-                .chain(blob_stream(blobs.clone(), row.blob_key))
-                .chain(stream::once(async { Ok(Bytes::from_static(b"\r\n")) }))
+    // chunks each, not an instance each. Only one converted instance is
+    // held at a time.
+    let mut ready = ready;
+    let parts = stream::iter(plans)
+        .map(move |(row, send)| {
+            let opening = opening.clone();
+            let head = move |ts: &str, len: usize| {
+                Bytes::from(format!(
+                    "--{opening}\r\nContent-Type: application/dicom; transfer-syntax={ts}\r\nContent-Length: {len}\r\n\r\n"
+                ))
+            };
+            let tail = || Ok::<_, std::io::Error>(Bytes::from_static(b"\r\n"));
+            match send {
+                Form::AsStored => {
+                    let head = head(&row.transfer_syntax, row.size.max(0) as usize);
+                    stream::once(async move { Ok(head) })
+                        .chain(blob_stream(blobs.clone(), row.blob_key))
+                        .chain(stream::once(async move { tail() }))
+                        .boxed()
+                }
+                Form::Converted(ts) => {
+                    let blobs = blobs.clone();
+                    let done = ready.take();
+                    let head = move |len| head(ts, len);
+                    stream::once(async move {
+                        let bytes = match done {
+                            Some(bytes) => bytes,
+                            None => converted(blobs, &row, ts).await.map_err(|e| {
+                                tracing::warn!(
+                                    sop = row.sop_instance_uid,
+                                    "a conversion failed after the answer began: {e:?}"
+                                );
+                                std::io::Error::other("the conversion of an instance failed")
+                            })?,
+                        };
+                        Ok::<_, std::io::Error>(stream::iter([
+                            Ok(head(bytes.len())),
+                            Ok(bytes),
+                            tail(),
+                        ]))
+                    })
+                    .try_flatten()
+                    .boxed()
+                }
+            }
         })
         .flatten();
     let header_value =
@@ -207,6 +363,116 @@ async fn retrieve(
     let body = Body::from_stream(parts.chain(closing));
     let content_type = HeaderValue::from_str(&header_value).map_err(|e| WebError::internal(&e))?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// How one instance is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// As stored, streamed from its blob.
+    AsStored,
+    /// Converted to this transfer syntax.
+    Converted(&'static str),
+}
+
+/// The transfer syntaxes the Accept header allows instances in, each with
+/// its quality; `None` is as stored (no `transfer-syntax`, or `*`). Ferry
+/// sends instances as stored when no syntax is named, as most archives do,
+/// rather than decode every compressed study for clients that never asked.
+fn instance_syntaxes(headers: &HeaderMap) -> Result<Vec<(f32, Option<String>)>, WebError> {
+    let ranges = media_ranges(&accept_of(headers));
+    if ranges.is_empty() {
+        return Ok(vec![(1.0, None)]);
+    }
+    let usable: Vec<(f32, Option<String>)> = ranges
+        .into_iter()
+        .filter(|r| r.q > 0.0)
+        .filter(|r| match r.media.as_str() {
+            "multipart/related" => matches!(r.part.as_deref(), None | Some("application/dicom")),
+            "application/dicom" | "*/*" | "multipart/*" => true,
+            _ => false,
+        })
+        .map(|r| (r.q, r.transfer_syntax.filter(|ts| ts != "*")))
+        .collect();
+    if usable.is_empty() {
+        return Err(not_acceptable(
+            "instances are sent as multipart/related; type=\"application/dicom\"",
+        ));
+    }
+    Ok(usable)
+}
+
+/// How an instance goes, given what the client accepts: the best quality
+/// that can be made, as stored over converted at equal quality; else why
+/// none can.
+fn plan(row: &InstanceRow, wanted: &[(f32, Option<String>)]) -> Result<Form, String> {
+    let mut best: Option<(f32, Form)> = None;
+    let mut first_reason = None;
+    for (q, ts) in wanted {
+        let send = match ts.as_deref() {
+            None => Form::AsStored,
+            Some(ts) if ts == row.transfer_syntax => Form::AsStored,
+            Some(ts) => {
+                let pixels = [row.rows, row.columns, row.frames.or(Some(1))]
+                    .into_iter()
+                    .map(|n| n.unwrap_or(0).max(0) as u64)
+                    .fold(1u64, u64::saturating_mul);
+                let possible = transcode::check(&row.transfer_syntax, ts)
+                    .and_then(|()| transcode::check_indexed_size(row.size.max(0) as u64, pixels));
+                match (possible, ts) {
+                    (Ok(()), IMPLICIT_VR_LE) => Form::Converted(IMPLICIT_VR_LE),
+                    (Ok(()), _) => Form::Converted(EXPLICIT_VR_LE),
+                    (Err(why), _) => {
+                        first_reason.get_or_insert(why);
+                        continue;
+                    }
+                }
+            }
+        };
+        let better = match best {
+            None => true,
+            Some((best_q, chosen)) => {
+                *q > best_q || (*q == best_q && chosen != Form::AsStored && send == Form::AsStored)
+            }
+        };
+        if better {
+            best = Some((*q, send));
+        }
+    }
+    best.map(|(_, send)| send).ok_or_else(|| {
+        first_reason.unwrap_or_else(|| "no transfer syntax asked for can be sent".to_owned())
+    })
+}
+
+/// An instance converted, its blob read whole (conversions at once are
+/// limited: each holds an instance several times over).
+async fn converted(
+    blobs: std::sync::Arc<dyn crate::blob::BlobStore>,
+    row: &InstanceRow,
+    wanted: &'static str,
+) -> Result<Bytes, WebError> {
+    let _permit = CONVERSIONS
+        .acquire()
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    let data = blobs
+        .read(&row.blob_key, row.size.max(0) as usize)
+        .await
+        .map_err(|e| WebError::internal(&e))?;
+    let converted = tokio::task::spawn_blocking(move || transcode::convert(&data, wanted))
+        .await
+        .map_err(|e| WebError::internal(&e))?
+        .map_err(transcode_failure)?;
+    Ok(Bytes::from(converted))
+}
+
+fn transcode_failure(e: TranscodeError) -> WebError {
+    match e {
+        TranscodeError::Unsupported(_) | TranscodeError::TooLarge(_) => {
+            not_acceptable(e.to_string())
+        }
+        TranscodeError::NoSuchFrame(..) => WebError::new(WebCode::NoSuchFrame, e.to_string()),
+        TranscodeError::Unreadable(_) => WebError::internal(&e),
+    }
 }
 
 async fn metadata(
@@ -383,67 +649,9 @@ fn element_bytes(data: &[u8], path: &BulkPath) -> Option<Vec<u8>> {
     Some(value.value().to_bytes().ok()?.into_owned())
 }
 
-/// The media type frames of this transfer syntax are sent as (PS3.18 Table
-/// 8.7.3-2); `None` for video and other syntaxes without a frame form.
-fn frame_media_type(transfer_syntax: &str, native: bool) -> Option<&'static str> {
-    if native {
-        return Some("application/octet-stream");
-    }
-    Some(match transfer_syntax {
-        "1.2.840.10008.1.2.4.50"
-        | "1.2.840.10008.1.2.4.51"
-        | "1.2.840.10008.1.2.4.57"
-        | "1.2.840.10008.1.2.4.70" => "image/jpeg",
-        "1.2.840.10008.1.2.5" => "image/dicom-rle",
-        "1.2.840.10008.1.2.4.80" | "1.2.840.10008.1.2.4.81" => "image/jls",
-        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91" => "image/jp2",
-        "1.2.840.10008.1.2.4.201" | "1.2.840.10008.1.2.4.202" | "1.2.840.10008.1.2.4.203" => {
-            "image/jphc"
-        }
-        _ => return None,
-    })
-}
-
-/// Frames go as stored: the client must accept their media type, or any.
-fn check_accept(headers: &HeaderMap, media: &str, transfer_syntax: &str) -> Result<(), WebError> {
-    let accept = accept_of(headers);
-    let ok = accept.is_empty()
-        || accept.contains("*/*")
-        || accept.contains(media)
-        || transfer_syntax_asked(&accept).is_some_and(|ts| ts == "*" || ts == transfer_syntax);
-    if ok {
-        Ok(())
-    } else {
-        Err(not_acceptable(format!(
-            "the frames are stored as {media} (transfer syntax {transfer_syntax}); Ferry sends them as stored and does not transcode"
-        )))
-    }
-}
-
-fn accept_of(headers: &HeaderMap) -> String {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",")
-        .to_ascii_lowercase()
-}
-
-fn transfer_syntax_asked(accept: &str) -> Option<String> {
-    let at = accept.find("transfer-syntax=")? + "transfer-syntax=".len();
-    let rest = &accept[at..];
-    let value: String = rest
-        .trim_start_matches('"')
-        .chars()
-        .take_while(|c| !matches!(c, '"' | ';' | ',' | ' '))
-        .collect();
-    Some(value)
-}
-
 pub(super) fn multipart_of(media: &str, transfer_syntax: &str, parts: Vec<Bytes>) -> Response {
     let boundary = uuid::Uuid::new_v4().simple().to_string();
-    let part_type = if transfer_syntax.is_empty() || media == "application/octet-stream" {
+    let part_type = if transfer_syntax.is_empty() {
         media.to_owned()
     } else {
         format!("{media}; transfer-syntax={transfer_syntax}")

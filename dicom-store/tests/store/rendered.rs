@@ -22,7 +22,11 @@ pub(crate) async fn stow_bytes(t: &TestStore, bytes: Vec<u8>) {
         .body(Body::from(body))
         .expect("a request");
     let response = router(t.state()).oneshot(request).await.expect("an answer");
-    assert_eq!(response.status(), StatusCode::OK);
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a body");
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
 }
 
 /// The path of an instance, from its file.
@@ -126,7 +130,7 @@ async fn a_ct_frame_renders_as_png_and_jpeg_with_the_window_asked_for() {
 }
 
 #[tokio::test]
-async fn jpeg_and_rle_render_and_jpeg_2000_is_refused_with_the_reason() {
+async fn jpeg_and_rle_render_and_a_syntax_without_a_decoder_is_refused_with_the_reason() {
     let t = TestStore::new().await;
     let jpeg = fixture_bytes("SC_rgb_jpeg_dcmtk.dcm");
     let rle = fixture_bytes("MR_small_RLE.dcm");
@@ -153,11 +157,11 @@ async fn jpeg_and_rle_render_and_jpeg_2000_is_refused_with_the_reason() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(image::load_from_memory(&body).expect("a PNG").width(), 64);
 
-    let j2k = std::fs::read(pydicom_test_file("JPEG2000.dcm")).expect("pydicom's JPEG 2000 sample");
-    stow_bytes(&t, j2k.clone()).await;
+    let video = as_video(fresh_instance("MR_small_RLE.dcm"));
+    stow_bytes(&t, video.clone()).await;
     let (status, _, body) = get(
         &t,
-        &format!("{}/rendered", instance_path(&j2k)),
+        &format!("{}/rendered", instance_path(&video)),
         "image/png",
     )
     .await;
@@ -167,27 +171,189 @@ async fn jpeg_and_rle_render_and_jpeg_2000_is_refused_with_the_reason() {
         reason["error"]["message"]
             .as_str()
             .expect("a reason")
-            .contains("1.2.840.10008.1.2.4.9"),
+            .contains("1.2.840.10008.1.2.4.100"),
         "names the transfer syntax: {reason}"
     );
 }
 
-/// A sample file shipped inside pydicom (installed by `.ci/run`).
-fn pydicom_test_file(name: &str) -> std::path::PathBuf {
+/// A file relabelled MPEG-2 video (a syntax with no decoder here), its
+/// pixel data left as it was.
+pub(crate) fn as_video(file: Vec<u8>) -> Vec<u8> {
+    let mut object = dicom_object::from_reader(&file[128..]).expect("parses");
+    object.update_meta(|meta| meta.transfer_syntax = "1.2.840.10008.1.2.4.100".to_owned());
+    let mut out = Vec::new();
+    object.write_all(&mut out).expect("writes");
+    out
+}
+
+/// A stored instance rendered as PNG, its luminance.
+async fn rendered_grey(t: &TestStore, bytes: &[u8], query: &str) -> image::GrayImage {
+    let (status, content_type, png) = get(
+        t,
+        &format!("{}/rendered{query}", instance_path(bytes)),
+        "image/png",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&png));
+    assert_eq!(content_type, "image/png");
+    image::load_from_memory(&png).expect("a PNG").to_luma8()
+}
+
+/// The 8-bit picture of a file's first frame through the window `(c, w)`
+/// (PS3.3 C.11.2.1.2.1, after the modality LUT), computed by pydicom.
+fn pydicom_windowed(path: &std::path::Path, center: f64, width: f64) -> Vec<u8> {
+    let script = r#"
+import sys, numpy as np, pydicom
+from pydicom.pixels import apply_modality_lut
+d = pydicom.dcmread(sys.argv[1])
+a = apply_modality_lut(d.pixel_array, d).astype(float)
+c, w = float(sys.argv[2]), float(sys.argv[3])
+lo, hi = c - 0.5 - (w - 1) / 2, c - 0.5 + (w - 1) / 2
+y = np.where(a <= lo, 0, np.where(a > hi, 255, ((a - (c - 0.5)) / (w - 1) + 0.5) * 255))
+sys.stdout.buffer.write(np.clip(y, 0, 255).astype(np.uint8).tobytes())
+"#;
     let out = ferry_test_tools::command("python3")
-        .args([
-            "-c",
-            "import pydicom, os; print(os.path.dirname(pydicom.__file__))",
-        ])
+        .args(["-c", script])
+        .arg(path)
+        .args([center.to_string(), width.to_string()])
         .output()
         .expect("python3 runs");
     assert!(
         out.status.success(),
-        "pydicom is installed: pip install pydicom"
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-        .join("data/test_files")
-        .join(name)
+    out.stdout
+}
+
+fn worst_difference(ours: &[u8], theirs: &[u8]) -> u8 {
+    assert_eq!(ours.len(), theirs.len());
+    ours.iter()
+        .zip(theirs)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn jpeg_2000_renders_the_picture_pydicom_windows_and_jpeg_ls_is_refused() {
+    let t = TestStore::new().await;
+    // Lossless: the uncompressed MR_small is the same image, and pydicom
+    // windows it with no decoder in the way.
+    let original = fixture("MR_small.dcm");
+    let expected = pydicom_windowed(&original, 600.0, 1600.0);
+    for sample in ["MR_small_jp2klossless.dcm"] {
+        let bytes = fresh_sample(sample, false);
+        stow_bytes(&t, bytes.clone()).await;
+        let ours = rendered_grey(&t, &bytes, "?window=600,1600").await;
+        assert_eq!(ours.dimensions(), (64, 64), "{sample}");
+        let worst = worst_difference(ours.as_raw(), &expected);
+        assert!(
+            worst <= 2,
+            "{sample} differs from the original by up to {worst}"
+        );
+    }
+
+    // Lossy JPEG 2000, which pydicom decodes here (through Pillow's OpenJPEG).
+    let sample = pydicom_test_file("JPEG2000.dcm");
+    let bytes = fresh_sample("JPEG2000.dcm", true);
+    stow_bytes(&t, bytes.clone()).await;
+    let ours = rendered_grey(&t, &bytes, "?window=110,300").await;
+    assert_eq!(ours.dimensions(), (256, 1024));
+    let worst = worst_difference(ours.as_raw(), &pydicom_windowed(&sample, 110.0, 300.0));
+    assert!(
+        worst <= 2,
+        "JPEG 2000 differs from pydicom's decode by up to {worst}"
+    );
+
+    // JPEG-LS is not decoded here: refused with the reason.
+    let bytes = fresh_sample("MR_small_jpeg_ls_lossless.dcm", false);
+    stow_bytes(&t, bytes.clone()).await;
+    let (status, _, body) = get(
+        &t,
+        &format!("{}/rendered", instance_path(&bytes)),
+        "image/png",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert!(
+        String::from_utf8_lossy(&body).contains("1.2.840.10008.1.2.4.80"),
+        "the reason names the syntax: {}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+/// A sample file of pydicom's or pydicom-data's (both installed by
+/// `tools/install-test-tools`), found the way pydicom finds it.
+pub(crate) fn pydicom_test_file(name: &str) -> std::path::PathBuf {
+    let out = ferry_test_tools::command("python3")
+        .args([
+            "-c",
+            "import sys; from pydicom.data import get_testdata_file; print(get_testdata_file(sys.argv[1]) or '')",
+            name,
+        ])
+        .output()
+        .expect("python3 runs");
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        out.status.success() && !path.is_empty(),
+        "pydicom and pydicom-data are installed (pip install pydicom pydicom-data) and have {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::path::PathBuf::from(path)
+}
+
+/// A pydicom sample with a new SOP Instance UID and, when asked, a new study
+/// and series, so that samples of one image (pydicom keeps MR_small in every
+/// syntax under the same UIDs) can be stored side by side.
+pub(crate) fn fresh_sample(name: &str, new_study: bool) -> Vec<u8> {
+    let mut object = dicom_object::open_file(pydicom_test_file(name)).expect("the sample parses");
+    let mut put = |tag, vr, value: String| {
+        object.put(dicom_core::DataElement::new(
+            tag,
+            vr,
+            dicom_core::PrimitiveValue::from(value),
+        ));
+    };
+    let sop = fresh_uid();
+    put(tags::SOP_INSTANCE_UID, dicom_core::VR::UI, sop.clone());
+    if new_study {
+        put(tags::STUDY_INSTANCE_UID, dicom_core::VR::UI, fresh_uid());
+        put(tags::SERIES_INSTANCE_UID, dicom_core::VR::UI, fresh_uid());
+        // Some samples are bare images; the store files none without a patient.
+        put(tags::PATIENT_ID, dicom_core::VR::LO, "SAMPLE-1".to_owned());
+        put(tags::MODALITY, dicom_core::VR::CS, "OT".to_owned());
+    }
+    object.update_meta(|meta| meta.media_storage_sop_instance_uid = sop);
+    let mut out = Vec::new();
+    object.write_all(&mut out).expect("the sample writes");
+    out
+}
+
+/// What pydicom decodes a file's first frame to (`pixel_array`), as the
+/// little-endian bytes of its samples; `None` when no pydicom plugin here
+/// decodes it.
+pub(crate) fn pydicom_pixels(path: &std::path::Path) -> Option<Vec<u8>> {
+    let script = r#"
+import sys, numpy as np, pydicom
+d = pydicom.dcmread(sys.argv[1])
+try:
+    a = d.pixel_array
+except Exception as e:
+    print(e, file=sys.stderr)
+    sys.exit(3)
+sys.stdout.buffer.write(a.astype(a.dtype.newbyteorder("<")).tobytes())
+"#;
+    let out = ferry_test_tools::command("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    match out.status.code() {
+        Some(0) => Some(out.stdout),
+        Some(3) => None,
+        _ => panic!("pydicom failed: {}", String::from_utf8_lossy(&out.stderr)),
+    }
 }
 
 #[tokio::test]
@@ -377,4 +543,35 @@ async fn a_study_and_a_series_render_as_one_part_per_instance() {
     }
     let (status, _, _) = get(&t, &format!("{study}/rendered"), "application/pdf").await;
     assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+}
+
+#[tokio::test]
+async fn twelve_bit_jpeg_renders_close_to_the_lossless_original() {
+    let t = TestStore::new().await;
+    // pydicom's NM sample, JPEG Extended at 12 bits (lossy), and the same
+    // image JPEG Lossless, which no pydicom plugin here decodes either; the
+    // lossless one is decoded by jpeg-decoder, the lossy one by Ferry's own
+    // 12-bit decoder.
+    let lossy = fresh_sample("JPEG-lossy.dcm", true);
+    let lossless = fresh_sample("JPEG-LL.dcm", true);
+    stow_bytes(&t, lossy.clone()).await;
+    stow_bytes(&t, lossless.clone()).await;
+    let ours = rendered_grey(&t, &lossy, "?window=110,300").await;
+    let original = rendered_grey(&t, &lossless, "?window=110,300").await;
+    assert_eq!(ours.dimensions(), (256, 1024));
+    assert_eq!(original.dimensions(), (256, 1024));
+    let differences: Vec<u8> = ours
+        .as_raw()
+        .iter()
+        .zip(original.as_raw())
+        .map(|(a, b)| a.abs_diff(*b))
+        .collect();
+    let mean = differences.iter().map(|&d| f64::from(d)).sum::<f64>() / differences.len() as f64;
+    let distinct: std::collections::HashSet<u8> = ours.pixels().map(|p| p[0]).collect();
+    assert!(distinct.len() > 32, "a picture, not a flat field");
+    // JPEG's own loss, through this window, is 2 grey levels on average.
+    assert!(
+        mean < 3.0,
+        "the 12-bit picture is the original's within JPEG's loss: mean difference {mean}"
+    );
 }
