@@ -9,8 +9,10 @@
 //! for. Deflate is used for small objects (SR, presentation states,
 //! waveforms), so the cost in disk is small.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+
+use dicom_object::meta::FileMetaTable;
 
 use crate::error::IngestError;
 use crate::validate::ValidationError;
@@ -27,48 +29,53 @@ const PREAMBLE: usize = 128;
 /// instance inflated; `None` when it is not deflated. The inflated instance
 /// may be at most `limit` bytes: a few kilobytes can inflate to gigabytes.
 pub fn inflate_bytes(data: &[u8], limit: u64) -> Result<Option<Vec<u8>>, IngestError> {
+    let mut source = BufReader::new(data);
+    let Some(meta) = deflated_meta(&mut source) else {
+        return Ok(None);
+    };
     let mut out = Vec::new();
-    let inflated = inflate(data, &mut out, limit)?;
-    Ok(inflated.then_some(out))
+    write_inflated(meta, source, &mut out, limit)?;
+    Ok(Some(out))
 }
 
 /// As [`inflate_bytes`], for a file, rewritten in place (through a sibling
-/// file, fsynced and renamed over it). True when it was deflated.
+/// file, fsynced and renamed over it). True when it was deflated. Every
+/// stored instance passes here: one that is not deflated costs the read of
+/// its meta group, and no file is created for it.
 pub fn inflate_file(path: &Path, limit: u64) -> Result<bool, IngestError> {
-    let source = BufReader::with_capacity(64 * 1024, std::fs::File::open(path)?);
+    let mut source = BufReader::with_capacity(64 * 1024, std::fs::File::open(path)?);
+    let Some(meta) = deflated_meta(&mut source) else {
+        return Ok(false);
+    };
     let sibling = path.with_extension("inflating");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&sibling)?);
-    let inflated = match inflate(source, &mut out, limit) {
-        Ok(inflated) => inflated,
-        Err(e) => {
-            drop(out);
-            let _ = std::fs::remove_file(&sibling);
-            return Err(e);
-        }
-    };
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    if !inflated {
-        drop(file);
-        std::fs::remove_file(&sibling)?;
-        return Ok(false);
+    if let Err(e) = write_inflated(meta, source, &mut out, limit) {
+        drop(out);
+        let _ = std::fs::remove_file(&sibling);
+        return Err(e);
     }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     std::fs::rename(&sibling, path)?;
     Ok(true)
 }
 
-/// Writes the inflated instance to `out` when `source` is deflated; writes
-/// nothing (and returns false) when it is not.
-fn inflate<R: Read, W: Write>(source: R, mut out: W, limit: u64) -> Result<bool, IngestError> {
-    let mut source = BufReader::new(source);
-    // Not ours to judge here when there is no meta group: validation says
-    // what is wrong with the file.
-    let Some(mut meta) = crate::validate::read_file_meta(&mut source) else {
-        return Ok(false);
-    };
-    if meta.transfer_syntax() != DEFLATED {
-        return Ok(false);
-    }
+/// The file meta group of `source` when it says the data set is deflated,
+/// leaving `source` at the data set; `None` otherwise. Not ours to judge
+/// here when there is no meta group: validation says what is wrong with
+/// the file.
+fn deflated_meta<R: BufRead>(source: &mut R) -> Option<FileMetaTable> {
+    crate::validate::read_file_meta(source).filter(|meta| meta.transfer_syntax() == DEFLATED)
+}
+
+/// Writes the instance whose deflated data set `source` is at, inflated,
+/// to `out`, with `meta` saying Explicit VR Little Endian.
+fn write_inflated<R: Read, W: Write>(
+    mut meta: FileMetaTable,
+    source: R,
+    mut out: W,
+    limit: u64,
+) -> Result<(), IngestError> {
     meta.transfer_syntax = EXPLICIT_LE.to_owned();
     meta.update_information_group_length();
     let mut header = vec![0u8; PREAMBLE];
@@ -88,7 +95,7 @@ fn inflate<R: Read, W: Write>(source: R, mut out: W, limit: u64) -> Result<bool,
         return Err(IngestError::TooLarge { limit });
     }
     out.flush()?;
-    Ok(true)
+    Ok(())
 }
 
 fn not_dicom(message: String) -> IngestError {

@@ -198,14 +198,8 @@ impl StoreScu {
 /// otherwise (the only conversion offered here).
 pub(crate) fn data_set_in(part10: &[u8], stored: &str, wanted: &str) -> Result<Vec<u8>, String> {
     let mut cursor = std::io::Cursor::new(part10);
-    let start = if part10.get(128..132) == Some(b"DICM") {
-        128
-    } else {
-        0
-    };
-    cursor.set_position(start);
-    dicom_object::meta::FileMetaTable::from_reader(&mut cursor)
-        .map_err(|e| format!("the stored file has no readable meta group: {e}"))?;
+    crate::validate::read_file_meta(&mut cursor)
+        .ok_or("the stored file has no readable meta group")?;
     let offset = usize::try_from(cursor.position()).map_err(|e| e.to_string())?;
     let data_set = &part10[offset..];
     if stored == wanted {
