@@ -4,7 +4,6 @@
 //! after the forwarding node is killed with SIGKILL mid-way.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use dicom_dictionary_std::tags;
@@ -13,52 +12,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::child_server::spawn_server;
-use crate::support::dicom_files::{dcmtk, port, register_modality, study};
+use crate::support::dicom_files::{dcmtk, port, received, register_modality, storescp, study};
 use crate::support::orthanc::free_port;
 use crate::support::{spawn_app, spawn_app_with, wait_until, TestApp};
-
-/// The SOP Instance UIDs of the DICOM files in `dir`.
-fn received(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|e| dicom_object::open_file(e.ok()?.path()).ok())
-                .filter_map(|o| {
-                    Some(
-                        o.element(tags::SOP_INSTANCE_UID)
-                            .ok()?
-                            .to_str()
-                            .ok()?
-                            .trim_end_matches('\0')
-                            .to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// dcmtk's storescp as `title` on `port`, storing into `dir`, taking
-/// `slow` seconds over each instance.
-async fn storescp(dir: &Path, title: &str, port: u16, slow: u32) -> tokio::process::Child {
-    let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
-        .args(["-aet", title, "--sleep-during", &slow.to_string(), "-od"])
-        .arg(dir)
-        .arg(port.to_string())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("storescp starts");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("storescp did not listen on {port}");
-}
 
 /// Registers the tertiary PACS as a destination and a rule forwarding
 /// island A's instances (of `modality`, if given) to it.

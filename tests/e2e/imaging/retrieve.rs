@@ -4,61 +4,19 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
-use dicom_dictionary_std::tags;
 use ferry_server::auth::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::dicom_files::{audit_events, dcmtk, fixture, port, register_modality, study};
+use crate::support::dicom_files::{
+    audit_events, dcmtk, fixture, port, received, register_modality, storescp, study,
+};
+use crate::support::orthanc::free_port;
 use crate::support::{spawn_app, TestApp};
 
 fn log(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout)
-}
-
-/// The SOP Instance UIDs of the DICOM files in `dir`.
-fn sop_uids(dir: &Path) -> Vec<String> {
-    let mut uids: Vec<String> = std::fs::read_dir(dir)
-        .expect("the directory")
-        .filter_map(|e| dicom_object::open_file(e.expect("an entry").path()).ok())
-        .map(|o| {
-            o.element(tags::SOP_INSTANCE_UID)
-                .expect("a SOP Instance UID")
-                .to_str()
-                .expect("text")
-                .trim_end_matches('\0')
-                .to_owned()
-        })
-        .collect();
-    uids.sort();
-    uids
-}
-
-/// dcmtk's storescp on a free loopback port, as AE `title`, storing into `dir`.
-async fn storescp(dir: &Path, title: &str) -> (tokio::process::Child, u16) {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("bound").port()
-    };
-    let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
-        .args(["-aet", title, "-od"])
-        .arg(dir)
-        .arg(port.to_string())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("storescp starts");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (child, port);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("storescp did not listen on {port}");
 }
 
 async fn getscu(app: &TestApp, calling: &str, study_uid: &str, into: &Path) -> Output {
@@ -134,23 +92,26 @@ async fn a_modality_gets_and_moves_what_its_facility_holds_and_nothing_of_anothe
     args.extend(sent.files.iter().map(|p| p.to_str().expect("UTF-8")));
     let stored = dcmtk("storescu", &args).await;
     assert!(stored.status.success(), "{}", log(&stored));
-    let mut expected = sop_uids(files.path());
-    expected.sort();
+    let expected = received(files.path());
 
     // C-GET, on the caller's own association.
     let got = tempfile::tempdir().expect("a directory");
     let out = getscu(&app, "ISLAND-CT", &sent.uid, got.path()).await;
     assert!(out.status.success(), "{}", log(&out));
-    assert_eq!(sop_uids(got.path()), expected, "{}", log(&out));
+    assert_eq!(received(got.path()), expected, "{}", log(&out));
     // Another facility's modality names the study and gets nothing.
     let other = tempfile::tempdir().expect("a directory");
     let out = getscu(&app, "OTHER-CT", &sent.uid, other.path()).await;
     assert!(out.status.success(), "{}", log(&out));
-    assert_eq!(sop_uids(other.path()), Vec::<String>::new());
+    assert_eq!(
+        received(other.path()),
+        std::collections::BTreeSet::<String>::new()
+    );
 
     // C-MOVE, to a destination registered for island A.
     let moved_into = tempfile::tempdir().expect("a directory");
-    let (mut viewer, viewer_port) = storescp(moved_into.path(), "VIEWER").await;
+    let viewer_port = free_port();
+    let mut viewer = storescp(moved_into.path(), "VIEWER", viewer_port, 0).await;
     let (status, body) = app
         .post(
             &format!("/api/v1/facilities/{}/dicom-destinations", c.island_a),
@@ -165,7 +126,7 @@ async fn a_modality_gets_and_moves_what_its_facility_holds_and_nothing_of_anothe
         "{}",
         log(&out)
     );
-    assert_eq!(sop_uids(moved_into.path()), expected);
+    assert_eq!(received(moved_into.path()), expected);
     // Island B's modality may not send anything to island A's viewer, and
     // an unknown title is no destination at all.
     for (calling, destination) in [("OTHER-CT", "VIEWER"), ("ISLAND-CT", "NOBODY")] {

@@ -2,10 +2,12 @@
 //! chosen Patient ID, written where a real client (dcmtk, dicomweb-client)
 //! can read them, and the clients themselves run as child processes.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -216,4 +218,47 @@ pub async fn upload(
         .filter_map(|ok| async move { ok })
         .collect()
         .await
+}
+
+/// The SOP Instance UIDs of the DICOM files in `dir`.
+pub fn received(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| dicom_object::open_file(e.ok()?.path()).ok())
+                .filter_map(|o| {
+                    Some(
+                        o.element(tags::SOP_INSTANCE_UID)
+                            .ok()?
+                            .to_str()
+                            .ok()?
+                            .trim_end_matches('\0')
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// dcmtk's storescp as `title` on `port`, storing into `dir`, taking
+/// `slow` seconds over each instance.
+pub async fn storescp(dir: &Path, title: &str, port: u16, slow: u32) -> tokio::process::Child {
+    let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
+        .args(["-aet", title, "--sleep-during", &slow.to_string(), "-od"])
+        .arg(dir)
+        .arg(port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("storescp starts");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("storescp did not listen on {port}");
 }
