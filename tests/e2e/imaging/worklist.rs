@@ -370,3 +370,37 @@ async fn mpps_moves_the_examination_along_and_pynetdicom_finds_it_on_the_worklis
     .expect("a count");
     assert_eq!(events, 2);
 }
+
+#[tokio::test]
+async fn bad_scheduling_details_are_refused_and_nothing_is_ordered() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let clinician = app.user("clin", Role::Clinician, c.island_a).await;
+    let patient = app
+        .patient_at(c.island_a, "110101195803120023", "MRN-7731")
+        .await;
+    let path = format!("/api/v1/patients/{patient}/examinations");
+    for (extra, code) in [
+        (
+            json!({ "scheduled_at": "tomorrow morning" }),
+            Some("invalid_instant"),
+        ),
+        (
+            json!({ "station_ae": "BACK\\SLASH" }),
+            Some("invalid_ae_title"),
+        ),
+        (json!({ "procedure_description": "x".repeat(65) }), None),
+    ] {
+        let mut body = json!({ "modality": "CT", "body_part": "HEAD" });
+        for (key, value) in extra.as_object().expect("an object") {
+            body[key] = value.clone();
+        }
+        let (status, answer) = app.post(&path, &clinician.token, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert!(answer["error"]["message"].is_string(), "{answer}");
+        if let Some(code) = code {
+            assert_eq!(answer["error"]["code"], code, "{answer}");
+        }
+    }
+    assert_eq!(app.count("examination").await, 0, "nothing was ordered");
+}
