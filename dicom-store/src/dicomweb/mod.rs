@@ -1,5 +1,6 @@
 //! DICOMweb (PS3.18) over HTTP: STOW-RS ([`stow`]), QIDO-RS ([`qido`]) and
-//! WADO-RS ([`wado`], [`rendered`]) and legacy WADO-URI ([`wado_uri`]).
+//! WADO-RS ([`wado`], [`wado_frames`], [`rendered`]) and legacy WADO-URI
+//! ([`wado_uri`]).
 //!
 //! [`router`] returns the routes relative to where the server mounts them
 //! (for example under `/dicomweb`). Every route needs `Authorization: Bearer`;
@@ -16,6 +17,7 @@ pub mod query;
 pub mod rendered;
 pub mod stow;
 pub mod wado;
+pub mod wado_frames;
 pub mod wado_uri;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -68,11 +70,11 @@ pub fn router<S>(state: StoreState) -> Router<S> {
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/frames/{frames}",
-            get(wado::frames),
+            get(wado_frames::frames),
         )
         .route(
             "/studies/{study}/series/{series}/instances/{instance}/bulk/{tag}",
-            get(wado::bulk),
+            get(wado_frames::bulk),
         )
         .route("/studies/{study}/thumbnail", get(rendered::study_thumbnail))
         .route("/studies/{study}/rendered", get(rendered::study))
