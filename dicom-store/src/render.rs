@@ -3,9 +3,10 @@
 //!
 //! Decoding covers native pixel data, RLE Lossless, the JPEG processes 1, 2
 //! and 4 (8 and 12 bits; 12-bit streams by [`crate::transcode`]) and the
-//! lossless ones, and JPEG 2000 (the pure-Rust port of OpenJPEG). Any
-//! other syntax (JPEG-LS, whose codec is C++; video; deflated frames) is [`RenderError::Unsupported`], which WADO-RS answers with 406:
-//! never a wrong picture.
+//! lossless ones, JPEG 2000 (the pure-Rust port of OpenJPEG) and greyscale
+//! JPEG-LS (by [`crate::transcode`] too). Any other syntax or stream (colour
+//! JPEG-LS, video, deflated frames) is [`RenderError::Unsupported`], which
+//! WADO-RS answers with 406: never a wrong picture.
 //!
 //! A stored file is read for its header and then for the one frame drawn
 //! ([`crate::one_frame`]), never whole, and the image's declared size is

@@ -9,7 +9,9 @@
 //! - decoding: native Implicit or Explicit VR Little Endian out of any
 //!   compressed syntax a decoder is built in for ([`decodable`]: RLE, the
 //!   JPEG processes, JPEG 2000), 12-bit JPEG Extended by [`jpeg12`], written
-//!   here because no Rust JPEG crate reads 12-bit DCT streams.
+//!   here because no Rust JPEG crate reads 12-bit DCT streams, and greyscale
+//!   JPEG-LS by [`jpegls`] (the `pure_jpegls` crate, its headers checked
+//!   here first).
 //!
 //! Nothing is compressed: an archive that recompresses what it was sent loses
 //! detail the sender chose to keep, and every caller can read native data.
@@ -83,15 +85,18 @@ impl From<FrameError> for TranscodeError {
 }
 
 /// Whether compressed pixel data of this transfer syntax can be decoded
-/// here (12-bit JPEG Extended included, by [`decode_in_place`]).
+/// here (12-bit JPEG Extended and JPEG-LS included, by [`decode_in_place`]).
+/// Colour JPEG-LS is not, which only its stream tells: it is refused when
+/// decoded.
 pub fn decodable(transfer_syntax: &str) -> bool {
-    TransferSyntaxRegistry
-        .get(transfer_syntax)
-        .is_some_and(|ts| {
-            ts.is_encapsulated_pixel_data()
-                && ts.can_decode_all()
-                && !ts.is_unsupported_pixel_encapsulation()
-        })
+    matches!(transfer_syntax, JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS)
+        || TransferSyntaxRegistry
+            .get(transfer_syntax)
+            .is_some_and(|ts| {
+                ts.is_encapsulated_pixel_data()
+                    && ts.can_decode_all()
+                    && !ts.is_unsupported_pixel_encapsulation()
+            })
 }
 
 fn name_of(transfer_syntax: &str) -> String {
@@ -197,33 +202,51 @@ fn convert_checked(part10: &[u8], wanted: &str) -> Result<Vec<u8>, TranscodeErro
     let stored = collected.transfer_syntax.clone();
     // The first item is the basic offset table, the second the first
     // frame's stream (or its first fragment).
-    let twelve_bit = stored == JPEG_EXTENDED
-        && collected
-            .fragments
-            .get(1)
-            .is_some_and(|f| jpeg12::precision(f) == Some(12));
-    let mut object = if twelve_bit {
-        let mut samples = Vec::with_capacity(geometry.total_samples() as usize);
-        for frame in crate::pixels::read_frames(part10)?.frames {
-            let decoded = jpeg12::decode(&frame, geometry.rows, geometry.columns)
-                .map_err(|e| TranscodeError::Unsupported(format!("12-bit JPEG Extended: {e}")))?;
-            samples.extend(decoded);
+    let own = collected
+        .fragments
+        .get(1)
+        .and_then(|first| own_decoder(&stored, first));
+    let mut object = if let Some(own) = own {
+        let frames = crate::pixels::read_frames(part10)?.frames;
+        if frames.len() as u64 != geometry.frames {
+            return Err(TranscodeError::Unsupported(format!(
+                "{} frames in the pixel data, {} in the header",
+                frames.len(),
+                geometry.frames
+            )));
         }
         let Collected {
             meta, mut dataset, ..
         } = collected;
-        dataset.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OW,
-            PrimitiveValue::U16(samples.into()),
-        ));
+        let mut samples: Option<Samples> = None;
+        let mut near_lossless = false;
+        for frame in frames {
+            let (decoded, near) = decode_own(own, &stored, &frame, &dataset)?;
+            near_lossless |= near > 0;
+            match &mut samples {
+                None => samples = Some(decoded),
+                Some(all) => all.append(decoded)?,
+            }
+        }
+        if let Some(samples) = samples {
+            samples.put_into(&mut dataset);
+        }
+        if near_lossless {
+            // Native samples no longer show that they are not the
+            // original's; the header must say so (PS3.3 C.7.6.1.1.5).
+            dataset.put(DataElement::new(
+                tags::LOSSY_IMAGE_COMPRESSION,
+                VR::CS,
+                PrimitiveValue::from("01"),
+            ));
+        }
         let mut object = dataset.with_exact_meta(meta);
         after_decoding(&mut object);
         object
     } else {
         object_of(collected)?
     };
-    if !is_native(&stored) && has_pixels && !twelve_bit {
+    if !is_native(&stored) && has_pixels && own.is_none() {
         object
             .transcode(&target)
             .map_err(|e| TranscodeError::Unsupported(format!("{}: {e}", name_of(&stored))))?;
@@ -395,33 +418,125 @@ fn decode_frame(part10: &[u8], n: u32) -> Result<Vec<u8>, TranscodeError> {
 
 /// JPEG Extended (Process 2 & 4).
 const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+/// JPEG-LS Lossless.
+const JPEG_LS_LOSSLESS: &str = "1.2.840.10008.1.2.4.80";
+/// JPEG-LS Near-Lossless.
+const JPEG_LS_NEAR_LOSSLESS: &str = "1.2.840.10008.1.2.4.81";
+
+/// A decoder of this crate's own, for pixel data dicom-pixeldata's codecs
+/// here do not read.
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    /// JPEG Extended of 12 bits: dicom-pixeldata's JPEG decoder reads 8-bit
+    /// DCT streams only.
+    Jpeg12,
+    /// JPEG-LS: dicom-pixeldata's codec is CharLS, C++.
+    JpegLs,
+}
+
+/// Which of this crate's decoders reads pixel data of this syntax whose
+/// first frame's stream is `first`, if one does.
+fn own_decoder(transfer_syntax: &str, first: &[u8]) -> Option<Own> {
+    match transfer_syntax {
+        JPEG_EXTENDED if jpeg12::precision(first) == Some(12) => Some(Own::Jpeg12),
+        JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS => Some(Own::JpegLs),
+        _ => None,
+    }
+}
+
+/// Native samples out of this crate's own decoders, one frame's or more.
+#[derive(Debug)]
+enum Samples {
+    /// Bits Allocated 8.
+    Bytes(Vec<u8>),
+    /// Bits Allocated 16, as numbers (written little endian).
+    Words(Vec<u16>),
+}
+
+impl Samples {
+    fn append(&mut self, more: Samples) -> Result<(), TranscodeError> {
+        match (self, more) {
+            (Samples::Bytes(all), Samples::Bytes(more)) => all.extend(more),
+            (Samples::Words(all), Samples::Words(more)) => all.extend(more),
+            _ => {
+                return Err(TranscodeError::Unsupported(
+                    "frames of different sample sizes".into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn put_into(self, dataset: &mut InMemDicomObject) {
+        let (vr, value) = match self {
+            Samples::Bytes(bytes) => (VR::OB, PrimitiveValue::U8(bytes.into())),
+            Samples::Words(words) => (VR::OW, PrimitiveValue::U16(words.into())),
+        };
+        dataset.put(DataElement::new(tags::PIXEL_DATA, vr, value));
+    }
+}
+
+/// One frame decoded by `own`, checked against the data set's header, and
+/// the stream's NEAR (0 but for near-lossless JPEG-LS).
+fn decode_own(
+    own: Own,
+    transfer_syntax: &str,
+    stream: &[u8],
+    dataset: &InMemDicomObject,
+) -> Result<(Samples, u8), TranscodeError> {
+    let geometry = Geometry::of(dataset);
+    match own {
+        Own::Jpeg12 => {
+            let samples = jpeg12::decode(stream, geometry.rows, geometry.columns)
+                .map_err(|e| TranscodeError::Unsupported(format!("12-bit JPEG Extended: {e}")))?;
+            Ok((Samples::Words(samples), 0))
+        }
+        Own::JpegLs => {
+            let expected = jpegls::Expected {
+                rows: geometry.rows,
+                columns: geometry.columns,
+                samples: geometry.samples,
+                bits_allocated: geometry.bits_allocated,
+                signed: dataset
+                    .get(tags::PIXEL_REPRESENTATION)
+                    .and_then(|e| e.to_int::<u16>().ok())
+                    == Some(1),
+            };
+            let decoded = jpegls::decode(stream, &expected).map_err(|e| {
+                TranscodeError::Unsupported(format!("{}: {e}", name_of(transfer_syntax)))
+            })?;
+            Ok((decoded.samples, decoded.near))
+        }
+    }
+}
 
 /// Decodes, in place, one-frame pixel data that this crate decodes itself
-/// where dicom-pixeldata's codecs stop: JPEG Extended of 12 bits (its JPEG
-/// decoder reads 8-bit DCT streams only). The object then holds native
-/// samples and says Explicit VR Little Endian. Anything else is left as it
-/// is for dicom-pixeldata to decode.
+/// where dicom-pixeldata's codecs stop ([`Own`]). The object then holds
+/// native samples and says Explicit VR Little Endian. Anything else is
+/// left as it is for dicom-pixeldata to decode.
 pub(crate) fn decode_in_place(
     object: &mut FileDicomObject<InMemDicomObject>,
 ) -> Result<(), TranscodeError> {
-    if object.meta().transfer_syntax().trim_end_matches('\0') != JPEG_EXTENDED {
+    let stored = object
+        .meta()
+        .transfer_syntax()
+        .trim_end_matches('\0')
+        .to_owned();
+    if !matches!(
+        stored.as_str(),
+        JPEG_EXTENDED | JPEG_LS_LOSSLESS | JPEG_LS_NEAR_LOSSLESS
+    ) {
         return Ok(());
     }
     let stream = match object.element(tags::PIXEL_DATA).map(|e| e.value()) {
         Ok(dicom_core::DicomValue::PixelSequence(sequence)) => sequence.fragments().concat(),
         _ => return Ok(()),
     };
-    if jpeg12::precision(&stream) != Some(12) {
+    let Some(own) = own_decoder(&stored, &stream) else {
         return Ok(());
-    }
-    let geometry = Geometry::of(object);
-    let samples = jpeg12::decode(&stream, geometry.rows, geometry.columns)
-        .map_err(|e| TranscodeError::Unsupported(format!("12-bit JPEG Extended: {e}")))?;
-    object.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U16(samples.into()),
-    ));
+    };
+    let (samples, _) = decode_own(own, &stored, &stream, object)?;
+    samples.put_into(object);
     object.update_meta(|meta| {
         meta.set_transfer_syntax(
             &dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN,
@@ -431,6 +546,7 @@ pub(crate) fn decode_in_place(
 }
 
 mod jpeg12;
+mod jpegls;
 
 #[cfg(test)]
 mod tests {
