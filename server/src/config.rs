@@ -152,6 +152,10 @@ pub struct Settings {
     /// PEM file: the CA that issues modalities' certificates. Set, every
     /// TLS caller must present one it issued.
     pub dimse_tls_client_ca: Option<PathBuf>,
+    /// PEM file: the CAs that issue the certificates of destinations
+    /// taking DICOM TLS only (C-MOVE and forwarding). Ferry presents
+    /// `dimse_tls_certificate` to them when it is set.
+    pub dimse_tls_trusted_ca: Option<PathBuf>,
     /// A study received this recently may be deleted by an administrator
     /// (images sent by mistake), unless it is part of the record.
     pub study_deletion_window_hours: u64,
@@ -234,6 +238,7 @@ impl Default for Settings {
             dimse_tls_certificate: None,
             dimse_tls_private_key: None,
             dimse_tls_client_ca: None,
+            dimse_tls_trusted_ca: None,
             study_deletion_window_hours: 72,
             imaging_retention_years: 30,
             forwarding: true,
@@ -382,6 +387,24 @@ impl Settings {
         )
         .map_err(|e| format!("DICOM TLS: {e}"))?;
         Ok(Some((addr, tls)))
+    }
+
+    /// The TLS of the associations Ferry opens, or `None` when
+    /// `dimse_tls_trusted_ca` is unset (a TLS destination then fails with
+    /// that reason).
+    pub fn dimse_tls_client(
+        &self,
+    ) -> Result<Option<ferry_dicom_store::dimse::DimseTlsClient>, String> {
+        let Some(ca) = &self.dimse_tls_trusted_ca else {
+            return Ok(None);
+        };
+        let own = match (&self.dimse_tls_certificate, &self.dimse_tls_private_key) {
+            (Some(certificate), Some(key)) => Some((certificate.as_path(), key.as_path())),
+            _ => None,
+        };
+        ferry_dicom_store::dimse::DimseTlsClient::from_pem(ca, own)
+            .map(Some)
+            .map_err(|e| format!("DICOM TLS (dimse_tls_trusted_ca): {e}"))
     }
 
     /// Where call recordings go: `recording_dir`, or `recordings` in the

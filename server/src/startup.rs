@@ -27,6 +27,8 @@ pub struct Application {
     dimse: Option<TcpListener>,
     /// The DICOM TLS listener, when configured.
     dimse_tls: Option<(TcpListener, ferry_dicom_store::dimse::DimseTls)>,
+    /// The TLS of associations this node opens, when configured.
+    dimse_tls_client: Option<ferry_dicom_store::dimse::DimseTlsClient>,
     state: ServerState,
 }
 
@@ -54,6 +56,7 @@ impl Application {
     async fn locked(mut settings: Settings, db: Db, lock: NodeLock) -> anyhow::Result<Self> {
         let dimse_addr = settings.dimse_listen_addr().map_err(anyhow::Error::msg)?;
         let dimse_tls = settings.dimse_tls().map_err(anyhow::Error::msg)?;
+        let dimse_tls_client = settings.dimse_tls_client().map_err(anyhow::Error::msg)?;
         for origin in &settings.dicomweb_cors_origins {
             let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
                 && axum::http::HeaderValue::from_str(origin).is_ok();
@@ -139,6 +142,7 @@ impl Application {
             listener,
             dimse,
             dimse_tls,
+            dimse_tls_client,
             state,
         })
     }
@@ -177,7 +181,10 @@ impl Application {
         let forwarder = self.state.settings.forwarding.then(|| {
             tokio::spawn(crate::imaging::forward::run(
                 self.state.imaging.clone(),
-                self.state.settings.dimse_ae_title.clone(),
+                crate::imaging::forward::Sender {
+                    calling_ae: self.state.settings.dimse_ae_title.clone(),
+                    tls: self.dimse_tls_client.clone(),
+                },
                 std::time::Duration::from_millis(500),
                 std::time::Duration::from_secs(self.state.settings.forwarding_lease_seconds.max(1)),
             ))
@@ -197,6 +204,7 @@ impl Application {
                 settings.dimse_idle_timeout_seconds.max(1),
             ),
             staging_dir: Some(self.state.imaging.store().config().staging_dir.clone()),
+            tls_client: self.dimse_tls_client.clone(),
             ..DimseConfig::default()
         };
         // One service for both listeners: a modality's associations are

@@ -43,6 +43,9 @@ pub struct DimseConfig {
     /// When set, every connection is DICOM TLS (PS3.15 Annex B): the
     /// handshake comes first, then the association as usual.
     pub tls: Option<super::tls::DimseTls>,
+    /// For the associations a C-MOVE opens to a destination that takes
+    /// DICOM TLS only; without it such a move fails.
+    pub tls_client: Option<super::tls::DimseTlsClient>,
 }
 
 impl Default for DimseConfig {
@@ -57,6 +60,7 @@ impl Default for DimseConfig {
             max_associations: 64,
             staging_dir: None,
             tls: None,
+            tls_client: None,
         }
     }
 }

@@ -16,7 +16,7 @@
 //!   transfer syntax, and the A-ASSOCIATE-AC/RJ built from that.
 //! - `transport`: reading and writing whole PDUs on a TCP or TLS stream,
 //!   with timeouts and size limits.
-//! - [`tls`]: DICOM TLS for the listener.
+//! - [`tls`]: DICOM TLS, for the listener and for associations Ferry opens.
 //! - `association`: one association's loop: reassembling P-DATA fragments
 //!   into commands and data sets, and dispatching them.
 //! - `message`: DIMSE command sets (always Implicit VR Little Endian) and
@@ -61,7 +61,7 @@ mod tests;
 
 pub use error::DimseError;
 pub use listener::{serve, DimseConfig};
-pub use tls::DimseTls;
+pub use tls::{DimseTls, DimseTlsClient};
 
 /// A boxed future as returned by [`DimseService`]; boxed so the trait stays
 /// usable as `Arc<dyn DimseService>`.
@@ -511,6 +511,8 @@ pub struct MoveDestination {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Whether it takes associations over DICOM TLS only.
+    pub tls: bool,
 }
 
 /// Query/Retrieve information model of a C-FIND, C-GET or C-MOVE.

@@ -345,15 +345,22 @@ impl Association {
             .map(|i| (i.sop_class_uid.clone(), i.transfer_syntax.clone()))
             .collect();
         let calling = self.config.ae_title.clone();
-        let mut scu =
-            match StoreScu::connect(&calling, destination, &pairs, DESTINATION_TIMEOUT).await {
-                Ok(scu) => scu,
-                Err(error) => {
-                    warn!(%error, "C-MOVE destination could not be reached");
-                    tally.fail_rest(items);
-                    return Ok(false);
-                }
-            };
+        let tls = self.config.tls_client.clone();
+        let connecting = StoreScu::connect(
+            &calling,
+            destination,
+            &pairs,
+            DESTINATION_TIMEOUT,
+            tls.as_ref(),
+        );
+        let mut scu = match connecting.await {
+            Ok(scu) => scu,
+            Err(error) => {
+                warn!(%error, "C-MOVE destination could not be reached");
+                tally.fail_rest(items);
+                return Ok(false);
+            }
+        };
         let originator = self.admission.calling_ae().to_owned();
         for (n, item) in items.iter().enumerate() {
             if self.cancel_requested(message_id)? {
@@ -416,8 +423,5 @@ impl Association {
 
 /// Whether an instance stored in `stored` can be sent in `wanted`.
 fn data_set_in_is_possible(stored: &str, wanted: &str) -> bool {
-    use super::negotiate::{EXPLICIT_LE, IMPLICIT_LE};
-    stored == wanted
-        || (matches!(stored, EXPLICIT_LE | IMPLICIT_LE)
-            && matches!(wanted, EXPLICIT_LE | IMPLICIT_LE))
+    crate::transcode::check(stored, wanted).is_ok()
 }

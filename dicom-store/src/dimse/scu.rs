@@ -1,16 +1,23 @@
 //! An outgoing storage association: Ferry as C-STORE SCU, for a C-MOVE's
 //! sub-operations and for forwarding to another PACS.
 //!
-//! `dicom-ul` negotiates the association; each instance then goes out as
-//! one write of ready-made P-DATA PDUs (the same encoding the listener
-//! answers with) and its C-STORE-RSP is read back before the next one.
+//! `dicom-ul` negotiates the association, over DICOM TLS when the
+//! destination takes only that; each instance then goes out as one write
+//! of ready-made P-DATA PDUs (the same encoding the listener answers with)
+//! and its C-STORE-RSP is read back before the next one.
 
 use std::time::Duration;
 
-use dicom_ul::association::client::{AsyncClientAssociation, ClientAssociationOptions};
-use dicom_ul::pdu::{PDataValueType, Pdu, PresentationContextResultReason};
+use dicom_ul::association::client::{
+    AsyncClientAssociation, AsyncTlsStream, ClientAssociationOptions,
+};
+use dicom_ul::pdu::{
+    PDataValueType, Pdu, PresentationContextNegotiated, PresentationContextResultReason,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+use super::tls::DimseTlsClient;
 
 use super::message::{encode_message, field, Command, StoreRequestCommand};
 use super::negotiate::{EXPLICIT_LE, IMPLICIT_LE};
@@ -41,21 +48,75 @@ impl ScuError {
     }
 }
 
+/// The association, over plain TCP or TLS: `dicom-ul` types the two apart.
+enum Link {
+    Plain(Box<AsyncClientAssociation<TcpStream>>),
+    Tls(Box<AsyncClientAssociation<AsyncTlsStream>>),
+}
+
+impl Link {
+    fn presentation_contexts(&self) -> &[PresentationContextNegotiated] {
+        match self {
+            Link::Plain(a) => a.presentation_contexts(),
+            Link::Tls(a) => a.presentation_contexts(),
+        }
+    }
+
+    fn acceptor_max_pdu_length(&self) -> u32 {
+        match self {
+            Link::Plain(a) => a.acceptor_max_pdu_length(),
+            Link::Tls(a) => a.acceptor_max_pdu_length(),
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Link::Plain(a) => {
+                let stream = a.inner_stream();
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            }
+            Link::Tls(a) => {
+                let stream = a.inner_stream();
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Result<Pdu, String> {
+        match self {
+            Link::Plain(a) => a.receive().await.map_err(|e| e.to_string()),
+            Link::Tls(a) => a.receive().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn release(self) {
+        // A peer that does not answer the release is dropped all the same.
+        let _ = match self {
+            Link::Plain(a) => a.release().await.map_err(|e| e.to_string()),
+            Link::Tls(a) => a.release().await.map_err(|e| e.to_string()),
+        };
+    }
+}
+
 /// An open storage association.
 pub struct StoreScu {
-    association: AsyncClientAssociation<TcpStream>,
+    association: Link,
     destination: String,
     next_message_id: u16,
     timeout: Duration,
 }
 
 /// The transfer syntaxes to propose for instances stored in `stored`: that
-/// one, and for the native little-endian ones the other too, since Ferry
-/// converts between them.
+/// one first, then Explicit and Implicit VR Little Endian when Ferry can
+/// make them of it ([`crate::transcode`]), so that a destination taking
+/// only uncompressed images (dcmtk's `storescp` by default, many older
+/// PACS) still gets a JPEG or big-endian instance, decoded.
 fn proposals(stored: &str) -> Vec<String> {
     let mut out = vec![stored.to_owned()];
     for alternative in [EXPLICIT_LE, IMPLICIT_LE] {
-        if matches!(stored, EXPLICIT_LE | IMPLICIT_LE) && stored != alternative {
+        if stored != alternative && crate::transcode::check(stored, alternative).is_ok() {
             out.push(alternative.to_owned());
         }
     }
@@ -64,12 +125,14 @@ fn proposals(stored: &str) -> Vec<String> {
 
 impl StoreScu {
     /// Opens an association from `calling_ae` to `destination`, proposing one
-    /// presentation context per distinct (SOP class, stored syntax) pair.
+    /// presentation context per distinct (SOP class, stored syntax) pair;
+    /// over TLS, with `tls`, when the destination takes only that.
     pub async fn connect(
         calling_ae: &str,
         destination: &MoveDestination,
         pairs: &[(String, String)],
         timeout: Duration,
+        tls: Option<&DimseTlsClient>,
     ) -> Result<Self, ScuError> {
         let mut options = ClientAssociationOptions::new()
             .calling_ae_title(calling_ae.to_owned())
@@ -85,10 +148,26 @@ impl StoreScu {
         }
         let name = destination.ae_title.clone();
         let address = (destination.host.as_str(), destination.port);
-        let association = tokio::time::timeout(timeout, options.establish_async(address))
-            .await
-            .map_err(|_| ScuError::Associate(name.clone(), "timed out".into()))?
-            .map_err(|e| ScuError::Associate(name.clone(), e.to_string()))?;
+        let failed = |e: &dyn std::fmt::Display| ScuError::Associate(name.clone(), e.to_string());
+        let association = if destination.tls {
+            let tls = tls.ok_or_else(|| {
+                failed(&"it takes DICOM TLS only, and no trusted CA is configured (dimse_tls_trusted_ca)")
+            })?;
+            let options = options
+                .tls_config(tls.0.clone())
+                .server_name(&destination.host);
+            tokio::time::timeout(timeout, options.establish_tls_async(address))
+                .await
+                .map_err(|_| failed(&"timed out"))?
+                .map(|a| Link::Tls(Box::new(a)))
+                .map_err(|e| failed(&e))?
+        } else {
+            tokio::time::timeout(timeout, options.establish_async(address))
+                .await
+                .map_err(|_| failed(&"timed out"))?
+                .map(|a| Link::Plain(Box::new(a)))
+                .map_err(|e| failed(&e))?
+        };
         Ok(Self {
             association,
             destination: name,
@@ -143,20 +222,16 @@ impl StoreScu {
         let bytes = encode_message(context_id, &command, Some(&data_set), max_pdu)
             .map_err(|e| ScuError::Association(e.to_string()))?;
         let broken = |e: &dyn std::fmt::Display| ScuError::Association(e.to_string());
-        tokio::time::timeout(self.timeout, async {
-            let stream = self.association.inner_stream();
-            stream.write_all(&bytes).await?;
-            stream.flush().await
-        })
-        .await
-        .map_err(|_| ScuError::Association("timed out sending".into()))?
-        .map_err(|e| broken(&e))?;
+        tokio::time::timeout(self.timeout, self.association.write_all(&bytes))
+            .await
+            .map_err(|_| ScuError::Association("timed out sending".into()))?
+            .map_err(|e| broken(&e))?;
         let mut command = Vec::new();
         loop {
             let pdu = tokio::time::timeout(self.timeout, self.association.receive())
                 .await
                 .map_err(|_| ScuError::Association("timed out awaiting C-STORE-RSP".into()))?
-                .map_err(|e| broken(&e))?;
+                .map_err(ScuError::Association)?;
             let Pdu::PData { data } = pdu else {
                 return Err(ScuError::Association(format!(
                     "{} sent {pdu:?} instead of a C-STORE-RSP",
@@ -194,35 +269,21 @@ impl StoreScu {
 }
 
 /// The data set of a Part 10 file, in `wanted`: as stored when that is the
-/// stored syntax, converted between the two native little-endian syntaxes
-/// otherwise (the only conversion offered here).
+/// stored syntax, converted by [`crate::transcode::convert`] (the same
+/// conversion WADO-RS makes) otherwise.
 pub(crate) fn data_set_in(part10: &[u8], stored: &str, wanted: &str) -> Result<Vec<u8>, String> {
-    let mut cursor = std::io::Cursor::new(part10);
+    let converted;
+    let file = if stored == wanted {
+        part10
+    } else {
+        converted = crate::transcode::convert(part10, wanted).map_err(|e| e.to_string())?;
+        converted.as_slice()
+    };
+    let mut cursor = std::io::Cursor::new(file);
     crate::validate::read_file_meta(&mut cursor)
         .ok_or("the stored file has no readable meta group")?;
     let offset = usize::try_from(cursor.position()).map_err(|e| e.to_string())?;
-    let data_set = &part10[offset..];
-    if stored == wanted {
-        return Ok(data_set.to_vec());
-    }
-    use dicom_encoding::TransferSyntaxIndex;
-    let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-    let (Some(from), Some(to)) = (registry.get(stored), registry.get(wanted)) else {
-        return Err(format!("no conversion from {stored} to {wanted}"));
-    };
-    if !matches!(stored, EXPLICIT_LE | IMPLICIT_LE) || !matches!(wanted, EXPLICIT_LE | IMPLICIT_LE)
-    {
-        return Err(format!("no conversion from {stored} to {wanted}"));
-    }
-    // Both little endian and native: re-encoding the element headers is
-    // all there is to it. Stored instances were checked on the way in.
-    let object = dicom_object::InMemDicomObject::read_dataset_with_ts(data_set, from)
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(data_set.len() + 1024);
-    object
-        .write_dataset_with_ts(&mut out, to)
-        .map_err(|e| e.to_string())?;
-    Ok(out)
+    Ok(file[offset..].to_vec())
 }
 
 #[cfg(test)]
@@ -258,5 +319,41 @@ mod tests {
                 .expect("bytes")
         );
         assert!(data_set_in(&file, EXPLICIT_LE, "1.2.840.10008.1.2.4.50").is_err());
+    }
+
+    #[test]
+    fn compressed_and_big_endian_instances_are_offered_and_sent_decoded() {
+        let big = crate::test_support::fixture("MR_small_bigendian.dcm");
+        let rle = crate::test_support::fixture("MR_small_RLE.dcm");
+        let native = crate::test_support::fixture("MR_small.dcm");
+        let rle_syntax = "1.2.840.10008.1.2.5";
+        assert_eq!(
+            proposals(rle_syntax),
+            [rle_syntax, EXPLICIT_LE, IMPLICIT_LE]
+        );
+        // No decoder for video: offered as stored only.
+        assert_eq!(
+            proposals("1.2.840.10008.1.2.4.100"),
+            ["1.2.840.10008.1.2.4.100"]
+        );
+        use dicom_encoding::TransferSyntaxIndex;
+        let registry = dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+        let pixels = |data_set: &[u8]| {
+            dicom_object::InMemDicomObject::read_dataset_with_ts(
+                data_set,
+                registry.get(EXPLICIT_LE).expect("known"),
+            )
+            .expect("reads")
+            .element(dicom_dictionary_std::tags::PIXEL_DATA)
+            .expect("pixels")
+            .to_bytes()
+            .expect("bytes")
+            .into_owned()
+        };
+        let expected = pixels(&data_set_in(&native, EXPLICIT_LE, EXPLICIT_LE).expect("as stored"));
+        for (file, stored) in [(&big, "1.2.840.10008.1.2.2"), (&rle, rle_syntax)] {
+            let sent = data_set_in(file, stored, EXPLICIT_LE).expect("decoded");
+            assert_eq!(pixels(&sent), expected, "{stored}");
+        }
     }
 }

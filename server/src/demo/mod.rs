@@ -382,6 +382,7 @@ async fn seed_worklist(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), De
             host: "127.0.0.1".to_owned(),
             port: 11113,
             description: "Reading workstation, Dongji".to_owned(),
+            tls: false,
         },
     )
     .await?;

@@ -414,11 +414,7 @@ impl ModalityService {
         }
         .await;
         match found {
-            Ok(row) => row.map(|row| MoveDestination {
-                ae_title: row.ae_title,
-                host: row.host,
-                port: u16::try_from(row.port).unwrap_or_default(),
-            }),
+            Ok(row) => row.map(|row| row.target()),
             Err(err) => {
                 tracing::error!(error = %err, "looking up a C-MOVE destination failed");
                 None

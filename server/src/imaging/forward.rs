@@ -8,7 +8,11 @@
 //! 1. [`consider`]: newly stored instances (`forward_considered IS NULL`)
 //!    are matched against the rules; the outbox rows they call for and
 //!    the mark that they were considered are written in one transaction,
-//!    so an instance is queued exactly once.
+//!    so an instance is queued exactly once. A rule naming a reading route
+//!    also queues a whole study when a reading request is routed by it
+//!    ([`queue_for_reading`], in the request's own transaction); the
+//!    outbox's unique (destination, instance) makes the two paths meet
+//!    without a duplicate.
 //! 2. [`deliver`]: due rows are leased (a node holds them for
 //!    `forwarding_lease_seconds`), sent over C-STORE, and marked sent once their
 //!    destination acknowledged them. A failure backs off (doubling from one
@@ -21,6 +25,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferry_dicom_store::dimse::scu::StoreScu;
+use ferry_dicom_store::dimse::DimseTlsClient;
 use ferry_dicom_store::dimse::MoveDestination;
 use sqlx::FromRow;
 
@@ -36,18 +41,105 @@ const MAX_BACKOFF_MS: i64 = 3_600_000;
 /// How long a destination may take for each step.
 const DESTINATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Who this node sends as: its AE title, and its TLS for destinations
+/// that take only that.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub calling_ae: String,
+    pub tls: Option<DimseTlsClient>,
+}
+
 #[derive(Debug, FromRow)]
 struct Unconsidered {
     id: i64,
     facility_id: i64,
     modality: Option<String>,
+    study_uid: String,
 }
 
 #[derive(Debug, FromRow)]
 struct Rule {
     facility_id: Option<i64>,
     modality: Option<String>,
+    reading_route_id: Option<i64>,
     destination_id: i64,
+}
+
+impl Rule {
+    /// Whether an instance (of `facility_id`, `modality`, in a study with
+    /// reading requests routed by `routes`) is forwarded by this rule.
+    fn matches(&self, facility_id: i64, modality: Option<&str>, routes: &[i64]) -> bool {
+        self.facility_id.is_none_or(|f| f == facility_id)
+            && self.modality.as_deref().is_none_or(|m| modality == Some(m))
+            && self.reading_route_id.is_none_or(|r| routes.contains(&r))
+    }
+}
+
+async fn queue(
+    tx: &mut crate::db::Tx,
+    destination: i64,
+    instance: i64,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO dicom_outbox (destination_id, instance_id, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $3) ON CONFLICT (destination_id, instance_id) DO NOTHING",
+    )
+    .bind(destination)
+    .bind(instance)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues every stored instance of `study_uid` for the rules that name
+/// `route_id`: a reading request was just routed by it. Runs in the
+/// request's transaction, so the two are written together; instances
+/// arriving later are matched by [`consider`].
+pub async fn queue_for_reading(
+    tx: &mut crate::db::Tx,
+    study_uid: &str,
+    route_id: i64,
+) -> sqlx::Result<usize> {
+    let rules: Vec<Rule> = sqlx::query_as(
+        "SELECT facility_id, modality, reading_route_id, destination_id FROM dicom_forward_rule \
+         WHERE reading_route_id = $1",
+    )
+    .bind(route_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    if rules.is_empty() {
+        return Ok(0);
+    }
+    let instances: Vec<Unconsidered> = sqlx::query_as(
+        "SELECT i.id, s.facility_id, se.modality, s.study_uid FROM dicom_instance i \
+         JOIN dicom_series se ON se.id = i.series_id JOIN dicom_study s ON s.id = se.study_id \
+         WHERE s.study_uid = $1",
+    )
+    .bind(study_uid)
+    .fetch_all(&mut **tx)
+    .await?;
+    let now = now_ms();
+    let mut queued = 0;
+    for instance in &instances {
+        let destinations: std::collections::BTreeSet<i64> = rules
+            .iter()
+            .filter(|r| {
+                r.matches(
+                    instance.facility_id,
+                    instance.modality.as_deref(),
+                    &[route_id],
+                )
+            })
+            .map(|r| r.destination_id)
+            .collect();
+        for destination in destinations {
+            queue(tx, destination, instance.id, now).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }
 
 /// Queues newly stored instances for the rules they match; the number
@@ -56,7 +148,7 @@ pub async fn consider(imaging: &Imaging) -> anyhow::Result<usize> {
     let pool = imaging.db.pool();
     // Read first: most rounds find nothing, and take no write lock.
     let new: Vec<Unconsidered> = sqlx::query_as(
-        "SELECT i.id, s.facility_id, se.modality FROM dicom_instance i \
+        "SELECT i.id, s.facility_id, se.modality, s.study_uid FROM dicom_instance i \
          JOIN dicom_series se ON se.id = i.series_id JOIN dicom_study s ON s.id = se.study_id \
          WHERE i.forward_considered IS NULL ORDER BY i.id LIMIT $1",
     )
@@ -67,32 +159,28 @@ pub async fn consider(imaging: &Imaging) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let mut tx = imaging.db.begin_write().await?;
-    let rules: Vec<Rule> =
-        sqlx::query_as("SELECT facility_id, modality, destination_id FROM dicom_forward_rule")
-            .fetch_all(&mut *tx)
-            .await?;
+    let rules: Vec<Rule> = sqlx::query_as(
+        "SELECT facility_id, modality, reading_route_id, destination_id FROM dicom_forward_rule",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let routes = if rules.iter().any(|r| r.reading_route_id.is_some()) {
+        routes_of(&mut tx, &new).await?
+    } else {
+        BTreeMap::new()
+    };
     let now = now_ms();
     for instance in &new {
+        let routed = routes
+            .get(&instance.study_uid)
+            .map_or(&[][..], Vec::as_slice);
         let destinations: std::collections::BTreeSet<i64> = rules
             .iter()
-            .filter(|r| r.facility_id.is_none_or(|f| f == instance.facility_id))
-            .filter(|r| {
-                r.modality
-                    .as_deref()
-                    .is_none_or(|m| instance.modality.as_deref() == Some(m))
-            })
+            .filter(|r| r.matches(instance.facility_id, instance.modality.as_deref(), routed))
             .map(|r| r.destination_id)
             .collect();
         for destination in destinations {
-            sqlx::query(
-                "INSERT INTO dicom_outbox (destination_id, instance_id, next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $3) ON CONFLICT (destination_id, instance_id) DO NOTHING",
-            )
-            .bind(destination)
-            .bind(instance.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            queue(&mut tx, destination, instance.id, now).await?;
         }
     }
     // Only those read above, by id: one committed since (even with a lower
@@ -111,6 +199,32 @@ pub async fn consider(imaging: &Imaging) -> anyhow::Result<usize> {
     Ok(new.len())
 }
 
+/// The reading routes the studies of `instances` have had requests
+/// routed by. The reading area owns `reading_request`, but it builds on
+/// imaging, so this one read of it lives here rather than as a call back.
+async fn routes_of(
+    tx: &mut crate::db::Tx,
+    instances: &[Unconsidered],
+) -> sqlx::Result<BTreeMap<String, Vec<i64>>> {
+    let studies: std::collections::BTreeSet<&str> =
+        instances.iter().map(|i| i.study_uid.as_str()).collect();
+    let marks: Vec<String> = (1..=studies.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT DISTINCT study_instance_uid, route_id FROM reading_request \
+         WHERE route_id IS NOT NULL AND study_instance_uid IN ({})",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+    for study in &studies {
+        query = query.bind(*study);
+    }
+    let mut out: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (study, route) in query.fetch_all(&mut **tx).await? {
+        out.entry(study).or_default().push(route);
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone, FromRow)]
 struct Due {
     id: i64,
@@ -123,11 +237,12 @@ struct Due {
     ae_title: String,
     host: String,
     port: i32,
+    tls: i32,
 }
 
 /// Takes due rows for this node, sends them, and records each outcome;
 /// the number sent.
-pub async fn deliver(imaging: &Imaging, calling_ae: &str, lease_ms: i64) -> anyhow::Result<usize> {
+pub async fn deliver(imaging: &Imaging, sender: &Sender, lease_ms: i64) -> anyhow::Result<usize> {
     let now = now_ms();
     // Read first: an idle outbox costs no write lock.
     let any: Option<i64> = sqlx::query_scalar(
@@ -162,7 +277,7 @@ pub async fn deliver(imaging: &Imaging, calling_ae: &str, lease_ms: i64) -> anyh
     let marks: Vec<String> = (1..=taken.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT o.id, o.attempts, i.sop_class_uid, i.sop_instance_uid, i.transfer_syntax, \
-         i.blob_key, o.destination_id, d.ae_title, d.host, d.port \
+         i.blob_key, o.destination_id, d.ae_title, d.host, d.port, d.tls \
          FROM dicom_outbox o JOIN dicom_instance i ON i.id = o.instance_id \
          JOIN dicom_destination d ON d.id = o.destination_id \
          WHERE o.id IN ({}) ORDER BY o.id",
@@ -182,13 +297,13 @@ pub async fn deliver(imaging: &Imaging, calling_ae: &str, lease_ms: i64) -> anyh
     }
     let mut sent = 0;
     for rows in by_destination.values() {
-        sent += deliver_to(imaging, calling_ae, rows).await?;
+        sent += deliver_to(imaging, sender, rows).await?;
     }
     Ok(sent)
 }
 
 /// Sends `rows` (all to one destination) over one association.
-async fn deliver_to(imaging: &Imaging, calling_ae: &str, rows: &[Due]) -> anyhow::Result<usize> {
+async fn deliver_to(imaging: &Imaging, sender: &Sender, rows: &[Due]) -> anyhow::Result<usize> {
     let Some(first) = rows.first() else {
         return Ok(0);
     };
@@ -196,14 +311,20 @@ async fn deliver_to(imaging: &Imaging, calling_ae: &str, rows: &[Due]) -> anyhow
         ae_title: first.ae_title.clone(),
         host: first.host.clone(),
         port: u16::try_from(first.port).unwrap_or_default(),
+        tls: first.tls != 0,
     };
     let pairs: Vec<(String, String)> = rows
         .iter()
         .map(|r| (r.sop_class_uid.clone(), r.transfer_syntax.clone()))
         .collect();
-    let mut scu = match StoreScu::connect(calling_ae, &destination, &pairs, DESTINATION_TIMEOUT)
-        .await
-    {
+    let connecting = StoreScu::connect(
+        &sender.calling_ae,
+        &destination,
+        &pairs,
+        DESTINATION_TIMEOUT,
+        sender.tls.as_ref(),
+    );
+    let mut scu = match connecting.await {
         Ok(scu) => scu,
         Err(error) => {
             tracing::warn!(%error, destination = %destination.ae_title, "forwarding: destination unreachable");
@@ -306,7 +427,7 @@ async fn retry_later(
 
 /// The forwarding loop of a node: considers and delivers every
 /// `period`, and at once again while there is more to do.
-pub async fn run(imaging: Imaging, calling_ae: String, period: Duration, lease: Duration) {
+pub async fn run(imaging: Imaging, sender: Sender, period: Duration, lease: Duration) {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -317,7 +438,7 @@ pub async fn run(imaging: Imaging, calling_ae: String, period: Duration, lease: 
                 tracing::warn!(%error, "forwarding: considering new instances failed");
                 0
             });
-            let sent = deliver(&imaging, &calling_ae, lease_ms)
+            let sent = deliver(&imaging, &sender, lease_ms)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!(%error, "forwarding: delivering failed");

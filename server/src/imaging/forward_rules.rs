@@ -17,6 +17,11 @@ pub struct NewForwardRule {
     pub facility_id: Option<i64>,
     /// A DICOM modality (`CT`, `DX`, ...); unset for every modality.
     pub modality: Option<String>,
+    /// A reading route: set, a study is forwarded once a reading request
+    /// is routed by it (and what arrives for it afterwards), e.g. to the
+    /// reading facility's PACS; unset, everything matching is forwarded
+    /// as it arrives.
+    pub reading_route_id: Option<i64>,
     /// The C-MOVE destination to forward to (its id).
     pub destination_id: i64,
 }
@@ -26,6 +31,7 @@ pub struct ForwardRuleView {
     pub id: i64,
     pub facility_id: Option<i64>,
     pub modality: Option<String>,
+    pub reading_route_id: Option<i64>,
     pub destination_id: i64,
     /// The destination's AE title.
     pub destination: String,
@@ -80,7 +86,8 @@ struct OutboxRow {
 
 pub async fn rules(conn: &mut AnyConnection) -> Result<Vec<ForwardRuleView>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.id, r.facility_id, r.modality, r.destination_id, d.ae_title AS destination \
+        "SELECT r.id, r.facility_id, r.modality, r.reading_route_id, r.destination_id, \
+         d.ae_title AS destination \
          FROM dicom_forward_rule r JOIN dicom_destination d ON d.id = r.destination_id ORDER BY r.id",
     )
     .fetch_all(conn)
@@ -108,6 +115,19 @@ pub async fn create(
                 )
             })?;
     }
+    if let Some(route) = new.reading_route_id {
+        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM reading_route WHERE id = $1")
+            .bind(route)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if known.is_none() {
+            return Err(ApiError::invalid(
+                ErrorCode::InvalidReference,
+                "reading_route_id",
+                "no such reading route",
+            ));
+        }
+    }
     let known: Option<i64> = sqlx::query_scalar("SELECT id FROM dicom_destination WHERE id = $1")
         .bind(new.destination_id)
         .fetch_optional(&mut **tx)
@@ -120,11 +140,12 @@ pub async fn create(
         ));
     }
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO dicom_forward_rule (facility_id, modality, destination_id, created_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO dicom_forward_rule (facility_id, modality, reading_route_id, destination_id, \
+         created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(new.facility_id)
     .bind(&modality)
+    .bind(new.reading_route_id)
     .bind(new.destination_id)
     .bind(crate::time::now_ms())
     .fetch_one(&mut **tx)
@@ -137,6 +158,7 @@ pub async fn create(
             .detail(serde_json::json!({
                 "facility_id": new.facility_id,
                 "modality": modality,
+                "reading_route_id": new.reading_route_id,
                 "destination_id": new.destination_id,
             })),
     )

@@ -23,6 +23,10 @@ pub struct NewDestination {
     pub port: u16,
     #[serde(default)]
     pub description: String,
+    /// It takes associations over DICOM TLS only: Ferry checks its
+    /// certificate against `dimse_tls_trusted_ca` and presents its own.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -33,6 +37,8 @@ pub struct DestinationView {
     pub host: String,
     pub port: u16,
     pub description: String,
+    /// Sent to over DICOM TLS.
+    pub tls: bool,
     pub created_at: String,
 }
 
@@ -44,10 +50,21 @@ pub struct DestinationRow {
     pub host: String,
     pub port: i32,
     pub description: String,
+    pub tls: i32,
     pub created_at: i64,
 }
 
 impl DestinationRow {
+    /// Where a C-MOVE or the forwarder sends to.
+    pub fn target(&self) -> ferry_dicom_store::dimse::MoveDestination {
+        ferry_dicom_store::dimse::MoveDestination {
+            ae_title: self.ae_title.clone(),
+            host: self.host.clone(),
+            port: u16::try_from(self.port).unwrap_or_default(),
+            tls: self.tls != 0,
+        }
+    }
+
     pub fn view(&self) -> DestinationView {
         DestinationView {
             id: self.id,
@@ -56,6 +73,7 @@ impl DestinationRow {
             host: self.host.clone(),
             port: u16::try_from(self.port).unwrap_or_default(),
             description: self.description.clone(),
+            tls: self.tls != 0,
             created_at: rfc3339(self.created_at),
         }
     }
@@ -85,7 +103,7 @@ fn normalise_host(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-const SELECT: &str = "SELECT id, facility_id, ae_title, host, port, description, created_at \
+const SELECT: &str = "SELECT id, facility_id, ae_title, host, port, description, tls, created_at \
                       FROM dicom_destination";
 
 pub async fn of_facility(
@@ -141,14 +159,15 @@ pub async fn create(
         .await?
         .ok_or(ApiError::NotFound { what: "facility" })?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO dicom_destination (facility_id, ae_title, host, port, description, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO dicom_destination (facility_id, ae_title, host, port, description, tls, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(facility_id)
     .bind(&ae_title)
     .bind(&host)
     .bind(i32::from(new.port))
     .bind(new.description.trim())
+    .bind(i32::from(new.tls))
     .bind(crate::time::now_ms())
     .fetch_one(&mut **tx)
     .await

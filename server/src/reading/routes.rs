@@ -149,6 +149,11 @@ async fn create_request(
             "this study already has an open reading request on that worklist",
         )
     })?;
+    if let Some(route) = route_id {
+        // Rules forwarding what this route's readers read (their PACS)
+        // take the study now, with the request.
+        crate::imaging::forward::queue_for_reading(&mut tx, &uid, route).await?;
+    }
     let row = reload(&mut tx, id).await?;
     let mut outbox = Outbox::new();
     let recipients = match body.reader_id {

@@ -69,6 +69,7 @@ impl TestService {
                 ae_title: ae_title.to_owned(),
                 host: "127.0.0.1".to_owned(),
                 port,
+                tls: false,
             });
     }
 
