@@ -189,6 +189,7 @@ const ADMIN_TABS = [
   ['facilities', 'admin.tab.facilities'],
   ['users', 'admin.tab.users'],
   ['routes', 'admin.tab.routes'],
+  ['dicom', 'admin.tab.dicom'],
   ['catalogue', 'admin.tab.catalogue'],
   ['recognition', 'admin.tab.recognition'],
   ['merges', 'admin.tab.merges'],

@@ -10,6 +10,7 @@ import { figuresScreen } from './figures.js';
 import { adminScreen } from './admin.js';
 import { adminSetupScreen } from './admin-setup.js';
 import { adminAuditScreen } from './admin-audit.js';
+import { adminDicomScreen } from './admin-dicom.js';
 import { consultationScreen } from './consultation.js';
 import { patientsScreen, patientScreen } from './patient.js';
 import { uploadScreen } from './upload.js';
@@ -27,6 +28,7 @@ export const screens = [
   adminScreen,
   adminSetupScreen,
   adminAuditScreen,
+  adminDicomScreen,
   consultationScreen,
   patientsScreen,
   patientScreen,

@@ -5,6 +5,7 @@
 //! step under the test run's target directory (`screenshots/`), for a
 //! person to look at.
 
+mod admin_dicom;
 mod browser;
 mod call;
 mod desk;
