@@ -362,13 +362,19 @@ impl Association {
             }
         };
         let originator = self.admission.calling_ae().to_owned();
+        let service = self.service.clone();
+        let admission = self.admission.clone();
+        let mut prefetched = None;
         for (n, item) in items.iter().enumerate() {
             if self.cancel_requested(message_id)? {
                 scu.release().await;
                 return Ok(true);
             }
-            let admission = self.admission.clone();
-            let part10 = match self.service.read_outgoing(&admission, item).await {
+            let read = match prefetched.take() {
+                Some(read) => read,
+                None => service.read_outgoing(&admission, item).await,
+            };
+            let part10 = match read {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     warn!(%error, "cannot read an instance to send");
@@ -377,15 +383,22 @@ impl Association {
                     continue;
                 }
             };
-            let sent = scu
-                .store(
-                    &item.sop_class_uid,
-                    &item.sop_instance_uid,
-                    &item.transfer_syntax,
-                    &part10,
-                    Some((&originator, message_id)),
-                )
-                .await;
+            // The next instance is read while the destination takes this one.
+            let next = async {
+                match items.get(n + 1) {
+                    Some(next) => Some(service.read_outgoing(&admission, next).await),
+                    None => None,
+                }
+            };
+            let store = scu.store(
+                &item.sop_class_uid,
+                &item.sop_instance_uid,
+                &item.transfer_syntax,
+                &part10,
+                Some((&originator, message_id)),
+            );
+            let (sent, next) = tokio::join!(store, next);
+            prefetched = next;
             match sent {
                 Ok(status) => tally.count(status, &item.sop_instance_uid),
                 Err(error) if error.is_instance_failure() => {

@@ -168,6 +168,17 @@ impl StoreScu {
                 .map(|a| Link::Plain(Box::new(a)))
                 .map_err(|e| failed(&e))?
         };
+        let mut association = association;
+        // Each C-STORE is one write followed by a wait for its answer: with
+        // Nagle's algorithm the write's last segment would wait for an ACK
+        // the peer delays.
+        let nodelay = match &mut association {
+            Link::Plain(a) => a.inner_stream().set_nodelay(true),
+            Link::Tls(a) => a.inner_stream().get_ref().0.set_nodelay(true),
+        };
+        if let Err(error) = nodelay {
+            tracing::debug!(%error, "TCP_NODELAY not set on an outgoing association");
+        }
         Ok(Self {
             association,
             destination: name,

@@ -328,12 +328,40 @@ async fn deliver_to(imaging: &Imaging, sender: &Sender, rows: &[Due]) -> anyhow:
         Ok(scu) => scu,
         Err(error) => {
             tracing::warn!(%error, destination = %destination.ae_title, "forwarding: destination unreachable");
-            for row in rows {
-                retry_later(imaging, row, None, &error.to_string()).await?;
-            }
+            retry_all_later(imaging, rows, None, &error.to_string()).await?;
             return Ok(0);
         }
     };
+    // Acknowledged rows are recorded by a writer of their own, which
+    // commits whatever has come in since its last commit: one commit (and
+    // one fsync) per few instances rather than per instance, and none in
+    // the way of the next C-STORE.
+    let (acked, marks) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record_sent(imaging.clone(), marks));
+    let sent = send_rows(imaging, &mut scu, &destination, rows, &acked).await;
+    drop(acked);
+    match recorder.await {
+        Ok(Ok(())) => {}
+        // Unrecorded rows stay leased, and go again once the lease lapses.
+        Ok(Err(error)) => tracing::warn!(%error, "forwarding: recording sent rows failed"),
+        Err(error) => tracing::warn!(%error, "forwarding: the recorder stopped"),
+    }
+    let (sent, association_up) = sent?;
+    if association_up {
+        scu.release().await;
+    }
+    Ok(sent)
+}
+
+/// Sends `rows` over `scu`, handing each acknowledged one to `acked`; the
+/// number sent, and whether the association is still up.
+async fn send_rows(
+    imaging: &Imaging,
+    scu: &mut StoreScu,
+    destination: &MoveDestination,
+    rows: &[Due],
+    acked: &tokio::sync::mpsc::UnboundedSender<(i64, u16)>,
+) -> anyhow::Result<(usize, bool)> {
     let mut sent = 0;
     for (n, row) in rows.iter().enumerate() {
         let bytes = match imaging.store.blobs().read(&row.blob_key, 0).await {
@@ -362,7 +390,8 @@ async fn deliver_to(imaging: &Imaging, sender: &Sender, rows: &[Due]) -> anyhow:
             // Success, and the warnings (coercion, elements discarded):
             // the destination holds the instance.
             Ok(status) if status == 0x0000 || (0xB000..=0xBFFF).contains(&status) => {
-                mark_sent(imaging, row.id, status).await?;
+                // The recorder only stops when this sender is dropped.
+                let _ = acked.send((row.id, status));
                 sent += 1;
             }
             Ok(status) => {
@@ -374,27 +403,45 @@ async fn deliver_to(imaging: &Imaging, sender: &Sender, rows: &[Due]) -> anyhow:
             }
             Err(error) => {
                 tracing::warn!(%error, destination = %destination.ae_title, "forwarding: association failed");
-                for rest in &rows[n..] {
-                    retry_later(imaging, rest, None, &error.to_string()).await?;
-                }
-                return Ok(sent);
+                retry_all_later(imaging, &rows[n..], None, &error.to_string()).await?;
+                return Ok((sent, false));
             }
         }
     }
-    scu.release().await;
-    Ok(sent)
+    Ok((sent, true))
 }
 
-async fn mark_sent(imaging: &Imaging, id: i64, status: u16) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE dicom_outbox SET state = 'sent', sent_at = $1, lease_until = NULL, \
-         last_status = $2, last_error = NULL WHERE id = $3",
-    )
-    .bind(now_ms())
-    .bind(i32::from(status))
-    .bind(id)
-    .execute(imaging.db.pool())
-    .await?;
+/// Records acknowledged rows as sent until `marks` closes, each commit
+/// taking every row that came in meanwhile.
+async fn record_sent(
+    imaging: Imaging,
+    mut marks: tokio::sync::mpsc::UnboundedReceiver<(i64, u16)>,
+) -> anyhow::Result<()> {
+    while let Some(first) = marks.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = marks.try_recv() {
+            batch.push(more);
+        }
+        mark_sent(&imaging, &batch).await?;
+    }
+    Ok(())
+}
+
+async fn mark_sent(imaging: &Imaging, rows: &[(i64, u16)]) -> anyhow::Result<()> {
+    let now = now_ms();
+    let mut tx = imaging.db.begin_write().await?;
+    for (id, status) in rows {
+        sqlx::query(
+            "UPDATE dicom_outbox SET state = 'sent', sent_at = $1, lease_until = NULL, \
+             last_status = $2, last_error = NULL WHERE id = $3",
+        )
+        .bind(now)
+        .bind(i32::from(*status))
+        .bind(*id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -411,17 +458,33 @@ async fn retry_later(
     status: Option<u16>,
     why: &str,
 ) -> anyhow::Result<()> {
+    retry_all_later(imaging, std::slice::from_ref(row), status, why).await
+}
+
+/// [`retry_later`] for several rows that failed alike (the destination
+/// unreachable, the association lost), in one commit.
+async fn retry_all_later(
+    imaging: &Imaging,
+    rows: &[Due],
+    status: Option<u16>,
+    why: &str,
+) -> anyhow::Result<()> {
     let why: String = why.chars().take(500).collect();
-    sqlx::query(
-        "UPDATE dicom_outbox SET attempts = attempts + 1, next_attempt_at = $1, \
-         lease_until = NULL, last_status = $2, last_error = $3 WHERE id = $4",
-    )
-    .bind(now_ms() + backoff_ms(row.attempts))
-    .bind(status.map(i32::from))
-    .bind(why)
-    .bind(row.id)
-    .execute(imaging.db.pool())
-    .await?;
+    let now = now_ms();
+    let mut tx = imaging.db.begin_write().await?;
+    for row in rows {
+        sqlx::query(
+            "UPDATE dicom_outbox SET attempts = attempts + 1, next_attempt_at = $1, \
+             lease_until = NULL, last_status = $2, last_error = $3 WHERE id = $4",
+        )
+        .bind(now + backoff_ms(row.attempts))
+        .bind(status.map(i32::from))
+        .bind(&why)
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
