@@ -7,6 +7,8 @@
 //!   PostgreSQL side by side (see [`scheduling`]).
 //! - `imaging`: DICOM ingest, search and retrieval against Orthanc (see
 //!   [`imaging`]).
+//! - `network`: C-MOVE of a large study and forwarding, against Orthanc
+//!   (see [`imaging::network`]).
 //! - `scope`: searches whose answer depends on what the caller may reach,
 //!   at consortium size, on both engines, beside the 20 ms goal (see
 //!   [`scope`]).
@@ -39,6 +41,8 @@ enum Command {
     Scheduling(scheduling::Options),
     /// C-STORE and STOW-RS ingest, QIDO-RS and WADO-RS, against Orthanc.
     Imaging(imaging::Options),
+    /// C-MOVE of a 1,000-instance study and forwarding, against Orthanc.
+    Network(imaging::network::Options),
     /// Searches that depend on the caller's scope, at consortium size,
     /// SQLite against PostgreSQL, each beside the 20 ms goal.
     Scope(scope::Options),
@@ -53,6 +57,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Scheduling(options) => scheduling::run(options).await,
         Command::Imaging(options) => imaging::run(options).await,
+        Command::Network(options) => imaging::network::run(options).await,
         Command::Signalling(options) => signalling::run(options).await,
         Command::Scope(options) => scope::run(options).await,
     };

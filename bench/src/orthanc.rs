@@ -22,6 +22,16 @@ pub struct Orthanc {
 
 impl Orthanc {
     pub async fn start(http: u16, dicom: u16) -> anyhow::Result<Orthanc> {
+        Self::start_with(http, dicom, serde_json::json!({})).await
+    }
+
+    /// As [`start`](Self::start), with `extra`'s keys added to (or
+    /// replacing) the configuration's.
+    pub async fn start_with(
+        http: u16,
+        dicom: u16,
+        extra: serde_json::Value,
+    ) -> anyhow::Result<Orthanc> {
         anyhow::ensure!(
             Path::new(BINARY).exists() && Path::new(DICOMWEB_PLUGIN).exists(),
             "Orthanc is not installed: apt-get install orthanc orthanc-dicomweb"
@@ -45,6 +55,10 @@ impl Orthanc {
             "DicomWeb": { "Enable": true, "Root": "/dicom-web/" },
             "ConcurrentJobs": 2,
         });
+        let mut config = config;
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            config.extend(extra.clone());
+        }
         let path = dir.path().join("orthanc.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
         let child = Command::new(BINARY)
@@ -90,4 +104,25 @@ impl Orthanc {
         self.child.wait().await?;
         Ok(())
     }
+}
+
+/// Orthanc 1.10 cannot listen on loopback only, so a benchmark that runs it
+/// runs in a network namespace of its own that has nothing but `lo`: this
+/// re-executes the benchmark under `unshare -n` (which needs root) and
+/// says whether it did, in which case the caller is done.
+pub async fn isolated() -> anyhow::Result<bool> {
+    if std::env::var_os("FERRY_BENCH_NETNS").is_some() {
+        return Ok(false);
+    }
+    let exe = std::env::current_exe()?;
+    let status = Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env("FERRY_BENCH_NETNS", "1")
+        .status()
+        .await
+        .context("unshare -n (a benchmark beside Orthanc needs root)")?;
+    anyhow::ensure!(status.success(), "the isolated run failed");
+    Ok(true)
 }

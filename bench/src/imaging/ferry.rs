@@ -10,6 +10,8 @@ pub struct FerryPeer {
     pub server: crate::harness::Server,
     token: String,
     dimse_port: u16,
+    /// The facility the benchmark's modalities are registered at.
+    facility: i64,
 }
 
 impl Peer for FerryPeer {
@@ -80,7 +82,61 @@ impl FerryPeer {
             server,
             token,
             dimse_port,
+            facility: island,
         })
+    }
+
+    /// Registers another modality at the benchmark's facility.
+    pub async fn register_modality(&self, ae_title: &str) -> anyhow::Result<()> {
+        let mut tx = self.server.db.begin_write().await?;
+        ferry_server::modality::create(
+            &mut tx,
+            &crate::harness::Server::actor(),
+            self.facility,
+            ferry_server::modality::NewModality {
+                ae_title: ae_title.into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Registers a C-MOVE destination for the facility; its id.
+    pub async fn destination(&self, ae_title: &str, port: u16) -> anyhow::Result<i64> {
+        let mut tx = self.server.db.begin_write().await?;
+        let row = ferry_server::modality::destinations::create(
+            &mut tx,
+            &crate::harness::Server::actor(),
+            self.facility,
+            ferry_server::modality::destinations::NewDestination {
+                ae_title: ae_title.into(),
+                host: "127.0.0.1".into(),
+                port,
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row.id)
+    }
+
+    /// A rule forwarding what the facility stores from now on.
+    pub async fn forward_everything_to(&self, destination_id: i64) -> anyhow::Result<()> {
+        let mut tx = self.server.db.begin_write().await?;
+        ferry_server::imaging::forward_rules::create(
+            &mut tx,
+            &crate::harness::Server::actor(),
+            ferry_server::imaging::forward_rules::NewForwardRule {
+                facility_id: Some(self.facility),
+                destination_id,
+                ..Default::default()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn count(&self) -> anyhow::Result<u64> {

@@ -16,11 +16,11 @@
 //! itself under `unshare -n`; that needs root).
 
 mod ferry;
+pub mod network;
 mod workload;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 
 use crate::orthanc::Orthanc;
@@ -266,19 +266,7 @@ fn files_in(dir: &Path) -> anyhow::Result<usize> {
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let options = check_quick(options);
-    if std::env::var_os("FERRY_BENCH_NETNS").is_none() {
-        // Into a network namespace with only loopback, where Orthanc's
-        // listeners cannot be reached from outside.
-        let exe = std::env::current_exe()?;
-        let status = tokio::process::Command::new("unshare")
-            .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-            .arg(exe)
-            .args(std::env::args_os().skip(1))
-            .env("FERRY_BENCH_NETNS", "1")
-            .status()
-            .await
-            .context("unshare -n (the imaging benchmark needs root)")?;
-        anyhow::ensure!(status.success(), "the isolated run failed");
+    if crate::orthanc::isolated().await? {
         return Ok(());
     }
     let work = tempfile::tempdir()?;
