@@ -1,6 +1,7 @@
 //! C-GET and C-MOVE from the DIMSE listener with dcmtk's `getscu` and
 //! `movescu`, dcmtk's `storescp` as the destination, and the scope of the
-//! calling modality's facility; a deflated C-STORE from pynetdicom.
+//! calling modality's facility; pynetdicom's C-GET and C-MOVE; a deflated
+//! C-STORE from pynetdicom.
 
 use std::path::Path;
 use std::process::Output;
@@ -226,4 +227,99 @@ async fn a_deflated_c_store_is_kept_inflated() {
     .await
     .expect("stored");
     assert_eq!(stored, "1.2.840.10008.1.2.1");
+}
+
+/// pynetdicom's C-GET (taking the storage SCP role on its own association)
+/// and C-MOVE to a pynetdicom storage SCP; prints, for each, the final
+/// status and the SOP Instance UIDs received.
+const PYNETDICOM_RETRIEVE: &str = r#"
+import sys
+from pydicom.dataset import Dataset
+from pynetdicom import AE, evt, build_role, StoragePresentationContexts
+from pynetdicom.sop_class import (CTImageStorage, MRImageStorage,
+    StudyRootQueryRetrieveInformationModelGet as GET,
+    StudyRootQueryRetrieveInformationModelMove as MOVE)
+
+calling, port, study, viewer_port = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+query = Dataset()
+query.QueryRetrieveLevel = 'STUDY'
+query.StudyInstanceUID = study
+
+def receiver(into):
+    def on_store(event):
+        into.append(event.dataset.SOPInstanceUID)
+        return 0x0000
+    return [(evt.EVT_C_STORE, on_store)]
+
+got = []
+ae = AE(ae_title=calling)
+ae.add_requested_context(GET)
+for storage in (CTImageStorage, MRImageStorage):
+    ae.add_requested_context(storage)
+roles = [build_role(c, scp_role=True) for c in (CTImageStorage, MRImageStorage)]
+assoc = ae.associate('127.0.0.1', port, ae_title='FERRY', ext_neg=roles, evt_handlers=receiver(got))
+assert assoc.is_established
+final = None
+for status, _ in assoc.send_c_get(query, GET):
+    final = status.Status
+assoc.release()
+print('get', hex(final), ' '.join(sorted(got)))
+
+moved = []
+viewer = AE(ae_title='PY-VIEWER')
+viewer.supported_contexts = StoragePresentationContexts
+server = viewer.start_server(('127.0.0.1', viewer_port), block=False, evt_handlers=receiver(moved))
+ae = AE(ae_title=calling)
+ae.add_requested_context(MOVE)
+assoc = ae.associate('127.0.0.1', port, ae_title='FERRY')
+assert assoc.is_established
+for status, _ in assoc.send_c_move(query, 'PY-VIEWER', MOVE):
+    final = status.Status
+assoc.release()
+server.shutdown()
+print('move', hex(final), ' '.join(sorted(moved)))
+"#;
+
+#[tokio::test]
+async fn pynetdicom_gets_and_moves_a_study_of_its_facility() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let (_, admin) = register_modality(&app, &c, "ISLAND-CT").await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm", "MR_small.dcm"], "MRN-PY");
+    let port = port(&app);
+    let mut args = vec!["-aet", "ISLAND-CT", "-aec", "FERRY", "127.0.0.1", &port];
+    args.extend(sent.files.iter().map(|p| p.to_str().expect("UTF-8")));
+    let stored = dcmtk("storescu", &args).await;
+    assert!(stored.status.success(), "{}", log(&stored));
+    let viewer_port = free_port();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/facilities/{}/dicom-destinations", c.island_a),
+            &admin,
+            json!({ "ae_title": "PY-VIEWER", "host": "127.0.0.1", "port": viewer_port }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let out = tokio::process::Command::from(ferry_test_tools::command("python3"))
+        .args(["-c", PYNETDICOM_RETRIEVE, "ISLAND-CT", &port, &sent.uid])
+        .arg(viewer_port.to_string())
+        .output()
+        .await
+        .expect("python3 runs");
+    let text = log(&out);
+    assert!(out.status.success(), "{text}");
+    let expected: Vec<String> = received(files.path()).into_iter().collect();
+    assert_eq!(expected.len(), 2);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("get 0x0 {}", expected.join(" ")),
+            format!("move 0x0 {}", expected.join(" ")),
+        ],
+        "{text}"
+    );
 }
