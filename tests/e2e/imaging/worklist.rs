@@ -289,6 +289,7 @@ def worklist():
     step = Dataset()
     step.Modality = 'CT'
     step.ScheduledProcedureStepStartDate = date
+    step.ScheduledStationAETitle = calling
     step.ScheduledProcedureStepStatus = ''
     q.ScheduledProcedureStepSequence = [step]
     found = []
@@ -335,12 +336,20 @@ async fn mpps_moves_the_examination_along_and_pynetdicom_finds_it_on_the_worklis
         &app,
         &clinician.token,
         patient,
-        json!({ "modality": "CT", "body_part": "HEAD" }),
+        json!({ "modality": "CT", "body_part": "HEAD", "station_ae": "ISLAND-CT" }),
     )
     .await;
     let accession = exam["accession_number"]
         .as_str()
         .expect("an accession number");
+    // Scheduled on another station: not on this one's worklist.
+    order(
+        &app,
+        &clinician.token,
+        patient,
+        json!({ "modality": "CT", "body_part": "CHEST", "station_ae": "ISLAND-CT2" }),
+    )
+    .await;
 
     let lines = pynetdicom(&app, "ISLAND-CT", MPPS_SCRIPT, &[accession, &today()]).await;
     assert_eq!(
