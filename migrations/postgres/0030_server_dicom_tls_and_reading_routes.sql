@@ -8,3 +8,8 @@ ALTER TABLE dicom_destination ADD COLUMN tls INTEGER NOT NULL DEFAULT 0 CHECK (t
 -- PACS gets the images its radiologists are asked to read), as well as
 -- what arrives for the study afterwards.
 ALTER TABLE dicom_forward_rule ADD COLUMN reading_route_id BIGINT REFERENCES reading_route (id) ON DELETE CASCADE;
+
+-- Why an outbox row's last attempt failed, as a kind the web client words
+-- in the reader's language; last_error keeps the technical detail.
+ALTER TABLE dicom_outbox ADD COLUMN last_error_kind TEXT
+    CHECK (last_error_kind IN ('unreachable', 'refused', 'not_accepted', 'not_convertible', 'association', 'unreadable'));

@@ -73,8 +73,12 @@ function row(e) {
     el('td', { class: 'uid' }, e.study_instance_uid, el('br'), el('span', { class: 'muted' }, e.sop_instance_uid)),
     el('td', null, String(e.attempts)),
     el('td', { class: 'next' }, next),
-    el('td', { class: 'last-error' }, e.last_error || '',
-      status ? el('span', { class: 'muted' }, (e.last_error ? ' · ' : '') + t('dicom.status', { code: status })) : null),
+    el('td', { class: 'last-error' },
+      // The kind in the reader's words; the network stack's own words
+      // beneath, for the hospital's IT engineer.
+      e.last_error_kind ? el('div', { class: 'error-kind' }, t('dicom.failure.' + e.last_error_kind)) : null,
+      e.last_error ? el('div', { class: 'muted' }, e.last_error) : null,
+      status ? el('div', { class: 'muted' }, t('dicom.status', { code: status })) : null),
     el('td', null, when(e.created_at, CLOCK)));
 }
 

@@ -41,6 +41,16 @@ pub enum ScuError {
 }
 
 impl ScuError {
+    /// The kind of failure, as the outbox records it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Associate(..) => "unreachable",
+            Self::NoContext(..) => "not_accepted",
+            Self::Encoding(_) => "not_convertible",
+            Self::Association(_) => "association",
+        }
+    }
+
     /// Whether the failure is this instance's alone (the association goes
     /// on), rather than the association's.
     pub fn is_instance_failure(&self) -> bool {

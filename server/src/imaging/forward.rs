@@ -328,7 +328,7 @@ async fn deliver_to(imaging: &Imaging, sender: &Sender, rows: &[Due]) -> anyhow:
         Ok(scu) => scu,
         Err(error) => {
             tracing::warn!(%error, destination = %destination.ae_title, "forwarding: destination unreachable");
-            retry_all_later(imaging, rows, None, &error.to_string()).await?;
+            retry_all_later(imaging, rows, Failure::of(&error)).await?;
             return Ok(0);
         }
     };
@@ -367,13 +367,12 @@ async fn send_rows(
         let bytes = match imaging.store.blobs().read(&row.blob_key, 0).await {
             Ok(bytes) => bytes,
             Err(error) => {
-                retry_later(
-                    imaging,
-                    row,
-                    None,
-                    &format!("reading the instance: {error}"),
-                )
-                .await?;
+                let failure = Failure {
+                    kind: "unreadable",
+                    status: None,
+                    why: format!("reading the instance: {error}"),
+                };
+                retry_later(imaging, row, failure).await?;
                 continue;
             }
         };
@@ -396,14 +395,19 @@ async fn send_rows(
             }
             Ok(status) => {
                 let why = format!("the destination refused it (status 0x{status:04X})");
-                retry_later(imaging, row, Some(status), &why).await?;
+                let failure = Failure {
+                    kind: "refused",
+                    status: Some(status),
+                    why,
+                };
+                retry_later(imaging, row, failure).await?;
             }
             Err(error) if error.is_instance_failure() => {
-                retry_later(imaging, row, None, &error.to_string()).await?;
+                retry_later(imaging, row, Failure::of(&error)).await?;
             }
             Err(error) => {
                 tracing::warn!(%error, destination = %destination.ae_title, "forwarding: association failed");
-                retry_all_later(imaging, &rows[n..], None, &error.to_string()).await?;
+                retry_all_later(imaging, &rows[n..], Failure::of(&error)).await?;
                 return Ok((sent, false));
             }
         }
@@ -433,7 +437,7 @@ async fn mark_sent(imaging: &Imaging, rows: &[(i64, u16)]) -> anyhow::Result<()>
     for (id, status) in rows {
         sqlx::query(
             "UPDATE dicom_outbox SET state = 'sent', sent_at = $1, lease_until = NULL, \
-             last_status = $2, last_error = NULL WHERE id = $3",
+             last_status = $2, last_error = NULL, last_error_kind = NULL WHERE id = $3",
         )
         .bind(now)
         .bind(i32::from(*status))
@@ -452,34 +456,44 @@ fn backoff_ms(attempts: i32) -> i64 {
     (1_000i64 << doublings).min(MAX_BACKOFF_MS)
 }
 
-async fn retry_later(
-    imaging: &Imaging,
-    row: &Due,
+/// Why an attempt failed: its kind (`dicom_outbox.last_error_kind`), the
+/// destination's status when it answered one, and the detail.
+struct Failure {
+    kind: &'static str,
     status: Option<u16>,
-    why: &str,
-) -> anyhow::Result<()> {
-    retry_all_later(imaging, std::slice::from_ref(row), status, why).await
+    why: String,
+}
+
+impl Failure {
+    fn of(error: &ferry_dicom_store::dimse::scu::ScuError) -> Failure {
+        Failure {
+            kind: error.kind(),
+            status: None,
+            why: error.to_string(),
+        }
+    }
+}
+
+async fn retry_later(imaging: &Imaging, row: &Due, failure: Failure) -> anyhow::Result<()> {
+    retry_all_later(imaging, std::slice::from_ref(row), failure).await
 }
 
 /// [`retry_later`] for several rows that failed alike (the destination
 /// unreachable, the association lost), in one commit.
-async fn retry_all_later(
-    imaging: &Imaging,
-    rows: &[Due],
-    status: Option<u16>,
-    why: &str,
-) -> anyhow::Result<()> {
-    let why: String = why.chars().take(500).collect();
+async fn retry_all_later(imaging: &Imaging, rows: &[Due], failure: Failure) -> anyhow::Result<()> {
+    let why: String = failure.why.chars().take(500).collect();
     let now = now_ms();
     let mut tx = imaging.db.begin_write().await?;
     for row in rows {
         sqlx::query(
             "UPDATE dicom_outbox SET attempts = attempts + 1, next_attempt_at = $1, \
-             lease_until = NULL, last_status = $2, last_error = $3 WHERE id = $4",
+             lease_until = NULL, last_status = $2, last_error = $3, last_error_kind = $4 \
+             WHERE id = $5",
         )
         .bind(now + backoff_ms(row.attempts))
-        .bind(status.map(i32::from))
+        .bind(failure.status.map(i32::from))
         .bind(&why)
+        .bind(failure.kind)
         .bind(row.id)
         .execute(&mut *tx)
         .await?;

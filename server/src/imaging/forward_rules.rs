@@ -51,7 +51,13 @@ pub struct OutboxEntry {
     pub attempts: i32,
     /// When the next attempt is due (pending rows).
     pub next_attempt_at: Option<String>,
-    /// Why the last attempt failed.
+    /// What kind of failure the last attempt met: `unreachable` (no
+    /// association), `refused` (a failure status), `not_accepted` (no
+    /// presentation context for the instance), `not_convertible` (into any
+    /// syntax the destination takes), `association` (broken or timed out
+    /// part-way) or `unreadable` (the stored instance could not be read).
+    pub last_error_kind: Option<String>,
+    /// Why the last attempt failed, in the network stack's words.
     pub last_error: Option<String>,
     /// The destination's last C-STORE status.
     pub last_status: Option<i32>,
@@ -78,6 +84,7 @@ struct OutboxRow {
     state: String,
     attempts: i32,
     next_attempt_at: i64,
+    last_error_kind: Option<String>,
     last_error: Option<String>,
     last_status: Option<i32>,
     created_at: i64,
@@ -210,7 +217,7 @@ pub async fn outbox(
     };
     let rows: Vec<OutboxRow> = sqlx::query_as(&format!(
         "SELECT o.id, d.ae_title AS destination, s.study_uid AS study_instance_uid, \
-         i.sop_instance_uid, o.state, o.attempts, o.next_attempt_at, o.last_error, \
+         i.sop_instance_uid, o.state, o.attempts, o.next_attempt_at, o.last_error_kind, o.last_error, \
          o.last_status, o.created_at, o.sent_at \
          FROM dicom_outbox o JOIN dicom_destination d ON d.id = o.destination_id \
          JOIN dicom_instance i ON i.id = o.instance_id \
@@ -234,6 +241,7 @@ pub async fn outbox(
                 sop_instance_uid: r.sop_instance_uid,
                 state: r.state,
                 attempts: r.attempts,
+                last_error_kind: r.last_error_kind,
                 last_error: r.last_error,
                 last_status: r.last_status,
                 created_at: rfc3339(r.created_at),

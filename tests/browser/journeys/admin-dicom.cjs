@@ -127,6 +127,7 @@ module.exports = async function adminDicom(journey, browser) {
     seen.failing = {
       state: (await late.locator('td').first().textContent()).trim(),
       error: (await late.locator('td.last-error').textContent()).trim(),
+      kind: (await late.locator('td.last-error .error-kind').textContent()).trim(),
       next: (await late.locator('td.next').textContent()).trim(),
     };
   }

@@ -99,6 +99,7 @@ async fn instances_go_on_to_the_tertiary_pacs_and_wait_out_its_outage() {
     let entry = &failing["entries"][0];
     assert_eq!(entry["destination"], "TERTIARY-PACS");
     assert_eq!(entry["study_instance_uid"], sent.uid.as_str());
+    assert_eq!(entry["last_error_kind"], "unreachable", "{entry}");
     assert!(
         entry["last_error"].as_str().is_some_and(|e| !e.is_empty()),
         "{entry}"

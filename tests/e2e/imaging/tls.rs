@@ -249,6 +249,7 @@ async fn forwarding_and_c_move_reach_a_destination_that_takes_tls_only() {
     .await;
     for entry in failing["entries"].as_array().expect("rows") {
         assert_eq!(entry["destination"], "PLAIN-PACS", "{failing}");
+        assert_eq!(entry["last_error_kind"], "unreachable", "{entry}");
         assert!(
             entry["last_error"].as_str().is_some_and(|e| !e.is_empty()),
             "{entry}"

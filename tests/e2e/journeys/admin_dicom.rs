@@ -103,7 +103,11 @@ async fn an_administrator_keeps_destinations_rules_and_the_forwarding_queue() {
         "{seen}"
     );
     assert_eq!(seen["english"]["tls"], "yes", "{seen}");
-    assert!(seen["failing"].is_object(), "{seen}");
+    // The workstation is off: said in Chinese, the detail kept beneath.
+    assert_eq!(
+        seen["failing"]["kind"], "无法连接目的地（未能建立关联）",
+        "{seen}"
+    );
 
     // What the screen did is what the database holds.
     let left: i64 =
