@@ -123,6 +123,8 @@ pub async fn create(
             })?;
     }
     if let Some(route) = new.reading_route_id {
+        // The reading area owns routes but builds on imaging, so the check
+        // reads its table here rather than calling it.
         let known: Option<i64> = sqlx::query_scalar("SELECT id FROM reading_route WHERE id = $1")
             .bind(route)
             .fetch_optional(&mut **tx)
