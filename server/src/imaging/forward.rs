@@ -75,6 +75,20 @@ impl Rule {
     }
 }
 
+/// The destinations `rules` forward `instance` to, each once, its study
+/// having had reading requests routed by `routes`.
+fn destinations_of(
+    rules: &[Rule],
+    instance: &Unconsidered,
+    routes: &[i64],
+) -> std::collections::BTreeSet<i64> {
+    rules
+        .iter()
+        .filter(|r| r.matches(instance.facility_id, instance.modality.as_deref(), routes))
+        .map(|r| r.destination_id)
+        .collect()
+}
+
 async fn queue(
     tx: &mut crate::db::Tx,
     destination: i64,
@@ -123,18 +137,7 @@ pub async fn queue_for_reading(
     let now = now_ms();
     let mut queued = 0;
     for instance in &instances {
-        let destinations: std::collections::BTreeSet<i64> = rules
-            .iter()
-            .filter(|r| {
-                r.matches(
-                    instance.facility_id,
-                    instance.modality.as_deref(),
-                    &[route_id],
-                )
-            })
-            .map(|r| r.destination_id)
-            .collect();
-        for destination in destinations {
+        for destination in destinations_of(&rules, instance, &[route_id]) {
             queue(tx, destination, instance.id, now).await?;
             queued += 1;
         }
@@ -174,12 +177,7 @@ pub async fn consider(imaging: &Imaging) -> anyhow::Result<usize> {
         let routed = routes
             .get(&instance.study_uid)
             .map_or(&[][..], Vec::as_slice);
-        let destinations: std::collections::BTreeSet<i64> = rules
-            .iter()
-            .filter(|r| r.matches(instance.facility_id, instance.modality.as_deref(), routed))
-            .map(|r| r.destination_id)
-            .collect();
-        for destination in destinations {
+        for destination in destinations_of(&rules, instance, routed) {
             queue(&mut tx, destination, instance.id, now).await?;
         }
     }

@@ -13,7 +13,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::dicom_files::{dcmtk, port, received, register_modality, study};
+use crate::support::dicom_files::{
+    dcmtk, port, received, register_modality, storescp, storescp_with, study,
+};
 use crate::support::orthanc::free_port;
 use crate::support::{spawn_app_with, wait_until};
 
@@ -145,30 +147,9 @@ async fn a_modality_with_the_consortium_s_certificate_stores_over_tls_and_others
 /// from `certs`, and demanding a client certificate from the CA.
 async fn tls_storescp(certs: &Path, into: &Path, title: &str, port: u16) -> tokio::process::Child {
     let file = |name: &str| certs.join(name).to_string_lossy().into_owned();
-    let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
-        .args([
-            "-aet",
-            title,
-            "+tls",
-            &file("server.key"),
-            &file("server.crt"),
-        ])
-        .args(["+cf", &file("ca.crt"), "--require-peer-cert", "-od"])
-        .arg(into)
-        .arg(port.to_string())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("storescp starts");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("storescp did not listen on {port}");
+    let (key, cert, ca) = (file("server.key"), file("server.crt"), file("ca.crt"));
+    let options = ["+tls", &key, &cert, "+cf", &ca, "--require-peer-cert"];
+    storescp_with(into, title, port, &options).await
 }
 
 #[tokio::test]
@@ -191,8 +172,7 @@ async fn forwarding_and_c_move_reach_a_destination_that_takes_tls_only() {
     // Registered as TLS, but listening in plain TCP: nothing may go.
     let plain_port = free_port();
     let plain = tempfile::tempdir().expect("a directory");
-    let _plain =
-        crate::support::dicom_files::storescp(plain.path(), "PLAIN-PACS", plain_port, 0).await;
+    let _plain = storescp(plain.path(), "PLAIN-PACS", plain_port, 0).await;
     let mut destinations = Vec::new();
     for (title, port) in [("SECURE-PACS", secure_port), ("PLAIN-PACS", plain_port)] {
         let (status, body) = app

@@ -244,8 +244,21 @@ pub fn received(dir: &Path) -> BTreeSet<String> {
 /// dcmtk's storescp as `title` on `port`, storing into `dir`, taking
 /// `slow` seconds over each instance.
 pub async fn storescp(dir: &Path, title: &str, port: u16, slow: u32) -> tokio::process::Child {
+    storescp_with(dir, title, port, &["--sleep-during", &slow.to_string()]).await
+}
+
+/// dcmtk's storescp as `title` on `port`, storing into `dir`, with
+/// `options` (TLS, say); returned once it listens.
+pub async fn storescp_with(
+    dir: &Path,
+    title: &str,
+    port: u16,
+    options: &[&str],
+) -> tokio::process::Child {
     let child = tokio::process::Command::from(ferry_test_tools::command("/usr/bin/storescp"))
-        .args(["-aet", title, "--sleep-during", &slow.to_string(), "-od"])
+        .args(["-aet", title])
+        .args(options)
+        .arg("-od")
         .arg(dir)
         .arg(port.to_string())
         .kill_on_drop(true)
