@@ -23,7 +23,8 @@ const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; frame-ancesto
                    base-uri 'none'; form-action 'self'";
 
 /// The client is the shell at the top and one level of folders by role
-/// (`lib/`, `screens/`, `viewer/`, `call/`); deeper paths are not its.
+/// (`lib/`, `screens/`, `viewer/`, `call/`, `i18n/`); deeper paths are not
+/// its.
 pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,

@@ -1,4 +1,4 @@
-// The one catalogue: node --test web-client/ (`.mjs`, so the server neither
+// The catalogue (i18n/, merged by lib/i18n.js): node --test web-client/ (`.mjs`, so the server neither
 // embeds nor serves it).
 
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { MESSAGES, languages, t } from './i18n.js';
+import { AREAS, MESSAGES, languages, t } from './i18n.js';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -25,6 +25,17 @@ test('every key in both languages, none empty', () => {
   for (const [tag, entries] of Object.entries(MESSAGES)) {
     for (const [key, text] of Object.entries(entries)) {
       assert.ok(typeof text === 'string' && text.trim(), `${tag} ${key} is empty`);
+    }
+  }
+});
+
+test('each area has its keys in both languages, and no key is in two areas', () => {
+  const owner = new Map();
+  for (const [name, area] of Object.entries(AREAS)) {
+    assert.deepEqual(Object.keys(area['zh-CN']).sort(), Object.keys(area.en).sort(), name);
+    for (const key of Object.keys(area.en)) {
+      assert.ok(!owner.has(key), `${key} is in both i18n/${owner.get(key)}.js and i18n/${name}.js`);
+      owner.set(key, name);
     }
   }
 });
