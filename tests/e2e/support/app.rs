@@ -4,7 +4,7 @@
 //! that is dropped when the test ends.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ferry_server::audit::Actor;
 use ferry_server::auth::Role;
@@ -118,6 +118,10 @@ pub fn test_settings(data_dir: &Path, database_url: &str) -> Settings {
         dimse_listen: "127.0.0.1:0".to_owned(),
         log: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         metrics_token: Some(SecretString::from(METRICS_TOKEN)),
+        // Work on the web client reruns the browser journeys against the
+        // files as they are, with the test binary run directly (cargo would
+        // rebuild the server, which embeds them).
+        web_dir: std::env::var_os("FERRY_TEST_WEB_DIR").map(PathBuf::from),
         ..Settings::default()
     }
 }
