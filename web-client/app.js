@@ -6,8 +6,11 @@
 // module index.html loads: the rest come in through its imports.
 
 import * as CallScreen from './call/call-screen.js';
+import * as Cards from './lib/cards.js';
 import { api, el, t } from './lib/ferry.js';
 import * as I18n from './lib/i18n.js';
+import * as Menu from './lib/menu.js';
+import { roleNames } from './lib/terms.js';
 import * as Home from './screens/home.js';
 import { screens } from './screens/index.js';
 // The bell listens for sign-in on its own; nothing here calls it.
@@ -51,24 +54,50 @@ function closeScreen() {
   current = null;
 }
 
+// Each route the user takes gets the next number; an answer for an older one
+// is not drawn (a slow answer for the patient left behind must never show on
+// the screen of the patient opened since).
+let generation = 0;
+
+/** The loading state every screen starts from: no form, only this. */
+function loading() {
+  return el('p', { class: 'screen-loading', role: 'status', 'aria-busy': 'true' }, t('screen.loading'));
+}
+
 // Opens the registered screen whose path matches the hash; false if none does.
-function openScreen(hash) {
+// The screen gets a new, empty section in place of the one it had: whatever
+// its previous opening still draws after an answer comes in lands in the old
+// section, which is no longer in the page, so no form of the screen's last
+// patient stays live while the new one loads.
+function openScreen(hash, mine) {
   for (const screen of screens) {
     const match = hash.match(screen.path);
     if (!match) continue;
     const id = 'screen-' + screen.name;
-    let section = document.getElementById(id);
-    if (!section) {
-      section = el('section', { id, hidden: true });
+    const section = el('section', { id, hidden: true, 'aria-busy': 'true' });
+    const old = document.getElementById(id);
+    if (old) {
+      old.replaceWith(section);
+    } else {
       $('main').appendChild(section);
     }
+    const placeholder = loading();
+    section.appendChild(placeholder);
     show(id);
     if (!allowed(screen)) {
       section.replaceChildren(el('p', { class: 'error', role: 'alert' }, t('error.not_allowed')));
+      section.removeAttribute('aria-busy');
       return true;
     }
     current = screen;
-    Promise.resolve(screen.open(section, match, me)).catch((err) => {
+    Promise.resolve(screen.open(section, match, me)).then(() => {
+      if (mine !== generation) return;
+      placeholder.remove();
+      section.removeAttribute('aria-busy');
+    }, (err) => {
+      if (mine !== generation) return;
+      placeholder.remove();
+      section.removeAttribute('aria-busy');
       section.appendChild(el('p', { class: 'error', role: 'alert' },
         t('error.generic', { message: err.message })));
     });
@@ -87,9 +116,14 @@ function signedIn(user) {
   me = user;
   $('#logout').hidden = false;
   showNav();
-  $('#who').textContent = `${me.display_name} · ${me.facility_name} · ${me.roles.join(', ')}`;
+  showWho();
   document.dispatchEvent(new CustomEvent('ferry:signedin', { detail: me }));
   route();
+}
+
+// Who is signed in, with the roles in the user's language.
+function showWho() {
+  $('#who').textContent = `${me.display_name} · ${me.facility_name} · ${roleNames(me.roles)}`;
 }
 
 function showSignIn() {
@@ -107,23 +141,39 @@ function route() {
   if (!me) {
     return;
   }
+  generation += 1;
+  const mine = generation;
   closeScreen();
   Home.hide();
   const call = location.hash.match(/^#\/consultations\/(\d+)\/call$/);
   if (call) {
     show('call');
     CallScreen.open(Number(call[1]), me).catch((err) => {
-      $('#call-error').textContent = t('error.generic', { message: err.message });
+      if (mine === generation) $('#call-error').textContent = t('error.generic', { message: err.message });
     });
     return;
   }
   CallScreen.close();
-  if (openScreen(location.hash)) {
+  if (openScreen(location.hash, mine)) {
     return;
   }
   showHome().catch((err) => {
-    $('#home').append(el('p', { class: 'error', role: 'alert' }, t('error.generic', { message: err.message })));
+    if (mine === generation) {
+      $('#home').append(el('p', { class: 'error', role: 'alert' }, t('error.generic', { message: err.message })));
+    }
   });
+}
+
+// Whether the user has typed into the screen shown: a language switch then
+// relabels it in place instead of drawing it again, so a clinician's words
+// are never thrown away.
+function typedInto(root) {
+  if (!root) return false;
+  for (const field of root.querySelectorAll('textarea, input:not([type=checkbox]):not([type=radio]):not([type=hidden])')) {
+    const input = /** @type {HTMLInputElement} */ (field);
+    if (input.value !== input.defaultValue) return true;
+  }
+  return false;
 }
 
 $('#login-form').addEventListener('submit', async (event) => {
@@ -154,13 +204,30 @@ for (const [tag, name] of I18n.languages) {
 }
 language.value = I18n.current();
 language.addEventListener('change', () => I18n.set(language.value));
-// The menu is built from data too: build it again (home.js rebuilds the home).
+// A language switch draws the menu and the whole screen again (the route is
+// run again), so no word of the other language is left on it; not the call,
+// which must not be dropped (its words are data-i18n, relabelled by
+// I18n.apply), nor a screen the user has typed into.
 document.addEventListener('ferry:language', () => {
-  if (me) {
-    showNav();
+  if (!me) {
+    return;
   }
+  showNav();
+  showWho();
+  if (/^#\/consultations\/\d+\/call$/.test(location.hash)) {
+    return;
+  }
+  const shown = /** @type {HTMLElement | null} */ (document.querySelector('main > section:not([hidden])'));
+  if (typedInto(shown)) {
+    I18n.apply(shown);
+    return;
+  }
+  route();
 });
 I18n.apply();
+// Phones: the header folds into a menu, and tables read as cards.
+Menu.install();
+Cards.install($('main'));
 
 window.addEventListener('hashchange', route);
 api('GET', '/me').then(signedIn).catch(showSignIn);

@@ -14,9 +14,13 @@
 //!   [`scope`]).
 //! - `signalling`: relay latency and memory per connection with thousands of
 //!   call connections, against a bare WebSocket relay (see [`signalling`]).
+//! - `island`: the web client's page loads over an emulated island link
+//!   (1 Mbit/s, 400 ms round trip), beside loopback and the link's floor
+//!   (see [`island`]).
 
 mod harness;
 mod imaging;
+mod island;
 mod orthanc;
 mod report;
 mod scheduling;
@@ -49,6 +53,9 @@ enum Command {
     /// Signalling relay latency and memory per connection, against a bare
     /// tokio-tungstenite relay.
     Signalling(signalling::Options),
+    /// The web client's page loads over an emulated island link, beside
+    /// loopback and the link's floor.
+    Island(island::Options),
 }
 
 #[tokio::main]
@@ -60,6 +67,7 @@ async fn main() -> ExitCode {
         Command::Network(options) => imaging::network::run(options).await,
         Command::Signalling(options) => signalling::run(options).await,
         Command::Scope(options) => scope::run(options).await,
+        Command::Island(options) => island::run(options).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,10 +6,12 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::routing::get;
 use axum::{middleware, Extension, Json, Router};
 use ferry_dicom_store::StoreState;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
@@ -61,7 +63,9 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(user::routes::router())
         .merge(patient::routes::router())
         .merge(patient::merge_routes::router())
+        .merge(patient::lookup_routes::router())
         .merge(breakglass::routes::router())
+        .merge(crate::my_patients::routes::router())
         .merge(sharing::routes::router())
         .merge(sharing::elsewhere::router())
         .merge(imaging::patient_studies::router())
@@ -75,6 +79,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(booking::routes::router())
         .merge(consultation::routes::router())
         .merge(consultation::oncall::router())
+        .merge(consultation::desk::router())
         .merge(opinion::routes::router())
         .merge(figures::routes::router())
         .merge(fhir_views::routes::router())
@@ -86,12 +91,14 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(reading::routing_rules::router())
         .merge(reading::routes::router())
         .merge(reading::worklist::router())
+        .merge(reading::readers::router())
         .merge(reading::report_routes::router())
         .merge(reading::critical::router())
         .merge(reading::fhir::router())
         .merge(call::routes::router())
         .merge(call::invitees::router())
         .merge(call::recording_routes::router())
+        .merge(call::chat_routes::router())
         .routes(routes!(openapi_json));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -127,8 +134,39 @@ pub fn build(state: ServerState) -> Router {
             state.app.clone(),
             telemetry::record_metrics,
         ))
+        // An island clinic's link is 1 Mbit/s: JSON and text go compressed
+        // to whoever accepts it (brotli, else gzip). The client's own files
+        // come precompressed from `web` and pass through untouched.
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(worth_compressing)),
+        )
         .with_state(state);
     telemetry::apply_layers(router)
+}
+
+/// Words, not pixels: JSON of every kind (the API's, DICOM JSON, FHIR),
+/// text (HTML, CSS, JavaScript, CSV, metrics) and SVG. Never DICOM
+/// instances, frames or rendered images: mostly compressed already, and
+/// large enough that squeezing them would cost more CPU than it saves on a
+/// fast link. (`DefaultPredicate` already leaves out event streams, which
+/// must not wait in an encoder's buffer, and bodies under 32 bytes.)
+fn worth_compressing(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence.ends_with("/json")
+        || essence.ends_with("+json")
+        || essence == "image/svg+xml"
 }
 
 /// DICOMweb (STOW-RS, QIDO-RS, WADO-RS, WADO-URI) from the imaging store, under `/dicomweb`.

@@ -1,21 +1,37 @@
 // @ts-check
-// Ferry web client: the call screen of a consultation. Local and remote
-// video, mute and camera toggles, the link's quality (the server's verdict
-// on each side's reported statistics, and this side's own figures), a
-// low-bandwidth mode that the screen picks by itself when the link turns
-// poor, a reconnecting banner that retries on its own, and consent to
-// recording with the indicator. The signalling is FerryCall's (call.js); a
-// study shared during the call is FerryCallShare's (call-share.js).
+// Ferry web client: the call screen of a consultation, in three steps.
+// Before the call opens, a waiting room says when (call-waiting.js); then a
+// check of the camera and microphone, with the choice of each
+// (call-devices.js); then the call: a speaker view (whoever speaks large,
+// the others and a small self-view beside), mute and camera toggles, the
+// link's quality as this browser measures it (call-quality.js) kept apart
+// from the video mode the user chose, a reconnecting banner that retries on
+// its own, consent to recording with the indicator, the text chat kept with
+// the consultation (call-chat.js), and a confirmation before leaving. The
+// signalling is FerryCall's (call.js); a study shared during the call is
+// FerryCallShare's (call-share.js).
 
 import { api } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
+import { specialtyName } from '../lib/terms.js';
+import * as Chat from './call-chat.js';
 import * as CallShare from './call-share.js';
+import * as Devices from './call-devices.js';
+import { verdict, loudest } from './call-quality.js';
+import * as Waiting from './call-waiting.js';
 import { FerryCall } from './call.js';
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, params) => I18n.t(key, params);
 const MEASURE_EVERY_MS = 3000;
+const SPEAKER_EVERY_MS = 400;
+// A new speaker takes the large tile after speaking loudest this many
+// samples in a row, so a cough does not swap the view.
+const SPEAKER_HOLD = 3;
 const RETRY_MAX_MS = 10000;
+// A key of the catalogue (i18n/errors.js holds the call's reasons and
+// codes), or the fallback for one the client does not know yet.
+const known = (key, fallback) => (key in I18n.MESSAGES.en ? key : fallback);
 
 let current = null;
 
@@ -23,48 +39,34 @@ function text(selector, value) {
   $(selector).textContent = value;
 }
 
+function label(selector, key) {
+  $(selector).dataset.i18n = key;
+  text(selector, t(key));
+}
+
 function resetScreen() {
   for (const tile of document.querySelectorAll('#videos .remote')) {
     tile.remove();
   }
-  $('#call-banner').hidden = true;
-  $('#call-recording').hidden = true;
+  for (const id of ['#call-waitroom', '#call-precheck', '#call-room', '#call-banner', '#call-recording']) {
+    $(id).hidden = true;
+  }
   $('#call-waiting').hidden = false;
   $('#call-consent').checked = false;
   $('#call-mode').value = 'normal';
   for (const id of ['#call-subject', '#call-figures', '#call-consents', '#call-notice', '#call-error']) {
     text(id, '');
   }
-  $('#call-quality').dataset.i18n = 'call.quality.unknown';
-  text('#call-quality', t('call.quality.unknown'));
-  $('#call-mute').dataset.i18n = 'call.mute';
-  text('#call-mute', t('call.mute'));
-  $('#call-camera').dataset.i18n = 'call.camera_off';
-  text('#call-camera', t('call.camera_off'));
-}
-
-async function openMedia(session) {
-  const video = { width: { ideal: 640 }, height: { ideal: 480 } };
-  try {
-    return await navigator.mediaDevices.getUserMedia({ audio: true, video });
-  } catch (first) {
-    // A clinic PC without a camera still joins, with its microphone.
-    try {
-      const audio = await navigator.mediaDevices.getUserMedia({ audio: true });
-      text('#call-notice', t('call.no_camera', { reason: first.message }));
-      return audio;
-    } catch (second) {
-      text('#call-notice', t('call.no_camera', { reason: second.message }));
-      return null;
-    }
-  } finally {
-    session.mediaAsked = true;
-  }
+  delete $('#call-choice').dataset.i18n;
+  text('#call-choice', '');
+  label('#call-quality', 'call.quality.unknown');
+  label('#call-mute', 'call.mute');
+  label('#call-camera', 'call.camera_off');
 }
 
 /**
- * Opens the call of a consultation on the call screen: asks for the camera
- * and microphone, joins, and shows everyone who joins.
+ * Opens the call of a consultation on the call screen: the waiting room
+ * while it is not open, the device check, then the call.
  * @param {number} consultationId
  * @param {import('../lib/ferry.js').Me} me
  */
@@ -82,16 +84,21 @@ async function open(consultationId, me) {
     names: new Map(),
     consents: new Set(),
     closing: false,
-    joinedOnce: false,
     retryTimer: null,
     attempts: 0,
     mode: 'normal',
     autoLow: false,
+    quality: null,
     measureTimer: null,
+    speakerTimer: null,
+    speaker: null,
+    candidate: { peer: null, count: 0 },
     last: null,
     share: null,
+    chat: null,
   };
   current = session;
+  const cancelled = () => current !== session;
   // Kept across reconnects, so what was shared is still there to send
   // to the peers when the connections come back.
   session.share = CallShare.create({
@@ -101,7 +108,7 @@ async function open(consultationId, me) {
   api('GET', `/consultations/${consultationId}`)
     .then((c) => {
       if (current === session) {
-        text('#call-subject', `· ${c.patient_name} · ${c.specialty}`);
+        text('#call-subject', `· ${c.patient_name} · ${specialtyName(c.specialty)}`);
         session.share.studies(c.studies || []);
       }
     })
@@ -111,29 +118,31 @@ async function open(consultationId, me) {
         session.share.studies(null);
       }
     });
-  session.stream = await openMedia(session);
-  if (current !== session) {
-    stopMedia(session);
+  const admission = await Waiting.admission(consultationId);
+  if (cancelled()) return;
+  if (admission.state === 'refused') {
+    text('#call-error', admission.message);
     return;
   }
-  $('#local-video').srcObject = session.stream;
-  session.measureTimer = setInterval(() => measure(session), MEASURE_EVERY_MS);
-  await connect(session);
-}
-
-// Why the server refused the socket: the same URL over plain HTTP answers
-// with the API's error body (403 not a participant, 409 too early, …).
-async function refusal(consultationId) {
-  try {
-    const response = await fetch(`/signal/${consultationId}`);
-    const body = await response.json();
-    if (body && body.error && body.error.code !== 'websocket_required') {
-      return body.error.message;
-    }
-  } catch (error) {
-    // The server is unreachable: a reconnect may still succeed.
+  if (admission.state === 'early' && !(await Waiting.waitForOpening(consultationId, admission.opensAt, cancelled))) {
+    return;
   }
-  return null;
+  const stream = await Devices.check(cancelled);
+  if (stream === undefined || cancelled()) {
+    Devices.stop(stream || null);
+    return;
+  }
+  session.stream = stream;
+  if (!stream) {
+    text('#call-notice', t('call.no_camera', { reason: '' }));
+  }
+  $('#call-room').hidden = false;
+  $('#local-video').srcObject = stream;
+  Devices.fillChoices(stream).catch((error) => console.warn('call:', error));
+  session.chat = Chat.start(consultationId, me.id);
+  session.measureTimer = setInterval(() => measure(session), MEASURE_EVERY_MS);
+  session.speakerTimer = setInterval(() => pickSpeaker(session), SPEAKER_EVERY_MS);
+  await connect(session);
 }
 
 async function connect(session) {
@@ -158,11 +167,11 @@ async function connect(session) {
     if (current !== session || session.closing) {
       return;
     }
-    const refused = await refusal(session.id);
-    if (refused) {
+    const now = await Waiting.admission(session.id);
+    if (now.state === 'refused') {
       // Admission said no: retrying changes nothing until the user acts.
       $('#call-banner').hidden = true;
-      text('#call-error', refused);
+      text('#call-error', now.message);
       session.closing = true;
     }
   }
@@ -173,7 +182,7 @@ function onClosed(session, call) {
     return;
   }
   $('#call-banner').hidden = false;
-  text('#call-banner', t('call.reconnecting'));
+  label('#call-banner', 'call.reconnecting');
   if (session.retryTimer !== null) {
     return;
   }
@@ -187,9 +196,13 @@ function onClosed(session, call) {
   }, wait);
 }
 
-function tile(peerId) {
-  /** @type {HTMLElement} */
-  let figure = document.querySelector(`#videos .remote[data-peer="${CSS.escape(peerId)}"]`);
+/** @param {string} peerId @returns {HTMLElement | null} */
+function tileOf(peerId) {
+  return document.querySelector(`#videos .remote[data-peer="${CSS.escape(peerId)}"]`);
+}
+
+function tile(session, peerId) {
+  let figure = tileOf(peerId);
   if (!figure) {
     figure = document.createElement('figure');
     figure.className = 'tile remote';
@@ -198,11 +211,10 @@ function tile(peerId) {
     video.autoplay = true;
     video.playsInline = true;
     figure.appendChild(video);
-    const caption = document.createElement('figcaption');
-    figure.appendChild(caption);
+    figure.appendChild(document.createElement('figcaption'));
     $('#videos').appendChild(figure);
   }
-  figure.querySelector('figcaption').textContent = current ? current.names.get(peerId) || '' : '';
+  figure.querySelector('figcaption').textContent = session.names.get(peerId) || '';
   return figure;
 }
 
@@ -211,29 +223,55 @@ function onTrack(session, peerId, stream) {
     return;
   }
   if (stream === null) {
-    const gone = document.querySelector(`#videos .remote[data-peer="${CSS.escape(peerId)}"]`);
+    const gone = tileOf(peerId);
     if (gone) {
       gone.remove();
     }
   } else {
-    const video = tile(peerId).querySelector('video');
+    const video = tile(session, peerId).querySelector('video');
     if (video.srcObject !== stream) {
       video.srcObject = stream;
     }
   }
   $('#call-waiting').hidden = document.querySelector('#videos .remote') !== null;
+  showSpeaker(session, session.speaker);
+}
+
+// The large tile: the speaker if they still have a tile, else the first
+// other participant; yourself only in the small self-view.
+function showSpeaker(session, peerId) {
+  const tiles = [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#videos .remote'))];
+  const main = tiles.find((f) => f.dataset.peer === peerId) || tiles[0] || null;
+  session.speaker = main ? main.dataset.peer : null;
+  for (const figure of tiles) {
+    figure.classList.toggle('main', figure === main);
+  }
+}
+
+function pickSpeaker(session) {
+  if (current !== session || !session.call) {
+    return;
+  }
+  const levels = session.call.audioLevels();
+  const loud = loudest(levels);
+  for (const figure of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#videos .remote'))) {
+    figure.classList.toggle('speaking', figure.dataset.peer === loud);
+  }
+  if (!loud || loud === session.speaker) {
+    session.candidate = { peer: null, count: 0 };
+    return;
+  }
+  session.candidate = { peer: loud, count: session.candidate.peer === loud ? session.candidate.count + 1 : 1 };
+  if (session.candidate.count >= SPEAKER_HOLD) {
+    showSpeaker(session, loud);
+  }
 }
 
 function showConsents(session) {
   const names = [...session.consents].map((id) =>
-    id === String(session.me.id) ? t('call.you') : session.names.get(id) || id);
+    id === String(session.me.id) ? t('call.you') : session.names.get(id) || t('call.share.someone'));
   text('#call-consents', names.length ? t('call.consents', { names: names.join(', ') }) : '');
   $('#call-consent').checked = session.consents.has(String(session.me.id));
-}
-
-function setQuality(key) {
-  $('#call-quality').dataset.i18n = key;
-  text('#call-quality', t(key));
 }
 
 function onEvent(session, message) {
@@ -243,7 +281,6 @@ function onEvent(session, message) {
   switch (message.type) {
     case 'joined':
       session.attempts = 0;
-      session.joinedOnce = true;
       $('#call-banner').hidden = true;
       text('#call-error', '');
       for (const peer of message.peers || []) {
@@ -255,6 +292,9 @@ function onEvent(session, message) {
       break;
     case 'peer-joined':
       session.names.set(String(message.peer.id), message.peer.name);
+      if (tileOf(String(message.peer.id))) {
+        tile(session, String(message.peer.id));
+      }
       break;
     case 'peer-left':
       text('#call-notice', t('call.left', { name: message.peer.name }));
@@ -270,14 +310,15 @@ function onEvent(session, message) {
     case 'recording':
       $('#call-recording').hidden = message.state !== 'started';
       if (message.state === 'stopped') {
-        text('#call-notice', t('call.recording_stopped', { reason: message.reason || '' }));
+        const reason = known(`call.stop_reason.${message.reason}`, 'call.stop_reason.unknown');
+        text('#call-notice', t('call.recording_stopped', { reason: t(reason) }));
       }
       break;
     case 'link-quality':
       onLinkQuality(session, message);
       break;
     case 'error':
-      text('#call-error', message.message);
+      text('#call-error', t(known(`call.error.${message.code}`, 'call.problem')));
       break;
     default:
       break;
@@ -286,10 +327,10 @@ function onEvent(session, message) {
 
 // The server's verdict on a side's link. This side's poor link sends
 // small video first (audio stays whole); a recovered one sends full
-// video again, unless the user chose a mode themselves.
+// video again, unless the user chose a mode themselves. The line itself
+// is this browser's own measure (measure()).
 function onLinkQuality(session, message) {
   if (String(message.peer) === String(session.me.id)) {
-    setQuality(message.quality === 'poor' ? 'call.quality.poor' : 'call.quality.good');
     if (message.quality === 'poor' && session.mode === 'normal') {
       session.autoLow = true;
       setMode(session, 'low');
@@ -300,21 +341,34 @@ function onLinkQuality(session, message) {
     }
     return;
   }
-  const figure = document.querySelector(`#videos .remote[data-peer="${CSS.escape(String(message.peer))}"]`);
+  const figure = tileOf(String(message.peer));
   if (figure) {
     figure.classList.toggle('poor', message.quality === 'poor');
+  }
+}
+
+// What the user chose to send, apart from how good the link is.
+function showChoice(session) {
+  const key = session.mode === 'normal' ? null
+    : session.autoLow ? 'call.choice.auto_low' : `call.choice.${session.mode}`;
+  if (key) {
+    label('#call-choice', key);
+  } else {
+    delete $('#call-choice').dataset.i18n;
+    text('#call-choice', '');
   }
 }
 
 function setMode(session, mode) {
   session.mode = mode;
   $('#call-mode').value = mode;
+  showChoice(session);
   if (session.call) {
     session.call.setVideoMode(mode).catch((error) => console.warn('call:', error));
   }
 }
 
-// This side's own figures, from the participants' connections.
+// This side's own figures from its connections, and the verdict on them.
 async function measure(session) {
   if (current !== session || !session.call) {
     return;
@@ -323,10 +377,12 @@ async function measure(session) {
   let lost = 0;
   let received = 0;
   let sent = 0;
+  let connected = 0;
   for (const [peer, pc] of session.call.connections()) {
-    if (peer === 'recorder' || pc.connectionState !== 'connected') {
+    if (peer === 'recorder' || session.call.isRecorder(peer) || pc.connectionState !== 'connected') {
       continue;
     }
+    connected += 1;
     const stats = await pc.getStats();
     stats.forEach((r) => {
       if (r.type === 'candidate-pair' && r.nominated && typeof r.currentRoundTripTime === 'number') {
@@ -339,29 +395,35 @@ async function measure(session) {
       }
     });
   }
+  if (current !== session) return;
   const now = performance.now();
   const last = session.last;
   session.last = { now, lost, received, sent };
-  if (rtt === null || !last) {
+  if (connected === 0) {
+    session.quality = null;
+    session.last = null;
+    label('#call-quality', 'call.quality.alone');
+    text('#call-figures', '');
+    return;
+  }
+  if (!last) {
     return;
   }
   const dLost = Math.max(0, lost - last.lost);
   const dReceived = Math.max(0, received - last.received);
-  const loss = dLost + dReceived > 0 ? (100 * dLost) / (dLost + dReceived) : 0;
-  const kbps = ((Math.max(0, sent - last.sent) * 8) / Math.max(1, now - last.now));
+  const loss = dLost + dReceived > 0 ? dLost / (dLost + dReceived) : 0;
+  const kbps = (Math.max(0, sent - last.sent) * 8) / Math.max(1, now - last.now);
+  const quality = verdict({ rttMs: rtt, loss, kbps, mode: session.mode }, session.quality);
+  if (quality) {
+    session.quality = quality;
+    label('#call-quality', `call.quality.${quality}`);
+    $('#call-quality').dataset.quality = quality;
+  }
   text('#call-figures', '(' + t('call.quality.figures', {
-    rtt: Math.round(rtt),
-    loss: loss.toFixed(1),
+    rtt: rtt === null ? '–' : Math.round(rtt),
+    loss: (100 * loss).toFixed(1),
     kbps: Math.round(kbps),
   }) + ')');
-}
-
-function stopMedia(session) {
-  if (session.stream) {
-    for (const track of session.stream.getTracks()) {
-      track.stop();
-    }
-  }
 }
 
 function close() {
@@ -373,12 +435,18 @@ function close() {
   session.closing = true;
   clearTimeout(session.retryTimer);
   clearInterval(session.measureTimer);
+  clearInterval(session.speakerTimer);
+  if (session.chat) {
+    session.chat.stop();
+  }
   if (session.call) {
     session.call.leave();
   }
   session.share.destroy();
-  stopMedia(session);
+  Devices.stop(session.stream);
   $('#local-video').srcObject = null;
+  const dialog = /** @type {HTMLDialogElement} */ ($('#call-leave-dialog'));
+  if (dialog.open) dialog.close();
 }
 
 function toggle(kind, button, onKey, offKey) {
@@ -394,6 +462,20 @@ function toggle(kind, button, onKey, offKey) {
   button.textContent = t(button.dataset.i18n);
 }
 
+async function switchDevice(kind, deviceId) {
+  const session = current;
+  if (!session || !session.stream || !deviceId) {
+    return;
+  }
+  try {
+    await Devices.switchDevice(session.stream, kind, deviceId, (track) =>
+      session.call ? session.call.replaceTrack(track) : Promise.resolve());
+    text('#call-notice', t('call.check.switched'));
+  } catch (error) {
+    text('#call-notice', t('call.no_camera', { reason: error.message }));
+  }
+}
+
 // A module runs once the page is parsed, so its elements are there.
 {
   $('#call-mute').addEventListener('click', (event) =>
@@ -406,14 +488,23 @@ function toggle(kind, button, onKey, offKey) {
       setMode(current, event.target.value);
     }
   });
+  $('#call-camera-switch').addEventListener('change', (event) => switchDevice('video', event.target.value));
+  $('#call-mic-switch').addEventListener('change', (event) => switchDevice('audio', event.target.value));
   $('#call-consent').addEventListener('change', (event) => {
     if (current && current.call) {
       current.call.consent(event.target.checked);
     }
   });
+  const dialog = /** @type {HTMLDialogElement} */ ($('#call-leave-dialog'));
   $('#call-leave').addEventListener('click', () => {
-    close();
-    location.hash = '#/';
+    if (current) dialog.showModal();
+  });
+  dialog.addEventListener('close', () => {
+    if (dialog.returnValue === 'leave' && current) {
+      close();
+      location.hash = '#/';
+    }
+    dialog.returnValue = '';
   });
 }
 

@@ -134,6 +134,36 @@ class FerryCall {
     return all;
   }
 
+  // Puts `track` (a camera or microphone chosen during the call) on every
+  // connection's sender of its kind, the recorder's too: no renegotiation.
+  async replaceTrack(track) {
+    for (const [, pc] of this.connections()) {
+      for (const sender of pc.getSenders()) {
+        if (sender.track && sender.track.kind === track.kind) {
+          await sender.replaceTrack(track);
+        }
+      }
+    }
+  }
+
+  // How loud each participant is now (0..1), from the audio their
+  // connection receives: the call screen puts the loudest large.
+  audioLevels() {
+    const levels = new Map();
+    for (const [id, entry] of this.peers) {
+      let level = 0;
+      for (const receiver of entry.pc.getReceivers()) {
+        if (receiver.track && receiver.track.kind === 'audio') {
+          for (const source of receiver.getSynchronizationSources()) {
+            level = Math.max(level, source.audioLevel || 0);
+          }
+        }
+      }
+      levels.set(id, level);
+    }
+    return levels;
+  }
+
   send(message) {
     if (this.socket && this.socket.readyState === WebSocket.OPEN) {
       this.socket.send(JSON.stringify(message));
@@ -448,7 +478,9 @@ class FerryCall {
     if (measured && lost + received > 0) {
       report.loss = lost / (lost + received);
     }
-    if (measured && seconds > 0) {
+    // In "low" or "off" the bitrate is the user's choice, not the link's:
+    // reported, it made the server call a good link poor.
+    if (measured && seconds > 0 && this.videoMode === 'normal') {
       report.bitrate_kbps = bits / seconds / 1000;
     }
     if (Object.keys(report).length > 1) {

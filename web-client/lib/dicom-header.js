@@ -8,6 +8,7 @@
 const HEAD_BYTES = 256 * 1024;
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 const WANTED = {
+  '00080005': 'specific_character_set',
   '00080018': 'sop_instance_uid',
   '00080020': 'study_date',
   '00080060': 'modality',
@@ -18,6 +19,10 @@ const WANTED = {
   '0020000E': 'series_instance_uid',
 };
 const LAST_WANTED = 0x0020000e;
+// Names and IDs in the character set the file declares (a Chinese name is
+// GB18030 or UTF-8, not Latin-1); the browser's decoder names for DICOM's.
+const CHARSETS = { 'ISO_IR 192': 'utf-8', GB18030: 'gb18030', GBK: 'gbk', 'ISO_IR 100': 'latin1' };
+const DECODED = new Set(['patient_name', 'patient_id', 'study_description']);
 const UNDEFINED = 0xffffffff;
 
 class Reader {
@@ -59,10 +64,12 @@ class Reader {
     return { tag, vr, length };
   }
 
-  text(length) {
+  text(length, charset = 'latin1') {
     const slice = this.bytes.subarray(this.at, this.at + length);
     this.at += length;
-    return new TextDecoder('latin1').decode(slice).replace(/[\0 ]+$/, '').trim();
+    let decoder;
+    try { decoder = new TextDecoder(charset); } catch (_) { decoder = new TextDecoder('latin1'); }
+    return decoder.decode(slice).replace(/[\0 ]+$/, '').trim();
   }
 
   // Skips the items of a sequence of undefined length, down to its delimiter.
@@ -130,7 +137,9 @@ function parse(bytes) {
       if (element.length === UNDEFINED) {
         data.skipUndefined();
       } else if (key) {
-        found[key] = data.text(element.length);
+        // The last of several character sets is the one of the text groups.
+        const declared = (found.specific_character_set || '').split('\\').pop().trim();
+        found[key] = data.text(element.length, DECODED.has(key) ? CHARSETS[declared] || 'latin1' : 'latin1');
       } else {
         data.at += element.length;
       }

@@ -4,7 +4,8 @@
 // module exports for the shell (app.js, which lists them in screens/index.js)
 // to open when the address's hash matches.
 
-import { t, current } from './i18n.js';
+import { t, current, MESSAGES } from './i18n.js';
+import { statusName } from './terms.js';
 
 /**
  * The signed-in user, as `GET /api/v1/me` and the login answer give it.
@@ -27,28 +28,74 @@ import { t, current } from './i18n.js';
  */
 
 /**
- * An answer that is not 2xx: the server's message, with the status and body.
+ * An answer that is not 2xx: its words for the user (from the error's code,
+ * never the server's English), with the status and the body as sent.
  * @typedef {Error & {status: number, body: any}} ApiFailure
  */
 
 /**
+ * The user's sentence for an error envelope's `{code, message, details}`:
+ * the catalogue's words for the code (i18n/errors.js), filled in from the
+ * details, with times in the user's zone and field names translated; a code
+ * the catalogue does not know gets a general sentence, never the raw code.
+ * @param {{code?: string, details?: any} | null | undefined} error
+ * @returns {string}
+ */
+function errorText(error) {
+  const key = 'error.code.' + (error && error.code);
+  if (!error || !(key in MESSAGES.en)) return t('error.unknown');
+  const details = (error.details && typeof error.details === 'object') ? error.details : {};
+  // Kept because the record names it: no date to give.
+  if (error.code === 'retention_required' && details.reason === 'in_record') return t('error.retention.in_record');
+  const field = typeof details.field === 'string' ? details.field : '';
+  const time = details.opens_at || details.kept_until || details.starts_at;
+  const count = Array.isArray(details.bookings) ? details.bookings.length : details.bookings;
+  return t(key, {
+    field: t(`error.field.${field}` in MESSAGES.en ? `error.field.${field}` : 'error.field.unknown'),
+    seconds: Number.isFinite(details.retry_after_secs) ? details.retry_after_secs : 30,
+    time: time ? when(time) : t('error.some_time'),
+    size: Number.isFinite(details.limit_bytes) ? megabytes(details.limit_bytes) : '—',
+    count: Number.isFinite(count) ? count : '—',
+    status: details.status ? statusName(String(details.status)) : '—',
+  });
+}
+
+/** @param {number} bytes */
+function megabytes(bytes) {
+  return `${(bytes / 1048576).toLocaleString(current(), { maximumFractionDigits: 1 })} MB`;
+}
+
+/**
  * Fetches `url` and reads its JSON (or text) answer. The server's error body
- * is `{"error": {"code", "message", ...}}`; the message is what forms show
- * the user, so it becomes the thrown error's message.
+ * is `{"error": {"code", "message", "details"}}`; the thrown error's message
+ * is `errorText` of it, which forms show the user. A lost link ("Failed to
+ * fetch") becomes the catalogue's sentence for it.
  * @param {string} url
  * @param {RequestInit} [options]
  * @returns {Promise<any>}
  */
 async function request(url, options) {
-  const response = await fetch(url, options);
-  const text = response.status === 204 ? '' : await response.text();
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (err) {
+    // An abort is the caller's own doing and keeps its name.
+    if (err && err.name === 'AbortError') throw err;
+    throw Object.assign(new Error(t('error.network')), { status: 0, body: null, cause: err });
+  }
+  let text = '';
+  try {
+    text = response.status === 204 ? '' : await response.text();
+  } catch (err) {
+    throw Object.assign(new Error(t('error.network')), { status: 0, body: null, cause: err });
+  }
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch (_) { data = text; }
   }
   if (!response.ok) {
-    const message = data && data.error ? data.error.message : response.statusText;
-    throw Object.assign(new Error(message), { status: response.status, body: data });
+    const error = data && typeof data === 'object' ? data.error : null;
+    throw Object.assign(new Error(errorText(error)), { status: response.status, body: data });
   }
   return data;
 }
@@ -125,4 +172,4 @@ function when(iso, options) {
     options || { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-export { api, request, el, cell, t, when };
+export { api, request, errorText, el, cell, t, when };

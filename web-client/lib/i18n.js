@@ -21,6 +21,8 @@ import viewer from '../i18n/viewer.js';
 import notifications from '../i18n/notifications.js';
 import figures from '../i18n/figures.js';
 import admin from '../i18n/admin.js';
+import errors from '../i18n/errors.js';
+import terms from '../i18n/terms.js';
 
 const LANGUAGES = [
   ['zh-CN', '中文'],
@@ -29,7 +31,7 @@ const LANGUAGES = [
 const STORAGE_KEY = 'ferry.language';
 
 /** Each area's words, by the name of its file under i18n/. */
-const AREAS = { shell, home, patient, upload, booking, consultation, scheduling, reading, viewer, notifications, figures, admin };
+const AREAS = { shell, home, patient, upload, booking, consultation, scheduling, reading, viewer, notifications, figures, admin, errors, terms };
 
 /** @type {Record<string, Record<string, string>>} */
 const MESSAGES = { en: {}, 'zh-CN': {} };

@@ -4,7 +4,7 @@
 // answer means for that instance (stored, refused for good, or worth trying
 // again), and which instances the server holds already (QIDO-RS).
 
-import { request, t } from './ferry.js';
+import { errorText, request, t } from './ferry.js';
 
 const QIDO_BATCH = 40;
 const PROCESSING_FAILURE = 0x0110;
@@ -68,7 +68,8 @@ function outcome(status, text) {
     if (code === PROCESSING_FAILURE) return { kind: 'retry', message: reasonText(code) };
     if (code !== null) return { kind: 'refused', message: reasonText(code) };
   }
-  const message = body && body.error ? body.error.message : `HTTP ${status}`;
+  // The user's words for the refusal, never the server's English.
+  const message = body && body.error ? errorText(body.error) : t(status === 0 ? 'error.network' : 'error.unknown');
   if (status === 0 || status === 408 || status === 429 || status >= 500) {
     return { kind: 'retry', message };
   }

@@ -4,6 +4,7 @@
 // events recorded while reading do not shift the pages already seen.
 
 import { api, el, t } from '../lib/ferry.js';
+import { auditActionName, entityName } from '../lib/terms.js';
 import * as D from './desk.js';
 
 const PAGE = 50;
@@ -15,9 +16,9 @@ function render() {
     'audit.outcome', 'audit.entity', 'col.patient', 'audit.from']),
   el('tbody', null, events.map((e) => el('tr', { dataset: { seq: e.seq }, class: e.outcome === 'failure' ? 'failure' : null },
     el('td', null, e.seq), el('td', null, D.inZone(e.recorded_at, zone, { dateStyle: 'short', timeStyle: 'medium' })),
-    el('td', null, e.actor_name), el('td', null, e.action), el('td', null, e.subtype),
+    el('td', null, e.actor_name), el('td', null, auditActionName(e.action)), el('td', null, e.subtype),
     el('td', null, t(e.outcome === 'failure' ? 'audit.failure' : 'audit.success')),
-    el('td', null, e.entity_type ? `${e.entity_type} ${e.entity_id || ''}` : ''),
+    el('td', null, e.entity_type ? `${entityName(e.entity_type)} ${e.entity_id || ''}` : ''),
     el('td', null, e.patient_id || ''),
     el('td', null, e.client_addr || '',
       Object.keys(e.detail || {}).length
@@ -57,7 +58,7 @@ async function open(section, match, me) {
   const actor = D.select('actor_user_id', [['', t('desk.any'), 'desk.any']].concat(
     users.sort((a, b) => a.username.localeCompare(b.username)).map((u) => [u.id, `${u.display_name} (${u.username})`])));
   const action = D.select('action', [['', t('desk.any'), 'desk.any']].concat(
-    ['create', 'read', 'update', 'delete', 'execute'].map((a) => [a, a])));
+    ['create', 'read', 'update', 'delete', 'execute'].map((a) => [a, auditActionName(a)])));
   const outcome = D.select('outcome', [['', t('desk.any'), 'desk.any'], ['success', t('audit.success'), 'audit.success'],
     ['failure', t('audit.failure'), 'audit.failure']]);
   const form = el('form', { id: 'audit-filters', class: 'toolbar filters' },

@@ -4,6 +4,7 @@
 // list sits above the form that adds to it; "Edit" loads a row into the form.
 
 import { api, el, t } from '../lib/ferry.js';
+import { roleNames, specialtyCode, specialtyName } from '../lib/terms.js';
 import * as D from './desk.js';
 
 const TIERS = ['tertiary', 'secondary', 'primary', 'village'];
@@ -141,7 +142,7 @@ function userForm(allFacilities, onSaved) {
       display_name: display.value,
       facility_id: Number(facility.value),
       roles: roleBoxes.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value),
-      specialties: specialties.value.split(/[,，]/).map((s) => s.trim()).filter(Boolean),
+      specialties: specialties.value.split(/[,，、]/).map((s) => s.trim()).filter(Boolean).map(specialtyCode),
     };
     try {
       if (editing) {
@@ -169,7 +170,7 @@ function userForm(allFacilities, onSaved) {
       const box = label.querySelector('input');
       box.checked = u.roles.includes(box.value);
     }
-    specialties.value = u.specialties.join(', ');
+    specialties.value = u.specialties.map(specialtyName).join(', ');
     active.checked = u.active;
     activeLabel.hidden = false;
     stop.hidden = false;
@@ -192,7 +193,7 @@ async function openUsers(section) {
       'admin.specialties', 'admin.active', '']),
     el('tbody', null, users.map((u) => el('tr', { dataset: { user: u.id }, class: u.active ? null : 'inactive' },
       el('td', null, u.username), el('td', null, u.display_name), el('td', null, u.facility_name),
-      el('td', null, u.roles.map((r) => t('desk.role.' + r)).join(', ')), el('td', null, u.specialties.join(', ')),
+      el('td', null, roleNames(u.roles)), el('td', null, u.specialties.map(specialtyName).join(', ')),
       el('td', null, t(u.active ? 'desk.yes' : 'desk.no')),
       el('td', { class: 'actions' }, D.button('desk.edit', { onclick: () => form.edit(u) }), ' ',
         D.button(u.active ? 'admin.deactivate' : 'admin.reactivate', {

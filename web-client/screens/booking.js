@@ -7,6 +7,8 @@
 
 import { api, el, t, when } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
+import { boundTo, patientBanner } from '../lib/patient-banner.js';
+import { specialtyName } from '../lib/terms.js';
 import * as Patients from './patient.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -46,7 +48,7 @@ async function onCall(container, consultation) {
   const current = shifts.filter((s) => Date.parse(s.starts_at) <= now && Date.parse(s.ends_at) > now);
   container.replaceChildren(
     el('p', { id: 'consult-on-call', class: 'banner', role: 'status' },
-      t('consult.on_call_sent', { specialty: consultation.specialty, urgency: t('urgency.' + consultation.urgency) })),
+      t('consult.on_call_sent', { specialty: specialtyName(consultation.specialty), urgency: t('urgency.' + consultation.urgency) })),
     el('p', null, current.length > 0
       ? t('consult.on_call_now', { names: current.map((s) => s.expert_name).join(', ') })
       : t('consult.on_call_nobody')),
@@ -54,7 +56,15 @@ async function onCall(container, consultation) {
       ' ', el('a', { href: `#/patients/${consultation.patient_id}` }, t('upload.back_to_patient'))));
 }
 
-async function openRequest(section, patientId) {
+// The form's patient is fixed when it is made; a form whose screen now
+// shows someone else (or no longer shows at all) sends nothing.
+function refuseIfChanged(section, patientId, error) {
+  if (boundTo(section, patientId)) return false;
+  error.textContent = t('banner.changed');
+  return true;
+}
+
+async function openRequest(section, patientId, me) {
   const [patient, { experts, names }] = await Promise.all([api('GET', `/patients/${patientId}`), specialties()]);
   let studies = [];
   try {
@@ -64,12 +74,12 @@ async function openRequest(section, patientId) {
   }
   const expertSelect = el('select', { name: 'expert_id' });
   const specialty = el('select', { name: 'specialty', required: true },
-    names.map((n) => el('option', { value: n }, n)));
+    names.map((n) => el('option', { value: n }, specialtyName(n))));
   const urgency = el('select', { name: 'urgency' },
     ['routine', 'urgent', 'emergency'].map((u) => el('option', { value: u }, t('urgency.' + u))));
   function experts_of() {
     expertSelect.replaceChildren(el('option', { value: '' }, t('consult.any_expert')),
-      experts.filter((e) => e.specialties.includes(specialty.value))
+      ...experts.filter((e) => e.specialties.includes(specialty.value))
         .map((e) => el('option', { value: e.id }, `${e.display_name} · ${e.facility_name}`)));
     expertSelect.disabled = urgency.value !== 'routine';
   }
@@ -93,13 +103,17 @@ async function openRequest(section, patientId) {
     el('button', { type: 'submit', 'data-i18n': 'consult.send' }, t('consult.send')),
     el('p', { id: 'consult-error', class: 'error', role: 'alert' }));
   const outcome = el('div', { id: 'consult-outcome' });
+  form.dataset.patientId = String(patient.id);
   section.replaceChildren(
+    patientBanner(patient, me),
     el('h2', null, t('consult.title', { name: Patients.personName(patient) })),
     form, outcome);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    form.querySelector('#consult-error').textContent = '';
+    const error = form.querySelector('#consult-error');
+    error.textContent = '';
+    if (refuseIfChanged(section, patient.id, error)) return;
     const expert = data.get('expert_id');
     try {
       const consultation = await api('POST', '/consultations', {
@@ -119,7 +133,7 @@ async function openRequest(section, patientId) {
         await onCall(outcome, consultation);
       }
     } catch (err) {
-      form.querySelector('#consult-error').textContent = err.message;
+      error.textContent = err.message;
     }
   });
 }
@@ -129,8 +143,8 @@ export const consultScreen = {
   name: 'consult',
   path: /^#\/patients\/(\d+)\/consult$/,
   roles: ['clinician'],
-  open(section, match) {
-    return openRequest(section, Number(match[1]));
+  open(section, match, me) {
+    return openRequest(section, Number(match[1]), me);
   },
 };
 
@@ -180,10 +194,12 @@ function showBooked(section, consultation, booking) {
       el('a', { href: `#/patients/${consultation.patient_id}` }, t('upload.back_to_patient'))));
 }
 
-async function openBooking(section, id) {
+async function openBooking(section, id, me) {
   const consultation = await api('GET', `/consultations/${id}`);
+  const patient = await api('GET', `/patients/${consultation.patient_id}`);
   section.replaceChildren(
-    el('h2', null, t('book.title', { name: consultation.patient_name, specialty: consultation.specialty })),
+    patientBanner(patient, me),
+    el('h2', null, t('book.title', { name: consultation.patient_name, specialty: specialtyName(consultation.specialty) })),
     el('p', { class: 'hint' }, t('book.zone', { zone: zone() })),
     el('div', { id: 'book-done' }));
   if (consultation.status !== 'requested') {
@@ -268,15 +284,17 @@ async function openBooking(section, id) {
   confirm.querySelector('#book-submit').addEventListener('click', async () => {
     if (!chosen) return;
     error.textContent = '';
+    if (refuseIfChanged(section, consultation.patient_id, error)) return;
     try {
       const booking = await api('POST', '/bookings', {
         expert_id: chosen.expert_id, start: chosen.start, consultation_id: consultation.id,
+        patient_id: consultation.patient_id,
       });
       for (const element of [nav, heading, notice, calendar, confirm]) element.hidden = true;
       showBooked(section, consultation, booking);
     } catch (err) {
       error.textContent = err.message;
-      const alternatives = (err.body && err.body.error && err.body.error.details.next_free) || [];
+      const alternatives = (err.body && err.body.error && err.body.error.details && err.body.error.details.next_free) || [];
       await load();
       error.textContent = err.message;
       if (alternatives.length > 0) {
@@ -296,7 +314,7 @@ export const bookScreen = {
   name: 'book',
   path: /^#\/consultations\/(\d+)\/book$/,
   roles: ['clinician'],
-  open(section, match) {
-    return openBooking(section, Number(match[1]));
+  open(section, match, me) {
+    return openBooking(section, Number(match[1]), me);
   },
 };

@@ -2,6 +2,8 @@
 // Ferry web client: the scheduler's bookings board, a week of their
 // facility's experts' bookings by day, with each booking's status. A live
 // booking can be moved to another free slot of its expert, or cancelled.
+// Each booking names its patient (name and record number at the clinic
+// that asked) and that clinic, as the server gives them to the scheduler.
 
 import { api, el, t } from '../lib/ferry.js';
 import * as D from './desk.js';
@@ -34,8 +36,9 @@ function render() {
         el('td', null, b.expert_name),
         el('td', null, t('desk.service.' + b.service)),
         el('td', { class: 'status' }, t('desk.booking.' + b.status), b.status_reason ? ` (${b.status_reason})` : ''),
-        el('td', null, b.consultation_id ? '#' + b.consultation_id : ''),
-        el('td', null, (facilities.get(b.facility_id) || {}).name || ''),
+        el('td', { class: 'patient-cell' }, D.patientCell(b.patient, b.consultation_id)),
+        el('td', { class: 'clinic' }, b.patient ? b.patient.requesting_facility_name
+          : (facilities.get(b.facility_id) || {}).name || ''),
         actions);
       if (b.status === 'held' || b.status === 'booked') {
         actions.append(D.button('board.move', { class: 'move', onclick: () => move(b, actions) }), ' ',
@@ -45,7 +48,7 @@ function render() {
     }
   }
   state.table.replaceChildren(D.header(['board.time', 'board.expert', 'roster.service', 'col.status',
-    'roster.consultation', 'board.booked_by', '']), body);
+    'col.patient', 'board.requesting_clinic', '']), body);
   state.empty.hidden = count > 0;
 }
 

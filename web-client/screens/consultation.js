@@ -12,8 +12,12 @@
 
 import { api, request, el, t, when } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
+import { boundTo, patientBanner } from '../lib/patient-banner.js';
+import { specialtyName } from '../lib/terms.js';
+import * as CallRecord from '../call/call-record.js';
 import * as Viewer from '../viewer/viewer.js';
 import * as Opinion from './opinion.js';
+import * as CaseExtras from './case-extras.js';
 
 const ACTIVE_BOOKING = ['held', 'booked'];
 
@@ -202,7 +206,12 @@ let state = null;
 async function render(section, id, me) {
   const mine = state;
   const c = await api('GET', `/consultations/${id}`);
-  const [timeZone, bookings, call] = await Promise.all([
+  const [patient, timeZone, bookings, call] = await Promise.all([
+    // The banner's facts; a party who may not read the whole record still
+    // sees the name the consultation carries.
+    api('GET', `/patients/${c.patient_id}`).catch(() => ({
+      id: c.patient_id, family_name: c.patient_name, given_name: '', sex: 'unknown', birth_date: '', records: [],
+    })),
     zone(me),
     api('GET', `/bookings?consultation_id=${id}`).catch(() => []),
     ['scheduled', 'in_progress', 'awaiting_opinion'].includes(c.status) ? callState(id) : /** @type {CallState} */ ({ open: false }),
@@ -211,11 +220,18 @@ async function render(section, id, me) {
   const booking = bookingOf(bookings, id);
   const isExpert = c.expert_id === me.id;
   const isRequester = me.roles.includes('clinician') && me.facility_id === c.requesting_facility_id;
-  const onCallCandidate = me.roles.includes('expert') && c.status === 'requested' && c.urgency !== 'routine' && !c.expert_id;
+  const onCallCandidate = me.roles.includes('expert') && c.status === 'requested' && c.urgency !== 'routine'
+    && (!c.expert_id || c.expert_id === me.id);
 
   const error = el('p', { class: 'error', role: 'alert', id: 'case-error' });
   const act = async (fn) => {
     error.textContent = '';
+    // Every step acts on this case's patient: refused if the screen shows
+    // another by now.
+    if (!boundTo(section, c.patient_id)) {
+      error.textContent = t('banner.changed');
+      return;
+    }
     try {
       await fn();
       await render(section, id, me);
@@ -243,7 +259,11 @@ async function render(section, id, me) {
   if (call.open && (isExpert || c.requested_by === me.id)) {
     actions.append(el('a', { class: 'button primary', href: `#/consultations/${id}/call`, id: 'case-join' }, t('case.join')));
   } else if (call.opens_at) {
-    actions.append(el('span', { class: 'muted' }, t('case.call_opens', { time: formatIn(call.opens_at, timeZone) })));
+    // Not open yet: Join shown disabled with the time, and the waiting
+    // room (call/call-waiting.js) that enables it when the call opens.
+    actions.append(el('button', { type: 'button', class: 'primary', id: 'case-join', disabled: true }, t('case.join')),
+      el('span', { class: 'muted call-opens' }, t('case.call_opens', { time: formatIn(call.opens_at, timeZone) })),
+      (isExpert || c.requested_by === me.id) && el('a', { href: `#/consultations/${id}/call`, id: 'case-waiting-room' }, t('call.waiting_room')));
   }
   if (onCallCandidate) {
     actions.append(el('button', { type: 'button', class: 'primary', id: 'case-accept',
@@ -257,6 +277,8 @@ async function render(section, id, me) {
     actions.append(...reasonForm('case.decline', 'case.decline_reason', 'case.decline_confirm',
       (reason) => act(() => api('POST', `/consultations/${id}/status`, { status: 'declined', reason })), true));
   }
+  // No-show once the slot has begun (case-extras.js).
+  actions.append(...CaseExtras.bookingActions(booking, c, me, act));
   if (isRequester && c.status === 'requested' && c.urgency === 'routine') {
     actions.append(el('a', { href: `#/consultations/${id}/book`, class: 'button' }, t('case.book')));
   }
@@ -270,7 +292,7 @@ async function render(section, id, me) {
     row(t('case.requested_by'), el('span', { class: 'case-requester' },
       `${c.requested_by_name || ''} · ${c.requesting_facility_name}`)),
     row(t('case.expert'), c.expert_name || '—'),
-    row(t('case.specialty'), c.specialty),
+    row(t('case.specialty'), specialtyName(c.specialty)),
     row(t('case.service'), t('service.' + c.service)),
     row(t('case.urgency'), el('span', { class: `urgency urgency-${c.urgency}` }, t('urgency.' + c.urgency))),
     row(t('case.status'), el('span', { class: `status status-${c.status}` }, t('status.' + c.status))),
@@ -282,8 +304,11 @@ async function render(section, id, me) {
 
   const studies = el('div', { class: 'studies' }, ...c.studies.map(studyCard));
   const opinion = el('div', { id: 'case-opinion' });
+  const invitees = el('div', { id: 'case-invitees' });
+  const callRecord = el('div', { id: 'case-call-record' });
 
   section.replaceChildren(
+    patientBanner(patient, me),
     el('p', null, el('a', { href: '#/' }, '← ', t('case.back'))),
     el('h2', null, t('case.title', { id: c.id }), ' · ', c.patient_name),
     actions,
@@ -291,8 +316,14 @@ async function render(section, id, me) {
     details,
     el('h3', null, t('case.studies')),
     c.studies.length ? studies : el('p', { class: 'muted' }, t('case.no_studies')),
+    invitees,
+    callRecord,
     opinion);
   state.consultation = c;
+  // Who else may join the call (case-extras.js).
+  CaseExtras.mountInvitees(invitees, c, me).catch((err) => { invitees.textContent = err.message; });
+  // The call's chat and recordings (call/call-record.js), when it had any.
+  CallRecord.mount(callRecord, c, me).catch((err) => console.warn('call record:', err));
   if (c.reason !== undefined && c.reason !== null) {
     await Opinion.mount(opinion, c, me, () => render(section, id, me));
   }

@@ -190,16 +190,40 @@ const ADMIN_TABS = [
   ['users', 'admin.tab.users'],
   ['routes', 'admin.tab.routes'],
   ['dicom', 'admin.tab.dicom'],
+  ['modalities', 'admin.tab.modalities'],
   ['catalogue', 'admin.tab.catalogue'],
   ['recognition', 'admin.tab.recognition'],
   ['merges', 'admin.tab.merges'],
   ['audit', 'admin.tab.audit'],
+  ['break-glass', 'admin.tab.break_glass'],
 ];
 
 function adminTabs(active) {
   return el('nav', { class: 'tabs', 'aria-label': t('nav.admin') }, ADMIN_TABS.map(([name, key]) =>
     el('a', { href: '#/admin/' + name, 'data-i18n': key, class: name === active ? 'active' : null,
       'aria-current': name === active ? 'page' : null }, t(key))));
+}
+
+// A person's name as the register keeps it, family name first; the space
+// the server puts between the parts is dropped between Chinese ones
+// ("王 秀英" is 王秀英, "Wang Xiuying" stays).
+function personName(name) {
+  return String(name || '').replace(/^(\p{Script=Han}+) (\p{Script=Han}+)$/u, '$1$2');
+}
+
+/**
+ * Whose booking or request it is: the patient's name and record number,
+ * linked to the consultation when there is one; an em dash for a bare hold.
+ * @param {{name: string, record_number?: string | null} | null | undefined} patient
+ * @param {number | null | undefined} [consultationId]
+ * @returns {HTMLElement | string}
+ */
+function patientCell(patient, consultationId) {
+  if (!patient) return consultationId ? el('a', { href: '#/consultations/' + consultationId }, t('desk.a_consultation')) : '—';
+  const text = [el('strong', { class: 'patient-name' }, personName(patient.name)),
+    patient.record_number ? el('span', { class: 'muted record-number' }, ' · ', patient.record_number) : ''];
+  return consultationId ? el('a', { href: '#/consultations/' + consultationId, class: 'patient' }, ...text)
+    : el('span', { class: 'patient' }, ...text);
 }
 
 // Runs `render` again when the language changes while `section` is shown.
@@ -212,4 +236,5 @@ function relabel(section, render) {
 export {
   words, field, button, alertLine, showError, select, header, instant, wallClock, inZone,
   addDays, monday, today, weekdayName, facilityZone, movePicker, adminTabs, relabel,
+  personName, patientCell,
 };

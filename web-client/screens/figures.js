@@ -7,6 +7,7 @@
 import * as C from '../lib/charts.js';
 import { api, el, t } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
+import { specialtyName } from '../lib/terms.js';
 import * as D from './desk.js';
 
 const OPEN = ['requested', 'scheduled', 'in_progress', 'awaiting_opinion'];
@@ -74,7 +75,7 @@ function specialtyChart(f) {
   return C.bars({
     id: 'chart-specialties', integer: true, title: t('figures.consultations'), yLabel: t('figures.consultation_count'),
     xLabel: t('col.specialty'),
-    categories: specialties.map((s) => ({ key: s, label: s })),
+    categories: specialties.map((s) => ({ key: s, label: specialtyName(s) })),
     series: [{ key: 'open', label: t('figures.open') }, { key: 'completed', label: t('figures.completed') },
       { key: 'ended', label: t('figures.ended') }],
     values: [specialties.map((s) => sum(s, (st) => OPEN.includes(st))),

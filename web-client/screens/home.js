@@ -10,6 +10,8 @@
 // own, so one failing leaves the others.
 
 import { api, el, t } from '../lib/ferry.js';
+import { patientLabel } from '../lib/patient-banner.js';
+import { examinationName, specialtyName, tierName } from '../lib/terms.js';
 import * as Consultation from './consultation.js';
 import * as Notifications from './notifications.js';
 import { unlinkedStudies } from './unlinked.js';
@@ -77,13 +79,25 @@ async function callCell(c, booking, zone) {
   if (call.open) {
     return el('a', { href: `#/consultations/${c.id}/call`, class: 'button' }, t('consultation.join'));
   }
-  return call.opens_at ? el('span', { class: 'muted' }, t('home.call_opens', { time: Consultation.formatIn(call.opens_at, zone, { hour: '2-digit', minute: '2-digit' }) })) : '';
+  // Not open yet: Join disabled, with when it opens.
+  return call.opens_at ? el('span', { class: 'call-not-open' },
+    el('button', { type: 'button', class: 'join-disabled', disabled: true }, t('consultation.join')), ' ',
+    el('span', { class: 'muted' }, t('home.call_opens', { time: Consultation.formatIn(call.opens_at, zone, { hour: '2-digit', minute: '2-digit' }) }))) : '';
 }
 
-async function bookingsOf() {
-  const from = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-  const bookings = await api('GET', `/bookings?from=${encodeURIComponent(from)}&limit=1000`).catch(() => []);
-  return (id) => Consultation.bookingOf(bookings, id);
+// Asked for once per showing of the page, as it starts (see show), so the
+// panels that need it do not wait a round trip more.
+/** @type {{generation: number, lookup: Promise<(id: number) => any>}} */
+let bookingsAsked = { generation: -1, lookup: Promise.resolve(() => null) };
+
+function bookingsOf() {
+  if (bookingsAsked.generation !== generation) {
+    const from = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
+    const lookup = api('GET', `/bookings?from=${encodeURIComponent(from)}&limit=1000`).catch(() => [])
+      .then((bookings) => (id) => Consultation.bookingOf(bookings, id));
+    bookingsAsked = { generation, lookup };
+  }
+  return bookingsAsked.lookup;
 }
 
 // --- clinician -----------------------------------------------------------
@@ -94,7 +108,7 @@ async function clinicianConsultations(body, all, zone) {
   const rows = await Promise.all(mine.map(async (c) => {
     const b = booking(c.id);
     return tr({ consultation: c.id },
-      slot(c, b, zone, true), caseLink(c), c.expert_name || '—', c.specialty,
+      slot(c, b, zone, true), caseLink(c), c.expert_name || '—', specialtyName(c.specialty),
       badge('urgency', c.urgency, t('urgency.' + c.urgency)), badge('status', c.status, t('status.' + c.status)),
       c.status === 'requested' && c.urgency === 'routine' && !b
         ? el('a', { href: `#/consultations/${c.id}/book` }, t('home.book'))
@@ -108,8 +122,17 @@ async function clinicianConsultations(body, all, zone) {
 
 function results(body) {
   const render = () => {
+    // One line per result: the same words for the same place (a report
+    // announced twice) show once, the newest.
+    const seen = new Set();
     const items = Notifications.unread()
-      .filter((n) => RESULT_KINDS.includes(n.kind));
+      .filter((n) => RESULT_KINDS.includes(n.kind))
+      .filter((n) => {
+        const key = Notifications.href(n) + '\n' + Notifications.text(n);
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
     body.replaceChildren(items.length === 0
       ? el('p', { class: 'muted empty' }, t('home.results_none'))
       : el('ul', { class: 'results', id: 'results' }, ...items.map((n) => el('li', { dataset: { notification: n.id } },
@@ -134,33 +157,25 @@ async function critical(body, zone) {
         error.textContent = err.message;
       }
     });
-    return tr({ critical: r.id }, Consultation.formatIn(r.raised_at, zone),
+    // The patient first: an alert says whom it is about before what.
+    return tr({ critical: r.id },
+      el('strong', { class: 'critical-patient' }, patientLabel(r) || '—'),
+      Consultation.formatIn(r.raised_at, zone),
       el('a', { href: `#/reading-requests/${r.reading_request_id}` }, r.impression),
       r.raised_by_name + (r.escalated_at ? ` · ${t('home.escalated')}` : ''),
       el('span', null, button, error));
   });
-  body.replaceChildren(table('critical-results', ['col.when', 'col.impression', 'col.raised_by', ''], rows, 'home.critical_none'));
-}
-
-// Referrals carry the patient's id only: names come from the consultations
-// already read, else from the patient's record (a read, like opening it).
-async function patientNames(ids, all) {
-  const names = new Map(all.map((c) => [c.patient_id, c.patient_name]));
-  const missing = [...new Set(ids)].filter((id) => !names.has(id)).slice(0, 20);
-  await Promise.all(missing.map((id) => api('GET', `/patients/${id}`).then((p) => {
-    names.set(id, `${p.family_name} ${p.given_name}`.trim());
-  }).catch(() => {})));
-  return names;
+  body.replaceChildren(table('critical-results', ['col.patient', 'col.when', 'col.impression', 'col.raised_by', ''], rows, 'home.critical_none'));
 }
 
 async function referrals(body, all, zone) {
   const list = await api('GET', '/referrals?limit=200');
+  // Each referral carries its patient's name and record number.
   const under = list.filter((r) => ['requested', 'accepted', 'arrived'].includes(r.status));
-  const names = await patientNames(under.map((r) => r.patient_id), all);
   const rows = under.map((r) => {
     const incoming = r.to_facility_id === me.facility_id;
     return tr({ referral: r.id }, Consultation.formatIn(r.updated_at, zone),
-      el('a', { href: `#/patients/${r.patient_id}` }, names.get(r.patient_id) || t('home.patient_n', { id: r.patient_id })),
+      el('a', { href: `#/patients/${r.patient_id}` }, patientLabel(r) || t('home.patient_n', { id: r.patient_id })),
       `${t('home.direction.' + r.direction)} · ${t(incoming ? 'home.incoming' : 'home.outgoing')}`,
       incoming ? r.from_facility_name : r.to_facility_name,
       r.reason,
@@ -192,7 +207,7 @@ async function expertToday(body, all, zone) {
   todays.sort(byTime);
   later.sort(byTime);
   const rows = await Promise.all(todays.map(async ({ c, b }) => tr({ consultation: c.id },
-    slot(c, b, zone, false), caseLink(c), `${c.requesting_facility_name} · ${c.requested_by_name || ''}`, c.specialty,
+    slot(c, b, zone, false), caseLink(c), `${c.requesting_facility_name} · ${c.requested_by_name || ''}`, specialtyName(c.specialty),
     badge('urgency', c.urgency, t('urgency.' + c.urgency)), badge('status', c.status, t('status.' + c.status)),
     await callCell(c, b, zone))));
   const parts = [
@@ -204,7 +219,7 @@ async function expertToday(body, all, zone) {
     parts.push(el('h3', { 'data-i18n': 'home.upcoming' }, t('home.upcoming')),
       table('upcoming', ['col.when', 'col.patient', 'col.from', 'col.specialty', 'col.urgency'],
         later.map(({ c, b }) => tr({ consultation: c.id }, slot(c, b, zone, true), caseLink(c),
-          c.requesting_facility_name, c.specialty, badge('urgency', c.urgency, t('urgency.' + c.urgency)))), ''));
+          c.requesting_facility_name, specialtyName(c.specialty), badge('urgency', c.urgency, t('urgency.' + c.urgency)))), ''));
   }
   body.replaceChildren(...parts);
 }
@@ -227,7 +242,7 @@ async function queue(body, zone, accept) {
     }
     return tr({ queued: c.id },
       Consultation.formatIn(c.created_at, zone, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }),
-      caseLink(c), c.requesting_facility_name, c.specialty,
+      caseLink(c), c.requesting_facility_name, specialtyName(c.specialty),
       el('span', null, badge('urgency', c.urgency, t('urgency.' + c.urgency)),
         c.escalated_at ? ` · ${t('home.escalated')}` : ''),
       el('span', null, action, error));
@@ -240,7 +255,7 @@ async function queue(body, zone, accept) {
 function opinionsToWrite(body, all) {
   const due = all.filter((c) => c.expert_id === me.id && ['in_progress', 'awaiting_opinion'].includes(c.status));
   body.replaceChildren(table('opinions-due', ['col.patient', 'col.from', 'col.specialty', 'col.status'],
-    due.map((c) => tr({ consultation: c.id }, caseLink(c), c.requesting_facility_name, c.specialty,
+    due.map((c) => tr({ consultation: c.id }, caseLink(c), c.requesting_facility_name, specialtyName(c.specialty),
       badge('status', c.status, t('status.' + c.status)))), 'home.opinions_none'));
 }
 
@@ -261,7 +276,7 @@ async function worklist(body) {
   ];
   const rows = open.slice(0, 5).map((r) => tr({ reading: r.id },
     badge('priority', r.priority, t('priority.' + r.priority)),
-    el('a', { href: `#/reading-requests/${r.id}` }, `${r.modality} ${r.body_part}`.trim()),
+    el('a', { href: `#/reading-requests/${r.id}` }, [patientLabel(r), examinationName(r.modality, r.body_part)].filter(Boolean).join(' · ')),
     r.requesting_facility_name, r.clinical_question,
     r.minutes_left === null || r.minutes_left === undefined ? ''
       : r.minutes_left < 0 ? el('span', { class: 'error' }, t('home.overdue'))
@@ -289,7 +304,7 @@ function toBook(body, all, zone) {
   const waiting = all.filter((c) => c.status === 'requested' && c.urgency === 'routine');
   body.replaceChildren(table('to-book', ['col.when', 'col.patient', 'col.from', 'col.expert', 'col.specialty'],
     waiting.map((c) => tr({ consultation: c.id }, Consultation.formatIn(c.created_at, zone), caseLink(c),
-      c.requesting_facility_name, c.expert_name || '—', c.specialty)), 'home.to_book_none'),
+      c.requesting_facility_name, c.expert_name || '—', specialtyName(c.specialty))), 'home.to_book_none'),
   el('p', null, el('a', { href: '#/bookings' }, t('home.bookings_link')), ' · ',
     el('a', { href: '#/roster' }, t('home.roster_link'))));
 }
@@ -306,7 +321,7 @@ function adminLinks(body) {
 async function facilities(body) {
   const list = await api('GET', '/facilities');
   body.replaceChildren(table('facilities', ['col.name', 'col.tier', 'col.zone'],
-    list.map((f) => tr({ facility: f.id }, f.name, f.tier, f.time_zone)), 'home.none'));
+    list.map((f) => tr({ facility: f.id }, f.name, tierName(f.tier), f.time_zone)), 'home.none'));
 }
 
 function patientSearch(body) {
@@ -350,9 +365,11 @@ async function show(user) {
   me = user;
   const mine = ++generation;
   const home = document.getElementById('home');
-  const zone = await Consultation.zone(me);
   const treats = has('clinician', 'expert', 'scheduler');
+  // Asked for before the zone is known: one round trip less on an island link.
   const all = treats ? api('GET', '/consultations?limit=500') : Promise.resolve([]);
+  if (treats) bookingsOf();
+  const zone = await Consultation.zone(me);
   const panels = [];
   renderResults = null;
   if (has('expert')) {
@@ -413,9 +430,6 @@ document.addEventListener('ferry:notification', () => {
 document.addEventListener('ferry:notifications', () => {
   if (renderResults) renderResults();
 });
-document.addEventListener('ferry:language', () => {
-  const home = document.getElementById('home');
-  if (me && home && !home.hidden) show(me);
-});
+// A language switch draws the home page again through the shell (app.js).
 
 export { show, hide };

@@ -10,9 +10,12 @@ import { figuresScreen } from './figures.js';
 import { adminScreen } from './admin.js';
 import { adminSetupScreen } from './admin-setup.js';
 import { adminAuditScreen } from './admin-audit.js';
+import { adminBreakGlassScreen } from './admin-breakglass.js';
 import { adminDicomScreen } from './admin-dicom.js';
+import { adminModalitiesScreen } from './admin-modalities.js';
 import { consultationScreen } from './consultation.js';
-import { patientsScreen, patientScreen } from './patient.js';
+import { patientScreen } from './patient.js';
+import { patientsScreen } from './patient-search.js';
 import { uploadScreen } from './upload.js';
 import { consultScreen, bookScreen } from './booking.js';
 import { viewerScreen } from '../viewer/viewer.js';
@@ -28,7 +31,9 @@ export const screens = [
   adminScreen,
   adminSetupScreen,
   adminAuditScreen,
+  adminBreakGlassScreen,
   adminDicomScreen,
+  adminModalitiesScreen,
   consultationScreen,
   patientsScreen,
   patientScreen,

@@ -16,6 +16,7 @@
 // has just shown the user.
 
 import { api, el, t } from '../lib/ferry.js';
+import { patientLabel } from '../lib/patient-banner.js';
 import * as Consultation from './consultation.js';
 
 // In the user's facility zone, as every other time in the client.
@@ -42,10 +43,15 @@ function text(n) {
   if (p.start) p.start = when(p.start);
   if (p.urgency) p.urgency = t('urgency.' + p.urgency);
   if (p.status && n.kind === 'referral.decided') p.status = t('referral.status.' + p.status);
+  // A report's own kind (final, preliminary) tells two signatures apart.
+  p.report = p.kind === 'final' || p.kind === 'preliminary' ? t('notify.report.' + p.kind) : '';
   p.kind = n.kind;
   const key = 'notify.kind.' + n.kind;
-  const message = t(key, p);
-  return message === key ? t('notify.kind.other', p) : message;
+  let message = t(key, p);
+  if (message === key) message = t('notify.kind.other', p);
+  // The server names the patient of every notification about one.
+  const patient = patientLabel(n.payload || {});
+  return patient ? t('notify.about', { patient, text: message }) : message;
 }
 
 // Where a notification takes its reader.

@@ -6,6 +6,7 @@
 // amends a signed one with a new version that states why.
 
 import { api, el, t } from '../lib/ferry.js';
+import { boundTo } from '../lib/patient-banner.js';
 import * as Consultation from './consultation.js';
 import * as Notifications from './notifications.js';
 
@@ -65,6 +66,9 @@ function editor(c, draft, version, me, refresh) {
 
   // Saves what is on screen: a new draft, or the existing one edited.
   async function save() {
+    // The opinion is about the case page's patient: refused if the page
+    // shows another by now (its banner, put there by consultation.js).
+    if (!boundTo(form, c.patient_id)) throw new Error(t('banner.changed'));
     current = current
       ? await api('PATCH', `/opinions/${current.id}`, body())
       : await api('POST', `/consultations/${c.id}/opinions`, body());

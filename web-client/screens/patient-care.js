@@ -6,6 +6,8 @@
 // #/consultations/{id}.
 
 import { api, el, t, when } from '../lib/ferry.js';
+import { boundTo } from '../lib/patient-banner.js';
+import { examinationName } from '../lib/terms.js';
 import * as Patients from './patient.js';
 
 const TIERS = ['village', 'primary', 'secondary', 'tertiary'];
@@ -39,6 +41,10 @@ function readingForm(page, uid, modality, done) {
     const error = form.querySelector('.error');
     error.textContent = '';
     const part = String(data.get('body_part') || '').trim().toUpperCase();
+    if (!boundTo(page.section, page.patient.id)) {
+      error.textContent = t('banner.changed');
+      return;
+    }
     try {
       await api('POST', '/reading-requests', {
         study_instance_uid: uid,
@@ -84,7 +90,7 @@ async function readings(page) {
     const report = reports[n];
     return el('tr', { dataset: { reading: r.id } },
       el('td', null, when(r.created_at)),
-      el('td', null, `${r.modality} ${r.body_part}`),
+      el('td', null, examinationName(r.modality, r.body_part)),
       el('td', null, r.clinical_question),
       el('td', null, t('pc.priority.' + r.priority)),
       el('td', null, t('task.' + r.status), r.reader_name ? ` · ${r.reader_name}` : '',
@@ -189,6 +195,10 @@ async function referralForm(page, done) {
     error.textContent = '';
     warnings.hidden = true;
     const text = (name) => String(data.get(name) || '').trim() || null;
+    if (!boundTo(page.section, page.patient.id)) {
+      error.textContent = t('banner.changed');
+      return;
+    }
     try {
       const created = await api('POST', '/referrals', {
         patient_id: page.patient.id,

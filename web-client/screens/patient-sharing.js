@@ -6,6 +6,7 @@
 // it when the patient asks.
 
 import { api, el, t, when } from '../lib/ferry.js';
+import { examinationName } from '../lib/terms.js';
 import * as Patients from './patient.js';
 
 /** @param {any} consent */
@@ -126,7 +127,7 @@ async function elsewherePanel(page) {
   const reports = found.reports.map((r) => el('tr', { dataset: { report: r.reading_request_id } },
     el('td', null, when(r.signed_at)),
     el('td', null, facility(r)),
-    el('td', null, `${r.modality} ${r.body_part}`.trim()),
+    el('td', null, examinationName(r.modality, r.body_part)),
     el('td', null, el('strong', null, r.impression), r.findings ? el('br') : null, r.findings),
     el('td', null, `${r.author_name} · ${r.reading_facility_name}`),
     el('td', null, el('a', { class: 'button', href: `#/studies/${r.study_instance_uid}` }, t('study.view')))));

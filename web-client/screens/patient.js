@@ -1,18 +1,19 @@
 // @ts-check
-// Ferry web client: patients. Finding one anywhere in the caller's scope,
-// registering one at the caller's facility, and a patient's page: records,
+// Ferry web client: a patient's page (finding and registering one is
+// screens/patient-search.js): records,
 // examinations (with the consortium's duplicate warning), studies, and
 // consultations; reading requests, referrals and critical results come from
 // patient-care.js.
 
 import { api, el, t, when } from '../lib/ferry.js';
+import { boundTo, patientBanner } from '../lib/patient-banner.js';
+import { bodyPartName, bodyPartOptions, specialtyName } from '../lib/terms.js';
 import * as PatientCare from './patient-care.js';
 import * as PatientSharing from './patient-sharing.js';
 import * as PatientIdentity from './patient-identity.js';
 
 const CARE = ['clinician', 'expert', 'radiologist'];
 const MODALITIES = ['CT', 'MR', 'CR', 'DX', 'US', 'ECG', 'MG', 'XA', 'NM', 'PT', 'OT'];
-const BODY_PARTS = ['HEAD', 'CHEST', 'ABDOMEN', 'PELVIS', 'SPINE', 'HEART', 'EXTREMITY', 'NECK'];
 
 // Chinese names run together; others keep a space.
 function personName(p) {
@@ -36,127 +37,7 @@ function errorLine(id) {
   return el('p', { id, class: 'error', role: 'alert' });
 }
 
-// ---- Finding and registering --------------------------------------------
-
-function patientRows(patients) {
-  return patients.map((p) => el('tr', { dataset: { patient: p.id } },
-    el('td', null, el('a', { href: `#/patients/${p.id}` }, personName(p))),
-    el('td', null, t('sex.' + p.sex)),
-    el('td', null, p.birth_date),
-    el('td', null, p.national_id || ''),
-    el('td', null, p.records.map((r) => `${r.facility_name}: ${r.record_number}`).join('; '))));
-}
-
-async function search(section, q) {
-  const out = section.querySelector('#patients-results');
-  const error = section.querySelector('#patients-search-error');
-  error.textContent = '';
-  try {
-    const patients = await api('GET', '/patients?q=' + encodeURIComponent(q));
-    out.replaceChildren(table('patients-found',
-      ['col.person', 'col.sex', 'col.born', 'patient.national_id', 'col.records'],
-      patientRows(patients), 'patients.none'));
-  } catch (err) {
-    error.textContent = err.message;
-  }
-}
-
-// The server's reasons for refusing a national ID (`invalid_national_id`),
-// each with words of its own: the English message alone would leave a
-// Chinese-speaking registrar guessing which digit to look at.
-const NATIONAL_ID_REASONS = {
-  length: 'patient.national_id.length',
-  characters: 'patient.national_id.characters',
-  birth_date: 'patient.national_id.birth_date',
-  check_digit: 'patient.national_id.check_digit',
-};
-
-/**
- * What to show for a failed registration or correction.
- * @param {import('../lib/ferry.js').ApiFailure} err
- */
-function patientError(err) {
-  const error = err.body && err.body.error;
-  if (!error || error.code !== 'invalid_national_id') return err.message;
-  const reason = error.details && error.details.reason;
-  return t(Object.hasOwn(NATIONAL_ID_REASONS, reason) ? NATIONAL_ID_REASONS[reason] : 'patient.national_id.invalid');
-}
-
-function registerForm(section) {
-  const form = el('form', { id: 'patient-register' },
-    el('h3', { 'data-i18n': 'patient.register' }, t('patient.register')),
-    labelled('patient.family_name', el('input', { name: 'family_name', required: true, autocomplete: 'off' })),
-    labelled('patient.given_name', el('input', { name: 'given_name', autocomplete: 'off' })),
-    labelled('col.sex', el('select', { name: 'sex' },
-      ['female', 'male', 'other', 'unknown'].map((s) => el('option', { value: s, 'data-i18n': 'sex.' + s }, t('sex.' + s))))),
-    labelled('col.born', el('input', { name: 'birth_date', type: 'date', required: true })),
-    labelled('patient.national_id', el('input', {
-      name: 'national_id', autocomplete: 'off', placeholder: '11010519491231002X',
-    })),
-    labelled('patient.phone', el('input', { name: 'phone', type: 'tel', autocomplete: 'off' })),
-    labelled('patient.record_number', el('input', { name: 'record_number', required: true, autocomplete: 'off' })),
-    el('button', { type: 'submit', 'data-i18n': 'patient.register_button' }, t('patient.register_button')),
-    errorLine('patient-register-error'));
-  // Sends the form as it reads now, with `extra` (a choice among the
-  // candidates the consortium offered) added.
-  const send = async (extra) => {
-    const data = new FormData(form);
-    const national = String(data.get('national_id')).trim();
-    const patient = await api('POST', '/patients', {
-      family_name: data.get('family_name'),
-      given_name: data.get('given_name'),
-      sex: data.get('sex'),
-      birth_date: data.get('birth_date'),
-      national_id: national || null,
-      phone: data.get('phone'),
-      record_number: data.get('record_number'),
-      ...extra,
-    });
-    location.hash = `#/patients/${patient.id}`;
-  };
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const error = form.querySelector('#patient-register-error');
-    error.textContent = '';
-    try {
-      await send({});
-    } catch (err) {
-      const refused = err.body && err.body.error;
-      if (refused && refused.code === 'possible_same_person') {
-        PatientIdentity.offerCandidates(form, refused.details.candidates, send);
-      } else {
-        error.textContent = patientError(err);
-      }
-    }
-  });
-  section.appendChild(form);
-}
-
-/** @type {import('../lib/ferry.js').Screen} */
-export const patientsScreen = {
-  name: 'patients',
-  path: /^#\/patients(?:\?q=(.*))?$/,
-  roles: CARE,
-  nav: { key: 'nav.patients', href: '#/patients' },
-  async open(section, match, me) {
-    const form = el('form', { id: 'patients-search' },
-      labelled('patients.search', el('input', { name: 'q', required: true, type: 'search' })),
-      el('button', { type: 'submit', 'data-i18n': 'patients.find' }, t('patients.find')));
-    section.replaceChildren(
-      el('h2', { 'data-i18n': 'home.patients' }, t('home.patients')),
-      form, errorLine('patients-search-error'), el('div', { id: 'patients-results' }));
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      search(section, new FormData(form).get('q'));
-    });
-    if (match[1]) {
-      const q = decodeURIComponent(match[1]);
-      form.elements.q.value = q;
-      await search(section, q);
-    }
-    if (me.roles.includes('clinician')) registerForm(section);
-  },
-};
+// Finding and registering patients: screens/patient-search.js.
 
 // ---- One patient --------------------------------------------------------
 
@@ -164,7 +45,7 @@ function examinationRows(exams) {
   return exams.map((e) => el('tr', { dataset: { examination: e.id } },
     el('td', null, e.date),
     el('td', null, e.modality),
-    el('td', null, e.body_part),
+    el('td', null, bodyPartName(e.body_part)),
     el('td', null, facilityLabel(e.facility_name, e.facility_tier)),
     el('td', null, t('exam.' + e.status)),
     el('td', null, e.repeat_reason || '')));
@@ -189,7 +70,7 @@ function examinationForm(page) {
   const form = el('form', { id: 'exam-form' },
     labelled('exam.modality', el('select', { name: 'modality' }, MODALITIES.map((m) => el('option', { value: m }, m)))),
     labelled('exam.body_part', el('input', { name: 'body_part', list: 'exam-body-parts', required: true })),
-    el('datalist', { id: 'exam-body-parts' }, BODY_PARTS.map((b) => el('option', { value: b }))),
+    el('datalist', { id: 'exam-body-parts' }, bodyPartOptions()),
     el('button', { type: 'submit', 'data-i18n': 'exam.ask' }, t('exam.ask')),
     repeat,
     errorLine('exam-error'));
@@ -197,6 +78,12 @@ function examinationForm(page) {
     const data = new FormData(form);
     const error = form.querySelector('#exam-error');
     error.textContent = '';
+    // The form is this page's patient's; sent from a page now showing
+    // another (or none), it sends nothing.
+    if (!boundTo(page.section, page.patient.id)) {
+      error.textContent = t('banner.changed');
+      return;
+    }
     try {
       await api('POST', `/patients/${page.patient.id}/examinations`, {
         modality: data.get('modality'),
@@ -292,7 +179,7 @@ function consultationRows(consultations) {
     }
     return el('tr', { dataset: { consultation: c.id } },
       el('td', null, when(c.created_at)),
-      el('td', null, c.specialty),
+      el('td', null, specialtyName(c.specialty)),
       el('td', null, t('urgency.' + c.urgency)),
       el('td', null, c.expert_name || ''),
       el('td', null, t('status.' + c.status)),
@@ -334,6 +221,7 @@ function header(page) {
   const p = page.patient;
   const clinician = page.me.roles.includes('clinician');
   return el('div', { class: 'patient-header' },
+    patientBanner(p, page.me),
     el('h2', { id: 'patient-name' }, personName(p)),
     el('p', null, [t('sex.' + p.sex), p.birth_date, p.national_id, p.phone].filter(Boolean).join(' · ')),
     el('table', { id: 'patient-records' },
@@ -387,45 +275,45 @@ async function openPatient(section, id, me) {
     return table('consultations-of-patient', ['col.date', 'col.specialty', 'col.urgency', 'col.with', 'col.status', ''],
       consultationRows(consultationList), 'patient.no_consultations');
   });
-  await Promise.all([page.refresh.examinations(), page.refresh.consultations()]);
+  // Every panel asks at once: on an island link each wait in a row costs a
+  // 400 ms round trip.
+  const listed = Promise.all([page.refresh.examinations(), page.refresh.consultations()]);
   page.refresh.studies = () => fill(studies, async () => {
     page.studies = await studiesOf(patient);
     return table('studies', ['col.date', 'study.modalities', 'study.description', 'study.instances', 'exam.facility', 'study.uid', ''],
       studyRows(page, page.studies), 'patient.no_studies');
   });
-  await page.refresh.studies();
+  const studied = page.refresh.studies();
   // A consent recorded or withdrawn changes what the other panels may show.
   page.refresh.elsewhere = () => fill(elsewhere, () => PatientSharing.elsewherePanel(page));
   page.refresh.sharing = () => fill(sharing, () => PatientSharing.consentPanel(page, async () => {
     await Promise.all([page.refresh.sharing(), page.refresh.examinations(), page.refresh.studies(),
       page.refresh.elsewhere()]);
   }));
-  await Promise.all([page.refresh.sharing(), page.refresh.elsewhere()]);
+  const shared = Promise.all([page.refresh.sharing(), page.refresh.elsewhere()]);
   // Records that look like this person, for a facility that registered them.
+  let identified = null;
   if (clinician && patient.records.some((r) => r.facility_id === me.facility_id)) {
     const identity = el('div');
     section.appendChild(panel('patient-identity', 'identity.panel', identity));
-    await fill(identity, () => PatientIdentity.candidatesPanel(page));
+    identified = fill(identity, () => PatientIdentity.candidatesPanel(page));
   }
+  // The care panels pick this patient's readings by page.studies.
+  await studied;
   if (clinician) {
     await PatientCare.open(page);
   }
+  await Promise.all([listed, shared, identified]);
 }
 
-let language = null;
-
+// A language switch opens the page again through the shell (app.js).
 /** @type {import('../lib/ferry.js').Screen} */
 export const patientScreen = {
   name: 'patient',
   path: /^#\/patients\/(\d+)$/,
   roles: CARE,
   async open(section, match, me) {
-    language = () => openPatient(section, Number(match[1]), me);
-    document.addEventListener('ferry:language', language);
     await openPatient(section, Number(match[1]), me);
-  },
-  close() {
-    document.removeEventListener('ferry:language', language);
   },
 };
 

@@ -7,18 +7,24 @@
 // what was signed.
 
 import { api, el, t, when } from '../lib/ferry.js';
+import * as I18n from '../lib/i18n.js';
+import { examinationName, languageName, term } from '../lib/terms.js';
+import { bannerPatientOf, boundTo, patientBanner } from '../lib/patient-banner.js';
 import * as Viewer from '../viewer/viewer.js';
 import * as Worklist from './worklist.js';
 
 const field = (key, control) => el('label', null, el('span', { 'data-i18n': key }, t(key)), control);
 
-async function patientName(id) {
-  if (!id) return '';
-  try {
-    return Worklist.personName(await api('GET', '/patients/' + id));
-  } catch (_) {
-    return t('report.patient', { id });
-  }
+// The request carries its patient's name and record number (no read of
+// the patient per screen); a study linked to no patient names none.
+function patientName(request) {
+  return request.patient_name || (request.patient_id ? t('report.patient', { id: request.patient_id }) : '');
+}
+
+// The banner of the request's patient, or nothing for a study linked to none.
+function banner(request, me) {
+  const patient = bannerPatientOf(request);
+  return patient ? patientBanner(patient, me) : '';
 }
 
 // What was asked, by whom, and how it stands: shown above either screen.
@@ -28,7 +34,7 @@ function summary(request, patient) {
   return el('dl', { class: 'report-summary' },
     row('report.patient_label', patient),
     row('report.study', el('a', { href: '#/studies/' + encodeURIComponent(request.study_instance_uid) },
-      [request.modality, request.body_part].filter(Boolean).join(' · ') || t('report.open_images'))),
+      examinationName(request.modality, request.body_part) || t('report.open_images'))),
     row('report.question', request.clinical_question),
     row('report.priority', t('worklist.priority.' + request.priority)),
     row('report.from', `${request.requested_by_name} · ${request.requesting_facility_name}`),
@@ -86,7 +92,9 @@ async function openReading(section, match, me) {
   const error = el('p', { class: 'error', role: 'alert' });
   const side = el('div', { class: 'reading-side' });
   const viewerBox = el('div', { class: 'reading-viewer' });
+  const bannerBox = el('div', { class: 'report-banner' });
   section.replaceChildren(
+    bannerBox,
     el('h2', null, el('span', { 'data-i18n': 'report.reading_title' }, t('report.reading_title')),
       ' ', el('a', { href: '#/worklist', class: 'report-back', 'data-i18n': 'report.back' }, t('report.back'))),
     error,
@@ -100,9 +108,10 @@ async function openReading(section, match, me) {
     return;
   }
   if (opened !== generation) return;
+  bannerBox.replaceChildren(banner(request, me));
   viewer = Viewer.mount(viewerBox, request.study_instance_uid);
   ticking(section);
-  const patient = await patientName(request.patient_id);
+  const patient = patientName(request);
   let dirty = false;
   let saving = Promise.resolve();
   let autosave = null;
@@ -128,7 +137,7 @@ async function openReading(section, match, me) {
     } else if (request.status === 'requested' && !request.reader_id) {
       parts.push(el('p', null, el('button', {
         type: 'button', dataset: { action: 'claim' },
-        onclick: () => act(api('POST', `/reading-requests/${id}/claim`, {})),
+        onclick: () => act(() => api('POST', `/reading-requests/${id}/claim`, {})),
       }, t('worklist.claim'))));
     } else if (!mine && request.reader_id) {
       parts.push(el('p', null, t('report.claimed_by', { name: request.reader_name || '' })));
@@ -136,7 +145,7 @@ async function openReading(section, match, me) {
     if (mine && !signed.length && ['accepted', 'in-progress'].includes(request.status)) {
       parts.push(el('p', null, el('button', {
         type: 'button', dataset: { action: 'release' },
-        onclick: () => act(api('POST', `/reading-requests/${id}/release`, {}).then(() => { location.hash = '#/worklist'; })),
+        onclick: () => act(() => api('POST', `/reading-requests/${id}/release`, {}).then(() => { location.hash = '#/worklist'; })),
       }, t('worklist.release'))));
     }
     if (signed.length) {
@@ -146,10 +155,16 @@ async function openReading(section, match, me) {
     side.replaceChildren(...parts);
   }
 
-  async function act(promise) {
+  // Each step acts on the request's patient: refused if the screen shows
+  // another by now (or none).
+  async function act(step) {
     error.textContent = '';
+    if (request.patient_id && !boundTo(section, request.patient_id)) {
+      error.textContent = t('banner.changed');
+      return;
+    }
     try {
-      await promise;
+      await step();
     } catch (err) {
       error.textContent = err.message;
     }
@@ -157,9 +172,16 @@ async function openReading(section, match, me) {
   }
 
   function starter(templates) {
-    const fallback = templates.find((x) => x.modalities.includes(request.modality)) || templates.find((x) => x.name === 'general');
+    // The user's language first (its headings: 影像所见 / 诊断意见 / 建议 in
+    // Chinese); the other language's templates stay on offer after them.
+    const language = I18n.current();
+    const mine = (x) => (x.language || 'en') === language;
+    const ordered = [...templates.filter(mine), ...templates.filter((x) => !mine(x))];
+    const fallback = ordered.find((x) => x.modalities.includes(request.modality))
+      || ordered.find((x) => x.modalities.length === 0);
     const template = el('select', { name: 'template' },
-      ...templates.map((x) => el('option', { value: x.name, selected: fallback && x.name === fallback.name }, x.title)));
+      ...ordered.map((x) => el('option', { value: x.name, selected: fallback && x.name === fallback.name },
+        `${term('template', x.name.replace(/-zh$/, ''))} · ${languageName(x.language || 'en')}`)));
     const kind = el('select', { name: 'kind' },
       el('option', { value: 'final' }, t('report.kind.final')),
       el('option', { value: 'preliminary' }, t('report.kind.preliminary')));
@@ -169,7 +191,7 @@ async function openReading(section, match, me) {
       el('button', { type: 'submit', 'data-i18n': 'report.start' }, t('report.start')));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      act(api('POST', `/reading-requests/${id}/reports`, { template: template.value, kind: kind.value }));
+      act(() => api('POST', `/reading-requests/${id}/reports`, { template: template.value, kind: kind.value }));
     });
     return form;
   }
@@ -183,7 +205,7 @@ async function openReading(section, match, me) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       // The amendment starts from the words it corrects.
-      act(api('POST', `/reading-requests/${id}/reports`, {
+      act(() => api('POST', `/reading-requests/${id}/reports`, {
         amendment_reason: reason.value, findings: finalSigned.findings,
         impression: finalSigned.impression, critical: finalSigned.critical,
       }));
@@ -243,7 +265,7 @@ async function openReading(section, match, me) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       error.textContent = '';
-      act(save().then(() => api('POST', `/reading-reports/${draft.id}/sign`)));
+      act(() => save().then(() => api('POST', `/reading-reports/${draft.id}/sign`)));
     });
     cleanup.push(() => {
       clearTimeout(autosave);
@@ -275,7 +297,8 @@ async function openReport(section, match, me) {
     return;
   }
   ticking(section);
-  const patient = await patientName(request.patient_id);
+  const patient = patientName(request);
+  section.prepend(banner(request, me));
   const signed = reports.filter((r) => r.signed_at).reverse();
   let critical = [];
   if (signed.some((r) => r.critical)) {
@@ -304,9 +327,6 @@ async function openReport(section, match, me) {
   }
   parts.push(...signed.map(signedVersion));
   body.replaceChildren(...parts);
-  const relabel = () => openReport(section, match, me);
-  document.addEventListener('ferry:language', relabel);
-  cleanup.push(() => document.removeEventListener('ferry:language', relabel));
 }
 
 /** @type {import('../lib/ferry.js').Screen} */

@@ -6,6 +6,7 @@
 // they are shown here so each can be moved before the leave is entered again.
 
 import { api, el, t } from '../lib/ferry.js';
+import { specialtyName } from '../lib/terms.js';
 import * as D from './desk.js';
 
 const LIVE = ['held', 'booked', 'completed', 'no_show'];
@@ -51,7 +52,7 @@ function renderGrid() {
     for (const b of bookings.filter((b) => D.wallClock(b.start, zone).date === date)) {
       items.push(el('div', { class: `booking status-${b.status}`, dataset: { booking: b.id } },
         `${D.wallClock(b.start, zone).time}–${D.wallClock(b.end, zone).time} `,
-        t('desk.booking.' + b.status), b.consultation_id ? ` · #${b.consultation_id}` : ''));
+        t('desk.booking.' + b.status), b.patient ? ` · ${D.personName(b.patient.name)}` : ''));
     }
     const count = free.get(date) || 0;
     items.push(el('div', { class: 'free' }, t('roster.free_slots', { count })));
@@ -181,7 +182,7 @@ function showClashes(message, listed, send, avoid) {
       el('td', null, '#' + b.id),
       el('td', { class: 'when' }, D.inZone(b.start, zone)),
       el('td', null, t('desk.booking.' + b.status)),
-      el('td', null, b.consultation_id ? '#' + b.consultation_id : ''),
+      el('td', { class: 'patient-cell' }, D.patientCell(b.patient, b.consultation_id)),
       action);
     waiting.push({ id: b.id, row, action, moved: false });
     body.appendChild(row);
@@ -207,7 +208,7 @@ function showClashes(message, listed, send, avoid) {
     el('p', { class: 'error', role: 'alert' }, message),
     el('p', { 'data-i18n': 'roster.clashes_help' }, t('roster.clashes_help')),
     el('table', { class: 'clash-list' },
-      D.header(['roster.booking', 'roster.when', 'col.status', 'roster.consultation', 'roster.move']), body),
+      D.header(['roster.booking', 'roster.when', 'col.status', 'col.patient', 'roster.move']), body),
     el('p', { class: 'controls' }, again, moveAll), line);
   state.clashes.hidden = false;
   state.clashes.scrollIntoView({ block: 'nearest' });
@@ -331,7 +332,7 @@ async function open(section, match, me) {
     return;
   }
   const picker = D.select('expert', experts.map((e) =>
-    [e.id, `${e.display_name} · ${e.specialties.join(', ')}`]), expertId);
+    [e.id, `${e.display_name} · ${e.specialties.map(specialtyName).join(', ')}`]), expertId);
   picker.id = 'roster-expert';
   picker.addEventListener('change', () => { location.hash = hashFor(picker.value, week); });
   const weekInput = el('input', { type: 'date', name: 'week', value: week, id: 'roster-week' });

@@ -2,8 +2,17 @@
 // Ferry web client: uploading a study from the clinic, by STOW-RS.
 //
 // Files come from a drop (files or whole folders), a file picker or a folder
-// picker. Each instance is its own request, so each has its own progress bar
-// and a failure costs one instance, not the study. Over a poor link:
+// picker. Before anything is sent, each file's header is read and, on a
+// patient's page, a file whose Patient ID is not that patient's record
+// number here is held back and listed with the patient it names, or as
+// not in this consortium (lib/upload-sort.js, lib/upload-held.js): the
+// server files a study by its Patient ID, not by the page it came from, so
+// sending it would store another patient's images from this patient's page.
+// The user sends such a group to its patient (on that patient's own upload
+// page, under their banner) or leaves it.
+//
+// Each instance is its own request, so each has its own progress bar and a
+// failure costs one instance, not the study. Over a poor link:
 // - a request that fails for want of the link or the server (no answer,
 //   5xx, a processing failure) is tried again with a growing pause, and at
 //   once when the browser says it is back online;
@@ -15,40 +24,68 @@
 //   dropping the same folder on another day or another computer, resumes the
 //   upload where the server's own record says it stopped. localStorage only
 //   remembers that an upload was left unfinished, to tell the user.
+//
+// The screen's state is one object per opening: every step after a wait
+// checks that its opening is still the one shown, for the same patient
+// (`live`), so a slow answer never sends anything for a patient left behind.
 
 import * as DicomHeader from '../lib/dicom-header.js';
 import { api, el, t, when } from '../lib/ferry.js';
+import { boundTo, patientBanner, patientName } from '../lib/patient-banner.js';
 import { droppedFiles, held, send } from '../lib/stow.js';
+import { heldList } from '../lib/upload-held.js';
+import * as Sort from '../lib/upload-sort.js';
 
 const PARALLEL = 2;
 const PAUSES = [1, 2, 4, 8, 16, 30];
 const STORAGE_PREFIX = 'ferry.upload.';
+// Where a file's journey ends; 'held' and 'left' files are not sent at all.
+const DONE = ['stored', 'present', 'refused', 'failed'];
+const NOT_SENT = ['held', 'left'];
+// A mark beside each outcome's words, so that colour is not all that tells them apart.
+const ICONS = { stored: '✓', present: '↷', refused: '✕', failed: '!', held: '‖', left: '–' };
 
+/** The opening shown, or null. */
 let state = null;
+
+/**
+ * Files the user chose, on another page, to send to the patient they name:
+ * taken by the next opening of the upload screen if it is that patient's.
+ * @type {{patientId: number, files: File[], fromName: string} | null}
+ */
+let handoff = null;
+
+// Whether this opening is still the one shown, for the patient it opened for.
+function live(st) {
+  return state === st && !st.stopped && (!st.patient || boundTo(st.section, st.patient.id));
+}
 
 // Rows carry translated words: paint them again in the new language.
 function relabel() {
-  if (!state) return;
-  for (const item of state.items) paint(item);
-  summarize();
+  const st = state;
+  if (!st || !st.laidOut) return;
+  if (st.patient) st.section.querySelector('.patient-banner').replaceWith(patientBanner(st.patient, st.me));
+  for (const item of st.items) paint(st, item);
+  showHeld(st);
+  summarize(st);
 }
 
 function storageKey(me) {
   return STORAGE_PREFIX + me.id;
 }
 
-function remember() {
-  if (!state) return;
-  const unfinished = state.items.filter((i) => !['stored', 'present', 'refused'].includes(i.status));
+function remember(st) {
+  const unfinished = st.items.filter((i) => !DONE.includes(i.status) && !NOT_SENT.includes(i.status));
   if (unfinished.length === 0) {
-    localStorage.removeItem(storageKey(state.me));
+    localStorage.removeItem(storageKey(st.me));
     return;
   }
-  localStorage.setItem(storageKey(state.me), JSON.stringify({
-    patient_id: state.patient ? state.patient.id : null,
+  const counted = st.items.filter((i) => !NOT_SENT.includes(i.status));
+  localStorage.setItem(storageKey(st.me), JSON.stringify({
+    patient_id: st.patient ? st.patient.id : null,
     at: new Date().toISOString(),
-    total: state.items.length,
-    done: state.items.length - unfinished.length,
+    total: counted.length,
+    done: counted.length - unfinished.length,
     files: unfinished.slice(0, 200).map((i) => i.file.name),
   }));
 }
@@ -68,13 +105,13 @@ function pause(item, seconds) {
   });
 }
 
-async function upload(item) {
+async function upload(st, item) {
   for (let attempt = 0; ; attempt += 1) {
-    if (!state || state.stopped) return;
+    if (!live(st) || item.status === 'held' || item.status === 'left') return;
     item.status = 'sending';
     item.sent = 0;
-    paint(item);
-    const result = await send(item, () => paint(item));
+    paint(st, item);
+    const result = await send(item, () => paint(st, item));
     if (result.kind === 'aborted') return;
     if (result.kind === 'stored') {
       item.status = 'stored';
@@ -94,7 +131,7 @@ async function upload(item) {
     const seconds = PAUSES[attempt] * (0.75 + Math.random() / 2);
     item.status = 'retrying';
     item.message = t('upload.retrying', { reason: result.message, seconds: Math.round(seconds) });
-    paint(item);
+    paint(st, item);
     await pause(item, navigator.onLine ? seconds : Math.max(seconds, 30));
     // The lost answer may have been a success: ask before sending again.
     if (item.header && item.header.sop_instance_uid) {
@@ -109,31 +146,50 @@ async function upload(item) {
       }
     }
   }
-  paint(item);
-  remember();
+  if (state !== st) return;
+  paint(st, item);
+  remember(st);
 }
 
-async function run() {
-  const queue = state.items.filter((i) => i.status === 'queued');
+async function run(st) {
+  const queue = st.items.filter((i) => i.status === 'queued');
   const workers = [];
   for (let n = 0; n < PARALLEL; n += 1) {
     workers.push((async () => {
-      while (queue.length > 0 && state && !state.stopped) {
-        await upload(queue.shift());
+      while (queue.length > 0 && live(st)) {
+        await upload(st, queue.shift());
       }
     })());
   }
   await Promise.all(workers);
-  summarize();
+  if (state === st) summarize(st);
 }
 
-async function add(files) {
-  if (files.length === 0) return;
-  const section = state.section;
+// Adds the sorted groups of a drop to those already held back, joining a
+// group of the same patient (or Patient ID) from an earlier drop.
+function hold(st, groups, unchecked) {
+  for (const group of groups) {
+    for (const item of group.items) {
+      item.status = 'held';
+      item.group = group.key;
+    }
+    const same = st.groups.find((g) => g.key === group.key && !g.left);
+    if (same) {
+      same.items.push(...group.items);
+      for (const id of group.patientIds) if (!same.patientIds.includes(id)) same.patientIds.push(id);
+    } else {
+      st.groups.push(Object.assign(group, { unchecked: unchecked && group.kind === 'unknown' }));
+    }
+  }
+}
+
+async function add(st, files) {
+  if (files.length === 0 || !live(st)) return;
+  const section = st.section;
   section.querySelector('#upload-error').textContent = '';
   section.querySelector('#upload-summary').hidden = true;
-  const fresh = files.map((file) => ({ file, status: 'reading', sent: 0, header: null, message: '' }));
-  state.items.push(...fresh);
+  const fresh = files.map((file) => ({ file, status: 'reading', sent: 0, header: null, message: '', where: null }));
+  st.items.push(...fresh);
   for (const item of fresh) {
     item.row = el('tr', { dataset: { file: item.file.name } });
     section.querySelector('#upload-files tbody').appendChild(item.row);
@@ -143,26 +199,83 @@ async function add(files) {
       item.header = null;
     }
     item.status = 'checking';
-    paint(item);
+    paint(st, item);
   }
-  const uids = fresh.map((i) => i.header && i.header.sop_instance_uid).filter(Boolean);
+  // Whose each file is, before anything is sent.
+  let matches = [];
+  let unchecked = false;
+  const ids = fresh.map(Sort.patientIdOf).filter((id) => id);
+  try {
+    matches = ids.length > 0 ? await Sort.lookup(ids) : [];
+  } catch (err) {
+    unchecked = true;
+    if (live(st)) section.querySelector('#upload-error').textContent = t('upload.lookup_failed', { message: err.message });
+  }
+  if (!live(st)) return;
+  const sorted = Sort.sort(fresh, st.numbers, matches);
+  hold(st, sorted.held, unchecked);
+  for (const item of sorted.send) item.where = st.patient ? null : Sort.destination(item, matches);
+  showHeld(st);
+  const uids = sorted.send.map((i) => i.header && i.header.sop_instance_uid).filter(Boolean);
   let present = new Set();
   try {
-    present = await held(uids);
+    present = uids.length > 0 ? await held(uids) : present;
   } catch (err) {
-    section.querySelector('#upload-error').textContent = t('upload.check_failed', { message: err.message });
+    if (live(st)) section.querySelector('#upload-error').textContent = t('upload.check_failed', { message: err.message });
   }
+  if (!live(st)) return;
   for (const item of fresh) {
-    if (item.header && present.has(item.header.sop_instance_uid)) {
+    if (item.status === 'held') {
+      // Nothing to do until the user chooses.
+    } else if (item.header && present.has(item.header.sop_instance_uid)) {
       item.status = 'present';
       item.sent = item.file.size;
     } else {
       item.status = 'queued';
     }
-    paint(item);
+    paint(st, item);
   }
-  remember();
-  await run();
+  remember(st);
+  await run(st);
+}
+
+// The held-back groups, with what may be done with each.
+function showHeld(st) {
+  const box = st.section.querySelector('#upload-held');
+  const list = heldList(st.groups, {
+    patientId: st.patient ? st.patient.id : null,
+    onSend: (group) => sendTo(st, group),
+    onLeave: (group) => leave(st, group),
+  });
+  box.replaceChildren(...(list ? [list] : []));
+  box.hidden = !list;
+}
+
+// Sends a held-back group to the patient it names: on that patient's own
+// upload page, under their banner, with the other groups still held back.
+function sendTo(st, group) {
+  if (!live(st) || group.kind !== 'patient') return;
+  const target = group.matches[0];
+  const files = st.items.filter((i) => i.status === 'held').map((i) => i.file);
+  handoff = {
+    patientId: target.patient_id,
+    files,
+    fromName: st.patient ? patientName(st.patient) : '',
+  };
+  location.hash = `#/patients/${target.patient_id}/upload`;
+}
+
+function leave(st, group) {
+  if (state !== st) return;
+  group.left = true;
+  for (const item of st.items) {
+    if (item.group === group.key && item.status === 'held') {
+      item.status = 'left';
+      paint(st, item);
+    }
+  }
+  showHeld(st);
+  summarize(st);
 }
 
 function statusText(item) {
@@ -171,65 +284,102 @@ function statusText(item) {
     ? `${words}: ${item.message}` : words;
 }
 
-function paint(item) {
-  if (!item.row) return;
+// A DICOM person name as a person writes it: its ideographic group if it
+// has one (王^秀英 of Wang^Xiuying=王^秀英), without the separators.
+function dicomName(pn) {
+  const groups = pn.split('=');
+  const shown = groups.find((g) => /[\u3400-\u9fff]/.test(g)) || groups[0];
+  return /[\u3400-\u9fff]/.test(shown) ? shown.replace(/\^+/g, '') : shown.replace(/\^+/g, ' ').trim();
+}
+
+function about(st, item) {
   const h = item.header;
-  const about = h
-    ? [h.patient_id && t('upload.patient_id', { id: h.patient_id }), h.modality, h.study_description]
-      .filter(Boolean).join(' · ')
-    : t('upload.not_dicom_header');
-  const expected = state && state.recordNumber;
-  const warning = expected && h && h.patient_id !== undefined && h.patient_id !== expected
-    ? el('div', { class: 'warning' }, t('upload.other_patient', { found: h.patient_id || '—', expected }))
+  if (!h) return t('upload.not_dicom_header');
+  const parts = [
+    h.patient_id !== undefined && t('upload.patient_id', { id: h.patient_id || '—' }),
+    h.patient_name && dicomName(h.patient_name),
+    h.modality, h.study_description,
+  ].filter(Boolean).join(' · ');
+  let where = null;
+  if (item.status === 'held' || item.status === 'left') {
+    where = el('div', { class: 'upload-where' }, t('upload.where.held'));
+  } else if (st.patient) {
+    where = el('div', { class: 'upload-where' }, t('upload.where.patient', { name: patientName(st.patient) }));
+  } else if (item.header && item.status !== 'reading' && item.status !== 'checking') {
+    where = el('div', { class: 'upload-where' }, item.where
+      ? t('upload.where.patient', { name: patientName(item.where) }) : t('upload.where.unlinked'));
+  }
+  return [parts, where];
+}
+
+function paint(st, item) {
+  if (!item.row) return;
+  // A bar only for what is or was sent: a refused file is not a full bar.
+  const bar = ['sending', 'retrying', 'stored', 'present'].includes(item.status)
+    ? el('progress', { max: Math.max(1, item.file.size), value: item.sent })
     : null;
-  const bar = el('progress', { max: Math.max(1, item.file.size), value: item.sent });
-  const status = el('span', { class: item.status === 'refused' || item.status === 'failed' ? 'error' : '' },
-    statusText(item));
+  const icon = ICONS[item.status];
+  const status = el('span', { class: 'upload-outcome' },
+    icon ? el('span', { class: 'upload-icon', 'aria-hidden': 'true' }, icon) : null,
+    icon ? ' ' : null, statusText(item));
   if (item.status === 'refused') status.setAttribute('role', 'alert');
   item.row.dataset.state = item.status;
   item.row.replaceChildren(
     el('td', null, item.file.webkitRelativePath || item.file.name),
-    el('td', null, about, warning),
+    el('td', null, about(st, item)),
     el('td', { class: 'bar' }, bar),
     el('td', { class: 'upload-status' }, status),
   );
-  totals();
+  totals(st);
 }
 
-function totals() {
-  const section = state.section;
-  const size = state.items.reduce((sum, i) => sum + i.file.size, 0);
-  const sent = state.items.reduce((sum, i) => sum + (['stored', 'present'].includes(i.status) ? i.file.size : i.sent), 0);
+function count(st, status) {
+  return st.items.filter((i) => i.status === status).length;
+}
+
+function totals(st) {
+  const section = st.section;
+  const sending = st.items.filter((i) => !NOT_SENT.includes(i.status));
+  // Refused files never reach the store: they count as done, not as sent.
+  const size = sending.filter((i) => i.status !== 'refused').reduce((sum, i) => sum + i.file.size, 0);
+  const sent = sending.reduce((sum, i) => sum + (['stored', 'present'].includes(i.status) ? i.file.size
+    : (i.status === 'refused' ? 0 : i.sent)), 0);
   const bar = section.querySelector('#upload-total');
   bar.max = Math.max(1, size);
   bar.value = sent;
-  const count = (status) => state.items.filter((i) => i.status === status).length;
   section.querySelector('#upload-total-text').textContent = t('upload.total', {
-    done: count('stored') + count('present'), total: state.items.length,
-    refused: count('refused'), failed: count('failed'),
+    done: count(st, 'stored') + count(st, 'present'), total: sending.length,
+    refused: count(st, 'refused'), held: count(st, 'held') + count(st, 'left'), failed: count(st, 'failed'),
   });
-  section.querySelector('#upload-retry').hidden = count('failed') === 0;
+  section.querySelector('#upload-retry').hidden = count(st, 'failed') === 0;
 }
 
-function summarize() {
-  if (!state || state.items.length === 0) return;
-  totals();
-  const studies = new Set(state.items
-    .filter((i) => ['stored', 'present'].includes(i.status) && i.header && i.header.study_instance_uid)
-    .map((i) => i.header.study_instance_uid));
-  const done = state.items.every((i) => ['stored', 'present', 'refused', 'failed'].includes(i.status));
-  const summary = state.section.querySelector('#upload-summary');
+function summarize(st) {
+  if (!st.laidOut || st.items.length === 0) return;
+  totals(st);
+  const done = st.items.every((i) => DONE.includes(i.status) || NOT_SENT.includes(i.status));
+  const summary = st.section.querySelector('#upload-summary');
   summary.hidden = !done;
   if (!done) return;
-  state.section.querySelector('#upload-resume').hidden = true;
-  summary.replaceChildren(el('p', { role: 'status' }, t('upload.finished', { studies: studies.size })));
-  if (state.patient) {
-    summary.appendChild(el('a', { class: 'button', href: `#/patients/${state.patient.id}` },
+  st.section.querySelector('#upload-resume').hidden = true;
+  const numbers = {
+    stored: count(st, 'stored'), held: count(st, 'held') + count(st, 'left'),
+    refused: count(st, 'refused'), present: count(st, 'present'), failed: count(st, 'failed'),
+  };
+  const words = st.patient
+    ? t('upload.summary.patient', { ...numbers, name: patientName(st.patient) })
+    : t('upload.summary.general', numbers);
+  summary.replaceChildren(el('p', { role: 'status' }, words,
+    numbers.present > 0 ? ' ' + t('upload.summary.present', numbers) : '',
+    numbers.failed > 0 ? ' ' + t('upload.summary.failed', numbers) : ''));
+  if (st.patient) {
+    summary.appendChild(el('a', { class: 'button', href: `#/patients/${st.patient.id}` },
       t('upload.back_to_patient')));
   }
 }
 
-function dropZone(section) {
+function dropZone(st) {
+  const section = st.section;
   const zone = section.querySelector('#upload-drop');
   zone.addEventListener('dragover', (event) => {
     event.preventDefault();
@@ -239,33 +389,37 @@ function dropZone(section) {
   zone.addEventListener('drop', async (event) => {
     event.preventDefault();
     zone.classList.remove('over');
-    add(await droppedFiles(event.dataTransfer));
+    add(st, await droppedFiles(event.dataTransfer));
   });
   for (const id of ['#upload-files-input', '#upload-folder-input']) {
     const input = section.querySelector(id);
     input.addEventListener('change', () => {
       const files = [...input.files];
       input.value = '';
-      add(files);
+      add(st, files);
     });
   }
   section.querySelector('#upload-retry').addEventListener('click', () => {
-    for (const item of state.items) {
+    if (!live(st)) return;
+    for (const item of st.items) {
       if (item.status === 'failed') {
         item.status = 'queued';
         item.message = '';
-        paint(item);
+        paint(st, item);
       }
     }
-    run();
+    run(st);
   });
 }
 
-function layout(section, patient) {
-  const name = patient ? `${patient.family_name}${patient.given_name}` : '';
+function layout(st) {
+  const { section, patient } = st;
   section.replaceChildren(
-    el('h2', null, el('span', { 'data-i18n': 'upload.title' }, t('upload.title')), ' ', name),
+    // replaceChildren writes a null as the text "null".
+    patient ? patientBanner(patient, st.me) : '',
+    el('h2', { 'data-i18n': 'upload.title' }, t('upload.title')),
     el('p', { id: 'upload-resume', class: 'banner', role: 'status', hidden: true }),
+    el('p', { id: 'upload-brought', role: 'status', hidden: true }),
     el('p', { id: 'upload-expected', hidden: true }),
     el('div', { id: 'upload-drop', class: 'drop' },
       el('p', { 'data-i18n': 'upload.drop' }, t('upload.drop')),
@@ -277,6 +431,7 @@ function layout(section, patient) {
         el('input', { type: 'file', id: 'upload-folder-input', webkitdirectory: true, multiple: true,
           class: 'visually-hidden' }))),
     el('p', { id: 'upload-error', class: 'error', role: 'alert' }),
+    el('div', { id: 'upload-held', hidden: true }),
     el('div', { class: 'total' },
       el('progress', { id: 'upload-total', max: 1, value: 0 }),
       el('span', { id: 'upload-total-text', role: 'status' }),
@@ -291,11 +446,19 @@ function layout(section, patient) {
       el('tbody')),
     el('div', { id: 'upload-summary', hidden: true }),
   );
+  st.laidOut = true;
+  const numbers = [...(st.numbers || [])];
+  if (numbers.length > 0) {
+    /** @type {HTMLElement} */
+    const expected = section.querySelector('#upload-expected');
+    expected.textContent = t('upload.expected', { id: numbers.join(', ') });
+    expected.hidden = false;
+  }
 }
 
-function showResume(section, me) {
-  const saved = JSON.parse(localStorage.getItem(storageKey(me)) || 'null');
-  const banner = section.querySelector('#upload-resume');
+function showResume(st) {
+  const saved = JSON.parse(localStorage.getItem(storageKey(st.me)) || 'null');
+  const banner = st.section.querySelector('#upload-resume');
   if (!saved) return;
   banner.textContent = t('upload.resume', {
     done: saved.done, total: saved.total, when: when(saved.at),
@@ -310,34 +473,46 @@ export const uploadScreen = {
   roles: ['clinician'],
   nav: { key: 'nav.upload', href: '#/upload' },
   async open(section, match, me) {
-    state = { me, section, items: [], patient: null, recordNumber: null, stopped: false };
+    const st = {
+      me, section, items: [], groups: [], patient: null, numbers: null, stopped: false, laidOut: false,
+    };
+    state = st;
+    // Taken now, whatever opens: files handed over are for the very next page only.
+    const brought = handoff;
+    handoff = null;
+    document.addEventListener('ferry:language', relabel);
+    // No form until the patient is known: only a loading state.
+    section.replaceChildren(el('p', { class: 'screen-loading', role: 'status' }, t('screen.loading')));
     if (match[1]) {
       const patient = await api('GET', `/patients/${match[1]}`);
-      state.patient = patient;
-      const record = patient.records.find((r) => r.facility_id === me.facility_id);
-      state.recordNumber = record ? record.record_number : null;
+      if (state !== st || st.stopped) return;
+      st.patient = patient;
+      st.numbers = Sort.ownNumbers(patient, me);
     }
-    layout(section, state.patient);
-    if (state.recordNumber) {
+    layout(st);
+    showResume(st);
+    dropZone(st);
+    if (brought && st.patient && brought.patientId === st.patient.id && brought.files.length > 0) {
       /** @type {HTMLElement} */
-      const expected = section.querySelector('#upload-expected');
-      expected.textContent = t('upload.expected', { id: state.recordNumber });
-      expected.hidden = false;
+      const note = st.section.querySelector('#upload-brought');
+      note.textContent = brought.fromName
+        ? t('upload.brought', { n: brought.files.length, name: brought.fromName })
+        : t('upload.brought_anonymous', { n: brought.files.length });
+      note.hidden = false;
+      add(st, brought.files);
     }
-    showResume(section, me);
-    dropZone(section);
-    document.addEventListener('ferry:language', relabel);
   },
   close() {
     document.removeEventListener('ferry:language', relabel);
-    if (!state) return;
-    const busy = state.items.some((i) => ['sending', 'retrying', 'queued'].includes(i.status));
-    state.stopped = true;
-    for (const item of state.items) {
+    const st = state;
+    state = null;
+    if (!st) return;
+    const busy = st.items.some((i) => ['sending', 'retrying', 'queued'].includes(i.status));
+    st.stopped = true;
+    for (const item of st.items) {
       if (item.xhr && item.status === 'sending') item.xhr.abort();
       if (item.wake) item.wake();
     }
-    if (busy) remember();
-    state = null;
+    if (busy) remember(st);
   },
 };

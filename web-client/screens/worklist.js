@@ -5,6 +5,9 @@
 // into the reading screen.
 
 import { api, el, t } from '../lib/ferry.js';
+import * as Reassign from './worklist-reassign.js';
+import { patientLabel } from '../lib/patient-banner.js';
+import { examinationName } from '../lib/terms.js';
 
 // "1:05:09": hours, minutes and seconds of a span in milliseconds.
 function span(ms) {
@@ -46,16 +49,11 @@ function personName(p) {
   return latin ? `${p.family_name} ${p.given_name}` : `${p.family_name}${p.given_name}`;
 }
 
-// Patient names by id, fetched once per screen opening.
-const patients = new Map();
-function patientName(id) {
-  if (!id) return Promise.resolve('');
-  if (!patients.has(id)) {
-    patients.set(id, api('GET', '/patients/' + id)
-      .then(personName)
-      .catch(() => t('worklist.patient', { id })));
-  }
-  return patients.get(id);
+// Each row carries its patient's name and record number (the server's
+// worklist gives them), so no patient is read per row.
+function patientName(r) {
+  if (!r.patient_id) return '';
+  return patientLabel(r) || t('worklist.patient', { id: r.patient_id });
 }
 
 let timers = [];
@@ -68,7 +66,6 @@ export const worklistScreen = {
   roles: ['radiologist'],
   nav: { key: 'nav.worklist', href: '#/worklist' },
   async open(section, match, me) {
-    patients.clear();
     const error = el('p', { class: 'error', role: 'alert' });
     const body = el('tbody');
     const empty = el('p', { hidden: true, 'data-i18n': 'worklist.none' }, t('worklist.none'));
@@ -97,6 +94,10 @@ export const worklistScreen = {
       empty);
 
     let rows = [];
+    // Reading leads hand requests on (worklist-reassign.js); null for others,
+    // asked alongside the list rather than before it.
+    let readers = null;
+    Reassign.readers().then((people) => { readers = people; if (people && rows.length) render(); });
     async function load() {
       const data = new FormData(form);
       const query = new URLSearchParams();
@@ -126,7 +127,7 @@ export const worklistScreen = {
     }
 
     async function render() {
-      const names = await Promise.all(rows.map((r) => patientName(r.patient_id)));
+      const names = rows.map(patientName);
       const now = Date.now();
       body.replaceChildren(...rows.map((r, n) => {
         const clock = clockText(r, now);
@@ -142,12 +143,13 @@ export const worklistScreen = {
         } else {
           actions.append(el('a', { href: `#/reading-requests/${r.id}`, dataset: { action: 'view' } }, t('worklist.view')));
         }
+        actions.append(Reassign.control(r, readers, (err) => { if (err) error.textContent = err.message; load(); }) || '');
         return el('tr', { dataset: { request: r.id, priority: r.priority } },
           el('td', null, el('span', { class: 'clock', dataset: { due: r.due_at, status: r.status, state: clock.state } }, clock.text)),
           el('td', null, el('span', { class: 'priority priority-' + r.priority }, t('worklist.priority.' + r.priority))),
           el('td', null, names[n]),
           el('td', null, el('a', { href: '#/studies/' + encodeURIComponent(r.study_instance_uid) },
-            [r.modality, r.body_part].filter(Boolean).join(' · ') || t('worklist.study'))),
+            examinationName(r.modality, r.body_part) || t('worklist.study'))),
           el('td', { class: 'worklist-question' }, r.clinical_question),
           el('td', null, r.requesting_facility_name, el('br'), el('small', null, r.requested_by_name)),
           el('td', null, t('worklist.status.' + r.status)),

@@ -4,6 +4,7 @@
 // greyscale frames, and server-rendered frames for everything else
 // (compressed or colour), which the server windows on request.
 
+import { errorText } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
 
 // A DICOM JSON attribute's first value (or the `n`th), or undefined.
@@ -80,11 +81,16 @@ function multipartParts(buffer, contentType) {
 }
 
 async function fetchOrThrow(url, accept) {
-  const response = await fetch(url, { headers: { Accept: accept } });
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: accept } });
+  } catch (err) {
+    throw Object.assign(new Error(I18n.t('error.network')), { status: 0, cause: err });
+  }
   if (!response.ok) {
-    let message = response.statusText;
-    try { message = (await response.json()).error.message; } catch (_) { /* not JSON */ }
-    throw Object.assign(new Error(message), { status: response.status });
+    let error = null;
+    try { error = (await response.json()).error; } catch (_) { /* not JSON */ }
+    throw Object.assign(new Error(errorText(error)), { status: response.status });
   }
   return response;
 }

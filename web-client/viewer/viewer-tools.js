@@ -10,7 +10,9 @@
 //    count() → frames in the series, transform(), changed(), repaint(),
 //    go(delta)};
 // tools.toolbar and tools.measureList are for the viewer to place;
-// tools.draw(g, m, item) paints the frame's lengths and lists them.
+// tools.draw(g, m, item) paints the frame's lengths and lists them;
+// tools.tool() is the chosen tool and tools.cancel() drops a drag under way
+// (for viewer-touch.js).
 
 import { el, t } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
@@ -132,10 +134,12 @@ function attach(view) {
 
   // Pointer: the chosen tool on the main button; the middle button pans
   // and the right one zooms whatever the tool, as on reading consoles.
+  // Fingers are viewer-touch.js's, but for one finger measuring a length.
   let drag = null;
   function pointerDown(event) {
     const current = view.current();
     if (!current) return;
+    if (event.pointerType === 'touch' && (tool !== 'length' || drag)) return;
     stage.focus({ preventScroll: true });
     const action = event.button === 1 ? 'pan' : event.button === 2 ? 'zoom' : tool;
     drag = { action, x: event.clientX, y: event.clientY, id: event.pointerId, line: null, key: null };
@@ -221,6 +225,16 @@ function attach(view) {
     event.preventDefault();
   }
 
+  // A second finger came down while one measured: that was a pinch.
+  function cancel() {
+    if (drag && drag.action === 'length') {
+      const list = measurements.get(drag.key);
+      if (list) list.pop();
+      repaint();
+    }
+    drag = null;
+  }
+
   canvas.addEventListener('pointerdown', pointerDown);
   canvas.addEventListener('pointermove', pointerMove);
   canvas.addEventListener('pointerup', pointerUp);
@@ -230,7 +244,7 @@ function attach(view) {
   stage.addEventListener('contextmenu', (e) => e.preventDefault());
   setTool(tool);
 
-  return { toolbar, measureList, draw };
+  return { toolbar, measureList, draw, tool: () => tool, cancel };
 }
 
 export { attach, PRESETS };

@@ -1,7 +1,8 @@
 // @ts-check
 // Ferry viewer: a study's series as thumbnails, one frame at a time on a
-// canvas (wheel to scroll, drag to window, pan, zoom or measure), the
-// patient and study overlay, 12-lead ECG plots and report SRs as text.
+// canvas (wheel to scroll, drag to window, pan, zoom or measure; on a
+// touch screen pinch to zoom, swipe to scroll), the patient and study
+// overlay, 12-lead ECG plots and report SRs as text.
 // `mount(container, studyUid)` puts one in any element (the
 // reading screen, a call); the `#/studies/{uid}` screen is one on its own.
 // Access is the server's to decide: a refusal is shown as it comes.
@@ -14,16 +15,18 @@
 // animation frame; v.ready settles once the first series is shown;
 // v.destroy() removes it.
 //
-// The gestures and lengths are viewer-tools.js's, the ECG and report panes
-// viewer-panes.js's, the pixels viewer-image.js's; which series and frame
-// are shown, and the overlay's words, are state.js's (no DOM, tested in
-// node); this file puts them on screen and fetches what they need.
+// The mouse's gestures and lengths are viewer-tools.js's, the fingers'
+// viewer-touch.js's, the ECG and report panes viewer-panes.js's, the pixels
+// viewer-image.js's; which series and frame are shown, and the overlay's
+// words, are state.js's (no DOM, tested in node); this file puts them on
+// screen and fetches what they need.
 
 import { el, t, request } from '../lib/ferry.js';
 import * as State from './state.js';
 import * as I from './viewer-image.js';
 import * as Panes from './viewer-panes.js';
 import * as Tools from './viewer-tools.js';
+import * as Touch from './viewer-touch.js';
 
 // Frames fetched ahead of the one shown, in the direction of travel.
 const PREFETCH = 3;
@@ -79,6 +82,11 @@ function mount(container, studyUid, options) {
     current: () => v.current,
     defaultWindow: () => v.defaultWindow,
     count: () => v.items.length,
+  });
+  Touch.attach({
+    s: v.s, canvas: ui.canvas, changed: () => changed(v), go: (delta) => go(v, delta),
+    transform: () => State.placement(ui.canvas, v.current.frame, v.s),
+    current: () => v.current, tool: v.tools.tool, cancel: v.tools.cancel,
   });
   ui.imagePane.append(v.tools.toolbar, ui.stage, ui.slider, v.tools.measureList);
   ui.main.append(ui.error, ui.imagePane, v.ecg.element, v.sr.element);

@@ -85,6 +85,20 @@ pub struct BookingView {
     pub facility_id: i64,
     pub created_by: i64,
     pub status_reason: Option<String>,
+    /// Whose booking it is: set for those who see the booking (the booking
+    /// facility, the expert, the expert's schedulers) when it is for a
+    /// consultation.
+    pub patient: Option<BookingPatientView>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BookingPatientView {
+    pub patient_id: i64,
+    pub name: String,
+    /// The record number at the requesting facility.
+    pub record_number: Option<String>,
+    pub requesting_facility_id: i64,
+    pub requesting_facility_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -101,6 +115,10 @@ pub struct NewBooking {
     /// An accepted up-referral: lets the booking take slots held back for
     /// referred patients.
     pub referral_id: Option<i64>,
+    /// The patient the booking screen showed. When given, it must be the
+    /// consultation's patient, else 409 `patient_mismatch` and nothing is
+    /// booked: a screen left showing another patient cannot book for them.
+    pub patient_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

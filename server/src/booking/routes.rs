@@ -73,6 +73,9 @@ async fn create_booking(
         Some(id) => Some(bookable_consultation(&mut tx, &caller, id, &expert, now).await?),
         None => None,
     };
+    if let (Some(shown), Some(c)) = (body.patient_id, &consultation) {
+        super::steps::same_patient(c, shown)?;
+    }
     let may_take_reserved = match body.referral_id {
         Some(referral_id) => {
             super::priority::check_referral(
@@ -212,7 +215,9 @@ async fn list_bookings(
         },
     )
     .await?;
-    Ok(Json(rows.iter().map(|b| b.view(&tz)).collect()))
+    Ok(Json(
+        rows.iter().map(|b| b.view_for(&caller, &tz)).collect(),
+    ))
 }
 
 /// One booking.
@@ -228,5 +233,5 @@ async fn get_booking(
     let booking = load(&mut tx, &caller, id).await?;
     let tz = caller_zone(&mut tx, &caller, None).await?;
     tx.commit().await?;
-    Ok(Json(booking.view(&tz)))
+    Ok(Json(booking.view_for(&caller, &tz)))
 }

@@ -27,6 +27,20 @@ pub async fn load(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<BookingRow
 
 /// The consultation a booking is for: visible to the caller, from the
 /// caller's facility, routine, still requested, and for this expert.
+/// Refuses a booking whose screen showed another patient than the
+/// consultation's (`patient_id` of the body).
+pub fn same_patient(consultation: &ConsultationRow, shown: i64) -> ApiResult<()> {
+    if consultation.patient_id == shown {
+        return Ok(());
+    }
+    Err(ApiError::Conflict {
+        code: ErrorCode::PatientMismatch,
+        message: "this consultation is for another patient than the one shown; nothing was booked"
+            .to_owned(),
+        details: serde_json::json!({ "field": "patient_id" }),
+    })
+}
+
 pub async fn bookable_consultation(
     tx: &mut Tx,
     caller: &Caller,

@@ -4,7 +4,7 @@ use jiff::tz::TimeZone;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{BookingStatus, BookingView};
+use super::{BookingPatientView, BookingStatus, BookingView};
 use crate::db::Tx;
 pub use crate::policy::booking::Visibility;
 use crate::roster::Service;
@@ -26,6 +26,20 @@ pub struct BookingRow {
     pub created_by: i64,
     pub facility_id: i64,
     pub status_reason: Option<String>,
+    /// Whose booking it is, through its consultation; none for a bare hold.
+    pub patient: Option<BookingPatient>,
+}
+
+/// The patient a booking is for and the clinic that asked, as the
+/// scheduler's board and the desk name them instead of a bare number.
+#[derive(Debug, Clone)]
+pub struct BookingPatient {
+    pub patient_id: i64,
+    pub name: String,
+    /// At the requesting facility; none if it holds no record for them.
+    pub record_number: Option<String>,
+    pub requesting_facility_id: i64,
+    pub requesting_facility_name: String,
 }
 
 impl crate::policy::booking::BookingParties for BookingRow {
@@ -66,13 +80,35 @@ impl BookingRow {
             facility_id: self.facility_id,
             created_by: self.created_by,
             status_reason: self.status_reason.clone(),
+            patient: None,
         }
+    }
+
+    /// The view with whose booking it is, for a caller the policy lets see it.
+    pub fn view_for(&self, caller: &crate::auth::Caller, tz: &TimeZone) -> BookingView {
+        let mut view = self.view(tz);
+        if crate::policy::booking::sees_patient(caller, self) {
+            view.patient = self.patient.as_ref().map(|p| BookingPatientView {
+                patient_id: p.patient_id,
+                name: p.name.clone(),
+                record_number: p.record_number.clone(),
+                requesting_facility_id: p.requesting_facility_id,
+                requesting_facility_name: p.requesting_facility_name.clone(),
+            });
+        }
+        view
     }
 }
 
 const SELECT: &str = "SELECT b.id, b.expert_id, u.display_name AS expert_name, u.facility_id AS expert_facility_id, b.claim_id, b.start_at, \
      b.end_at, b.service, b.status, b.hold_expires_at, b.consultation_id, b.created_by, b.facility_id, \
-     b.status_reason FROM booking b JOIN app_user u ON u.id = b.expert_id";
+     b.status_reason, bc.patient_id, bp.family_name AS patient_family, bp.given_name AS patient_given, \
+     bpr.record_number AS patient_record_number, bc.requesting_facility_id, bf.name AS requesting_facility_name \
+     FROM booking b JOIN app_user u ON u.id = b.expert_id \
+     LEFT JOIN consultation bc ON bc.id = b.consultation_id \
+     LEFT JOIN patient bp ON bp.id = bc.patient_id \
+     LEFT JOIN patient_record bpr ON bpr.patient_id = bc.patient_id AND bpr.facility_id = bc.requesting_facility_id \
+     LEFT JOIN facility bf ON bf.id = bc.requesting_facility_id";
 
 fn row(row: &AnyRow) -> Result<BookingRow, sqlx::Error> {
     let status: String = row.try_get("status")?;
@@ -91,7 +127,32 @@ fn row(row: &AnyRow) -> Result<BookingRow, sqlx::Error> {
         created_by: row.try_get("created_by")?,
         facility_id: row.try_get("facility_id")?,
         status_reason: row.try_get("status_reason")?,
+        patient: patient(row)?,
     })
+}
+
+fn patient(row: &AnyRow) -> Result<Option<BookingPatient>, sqlx::Error> {
+    let Some(patient_id) = row.try_get::<Option<i64>, _>("patient_id")? else {
+        return Ok(None);
+    };
+    let family: String = row
+        .try_get::<Option<String>, _>("patient_family")?
+        .unwrap_or_default();
+    let given: String = row
+        .try_get::<Option<String>, _>("patient_given")?
+        .unwrap_or_default();
+    Ok(Some(BookingPatient {
+        patient_id,
+        // As the consultation names them (`consultation::store`).
+        name: format!("{family} {given}").trim().to_owned(),
+        record_number: row.try_get("patient_record_number")?,
+        requesting_facility_id: row
+            .try_get::<Option<i64>, _>("requesting_facility_id")?
+            .unwrap_or_default(),
+        requesting_facility_name: row
+            .try_get::<Option<String>, _>("requesting_facility_name")?
+            .unwrap_or_default(),
+    }))
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<BookingRow>, sqlx::Error> {

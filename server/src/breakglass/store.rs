@@ -10,8 +10,12 @@ struct GrantRow {
     id: i64,
     user_id: i64,
     username: String,
+    display_name: String,
     facility_id: i64,
+    facility_name: String,
     patient_id: i64,
+    patient_family_name: String,
+    patient_given_name: String,
     reason: String,
     granted_at: i64,
     expires_at: i64,
@@ -26,8 +30,12 @@ impl From<GrantRow> for GrantView {
             id: row.id,
             user_id: row.user_id,
             username: row.username,
+            display_name: row.display_name,
             facility_id: row.facility_id,
+            facility_name: row.facility_name,
             patient_id: row.patient_id,
+            patient_family_name: row.patient_family_name,
+            patient_given_name: row.patient_given_name,
             reason: row.reason,
             granted_at: rfc3339(row.granted_at),
             expires_at: rfc3339(row.expires_at),
@@ -38,10 +46,12 @@ impl From<GrantRow> for GrantView {
     }
 }
 
-const SELECT: &str =
-    "SELECT g.id, g.user_id, u.username, u.facility_id, g.patient_id, g.reason, g.granted_at, \
+const SELECT: &str = "SELECT g.id, g.user_id, u.username, u.display_name, u.facility_id, \
+     f.name AS facility_name, g.patient_id, p.family_name AS patient_family_name, \
+     p.given_name AS patient_given_name, g.reason, g.granted_at, \
      g.expires_at, g.reviewed_by, g.reviewed_at, g.review_note \
-     FROM break_glass_grant g JOIN app_user u ON u.id = g.user_id";
+     FROM break_glass_grant g JOIN app_user u ON u.id = g.user_id \
+     JOIN facility f ON f.id = u.facility_id JOIN patient p ON p.id = g.patient_id";
 
 pub async fn insert(
     conn: &mut AnyConnection,
@@ -105,4 +115,18 @@ pub async fn review(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Who held grant `id`, for which patient, and from when until when
+/// (milliseconds): the window its activity is read from.
+pub async fn window(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<(i64, i64, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT user_id, patient_id, granted_at, expires_at FROM break_glass_grant WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }

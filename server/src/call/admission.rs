@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::booking::store as booking_store;
-use crate::consultation::store::{self as consultation_store, ConsultationRow};
+use crate::consultation::store as consultation_store;
 use crate::consultation::Status;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::time::rfc3339;
@@ -27,18 +27,22 @@ pub async fn admit(
         .ok_or(ApiError::NotFound {
             what: "consultation",
         })?;
-    let name = match party_name(&consultation, caller) {
-        Some(name) => name,
-        None if super::invitees::is_invited(conn, id, caller.user_id).await? => {
-            caller.username.clone()
-        }
-        None => {
-            return Err(ApiError::forbidden(
-                ErrorCode::NotAParticipant,
-                "only the consultation's clinician, its expert and the people they invite may join its call",
-            ))
-        }
+    let parties = crate::policy::call::CallParties {
+        requested_by: consultation.requested_by,
+        expert_id: consultation.expert_id,
+        caller_invited: super::invitees::is_invited(conn, id, caller.user_id).await?,
     };
+    crate::policy::call::call_participant(caller, parties).map_err(|_| {
+        ApiError::forbidden(
+            ErrorCode::NotAParticipant,
+            "only the consultation's clinician, its expert and the people they invite may join its call",
+        )
+    })?;
+    // Everyone is shown to the others by their display name, never by the
+    // account's user name.
+    let name = crate::user::store::display_name(conn, caller.user_id)
+        .await?
+        .unwrap_or_else(|| caller.username.clone());
     match consultation.status {
         Status::Scheduled | Status::InProgress | Status::AwaitingOpinion => {}
         Status::Completed | Status::Cancelled | Status::Declined => {
@@ -75,19 +79,4 @@ pub async fn admit(
         id: caller.user_id.to_string(),
         name,
     })
-}
-
-fn party_name(consultation: &ConsultationRow, caller: &Caller) -> Option<String> {
-    if consultation.requested_by == caller.user_id {
-        Some(caller.username.clone())
-    } else if consultation.expert_id == Some(caller.user_id) {
-        Some(
-            consultation
-                .expert_name
-                .clone()
-                .unwrap_or_else(|| caller.username.clone()),
-        )
-    } else {
-        None
-    }
 }

@@ -2,13 +2,16 @@
 //! consultation and when ([`admission`]), what the server records as the call
 //! goes on ([`CallHooks`]: start, end, duration; the consultation moves to
 //! `in_progress` the first time both sides are connected), and the ICE
-//! servers clients use ([`routes`]). The rooms and the relay are in
-//! `ferry-signaling`.
+//! servers clients use ([`routes`]); the text chat kept with the
+//! consultation ([`chat_routes`], its SQL in [`chat_store`]). The rooms and
+//! the relay are in `ferry-signaling`.
 //!
 //! With PostgreSQL, rooms span the nodes that share it ([`bus`]).
 
 pub mod admission;
 pub mod bus;
+pub mod chat_routes;
+pub mod chat_store;
 pub mod consented_recording;
 pub mod invitees;
 pub mod recording_routes;

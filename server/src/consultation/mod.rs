@@ -7,6 +7,7 @@
 //! `cancelled` and `declined`. A booking that is cancelled or missed sends a
 //! scheduled consultation back to `requested` so it can be booked again.
 
+pub mod desk;
 pub mod oncall;
 pub mod routes;
 pub mod store;
@@ -127,6 +128,8 @@ pub struct ConsultationView {
     pub id: i64,
     pub patient_id: i64,
     pub patient_name: String,
+    /// The patient's record number at the requesting facility.
+    pub patient_record_number: Option<String>,
     pub requested_by: i64,
     /// The requesting clinician, as the expert addresses them.
     pub requested_by_name: String,

@@ -200,8 +200,9 @@ async fn list_shifts(
     Ok(Json(shifts))
 }
 
-/// The waiting urgent and emergency consultations: for an expert, those of the
-/// specialties they are on call for now; for a scheduler, all of them, with
+/// The waiting urgent and emergency consultations: for an expert, those the
+/// desk offered them and those of the specialties they are on call for now
+/// that are offered to no one else; for a scheduler, all of them, with
 /// escalations first.
 #[utoipa::path(get, path = "/on-call/queue", tag = "on-call",
     responses((status = 200, body = Vec<ConsultationView>), (status = 403, body = ErrorBody)),
@@ -215,8 +216,8 @@ async fn on_call_queue(
     let mut tx = state.db.begin_write().await?;
     let ids: Vec<i64> = sqlx::query_scalar(
         "SELECT c.id FROM consultation c WHERE c.status = 'requested' AND c.urgency <> 'routine' \
-         AND ($1 = 1 OR EXISTS (SELECT 1 FROM on_call_shift s WHERE s.expert_id = $2 \
-              AND lower(s.specialty) = lower(c.specialty) AND s.starts_at <= $3 AND s.ends_at > $3)) \
+         AND ($1 = 1 OR c.expert_id = $2 OR (c.expert_id IS NULL AND EXISTS (SELECT 1 FROM on_call_shift s \
+              WHERE s.expert_id = $2 AND lower(s.specialty) = lower(c.specialty) AND s.starts_at <= $3 AND s.ends_at > $3))) \
          ORDER BY CASE WHEN c.escalated_at IS NULL THEN 1 ELSE 0 END, \
                   CASE c.urgency WHEN 'emergency' THEN 0 ELSE 1 END, c.created_at",
     )
@@ -236,7 +237,8 @@ async fn on_call_queue(
 }
 
 /// Takes a waiting urgent or emergency consultation. Any expert on call for
-/// its specialty may; exactly one succeeds, the others get 409.
+/// its specialty may, or the one the desk offered it to (`desk::assign`);
+/// exactly one succeeds, the others get 409.
 #[utoipa::path(post, path = "/consultations/{id}/accept", tag = "on-call", params(("id" = i64, Path)),
     responses(
         (status = 200, body = ConsultationView),
@@ -258,9 +260,11 @@ async fn accept_consultation(
     })?;
     // Someone not on call for the specialty is not shown the case at all,
     // unless it is theirs already.
-    let on_call = on_call_now(&mut tx, &row.specialty, now)
-        .await?
-        .contains(&caller.user_id);
+    let offered = row.expert_id == Some(caller.user_id) && row.status == Status::Requested;
+    let on_call = offered
+        || on_call_now(&mut tx, &row.specialty, now)
+            .await?
+            .contains(&caller.user_id);
     if !on_call {
         load_visible(&mut tx, &caller, id, now).await?;
         return Err(ApiError::forbidden(

@@ -14,6 +14,7 @@ pub struct ConsultationRow {
     pub id: i64,
     pub patient_id: i64,
     pub patient_name: String,
+    pub patient_record_number: Option<String>,
     pub requested_by: i64,
     pub requested_by_name: String,
     pub requesting_facility_id: i64,
@@ -40,6 +41,7 @@ impl ConsultationRow {
             id: self.id,
             patient_id: self.patient_id,
             patient_name: self.patient_name.clone(),
+            patient_record_number: self.patient_record_number.clone(),
             requested_by: self.requested_by,
             requested_by_name: self.requested_by_name.clone(),
             requesting_facility_id: self.requesting_facility_id,
@@ -63,13 +65,14 @@ impl ConsultationRow {
     }
 }
 
-const SELECT: &str = "SELECT c.id, c.patient_id, p.family_name, p.given_name, c.requested_by, \
+const SELECT: &str = "SELECT c.id, c.patient_id, p.family_name, p.given_name, cpr.record_number, c.requested_by, \
      r.display_name AS requested_by_name, c.requesting_facility_id, f.name AS facility_name, \
      c.expert_id, e.display_name AS expert_name, \
      c.specialty, c.urgency, c.service, c.reason, c.clinical_summary, c.status, c.status_reason, \
      c.created_at, c.accepted_at, c.escalated_at, c.started_at, c.completed_at \
      FROM consultation c JOIN patient p ON p.id = c.patient_id \
      JOIN facility f ON f.id = c.requesting_facility_id \
+     LEFT JOIN patient_record cpr ON cpr.patient_id = c.patient_id AND cpr.facility_id = c.requesting_facility_id \
      JOIN app_user r ON r.id = c.requested_by \
      LEFT JOIN app_user e ON e.id = c.expert_id";
 
@@ -80,7 +83,8 @@ fn row(row: &AnyRow) -> Result<ConsultationRow, sqlx::Error> {
     Ok(ConsultationRow {
         id: row.try_get("id")?,
         patient_id: row.try_get("patient_id")?,
-        patient_name: format!("{family} {given}").trim().to_owned(),
+        patient_name: crate::patient_label::display_name(&family, &given),
+        patient_record_number: row.try_get("record_number")?,
         requested_by: row.try_get("requested_by")?,
         requested_by_name: row.try_get("requested_by_name")?,
         requesting_facility_id: row.try_get("requesting_facility_id")?,
@@ -270,4 +274,25 @@ pub async fn schedule(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The patients of the consultations `user_id` asked for that are still
+/// open, each with when the newest of them was asked for (ms), newest first:
+/// the clinician's open work on their "today / my patients" list. Not when
+/// it last changed: the server's own steps (an escalation, an offer) would
+/// then move a patient above the one the clinician has just opened.
+pub async fn open_patients_requested_by(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT patient_id, MAX(created_at) AS last_at FROM consultation WHERE requested_by = $1 \
+         AND status NOT IN ('completed', 'cancelled', 'declined') \
+         GROUP BY patient_id ORDER BY last_at DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
 }

@@ -74,19 +74,14 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     let tertiary = facility::create(
         &mut tx,
         &actor,
-        facility(
-            "Harbour City Tertiary Hospital",
-            Tier::Tertiary,
-            None,
-            "+86 571 8800 0000",
-        ),
+        facility("海城市中心医院", Tier::Tertiary, None, "+86 571 8800 0000"),
     )
     .await?;
     let county = facility::create(
         &mut tx,
         &actor,
         facility(
-            "Haian County Hospital",
+            "海安县人民医院",
             Tier::Secondary,
             Some(tertiary.id),
             "+86 571 6600 0000",
@@ -95,9 +90,9 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     .await?;
     let mut islands = Vec::new();
     for (name, contact) in [
-        ("Dongji Island Clinic", "+86 571 6601 0001"),
-        ("Xiaoyang Island Clinic", "+86 571 6601 0002"),
-        ("Nanpeng Island Clinic", "+86 571 6601 0003"),
+        ("东极岛卫生室", "+86 571 6601 0001"),
+        ("小洋岛卫生室", "+86 571 6601 0002"),
+        ("南鹏岛卫生室", "+86 571 6601 0003"),
     ] {
         islands.push(
             facility::create(
@@ -115,7 +110,7 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
         islands[0].id,
         crate::modality::NewModality {
             ae_title: "DEMO-MODALITY".to_owned(),
-            description: "Portable ultrasound, Dongji".to_owned(),
+            description: "便携式超声（东极岛）".to_owned(),
             // The demo runs on one machine: its title must not admit the
             // network to the island's patients.
             allowed_hosts: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
@@ -127,42 +122,42 @@ pub async fn seed(db: &Db, password: Option<String>) -> Result<Option<DemoSeed>,
     let people: [(&str, &str, i64, Role, &[&str]); 6] = [
         (
             "demo-admin",
-            "Demo Administrator",
+            "管理员（演示）",
             tertiary.id,
             Role::Admin,
             &[],
         ),
         (
             "demo-scheduler",
-            "Demo Scheduler",
+            "排班员（演示）",
             tertiary.id,
             Role::Scheduler,
             &[],
         ),
         (
             "demo-clinician",
-            "Dr. Lin (island clinician)",
+            "林医生（东极岛）",
             islands[0].id,
             Role::Clinician,
             &[],
         ),
         (
             "demo-county-clinician",
-            "Dr. Wu (county clinician)",
+            "吴医生（海安县）",
             county.id,
             Role::Clinician,
             &[],
         ),
         (
             "demo-expert",
-            "Prof. Zhou (cardiology)",
+            "周教授（心血管内科）",
             tertiary.id,
             Role::Expert,
             &["cardiology"],
         ),
         (
             "demo-radiologist",
-            "Dr. Chen (radiology)",
+            "陈医生（放射科）",
             tertiary.id,
             Role::Radiologist,
             &["radiology"],
@@ -361,7 +356,7 @@ async fn seed_worklist(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), De
         repeat_reason: None,
         scheduled_at: now,
         station_ae: Some("DEMO-MODALITY"),
-        procedure_description: "Abdominal ultrasound",
+        procedure_description: "腹部超声",
     };
     let id = examination::store::insert(tx, &values, now).await?;
     crate::audit::append(
@@ -381,7 +376,7 @@ async fn seed_worklist(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), De
             ae_title: "DEMO-VIEWER".to_owned(),
             host: "127.0.0.1".to_owned(),
             port: 11113,
-            description: "Reading workstation, Dongji".to_owned(),
+            description: "阅片工作站（东极岛）".to_owned(),
             tls: false,
         },
     )
@@ -409,26 +404,10 @@ async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), D
         Entry::new(code, None, tiers, label).map_err(ApiError::from)
     };
     let entries = [
-        entry(
-            "I10",
-            vec![Tier::Primary, Tier::Village],
-            "Essential hypertension",
-        )?,
-        entry(
-            "E11",
-            vec![Tier::Primary, Tier::Village],
-            "Type 2 diabetes mellitus",
-        )?,
-        entry(
-            "I21",
-            vec![Tier::Tertiary, Tier::Secondary],
-            "Acute myocardial infarction",
-        )?,
-        entry(
-            "I63",
-            vec![Tier::Tertiary, Tier::Secondary],
-            "Cerebral infarction",
-        )?,
+        entry("I10", vec![Tier::Primary, Tier::Village], "原发性高血压")?,
+        entry("E11", vec![Tier::Primary, Tier::Village], "2型糖尿病")?,
+        entry("I21", vec![Tier::Tertiary, Tier::Secondary], "急性心肌梗死")?,
+        entry("I63", vec![Tier::Tertiary, Tier::Secondary], "脑梗死")?,
     ];
     catalogue::replace(tx, actor, &entries).await?;
 
@@ -444,7 +423,7 @@ async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), D
             patient_id: cast.li,
             direction: Direction::Up,
             to_facility_id: cast.county,
-            reason: "Crushing chest pain for two hours; ST elevation on the clinic ECG".to_owned(),
+            reason: "压榨性胸痛两小时；卫生室心电图示 ST 段抬高".to_owned(),
             diagnosis_codes: vec!["I21.9".to_owned()],
             justification: None,
             rehabilitation_plan: None,
@@ -461,12 +440,12 @@ async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), D
             patient_id: cast.wang,
             direction: Direction::Down,
             to_facility_id: cast.island,
-            reason: "Stable after ischaemic stroke; continue rehabilitation near home".to_owned(),
+            reason: "缺血性脑卒中后病情稳定，回当地继续康复".to_owned(),
             diagnosis_codes: vec!["I63.9".to_owned(), "I10".to_owned()],
             justification: None,
             rehabilitation_plan: Some(
-                "Daily gait and arm exercises; blood pressure twice weekly, target below 140/90; \
-                 aspirin 100 mg daily; review at the county hospital in 3 months"
+                "每日步态及上肢训练；每周测血压两次，目标低于 140/90 mmHg；\
+                 阿司匹林 100 mg 每日一次；3 个月后到县医院复查"
                     .to_owned(),
             ),
         },
@@ -483,7 +462,7 @@ async fn seed_referrals(tx: &mut Tx, actor: &Actor, cast: &Cast) -> Result<(), D
         repeat_reason: None,
         scheduled_at: now,
         station_ae: None,
-        procedure_description: "CT head without contrast",
+        procedure_description: "头颅 CT 平扫",
     };
     let id = examination::store::insert(tx, &values, now).await?;
     examination::store::finish(tx, id, examination::ExamStatus::Performed, None, now).await?;

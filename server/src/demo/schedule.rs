@@ -70,9 +70,8 @@ pub(super) async fn seed(
             specialty: "cardiology",
             urgency: Urgency::Routine,
             service: Service::Video,
-            reason: "Exertional chest tightness for three weeks",
-            clinical_summary:
-                "58-year-old, hypertensive. Resting ECG: sinus rhythm, no ST changes.",
+            reason: "活动后胸闷三周",
+            clinical_summary: "58 岁，高血压病史。静息心电图：窦性心律，无 ST 段改变。",
             studies: &[],
         },
         now,
@@ -88,8 +87,8 @@ pub(super) async fn seed(
             specialty: "cardiology",
             urgency: Urgency::Urgent,
             service: Service::Video,
-            reason: "Palpitations and dizziness since this morning",
-            clinical_summary: "66-year-old. Irregular pulse 128/min, BP 102/64.",
+            reason: "今晨起心悸、头晕",
+            clinical_summary: "66 岁。脉搏不齐 128 次/分，血压 102/64 mmHg。",
             studies: &[],
         },
         now,
@@ -112,13 +111,13 @@ async fn book_two(tx: &mut Tx, expert_id: i64, cast: &Cast, now: i64) -> Result<
     let cases = [
         (
             cast.zhang,
-            "Heart murmur heard at the school health check",
-            "15-year-old, asymptomatic, plays football. Soft systolic murmur at the left sternal edge.",
+            "学校体检发现心脏杂音",
+            "15 岁，无症状，平时踢足球。胸骨左缘闻及柔和收缩期杂音。",
         ),
         (
             cast.wang,
-            "Follow-up of atrial fibrillation after rate control",
-            "66-year-old. On metoprolol since last month; pulse 78/min, occasional palpitations.",
+            "房颤控制心室率后复诊",
+            "66 岁。上月起服用美托洛尔；脉搏 78 次/分，偶有心悸。",
         ),
     ];
     let from = now + 2 * 86_400_000;

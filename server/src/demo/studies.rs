@@ -133,7 +133,7 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             "李^建国",
             ECG,
             true,
-            Some(("", Priority::Routine, "Palpitations for two days; rhythm?")),
+            Some(("", Priority::Routine, "心悸两天；心律如何？")),
         ),
         (
             "DJ-0001",
@@ -143,7 +143,7 @@ pub async fn seed_studies(imaging: &Imaging) -> anyhow::Result<usize> {
             Some((
                 "HEAD",
                 Priority::Urgent,
-                "Fell at home this morning, brief loss of consciousness; intracranial bleed?",
+                "今晨在家跌倒，短暂意识丧失；有无颅内出血？",
             )),
         ),
         ("XY-0001", "陈^美玲", CT_HEAD, false, None),

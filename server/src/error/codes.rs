@@ -118,6 +118,9 @@ error_codes! {
     OnCallConsultation = "on_call_consultation" => CONFLICT,
     OpinionNotSigned = "opinion_not_signed" => CONFLICT,
     OpinionSigned = "opinion_signed" => CONFLICT,
+    /// The request names a patient (`patient_id`, the one the screen showed)
+    /// other than the one it acts on; nothing was done.
+    PatientMismatch = "patient_mismatch" => CONFLICT,
     /// Registration found patients who may be this person; `details.candidates`
     /// lists them. Send `same_person_as` or `new_person` to go on.
     PossibleSamePerson = "possible_same_person" => CONFLICT,

@@ -5,6 +5,7 @@
 //! answered with the existing examination unless a reason to repeat is given.
 //! The imaging store links the resulting study by its Study Instance UID.
 
+pub mod body_part;
 pub mod recognition;
 pub mod recognition_routes;
 pub mod routes;
@@ -146,8 +147,13 @@ pub fn check_modality(text: &str) -> Result<String, ApiError> {
 }
 
 /// Body Part Examined is a DICOM code string: upper-case letters, digits,
-/// space and underscore, at most 16 characters.
+/// space and underscore, at most 16 characters. A name typed in Chinese or
+/// English (头颅, 腰椎, "lumbar spine") becomes its term first
+/// ([`body_part::BODY_PARTS`]).
 pub fn check_body_part(text: &str) -> Result<String, ApiError> {
+    if let Some(term) = body_part::dicom_term(text) {
+        return Ok(term.to_owned());
+    }
     let part = text.trim().to_ascii_uppercase();
     let ok = (1..=16).contains(&part.len())
         && part
@@ -159,7 +165,7 @@ pub fn check_body_part(text: &str) -> Result<String, ApiError> {
         Err(ApiError::invalid(
             ErrorCode::InvalidBodyPart,
             "body_part",
-            "body_part is a DICOM Body Part Examined such as HEAD or CHEST (letters, digits, _; at most 16)",
+            "body_part is a body part named in Chinese or English (头颅, 胸部, chest) or a DICOM Body Part Examined such as HEAD or CHEST (letters, digits, _; at most 16)",
         ))
     }
 }
@@ -180,5 +186,8 @@ mod tests {
         assert!(check_body_part("").is_err());
         assert!(check_body_part("head-neck").is_err());
         assert!(check_body_part("ABDOMENPELVISCHEST").is_err());
+        assert_eq!(check_body_part("头颅").ok().as_deref(), Some("HEAD"));
+        assert_eq!(check_body_part("腰椎").ok().as_deref(), Some("LSPINE"));
+        assert!(check_body_part("肚子").is_err());
     }
 }

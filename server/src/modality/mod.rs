@@ -36,6 +36,14 @@ pub struct NewModality {
     /// `dimse_max_associations_per_ae`.
     #[serde(default)]
     pub max_associations: Option<u32>,
+    /// The kind of machine, a DICOM modality code (`CT`, `MR`, `US`, `DX`,
+    /// `ECG`…); empty when not said.
+    #[serde(default)]
+    pub modality_type: String,
+    /// The port its own storage SCP listens on, for sending images back to
+    /// it; unset when it only sends.
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -46,6 +54,8 @@ pub struct ModalityView {
     pub description: String,
     pub allowed_hosts: Vec<String>,
     pub max_associations: Option<u32>,
+    pub modality_type: String,
+    pub port: Option<u16>,
     pub created_at: String,
 }
 
@@ -98,12 +108,32 @@ pub fn normalise_ae_title(raw: &str) -> Result<String, ApiError> {
     Ok(title.to_owned())
 }
 
-pub async fn create(
-    tx: &mut crate::db::Tx,
-    actor: &Actor,
-    facility_id: i64,
-    new: NewModality,
-) -> Result<store::ModalityRow, ApiError> {
+/// A modality code as DICOM writes it (PS3.3 C.7.3.1.1.1): upper case
+/// letters and digits, at most 16; stored upper-cased.
+fn normalise_modality_type(raw: &str) -> Result<String, ApiError> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() > 16
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidModality,
+            "modality_type",
+            "a modality type is a DICOM modality code such as CT, MR, US, DX or ECG",
+        ));
+    }
+    Ok(code)
+}
+
+/// The checked columns of a registration, for a new row or an edit.
+struct Checked {
+    ae_title: String,
+    hosts: String,
+    modality_type: String,
+}
+
+fn check(new: &NewModality) -> Result<Checked, ApiError> {
     let ae_title = normalise_ae_title(&new.ae_title)?;
     let hosts = normalise_hosts(&new.allowed_hosts)?;
     if let Some(n) = new.max_associations {
@@ -115,6 +145,34 @@ pub async fn create(
             ));
         }
     }
+    if new.port == Some(0) {
+        return Err(ApiError::invalid(
+            ErrorCode::InvalidField,
+            "port",
+            "a port is 1 to 65535",
+        ));
+    }
+    Ok(Checked {
+        ae_title,
+        hosts: store::hosts_text(&hosts),
+        modality_type: normalise_modality_type(&new.modality_type)?,
+    })
+}
+
+fn title_taken(ae_title: &str) -> ApiError {
+    ApiError::conflict(
+        ErrorCode::AeTitleTaken,
+        format!("the AE title {ae_title} is already registered"),
+    )
+}
+
+pub async fn create(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    facility_id: i64,
+    new: NewModality,
+) -> Result<store::ModalityRow, ApiError> {
+    let checked = check(&new)?;
     crate::facility::store::get(tx, facility_id)
         .await?
         .ok_or(ApiError::NotFound { what: "facility" })?;
@@ -122,26 +180,66 @@ pub async fn create(
         tx,
         store::NewRow {
             facility_id,
-            ae_title: &ae_title,
+            ae_title: &checked.ae_title,
             description: new.description.trim(),
-            allowed_hosts: &store::hosts_text(&hosts),
+            allowed_hosts: &checked.hosts,
             max_associations: new.max_associations.map(i64::from),
+            modality_type: &checked.modality_type,
+            port: new.port.map(i64::from),
         },
         crate::time::now_ms(),
     )
     .await
-    .on_unique_violation(|| {
-        ApiError::conflict(
-            ErrorCode::AeTitleTaken,
-            format!("the AE title {ae_title} is already registered"),
-        )
-    })?;
+    .on_unique_violation(|| title_taken(&checked.ae_title))?;
     crate::audit::append(
         tx,
         actor,
         AuditEntry::new(Action::Create, "modality.create")
             .entity("modality", id)
             .facility(facility_id),
+    )
+    .await?;
+    store::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "modality" })
+}
+
+/// Replaces what is registered of a modality; it stays with its facility.
+/// Its next association is judged by the new terms.
+pub async fn update(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    id: i64,
+    new: NewModality,
+) -> Result<store::ModalityRow, ApiError> {
+    let checked = check(&new)?;
+    let row = store::get(tx, id)
+        .await?
+        .ok_or(ApiError::NotFound { what: "modality" })?;
+    store::update(
+        tx,
+        id,
+        store::NewRow {
+            facility_id: row.facility_id,
+            ae_title: &checked.ae_title,
+            description: new.description.trim(),
+            allowed_hosts: &checked.hosts,
+            max_associations: new.max_associations.map(i64::from),
+            modality_type: &checked.modality_type,
+            port: new.port.map(i64::from),
+        },
+    )
+    .await
+    .on_unique_violation(|| title_taken(&checked.ae_title))?;
+    crate::audit::append(
+        tx,
+        actor,
+        AuditEntry::new(Action::Update, "modality.update")
+            .entity("modality", id)
+            .facility(row.facility_id)
+            .detail(
+                serde_json::json!({ "from_ae_title": row.ae_title, "ae_title": checked.ae_title }),
+            ),
     )
     .await?;
     store::get(tx, id)

@@ -1,5 +1,5 @@
 //! `/facilities/{id}/modalities` and `/modalities/{id}`: administrators
-//! register and remove a facility's modalities; the facility's own staff may
+//! register, change and remove a facility's modalities; the facility's own staff may
 //! list them. Likewise `/facilities/{id}/dicom-destinations` and
 //! `/dicom-destinations/{id}`, the places its callers may C-MOVE images to.
 
@@ -24,7 +24,7 @@ where
 {
     OpenApiRouter::new()
         .routes(routes!(list_modalities, create_modality))
-        .routes(routes!(delete_modality))
+        .routes(routes!(update_modality, delete_modality))
         .routes(routes!(list_destinations, create_destination))
         .routes(routes!(delete_destination))
 }
@@ -73,6 +73,31 @@ async fn create_modality(
     let row = super::create(&mut tx, &caller.actor(), id, body).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.view())))
+}
+
+/// Changes what is registered of a modality (AE title, hosts, type, port,
+/// associations). Administrators only.
+#[utoipa::path(put, path = "/modalities/{id}", tag = "facilities",
+    params(("id" = i64, Path)), request_body = NewModality,
+    responses(
+        (status = 200, body = ModalityView),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "AE title already registered"),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn update_modality(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<NewModality>,
+) -> ApiResult<Json<ModalityView>> {
+    policy::require_admin(&caller)?;
+    let mut tx = state.db.begin_write().await?;
+    let row = super::update(&mut tx, &caller.actor(), id, body).await?;
+    tx.commit().await?;
+    Ok(Json(row.view()))
 }
 
 /// Removes a modality; its next association is refused. Administrators only.

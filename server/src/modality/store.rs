@@ -15,6 +15,8 @@ pub struct ModalityRow {
     /// Comma-separated CIDR blocks, as [`hosts_text`] writes them.
     pub allowed_hosts: String,
     pub max_associations: Option<i64>,
+    pub modality_type: String,
+    pub port: Option<i64>,
     pub created_at: i64,
 }
 
@@ -27,6 +29,8 @@ impl ModalityRow {
             description: self.description.clone(),
             allowed_hosts: self.hosts().iter().map(ToString::to_string).collect(),
             max_associations: self.max_associations.and_then(|n| u32::try_from(n).ok()),
+            modality_type: self.modality_type.clone(),
+            port: self.port.and_then(|n| u16::try_from(n).ok()),
             created_at: rfc3339(self.created_at),
         }
     }
@@ -65,10 +69,12 @@ pub struct NewRow<'a> {
     pub description: &'a str,
     pub allowed_hosts: &'a str,
     pub max_associations: Option<i64>,
+    pub modality_type: &'a str,
+    pub port: Option<i64>,
 }
 
 const SELECT: &str = "SELECT id, facility_id, ae_title, description, allowed_hosts, \
-                      max_associations, created_at FROM modality";
+                      max_associations, modality_type, port, created_at FROM modality";
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<ModalityRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
@@ -106,16 +112,35 @@ pub async fn insert(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO modality (facility_id, ae_title, description, allowed_hosts, \
-         max_associations, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+         max_associations, modality_type, port, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(row.facility_id)
     .bind(row.ae_title)
     .bind(row.description)
     .bind(row.allowed_hosts)
     .bind(row.max_associations)
+    .bind(row.modality_type)
+    .bind(row.port)
     .bind(now)
     .fetch_one(conn)
     .await
+}
+
+pub async fn update(conn: &mut AnyConnection, id: i64, row: NewRow<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE modality SET ae_title = $1, description = $2, allowed_hosts = $3, \
+         max_associations = $4, modality_type = $5, port = $6 WHERE id = $7",
+    )
+    .bind(row.ae_title)
+    .bind(row.description)
+    .bind(row.allowed_hosts)
+    .bind(row.max_associations)
+    .bind(row.modality_type)
+    .bind(row.port)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {

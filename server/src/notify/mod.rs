@@ -74,8 +74,20 @@ impl Outbox {
         tx: &mut Tx,
         user_id: i64,
         kind: &str,
-        payload: Value,
+        mut payload: Value,
     ) -> Result<(), sqlx::Error> {
+        // Every notification about a patient leads with whom it is about:
+        // the name and the record number the recipient's facility knows.
+        if let Some(patient) = store::patient_of(tx, user_id, &payload).await? {
+            if let Value::Object(fields) = &mut payload {
+                fields.insert("patient_id".to_owned(), Value::from(patient.id));
+                fields.insert("patient_name".to_owned(), Value::from(patient.name));
+                fields.insert(
+                    "patient_record_number".to_owned(),
+                    patient.record_number.map_or(Value::Null, Value::from),
+                );
+            }
+        }
         store::insert(tx, user_id, kind, &payload, crate::time::now_ms()).await?;
         if !self.users.contains(&user_id) {
             self.users.push(user_id);

@@ -28,6 +28,78 @@ pub async fn insert(
     Ok(())
 }
 
+/// The patient a notification is about, as its recipient names them.
+pub struct PatientLabel {
+    pub id: i64,
+    pub name: String,
+    pub record_number: Option<String>,
+}
+
+fn id_in(payload: &Value, field: &str) -> Option<i64> {
+    payload.get(field).and_then(Value::as_i64)
+}
+
+/// The patient of `payload`: its `patient_id`, else that of the
+/// consultation, reading request, booking or critical result it names.
+/// The recipient is a party to what it announces, who sees that patient
+/// already; the record number is the one at their facility, else the first.
+pub async fn patient_of(
+    tx: &mut Tx,
+    user_id: i64,
+    payload: &Value,
+) -> Result<Option<PatientLabel>, sqlx::Error> {
+    let lookups: [(&str, &str); 4] = [
+        ("consultation_id", "SELECT patient_id FROM consultation WHERE id = $1"),
+        ("reading_request_id", "SELECT patient_id FROM reading_request WHERE id = $1"),
+        (
+            "booking_id",
+            "SELECT c.patient_id FROM booking b JOIN consultation c ON c.id = b.consultation_id WHERE b.id = $1",
+        ),
+        (
+            "critical_result_id",
+            "SELECT r.patient_id FROM critical_result c JOIN reading_request r ON r.id = c.reading_request_id \
+             WHERE c.id = $1",
+        ),
+    ];
+    let mut patient = id_in(payload, "patient_id");
+    for (field, sql) in lookups {
+        if patient.is_some() {
+            break;
+        }
+        if let Some(id) = id_in(payload, field) {
+            patient = sqlx::query_scalar::<_, Option<i64>>(sql)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .flatten();
+        }
+    }
+    let Some(patient) = patient else {
+        return Ok(None);
+    };
+    let row = sqlx::query(&format!(
+        "SELECT p.family_name, p.given_name, {} AS record_number FROM patient p WHERE p.id = $1",
+        crate::patient_label::record_number_sql(
+            "p.id",
+            "(SELECT u.facility_id FROM app_user u WHERE u.id = $2)"
+        )
+    ))
+    .bind(patient)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let family: String = row.try_get("family_name")?;
+    let given: String = row.try_get("given_name")?;
+    Ok(Some(PatientLabel {
+        id: patient,
+        name: crate::patient_label::display_name(&family, &given),
+        record_number: row.try_get("record_number")?,
+    }))
+}
+
 pub async fn users_with_role(tx: &mut Tx, role: Role) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT u.id FROM app_user u JOIN user_role r ON r.user_id = u.id \

@@ -102,6 +102,48 @@ pub fn name_key(family_name: &str, given_name: &str) -> String {
     key
 }
 
+/// The name's initials in pinyin, lower-case: a hanzi gives the first
+/// letter of its reading (the surname's own reading for the family name's
+/// first character), a Latin word its first letter, so 王秀英 and
+/// "Wang Xiu-ying" both give `wxy`: what a clerk types to find a patient
+/// fast on a Chinese keyboard.
+pub fn name_initials(family_name: &str, given_name: &str) -> String {
+    let mut initials = String::new();
+    let family_first = family_name.trim().chars().next();
+    // Inside a Latin word, letters after the first add nothing.
+    let mut in_word = false;
+    for (position, c) in family_name
+        .trim()
+        .chars()
+        .chain(std::iter::once(' '))
+        .chain(given_name.trim().chars())
+        .enumerate()
+    {
+        if c.is_ascii_alphabetic() || c == 'ü' || c == 'Ü' {
+            if !in_word {
+                // ü is written v, as in the name key.
+                initials.push(if c.is_ascii_alphabetic() {
+                    c.to_ascii_lowercase()
+                } else {
+                    'v'
+                });
+            }
+            in_word = true;
+            continue;
+        }
+        in_word = false;
+        let reading = (position == 0 && family_first == Some(c))
+            .then(|| SURNAME_READINGS.iter().find(|(s, _)| *s == c))
+            .flatten()
+            .map(|(_, reading)| reading.chars().next())
+            .unwrap_or_else(|| c.to_pinyin().and_then(|p| p.plain().chars().next()));
+        if let Some(first) = reading {
+            initials.push(first);
+        }
+    }
+    initials
+}
+
 /// A person's name as a DICOM PN: `FAMILY^GIVEN` as typed when it is
 /// Latin, else its pinyin then its characters as the ideographic group
 /// (`Wang^Xiuying=王^秀英`), so a modality that shows only Latin text still
@@ -268,17 +310,21 @@ pub async fn index_row(conn: &mut AnyConnection, id: i64) -> Result<Option<Index
         .await
 }
 
-/// Gives every patient stored before names were keyed its key. Names are
-/// keyed in Rust (pinyin), so a migration cannot; this runs at start-up
-/// and finds nothing to do once done.
+/// Gives every patient stored before names were keyed (or before their
+/// initials were) its key and initials. Names are keyed in Rust (pinyin),
+/// so a migration cannot; this runs at start-up and finds nothing to do
+/// once done.
 pub async fn key_unkeyed_names(conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, family_name, given_name FROM patient WHERE name_key IS NULL")
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT id, family_name, given_name FROM patient \
+         WHERE name_key IS NULL OR name_initials IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     for (id, family_name, given_name) in &rows {
-        sqlx::query("UPDATE patient SET name_key = $1 WHERE id = $2")
+        sqlx::query("UPDATE patient SET name_key = $1, name_initials = $2 WHERE id = $3")
             .bind(name_key(family_name, given_name))
+            .bind(name_initials(family_name, given_name))
             .bind(id)
             .execute(&mut *conn)
             .await?;
@@ -364,6 +410,16 @@ mod tests {
         assert_eq!(name_key("单", "丽"), name_key("Shan", "Li"));
         // Only as the family name's first character.
         assert_eq!(name_key("李", "曾"), "liceng");
+    }
+
+    #[test]
+    fn initials_come_from_pinyin_or_from_each_latin_word() {
+        assert_eq!(name_initials("王", "秀英"), "wxy");
+        assert_eq!(name_initials("Wang", "Xiu-ying"), "wxy");
+        assert_eq!(name_initials("WANG", "Xiuying"), "wx");
+        assert_eq!(name_initials("曾", "小明"), "zxm");
+        assert_eq!(name_initials("Lin", "Hai"), "lh");
+        assert_eq!(name_initials("吕", ""), "l");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 pub mod access;
 pub mod identity;
+pub mod lookup;
+pub mod lookup_routes;
 pub mod merge;
 pub mod merge_routes;
 pub mod resident_id;

@@ -75,18 +75,22 @@ pub async fn has_record_at(
     Ok(found.is_some())
 }
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-fn like_pattern(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 2);
-    escaped.push('%');
+/// `text` lower-cased, with `%`, `_` and `\` escaped for a LIKE pattern
+/// with `ESCAPE '\'`.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
     for c in text.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
             escaped.push('\\');
         }
         escaped.push(c);
     }
-    escaped.push('%');
     escaped
+}
+
+/// A LIKE pattern matching `text` anywhere ([`like_escaped`]).
+fn like_pattern(text: &str) -> String {
+    format!("%{}%", like_escaped(text))
 }
 
 /// The forms of a name a search matches, lower-cased: family and given
@@ -96,14 +100,74 @@ pub fn search_name(family_name: &str, given_name: &str) -> String {
         .to_lowercase()
 }
 
-/// Patients in the caller's scope whose name contains `query`, or whose
-/// national identifier or a record number equals it.
+/// What a search query is matched as: the typed text for names, its
+/// pinyin key and initials, and its identifier forms.
+struct Terms {
+    /// `%text%`, lower-case, for `search_name`.
+    anywhere: String,
+    /// `text |%`: the name exactly as typed, family name first.
+    exact: String,
+    /// The query as toneless pinyin (`Wang Xiu-ying`, `王秀英` →
+    /// `wangxiuying`); empty when it has no letter or hanzi.
+    key: String,
+    /// Letters only, lower-case, when the query could be initials
+    /// (`wxy`): 2 to 8 ASCII letters, spaces ignored; else empty.
+    initials: String,
+    /// A resident identity number as the index spells it (upper-case X),
+    /// else the query as typed.
+    national_id: String,
+    /// The query as typed, trimmed: record numbers compare folded.
+    record_number: String,
+    /// Names hold no digits: a query with one looks up identifiers only.
+    names: bool,
+}
+
+impl Terms {
+    fn of(query: &str) -> Terms {
+        let query = query.trim();
+        let today = jiff::Zoned::now().date();
+        let letters: String = query.chars().filter(|c| !c.is_whitespace()).collect();
+        let initials = if (2..=8).contains(&letters.len())
+            && letters.chars().all(|c| c.is_ascii_alphabetic())
+        {
+            letters.to_ascii_lowercase()
+        } else {
+            String::new()
+        };
+        Terms {
+            anywhere: like_pattern(query),
+            exact: format!("{} |%", like_escaped(query)),
+            key: super::identity::name_key(query, ""),
+            initials,
+            national_id: super::resident_id::validate(query, today)
+                .unwrap_or_else(|_| query.to_owned()),
+            record_number: query.to_owned(),
+            names: !query.chars().any(|c| c.is_ascii_digit()),
+        }
+    }
+}
+
+/// How well a row of the name half matches, best first: the name exactly
+/// as typed, then the same name in pinyin (王秀英 for `wangxiuying`), the
+/// initials (`wxy`), a name starting with the pinyin typed, and any other
+/// match. Identifier matches come before all of these (see [`search`]).
+const NAME_RANK: &str = "CASE WHEN p.search_name LIKE $5 ESCAPE '\\' THEN 1 \
+     WHEN $6 <> '' AND p.name_key = $6 THEN 2 \
+     WHEN $7 <> '' AND p.name_initials = $7 THEN 3 \
+     WHEN $6 <> '' AND p.name_key LIKE $8 THEN 4 ELSE 5 END";
+
+/// Patients in the caller's scope whose national identifier or a record
+/// number (in any case) equals `query`, then those whose name matches it:
+/// part of the name as typed (hanzi or Latin, either order), its pinyin
+/// (`wang xiuying`, `Wang Xiu-ying` find 王秀英), or its initials (`wxy`).
+/// Exact identifier matches come first, then the closest names.
 ///
-/// Two halves, each starting from what an index finds: names are matched
-/// only among the patients in scope ([`PATIENTS_IN_SCOPE`], a union of
-/// indexed lookups), and identifiers are looked up by index and then
-/// checked against the scope one by one. A single condition over every
-/// patient would test the scope of each of them.
+/// Two queries, each starting from what an index finds: identifiers are
+/// looked up by index (the folded record number has its own) and then
+/// checked against the scope one by one; names are matched only among
+/// the patients in scope ([`PATIENTS_IN_SCOPE`], a union of indexed
+/// lookups). A single condition over every patient would test the scope
+/// of each of them.
 pub async fn search(
     conn: &mut AnyConnection,
     scope_facility: FacilityScope,
@@ -112,38 +176,104 @@ pub async fn search(
     query: &str,
     limit: i64,
 ) -> Result<Vec<PatientRow>, sqlx::Error> {
-    // A resident identity number matches as the index spells it (upper-case
-    // X), however it was typed; anything else matches as typed.
-    let today = jiff::Zoned::now().date();
-    let national_id = super::resident_id::validate(query.trim(), today)
-        .unwrap_or_else(|_| query.trim().to_owned());
-    // Names hold no digits: a query with one looks up identifiers only.
-    let names = if query.chars().any(|c| c.is_ascii_digit()) {
-        String::new()
-    } else {
-        format!(
-            "{SELECT} WHERE p.id IN ({PATIENTS_IN_SCOPE}) \
-             AND p.search_name LIKE $4 ESCAPE '\\' UNION "
-        )
-    };
-    let sql = format!(
-        "{names}{SELECT} WHERE p.id IN (SELECT n.id FROM patient n WHERE n.national_id = $7 \
-             UNION SELECT u.id FROM patient u WHERE u.unverified_national_id = $7 \
+    let terms = Terms::of(query);
+    let mut found: Vec<PatientRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE p.id IN (SELECT n.id FROM patient n WHERE n.national_id = $4 \
+             UNION SELECT u.id FROM patient u WHERE u.unverified_national_id = $4 \
                AND u.national_id IS NULL \
-             UNION SELECT s.patient_id FROM patient_record s WHERE s.record_number = $5) \
+             UNION SELECT s.patient_id FROM patient_record s \
+               WHERE lower(s.record_number) = lower($5)) \
            AND p.merged_into IS NULL AND {PATIENT_IN_SCOPE} \
-         ORDER BY family_name, given_name, id LIMIT $6"
-    );
-    sqlx::query_as(&sql)
-        .bind(scope_facility.id())
-        .bind(user_id)
-        .bind(now)
-        .bind(like_pattern(query.trim()))
-        .bind(query.trim())
-        .bind(limit)
-        .bind(national_id)
-        .fetch_all(conn)
-        .await
+         ORDER BY p.family_name, p.given_name, p.id LIMIT $6"
+    ))
+    .bind(scope_facility.id())
+    .bind(user_id)
+    .bind(now)
+    .bind(&terms.national_id)
+    .bind(&terms.record_number)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !terms.names || found.len() as i64 >= limit {
+        return Ok(found);
+    }
+    let names: Vec<PatientRow> = sqlx::query_as(&format!(
+        "{SELECT} WHERE p.id IN ({PATIENTS_IN_SCOPE}) AND p.merged_into IS NULL \
+           AND (p.search_name LIKE $4 ESCAPE '\\' \
+             OR ($6 <> '' AND p.name_key LIKE $9) \
+             OR ($7 <> '' AND p.name_initials LIKE $10)) \
+         ORDER BY {NAME_RANK}, p.family_name, p.given_name, p.id LIMIT $11"
+    ))
+    .bind(scope_facility.id())
+    .bind(user_id)
+    .bind(now)
+    .bind(&terms.anywhere)
+    .bind(&terms.exact)
+    .bind(&terms.key)
+    .bind(&terms.initials)
+    .bind(format!("{}%", terms.key))
+    .bind(format!("%{}%", terms.key))
+    .bind(format!("{}%", terms.initials))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in names {
+        if found.len() as i64 >= limit {
+            break;
+        }
+        if !found.iter().any(|seen| seen.id == row.id) {
+            found.push(row);
+        }
+    }
+    Ok(found)
+}
+
+/// How a patient outside the caller's scope matched an identifier typed
+/// into the search: what break-the-glass can name them by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideMatch {
+    NationalId,
+    RecordNumber,
+}
+
+/// The patients outside the caller's scope (not merged away) who hold
+/// `query` as their national identifier, or as a record number at some
+/// facility in any case: the patients break-the-glass would open by that
+/// identifier. Ids only, for the caller never to see.
+pub async fn outside_scope_by_identifier(
+    conn: &mut AnyConnection,
+    scope_facility: FacilityScope,
+    user_id: i64,
+    now: i64,
+    query: &str,
+) -> Result<Vec<(i64, OutsideMatch)>, sqlx::Error> {
+    let terms = Terms::of(query);
+    let rows: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "SELECT p.id, CAST(CASE WHEN p.national_id = $4 THEN 1 ELSE 2 END AS BIGINT) AS how \
+         FROM patient p \
+         WHERE p.id IN (SELECT n.id FROM patient n WHERE n.national_id = $4 \
+             UNION SELECT s.patient_id FROM patient_record s \
+               WHERE lower(s.record_number) = lower($5)) \
+           AND p.merged_into IS NULL AND NOT {PATIENT_IN_SCOPE} ORDER BY p.id LIMIT 20"
+    ))
+    .bind(scope_facility.id())
+    .bind(user_id)
+    .bind(now)
+    .bind(&terms.national_id)
+    .bind(&terms.record_number)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, how)| {
+            let how = if how == 1 {
+                OutsideMatch::NationalId
+            } else {
+                OutsideMatch::RecordNumber
+            };
+            (id, how)
+        })
+        .collect())
 }
 
 /// The records of each of `patients` at every facility, in one query.
@@ -255,8 +385,8 @@ pub async fn insert(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO patient (national_id, family_name, given_name, sex, birth_date, phone, \
-         created_at, updated_at, unverified_national_id, search_name, name_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) RETURNING id",
+         created_at, updated_at, unverified_national_id, search_name, name_key, name_initials) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(values.national_id)
     .bind(values.family_name)
@@ -268,6 +398,10 @@ pub async fn insert(
     .bind(values.unverified_national_id)
     .bind(search_name(values.family_name, values.given_name))
     .bind(super::identity::name_key(
+        values.family_name,
+        values.given_name,
+    ))
+    .bind(super::identity::name_initials(
         values.family_name,
         values.given_name,
     ))
@@ -292,8 +426,8 @@ pub async fn update(
     };
     sqlx::query(&format!(
         "UPDATE patient SET {national_id}, family_name = $2, given_name = $3, sex = $4, \
-         birth_date = $5, phone = $6, updated_at = $7, search_name = $9, name_key = $10 \
-         WHERE id = $8"
+         birth_date = $5, phone = $6, updated_at = $7, search_name = $9, name_key = $10, \
+         name_initials = $11 WHERE id = $8"
     ))
     .bind(values.national_id)
     .bind(values.family_name)
@@ -305,6 +439,10 @@ pub async fn update(
     .bind(id)
     .bind(search_name(values.family_name, values.given_name))
     .bind(super::identity::name_key(
+        values.family_name,
+        values.given_name,
+    ))
+    .bind(super::identity::name_initials(
         values.family_name,
         values.given_name,
     ))

@@ -63,3 +63,12 @@ pub fn visibility(caller: &Caller) -> Visibility {
         scheduler_facility: FacilityScope::of_role(caller, Role::Scheduler),
     }
 }
+
+/// Whose booking it is (the patient's name and record number, the clinic
+/// that asked): for those who see the booking at all. They are the same
+/// people the consultation behind it names the patient to (its requesting
+/// facility, its expert, the expert's schedulers), and a scheduler cannot
+/// place a call or move a slot for someone they cannot name.
+pub fn sees_patient(caller: &Caller, booking: &impl BookingParties) -> bool {
+    can_see(caller, booking)
+}

@@ -74,3 +74,31 @@ pub fn sees_clinical(caller: &Caller) -> bool {
 pub fn is_requester(caller: &Caller, requesting_facility: i64) -> bool {
     caller.has(Role::Clinician) && caller.facility_id == requesting_facility
 }
+
+/// The on-call desk (schedulers) hands a waiting urgent request to one
+/// expert of its own facility, as it keeps only its own experts' rosters and
+/// shifts.
+pub fn check_assign(caller: &Caller, expert_facility: i64) -> Result<(), ApiError> {
+    require_any(caller, &[Role::Scheduler], "schedulers")?;
+    if caller.facility_id == expert_facility {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            crate::error::ErrorCode::Forbidden,
+            "schedulers assign the experts of their own facility",
+        ))
+    }
+}
+
+/// Only the expert a request was offered to accepts or declines the offer.
+pub fn check_offered_to(caller: &Caller, offered_to: Option<i64>) -> Result<(), ApiError> {
+    require_any(caller, &[Role::Expert], "experts")?;
+    if offered_to == Some(caller.user_id) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            crate::error::ErrorCode::Forbidden,
+            "this request was not offered to you",
+        ))
+    }
+}

@@ -14,13 +14,16 @@
 //! | keep the diagnosis catalogue (incl. CSV)     | yes |  |           |        |             |
 //! | register a patient (own facility)  |       |           | yes       |        |             |
 //! | search, read patients in scope     |       |           | yes       | yes    | yes         |
+//! | look up record numbers (before an upload), answered for patients in scope | | | yes | yes | yes |
 //! | update a patient                   |       |           | facility scope |   |             |
 //! | break the glass                    |       |           | yes       | yes    | yes         |
 //! | read experts, rosters, slots, on-call shifts | yes | yes | yes      | yes    | yes         |
 //! | manage rosters, on-call shifts     |       | own facility's experts |  |    |             |
 //! | request consultations, book slots  |       |           | yes       |        |             |
 //! | see consultations and bookings     |       | own facility's experts' (no clinical text) | facility's own | assigned, on-call queue | |
-//! | accept from the on-call queue      |       |           |           | on call |            |
+//! | accept from the on-call queue      |       |           |           | on call, or offered to them | |
+//! | offer a queued request to an expert |      | own facility's experts | |    |             |
+//! | decline an offer                   |       |           |           | offered to them |     |
 //! | write and sign opinions            |       |           |           | assigned |           |
 //! | refer a patient in scope from own facility |  |       | facility or referral scope | | |
 //! | list, read referrals               |       |           | sending or receiving facility | | |
@@ -36,9 +39,10 @@
 //! | list, read reading requests and signed reports | |     | requesting facility |  | reading facility |
 //! | worklist, claim, release, report templates |  |       |           |        | reading facility |
 //! | draft, edit, sign and amend reports |      |           |           |        | the claiming reader |
-//! | reassign a reading request         |       |           |           |        | reading leads |
+//! | reassign a reading request, list the readers |  |   |           |        | reading leads |
 //! | acknowledge a critical result      |       |           | the requester; after escalation, its facility | | |
 //! | read studies and patients of reading requests |  |    |           |        | reading facility |
+//! | read and write a call's chat ([`call`]) |  |         | the consultation's own, or invited | assigned, or invited | invited |
 //!
 //! A patient is in a clinician's scope when the clinician's facility holds a
 //! record for them or has been sent a referral for them that is not rejected
@@ -79,6 +83,7 @@
 //! caller another facility's images.
 
 pub mod booking;
+pub mod call;
 pub mod consultation;
 pub mod examination;
 pub mod imaging;

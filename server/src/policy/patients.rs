@@ -222,6 +222,13 @@ pub fn out_of_scope() -> ApiError {
     )
 }
 
+/// Those who treat patients may ask which patients the Patient IDs of files
+/// they are about to upload name; the answer holds only patients in their
+/// scope ([`PATIENT_IN_SCOPE`]).
+pub fn check_record_lookup(caller: &Caller) -> Result<(), ApiError> {
+    require_carer(caller)
+}
+
 /// Those who treat patients look them up and break the glass.
 pub fn require_carer(caller: &Caller) -> Result<(), ApiError> {
     require_any(caller, &CARE_ROLES, "clinicians, experts and radiologists")

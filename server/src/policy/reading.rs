@@ -110,3 +110,17 @@ pub fn check_acknowledge(
     }
     Ok(())
 }
+
+/// Reading leads (radiologists the administrators named) hand requests to
+/// another reader of their facility, and so see who those readers are.
+pub fn check_lead(caller: &Caller, is_lead: bool) -> Result<(), ApiError> {
+    require_radiologist(caller)?;
+    if is_lead {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            crate::error::ErrorCode::Forbidden,
+            "only a reading lead may reassign requests",
+        ))
+    }
+}

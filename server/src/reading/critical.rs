@@ -51,6 +51,10 @@ pub struct CriticalResultView {
     pub acknowledged_at: Option<String>,
     /// When it went to the facility's other clinicians, if it did.
     pub escalated_at: Option<String>,
+    /// Whom it is about: the patient's name as written, and their record
+    /// number at the requesting facility (else their first).
+    pub patient_name: Option<String>,
+    pub patient_record_number: Option<String>,
 }
 
 impl CriticalResultView {
@@ -64,11 +68,20 @@ impl CriticalResultView {
     }
 }
 
-const SELECT: &str = "SELECT c.id, c.report_id, c.reading_request_id, r.study_instance_uid, r.patient_id, \
-     r.requested_by, r.requesting_facility_id, c.raised_by, u.display_name, c.raised_at, p.impression, \
-     c.acknowledged_by, c.acknowledged_at, c.escalated_at, r.reading_facility_id \
-     FROM critical_result c JOIN reading_request r ON r.id = c.reading_request_id \
-     JOIN reading_report p ON p.id = c.report_id JOIN app_user u ON u.id = c.raised_by";
+// With the patient's name and record number (the requesting facility's,
+// which is where the alert goes), so that the alert names whom it is about.
+static SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT c.id, c.report_id, c.reading_request_id, r.study_instance_uid, r.patient_id, \
+         r.requested_by, r.requesting_facility_id, c.raised_by, u.display_name, c.raised_at, p.impression, \
+         c.acknowledged_by, c.acknowledged_at, c.escalated_at, r.reading_facility_id, \
+         pt.family_name, pt.given_name, {} \
+         FROM critical_result c JOIN reading_request r ON r.id = c.reading_request_id \
+         JOIN reading_report p ON p.id = c.report_id JOIN app_user u ON u.id = c.raised_by \
+         LEFT JOIN patient pt ON pt.id = r.patient_id",
+        crate::patient_label::record_number_sql("r.patient_id", "r.requesting_facility_id")
+    )
+});
 
 fn view(row: &sqlx::any::AnyRow) -> Result<(CriticalResultView, i64), sqlx::Error> {
     Ok((
@@ -87,6 +100,17 @@ fn view(row: &sqlx::any::AnyRow) -> Result<(CriticalResultView, i64), sqlx::Erro
             acknowledged_by: row.try_get(11)?,
             acknowledged_at: row.try_get::<Option<i64>, _>(12)?.map(rfc3339),
             escalated_at: row.try_get::<Option<i64>, _>(13)?.map(rfc3339),
+            patient_name: match (
+                row.try_get::<Option<String>, _>(15)?,
+                row.try_get::<Option<String>, _>(16)?,
+            ) {
+                (Some(family), given) => Some(crate::patient_label::display_name(
+                    &family,
+                    given.as_deref().unwrap_or(""),
+                )),
+                (None, _) => None,
+            },
+            patient_record_number: row.try_get(17)?,
         },
         row.try_get(14)?,
     ))
@@ -178,7 +202,8 @@ async fn list_critical(
     };
     let mut tx = state.db.begin_write().await?;
     let rows = sqlx::query(&format!(
-        "{SELECT} WHERE {column} = $1{open} ORDER BY c.raised_at DESC, c.id DESC LIMIT 500"
+        "{} WHERE {column} = $1{open} ORDER BY c.raised_at DESC, c.id DESC LIMIT 500",
+        *SELECT
     ))
     .bind(caller.facility_id)
     .fetch_all(&mut *tx)
@@ -220,7 +245,7 @@ async fn acknowledge(
 ) -> ApiResult<Json<CriticalResultView>> {
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
-    let row = sqlx::query(&format!("{SELECT} WHERE c.id = $1"))
+    let row = sqlx::query(&format!("{} WHERE c.id = $1", *SELECT))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -274,7 +299,7 @@ async fn acknowledge(
         })),
     )
     .await?;
-    let row = sqlx::query(&format!("{SELECT} WHERE c.id = $1"))
+    let row = sqlx::query(&format!("{} WHERE c.id = $1", *SELECT))
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;

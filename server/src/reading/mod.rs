@@ -17,6 +17,7 @@
 
 pub mod critical;
 pub mod fhir;
+pub mod readers;
 pub mod report;
 pub mod report_routes;
 pub mod report_store;
@@ -148,6 +149,16 @@ pub struct ReadingRequestView {
     pub minutes_left: Option<i64>,
     pub claimed_at: Option<String>,
     pub completed_at: Option<String>,
+    /// The patient's name as written (family name first), when the study
+    /// is linked to a patient.
+    pub patient_name: Option<String>,
+    /// The patient's record number at the requesting facility (else their
+    /// first record).
+    pub patient_record_number: Option<String>,
+    /// `female`, `male`, `other` or `unknown`, for the patient banner.
+    pub patient_sex: Option<String>,
+    /// `YYYY-MM-DD`, for the patient banner's age.
+    pub patient_birth_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -184,6 +195,16 @@ pub fn code_text(field: &str, text: &str, max: usize) -> Result<String, ApiError
                 "{field} is 1 to {max} letters, digits, spaces or underscores, e.g. CT or CHEST"
             ),
         ))
+    }
+}
+
+/// A body part as a reading names it: a name typed in Chinese or English
+/// (胸部, "lumbar spine") becomes its DICOM term, as for an examination
+/// (`examination::body_part`); anything else is a code as [`code_text`] takes it.
+pub fn body_part_text(text: &str) -> Result<String, ApiError> {
+    match crate::examination::body_part::dicom_term(text) {
+        Some(term) => Ok(term.to_owned()),
+        None => code_text("body_part", text, 64),
     }
 }
 

@@ -74,6 +74,9 @@ pub struct NewReport {
     /// A template name (`GET /report-templates`); defaults to the one for
     /// the request's modality. Its text starts any part not given.
     pub template: Option<String>,
+    /// The language of the default template when `template` is not given:
+    /// `en` (the default) or `zh-CN`.
+    pub language: Option<String>,
     /// Default `final`.
     pub kind: Option<ReportKind>,
     pub findings: Option<String>,

@@ -106,7 +106,9 @@ async fn draft_report(
                 format!("no template is called {name:?}; see GET /api/v1/report-templates"),
             )
         })?,
-        None => template::for_modality(&request.modality),
+        None => {
+            template::for_modality_in(&request.modality, body.language.as_deref().unwrap_or("en"))
+        }
     };
     let findings = check_text(
         "findings",

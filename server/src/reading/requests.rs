@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::store::{self, Filter, RequestRow};
-use super::{code_text, Priority, TaskStatus};
+use super::{body_part_text, code_text, Priority, TaskStatus};
 use crate::audit::{Action, AuditEntry};
 use crate::auth::Caller;
 use crate::db::Tx;
@@ -101,11 +101,7 @@ pub fn filter_of(query: &ListQuery, caller: &Caller) -> ApiResult<Filter> {
             .as_deref()
             .map(|m| code_text("modality", m, 16))
             .transpose()?,
-        body_part: query
-            .body_part
-            .as_deref()
-            .map(|b| code_text("body_part", b, 64))
-            .transpose()?,
+        body_part: query.body_part.as_deref().map(body_part_text).transpose()?,
         priority: query.priority,
         reader_id: query.mine.unwrap_or(false).then_some(caller.user_id),
         requesting_facility_id: query.sending_facility_id,

@@ -62,7 +62,7 @@ async fn create_request(
         })?
         .to_owned();
     let body_part = match body.body_part.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => code_text("body_part", text, 64)?,
+        Some(text) if !text.is_empty() => super::body_part_text(text)?,
         _ => String::new(),
     };
     // Read through the store's pool before the write transaction opens.

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::code_text;
+use super::{body_part_text, code_text};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
@@ -136,11 +136,7 @@ async fn create_route(
         .as_deref()
         .map(|m| code_text("modality", m, 16))
         .transpose()?;
-    let body_part = body
-        .body_part
-        .as_deref()
-        .map(|b| code_text("body_part", b, 64))
-        .transpose()?;
+    let body_part = body.body_part.as_deref().map(body_part_text).transpose()?;
     let precedence = body.precedence.unwrap_or(100);
     if !(0..=1000).contains(&precedence) {
         return Err(ApiError::invalid(

@@ -7,16 +7,29 @@ use super::{Priority, ReadingRequestView, TaskStatus, PRIORITY_RANK};
 use crate::db::Tx;
 use crate::time::rfc3339;
 
-const SELECT: &str = "SELECT r.id, r.study_instance_uid, r.patient_id, r.requesting_facility_id, \
-     rf.name AS requesting_facility_name, r.requested_by, ru.display_name AS requested_by_name, \
-     r.reading_facility_id, df.name AS reading_facility_name, r.route_id, r.modality, r.body_part, \
-     r.clinical_question, r.priority, r.requested_reader_id, r.reader_id, rd.display_name AS reader_name, \
-     r.status, r.status_reason, r.due_at, r.claimed_at, r.completed_at, r.created_at \
-     FROM reading_request r \
-     JOIN facility rf ON rf.id = r.requesting_facility_id \
-     JOIN facility df ON df.id = r.reading_facility_id \
-     JOIN app_user ru ON ru.id = r.requested_by \
-     LEFT JOIN app_user rd ON rd.id = r.reader_id";
+// The patient's name and record number come with each row, so that a
+// worklist or report names whom it is about without a read per row; they
+// are shown only to whoever may see the request itself. The record number
+// is the requesting facility's, the one on the images and the request form.
+static SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT r.id, r.study_instance_uid, r.patient_id, r.requesting_facility_id, \
+         rf.name AS requesting_facility_name, r.requested_by, ru.display_name AS requested_by_name, \
+         r.reading_facility_id, df.name AS reading_facility_name, r.route_id, r.modality, r.body_part, \
+         r.clinical_question, r.priority, r.requested_reader_id, r.reader_id, rd.display_name AS reader_name, \
+         r.status, r.status_reason, r.due_at, r.claimed_at, r.completed_at, r.created_at, \
+         pt.family_name AS patient_family_name, pt.given_name AS patient_given_name, \
+         pt.sex AS patient_sex, pt.birth_date AS patient_birth_date, \
+         {} AS patient_record_number \
+         FROM reading_request r \
+         JOIN facility rf ON rf.id = r.requesting_facility_id \
+         JOIN facility df ON df.id = r.reading_facility_id \
+         JOIN app_user ru ON ru.id = r.requested_by \
+         LEFT JOIN app_user rd ON rd.id = r.reader_id \
+         LEFT JOIN patient pt ON pt.id = r.patient_id",
+        crate::patient_label::record_number_sql("r.patient_id", "r.requesting_facility_id")
+    )
+});
 
 /// A reading request with its instants as stored (UTC milliseconds).
 #[derive(Debug, Clone)]
@@ -44,6 +57,10 @@ pub struct RequestRow {
     pub claimed_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub created_at: i64,
+    pub patient_name: Option<String>,
+    pub patient_record_number: Option<String>,
+    pub patient_sex: Option<String>,
+    pub patient_birth_date: Option<String>,
 }
 
 impl RequestRow {
@@ -87,6 +104,10 @@ impl RequestRow {
                 .then(|| (self.due_at - now).div_euclid(60_000)),
             claimed_at: self.claimed_at.map(rfc3339),
             completed_at: self.completed_at.map(rfc3339),
+            patient_name: self.patient_name.clone(),
+            patient_record_number: self.patient_record_number.clone(),
+            patient_sex: self.patient_sex.clone(),
+            patient_birth_date: self.patient_birth_date.clone(),
         }
     }
 }
@@ -118,11 +139,24 @@ fn row(r: &AnyRow) -> Result<RequestRow, sqlx::Error> {
         claimed_at: r.try_get("claimed_at")?,
         completed_at: r.try_get("completed_at")?,
         created_at: r.try_get("created_at")?,
+        patient_name: match (
+            r.try_get::<Option<String>, _>("patient_family_name")?,
+            r.try_get::<Option<String>, _>("patient_given_name")?,
+        ) {
+            (Some(family), given) => Some(crate::patient_label::display_name(
+                &family,
+                given.as_deref().unwrap_or(""),
+            )),
+            (None, _) => None,
+        },
+        patient_record_number: r.try_get("patient_record_number")?,
+        patient_sex: r.try_get("patient_sex")?,
+        patient_birth_date: r.try_get("patient_birth_date")?,
     })
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<RequestRow>, sqlx::Error> {
-    sqlx::query(&format!("{SELECT} WHERE r.id = $1"))
+    sqlx::query(&format!("{} WHERE r.id = $1", *SELECT))
         .bind(id)
         .fetch_optional(conn)
         .await?
@@ -190,7 +224,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<RequestRow>, sqlx::Error> {
-    let mut sql = format!("{SELECT} WHERE 1 = 1");
+    let mut sql = format!("{} WHERE 1 = 1", *SELECT);
     let mut next = 1;
     let mut param = |sql: &mut String, clause: &str| {
         sql.push_str(&clause.replace('?', &format!("${next}")));
@@ -385,4 +419,25 @@ pub async fn is_lead(conn: &mut AnyConnection, user_id: i64) -> Result<bool, sql
             .fetch_optional(conn)
             .await?;
     Ok(found.is_some())
+}
+
+/// The patients of the reading requests `user_id` asked for that are still
+/// open, each with when the newest of them was asked for (ms), newest first:
+/// the clinician's open work on their "today / my patients" list. Not when
+/// it last changed: the server's own steps (an escalation, an offer) would
+/// then move a patient above the one the clinician has just opened.
+pub async fn open_patients_requested_by(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT patient_id, MAX(created_at) AS last_at FROM reading_request WHERE requested_by = $1 \
+         AND status NOT IN ('completed', 'cancelled') AND patient_id IS NOT NULL \
+         GROUP BY patient_id ORDER BY last_at DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
 }

@@ -41,6 +41,10 @@ pub struct ReferralView {
     pub discharged_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The patient's name as written (family name first).
+    pub patient_name: String,
+    /// The patient's record number at the sending facility (else their first).
+    pub patient_record_number: Option<String>,
 }
 
 /// Something the sender should know but that does not stop the referral.

@@ -27,6 +27,12 @@ pub struct ReferralRow {
     pub discharged_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    // Whom it is about, as `patient::label` names a patient (the record
+    // number the sending facility knows, else the first), so that lists
+    // name the patient without a read per row.
+    pub patient_family_name: String,
+    pub patient_given_name: String,
+    pub patient_record_number: Option<String>,
 }
 
 impl ReferralRow {
@@ -57,6 +63,11 @@ impl ReferralRow {
             discharged_at: self.discharged_at.map(rfc3339),
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
+            patient_name: crate::patient_label::display_name(
+                &self.patient_family_name,
+                &self.patient_given_name,
+            ),
+            patient_record_number: self.patient_record_number,
         }
     }
 }
@@ -64,8 +75,14 @@ impl ReferralRow {
 const SELECT: &str = "SELECT r.id, r.patient_id, r.direction, r.from_facility_id, ff.name AS from_facility_name, \
      r.to_facility_id, tf.name AS to_facility_name, r.requested_by, r.reason, r.diagnosis_codes, \
      r.justification, r.rehabilitation_plan, r.status, r.decided_by, r.decided_at, r.decision_note, \
-     r.arrived_at, r.discharged_at, r.created_at, r.updated_at \
-     FROM referral r JOIN facility ff ON ff.id = r.from_facility_id JOIN facility tf ON tf.id = r.to_facility_id";
+     r.arrived_at, r.discharged_at, r.created_at, r.updated_at, \
+     pt.family_name AS patient_family_name, pt.given_name AS patient_given_name, \
+     COALESCE((SELECT pr.record_number FROM patient_record pr \
+      WHERE pr.patient_id = r.patient_id AND pr.facility_id = r.from_facility_id), \
+      (SELECT pr.record_number FROM patient_record pr WHERE pr.patient_id = r.patient_id \
+      ORDER BY pr.id LIMIT 1)) AS patient_record_number \
+     FROM referral r JOIN facility ff ON ff.id = r.from_facility_id JOIN facility tf ON tf.id = r.to_facility_id \
+     JOIN patient pt ON pt.id = r.patient_id";
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<ReferralRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))

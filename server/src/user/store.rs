@@ -71,6 +71,17 @@ pub async fn view(conn: &mut AnyConnection, id: i64) -> Result<Option<UserView>,
     }
 }
 
+/// The name a user is shown by to others (a call's tiles, a chat's messages).
+pub async fn display_name(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT display_name FROM app_user WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 pub async fn find_id(conn: &mut AnyConnection, username: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM app_user WHERE username = $1")
         .bind(username)

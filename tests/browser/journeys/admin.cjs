@@ -31,7 +31,7 @@ module.exports = async function admin(journey, browser) {
   await form.locator('input[name=time_zone]').fill('Mars/Olympus_Mons');
   await form.locator('button[type=submit]').click();
   const refusal = form.locator('[role=alert]');
-  await refusal.filter({ hasText: 'is not an IANA time zone' }).waitFor();
+  await refusal.filter({ hasText: 'This time zone is not known' }).waitFor();
   const refused = await refusal.textContent();
   await journey.shot(page, 'admin-1-facility-refused');
   await form.locator('input[name=time_zone]').fill('Asia/Shanghai');

@@ -25,6 +25,8 @@ module.exports = async function call(journey, browser) {
     await journey.shot(page, `call-1-${who}-home`);
     await row.locator('a.button').click();
     await page.locator('#call').waitFor({ state: 'visible' });
+    // The device check comes before the call.
+    await page.locator('#call-join-now').click();
     pages[who] = page;
   }
   const seen = {};
@@ -44,6 +46,7 @@ module.exports = async function call(journey, browser) {
     throw new Error(`switching to English left: ${english}`);
   }
   await pages.clinician.locator('#call-leave').click();
+  await pages.clinician.locator('#call-leave-yes').click();
   await pages.clinician.locator('#home').waitFor({ state: 'visible' });
   await pages.expert.locator('#call-waiting').waitFor({ state: 'visible' });
   const notice = await pages.expert.locator('#call-notice').textContent();

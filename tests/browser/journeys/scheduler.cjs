@@ -21,14 +21,14 @@ module.exports = async function scheduler(journey, browser) {
   check(days.length === 7 && days[0].includes(week), `the week shown: ${days}`);
   await journey.shot(page, 'scheduler-1-roster-week');
 
-  // Until before from: the server's own words, under the form.
+  // Until before from: the client's words for the refusal, under the form.
   const form = page.locator('#leave-form');
   await form.locator('input[name=starts_at]').fill(leave.to);
   await form.locator('input[name=ends_at]').fill(leave.from);
   await form.locator('input[name=reason]').fill('Cardiology congress');
   await form.locator('button[type=submit]').click();
   const refusal = form.locator('[role=alert]');
-  await refusal.filter({ hasText: 'ends_at must be after starts_at' }).waitFor();
+  await refusal.filter({ hasText: 'the end must come after the start' }).waitFor();
   const refused = await refusal.textContent();
   await journey.shot(page, 'scheduler-2-leave-refused');
 

@@ -89,6 +89,8 @@ module.exports = async function sharedView(journey, browser) {
     await row.waitFor({ state: 'visible' });
     await row.locator('a.button').click();
     await page.locator('#call').waitFor({ state: 'visible' });
+    // The device check comes before the call.
+    await page.locator('#call-join-now').click();
     pages[who] = page;
   }
   const { clinician: doc, expert: pro } = pages;
@@ -144,6 +146,7 @@ module.exports = async function sharedView(journey, browser) {
   // The expert's page reloads: back in the call, the same view comes back.
   await pro.reload();
   await pro.locator('#call').waitFor({ state: 'visible' });
+  await pro.locator('#call-join-now').click();
   await inCall(pro, journey.patience);
   await pro.locator(STAGE).waitFor({ state: 'visible' });
   await waitForInstance(pro, 3);
@@ -155,6 +158,7 @@ module.exports = async function sharedView(journey, browser) {
   // server refuses them its images.
   const guest = await journey.signIn(browser, invitee, 'en-US');
   await guest.evaluate((id) => { location.hash = `#/consultations/${id}/call`; }, consultation);
+  await guest.locator('#call-join-now').click();
   await inCall(guest, journey.patience);
   await guest.locator(`${SHARED} .viewer`).waitFor({ state: 'visible' });
   await guest.waitForFunction((shared) => {

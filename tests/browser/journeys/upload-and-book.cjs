@@ -119,6 +119,7 @@ module.exports = async function uploadAndBook(journey, browser) {
   await page.locator('#upload-summary').waitFor({ state: 'visible' });
   const total = await page.locator('#upload-total').evaluate((p) => ({ value: p.value, max: p.max }));
   const totalText = await page.locator('#upload-total-text').textContent();
+  const summary = await page.locator('#upload-summary [role=status]').textContent();
   check(posts.length === files.length, `${posts.length} STOW requests for ${files.length - 1} missing instances and the letter`);
   await journey.shot(page, 'upload-5-done');
 
@@ -199,7 +200,7 @@ module.exports = async function uploadAndBook(journey, browser) {
   await context.close();
   return {
     patient_id: patientId, refusal: refusalText, retry: retryText, resume: resumeText, states, reason,
-    total, total_text: totalText, posts: posts.length, study_cells: studyCells, attached,
+    total, total_text: totalText, summary, posts: posts.length, study_cells: studyCells, attached,
     consultation_id: consultationId, slot_label: slotLabel, slot_start: slotStart, zone_note: zoneNote,
     booked: bookedText, consultation_cells: consultationCells, reading_cells: readingCells,
     referral_cells: referralCells,

@@ -164,6 +164,15 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             ),
             |n| json!({ "ae_title": format!("AE-{n}") }),
         ),
+        with_body(
+            row(
+                Method::PUT,
+                "/api/v1/modalities/{id}",
+                format!("/api/v1/modalities/{modality}"),
+                admin_only,
+            ),
+            |_| json!({ "ae_title": "MATRIX-US", "modality_type": "US", "port": 104 }),
+        ),
         row(
             Method::DELETE,
             "/api/v1/modalities/{id}",
@@ -299,6 +308,13 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
             "/api/v1/patients?q=wang".into(),
             care_roles,
         ),
+        // The caller's own list, of patients in their scope only.
+        row(
+            Method::GET,
+            "/api/v1/patients/recent",
+            "/api/v1/patients/recent".into(),
+            care_roles,
+        ),
         with_body(
             row(
                 Method::POST,
@@ -307,6 +323,16 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
                 clinicians,
             ),
             |n| json!({ "family_name": "Li", "sex": "male", "birth_date": "1970-01-01", "record_number": format!("R-{n}") }),
+        ),
+        // Answered only with patients in scope; anyone who treats patients asks.
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/patients/lookup-records",
+                "/api/v1/patients/lookup-records".into(),
+                care_roles,
+            ),
+            |_| json!({ "record_numbers": ["A-1", "NOBODY-1"] }),
         ),
         // The own-site expert is assigned consultations about the patient.
         row(
@@ -459,6 +485,19 @@ async fn every_endpoint_allows_and_denies_each_role_as_the_policy_says() {
                 admin_only,
             ),
             |_| json!({ "note": "justified" }),
+        ),
+        // Says only how an identifier matched outside the caller's scope.
+        row(
+            Method::GET,
+            "/api/v1/break-glass/matches",
+            "/api/v1/break-glass/matches?q=A-1".into(),
+            care_roles,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/break-glass/{id}/activity",
+            format!("/api/v1/break-glass/{grant_id}/activity"),
+            admin_only,
         ),
         row(
             Method::GET,

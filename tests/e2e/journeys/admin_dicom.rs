@@ -25,8 +25,8 @@ async fn an_administrator_keeps_destinations_rules_and_the_forwarding_queue() {
             .await
             .expect("a demo facility")
     };
-    let county = facility_named("Haian County Hospital").await;
-    let dongji = facility_named("Dongji Island Clinic").await;
+    let county = facility_named("海安县人民医院").await;
+    let dongji = facility_named("东极岛卫生室").await;
 
     // Dongji's images also go to a workstation that is switched off.
     let off = free_port();

@@ -6,14 +6,23 @@
 //! person to look at.
 
 mod admin_dicom;
+mod admin_modalities;
 mod browser;
 mod call;
+mod call_recording;
+mod call_room;
 mod desk;
 mod expert;
+mod finding;
+mod languages;
 mod patient_index;
+mod phone;
 mod reading;
+mod scheduling_screens;
 mod shared_view;
 mod sharing;
 mod tablet;
 mod unlinked;
 mod upload;
+mod upload_other_patients;
+mod wrong_patient;

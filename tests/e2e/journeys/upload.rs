@@ -104,6 +104,12 @@ async fn a_clinician_uploads_a_study_over_a_poor_link_and_books_a_consultation()
         .as_str()
         .is_some_and(|m| m.starts_with("3 of 4 stored · 1 refused")));
     assert_eq!(seen["total"]["value"], seen["total"]["max"], "{seen}");
+    // Where each file went, in words: none of another patient's among them.
+    assert_eq!(
+        seen["summary"],
+        "2 stored for 李海燕; 0 held back (other patients); 1 refused. 1 already stored, skipped.",
+        "{seen}"
+    );
     // The study row: its modalities and its three images.
     let cells = seen["study_cells"].as_array().expect("cells");
     assert!(cells.iter().any(|c| c == "3"), "{seen}");

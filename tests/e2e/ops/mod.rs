@@ -6,3 +6,4 @@ mod bad_input;
 mod cli;
 mod durability;
 mod service;
+mod web_delivery;

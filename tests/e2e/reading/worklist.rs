@@ -327,7 +327,7 @@ async fn the_demo_radiologist_finds_island_studies_on_the_worklist_and_can_sign_
     assert_eq!(list.len(), 2, "{list:?}");
     assert_eq!(list[0]["priority"], "urgent");
     assert_eq!(list[0]["modality"], "CT");
-    assert_eq!(list[0]["requesting_facility_name"], "Dongji Island Clinic");
+    assert_eq!(list[0]["requesting_facility_name"], "东极岛卫生室");
     assert_eq!(list[1]["modality"], "ECG");
     let id = list[0]["id"].as_i64().expect("an id");
     let (status, _) = app

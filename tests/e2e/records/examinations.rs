@@ -279,7 +279,7 @@ async fn bad_examination_requests_are_refused_and_write_nothing() {
             Some("modality"),
         ),
         (
-            json!({ "modality": "CT", "body_part": "head-and-neck" }),
+            json!({ "modality": "CT", "body_part": "brain-and-tail" }),
             "invalid_body_part",
             Some("body_part"),
         ),
@@ -381,4 +381,39 @@ async fn count_exams(app: &TestApp, patient: i64) -> i64 {
         .fetch_one(app.db.pool())
         .await
         .expect("a count")
+}
+
+#[tokio::test]
+async fn a_body_part_typed_in_chinese_is_kept_as_its_dicom_term() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let patient = app
+        .patient_at(c.island_a, "330225195803121234", "A-1")
+        .await;
+    let clinician = app.user("dr-lin", Role::Clinician, c.island_a).await;
+    for (typed, term) in [("头颅", "HEAD"), ("腰椎", "LSPINE"), (" 胸部 ", "CHEST")] {
+        let (status, body) = ask(
+            &app,
+            &clinician,
+            patient,
+            json!({ "modality": "CT", "body_part": typed }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{typed}: {body}");
+        assert_eq!(body["body_part"], term, "{typed}");
+    }
+    // A name the table does not know is refused as before.
+    let (status, body) = ask(
+        &app,
+        &clinician,
+        patient,
+        json!({ "modality": "CT", "body_part": "肚子" }),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body_part",
+    );
 }

@@ -50,7 +50,7 @@ async fn administrators_keep_the_rules_and_bad_ones_are_refused() {
             "valid_days",
         ),
         (
-            json!({ "modality": "DX", "body_part": "头颅", "min_tier": "primary", "valid_days": 9 }),
+            json!({ "modality": "DX", "body_part": "肚子", "min_tier": "primary", "valid_days": 9 }),
             "body_part",
         ),
     ] {

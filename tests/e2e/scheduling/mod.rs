@@ -3,6 +3,7 @@
 
 mod bookings;
 mod consultations;
+mod offers;
 mod races;
 mod rosters;
 mod views;

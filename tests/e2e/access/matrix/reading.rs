@@ -190,6 +190,12 @@ pub async fn rows(app: &TestApp, c: &Consortium, callers: &[Caller]) -> Vec<Row>
             format!("/api/v1/reading-requests/{}/release", a.claimed[0]),
             own_radiologist,
         )),
+        row(
+            Method::GET,
+            "/api/v1/readers",
+            "/api/v1/readers".into(),
+            own_radiologist,
+        ),
         hidden(with_body(
             row(
                 Method::POST,

@@ -128,6 +128,27 @@ pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
     )
     .await["id"]
         .clone();
+    // Two more: one for the desk to offer, one already offered to the expert
+    // for them to decline.
+    let urgent_request = || async {
+        post_ok(
+            app,
+            clinician,
+            "/api/v1/consultations",
+            json!({ "patient_id": patient, "specialty": "cardiology", "urgency": "urgent", "reason": "chest pain now" }),
+        )
+        .await["id"]
+            .clone()
+    };
+    let to_offer = urgent_request().await;
+    let offered = urgent_request().await;
+    post_ok(
+        app,
+        scheduler,
+        &format!("/api/v1/consultations/{offered}/assign"),
+        json!({ "expert_id": e }),
+    )
+    .await;
 
     let (c1, b1) = booked[0];
     let (_, to_move) = booked[1];
@@ -302,6 +323,24 @@ pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
             format!("/api/v1/consultations/{urgent}/accept"),
             own_expert,
         )),
+        hidden(with_body(
+            row(
+                Method::POST,
+                "/api/v1/consultations/{id}/assign",
+                format!("/api/v1/consultations/{to_offer}/assign"),
+                own_scheduler,
+            ),
+            move |_| json!({ "expert_id": e }),
+        )),
+        hidden(with_body(
+            row(
+                Method::POST,
+                "/api/v1/consultations/{id}/decline-offer",
+                format!("/api/v1/consultations/{offered}/decline-offer"),
+                own_expert,
+            ),
+            |_| json!({ "reason": "in theatre for the next two hours" }),
+        )),
         with_body(
             row(
                 Method::POST,
@@ -376,6 +415,21 @@ pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
             "/api/v1/consultations/{id}/invitees/{user_id}",
             format!("/api/v1/consultations/{c1}/invitees/{radiologist}"),
             own_clinician_or_expert,
+        ),
+        row(
+            Method::GET,
+            "/api/v1/consultations/{id}/chat",
+            format!("/api/v1/consultations/{c1}/chat"),
+            own_clinician_or_expert,
+        ),
+        with_body(
+            row(
+                Method::POST,
+                "/api/v1/consultations/{id}/chat",
+                format!("/api/v1/consultations/{c1}/chat"),
+                own_clinician_or_expert,
+            ),
+            |_| json!({ "body": "bring the ECG from last week" }),
         ),
         hidden(row(
             Method::GET,
