@@ -29,8 +29,15 @@ pub struct RecentPatient {
 }
 
 /// Audit events that are this list itself, or the search that may have
-/// led to it, do not make a patient "touched".
+/// led to it, do not make a patient "touched"; nor does any list read
+/// (`*.list`), which names a patient only when the list held one, and
+/// which a page opened for one patient may write about another at the
+/// same instant.
 const NOT_A_TOUCH: [&str; 3] = ["patient.recent", "patient.search", "break_glass.match"];
+
+fn touches(subtype: &str) -> bool {
+    !NOT_A_TOUCH.contains(&subtype) && !subtype.ends_with(".list")
+}
 
 /// The instant today began at the caller's facility, in milliseconds.
 async fn start_of_today(conn: &mut AnyConnection, facility_id: i64) -> Result<i64, sqlx::Error> {
@@ -75,7 +82,7 @@ pub async fn gather(
     .await?;
     for event in events {
         if let Some(patient) = event.patient_id {
-            if !NOT_A_TOUCH.contains(&event.subtype.as_str()) {
+            if touches(&event.subtype) {
                 note(patient, event.recorded_at, "touched");
             }
         }
