@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::journeys::{journey, screenshot_count, screenshots, user};
-use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::scheduling::{add_daily_rules, book, consultation, desk, local, next_weekday};
 use crate::support::spawn_app;
 
 const SHANGHAI: &str = "Asia/Shanghai";
@@ -21,16 +21,7 @@ async fn the_desk_names_patients_assigns_urgent_requests_and_the_expert_accepts_
 ) {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    for weekday in 1..=7 {
-        add_rule(
-            &app,
-            &d.scheduler,
-            d.expert.id,
-            json!({ "weekday": weekday, "start_time": "09:00", "end_time": "12:00",
-                    "slot_minutes": 60, "service": "video" }),
-        )
-        .await;
-    }
+    add_daily_rules(&app, &d, "09:00", "12:00").await;
     let monday = next_weekday(SHANGHAI, Weekday::Monday, 7);
     let tuesday = monday.tomorrow().expect("a date");
     let wednesday = tuesday.tomorrow().expect("a date");

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::support::dicom_files::study;
 use crate::support::journeys::{journey, screenshot_count, screenshots, user};
-use crate::support::scheduling::{add_rule, desk};
+use crate::support::scheduling::{add_daily_rules, desk};
 use crate::support::{send, spawn_app};
 
 /// The patient's record number at the island clinic, which the files carry
@@ -28,16 +28,7 @@ async fn a_clinician_uploads_a_study_over_a_poor_link_and_books_a_consultation()
     let app = spawn_app().await;
     let d = desk(&app).await;
     // Every day 09:00-12:00 in Shanghai: 06:30-09:30 in Kolkata.
-    for weekday in 1..=7 {
-        add_rule(
-            &app,
-            &d.scheduler,
-            d.expert.id,
-            json!({ "weekday": weekday, "start_time": "09:00", "end_time": "12:00",
-                    "slot_minutes": 60, "service": "video" }),
-        )
-        .await;
-    }
+    add_daily_rules(&app, &d, "09:00", "12:00").await;
     // Any study goes to the tertiary hospital's reading worklist.
     let admin = app.user("admin", Role::Admin, d.c.tertiary).await;
     let (status, route) = app

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::journeys::{journey, screenshot_count, screenshots, user};
-use crate::support::scheduling::{add_rule, desk, Desk};
+use crate::support::scheduling::{add_daily_rules, desk, Desk};
 use crate::support::{assert_error, spawn_app, TestApp};
 
 /// How long the answers for the patient just opened are held back.
@@ -76,16 +76,7 @@ async fn run(name: &str, locale: &str, viewport: Value) {
     let app = spawn_app().await;
     let d = desk(&app).await;
     // Hourly slots all day, every day, so this week always has free ones.
-    for weekday in 1..=7 {
-        add_rule(
-            &app,
-            &d.scheduler,
-            d.expert.id,
-            json!({ "weekday": weekday, "start_time": "00:00", "end_time": "23:00",
-                    "slot_minutes": 60, "service": "video" }),
-        )
-        .await;
-    }
+    add_daily_rules(&app, &d, "00:00", "23:00").await;
     let a = register(&app, &d, "王", "秀英", "1958-03-12", "WP-A-1").await;
     let b = register(&app, &d, "李", "建国", "1949-10-01", "WP-B-2").await;
     let (a_id, b_id) = (a["id"].as_i64().expect("A"), b["id"].as_i64().expect("B"));
@@ -242,16 +233,7 @@ async fn a_slow_answer_never_lets_a_screen_act_on_the_patient_left_behind_on_a_p
 async fn a_booking_naming_another_patient_is_refused() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    for weekday in 1..=7 {
-        add_rule(
-            &app,
-            &d.scheduler,
-            d.expert.id,
-            json!({ "weekday": weekday, "start_time": "00:00", "end_time": "23:00",
-                    "slot_minutes": 60, "service": "video" }),
-        )
-        .await;
-    }
+    add_daily_rules(&app, &d, "00:00", "23:00").await;
     let other = register(&app, &d, "李", "建国", "1949-10-01", "WP-B-2").await;
     let other = other["id"].as_i64().expect("an id");
     let consultation = routine_consultation(&app, &d, d.patient).await;

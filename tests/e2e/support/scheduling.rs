@@ -80,6 +80,21 @@ pub async fn add_rule(
     body
 }
 
+/// The desk's expert takes hourly video slots from `start` to `end` on every
+/// day of the week, so a test finds free slots whatever day it runs.
+pub async fn add_daily_rules(app: &TestApp, d: &Desk, start: &str, end: &str) {
+    for weekday in 1..=7 {
+        add_rule(
+            app,
+            &d.scheduler,
+            d.expert.id,
+            json!({ "weekday": weekday, "start_time": start, "end_time": end,
+                    "slot_minutes": 60, "service": "video" }),
+        )
+        .await;
+    }
+}
+
 pub async fn consultation(app: &TestApp, d: &Desk, urgency: &str) -> i64 {
     let body = if urgency == "routine" {
         json!({ "patient_id": d.patient, "expert_id": d.expert.id, "urgency": "routine",
