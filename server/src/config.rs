@@ -81,6 +81,12 @@ pub struct Settings {
     pub sharing_consent_required: bool,
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub cookie_secure: bool,
+    /// PEM file: the certificate chain (this server's first) with which
+    /// `listen` speaks HTTPS, HTTP/2 and HTTP/1.1 by ALPN. Unset, `listen`
+    /// speaks plain HTTP/1.1, for a TLS front end (or loopback) to use.
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM file: the private key of `tls_certificate`.
+    pub tls_private_key: Option<PathBuf>,
     /// `tracing` filter, e.g. `info` or `ferry_server=debug,info`.
     pub log: String,
     /// `text` or `json`.
@@ -211,6 +217,8 @@ impl Default for Settings {
             duplicate_exam_window_days: 90,
             sharing_consent_required: true,
             cookie_secure: false,
+            tls_certificate: None,
+            tls_private_key: None,
             log: "info".to_owned(),
             log_format: LogFormat::Text,
             dimse_listen: "127.0.0.1:11112".to_owned(),
@@ -276,6 +284,9 @@ const KNOWN_KEYS: &[&str] = &[
     "WEB_DIR",
     "DUPLICATE_EXAM_WINDOW_DAYS",
     "COOKIE_SECURE",
+    "TLS_CERTIFICATE",
+    "TLS_PRIVATE_KEY",
+    "SHARING_CONSENT_REQUIRED",
     "LOG",
     "LOG_FORMAT",
     "DIMSE_LISTEN",
@@ -303,6 +314,7 @@ const KNOWN_KEYS: &[&str] = &[
     "DIMSE_TLS_CERTIFICATE",
     "DIMSE_TLS_PRIVATE_KEY",
     "DIMSE_TLS_CLIENT_CA",
+    "DIMSE_TLS_TRUSTED_CA",
     "STUDY_DELETION_WINDOW_HOURS",
     "IMAGING_RETENTION_YEARS",
     "FORWARDING",
@@ -389,6 +401,19 @@ impl Settings {
         Ok(Some((addr, tls)))
     }
 
+    /// The TLS of the web listener, or `None` when it speaks plain HTTP.
+    pub fn web_tls(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+        match (&self.tls_certificate, &self.tls_private_key) {
+            (None, None) => Ok(None),
+            (Some(certificate), Some(key)) => crate::tls::acceptor(certificate, key)
+                .map(Some)
+                .map_err(|e| format!("HTTPS: {e}")),
+            _ => Err(
+                "tls_certificate and tls_private_key go together: set both or neither".to_owned(),
+            ),
+        }
+    }
+
     /// The TLS of the associations Ferry opens, or `None` when
     /// `dimse_tls_trusted_ca` is unset (a TLS destination then fails with
     /// that reason).
@@ -453,6 +478,7 @@ impl Settings {
     /// front end cannot be forgotten.
     pub fn secure_cookies(&self) -> bool {
         self.cookie_secure
+            || self.tls_certificate.is_some()
             || self
                 .public_url
                 .as_deref()
@@ -469,9 +495,14 @@ impl Settings {
             let end = url[rest_at..].find('/').map_or(url.len(), |i| rest_at + i);
             origins.push(url[..end].to_ascii_lowercase());
         }
-        origins.push(format!("http://{}", self.listen));
+        let scheme = if self.tls_certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        origins.push(format!("{scheme}://{}", self.listen));
         if self.listen.ip().is_loopback() {
-            origins.push(format!("http://localhost:{}", self.listen.port()));
+            origins.push(format!("{scheme}://localhost:{}", self.listen.port()));
         }
         origins
     }
@@ -577,6 +608,40 @@ mod tests {
         settings.public_url = Some("http://ferry.lan:8080".to_owned());
         assert!(!settings.secure_cookies());
         assert_eq!(settings.own_origins()[0], "http://ferry.lan:8080");
+    }
+
+    #[test]
+    fn a_certificate_makes_the_listener_https_and_needs_its_key() {
+        let mut settings = Settings::default();
+        assert!(matches!(settings.web_tls(), Ok(None)));
+        settings.tls_certificate = Some(PathBuf::from("/nonexistent/ferry.crt"));
+        let alone = settings.web_tls().err().unwrap_or_default();
+        assert!(alone.contains("set both or neither"), "{alone}");
+        assert!(settings.secure_cookies());
+        assert_eq!(
+            settings.own_origins(),
+            ["https://127.0.0.1:8080", "https://localhost:8080"]
+        );
+        settings.tls_private_key = Some(PathBuf::from("/nonexistent/ferry.key"));
+        let missing = settings.web_tls().err().unwrap_or_default();
+        assert!(missing.contains("/nonexistent/ferry.crt"), "{missing}");
+    }
+
+    #[test]
+    fn every_setting_can_come_from_the_environment() {
+        let value = serde_json::to_value(Settings::default()).unwrap_or_default();
+        let keys = value
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>());
+        let keys = keys.unwrap_or_default();
+        assert!(keys.len() > 40, "{keys:?}");
+        for key in keys {
+            let name = key.to_ascii_uppercase();
+            assert!(
+                KNOWN_KEYS.contains(&name.as_str()),
+                "FERRY_{name} is not read from the environment"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::header;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -29,6 +29,32 @@ where
             return Err(ApiError::UnsupportedMediaType);
         }
         parse_json(&body_bytes(req, state).await?).map(ApiJson)
+    }
+}
+
+/// `Option<ApiJson<T>>`: a body a route added to a request that used to be
+/// sent bare (a sign step that now names the patient shown), so an old
+/// client that sends nothing still gets `None`. Anything sent is read as
+/// [`ApiJson`] reads it; bytes without a content type are 415.
+impl<T, S> OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if req.headers().get(header::CONTENT_TYPE).is_some() {
+            return <Self as FromRequest<S>>::from_request(req, state)
+                .await
+                .map(Some);
+        }
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            Ok(None)
+        } else {
+            Err(ApiError::UnsupportedMediaType)
+        }
     }
 }
 

@@ -51,9 +51,11 @@ pub mod notify;
 pub mod patient_label;
 pub mod policy;
 pub mod serve;
+pub mod shown_patient;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 
 // Layer: areas
 //

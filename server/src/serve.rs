@@ -21,6 +21,9 @@
 //!   stopped reading a whole-study download, a peer gone without a FIN. SSE
 //!   (a keep-alive comment every 15 s) and call WebSockets (heartbeats) keep
 //!   theirs busy, so they have no deadline of their own.
+//! - **HTTPS** (`tls_certificate`, [`crate::tls`]): the handshake must end
+//!   within the head deadline, then the connection speaks HTTP/2 or
+//!   HTTP/1.1, as ALPN chose. Without TLS only HTTP/1.1 is spoken.
 
 use std::future::Future;
 use std::io;
@@ -35,12 +38,14 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderValue, Method, Request};
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
@@ -87,6 +92,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -124,8 +130,9 @@ pub async fn serve(
             tracing::debug!(%error, %peer, "cannot set TCP_NODELAY");
         }
         let io = IdleIo::new(stream, limits.idle_timeout, permit);
-        connections.spawn(connection(
+        connections.spawn(accepted(
             io,
+            tls.clone(),
             peer,
             router.clone(),
             limits,
@@ -149,15 +156,44 @@ pub async fn serve(
     }
 }
 
-/// Serves one connection until it closes, or, once `stop` flips, until its
-/// request in flight is answered.
-async fn connection(
+/// A connection just accepted: over TLS, once its handshake is done (within
+/// the head deadline), else as it is.
+async fn accepted(
     io: IdleIo,
+    tls: Option<TlsAcceptor>,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(tls) = tls else {
+        return connection(io, false, peer, router, limits, stop).await;
+    };
+    match tokio::time::timeout(limits.header_timeout, tls.accept(io)).await {
+        Ok(Ok(stream)) => {
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            connection(stream, h2, peer, router, limits, stop).await;
+        }
+        // Plain HTTP to the HTTPS port, a scanner, a client that gave up:
+        // routine, not worth a warning.
+        Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake took too long"),
+    }
+}
+
+/// Serves one connection, in HTTP/2 when `h2` (ALPN chose it) and HTTP/1.1
+/// otherwise, until it closes, or, once `stop` flips, until its requests in
+/// flight are answered.
+async fn connection<Io>(
+    io: Io,
+    h2: bool,
     peer: SocketAddr,
     router: Router,
     limits: Limits,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+) where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let wait = limits.body_timeout(&request);
@@ -181,13 +217,18 @@ async fn connection(
             Ok::<_, std::convert::Infallible>(response)
         }
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let conn = builder
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
+    builder.http2().timer(TokioTimer::new());
+    let builder = if h2 {
+        builder.http2_only()
+    } else {
+        builder.http1_only()
+    };
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let stopping = async move {
         // An error means the sender is gone, which is a stop as well. The

@@ -23,6 +23,8 @@ pub struct Application {
     /// writes this data directory meanwhile.
     lock: NodeLock,
     listener: TcpListener,
+    /// The web listener's TLS, when `tls_certificate` is set.
+    web_tls: Option<tokio_rustls::TlsAcceptor>,
     /// The DIMSE listener; `None` when `dimse_listen` is `off`.
     dimse: Option<TcpListener>,
     /// The DICOM TLS listener, when configured.
@@ -57,6 +59,7 @@ impl Application {
         let dimse_addr = settings.dimse_listen_addr().map_err(anyhow::Error::msg)?;
         let dimse_tls = settings.dimse_tls().map_err(anyhow::Error::msg)?;
         let dimse_tls_client = settings.dimse_tls_client().map_err(anyhow::Error::msg)?;
+        let web_tls = settings.web_tls().map_err(anyhow::Error::msg)?;
         for origin in &settings.dicomweb_cors_origins {
             let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
                 && axum::http::HeaderValue::from_str(origin).is_ok();
@@ -140,6 +143,7 @@ impl Application {
         Ok(Self {
             lock,
             listener,
+            web_tls,
             dimse,
             dimse_tls,
             dimse_tls_client,
@@ -249,7 +253,7 @@ impl Application {
             let _ = stop_on_signal.send(true);
         });
         let limits = crate::serve::Limits::from_settings(&self.state.settings);
-        crate::serve::serve(self.listener, router, limits, http_shutdown).await;
+        crate::serve::serve(self.listener, router, limits, self.web_tls, http_shutdown).await;
         // HTTP may also have stopped on an error: DIMSE stops with it.
         let _ = stop_tx.send(true);
         for dimse in listeners {

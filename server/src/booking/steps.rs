@@ -30,15 +30,7 @@ pub async fn load(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<BookingRow
 /// Refuses a booking whose screen showed another patient than the
 /// consultation's (`patient_id` of the body).
 pub fn same_patient(consultation: &ConsultationRow, shown: i64) -> ApiResult<()> {
-    if consultation.patient_id == shown {
-        return Ok(());
-    }
-    Err(ApiError::Conflict {
-        code: ErrorCode::PatientMismatch,
-        message: "this consultation is for another patient than the one shown; nothing was booked"
-            .to_owned(),
-        details: serde_json::json!({ "field": "patient_id" }),
-    })
+    crate::shown_patient::check(Some(consultation.patient_id), Some(shown), "consultation")
 }
 
 pub async fn bookable_consultation(

@@ -66,6 +66,10 @@ pub struct NewOpinion {
     pub recommendation: Recommendation,
     /// Required for an amendment of a signed opinion.
     pub amendment_reason: Option<String>,
+    /// The patient the screen showed. When given, it must be the
+    /// consultation's patient, else 409 `patient_mismatch` and nothing is
+    /// written.
+    pub patient_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -75,6 +79,24 @@ pub struct OpinionPatch {
     pub diagnosis_codes: Option<Vec<String>>,
     pub recommendation: Option<Recommendation>,
     pub amendment_reason: Option<String>,
+    /// The patient the screen showed; as for [`NewOpinion::patient_id`].
+    pub patient_id: Option<i64>,
+}
+
+/// The optional body of a signature; a client may send none.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignOpinion {
+    /// The patient the screen showed. When given, it must be the
+    /// consultation's patient, else 409 `patient_mismatch` and nothing is
+    /// signed.
+    pub patient_id: Option<i64>,
+}
+
+/// Refuses a write whose screen showed another patient than the
+/// consultation's.
+pub fn same_patient(consultation_patient: i64, shown: Option<i64>) -> Result<(), ApiError> {
+    crate::shown_patient::check(Some(consultation_patient), shown, "consultation")
 }
 
 pub fn check_findings(text: &str) -> Result<String, ApiError> {

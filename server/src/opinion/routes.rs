@@ -8,7 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, Content};
-use super::{check_codes, check_findings, content_digest, NewOpinion, OpinionPatch, OpinionView};
+use super::{
+    check_codes, check_findings, content_digest, same_patient, NewOpinion, OpinionPatch,
+    OpinionView, SignOpinion,
+};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::booking::{store as booking_store, BookingStatus};
@@ -98,7 +101,7 @@ async fn list_opinions(
 #[utoipa::path(post, path = "/consultations/{id}/opinions", tag = "opinions", params(("id" = i64, Path)),
     request_body = NewOpinion,
     responses((status = 201, body = OpinionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "A draft exists, or the consultation is not ready for an opinion"),
+        (status = 409, body = ErrorBody, description = "A draft exists, the consultation is not ready for an opinion, or `patient_id` is not its patient (`patient_mismatch`)"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn draft_opinion(
@@ -113,6 +116,7 @@ async fn draft_opinion(
     let mut tx = state.db.begin_write().await?;
     let consultation = load_visible(&mut tx, &caller, id, now).await?;
     must_be_author(&caller, &consultation)?;
+    same_patient(consultation.patient_id, body.patient_id)?;
     let versions = store::of_consultation(&mut tx, id).await?;
     if let Some(draft) = versions.iter().find(|o| o.signed_at.is_none()) {
         return Err(ApiError::Conflict {
@@ -199,7 +203,8 @@ async fn load_own(
 #[utoipa::path(patch, path = "/opinions/{id}", tag = "opinions", params(("id" = i64, Path)),
     request_body = OpinionPatch,
     responses((status = 200, body = OpinionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Already signed"), (status = 422, body = ErrorBody)),
+        (status = 409, body = ErrorBody, description = "Already signed, or `patient_id` is not the consultation's patient (`patient_mismatch`)"),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn edit_opinion(
     State(state): State<AppState>,
@@ -210,6 +215,7 @@ async fn edit_opinion(
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (current, consultation) = load_own(&mut tx, &caller, id).await?;
+    same_patient(consultation.patient_id, patch.patient_id)?;
     let findings = match &patch.findings {
         Some(text) => check_findings(text)?,
         None => current.findings.clone(),
@@ -264,19 +270,25 @@ async fn edit_opinion(
 }
 
 /// Signs the draft. The first signed version completes the consultation; a
-/// later one is an amendment. Either way the requester is notified.
+/// later one is an amendment. Either way the requester is notified. The
+/// body is optional; a client that sends none names no patient.
 #[utoipa::path(post, path = "/opinions/{id}/sign", tag = "opinions", params(("id" = i64, Path)),
+    request_body(content = Option<SignOpinion>, description = "Optional: the patient the screen showed"),
     responses((status = 200, body = OpinionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Already signed, or the consultation is not awaiting an opinion")),
+        (status = 409, body = ErrorBody, description = "Already signed, the consultation is not awaiting an opinion, or `patient_id` is not its patient (`patient_mismatch`)")),
     security(("bearer" = [])))]
 async fn sign_opinion(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
+    body: Option<ApiJson<Option<SignOpinion>>>,
 ) -> ApiResult<Json<OpinionView>> {
+    // No body, or `null` (the OpenAPI document allows it), names no patient.
+    let body = body.and_then(|ApiJson(body)| body).unwrap_or_default();
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (opinion, consultation) = load_own(&mut tx, &caller, id).await?;
+    same_patient(consultation.patient_id, body.patient_id)?;
     if opinion.version == 1 {
         consultation.status.check(Status::Completed)?;
         if !consultation_store::transition(

@@ -12,12 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::requests::{same_patient, ShownPatient};
 use super::store::RequestRow;
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::auth::Caller;
 use crate::db::{Db, Tx};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::{Notifier, Outbox};
 use crate::policy::{self, reading::Side};
 use crate::state::AppState;
@@ -233,16 +234,20 @@ async fn list_critical(
 }
 
 /// Acknowledges a critical result: the requester, or once it has escalated,
-/// any clinician of the requesting facility.
+/// any clinician of the requesting facility. The body is optional; a
+/// client that sends none names no patient.
 #[utoipa::path(post, path = "/critical-results/{id}/acknowledge", tag = "reading", params(("id" = i64, Path)),
+    request_body(content = Option<ShownPatient>, description = "Optional: the patient the screen showed"),
     responses((status = 200, body = CriticalResultView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Already acknowledged")),
+        (status = 409, body = ErrorBody, description = "Already acknowledged, or `patient_id` is not its patient (`patient_mismatch`)")),
     security(("bearer" = [])))]
 async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
+    body: Option<ApiJson<Option<ShownPatient>>>,
 ) -> ApiResult<Json<CriticalResultView>> {
+    let body = ShownPatient::or_none(body);
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let row = sqlx::query(&format!("{} WHERE c.id = $1", *SELECT))
@@ -258,6 +263,7 @@ async fn acknowledge(
         }
     };
     policy::reading::check_acknowledge(&caller, critical.facts(), reading_facility)?;
+    same_patient(critical.patient_id, body.patient_id)?;
     let done = sqlx::query(
         "UPDATE critical_result SET acknowledged_by = $1, acknowledged_at = $2 \
          WHERE id = $3 AND acknowledged_at IS NULL",

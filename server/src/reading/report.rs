@@ -85,6 +85,9 @@ pub struct NewReport {
     pub critical: bool,
     /// Required for a version after a signed final report.
     pub amendment_reason: Option<String>,
+    /// The patient the screen showed. When given, it must be the request's
+    /// patient, else 409 `patient_mismatch` and nothing is written.
+    pub patient_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -95,6 +98,8 @@ pub struct ReportPatch {
     pub impression: Option<String>,
     pub critical: Option<bool>,
     pub amendment_reason: Option<String>,
+    /// The patient the screen showed; as for [`NewReport::patient_id`].
+    pub patient_id: Option<i64>,
 }
 
 pub(super) fn check_text(field: &str, text: &str) -> ApiResult<String> {

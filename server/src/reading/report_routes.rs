@@ -12,7 +12,7 @@ use super::report::{
     ReportView,
 };
 use super::report_store::{self as reports, latest_signed, Content, ReportRow};
-use super::requests::{audit_entry, load_visible, Side};
+use super::requests::{audit_entry, load_visible, same_patient, ShownPatient, Side};
 use super::store::{self as requests, RequestRow};
 use super::{template, TaskStatus};
 use crate::audit::{self, Action};
@@ -85,7 +85,7 @@ fn must_hold(caller: &Caller, request: &RequestRow, side: Side) -> ApiResult<()>
 #[utoipa::path(post, path = "/reading-requests/{id}/reports", tag = "reading", params(("id" = i64, Path)),
     request_body = NewReport,
     responses((status = 201, body = ReportView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "A draft exists, or the request is not open for a report"),
+        (status = 409, body = ErrorBody, description = "A draft exists, the request is not open for a report, or `patient_id` is not its patient (`patient_mismatch`)"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn draft_report(
@@ -98,6 +98,7 @@ async fn draft_report(
     let mut tx = state.db.begin_write().await?;
     let (request, side) = load_visible(&mut tx, &caller, id).await?;
     must_hold(&caller, &request, side)?;
+    same_patient(request.patient_id, body.patient_id)?;
     let template = match body.template.as_deref() {
         Some(name) => template::by_name(name).ok_or_else(|| {
             ApiError::invalid(
@@ -228,7 +229,8 @@ async fn load_draft(
 #[utoipa::path(patch, path = "/reading-reports/{id}", tag = "reading", params(("id" = i64, Path)),
     request_body = ReportPatch,
     responses((status = 200, body = ReportView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Already signed"), (status = 422, body = ErrorBody)),
+        (status = 409, body = ErrorBody, description = "Already signed, or `patient_id` is not the request's patient (`patient_mismatch`)"),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn edit_report(
     State(state): State<AppState>,
@@ -239,6 +241,7 @@ async fn edit_report(
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (current, request, versions) = load_draft(&mut tx, &caller, id).await?;
+    same_patient(request.patient_id, patch.patient_id)?;
     let findings = match &patch.findings {
         Some(text) => check_text("findings", text)?,
         None => current.findings.clone(),
@@ -300,20 +303,25 @@ async fn edit_report(
 /// Signs the draft. A final version completes the request; a version after
 /// a final is an amendment. The requester is told either way, a critical
 /// finding raises a critical result, and the version is filed into the study
-/// as a DICOM SR.
+/// as a DICOM SR. The body is optional; a client that sends none names no
+/// patient.
 #[utoipa::path(post, path = "/reading-reports/{id}/sign", tag = "reading", params(("id" = i64, Path)),
+    request_body(content = Option<ShownPatient>, description = "Optional: the patient the screen showed"),
     responses((status = 200, body = ReportView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Already signed, or the request changed meanwhile")),
+        (status = 409, body = ErrorBody, description = "Already signed, the request changed meanwhile, or `patient_id` is not its patient (`patient_mismatch`)")),
     security(("bearer" = [])))]
 async fn sign_report(
     State(state): State<AppState>,
     State(imaging): State<Imaging>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
+    body: Option<ApiJson<Option<ShownPatient>>>,
 ) -> ApiResult<Json<ReportView>> {
+    let body = ShownPatient::or_none(body);
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (report, request, versions) = load_draft(&mut tx, &caller, id).await?;
+    same_patient(request.patient_id, body.patient_id)?;
     let amends = versions
         .iter()
         .any(|v| v.signed_at.is_some() && v.kind == ReportKind::Final);

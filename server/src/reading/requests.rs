@@ -2,7 +2,7 @@
 //! shared by the request routes, the worklist and the reports.
 
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, Filter, RequestRow};
 use super::{body_part_text, code_text, Priority, TaskStatus};
@@ -10,6 +10,7 @@ use crate::audit::{Action, AuditEntry};
 use crate::auth::Caller;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::ApiJson;
 use crate::policy;
 pub use crate::policy::reading::Side;
 
@@ -29,6 +30,29 @@ pub async fn reload(tx: &mut Tx, id: i64) -> ApiResult<RequestRow> {
     store::get(tx, id).await?.ok_or(ApiError::NotFound {
         what: "reading request",
     })
+}
+
+/// The optional body of a step on one request (sign, claim, release,
+/// acknowledge) that used to take none; a client may still send none.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShownPatient {
+    /// The patient the screen showed. When given, it must be the request's
+    /// patient, else 409 `patient_mismatch` and nothing is done.
+    pub patient_id: Option<i64>,
+}
+
+impl ShownPatient {
+    /// The body if one was sent, else the empty one. A JSON `null` counts
+    /// as none, as the OpenAPI document (`Option<ShownPatient>`) allows it.
+    pub fn or_none(body: Option<ApiJson<Option<ShownPatient>>>) -> ShownPatient {
+        body.and_then(|ApiJson(body)| body).unwrap_or_default()
+    }
+}
+
+/// Refuses a step on a request whose screen showed another patient.
+pub fn same_patient(request_patient: Option<i64>, shown: Option<i64>) -> ApiResult<()> {
+    crate::shown_patient::check(request_patient, shown, "reading request")
 }
 
 pub fn audit_entry(

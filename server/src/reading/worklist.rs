@@ -9,7 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::requests::{
-    audit_entry, audit_list, filter_of, load_visible, page, reload, ListQuery, Side,
+    audit_entry, audit_list, filter_of, load_visible, page, reload, same_patient, ListQuery,
+    ShownPatient, Side,
 };
 use super::store;
 use super::template::{Template, TEMPLATES};
@@ -78,20 +79,25 @@ fn must_be_reader(side: Side) -> ApiResult<()> {
 }
 
 /// Claims an unclaimed request: of readers racing for it, exactly one wins;
-/// the others get 409 `already_claimed`.
+/// the others get 409 `already_claimed`. The body is optional; a client
+/// that sends none names no patient.
 #[utoipa::path(post, path = "/reading-requests/{id}/claim", tag = "reading", params(("id" = i64, Path)),
+    request_body(content = Option<ShownPatient>, description = "Optional: the patient the screen showed"),
     responses((status = 200, body = ReadingRequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Claimed by someone else, reserved for another reader, or closed")),
+        (status = 409, body = ErrorBody, description = "Claimed by someone else, reserved for another reader, closed, or `patient_id` is not its patient (`patient_mismatch`)")),
     security(("bearer" = [])))]
 async fn claim(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
+    body: Option<ApiJson<Option<ShownPatient>>>,
 ) -> ApiResult<Json<ReadingRequestView>> {
+    let body = ShownPatient::or_none(body);
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (row, side) = load_visible(&mut tx, &caller, id).await?;
     must_be_reader(side)?;
+    same_patient(row.patient_id, body.patient_id)?;
     if let Some(reserved) = row.requested_reader_id {
         if reserved != caller.user_id {
             return Err(ApiError::Conflict {
@@ -128,20 +134,27 @@ async fn claim(
 }
 
 /// Gives a claimed request back to the worklist. Only its reader may, and
-/// only before any version of the report is signed.
+/// only before any version of the report is signed. The body is optional;
+/// a client that sends none names no patient.
 #[utoipa::path(post, path = "/reading-requests/{id}/release", tag = "reading", params(("id" = i64, Path)),
+    request_body(content = Option<ShownPatient>, description = "Optional: the patient the screen showed"),
     responses((status = 200, body = ReadingRequestView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Not the caller's, or a report version is signed")),
+        (status = 409, body = ErrorBody, description = "Not the caller's, a report version is signed, or `patient_id` is not its patient (`patient_mismatch`)")),
     security(("bearer" = [])))]
 async fn release(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
+    body: Option<ApiJson<Option<ShownPatient>>>,
 ) -> ApiResult<Json<ReadingRequestView>> {
+    let body = ShownPatient::or_none(body);
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let (row, side) = load_visible(&mut tx, &caller, id).await?;
     must_be_reader(side)?;
+    // Before the draft below is deleted: a screen showing another patient
+    // releases nothing.
+    same_patient(row.patient_id, body.patient_id)?;
     // An unsigned draft goes with the claim: the next reader starts afresh.
     sqlx::query(
         "DELETE FROM reading_report WHERE reading_request_id = $1 AND signed_at IS NULL \

@@ -21,6 +21,9 @@ pub struct UserView {
     pub display_name: String,
     pub facility_id: i64,
     pub facility_name: String,
+    /// The facility's IANA time zone: the user's times are shown in it,
+    /// with no request of its own before the first screen is drawn.
+    pub facility_time_zone: String,
     pub roles: Vec<Role>,
     pub specialties: Vec<String>,
     pub active: bool,

@@ -33,11 +33,13 @@ struct UserRow {
     display_name: String,
     facility_id: i64,
     facility_name: String,
+    facility_time_zone: String,
     active: i64,
 }
 
 const SELECT_USER: &str =
-    "SELECT u.id, u.username, u.display_name, u.facility_id, f.name AS facility_name, u.active \
+    "SELECT u.id, u.username, u.display_name, u.facility_id, f.name AS facility_name, \
+     f.time_zone AS facility_time_zone, u.active \
      FROM app_user u JOIN facility f ON f.id = u.facility_id";
 
 async fn complete(conn: &mut AnyConnection, row: UserRow) -> Result<UserView, sqlx::Error> {
@@ -54,6 +56,7 @@ async fn complete(conn: &mut AnyConnection, row: UserRow) -> Result<UserView, sq
         display_name: row.display_name,
         facility_id: row.facility_id,
         facility_name: row.facility_name,
+        facility_time_zone: row.facility_time_zone,
         roles,
         specialties,
         active: row.active == 1,

@@ -5,5 +5,6 @@ mod audit;
 mod bad_input;
 mod cli;
 mod durability;
+mod https;
 mod service;
 mod web_delivery;

@@ -9,6 +9,7 @@ mod fhir_resources;
 mod finding;
 mod national_ids;
 mod patient_index;
+mod patient_mismatch;
 mod patients;
 mod recognition;
 mod record_lookup;

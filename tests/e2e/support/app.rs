@@ -87,6 +87,10 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// `https` for a server started by [`spawn_app_https`], else `http`.
+    pub scheme: &'static str,
+    /// The CA and certificate of an HTTPS server, kept while it runs.
+    pub certificates: Option<TempDir>,
     /// The DIMSE listener (always on in tests, on a random port).
     pub dimse_addr: SocketAddr,
     /// The DICOM TLS listener, when the test configured one.
@@ -152,6 +156,28 @@ impl TestApp {
     }
 }
 
+/// As [`spawn_app`], speaking HTTPS (HTTP/2 and HTTP/1.1, as ALPN
+/// chooses) with a certificate for 127.0.0.1 from a CA made for the test;
+/// `client` trusts that CA, and `url` names `https://` addresses.
+pub async fn spawn_app_https() -> TestApp {
+    let certificates = tempfile::tempdir().expect("a directory");
+    crate::support::tls::certificates(certificates.path()).await;
+    let dir = certificates.path().to_owned();
+    let mut app = spawn_app_with(|s| {
+        s.tls_certificate = Some(dir.join("server.crt"));
+        s.tls_private_key = Some(dir.join("server.key"));
+    })
+    .await;
+    let ca = std::fs::read(dir.join("ca.crt")).expect("the CA certificate");
+    app.client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("a PEM certificate"))
+        .build()
+        .expect("an HTTPS client");
+    app.certificates = Some(certificates);
+    app
+}
+
 async fn start(settings: Settings, data_dir: TempDir, test_db: TestDb) -> TestApp {
     ferry_test_tools::require();
     if std::env::var("TEST_LOG").is_ok() {
@@ -173,6 +199,12 @@ async fn start(settings: Settings, data_dir: TempDir, test_db: TestDb) -> TestAp
     }));
     TestApp {
         addr,
+        scheme: if settings.tls_certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        },
+        certificates: None,
         dimse_addr,
         dimse_tls_addr,
         client: reqwest::Client::builder()
@@ -207,7 +239,7 @@ pub struct Consortium {
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {

@@ -15,6 +15,7 @@ pub mod orthanc;
 pub mod peers;
 pub mod reading;
 pub mod scheduling;
+pub mod tls;
 mod wait;
 
 pub use app::*;
