@@ -3,18 +3,34 @@
 // home.js), the call screen, and every screen of screens/index.js, chosen
 // by the address's hash (#/, #/consultations/{id}/call, a screen's own
 // path). The session lives in an HttpOnly cookie set by the server. The one
-// module index.html loads: the rest come in through its imports.
+// module index.html loads. What it imports is what the sign-in page needs;
+// the home, the bell, the call and each screen are loaded when first
+// needed (lib/lazy.js), so a first visit over an island link does not wait
+// for all of the client.
 
-import * as CallScreen from './call/call-screen.js';
 import * as Cards from './lib/cards.js';
-import { api, el, t } from './lib/ferry.js';
+import { api, el, forgetPrefetched, prefetch, t } from './lib/ferry.js';
 import * as I18n from './lib/i18n.js';
+import * as Lazy from './lib/lazy.js';
 import * as Menu from './lib/menu.js';
 import { roleNames } from './lib/terms.js';
-import * as Home from './screens/home.js';
 import { screens } from './screens/index.js';
-// The bell listens for sign-in on its own; nothing here calls it.
-import './screens/notifications.js';
+
+const HOME = 'screens/home.js';
+const BELL = 'screens/notifications.js';
+const CALL = 'call/call-screen.js';
+
+// Modules already loaded, so leaving a screen need not wait for one.
+/** @type {{[path: string]: any}} */
+const loaded = {};
+
+/** @param {string} path */
+function loadModule(path) {
+  return Lazy.load(path).then((m) => {
+    loaded[path] = m;
+    return m;
+  });
+}
 
 /** @type {(selector: string) => any} */
 const $ = (selector) => document.querySelector(selector);
@@ -22,7 +38,7 @@ const $ = (selector) => document.querySelector(selector);
 /** @type {import('./lib/ferry.js').Me | null} */
 let me = null;
 
-/** @type {import('./lib/ferry.js').Screen | null} */
+/** @type {import('./lib/ferry.js').ScreenModule | null} */
 let current = null;
 
 function show(section) {
@@ -89,11 +105,15 @@ function openScreen(hash, mine) {
       section.removeAttribute('aria-busy');
       return true;
     }
-    current = screen;
-    Promise.resolve(screen.open(section, match, me)).then(() => {
+    loadModule(screen.module).then((loadedModule) => {
+      if (mine !== generation) return undefined;
+      current = loadedModule[screen.exported];
+      return current.open(section, match, me);
+    }).then(() => {
       if (mine !== generation) return;
       placeholder.remove();
       section.removeAttribute('aria-busy');
+      fetchTheRest();
     }, (err) => {
       if (mine !== generation) return;
       placeholder.remove();
@@ -107,9 +127,26 @@ function openScreen(hash, mine) {
 }
 
 // The home page (home.js): what needs this user now, by role.
-async function showHome() {
+async function showHome(mine) {
   show('home');
-  await Home.show(me);
+  const home = await loadModule(HOME);
+  if (mine === generation) await home.show(me);
+  if (mine === generation) fetchTheRest();
+}
+
+// Once the first screen is whole and the browser idle, the code of every
+// other screen this user may open is fetched in the background, so that
+// opening one later waits only for its data. Once per sign-in.
+let restFetchedFor = null;
+function fetchTheRest() {
+  if (!me || restFetchedFor === me) return;
+  restFetchedFor = me;
+  const later = globalThis.requestIdleCallback || ((f) => setTimeout(f, 200));
+  later(() => {
+    for (const screen of screens) {
+      if (allowed(screen)) Lazy.preload(screen.module);
+    }
+  });
 }
 
 function signedIn(user) {
@@ -118,6 +155,12 @@ function signedIn(user) {
   showNav();
   showWho();
   document.dispatchEvent(new CustomEvent('ferry:signedin', { detail: me }));
+  const signed = me;
+  loadModule(BELL).then((bell) => {
+    if (me === signed) bell.start(me);
+  }).catch(() => {
+    // The bell is missing until the next sign-in; the screens still work.
+  });
   route();
 }
 
@@ -129,9 +172,13 @@ function showWho() {
 function showSignIn() {
   me = null;
   document.dispatchEvent(new CustomEvent('ferry:signedout'));
-  CallScreen.close();
+  forgetPrefetched();
+  if (loaded[CALL]) loaded[CALL].close();
   closeScreen();
   show('signin');
+  // What a clinician sees once signed in, asked for while she types.
+  Lazy.preload(HOME);
+  Lazy.preload(BELL);
   $('#nav').hidden = true;
   $('#logout').hidden = true;
   $('#who').textContent = '';
@@ -144,20 +191,23 @@ function route() {
   generation += 1;
   const mine = generation;
   closeScreen();
-  Home.hide();
+  if (loaded[HOME]) loaded[HOME].hide();
   const call = location.hash.match(/^#\/consultations\/(\d+)\/call$/);
   if (call) {
     show('call');
-    CallScreen.open(Number(call[1]), me).catch((err) => {
+    loadModule(CALL).then((screen) => {
+      if (mine === generation) return screen.open(Number(call[1]), me);
+      return undefined;
+    }).catch((err) => {
       if (mine === generation) $('#call-error').textContent = t('error.generic', { message: err.message });
     });
     return;
   }
-  CallScreen.close();
+  if (loaded[CALL]) loaded[CALL].close();
   if (openScreen(location.hash, mine)) {
     return;
   }
-  showHome().catch((err) => {
+  showHome(mine).catch((err) => {
     if (mine === generation) {
       $('#home').append(el('p', { class: 'error', role: 'alert' }, t('error.generic', { message: err.message })));
     }
@@ -207,7 +257,10 @@ language.addEventListener('change', () => I18n.set(language.value));
 // A language switch draws the menu and the whole screen again (the route is
 // run again), so no word of the other language is left on it; not the call,
 // which must not be dropped (its words are data-i18n, relabelled by
-// I18n.apply), nor a screen the user has typed into.
+// I18n.apply), nor a screen the user has typed into, nor one marked busy
+// (`data-busy`, e.g. an upload under way): drawing it again would close it
+// and stop its work, so it is relabelled in place and redraws its own words
+// on the same event.
 document.addEventListener('ferry:language', () => {
   if (!me) {
     return;
@@ -218,7 +271,7 @@ document.addEventListener('ferry:language', () => {
     return;
   }
   const shown = /** @type {HTMLElement | null} */ (document.querySelector('main > section:not([hidden])'));
-  if (typedInto(shown)) {
+  if (typedInto(shown) || (shown && shown.dataset.busy !== undefined)) {
     I18n.apply(shown);
     return;
   }
@@ -230,4 +283,18 @@ Menu.install();
 Cards.install($('main'));
 
 window.addEventListener('hashchange', route);
+// A new tab on a screen: its code and its first answers leave with the
+// session check rather than after it. Without a session they are refused
+// and forgotten; the screen's own checks of who may see what are the
+// server's, as always.
+const opening = screens.find((screen) => screen.path.test(location.hash));
+const openingMatch = opening && location.hash.match(opening.path);
+if (opening && openingMatch) {
+  Lazy.preload(opening.module);
+  for (const path of opening.early ? opening.early(openingMatch) : []) prefetch(path);
+} else if (!/^#\/consultations\/\d+\/call$/.test(location.hash)) {
+  // The home, for a signed-in user; on the sign-in page, what follows it.
+  Lazy.preload(HOME);
+  Lazy.preload(BELL);
+}
 api('GET', '/me').then(signedIn).catch(showSignIn);

@@ -19,11 +19,12 @@ const ARGS = [
   '--allow-loopback-in-peer-connection',
 ];
 
-function launch() {
+// `extra`: more switches, e.g. a benchmark's trusted certificate.
+function launch(extra) {
   return chromium.launch({
     executablePath: process.env.FERRY_CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: ARGS,
+    args: ARGS.concat(extra || []),
   });
 }
 

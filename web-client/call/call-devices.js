@@ -11,6 +11,38 @@ const $ = (selector) => document.querySelector(selector);
 const t = (key, params) => I18n.t(key, params);
 const KEY = 'ferry.call.devices';
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 } };
+// Why a camera or microphone did not open, by the error's name: its message
+// is the browser's own, in the browser's language, not the user's. Older
+// Chromium names are the second of each pair.
+const PROBLEMS = {
+  NotAllowedError: 'call.device.not_allowed',
+  PermissionDeniedError: 'call.device.not_allowed',
+  NotFoundError: 'call.device.not_found',
+  DevicesNotFoundError: 'call.device.not_found',
+  NotReadableError: 'call.device.busy',
+  TrackStartError: 'call.device.busy',
+  OverconstrainedError: 'call.device.overconstrained',
+  ConstraintNotSatisfiedError: 'call.device.overconstrained',
+  SecurityError: 'call.device.security',
+  AbortError: 'call.device.aborted',
+};
+
+/**
+ * The user's words for a failure to open a camera or microphone. A page not
+ * served over HTTPS has no `navigator.mediaDevices`, so the call throws a
+ * TypeError; a name this does not know is shown as a code in brackets.
+ * @param {any} error
+ * @returns {string}
+ */
+function problemText(error) {
+  const name = error && typeof error.name === 'string' ? error.name : '';
+  if (PROBLEMS[name]) return t(PROBLEMS[name]);
+  const browser = globalThis.navigator;
+  if (globalThis.isSecureContext === false || (name === 'TypeError' && !(browser && browser.mediaDevices))) {
+    return t('call.device.insecure');
+  }
+  return name ? t('call.device.other', { code: name }) : t('call.device.unknown');
+}
 
 /** @returns {{camera?: string, microphone?: string}} */
 function remembered() {
@@ -61,7 +93,7 @@ async function openStream(choice) {
       const stream = await navigator.mediaDevices.getUserMedia(constraints);
       return { stream, problem: i === attempts.length - 1 ? problem : '' };
     } catch (error) {
-      problem = problem || error.message || error.name;
+      problem = problem || problemText(error);
     }
   }
   return { stream: null, problem };
@@ -181,7 +213,7 @@ async function check(cancelled) {
       stopMeter = levelMeter(stream, /** @type {HTMLMeterElement} */ ($('#call-mic-level')));
       await fillChoices(stream);
     }).catch((err) => {
-      error.textContent = t('call.no_camera', { reason: err.message });
+      error.textContent = t('call.no_camera', { reason: problemText(err) });
     }).finally(() => {
       join.disabled = false;
     });
@@ -242,4 +274,4 @@ async function switchDevice(stream, kind, deviceId, replace) {
   remember(kind === 'video' ? 'camera' : 'microphone', deviceId);
 }
 
-export { check, fillChoices, switchDevice, remembered, stop };
+export { check, fillChoices, switchDevice, remembered, stop, problemText };

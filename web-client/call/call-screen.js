@@ -472,7 +472,7 @@ async function switchDevice(kind, deviceId) {
       session.call ? session.call.replaceTrack(track) : Promise.resolve());
     text('#call-notice', t('call.check.switched'));
   } catch (error) {
-    text('#call-notice', t('call.no_camera', { reason: error.message }));
+    text('#call-notice', t('call.no_camera', { reason: Devices.problemText(error) }));
   }
 }
 

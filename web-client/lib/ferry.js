@@ -1,8 +1,8 @@
 // @ts-check
 // Ferry web client: what every screen shares. `api` calls the JSON API with
-// the session cookie; `el` builds the DOM; the `Screen` type is what a screen
-// module exports for the shell (app.js, which lists them in screens/index.js)
-// to open when the address's hash matches.
+// the session cookie; `el` builds the DOM; the `Screen` type is how
+// screens/index.js lists a screen for the shell (app.js) to open when the
+// address's hash matches, `ScreenModule` what the screen's module exports.
 
 import { t, current, MESSAGES } from './i18n.js';
 import { statusName } from './terms.js';
@@ -10,19 +10,32 @@ import { statusName } from './terms.js';
 /**
  * The signed-in user, as `GET /api/v1/me` and the login answer give it.
  * @typedef {{id: number, username: string, display_name: string,
- *   facility_id: number, facility_name: string, roles: string[],
+ *   facility_id: number, facility_name: string, facility_time_zone?: string,
+ *   roles: string[],
  *   specialties?: string[], [field: string]: any}} Me
  */
 
 /**
- * A screen of the client. Its section is `#screen-{name}`, made empty on
- * first open and kept while the screen is shown; `roles` limits who may open
- * it, `nav` puts it in the menu.
+ * A screen of the client, as screens/index.js lists it. Its section is
+ * `#screen-{name}`, made anew on each opening; `roles` limits who may open
+ * it, `nav` puts it in the menu; `module` (from the client's root) exports,
+ * as `exported`, the screen's `ScreenModule`, loaded on first opening.
  * @typedef {object} Screen
  * @property {string} name
  * @property {RegExp} path over location.hash
  * @property {string[]} [roles]
  * @property {{key: string, href: string}} [nav]
+ * @property {string} module
+ * @property {string} exported
+ * @property {(match: RegExpMatchArray) => string[]} [early] the API paths
+ *   (under /api/v1) the screen asks for first whoever opens it, asked for by
+ *   a new tab along with the session check
+ */
+
+/**
+ * What a screen's module exports for the shell: `open` draws it into its
+ * section, `close` lets go of what it holds (timers, streams) when it is left.
+ * @typedef {object} ScreenModule
  * @property {(section: HTMLElement, match: RegExpMatchArray, me: Me) => unknown} open
  * @property {() => void} [close]
  */
@@ -100,6 +113,31 @@ async function request(url, options) {
   return data;
 }
 
+// Answers asked for before the code that wants them has run: app.js, in a
+// new tab, asks for the first requests of the screen in the address along
+// with the session check instead of after it (a round trip less on an
+// island link). Each is taken once, by the first `api('GET', path)` for the
+// same path, and only while fresh; signing out forgets them all.
+/** @type {Map<string, {at: number, answer: Promise<any>}>} */
+const early = new Map();
+const EARLY_KEPT_MS = 10000;
+
+/**
+ * Asks for `GET /api/v1{path}` now, for `api` to hand over later.
+ * @param {string} path
+ */
+function prefetch(path) {
+  if (early.has(path)) return;
+  const answer = request('/api/v1' + path, { method: 'GET', headers: {} });
+  // Its failure belongs to whoever takes it, or to nobody.
+  answer.catch(() => {});
+  early.set(path, { at: Date.now(), answer });
+}
+
+function forgetPrefetched() {
+  early.clear();
+}
+
 /**
  * Calls the JSON API under /api/v1.
  * @param {string} method
@@ -108,6 +146,11 @@ async function request(url, options) {
  * @returns {Promise<any>}
  */
 function api(method, path, body) {
+  if (method === 'GET' && body === undefined) {
+    const asked = early.get(path);
+    early.delete(path);
+    if (asked && Date.now() - asked.at < EARLY_KEPT_MS) return asked.answer;
+  }
   /** @type {RequestInit & {headers: Record<string, string>}} */
   const options = { method, headers: {} };
   if (body !== undefined) {
@@ -172,4 +215,4 @@ function when(iso, options) {
     options || { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-export { api, request, errorText, el, cell, t, when };
+export { api, prefetch, forgetPrefetched, request, errorText, el, cell, t, when };

@@ -1,8 +1,9 @@
 // @ts-check
 // The consortium's terms in the user's language (i18n/terms.js): a role,
-// specialty, modality, body part, tier or status code becomes its name; a
-// code the catalogue does not know is shown as the server has it, since
-// specialties are free text an administrator may have typed in Chinese.
+// specialty, modality, body part, tier, status code or audit event becomes
+// its name; a code the catalogue does not know is shown as the server has
+// it, since specialties are free text an administrator may have typed in
+// Chinese.
 
 import { t, MESSAGES } from './i18n.js';
 
@@ -35,24 +36,60 @@ const statusName = (status) => term('status', status);
 const auditActionName = (action) => term('audit_action', action);
 /** @param {string} type an audited entity's type, e.g. `dicom_study` */
 const entityName = (type) => term('entity', type);
+/**
+ * An audit event in words, e.g. `patient.read`; an event the catalogue does
+ * not know yet keeps its raw name, which is what an administrator searches by.
+ * @param {string} subtype
+ */
+const auditEventName = (subtype) => term('audit_event', subtype);
 
 /**
- * The code of a specialty typed by its name in either language (心血管内科
- * or cardiology), so an administrator may type names; anything else is
- * kept as typed.
+ * The code of a `group` term typed by its name in either language;
+ * anything else is kept as typed.
+ * @param {string} group
  * @param {string} typed
  * @returns {string}
  */
-function specialtyCode(typed) {
+function codeOf(group, typed) {
   const text = typed.trim();
+  const prefix = `term.${group}.`;
   for (const tag of Object.keys(MESSAGES)) {
     for (const [key, name] of Object.entries(MESSAGES[tag])) {
-      if (key.startsWith('term.specialty.') && name.toLowerCase() === text.toLowerCase()) {
-        return key.slice('term.specialty.'.length);
+      if (key.startsWith(prefix) && name.toLowerCase() === text.toLowerCase()) {
+        return key.slice(prefix.length);
       }
     }
   }
   return text;
+}
+
+/**
+ * The code of a specialty typed by its name in either language (心血管内科
+ * or cardiology), so an administrator may type names.
+ * @param {string} typed
+ */
+const specialtyCode = (typed) => codeOf('specialty', typed);
+/**
+ * The raw event name of one typed in words (查看患者 or "patient record
+ * viewed"), so the audit filter takes what the table shows.
+ * @param {string} typed
+ */
+const auditEventCode = (typed) => codeOf('audit_event', typed);
+
+/**
+ * The audit events the catalogue names, as `<option>`s of a datalist: the
+ * value is the raw name the server filters by, the label its words.
+ * @returns {HTMLOptionElement[]}
+ */
+function auditEventOptions() {
+  return Object.keys(MESSAGES.en)
+    .filter((key) => key.startsWith('term.audit_event.'))
+    .map((key) => {
+      const option = document.createElement('option');
+      option.value = key.slice('term.audit_event.'.length);
+      option.label = t(key);
+      return option;
+    });
 }
 
 /** @param {string} tag e.g. `zh-CN` */
@@ -87,5 +124,5 @@ function bodyPartOptions() {
 
 export {
   term, roleName, roleNames, specialtyName, specialtyCode, auditActionName, entityName, modalityName, bodyPartName, tierName, statusName,
-  languageName, examinationName, bodyPartOptions,
+  languageName, examinationName, bodyPartOptions, auditEventName, auditEventCode, auditEventOptions,
 };

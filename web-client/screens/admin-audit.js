@@ -2,13 +2,23 @@
 // Ferry web client: the audit log, newest first, filtered by who, what and
 // when, a page at a time. Pages go back by sequence number (`before`), so
 // events recorded while reading do not shift the pages already seen.
+// Events show in words; the raw name (`patient.read`) stays on each cell's
+// title, and the event filter takes either, since administrators search by it.
 
 import { api, el, t } from '../lib/ferry.js';
-import { auditActionName, entityName } from '../lib/terms.js';
+import { auditActionName, auditEventCode, auditEventName, auditEventOptions, entityName } from '../lib/terms.js';
 import * as D from './desk.js';
 
 const PAGE = 50;
 let state = null;
+
+/** @param {string} subtype */
+function eventCell(subtype) {
+  const name = auditEventName(subtype);
+  // An event this client has no words for yet: its raw name, marked as a code.
+  const label = name === subtype ? el('code', null, subtype) : name;
+  return el('td', { class: 'audit-event', title: subtype, dataset: { subtype } }, label);
+}
 
 function render() {
   const { events, zone } = state;
@@ -16,7 +26,7 @@ function render() {
     'audit.outcome', 'audit.entity', 'col.patient', 'audit.from']),
   el('tbody', null, events.map((e) => el('tr', { dataset: { seq: e.seq }, class: e.outcome === 'failure' ? 'failure' : null },
     el('td', null, e.seq), el('td', null, D.inZone(e.recorded_at, zone, { dateStyle: 'short', timeStyle: 'medium' })),
-    el('td', null, e.actor_name), el('td', null, auditActionName(e.action)), el('td', null, e.subtype),
+    el('td', null, e.actor_name), el('td', null, auditActionName(e.action)), eventCell(e.subtype),
     el('td', null, t(e.outcome === 'failure' ? 'audit.failure' : 'audit.success')),
     el('td', null, e.entity_type ? `${entityName(e.entity_type)} ${e.entity_id || ''}` : ''),
     el('td', null, e.patient_id || ''),
@@ -37,7 +47,8 @@ async function load(before) {
     if (!value) continue;
     // Text inputs only: each value is a string.
     const text = String(value);
-    query.set(name, name === 'since' || name === 'until' ? D.instant(text, state.zone) : text);
+    if (name === 'subtype') query.set(name, auditEventCode(text));
+    else query.set(name, name === 'since' || name === 'until' ? D.instant(text, state.zone) : text);
   }
   if (before) query.set('before', before);
   state.error.textContent = '';
@@ -63,7 +74,11 @@ async function open(section, match, me) {
     ['failure', t('audit.failure'), 'audit.failure']]);
   const form = el('form', { id: 'audit-filters', class: 'toolbar filters' },
     D.field('audit.actor', actor, { class: 'inline' }),
-    D.field('audit.event', el('input', { name: 'subtype', placeholder: 'patient.read' }), { class: 'inline' }),
+    D.field('audit.event', el('input', {
+      name: 'subtype', list: 'audit-event-names', autocomplete: 'off',
+      placeholder: t('term.audit_event.patient.read'), 'data-i18n-placeholder': 'term.audit_event.patient.read',
+    }), { class: 'inline' }),
+    el('datalist', { id: 'audit-event-names' }, auditEventOptions()),
     D.field('audit.action', action, { class: 'inline' }), D.field('audit.outcome', outcome, { class: 'inline' }),
     D.field('audit.entity_type', el('input', { name: 'entity_type', size: '12' }), { class: 'inline' }),
     D.field('audit.entity_id', el('input', { name: 'entity_id', size: '6' }), { class: 'inline' }),
@@ -104,14 +119,14 @@ async function open(section, match, me) {
 }
 
 document.addEventListener('ferry:language', () => {
-  if (state && state.table.isConnected && !state.table.closest('section').hidden) render();
+  if (state && state.table.isConnected && !state.table.closest('section').hidden) {
+    state.form.querySelector('#audit-event-names').replaceChildren(...auditEventOptions());
+    render();
+  }
 });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const adminAuditScreen = {
-  name: 'admin-audit',
-  path: /^#\/admin\/audit$/,
-  roles: ['admin'],
   open,
   close() { state = null; },
 };

@@ -114,11 +114,8 @@ async function open(section) {
   await load();
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const adminBreakGlassScreen = {
-  name: 'admin-break-glass',
-  path: /^#\/admin\/break-glass$/,
-  roles: ['admin'],
   open,
   close() { state = null; },
 };

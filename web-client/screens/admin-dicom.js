@@ -7,6 +7,7 @@
 // the facility picker only chooses whose list and form are shown.
 
 import { api, el, t, when } from '../lib/ferry.js';
+import { bodyPartName } from '../lib/terms.js';
 import * as D from './desk.js';
 import { outboxPart } from './admin-dicom-outbox.js';
 
@@ -85,7 +86,8 @@ function routeLabel(route, names) {
     : t('dicom.any_facility');
   return t('dicom.route_label', {
     from, modality: route.modality || t('dicom.any_modality'),
-    body_part: route.body_part || t('dicom.any_body_part'), reader: route.reading_facility_name,
+    body_part: route.body_part ? bodyPartName(route.body_part) : t('dicom.any_body_part'),
+    reader: route.reading_facility_name,
   });
 }
 
@@ -352,11 +354,8 @@ async function open(section, match, me) {
   await Promise.all([ctx.rules.load(), ctx.outbox.load()]);
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const adminDicomScreen = {
-  name: 'admin-dicom',
-  path: /^#\/admin\/dicom$/,
-  roles: ['admin'],
   open,
   close() {
     openings += 1;

@@ -86,7 +86,7 @@ test('routes and destinations in words', () => {
   assert.equal(routeLabel({ id: 5, sending_facility_id: 2, modality: 'CT', body_part: null, reading_facility_name: 'County Hospital' }, names),
     'Dongji Clinic · CT · any body part → read at County Hospital');
   assert.equal(routeLabel({ id: 6, sending_facility_id: null, modality: null, body_part: 'CHEST', reading_facility_name: 'X' }, names),
-    'any facility · any modality · CHEST → read at X');
+    'any facility · any modality · chest → read at X');
   assert.equal(destinationLabel({ ae_title: 'PACS', facility_id: 1, host: '10.0.0.5', port: 11112 }, names),
     'PACS · County Hospital (10.0.0.5:11112)');
   assert.equal(destinationLabel({ ae_title: 'PACS', facility_id: 9, host: 'h', port: 104 }, names), 'PACS · #9 (h:104)');

@@ -178,11 +178,8 @@ function relabel() {
 }
 document.addEventListener('ferry:language', relabel);
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const adminModalitiesScreen = {
-  name: 'admin-modalities',
-  path: /^#\/admin\/modalities$/,
-  roles: ['admin'],
   open,
   close() {
     openings += 1;

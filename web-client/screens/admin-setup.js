@@ -6,23 +6,32 @@
 // recognition of results (互认: which prior results count, for how long).
 
 import { api, el, request, t, when } from '../lib/ferry.js';
+import { bodyPartName, bodyPartOptions } from '../lib/terms.js';
 import * as D from './desk.js';
 
 const TIERS = ['tertiary', 'secondary', 'primary', 'village'];
 
+// A body part in the user's words, its DICOM term kept on the cell (what
+// the server holds and the images carry).
+function bodyPartCell(part) {
+  return part ? el('td', { title: part, dataset: { bodyPart: part } }, bodyPartName(part)) : el('td', null, t('desk.any'));
+}
+
 async function openRoutes(section) {
   const facilities = await api('GET', '/facilities');
   const table = el('table', { id: 'admin-routes' });
+  const parts = el('datalist', { id: 'route-body-parts' });
   const error = D.alertLine();
   let routes = [];
   const names = new Map(facilities.map((f) => [f.id, f.name]));
   const render = () => {
+    parts.replaceChildren(...bodyPartOptions());
     table.replaceChildren(D.header(['admin.precedence', 'admin.sending', 'admin.modality', 'admin.body_part',
       'admin.reading_facility', '']),
     el('tbody', null, routes.map((r) => el('tr', { dataset: { route: r.id } },
       el('td', null, r.precedence),
       el('td', null, r.sending_facility_id ? names.get(r.sending_facility_id) || '#' + r.sending_facility_id : t('desk.any')),
-      el('td', null, r.modality || t('desk.any')), el('td', null, r.body_part || t('desk.any')),
+      el('td', null, r.modality || t('desk.any')), bodyPartCell(r.body_part),
       el('td', null, r.reading_facility_name),
       el('td', { class: 'actions' }, D.button('desk.delete', {
         class: 'danger',
@@ -44,13 +53,15 @@ async function openRoutes(section) {
   const options = facilities.map((f) => [f.id, f.name]);
   const sending = D.select('sending_facility_id', [['', t('desk.any'), 'desk.any']].concat(options));
   const modality = el('input', { name: 'modality', maxlength: '16', placeholder: 'CT, MR, CR…' });
-  const bodyPart = el('input', { name: 'body_part', placeholder: 'CHEST, HEAD…' });
+  // The server takes a body part's name in either language, or its term.
+  const bodyPart = el('input', { name: 'body_part', list: 'route-body-parts', autocomplete: 'off', placeholder: 'CHEST, HEAD…' });
   const reading = D.select('reading_facility_id', options);
   const precedence = el('input', { name: 'precedence', type: 'number', value: '100' });
   const line = D.alertLine();
   const form = el('form', { id: 'route-form', class: 'desk-panel' },
     el('h3', { 'data-i18n': 'admin.add_route' }, t('admin.add_route')),
     D.field('admin.sending', sending), D.field('admin.modality', modality), D.field('admin.body_part', bodyPart),
+    parts,
     D.field('admin.reading_facility', reading), D.field('admin.precedence', precedence),
     el('button', { type: 'submit', 'data-i18n': 'desk.save' }, t('desk.save')), line);
   form.addEventListener('submit', async (event) => {
@@ -167,12 +178,14 @@ async function openCatalogue(section) {
 
 async function openRecognition(section) {
   const table = el('table', { id: 'admin-recognition' });
+  const parts = el('datalist', { id: 'recognition-body-parts' });
   const error = D.alertLine();
   let rules = [];
   const render = () => {
+    parts.replaceChildren(...bodyPartOptions());
     table.replaceChildren(D.header(['admin.modality', 'admin.body_part', 'admin.min_tier', 'admin.valid_days', '']),
       el('tbody', null, rules.map((r) => el('tr', { dataset: { rule: r.id } },
-        el('td', null, r.modality), el('td', null, r.body_part || t('desk.any')),
+        el('td', null, r.modality), bodyPartCell(r.body_part),
         el('td', null, t('desk.tier.' + r.min_tier)), el('td', null, String(r.valid_days)),
         el('td', { class: 'actions' }, D.button('desk.delete', {
           class: 'danger',
@@ -192,13 +205,14 @@ async function openRecognition(section) {
     render();
   };
   const modality = el('input', { name: 'modality', maxlength: '16', required: true, placeholder: 'CT, MR, DX…' });
-  const bodyPart = el('input', { name: 'body_part', placeholder: 'HEAD, CHEST…' });
+  const bodyPart = el('input', { name: 'body_part', list: 'recognition-body-parts', autocomplete: 'off', placeholder: 'HEAD, CHEST…' });
   const tier = D.select('min_tier', TIERS.map((x) => [x, t('desk.tier.' + x), 'desk.tier.' + x]));
   const days = el('input', { name: 'valid_days', type: 'number', min: '1', max: '3650', value: '90', required: true });
   const line = D.alertLine();
   const form = el('form', { id: 'recognition-form', class: 'desk-panel' },
     el('h3', { 'data-i18n': 'admin.add_recognition' }, t('admin.add_recognition')),
     D.field('admin.modality', modality), D.field('admin.body_part', bodyPart),
+    parts,
     D.field('admin.min_tier', tier), D.field('admin.valid_days', days),
     el('button', { type: 'submit', 'data-i18n': 'desk.save' }, t('desk.save')), line);
   form.addEventListener('submit', async (event) => {
@@ -273,11 +287,8 @@ async function openMerges(section) {
 let rerender = null;
 document.addEventListener('ferry:language', () => { if (rerender) rerender(); });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const adminSetupScreen = {
-  name: 'admin-setup',
-  path: /^#\/admin\/(routes|catalogue|recognition|merges)$/,
-  roles: ['admin'],
   async open(section, match) {
     const open = {
       routes: openRoutes, catalogue: openCatalogue, recognition: openRecognition, merges: openMerges,

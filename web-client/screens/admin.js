@@ -226,12 +226,8 @@ async function openUsers(section) {
 let rerender = null;
 document.addEventListener('ferry:language', () => { if (rerender) rerender(); });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const adminScreen = {
-  name: 'admin',
-  path: /^#\/admin(?:\/(facilities|users))?$/,
-  roles: ['admin'],
-  nav: { key: 'nav.admin', href: '#/admin/facilities' },
   async open(section, match) {
     rerender = await (match[1] === 'users' ? openUsers(section) : openFacilities(section));
   },

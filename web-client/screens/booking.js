@@ -138,11 +138,8 @@ async function openRequest(section, patientId, me) {
   });
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const consultScreen = {
-  name: 'consult',
-  path: /^#\/patients\/(\d+)\/consult$/,
-  roles: ['clinician'],
   open(section, match, me) {
     return openRequest(section, Number(match[1]), me);
   },
@@ -309,11 +306,8 @@ async function openBooking(section, id, me) {
   await load();
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const bookScreen = {
-  name: 'book',
-  path: /^#\/consultations\/(\d+)\/book$/,
-  roles: ['clinician'],
   open(section, match, me) {
     return openBooking(section, Number(match[1]), me);
   },

@@ -136,12 +136,8 @@ document.addEventListener('ferry:language', () => {
   if (state && state.table.isConnected && !state.table.closest('section').hidden) render();
 });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const bookingsScreen = {
-  name: 'bookings',
-  path: /^#\/bookings(?:\/(\d{4}-\d{2}-\d{2}))?(?:\?(.*))?$/,
-  roles: ['scheduler'],
-  nav: { key: 'nav.bookings', href: '#/bookings' },
   open,
   close() { state = null; },
 };

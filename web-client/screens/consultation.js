@@ -6,111 +6,17 @@
 // start, join the call, decline), with the opinion below (opinion.js). The
 // requesting clinician reads the signed opinion on the same page.
 //
-// The module also exports what the home page shares with this page:
-// the user's own time zone, times shown in it, a consultation's booking, and
-// whether its call is open now.
+// The times it shares with the home page and the bell are in
+// consultation-times.js.
 
-import { api, request, el, t, when } from '../lib/ferry.js';
-import * as I18n from '../lib/i18n.js';
+import { api, request, el, t } from '../lib/ferry.js';
 import { boundTo, patientBanner } from '../lib/patient-banner.js';
 import { specialtyName } from '../lib/terms.js';
 import * as CallRecord from '../call/call-record.js';
 import * as Viewer from '../viewer/viewer.js';
 import * as Opinion from './opinion.js';
 import * as CaseExtras from './case-extras.js';
-
-const ACTIVE_BOOKING = ['held', 'booked'];
-
-let zoneCache = null;
-
-/**
- * The IANA zone of the user's facility: times are shown as its staff
- * live them, wherever the browser thinks it is.
- * @param {import('../lib/ferry.js').Me} me
- * @returns {Promise<string>}
- */
-async function zone(me) {
-  if (zoneCache && zoneCache.facility === me.facility_id) return zoneCache.zone;
-  let name = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  try {
-    const facility = await api('GET', `/facilities/${me.facility_id}`);
-    if (facility.time_zone) name = facility.time_zone;
-  } catch (_) {
-    // The browser's own zone is the best guess left.
-  }
-  zoneCache = { facility: me.facility_id, zone: name };
-  return name;
-}
-
-/**
- * A time in the user's facility zone once it is known (the home page and
- * the case page look it up first), else in the browser's.
- * @param {string} iso
- * @param {Intl.DateTimeFormatOptions} [options]
- * @returns {string}
- */
-function here(iso, options) {
-  return formatIn(iso, zoneCache ? zoneCache.zone : undefined, options);
-}
-
-/**
- * @param {string} iso
- * @param {string | undefined} timeZone IANA; the browser's if undefined
- *   (and the user's own zone, as `when` shows it, if the browser knows no
- *   such zone)
- * @param {Intl.DateTimeFormatOptions} [options]
- * @returns {string}
- */
-function formatIn(iso, timeZone, options) {
-  if (!iso) return '';
-  try {
-    return new Intl.DateTimeFormat(I18n.current(),
-      // Clinics keep the 24-hour clock, in either language.
-      Object.assign(/** @type {Intl.DateTimeFormatOptions} */ ({ timeZone, hourCycle: 'h23' }), options || { dateStyle: 'medium', timeStyle: 'short' }))
-      .format(new Date(iso));
-  } catch (_) {
-    return when(iso, options);
-  }
-}
-
-// YYYY-MM-DD of an instant in a zone, for "today" as the user's clinic sees it.
-function dayIn(iso, timeZone) {
-  try {
-    return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
-      .format(new Date(iso));
-  } catch (_) {
-    return new Date(iso).toISOString().slice(0, 10);
-  }
-}
-
-// The booking that fixes the consultation's time: the active one, else the
-// last one it had.
-function bookingOf(bookings, consultationId) {
-  const mine = bookings.filter((b) => b.consultation_id === consultationId);
-  return mine.find((b) => ACTIVE_BOOKING.includes(b.status)) || mine[mine.length - 1] || null;
-}
-
-// Whether the user may join the call now. The server decides admission
-// before the WebSocket upgrade, so a plain GET of the signalling path
-// answers without joining: 400 `websocket_required` means admitted, 409
-// `too_early` carries when it opens.
-/** @typedef {{open: boolean, opens_at?: string}} CallState */
-
-/**
- * @param {number} id a consultation
- * @returns {Promise<CallState>}
- */
-async function callState(id) {
-  try {
-    await request(`/signal/${id}`, { headers: { Accept: 'application/json' } });
-    return { open: true };
-  } catch (err) {
-    const error = err.body && err.body.error;
-    if (err.status === 400 && error && error.code === 'websocket_required') return { open: true };
-    if (error && error.code === 'too_early') return { open: false, opens_at: error.details.opens_at };
-    return { open: false };
-  }
-}
+import { bookingOf, callState, dayIn, formatIn, here, zone } from './consultation-times.js';
 
 function studyField(study, tag) {
   const element = study && study[tag];
@@ -214,7 +120,7 @@ async function render(section, id, me) {
     })),
     zone(me),
     api('GET', `/bookings?consultation_id=${id}`).catch(() => []),
-    ['scheduled', 'in_progress', 'awaiting_opinion'].includes(c.status) ? callState(id) : /** @type {CallState} */ ({ open: false }),
+    ['scheduled', 'in_progress', 'awaiting_opinion'].includes(c.status) ? callState(id) : /** @type {import('./consultation-times.js').CallState} */ ({ open: false }),
   ]);
   if (mine !== state) return;
   const booking = bookingOf(bookings, id);
@@ -329,11 +235,8 @@ async function render(section, id, me) {
   }
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const consultationScreen = {
-  name: 'consultation',
-  path: /^#\/consultations\/(\d+)$/,
-  roles: ['clinician', 'expert', 'scheduler'],
   async open(section, match, me) {
     const id = Number(match[1]);
     state = { id, me, section };

@@ -158,12 +158,8 @@ document.addEventListener('ferry:language', () => {
   if (state && state.body.isConnected && !state.body.closest('section').hidden) render();
 });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const figuresScreen = {
-  name: 'figures',
-  path: /^#\/figures$/,
-  roles: ['admin'],
-  nav: { key: 'nav.figures', href: '#/figures' },
   open,
   close() { state = null; },
 };

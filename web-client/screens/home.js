@@ -12,7 +12,7 @@
 import { api, el, t } from '../lib/ferry.js';
 import { patientLabel } from '../lib/patient-banner.js';
 import { examinationName, specialtyName, tierName } from '../lib/terms.js';
-import * as Consultation from './consultation.js';
+import * as Consultation from './consultation-times.js';
 import * as Notifications from './notifications.js';
 import { unlinkedStudies } from './unlinked.js';
 import { screens } from './index.js';

@@ -17,7 +17,7 @@
 
 import { api, el, t } from '../lib/ferry.js';
 import { patientLabel } from '../lib/patient-banner.js';
-import * as Consultation from './consultation.js';
+import * as Consultation from './consultation-times.js';
 
 // In the user's facility zone, as every other time in the client.
 const when = (iso, options) => Consultation.here(iso, options);
@@ -280,12 +280,15 @@ async function connect(mine, attempt) {
   retryTimer = setTimeout(() => connect(mine, attempt + 1), failed ? pause : 1000);
 }
 
-function start(event) {
+/**
+ * Starts the bell for the user just signed in: the shell calls it once this
+ * module has loaded, which may be after the sign-in itself.
+ * @param {import('../lib/ferry.js').Me} me
+ */
+function start(me) {
   stop();
   session += 1;
-  if (event && event.detail) {
-    Consultation.zone(event.detail).then(render).catch(() => {});
-  }
+  Consultation.zone(me).then(render).catch(() => {});
   build();
   const root = $('#notifications');
   if (root) root.hidden = false;
@@ -307,10 +310,9 @@ function stop() {
   }
 }
 
-document.addEventListener('ferry:signedin', start);
 document.addEventListener('ferry:signedout', stop);
 document.addEventListener('ferry:language', () => {
   if ($('#notifications .bell-button')) render();
 });
 
-export { markRead, list as unread, text, href };
+export { start, markRead, list as unread, text, href };

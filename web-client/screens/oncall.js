@@ -178,12 +178,8 @@ document.addEventListener('ferry:language', () => {
   if (state && state.shiftsTable.isConnected && !state.shiftsTable.closest('section').hidden) render();
 });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const oncallScreen = {
-  name: 'oncall',
-  path: /^#\/on-call$/,
-  roles: ['scheduler', 'expert'],
-  nav: { key: 'nav.oncall', href: '#/on-call' },
   open,
   close() {
     if (state && state.timer) clearInterval(state.timer);

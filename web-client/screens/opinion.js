@@ -54,11 +54,15 @@ function editor(c, draft, version, me, refresh) {
   let current = draft;
   let dirty = false;
 
+  // Every write names the patient the case page's banner shows, so the
+  // server refuses it too (409 patient_mismatch) if that is not the
+  // consultation's patient.
   const body = () => {
     const content = {
       findings: findings.value,
       diagnosis_codes: codes(diagnoses.value),
       recommendation: recommendation.value,
+      patient_id: c.patient_id,
     };
     if (version > 1) content.amendment_reason = reason.value;
     return content;
@@ -89,7 +93,7 @@ function editor(c, draft, version, me, refresh) {
           await api('POST', `/consultations/${c.id}/status`, { status: 'awaiting_opinion' });
           c.status = 'awaiting_opinion';
         }
-        await api('POST', `/opinions/${draft.id}/sign`);
+        await api('POST', `/opinions/${draft.id}/sign`, { patient_id: c.patient_id });
         dirty = false;
         await refresh();
       } catch (err) {

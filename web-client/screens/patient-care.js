@@ -162,7 +162,7 @@ function referralRows(page, referrals) {
 }
 
 async function referralForm(page, done) {
-  const facilities = await api('GET', '/facilities');
+  const facilities = await page.facilities();
   const mine = facilities.find((f) => f.id === page.me.facility_id);
   const rank = (f) => TIERS.indexOf(f.tier);
   const direction = el('select', { name: 'direction' },

@@ -13,7 +13,6 @@ import { ageText, patientName } from '../lib/patient-banner.js';
 import { labelled, errorLine, table } from './patient.js';
 import * as PatientIdentity from './patient-identity.js';
 
-const CARE = ['clinician', 'expert', 'radiologist'];
 
 // ---- Finding -------------------------------------------------------------
 
@@ -199,12 +198,8 @@ function registerForm(section) {
   section.appendChild(form);
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const patientsScreen = {
-  name: 'patients',
-  path: /^#\/patients(?:\?q=(.*))?$/,
-  roles: CARE,
-  nav: { key: 'nav.patients', href: '#/patients' },
   async open(section, match, me) {
     const input = el('input', {
       name: 'q', required: true, type: 'search', autocomplete: 'off', autocapitalize: 'off',

@@ -48,7 +48,7 @@ function withdrawForm(page, consent, done) {
 
 /** @param {any} page @param {() => Promise<void>} done */
 async function recordForm(page, done) {
-  const facilities = await api('GET', '/facilities');
+  const facilities = await page.facilities();
   const named = el('fieldset', { id: 'sharing-facilities', hidden: true },
     el('legend', null, t('sharing.facilities')),
     facilities.map((f) => el('label', { class: 'inline' },

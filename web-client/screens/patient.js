@@ -7,12 +7,11 @@
 
 import { api, el, t, when } from '../lib/ferry.js';
 import { boundTo, patientBanner } from '../lib/patient-banner.js';
-import { bodyPartName, bodyPartOptions, specialtyName } from '../lib/terms.js';
+import { bodyPartName, bodyPartOptions, modalityName, specialtyName } from '../lib/terms.js';
 import * as PatientCare from './patient-care.js';
 import * as PatientSharing from './patient-sharing.js';
 import * as PatientIdentity from './patient-identity.js';
 
-const CARE = ['clinician', 'expert', 'radiologist'];
 const MODALITIES = ['CT', 'MR', 'CR', 'DX', 'US', 'ECG', 'MG', 'XA', 'NM', 'PT', 'OT'];
 
 // Chinese names run together; others keep a space.
@@ -68,7 +67,10 @@ function examinationForm(page) {
     labelled('exam.repeat_reason', el('input', { name: 'repeat_reason' })),
     el('button', { type: 'button', id: 'exam-repeat-submit', 'data-i18n': 'exam.ask_anyway' }, t('exam.ask_anyway')));
   const form = el('form', { id: 'exam-form' },
-    labelled('exam.modality', el('select', { name: 'modality' }, MODALITIES.map((m) => el('option', { value: m }, m)))),
+    // Each modality by its name (data-i18n, so a relabelled page names it
+    // anew); the DICOM code is what is sent.
+    labelled('exam.modality', el('select', { name: 'modality' }, MODALITIES.map((m) =>
+      el('option', { value: m, 'data-i18n': `term.modality.${m}` }, modalityName(m))))),
     labelled('exam.body_part', el('input', { name: 'body_part', list: 'exam-body-parts', required: true })),
     el('datalist', { id: 'exam-body-parts' }, bodyPartOptions()),
     el('button', { type: 'submit', 'data-i18n': 'exam.ask' }, t('exam.ask')),
@@ -248,7 +250,13 @@ async function openPatient(section, id, me) {
     PatientIdentity.mergedNotice(section, patient);
     return;
   }
-  const page = { patient, me, section, refresh: {}, reopen: () => openPatient(section, id, me) };
+  /** @type {Promise<any[]> | null} */
+  let facilities = null;
+  const page = {
+    patient, me, section, refresh: {}, reopen: () => openPatient(section, id, me),
+    // The consortium's members, asked for once by whichever form wants them first.
+    facilities: () => (facilities = facilities || api('GET', '/facilities')),
+  };
   const sharing = el('div');
   const elsewhere = el('div');
   const exams = el('div');
@@ -307,11 +315,8 @@ async function openPatient(section, id, me) {
 }
 
 // A language switch opens the page again through the shell (app.js).
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const patientScreen = {
-  name: 'patient',
-  path: /^#\/patients\/(\d+)$/,
-  roles: CARE,
   async open(section, match, me) {
     await openPatient(section, Number(match[1]), me);
   },

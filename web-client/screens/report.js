@@ -109,6 +109,10 @@ async function openReading(section, match, me) {
   }
   if (opened !== generation) return;
   bannerBox.replaceChildren(banner(request, me));
+  // The patient the banner shows, named in every write so the server
+  // refuses it too (409 patient_mismatch) if the request is not theirs;
+  // nothing is named for a study linked to no patient.
+  const shown = request.patient_id ? { patient_id: request.patient_id } : {};
   viewer = Viewer.mount(viewerBox, request.study_instance_uid);
   ticking(section);
   const patient = patientName(request);
@@ -137,7 +141,7 @@ async function openReading(section, match, me) {
     } else if (request.status === 'requested' && !request.reader_id) {
       parts.push(el('p', null, el('button', {
         type: 'button', dataset: { action: 'claim' },
-        onclick: () => act(() => api('POST', `/reading-requests/${id}/claim`, {})),
+        onclick: () => act(() => api('POST', `/reading-requests/${id}/claim`, shown)),
       }, t('worklist.claim'))));
     } else if (!mine && request.reader_id) {
       parts.push(el('p', null, t('report.claimed_by', { name: request.reader_name || '' })));
@@ -145,7 +149,7 @@ async function openReading(section, match, me) {
     if (mine && !signed.length && ['accepted', 'in-progress'].includes(request.status)) {
       parts.push(el('p', null, el('button', {
         type: 'button', dataset: { action: 'release' },
-        onclick: () => act(() => api('POST', `/reading-requests/${id}/release`, {}).then(() => { location.hash = '#/worklist'; })),
+        onclick: () => act(() => api('POST', `/reading-requests/${id}/release`, shown).then(() => { location.hash = '#/worklist'; })),
       }, t('worklist.release'))));
     }
     if (signed.length) {
@@ -191,7 +195,7 @@ async function openReading(section, match, me) {
       el('button', { type: 'submit', 'data-i18n': 'report.start' }, t('report.start')));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      act(() => api('POST', `/reading-requests/${id}/reports`, { template: template.value, kind: kind.value }));
+      act(() => api('POST', `/reading-requests/${id}/reports`, { template: template.value, kind: kind.value, ...shown }));
     });
     return form;
   }
@@ -207,7 +211,7 @@ async function openReading(section, match, me) {
       // The amendment starts from the words it corrects.
       act(() => api('POST', `/reading-requests/${id}/reports`, {
         amendment_reason: reason.value, findings: finalSigned.findings,
-        impression: finalSigned.impression, critical: finalSigned.critical,
+        impression: finalSigned.impression, critical: finalSigned.critical, ...shown,
       }));
     });
     return form;
@@ -226,7 +230,8 @@ async function openReading(section, match, me) {
     reason.value = draft.amendment_reason || '';
     const status = el('p', { class: 'report-saved', role: 'status' }, t('report.saved_at', { at: when(draft.updated_at) }));
     const content = () => {
-      const body = { findings: findings.value, impression: impression.value, critical: critical.checked };
+      /** @type {Record<string, unknown>} */
+      const body = { findings: findings.value, impression: impression.value, critical: critical.checked, ...shown };
       if (!amending) body.kind = kind.value;
       if (amending) body.amendment_reason = reason.value;
       return body;
@@ -265,7 +270,7 @@ async function openReading(section, match, me) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       error.textContent = '';
-      act(() => save().then(() => api('POST', `/reading-reports/${draft.id}/sign`)));
+      act(() => save().then(() => api('POST', `/reading-reports/${draft.id}/sign`, shown)));
     });
     cleanup.push(() => {
       clearTimeout(autosave);
@@ -299,6 +304,7 @@ async function openReport(section, match, me) {
   ticking(section);
   const patient = patientName(request);
   section.prepend(banner(request, me));
+  const shown = request.patient_id ? { patient_id: request.patient_id } : {};
   const signed = reports.filter((r) => r.signed_at).reverse();
   let critical = [];
   if (signed.some((r) => r.critical)) {
@@ -312,8 +318,12 @@ async function openReport(section, match, me) {
     const ack = el('button', { type: 'button', dataset: { action: 'acknowledge' } }, t('report.acknowledge'));
     ack.addEventListener('click', async () => {
       error.textContent = '';
+      if (request.patient_id && !boundTo(section, request.patient_id)) {
+        error.textContent = t('banner.changed');
+        return;
+      }
       try {
-        await api('POST', `/critical-results/${c.id}/acknowledge`, {});
+        await api('POST', `/critical-results/${c.id}/acknowledge`, shown);
         ack.replaceWith(t('report.acknowledged'));
       } catch (err) {
         error.textContent = err.message;
@@ -329,19 +339,14 @@ async function openReport(section, match, me) {
   body.replaceChildren(...parts);
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const readingScreen = {
-  name: 'reading',
-  path: /^#\/reading-requests\/(\d+)\/read$/,
-  roles: ['radiologist'],
   open: openReading,
   close: closeAll,
 };
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const readingReportScreen = {
-  name: 'reading-report',
-  path: /^#\/reading-requests\/(\d+)$/,
   open: openReport,
   close: closeAll,
 };

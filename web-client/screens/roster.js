@@ -376,12 +376,8 @@ document.addEventListener('ferry:language', () => {
   }
 });
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const rosterScreen = {
-  name: 'roster',
-  path: /^#\/roster(?:\/(\d+)(?:\/(\d{4}-\d{2}-\d{2}))?)?$/,
-  roles: ['scheduler'],
-  nav: { key: 'nav.roster', href: '#/roster' },
   open,
   close() { state = null; },
 };

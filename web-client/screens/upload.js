@@ -28,6 +28,10 @@
 // The screen's state is one object per opening: every step after a wait
 // checks that its opening is still the one shown, for the same patient
 // (`live`), so a slow answer never sends anything for a patient left behind.
+// While files are read, checked or sent the section is marked busy
+// (`data-busy`): a language switch then leaves the opening alone (app.js
+// would otherwise open the screen again, which stops the upload) and only
+// its words are painted again (`relabel`).
 
 import * as DicomHeader from '../lib/dicom-header.js';
 import { api, el, t, when } from '../lib/ferry.js';
@@ -42,6 +46,8 @@ const STORAGE_PREFIX = 'ferry.upload.';
 // Where a file's journey ends; 'held' and 'left' files are not sent at all.
 const DONE = ['stored', 'present', 'refused', 'failed'];
 const NOT_SENT = ['held', 'left'];
+// Where work is still under way for a file.
+const WORKING = ['reading', 'checking', 'queued', 'sending', 'retrying'];
 // A mark beside each outcome's words, so that colour is not all that tells them apart.
 const ICONS = { stored: '✓', present: '↷', refused: '✕', failed: '!', held: '‖', left: '–' };
 
@@ -68,6 +74,15 @@ function relabel() {
   for (const item of st.items) paint(st, item);
   showHeld(st);
   summarize(st);
+  notes(st);
+}
+
+function markBusy(st) {
+  if (st.items.some((i) => WORKING.includes(i.status))) {
+    st.section.dataset.busy = 'upload';
+  } else {
+    delete st.section.dataset.busy;
+  }
 }
 
 function storageKey(me) {
@@ -152,6 +167,7 @@ async function upload(st, item) {
 }
 
 async function run(st) {
+  markBusy(st);
   const queue = st.items.filter((i) => i.status === 'queued');
   const workers = [];
   for (let n = 0; n < PARALLEL; n += 1) {
@@ -162,6 +178,7 @@ async function run(st) {
     })());
   }
   await Promise.all(workers);
+  markBusy(st);
   if (state === st) summarize(st);
 }
 
@@ -190,6 +207,7 @@ async function add(st, files) {
   section.querySelector('#upload-summary').hidden = true;
   const fresh = files.map((file) => ({ file, status: 'reading', sent: 0, header: null, message: '', where: null }));
   st.items.push(...fresh);
+  markBusy(st);
   for (const item of fresh) {
     item.row = el('tr', { dataset: { file: item.file.name } });
     section.querySelector('#upload-files tbody').appendChild(item.row);
@@ -447,34 +465,49 @@ function layout(st) {
     el('div', { id: 'upload-summary', hidden: true }),
   );
   st.laidOut = true;
+}
+
+// The lines above the drop zone, in the current language: what Patient IDs
+// this patient's files carry, an upload left unfinished, and files brought
+// from another patient's page.
+function notes(st) {
   const numbers = [...(st.numbers || [])];
-  if (numbers.length > 0) {
-    /** @type {HTMLElement} */
-    const expected = section.querySelector('#upload-expected');
-    expected.textContent = t('upload.expected', { id: numbers.join(', ') });
-    expected.hidden = false;
+  /** @type {HTMLElement} */
+  const expected = st.section.querySelector('#upload-expected');
+  expected.textContent = numbers.length > 0 ? t('upload.expected', { id: numbers.join(', ') }) : '';
+  expected.hidden = numbers.length === 0;
+  const saved = st.resume;
+  /** @type {HTMLElement} */
+  const banner = st.section.querySelector('#upload-resume');
+  if (saved && !banner.hidden) {
+    banner.textContent = t('upload.resume', { done: saved.done, total: saved.total, when: when(saved.at) });
+  }
+  const brought = st.brought;
+  /** @type {HTMLElement} */
+  const note = st.section.querySelector('#upload-brought');
+  if (brought) {
+    note.textContent = brought.fromName
+      ? t('upload.brought', { n: brought.files.length, name: brought.fromName })
+      : t('upload.brought_anonymous', { n: brought.files.length });
+    note.hidden = false;
   }
 }
 
+// An upload left unfinished before this opening: read once, as it was, since
+// this opening's own upload writes over it.
 function showResume(st) {
-  const saved = JSON.parse(localStorage.getItem(storageKey(st.me)) || 'null');
-  const banner = st.section.querySelector('#upload-resume');
-  if (!saved) return;
-  banner.textContent = t('upload.resume', {
-    done: saved.done, total: saved.total, when: when(saved.at),
-  });
-  banner.hidden = false;
+  st.resume = JSON.parse(localStorage.getItem(storageKey(st.me)) || 'null');
+  if (!st.resume) return;
+  st.section.querySelector('#upload-resume').hidden = false;
+  notes(st);
 }
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const uploadScreen = {
-  name: 'upload',
-  path: /^#\/(?:patients\/(\d+)\/)?upload$/,
-  roles: ['clinician'],
-  nav: { key: 'nav.upload', href: '#/upload' },
   async open(section, match, me) {
     const st = {
       me, section, items: [], groups: [], patient: null, numbers: null, stopped: false, laidOut: false,
+      resume: null, brought: null,
     };
     state = st;
     // Taken now, whatever opens: files handed over are for the very next page only.
@@ -490,15 +523,12 @@ export const uploadScreen = {
       st.numbers = Sort.ownNumbers(patient, me);
     }
     layout(st);
+    notes(st);
     showResume(st);
     dropZone(st);
     if (brought && st.patient && brought.patientId === st.patient.id && brought.files.length > 0) {
-      /** @type {HTMLElement} */
-      const note = st.section.querySelector('#upload-brought');
-      note.textContent = brought.fromName
-        ? t('upload.brought', { n: brought.files.length, name: brought.fromName })
-        : t('upload.brought_anonymous', { n: brought.files.length });
-      note.hidden = false;
+      st.brought = brought;
+      notes(st);
       add(st, brought.files);
     }
   },

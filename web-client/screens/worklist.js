@@ -59,12 +59,8 @@ function patientName(r) {
 let timers = [];
 let relabel = null;
 
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const worklistScreen = {
-  name: 'worklist',
-  path: /^#\/worklist$/,
-  roles: ['radiologist'],
-  nav: { key: 'nav.worklist', href: '#/worklist' },
   async open(section, match, me) {
     const error = el('p', { class: 'error', role: 'alert' });
     const body = el('tbody');

@@ -313,6 +313,8 @@ async function show(v) {
     }
   }
   repaint(v);
+  // An image is on the screen: what a page-load measurement waits for.
+  ui.canvas.dataset.drawn = 'true';
   for (const ahead of State.prefetchPlan(v.items, s.index, v.direction, PREFETCH)) {
     v.store.get(ahead, windowFor(v, ahead)).catch(() => {});
   }
@@ -416,10 +418,8 @@ const { PRESETS } = Tools;
 export { mount, PRESETS };
 
 let open = null;
-/** @type {import('../lib/ferry.js').Screen} */
+/** @type {import('../lib/ferry.js').ScreenModule} */
 export const viewerScreen = {
-  name: 'viewer',
-  path: /^#\/studies\/([^/?#]+)$/,
   async open(section, match) {
     if (open) open.destroy();
     const holder = el('div');

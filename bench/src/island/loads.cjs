@@ -5,7 +5,10 @@
 //
 // Arguments: base (the server's URL), username and password (the demo
 // clinician), patient (a patient id), study (a Study Instance UID), link
-// ({latency_ms, down_bps, up_bps}, or null for loopback as it is).
+// ({latency_ms, down_bps, up_bps}, or null for loopback as it is), spki
+// (for HTTPS: the base64 SHA-256 of the server certificate's public key,
+// which Chromium is told to trust, so that it caches as it would behind a
+// real certificate; it keeps nothing fetched with a certificate error).
 //
 // One browser profile, so the later loads find what a returning
 // clinician's browser holds:
@@ -17,11 +20,21 @@
 //   the cache the first visit left;
 // - patient: a new tab on `#/patients/{id}`, signed in, until the page and
 //   everything it asked for has arrived;
-// - viewer: the same for `#/studies/{uid}`, until the first image is drawn.
-// A load ends when its screen is there and no request has been in flight
-// for QUIET_MS (the notification stream, which stays open, aside); its
-// time is that of the last answer's end. Bytes are those on the wire
-// (Chromium's encodedDataLength, headers included).
+// - viewer: the same for `#/studies/{uid}`, until the first image is drawn;
+// - new version: the browser's cache emptied (as a new version of the
+//   client's files is, to it), a new tab on `/`, still signed in, until the
+//   home has loaded every panel.
+// A load's time runs to the moment its screen is whole, as the page itself
+// sees it: the sign-in form shown (app.js shows it once its code has run
+// and the session check said "no"), the home with every panel loaded
+// (#home[data-loaded]), a screen whose opening has finished (its section
+// no longer aria-busy, which app.js clears once every panel has arrived),
+// the viewer's first image drawn (its canvas marked data-drawn). What the client then fetches in the
+// background for the screens that may come next is not part of it. The
+// bytes and requests are those of answers complete by then (Chromium's
+// encodedDataLength, headers included); before the next load, the page
+// waits until no request has been in flight for QUIET_MS (the
+// notification stream, which stays open, aside).
 //
 // Prints one JSON line: {"ok":true,"loads":{...}} or {"ok":false,"error"}.
 'use strict';
@@ -46,10 +59,16 @@ class Wire {
     this.lastEnd = Date.now();
     this.lastChange = Date.now();
     this.urls = [];
+    this.protocols = new Set();
+    // [time, bytes, protocol] of each answer complete, since `mark()`.
+    this.done = [];
+    // Start times of the requests since `mark()`.
+    this.started = [];
     cdp.on('Network.requestWillBeSent', (e) => {
       if (LONG_LIVED.some((re) => re.test(e.request.url)) || e.request.url.startsWith('data:')) return;
       if (!this.inFlight.has(e.requestId)) {
         this.requests += 1;
+        this.started.push(Date.now());
         this.urls.push(e.request.url.replace(/^https?:\/\/[^/]+/, ''));
       }
       this.inFlight.set(e.requestId, Date.now());
@@ -57,21 +76,28 @@ class Wire {
     });
     // From the memory cache, or the disk cache: no bytes on the wire.
     const cached = new Set();
+    this.cachedAt = [];
     const hit = (id) => {
       if (this.inFlight.has(id) && !cached.has(id)) {
         cached.add(id);
         this.fromCache += 1;
+        this.cachedAt.push(Date.now());
       }
     };
     cdp.on('Network.requestServedFromCache', (e) => hit(e.requestId));
     cdp.on('Network.responseReceived', (e) => {
       if (e.response.fromDiskCache || e.response.fromPrefetchCache) hit(e.requestId);
     });
+    const protocolOf = new Map();
+    cdp.on('Network.responseReceived', (e) => {
+      if (e.response.protocol && !e.response.url.startsWith('data:')) protocolOf.set(e.requestId, e.response.protocol);
+    });
     const done = (e) => {
       if (!this.inFlight.delete(e.requestId)) return;
       this.bytes += e.encodedDataLength || 0;
       this.lastEnd = Date.now();
       this.lastChange = this.lastEnd;
+      this.done.push([this.lastEnd, e.encodedDataLength || 0, cached.has(e.requestId) ? null : protocolOf.get(e.requestId)]);
     };
     cdp.on('Network.loadingFinished', done);
     cdp.on('Network.loadingFailed', done);
@@ -83,6 +109,10 @@ class Wire {
     this.fromCache = 0;
     this.bytes = 0;
     this.urls = [];
+    this.protocols = new Set();
+    this.done = [];
+    this.started = [];
+    this.cachedAt = [];
   }
 
   // Waits until nothing has been in flight for QUIET_MS; the time the last
@@ -96,9 +126,19 @@ class Wire {
     }
   }
 
-  figures(start, end) {
+  // The figures of a load from `start` to `ready`: answers complete by
+  // then, requests started by then.
+  figures(start, ready) {
+    const by = this.done.filter(([at]) => at <= ready);
     return {
-      ms: end - start, bytes: this.bytes, requests: this.requests, from_cache: this.fromCache, urls: this.urls,
+      ms: ready - start,
+      bytes: by.reduce((sum, [, bytes]) => sum + bytes, 0),
+      requests: this.started.filter((at) => at <= ready).length,
+      from_cache: this.cachedAt.filter((at) => at <= ready).length,
+      urls: this.urls,
+      protocols: [...new Set(by.map(([, , protocol]) => protocol).filter(Boolean))],
+      // Everything until quiet, the background's fetching included.
+      all_bytes: this.bytes,
     };
   }
 }
@@ -121,25 +161,42 @@ async function tab(context, link) {
   return { page, wire: new Wire(cdp) };
 }
 
+// The moment, by the page's clock (the same machine's), when `selector`
+// first matches, looked for on every frame.
+async function ready(page, selector) {
+  const at = await page.waitForFunction((wanted) => {
+    const found = document.querySelector(wanted);
+    return found && found.offsetParent !== null ? Date.now() : null;
+  }, selector, { polling: 'raf', timeout: PATIENCE_MS });
+  return at.jsonValue();
+}
+
+// Figures of a load from `start` to its screen being whole, then the quiet
+// the next load starts from.
+async function loaded(page, wire, start, selector) {
+  const at = await ready(page, selector);
+  await wire.quiet();
+  return wire.figures(start, at);
+}
+
 // `/` until the sign-in form works, then signing in until the home page
 // has loaded every panel.
 async function signIn(page, wire, args) {
   const start = Date.now();
   await page.goto('/', { waitUntil: 'commit' });
-  await page.locator('#signin').waitFor({ state: 'visible' });
-  const form = wire.figures(start, await wire.quiet());
+  const form = await loaded(page, wire, start, '#signin');
   wire.mark();
   await page.locator('#login-form input[name=username]').fill(args.username);
   await page.locator('#login-form input[name=password]').fill(args.password);
   const submitted = Date.now();
   await page.locator('#login-form button[type=submit]').click();
-  await page.locator('#home[data-loaded]').waitFor({ state: 'attached' });
-  const home = wire.figures(submitted, await wire.quiet());
+  const home = await loaded(page, wire, submitted, '#home[data-loaded]');
   const total = {
     ms: form.ms + home.ms,
     bytes: form.bytes + home.bytes,
     requests: form.requests + home.requests,
     from_cache: form.from_cache + home.from_cache,
+    protocols: [...new Set([...form.protocols, ...home.protocols])],
   };
   return [form, home, total];
 }
@@ -153,8 +210,7 @@ async function firstVisit(context, args) {
   wire.mark();
   const clicked = Date.now();
   await page.evaluate((id) => { location.hash = `#/patients/${id}`; }, args.patient);
-  await page.locator('#patient-name').waitFor();
-  const inApp = wire.figures(clicked, await wire.quiet());
+  const inApp = await loaded(page, wire, clicked, PATIENT_WHOLE);
   await page.close();
   return { sign_in_page: form, signed_in_home: home, first_load: total, patient_in_app: inApp };
 }
@@ -168,29 +224,35 @@ async function returningVisit(context, args) {
   return { returning_sign_in_page: form, returning_signed_in_home: home, returning_load: total };
 }
 
-async function screen(context, args, hash, ready) {
+// The patient's page with every panel in (app.js clears aria-busy then).
+const PATIENT_WHOLE = '#screen-patient:not([aria-busy]) #patient-name';
+
+async function screen(context, args, hash, selector) {
   const { page, wire } = await tab(context, args.link);
   const start = Date.now();
   await page.goto('/' + hash, { waitUntil: 'commit' });
-  await ready(page);
-  const figures = wire.figures(start, await wire.quiet());
+  const figures = await loaded(page, wire, start, selector);
   await page.close();
   return figures;
 }
 
 async function main() {
   const args = JSON.parse(process.argv[2]);
-  const browser = await chromium.launch();
+  const browser = await chromium.launch(args.spki ? [`--ignore-certificate-errors-spki-list=${args.spki}`] : []);
   try {
-    const context = await browser.newContext({ baseURL: args.base, locale: 'en-US', viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({
+      baseURL: args.base,
+      locale: 'en-US',
+      viewport: { width: 1280, height: 800 },
+    });
     const loads = { ...await firstVisit(context, args), ...await returningVisit(context, args) };
-    loads.patient = await screen(context, args, `#/patients/${args.patient}`,
-      (page) => page.locator('#patient-name').waitFor());
+    loads.patient = await screen(context, args, `#/patients/${args.patient}`, PATIENT_WHOLE);
     loads.viewer = await screen(context, args, `#/studies/${encodeURIComponent(args.study)}`,
-      (page) => page.waitForFunction(() => {
-        const canvas = document.querySelector('#screen-viewer canvas');
-        return canvas && canvas.width > 1;
-      }));
+      '#screen-viewer canvas[data-drawn]');
+    const emptied = await context.newPage();
+    await (await context.newCDPSession(emptied)).send('Network.clearBrowserCache');
+    await emptied.close();
+    loads.new_version_home = await screen(context, args, '', '#home[data-loaded]');
     process.stdout.write(JSON.stringify({ ok: true, loads }) + '\n');
   } finally {
     await browser.close();

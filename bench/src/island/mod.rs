@@ -16,10 +16,18 @@
 //! there (in the app, as a clinician goes); then, as the clinician coming
 //! back the next day (signed out, the browser's cache as the first visit
 //! left it), the sign-in page and the home again; then, in new tabs, the
-//! page of the demo patient 王秀英 and the viewer of her head CT. Each figure is printed
-//! beside the same load on loopback (no emulation, same run) and beside the
-//! link's floor for it: the bytes that load moved at the link's rate, plus
-//! the round trips no client could save (see [`Load::round_trips`]).
+//! page of the demo patient 王秀英 and the viewer of her head CT; last, still
+//! signed in, the home in a new tab once the browser's cache is emptied, as
+//! on the first day of a new version of the client.
+//!
+//! Each round runs over HTTPS (`tls_certificate`, so HTTP/2: one connection,
+//! every request at once), the way clinics reach Ferry since a browser gives
+//! the camera only to a secure context, and over plain HTTP/1.1 (six
+//! connections, a round trip per request on each), a front end that does
+//! not speak HTTP/2. Each HTTPS figure is printed beside the HTTP/1.1 one,
+//! the same load on loopback (no emulation, same run), and the link's floor
+//! for it: the bytes that load moved at the link's rate, plus the round
+//! trips no client could save (see [`Load::round_trips`]).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -52,6 +60,15 @@ pub struct Options {
     quick: bool,
 }
 
+/// How the browser reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// HTTPS, where Chromium speaks HTTP/2.
+    Https,
+    /// Plain HTTP/1.1.
+    Http1,
+}
+
 const PASSWORD: &str = "bench-island-password-1";
 
 /// What the island clinicians were promised: these loads under 2 s.
@@ -69,10 +86,11 @@ enum Load {
     ReturningVisit,
     Patient,
     Viewer,
+    NewVersionHome,
 }
 
 impl Load {
-    const ALL: [Load; 9] = [
+    const ALL: [Load; 10] = [
         Load::SignInPage,
         Load::SignedInHome,
         Load::FirstVisit,
@@ -82,6 +100,7 @@ impl Load {
         Load::ReturningVisit,
         Load::Patient,
         Load::Viewer,
+        Load::NewVersionHome,
     ];
 
     fn key(self) -> &'static str {
@@ -95,6 +114,7 @@ impl Load {
             Load::ReturningVisit => "returning_load",
             Load::Patient => "patient",
             Load::Viewer => "viewer",
+            Load::NewVersionHome => "new_version_home",
         }
     }
 
@@ -109,6 +129,7 @@ impl Load {
             Load::ReturningVisit => "returning: to a usable home",
             Load::Patient => "patient page, new tab (returning)",
             Load::Viewer => "viewer, first image (returning)",
+            Load::NewVersionHome => "new version, signed in: home",
         }
     }
 
@@ -116,7 +137,8 @@ impl Load {
     /// code, or, for a returning clinician whose browser holds the code,
     /// the session check; the sign-in, then the home's data; in the app,
     /// the patient's data; in a new tab, the page, then the patient's data,
-    /// or the study's metadata and then a frame.
+    /// or the study's metadata and then a frame; on a new version, the page,
+    /// then its code and the session check at once, then the home's data.
     fn round_trips(self) -> u32 {
         match self {
             Load::PatientInApp => 1,
@@ -125,7 +147,7 @@ impl Load {
             | Load::ReturningSignInPage
             | Load::ReturningSignedInHome
             | Load::Patient => 2,
-            Load::Viewer => 3,
+            Load::Viewer | Load::NewVersionHome => 3,
             Load::FirstVisit | Load::ReturningVisit => 4,
         }
     }
@@ -133,7 +155,12 @@ impl Load {
     fn goal(self) -> Option<f64> {
         matches!(
             self,
-            Load::FirstVisit | Load::ReturningVisit | Load::PatientInApp | Load::Patient
+            Load::SignInPage
+                | Load::FirstVisit
+                | Load::ReturningVisit
+                | Load::PatientInApp
+                | Load::Patient
+                | Load::NewVersionHome
         )
         .then_some(GOAL_MS)
     }
@@ -177,23 +204,60 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .context("the benchmark's directory")?
             .join("ferry"),
     };
-    let server = Demo::start(&ferry).await?;
-    let outcome = measure(&server, &options, rounds).await;
-    server.stop().await;
-    outcome
-}
-
-async fn measure(server: &Demo, options: &Options, rounds: usize) -> anyhow::Result<()> {
-    let (patient, study) = server.patient_and_study().await?;
     let link =
         json!({ "latency_ms": options.rtt, "down_bps": options.rate, "up_bps": options.rate });
     let mut island = Vec::new();
     let mut loopback = Vec::new();
-    for round in 1..=rounds {
-        progress(format_args!("round {round}/{rounds}: island link"));
-        island.push(server.loads(patient, &study, &link).await?);
-        progress(format_args!("round {round}/{rounds}: loopback"));
-        loopback.push(server.loads(patient, &study, &Value::Null).await?);
+    let mut http1 = Vec::new();
+    for transport in [Transport::Https, Transport::Http1] {
+        let server = Demo::start(&ferry, transport).await?;
+        let outcome = async {
+            let (patient, study) = server.patient_and_study().await?;
+            for round in 1..=rounds {
+                match transport {
+                    Transport::Https => {
+                        progress(format_args!("round {round}/{rounds}: island link, HTTPS"));
+                        island.push(server.loads(patient, &study, &link).await?);
+                        progress(format_args!("round {round}/{rounds}: loopback, HTTPS"));
+                        loopback.push(server.loads(patient, &study, &Value::Null).await?);
+                    }
+                    Transport::Http1 => {
+                        progress(format_args!(
+                            "round {round}/{rounds}: island link, HTTP/1.1"
+                        ));
+                        http1.push(server.loads(patient, &study, &link).await?);
+                    }
+                }
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        server.stop().await;
+        outcome?;
+    }
+    report(&options, rounds, &island, &http1, &loopback)
+}
+
+fn report(
+    options: &Options,
+    rounds: usize,
+    island: &[Value],
+    http1: &[Value],
+    loopback: &[Value],
+) -> anyhow::Result<()> {
+    // Over HTTPS the browser must have spoken HTTP/2, or the figures are
+    // not what they say.
+    for round in island {
+        for load in Load::ALL {
+            let protocols = &round[load.key()]["protocols"];
+            anyhow::ensure!(
+                protocols
+                    .as_array()
+                    .is_some_and(|list| list.iter().all(|p| p == "h2")),
+                "{}: over HTTPS the browser spoke {protocols}, not only h2",
+                load.label()
+            );
+        }
     }
     let bytes_per_ms = options.rate as f64 / 8.0 / 1000.0;
     let mut out = vec![
@@ -203,33 +267,43 @@ async fn measure(server: &Demo, options: &Options, rounds: usize) -> anyhow::Res
             options.rtt
         ),
         format!(
-            "{:<36} {:>9} {:>9} {:>8} {:>9} {:>7} {:>9}  {}",
-            "load (ms)", "island", "floor", "x floor", "loopback", "goal", "KB wire", "requests"
+            "{:<36} {:>9} {:>9} {:>9} {:>8} {:>9} {:>7} {:>9}  {}",
+            "load (ms)",
+            "HTTPS/h2",
+            "HTTP/1.1",
+            "floor",
+            "x floor",
+            "loopback",
+            "goal",
+            "KB wire",
+            "requests (HTTPS)"
         ),
     ];
     for load in Load::ALL {
-        let on_link = median(&island, load, |f| f.ms)?;
-        let bytes = median(&island, load, |f| f.bytes)?;
-        let requests = median(&island, load, |f| f.requests)?;
-        let cached = median(&island, load, |f| f.from_cache)?;
+        let on_link = median(island, load, |f| f.ms)?;
+        let bytes = median(island, load, |f| f.bytes)?;
+        let requests = median(island, load, |f| f.requests)?;
+        let cached = median(island, load, |f| f.from_cache)?;
         let floor = bytes / bytes_per_ms + f64::from(load.round_trips()) * options.rtt as f64;
         let goal = load
             .goal()
             .map_or_else(|| "-".to_owned(), |g| format!("{g:.0}"));
         out.push(format!(
-            "{:<36} {:>9.0} {:>9.0} {:>8.2} {:>9.0} {:>7} {:>9.1}  {requests:.0} ({cached:.0} from cache)",
+            "{:<36} {:>9.0} {:>9.0} {:>9.0} {:>8.2} {:>9.0} {:>7} {:>9.1}  {requests:.0} ({cached:.0} from cache)",
             load.label(),
             on_link,
+            median(http1, load, |f| f.ms)?,
             floor,
             on_link / floor,
-            median(&loopback, load, |f| f.ms)?,
+            median(loopback, load, |f| f.ms)?,
             goal,
             bytes / 1024.0,
         ));
     }
     out.push(format!(
         "floor: the load's own bytes at the link's rate plus its round trips in a row \
-         (sign-in page 2, home 2, to a usable home 4, patient from the home 1, in a new tab 2, viewer 3) at {} ms",
+         (sign-in page 2, home 2, to a usable home 4, patient from the home 1, in a new tab 2, \
+         viewer 3, new version's home 3) at {} ms",
         options.rtt
     ));
     for line in out {
@@ -254,16 +328,30 @@ fn median(rounds: &[Value], load: Load, pick: impl Fn(Figures) -> f64) -> anyhow
 /// `ferry serve --demo` in a directory of its own, on a free port.
 struct Demo {
     base: String,
+    /// Over HTTPS, the base64 SHA-256 of the certificate's public key, for
+    /// Chromium to trust.
+    spki: Option<String>,
     child: tokio::process::Child,
     _dir: tempfile::TempDir,
     client: reqwest::Client,
 }
 
 impl Demo {
-    async fn start(ferry: &Path) -> anyhow::Result<Demo> {
+    async fn start(ferry: &Path, transport: Transport) -> anyhow::Result<Demo> {
         let dir = tempfile::tempdir()?;
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = tokio::process::Command::new(ferry)
+        let mut command = tokio::process::Command::new(ferry);
+        let (scheme, spki) = match transport {
+            Transport::Http1 => ("http", None),
+            Transport::Https => {
+                let (certificate, key, spki) = self_signed(dir.path()).await?;
+                command
+                    .env("FERRY_TLS_CERTIFICATE", certificate)
+                    .env("FERRY_TLS_PRIVATE_KEY", key);
+                ("https", Some(spki))
+            }
+        };
+        let child = command
             .args(["serve", "--demo", "--demo-password", PASSWORD])
             .current_dir(dir.path())
             .env("FERRY_LISTEN", format!("127.0.0.1:{port}"))
@@ -280,11 +368,14 @@ impl Demo {
                 )
             })?;
         let demo = Demo {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
+            spki,
             child,
             _dir: dir,
             client: reqwest::Client::builder()
                 .cookie_store(true)
+                // The certificate made for this run, on loopback only.
+                .danger_accept_invalid_certs(true)
                 .timeout(Duration::from_secs(10))
                 .build()?,
         };
@@ -355,6 +446,7 @@ impl Demo {
             "patient": patient,
             "study": study,
             "link": link,
+            "spki": self.spki,
         });
         let output = tokio::process::Command::new("node")
             .arg(&script)
@@ -384,6 +476,52 @@ impl Demo {
     async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, made with openssl
+/// in `dir` (the files `tls_certificate` and `tls_private_key` name), and
+/// the base64 SHA-256 of its public key.
+async fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
+    let (certificate, key) = (dir.join("ferry.crt"), dir.join("ferry.key"));
+    let made = tokio::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .await
+        .context("run openssl")?;
+    anyhow::ensure!(
+        made.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let spki = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            "openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+        )
+        .arg("spki")
+        .arg(&certificate)
+        .output()
+        .await
+        .context("run openssl")?;
+    let hash = String::from_utf8_lossy(&spki.stdout).trim().to_owned();
+    anyhow::ensure!(
+        spki.status.success() && hash.len() == 44,
+        "the certificate's key hash: {}",
+        String::from_utf8_lossy(&spki.stderr)
+    );
+    Ok((certificate, key, hash))
 }
 
 /// Where `tools/install-test-tools` puts playwright-core, unless `NODE_PATH`

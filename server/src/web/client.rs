@@ -15,6 +15,13 @@
 //!   the import chain is deep (400 ms each on the island link).
 //!   `index.html` gets a `<link rel="modulepreload">` for every module the
 //!   entry imports, directly or not, so all are asked for at once.
+//! - **The rest when first needed.** The shell loads the home, the bell,
+//!   the call and each screen with `import()` (`lib/lazy.js`), naming each
+//!   by its path as a string (`'screens/patient.js'`). For each module so
+//!   named, `index.html` carries, as JSON in `#module-graph`, the modules
+//!   it imports that the page has not loaded already, which `lib/lazy.js`
+//!   asks for at once before importing it: one round trip for a screen's
+//!   first opening, however deep its imports go.
 //!
 //! Done here rather than in `build.rs` so that `web_dir` (the client read
 //! from disk, for work on it) gets the same page.
@@ -223,11 +230,20 @@ fn rewrite_index(html: &str, version: &str, files: &BTreeMap<String, Bytes>) -> 
         rest = &rest[end..];
     }
     out.push_str(rest);
-    let links: String = modules(&entries, files)
+    let eager = modules(&entries, files);
+    let mut links: String = eager
         .iter()
         .filter(|module| !entries.contains(module))
         .map(|module| format!("  <link rel=\"modulepreload\" href=\"/v/{version}/{module}\">\n"))
         .collect();
+    let graph = lazy_graph(&eager, files);
+    if !graph.is_empty() {
+        // Paths of the client only: nothing in them can close the element.
+        let json = serde_json::to_string(&graph).unwrap_or_else(|_| "{}".to_owned());
+        links.push_str(&format!(
+            "  <script type=\"application/json\" id=\"module-graph\">{json}</script>\n"
+        ));
+    }
     match out.find("</head>") {
         Some(head_end) => out.insert_str(head_end, &links),
         None => out.push_str(&links),
@@ -255,6 +271,58 @@ fn modules(entries: &[String], files: &BTreeMap<String, Bytes>) -> Vec<String> {
         }
     }
     order
+}
+
+/// For each module named by its path as a string in the code the page
+/// loads (`'screens/patient.js'`, for `import()`), every module it reaches
+/// by static imports that is not among `eager`, itself first.
+fn lazy_graph(eager: &[String], files: &BTreeMap<String, Bytes>) -> BTreeMap<String, Vec<String>> {
+    let loaded: BTreeSet<&String> = eager.iter().collect();
+    let mut named = BTreeSet::new();
+    for module in eager {
+        let Some(source) = files.get(module) else {
+            continue;
+        };
+        for literal in quoted(&String::from_utf8_lossy(source)) {
+            if literal.ends_with(".js")
+                && files.contains_key(literal)
+                && !loaded.contains(&literal.to_owned())
+            {
+                named.insert(literal.to_owned());
+            }
+        }
+    }
+    named
+        .into_iter()
+        .map(|module| {
+            let needs = modules(std::slice::from_ref(&module), files)
+                .into_iter()
+                .filter(|m| !loaded.contains(m))
+                .collect();
+            (module, needs)
+        })
+        .collect()
+}
+
+/// Every single- or double-quoted string in `source` without a line break,
+/// as written. Enough to find paths named in code; a quote inside a comment
+/// or a regular expression may pair with the wrong one, which at worst
+/// leaves a path out (the module then loads one level at a time).
+fn quoted(source: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for line in source.lines() {
+        let mut rest = line;
+        while let Some(open) = rest.find(['\'', '"']) {
+            let quote = &rest[open..=open];
+            let body = &rest[open + 1..];
+            let Some(close) = body.find(quote) else {
+                break;
+            };
+            found.push(&body[..close]);
+            rest = &body[close + 1..];
+        }
+    }
+    found
 }
 
 /// The relative specifiers of a module's static imports and re-exports:
@@ -361,6 +429,49 @@ mod tests {
             ]
         );
         assert!(html.find("modulepreload") < html.find("</head>"));
+    }
+
+    #[test]
+    fn modules_named_for_import_get_their_own_imports_listed_beyond_the_page_s() {
+        let c = client(&[
+            (
+                "index.html",
+                "<head><script type=\"module\" src=\"/app.js\"></script></head>",
+            ),
+            (
+                "app.js",
+                "import { a } from './lib/a.js';\n\
+                 const HOME = 'screens/home.js';\n\
+                 // the clinician's page, 'not a path'\n\
+                 const later = [\"screens/other.js\", 'screens/missing.js', 'lib/a.js'];\n",
+            ),
+            ("lib/a.js", "export const a = 1;\n"),
+            (
+                "screens/home.js",
+                "import { a } from '../lib/a.js';\nimport { d } from './deep.js';\n",
+            ),
+            ("screens/deep.js", "import { e } from '../lib/e.js';\n"),
+            ("lib/e.js", "export const e = 1;\n"),
+            ("screens/other.js", "export const o = 1;\n"),
+            ("screens/unnamed.js", "export const u = 1;\n"),
+        ]);
+        let html = String::from_utf8_lossy(&c.get("index.html").expect("index").bytes).into_owned();
+        let start = html
+            .find("<script type=\"application/json\" id=\"module-graph\">")
+            .expect("the graph")
+            + "<script type=\"application/json\" id=\"module-graph\">".len();
+        let end = start + html[start..].find("</script>").expect("its end");
+        let graph: serde_json::Value = serde_json::from_str(&html[start..end]).expect("JSON");
+        assert_eq!(
+            graph,
+            serde_json::json!({
+                "screens/home.js": ["screens/home.js", "screens/deep.js", "lib/e.js"],
+                "screens/other.js": ["screens/other.js"],
+            })
+        );
+        // Loaded lazily, so not preloaded with the page.
+        assert!(html.contains("/lib/a.js\">"), "{html}");
+        assert!(!html.contains("/screens/home.js\">"), "{html}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod call_room;
 mod desk;
 mod expert;
 mod finding;
+mod language_switch;
 mod languages;
 mod patient_index;
 mod phone;

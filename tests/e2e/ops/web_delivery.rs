@@ -77,17 +77,52 @@ async fn the_client_goes_compressed_versioned_preloaded_and_answers_304_to_what_
         .and_then(|rest| rest.strip_suffix("/app.js"))
         .expect("/v/{version}/app.js");
     assert!(html.contains(&format!("href=\"/v/{version}/style.css\"")));
+    // What the sign-in page needs comes with the page; the home, the call
+    // and each screen when first opened, each with its own imports listed
+    // in the page's module graph so they are asked for at once.
+    let preloaded = |module: &str| {
+        html.contains(&format!(
+            "<link rel=\"modulepreload\" href=\"/v/{version}/{module}\">"
+        ))
+    };
     for module in [
         "lib/ferry.js",
         "lib/i18n.js",
-        "screens/home.js",
-        "call/call-screen.js",
+        "lib/lazy.js",
+        "screens/index.js",
     ] {
+        assert!(preloaded(module), "{module} is preloaded");
+    }
+    let open = "<script type=\"application/json\" id=\"module-graph\">";
+    let graph = &html[html.find(open).expect("the module graph") + open.len()..];
+    let graph: serde_json::Value =
+        serde_json::from_str(&graph[..graph.find("</script>").expect("its end")]).expect("JSON");
+    for (module, needs) in [
+        ("screens/home.js", "screens/consultation-times.js"),
+        ("call/call-screen.js", "call/call.js"),
+        ("screens/patient.js", "lib/patient-banner.js"),
+        ("viewer/viewer.js", "viewer/viewer-image.js"),
+    ] {
+        assert!(!preloaded(module), "{module} waits until it is needed");
+        let list = graph[module].as_array().expect("listed in the graph");
+        assert_eq!(list[0], module, "{graph}");
         assert!(
-            html.contains(&format!(
-                "<link rel=\"modulepreload\" href=\"/v/{version}/{module}\">"
-            )),
-            "{module} is preloaded"
+            list.iter().any(|m| m == needs),
+            "{module} needs {needs}: {graph}"
+        );
+        if module == "screens/home.js" {
+            // The home shows times, not the case page, the viewer or the call.
+            for heavy in [
+                "screens/consultation.js",
+                "viewer/viewer.js",
+                "call/call.js",
+            ] {
+                assert!(!list.iter().any(|m| m == heavy), "{heavy}: {graph}");
+            }
+        }
+        assert!(
+            !list.iter().any(|m| m == "lib/ferry.js"),
+            "the page has it: {graph}"
         );
     }
 
