@@ -143,6 +143,8 @@ function fetchTheRest() {
   restFetchedFor = me;
   const later = globalThis.requestIdleCallback || ((f) => setTimeout(f, 200));
   later(() => {
+    // Signed out, or in as someone else, since: theirs is fetched for them.
+    if (me !== restFetchedFor) return;
     for (const screen of screens) {
       if (allowed(screen)) Lazy.preload(screen.module);
     }

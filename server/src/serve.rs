@@ -39,7 +39,6 @@ use axum::http::{header, HeaderValue, Method, Request};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -190,7 +189,7 @@ async fn connection<Io>(
     peer: SocketAddr,
     router: Router,
     limits: Limits,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) where
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -217,34 +216,53 @@ async fn connection<Io>(
             Ok::<_, std::convert::Infallible>(response)
         }
     });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let builder = if h2 {
-        builder.http2_only()
+    // hyper's own builders rather than hyper-util's `auto`, which first
+    // waits for a request's first bytes to tell the versions apart, with no
+    // deadline: ALPN has said which it is, and the head deadline must run
+    // from the moment the connection is up.
+    let served = if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder.timer(TokioTimer::new());
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        until_stopped(conn, |conn| conn.graceful_shutdown(), stop).await
     } else {
-        builder.http1_only()
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        let conn = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        until_stopped(conn, |conn| conn.graceful_shutdown(), stop).await
     };
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(error) = served {
+        // Timeouts and peers that hang up are routine; not worth a warning.
+        tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+    }
+}
+
+/// Drives `conn` until it ends, or, once `stop` flips, asks it to finish
+/// its requests in flight (`graceful`) and waits for that.
+async fn until_stopped<C>(
+    conn: C,
+    graceful: impl FnOnce(Pin<&mut C>),
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
     tokio::pin!(conn);
     let stopping = async move {
         // An error means the sender is gone, which is a stop as well. The
         // guard `wait_for` returns is dropped here, not held across awaits.
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    let served = tokio::select! {
+    tokio::select! {
         served = conn.as_mut() => served,
         () = stopping => {
-            conn.as_mut().graceful_shutdown();
+            graceful(conn.as_mut());
             conn.await
         }
-    };
-    if let Err(error) = served {
-        // Timeouts and peers that hang up are routine; not worth a warning.
-        tracing::debug!(%error, %peer, "HTTP connection ended with an error");
     }
 }
 

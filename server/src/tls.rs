@@ -11,8 +11,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
@@ -21,15 +19,7 @@ use tokio_rustls::TlsAcceptor;
 /// HTTP/1.1: a browser opens a connection of its own for them when the
 /// HTTP/2 one does not offer extended CONNECT.
 pub fn acceptor(certificate: &Path, private_key: &Path) -> Result<TlsAcceptor, String> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certificate)
-        .map_err(|e| format!("{}: {e}", certificate.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", certificate.display()))?;
-    if chain.is_empty() {
-        return Err(format!("{}: no certificate", certificate.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(private_key)
-        .map_err(|e| format!("{}: {e}", private_key.display()))?;
+    let (chain, key) = ferry_dicom_store::dimse::tls::identity(certificate, private_key)?;
     let mut config = ServerConfig::builder_with_provider(Arc::new(
         tokio_rustls::rustls::crypto::ring::default_provider(),
     ))

@@ -114,8 +114,9 @@ fn roots(ca: &Path) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// A certificate chain (ours first) and its private key, from PEM files.
-fn identity(
+/// A certificate chain (ours first) and its private key, from PEM files:
+/// what a TLS listener presents (this one's, and the web listener's).
+pub fn identity(
     certificate: &Path,
     private_key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
