@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::scheduling::{booked_next_monday, consultation, desk};
 use crate::support::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
 
 use crate::support::calls::{accepted, join, next, open, send};
@@ -205,24 +204,7 @@ async fn malformed_oversized_and_misdirected_messages_are_refused_without_ending
 async fn outsiders_early_comers_and_closed_consultations_are_refused_before_the_upgrade() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    add_rule(
-        &app,
-        &d.scheduler,
-        d.expert.id,
-        json!({ "weekday": 1, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 60, "service": "video" }),
-    )
-    .await;
-    let booked = consultation(&app, &d, "routine").await;
-    let day = next_weekday("Asia/Shanghai", Weekday::Monday, 2);
-    let (status, body) = book(
-        &app,
-        &d.clinician.token,
-        d.expert.id,
-        &local("Asia/Shanghai", day, 9, 0),
-        booked,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let booked = booked_next_monday(&app, &d).await;
 
     let Err((status, body)) = open(&app, &d.clinician, booked).await else {
         panic!("admitted days early");

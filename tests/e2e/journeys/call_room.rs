@@ -6,12 +6,11 @@
 //! bandwidth apart from the link, the chat delivered and kept with the
 //! consultation, and a confirmation before leaving.
 
-use jiff::civil::Weekday;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::journeys::{journey, screenshot_count, screenshots};
-use crate::support::scheduling::{add_rule, book, consultation, desk, local, next_weekday};
+use crate::support::scheduling::{booked_next_monday, desk};
 use crate::support::{spawn_app, PASSWORD};
 
 /// How long after the test's set-up the call opens: time to sign in and
@@ -22,24 +21,7 @@ const OPENS_IN_MS: i64 = 45_000;
 async fn the_waiting_room_opens_the_call_and_the_call_keeps_its_chat() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    add_rule(
-        &app,
-        &d.scheduler,
-        d.expert.id,
-        json!({ "weekday": 1, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 60, "service": "video" }),
-    )
-    .await;
-    let id = consultation(&app, &d, "routine").await;
-    let day = next_weekday("Asia/Shanghai", Weekday::Monday, 2);
-    let (status, body) = book(
-        &app,
-        &d.clinician.token,
-        d.expert.id,
-        &local("Asia/Shanghai", day, 9, 0),
-        id,
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = booked_next_monday(&app, &d).await;
     // Display names that are not the user names, in both scripts.
     for (user, name) in [
         (d.clinician.id, "Dr. Lin Hai"),

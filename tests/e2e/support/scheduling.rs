@@ -141,6 +141,31 @@ pub async fn book(
     .await
 }
 
+/// A routine consultation of the desk's patient, booked with the expert for
+/// 09:00 Shanghai on the Monday at least two days ahead (an hour-long video
+/// slot of a Monday-morning rule): a call that is days from opening.
+pub async fn booked_next_monday(app: &TestApp, d: &Desk) -> i64 {
+    add_rule(
+        app,
+        &d.scheduler,
+        d.expert.id,
+        json!({ "weekday": 1, "start_time": "08:00", "end_time": "12:00", "slot_minutes": 60, "service": "video" }),
+    )
+    .await;
+    let id = consultation(app, d, "routine").await;
+    let day = next_weekday("Asia/Shanghai", Weekday::Monday, 2);
+    let (status, body) = book(
+        app,
+        &d.clinician.token,
+        d.expert.id,
+        &local("Asia/Shanghai", day, 9, 0),
+        id,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    id
+}
+
 /// RFC 3339 of a local date and time in a zone.
 pub fn local(zone: &str, date: Date, hour: i8, minute: i8) -> String {
     let tz = TimeZone::get(zone).expect("a zone");
