@@ -285,15 +285,7 @@ async fn without_everyones_consent_nothing_is_recorded() {
     browser.consent("expert", true).await;
 
     // A real call between the two browsers, for a while.
-    let expert = d.expert.id.to_string();
-    wait_until("the browsers are in a call", BROWSER_PATIENCE, async || {
-        let stats = browser.stats("clinician").await;
-        stats[expert.as_str()]["inbound_video"]["frames_decoded"]
-            .as_u64()
-            .unwrap_or(0)
-            > 30
-    })
-    .await;
+    browser.in_a_call("clinician", d.expert.id).await;
     // Nobody consented, and no recorder may join however long the call goes
     // on: an absence, so the call runs for a while before it is checked.
     sleep(Duration::from_secs(2)).await;

@@ -11,12 +11,12 @@ use reqwest::header;
 use reqwest::{StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::browser::{Browser, BROWSER_PATIENCE};
+use crate::support::browser::Browser;
 use crate::support::calls::accepted;
 use crate::support::scheduling::desk;
 use ferry_server::auth::Role;
 
-use crate::support::{spawn_app_https, wait_until, PASSWORD};
+use crate::support::{spawn_app_https, PASSWORD};
 
 #[tokio::test]
 async fn with_a_certificate_the_listener_speaks_http2_and_http1_over_tls() {
@@ -115,14 +115,7 @@ async fn two_browsers_meet_in_a_call_over_https() {
     browser.open("expert", &d.expert, id).await;
 
     let expert = d.expert.id.to_string();
-    wait_until("the browsers are in a call", BROWSER_PATIENCE, async || {
-        let stats = browser.stats("clinician").await;
-        stats[expert.as_str()]["inbound_video"]["frames_decoded"]
-            .as_u64()
-            .unwrap_or(0)
-            > 30
-    })
-    .await;
+    browser.in_a_call("clinician", d.expert.id).await;
     let stats = browser.stats("clinician").await;
     assert_eq!(stats[expert.as_str()]["connection"], "connected", "{stats}");
     browser.leave("clinician").await;

@@ -217,6 +217,20 @@ impl Browser {
         reply["peers"].clone()
     }
 
+    /// Waits until `page` has decoded more than 30 video frames from `peer`
+    /// (a user id): the two are in a call, not only connected.
+    pub async fn in_a_call(&mut self, page: &str, peer: i64) {
+        let peer = peer.to_string();
+        crate::support::wait_until("the browsers are in a call", BROWSER_PATIENCE, async || {
+            let stats = self.stats(page).await;
+            stats[peer.as_str()]["inbound_video"]["frames_decoded"]
+                .as_u64()
+                .unwrap_or(0)
+                > 30
+        })
+        .await;
+    }
+
     pub async fn consent(&mut self, page: &str, recording: bool) {
         self.command(json!({ "cmd": "consent", "page": page, "recording": recording }))
             .await;
