@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::notify::Outbox;
 use crate::policy;
 use crate::roster::slots::Slot;
-use crate::roster::store::{self as roster_store, Expert};
+use crate::roster::store::Expert;
 use crate::state::AppState;
 
 pub async fn load(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<BookingRow> {
@@ -75,15 +75,7 @@ pub async fn bookable_consultation(
     Ok(row)
 }
 
-pub async fn expert_or_422(tx: &mut Tx, id: i64) -> ApiResult<Expert> {
-    roster_store::expert(tx, id).await?.ok_or_else(|| {
-        ApiError::invalid(
-            ErrorCode::UnknownExpert,
-            "expert_id",
-            "no active expert has this id",
-        )
-    })
-}
+pub use crate::roster::expert_or_422;
 
 /// Reads the booking back as the transaction left it, commits, and only
 /// then wakes the users its notifications are for, so that no one is told of

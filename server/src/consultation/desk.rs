@@ -26,7 +26,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
 use crate::notify::Outbox;
 use crate::policy;
-use crate::roster::store as roster_store;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -107,15 +106,7 @@ async fn assign(
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let row = load_visible(&mut tx, &caller, id, now).await?;
-    let expert = roster_store::expert(&mut tx, body.expert_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid(
-                ErrorCode::UnknownExpert,
-                "expert_id",
-                "no active expert has this id",
-            )
-        })?;
+    let expert = crate::roster::expert_or_422(&mut tx, body.expert_id).await?;
     policy::consultation::check_assign(&caller, expert.facility_id)?;
     still_queued(&row)?;
     if !expert

@@ -22,7 +22,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::{Notifier, Outbox};
 use crate::policy;
-use crate::roster::{parse_instant, store as roster_store};
+use crate::roster::parse_instant;
 use crate::state::AppState;
 use crate::time::{now_ms, rfc3339};
 
@@ -90,15 +90,7 @@ async fn add_shift(
         ));
     }
     let mut tx = state.db.begin_write().await?;
-    let expert = roster_store::expert(&mut tx, body.expert_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid(
-                ErrorCode::UnknownExpert,
-                "expert_id",
-                "no active expert has this id",
-            )
-        })?;
+    let expert = crate::roster::expert_or_422(&mut tx, body.expert_id).await?;
     if expert.facility_id != caller.facility_id {
         return Err(ApiError::forbidden(
             ErrorCode::Forbidden,

@@ -130,9 +130,7 @@ async fn request_consultation(
             ))
         }
         (Some(expert_id), wanted) => {
-            let expert = roster_store::expert(&mut tx, expert_id).await?.ok_or_else(|| {
-                ApiError::invalid(ErrorCode::UnknownExpert, "expert_id", "no active expert has this id")
-            })?;
+            let expert = crate::roster::expert_or_422(&mut tx, expert_id).await?;
             match wanted {
                 Some(s) if !s.is_empty() => expert
                     .specialties

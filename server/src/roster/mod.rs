@@ -12,7 +12,7 @@ use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::time::parse_rfc3339;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -313,4 +313,16 @@ impl RuleValues {
 
 pub fn hhmm(time: Time) -> String {
     format!("{:02}:{:02}", time.hour(), time.minute())
+}
+
+/// The active expert `id` names, or 422 `unknown_expert` on `expert_id`:
+/// for a request body that names the expert.
+pub async fn expert_or_422(conn: &mut sqlx::AnyConnection, id: i64) -> ApiResult<store::Expert> {
+    store::expert(conn, id).await?.ok_or_else(|| {
+        ApiError::invalid(
+            ErrorCode::UnknownExpert,
+            "expert_id",
+            "no active expert has this id",
+        )
+    })
 }
