@@ -111,11 +111,15 @@ impl Db {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes
     /// later fails with `SQLITE_BUSY` when another writer committed in between,
     /// instead of waiting. PostgreSQL serialises writers on row locks.
+    ///
+    /// Safe to drop at any point, as a request whose client goes away is
+    /// (see `ferry_dicom_store::index::begin_write`).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.pool.begin().await,
-        }
+        let engine = match self.engine {
+            Engine::Sqlite => ferry_dicom_store::index::Engine::Sqlite,
+            Engine::Postgres => ferry_dicom_store::index::Engine::Postgres,
+        };
+        ferry_dicom_store::index::begin_write(&self.pool, engine).await
     }
 
     pub async fn close(&self) {
@@ -142,4 +146,50 @@ fn ensure_sqlite_parent_dir(url: &str) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Db;
+
+    /// A request whose client goes away is dropped at whatever await it
+    /// has reached, `begin_write` included. However late the drop, the
+    /// connection must go back to the pool outside any transaction: one
+    /// left inside `BEGIN IMMEDIATE` holds SQLite's write lock, and every
+    /// later write fails with "database is locked".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_begin_dropped_at_any_point_leaves_no_transaction_behind() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let url = format!("sqlite://{}/ferry.db?mode=rwc", dir.path().display());
+        let db = Db::connect(&url, 4).await.expect("connected");
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(db.pool())
+            .await
+            .expect("a table");
+        // Drops land before, during and after the BEGIN's round trips to
+        // the connection's worker thread, a few microseconds each.
+        for attempt in 0..600u64 {
+            let wait = Duration::from_micros(attempt % 300);
+            if let Ok(Ok(tx)) = tokio::time::timeout(wait, db.begin_write()).await {
+                drop(tx);
+            }
+        }
+        for n in 0..8 {
+            let written = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut tx = db.begin_write().await?;
+                sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                    .bind(n)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            })
+            .await;
+            assert!(
+                matches!(written, Ok(Ok(()))),
+                "write {n} after the dropped begins: {written:?}"
+            );
+        }
+    }
 }

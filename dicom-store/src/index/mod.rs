@@ -26,6 +26,37 @@ pub enum Engine {
     Postgres,
 }
 
+/// A transaction that will write, from `pool`: on SQLite with the write
+/// lock taken at `BEGIN` (`BEGIN IMMEDIATE`).
+///
+/// Begun on a task of its own, which finishes however its caller ends. A
+/// request whose client goes away is dropped at whatever await it has
+/// reached; dropped after the engine ran the `BEGIN` but before sqlx made
+/// the `Transaction` that would roll it back (on SQLite, a second round
+/// trip to the connection's thread follows the `BEGIN`), it used to leave
+/// a pooled connection inside the transaction for good, holding SQLite's
+/// write lock, so that every later write failed with "database is locked".
+/// The task hands the transaction over, or, its caller gone, drops it
+/// itself, which rolls it back.
+pub async fn begin_write(
+    pool: &AnyPool,
+    engine: Engine,
+) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    let pool = pool.clone();
+    let begun = tokio::spawn(async move {
+        match engine {
+            Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => pool.begin().await,
+        }
+    });
+    match begun.await {
+        Ok(begun) => begun,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(_) => Err(sqlx::Error::PoolClosed),
+    }
+}
+
 /// The index: a pool and its engine. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -59,10 +90,7 @@ impl Index {
     /// `BEGIN`, so a transaction that reads before it writes waits for another
     /// writer instead of failing with `SQLITE_BUSY` at its first write.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.pool.begin().await,
-        }
+        begin_write(&self.pool, self.engine).await
     }
 
     /// As [`begin_write`](Self::begin_write), on a connection the caller holds.
