@@ -324,6 +324,13 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 impl Settings {
+    /// How long before its booked slot a consultation's call opens, in ms.
+    pub fn call_open_before_ms(&self) -> i64 {
+        i64::try_from(self.call_open_minutes_before)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(60_000)
+    }
+
     /// Loads the layers. `config_file` defaults to `ferry.toml` in the working
     /// directory; a missing default file is fine, a missing named one is not.
     pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {

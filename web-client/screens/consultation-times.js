@@ -83,19 +83,31 @@ function bookingOf(bookings, consultationId) {
   return mine.find((b) => ACTIVE_BOOKING.includes(b.status)) || mine[mine.length - 1] || null;
 }
 
-// Whether the user may join the call now. The server decides admission
-// before the WebSocket upgrade, so a plain GET of the signalling path
-// answers without joining: 400 `websocket_required` means admitted, 409
-// `too_early` carries when it opens.
+// Whether the user may join the call now. The consultation carries when
+// its call opens (`call_opens_at`, the server's admission rule), so its
+// requesting clinician and its expert know without asking. Anyone else may
+// be an invitee or no party at all: only the server knows, and answers a
+// plain GET of the signalling path without joining: 400
+// `websocket_required` means admitted, 409 `too_early` carries when it
+// opens. The call itself decides admission either way.
 /** @typedef {{open: boolean, opens_at?: string}} CallState */
 
+const CALL_LIVE = ['scheduled', 'in_progress', 'awaiting_opinion'];
+
 /**
- * @param {number} id a consultation
+ * @param {{id: number, status: string, requested_by: number, expert_id?: number | null, call_opens_at?: string | null}} c
+ * @param {import('../lib/ferry.js').Me} me
  * @returns {Promise<CallState>}
  */
-async function callState(id) {
+async function callState(c, me) {
+  if (!CALL_LIVE.includes(c.status)) return { open: false };
+  if (c.requested_by === me.id || c.expert_id === me.id) {
+    return c.call_opens_at && Date.parse(c.call_opens_at) > Date.now()
+      ? { open: false, opens_at: c.call_opens_at }
+      : { open: true };
+  }
   try {
-    await request(`/signal/${id}`, { headers: { Accept: 'application/json' } });
+    await request(`/signal/${c.id}`, { headers: { Accept: 'application/json' } });
     return { open: true };
   } catch (err) {
     const error = err.body && err.body.error;

@@ -120,7 +120,7 @@ async function render(section, id, me) {
     })),
     zone(me),
     api('GET', `/bookings?consultation_id=${id}`).catch(() => []),
-    ['scheduled', 'in_progress', 'awaiting_opinion'].includes(c.status) ? callState(id) : /** @type {import('./consultation-times.js').CallState} */ ({ open: false }),
+    callState(c, me),
   ]);
   if (mine !== state) return;
   const booking = bookingOf(bookings, id);
@@ -177,11 +177,11 @@ async function render(section, id, me) {
   }
   if (isExpert && c.status === 'scheduled') {
     actions.append(el('button', { type: 'button', id: 'case-start', title: t('case.start_hint'),
-      onclick: () => act(() => api('POST', `/consultations/${id}/status`, { status: 'in_progress' })) }, t('case.start')));
+      onclick: () => act(() => api('POST', `/consultations/${id}/status`, { status: 'in_progress', patient_id: c.patient_id })) }, t('case.start')));
   }
   if (isExpert && ['requested', 'scheduled'].includes(c.status)) {
     actions.append(...reasonForm('case.decline', 'case.decline_reason', 'case.decline_confirm',
-      (reason) => act(() => api('POST', `/consultations/${id}/status`, { status: 'declined', reason })), true));
+      (reason) => act(() => api('POST', `/consultations/${id}/status`, { status: 'declined', reason, patient_id: c.patient_id })), true));
   }
   // No-show once the slot has begun (case-extras.js).
   actions.append(...CaseExtras.bookingActions(booking, c, me, act));
@@ -190,7 +190,7 @@ async function render(section, id, me) {
   }
   if (isRequester && ['requested', 'scheduled'].includes(c.status)) {
     actions.append(...reasonForm('case.cancel', 'case.cancel_reason', 'case.cancel_confirm',
-      (reason) => act(() => api('POST', `/consultations/${id}/status`, { status: 'cancelled', reason })), true));
+      (reason) => act(() => api('POST', `/consultations/${id}/status`, { status: 'cancelled', reason, patient_id: c.patient_id })), true));
   }
 
   const details = el('dl', { class: 'case-details' },

@@ -15,7 +15,7 @@ import { examinationName, specialtyName, tierName } from '../lib/terms.js';
 import * as Consultation from './consultation-times.js';
 import * as Notifications from './notifications.js';
 import { unlinkedStudies } from './unlinked.js';
-import { screens } from './index.js';
+import { HOME_ASKS, screens } from './index.js';
 
 // How often the page re-reads while open, so a call that opens or a
 // queue that moves shows without a reload.
@@ -73,9 +73,9 @@ function slot(c, booking, zone, withDay) {
 // Join when the call is open; else, when it opens.
 async function callCell(c, booking, zone) {
   if (!LIVE.includes(c.status)) return '';
-  // Far-off bookings are not asked about: their call cannot be open.
+  // Far-off bookings show nothing here: their call is days from opening.
   if (booking && Date.parse(booking.start) - Date.now() > 24 * 3600 * 1000) return '';
-  const call = await Consultation.callState(c.id);
+  const call = await Consultation.callState(c, me);
   if (call.open) {
     return el('a', { href: `#/consultations/${c.id}/call`, class: 'button' }, t('consultation.join'));
   }
@@ -92,8 +92,7 @@ let bookingsAsked = { generation: -1, lookup: Promise.resolve(() => null) };
 
 function bookingsOf() {
   if (bookingsAsked.generation !== generation) {
-    const from = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
-    const lookup = api('GET', `/bookings?from=${encodeURIComponent(from)}&limit=1000`).catch(() => [])
+    const lookup = api('GET', HOME_ASKS.bookings()).catch(() => [])
       .then((bookings) => (id) => Consultation.bookingOf(bookings, id));
     bookingsAsked = { generation, lookup };
   }
@@ -144,14 +143,14 @@ function results(body) {
 }
 
 async function critical(body, zone) {
-  const open = await api('GET', '/critical-results?open=true');
+  const open = await api('GET', HOME_ASKS.critical);
   const rows = open.map((r) => {
     const error = el('span', { class: 'error', role: 'alert' });
     const button = el('button', { type: 'button', class: 'danger' }, t('home.acknowledge'));
     button.addEventListener('click', async () => {
       error.textContent = '';
       try {
-        await api('POST', `/critical-results/${r.id}/acknowledge`);
+        await api('POST', `/critical-results/${r.id}/acknowledge`, { patient_id: r.patient_id });
         button.replaceWith(el('span', null, '✓ ', t('home.acknowledged')));
       } catch (err) {
         error.textContent = err.message;
@@ -169,7 +168,7 @@ async function critical(body, zone) {
 }
 
 async function referrals(body, all, zone) {
-  const list = await api('GET', '/referrals?limit=200');
+  const list = await api('GET', HOME_ASKS.referrals);
   // Each referral carries its patient's name and record number.
   const under = list.filter((r) => ['requested', 'accepted', 'arrived'].includes(r.status));
   const rows = under.map((r) => {
@@ -225,7 +224,7 @@ async function expertToday(body, all, zone) {
 }
 
 async function queue(body, zone, accept) {
-  const waiting = await api('GET', '/on-call/queue');
+  const waiting = await api('GET', HOME_ASKS.queue);
   const rows = waiting.map((c) => {
     const error = el('span', { class: 'error', role: 'alert' });
     const action = accept ? el('button', { type: 'button', class: 'primary' }, t('home.accept')) : null;
@@ -263,8 +262,8 @@ function opinionsToWrite(body, all) {
 
 async function worklist(body) {
   const [open, mine] = await Promise.all([
-    api('GET', '/worklist?limit=500'),
-    api('GET', '/worklist?mine=true&limit=500'),
+    api('GET', HOME_ASKS.worklist),
+    api('GET', HOME_ASKS.myWorklist),
   ]);
   const count = (f) => open.filter(f).length;
   const figures = [
@@ -292,7 +291,7 @@ async function worklist(body) {
 // --- scheduler -----------------------------------------------------------
 
 async function holds(body, zone) {
-  const held = await api('GET', '/bookings?status=held&limit=1000');
+  const held = await api('GET', HOME_ASKS.holds);
   body.replaceChildren(table('holds', ['col.when', 'col.expert', 'col.hold'],
     held.map((b) => tr({ booking: b.id }, Consultation.formatIn(b.start, zone), b.expert_name,
       t('home.expires', { time: Consultation.formatIn(b.hold_expires_at, zone, { hour: '2-digit', minute: '2-digit' }) }))),
@@ -319,7 +318,7 @@ function adminLinks(body) {
 }
 
 async function facilities(body) {
-  const list = await api('GET', '/facilities');
+  const list = await api('GET', HOME_ASKS.facilities);
   body.replaceChildren(table('facilities', ['col.name', 'col.tier', 'col.zone'],
     list.map((f) => tr({ facility: f.id }, f.name, tierName(f.tier), f.time_zone)), 'home.none'));
 }
@@ -367,7 +366,7 @@ async function show(user) {
   const home = document.getElementById('home');
   const treats = has('clinician', 'expert', 'scheduler');
   // Asked for before the zone is known: one round trip less on an island link.
-  const all = treats ? api('GET', '/consultations?limit=500') : Promise.resolve([]);
+  const all = treats ? api('GET', HOME_ASKS.consultations) : Promise.resolve([]);
   if (treats) bookingsOf();
   const zone = await Consultation.zone(me);
   const panels = [];

@@ -8,6 +8,51 @@
 
 const CARE = ['clinician', 'expert', 'radiologist'];
 
+export const HOME = 'screens/home.js';
+export const BELL = 'screens/notifications.js';
+export const CALL = 'call/call-screen.js';
+export const CALL_PATH = /^#\/consultations\/(\d+)\/call$/;
+
+const HOUR_MS = 3600 * 1000;
+
+/**
+ * The requests the home (screens/home.js) and the bell make first, by the
+ * paths they use, so that a new tab can ask for them with the page
+ * (`homeEarly`). The bookings are those from a day ago, to the hour, so
+ * that the path stays the same from the page's first moment to the home's.
+ */
+export const HOME_ASKS = {
+  consultations: '/consultations?limit=500',
+  bookings: () => `/bookings?from=${encodeURIComponent(new Date(Math.floor((Date.now() - 24 * HOUR_MS) / HOUR_MS) * HOUR_MS).toISOString())}&limit=1000`,
+  critical: '/critical-results?open=true',
+  referrals: '/referrals?limit=200',
+  unlinked: '/unlinked-studies',
+  queue: '/on-call/queue',
+  worklist: '/worklist?limit=500',
+  myWorklist: '/worklist?mine=true&limit=500',
+  holds: '/bookings?status=held&limit=1000',
+  facilities: '/facilities',
+  unread: '/notifications?unread=true&limit=500',
+};
+
+/**
+ * What the home and the bell ask for first for a user of `roles`, as the
+ * home's panels for those roles do (screens/home.js `show`).
+ * @param {string[]} roles
+ * @returns {string[]}
+ */
+export function homeEarly(roles) {
+  const has = (...any) => any.some((role) => roles.includes(role));
+  const paths = [HOME_ASKS.unread];
+  if (has('clinician', 'expert', 'scheduler')) paths.push(HOME_ASKS.consultations, HOME_ASKS.bookings());
+  if (has('expert', 'scheduler')) paths.push(HOME_ASKS.queue);
+  if (has('clinician')) paths.push(HOME_ASKS.critical, HOME_ASKS.referrals, HOME_ASKS.unlinked);
+  if (has('radiologist')) paths.push(HOME_ASKS.worklist, HOME_ASKS.myWorklist);
+  if (has('scheduler')) paths.push(HOME_ASKS.holds);
+  if (has('admin', 'scheduler')) paths.push(HOME_ASKS.facilities);
+  return paths;
+}
+
 /** @type {import('../lib/ferry.js').Screen[]} */
 export const screens = [
   {

@@ -18,6 +18,7 @@
 import { api, el, t } from '../lib/ferry.js';
 import { patientLabel } from '../lib/patient-banner.js';
 import * as Consultation from './consultation-times.js';
+import { HOME_ASKS } from './index.js';
 
 // In the user's facility zone, as every other time in the client.
 const when = (iso, options) => Consultation.here(iso, options);
@@ -210,7 +211,7 @@ async function markAll() {
 
 // The unread notifications now: what arrived while no stream was open.
 async function load(mine) {
-  const rows = await api('GET', '/notifications?unread=true&limit=500');
+  const rows = await api('GET', HOME_ASKS.unread);
   if (mine !== session) return;
   for (const n of rows) accept(n, false);
   changed();

@@ -90,7 +90,7 @@ function editor(c, draft, version, me, refresh) {
         // The first signature completes the consultation, which must be
         // awaiting its opinion; one still in progress is moved on here.
         if (version === 1 && c.status === 'in_progress') {
-          await api('POST', `/consultations/${c.id}/status`, { status: 'awaiting_opinion' });
+          await api('POST', `/consultations/${c.id}/status`, { status: 'awaiting_opinion', patient_id: c.patient_id });
           c.status = 'awaiting_opinion';
         }
         await api('POST', `/opinions/${draft.id}/sign`, { patient_id: c.patient_id });

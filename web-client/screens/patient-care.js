@@ -237,7 +237,7 @@ async function critical(page) {
         onclick: async (event) => {
           const cell = event.target.closest('td');
           try {
-            await api('POST', `/critical-results/${c.id}/acknowledge`);
+            await api('POST', `/critical-results/${c.id}/acknowledge`, { patient_id: page.patient.id });
             page.refresh.critical();
           } catch (err) {
             cell.appendChild(el('p', { class: 'error', role: 'alert' }, err.message));

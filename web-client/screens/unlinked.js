@@ -7,6 +7,7 @@
 // filed under a patient other than the one on screen.
 
 import { api, el, t } from '../lib/ferry.js';
+import { HOME_ASKS } from './index.js';
 
 /** DICOM `YYYYMMDD` as `YYYY-MM-DD`. */
 function date(text) {
@@ -72,7 +73,7 @@ function row(study, done) {
  * @param {HTMLElement} body
  */
 async function unlinkedStudies(body) {
-  const studies = await api('GET', '/unlinked-studies');
+  const studies = await api('GET', HOME_ASKS.unlinked);
   if (studies.length === 0) {
     body.replaceChildren(el('p', { class: 'muted empty', 'data-i18n': 'home.unlinked_none' }, t('home.unlinked_none')));
     return;

@@ -8,7 +8,6 @@ use ferry_signaling::protocol::PeerInfo;
 use serde_json::json;
 
 use crate::auth::Caller;
-use crate::booking::store as booking_store;
 use crate::consultation::store as consultation_store;
 use crate::consultation::Status;
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -63,16 +62,18 @@ pub async fn admit(
             })
         }
     }
-    if consultation.status == Status::Scheduled {
-        if let Some(booking) = booking_store::active_of_consultation(conn, id).await? {
-            let opens_at = booking.start_at.saturating_sub(open_before_ms);
-            if now < opens_at {
-                return Err(ApiError::Conflict {
-                    code: ErrorCode::TooEarly,
-                    message: format!("the call opens at {}", rfc3339(opens_at)),
-                    details: json!({ "opens_at": rfc3339(opens_at), "starts_at": rfc3339(booking.start_at) }),
-                });
-            }
+    if let Some(opens_at) = crate::consultation::call_opens_at(
+        consultation.status,
+        consultation.booking_start,
+        open_before_ms,
+    ) {
+        if now < opens_at {
+            let starts_at = consultation.booking_start.map(rfc3339);
+            return Err(ApiError::Conflict {
+                code: ErrorCode::TooEarly,
+                message: format!("the call opens at {}", rfc3339(opens_at)),
+                details: json!({ "opens_at": rfc3339(opens_at), "starts_at": starts_at }),
+            });
         }
     }
     Ok(PeerInfo {

@@ -61,7 +61,7 @@ async fn signal(
 ) -> ApiResult<Response> {
     check_origin(&state, &headers)?;
     let now = now_ms();
-    let open_before = (state.settings.call_open_minutes_before as i64).saturating_mul(60_000);
+    let open_before = state.settings.call_open_before_ms();
     let mut tx = state.db.begin_write().await?;
     let peer = admission::admit(&mut tx, &caller, id, open_before, now).await?;
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest {

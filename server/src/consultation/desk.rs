@@ -76,11 +76,16 @@ fn still_queued(row: &ConsultationRow) -> ApiResult<()> {
     Ok(())
 }
 
-async fn reload_view(tx: &mut Tx, caller: &Caller, id: i64) -> ApiResult<ConsultationView> {
+async fn reload_view(
+    tx: &mut Tx,
+    caller: &Caller,
+    id: i64,
+    open_before_ms: i64,
+) -> ApiResult<ConsultationView> {
     let row = store::get(tx, id).await?.ok_or(ApiError::NotFound {
         what: "consultation",
     })?;
-    view(tx, caller, &row).await
+    view(tx, caller, &row, open_before_ms).await
 }
 
 /// Offers a waiting urgent or emergency request to one expert of the
@@ -165,7 +170,7 @@ async fn assign(
             ),
     )
     .await?;
-    let view = reload_view(&mut tx, &caller, id).await?;
+    let view = reload_view(&mut tx, &caller, id, state.settings.call_open_before_ms()).await?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok(Json(view))
@@ -239,7 +244,11 @@ async fn decline_offer(
     .await?;
     // The expert no longer sees it unless on call for its specialty; they
     // are answered with what they saw last, minus the offer.
-    let mut answer = row.view(Vec::new(), policy::consultation::sees_clinical(&caller));
+    let mut answer = row.view(
+        Vec::new(),
+        policy::consultation::sees_clinical(&caller),
+        state.settings.call_open_before_ms(),
+    );
     answer.expert_id = None;
     answer.expert_name = None;
     tx.commit().await?;

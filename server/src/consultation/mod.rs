@@ -123,6 +123,22 @@ impl Urgency {
     }
 }
 
+/// When a consultation's call opens: `open_before_ms` ahead of its booked
+/// slot while it is scheduled with one; `None` when it opens at once (an
+/// on-call case, or a call under way) or cannot be held at all. The call's
+/// admission and every list of consultations use this one rule, so a Join
+/// shown in a list is a Join the call lets in.
+pub fn call_opens_at(
+    status: Status,
+    booking_start: Option<i64>,
+    open_before_ms: i64,
+) -> Option<i64> {
+    match (status, booking_start) {
+        (Status::Scheduled, Some(start)) => Some(start.saturating_sub(open_before_ms)),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConsultationView {
     pub id: i64,
@@ -153,6 +169,10 @@ pub struct ConsultationView {
     pub escalated_at: Option<String>,
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
+    /// When its call opens, for a scheduled consultation with a booked
+    /// slot; null while its call is open at once or when it is not
+    /// scheduled (see `status`). The call itself decides admission.
+    pub call_opens_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -183,4 +203,8 @@ pub struct StatusChange {
     pub status: Status,
     /// Required to decline or cancel.
     pub reason: Option<String>,
+    /// The patient the screen showed. When given, it must be the
+    /// consultation's patient, else 409 `patient_mismatch` and nothing
+    /// changes.
+    pub patient_id: Option<i64>,
 }

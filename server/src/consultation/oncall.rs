@@ -221,7 +221,7 @@ async fn on_call_queue(
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(row) = store::get(&mut tx, id).await? {
-            views.push(view(&mut tx, &caller, &row).await?);
+            views.push(view(&mut tx, &caller, &row, state.settings.call_open_before_ms()).await?);
         }
     }
     tx.commit().await?;
@@ -298,7 +298,7 @@ async fn accept_consultation(
     let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
         what: "consultation",
     })?;
-    let view = view(&mut tx, &caller, &row).await?;
+    let view = view(&mut tx, &caller, &row, state.settings.call_open_before_ms()).await?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok(Json(view))

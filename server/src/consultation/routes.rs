@@ -218,7 +218,7 @@ async fn request_consultation(
     let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
         what: "consultation",
     })?;
-    let view = view(&mut tx, &caller, &row).await?;
+    let view = view(&mut tx, &caller, &row, state.settings.call_open_before_ms()).await?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok((StatusCode::CREATED, Json(view)))
@@ -265,7 +265,7 @@ async fn list_consultations(
     .await?;
     let mut views = Vec::with_capacity(rows.len());
     for row in &rows {
-        views.push(view(&mut tx, &caller, row).await?);
+        views.push(view(&mut tx, &caller, row, state.settings.call_open_before_ms()).await?);
     }
     if sees_clinical(&caller) && !rows.is_empty() {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
@@ -310,7 +310,7 @@ async fn get_consultation(
         )
         .await?;
     }
-    let view = view(&mut tx, &caller, &row).await?;
+    let view = view(&mut tx, &caller, &row, state.settings.call_open_before_ms()).await?;
     tx.commit().await?;
     Ok(Json(view))
 }
@@ -352,6 +352,7 @@ async fn change_status(
     let now = now_ms();
     let mut tx = state.db.begin_write().await?;
     let row = load_visible(&mut tx, &caller, id, now).await?;
+    crate::shown_patient::check(Some(row.patient_id), body.patient_id, "consultation")?;
     row.status.check(body.status)?;
     match body.status {
         Status::Scheduled => return Err(ApiError::conflict(
@@ -446,7 +447,7 @@ async fn change_status(
     let row = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
         what: "consultation",
     })?;
-    let view = view(&mut tx, &caller, &row).await?;
+    let view = view(&mut tx, &caller, &row, state.settings.call_open_before_ms()).await?;
     tx.commit().await?;
     outbox.deliver(&state.notifier);
     Ok(Json(view))

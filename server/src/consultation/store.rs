@@ -33,10 +33,17 @@ pub struct ConsultationRow {
     pub escalated_at: Option<i64>,
     pub started_at: Option<i64>,
     pub completed_at: Option<i64>,
+    /// The start of its active (held or booked) booking.
+    pub booking_start: Option<i64>,
 }
 
 impl ConsultationRow {
-    pub fn view(&self, studies: Vec<String>, clinical: bool) -> ConsultationView {
+    pub fn view(
+        &self,
+        studies: Vec<String>,
+        clinical: bool,
+        open_before_ms: i64,
+    ) -> ConsultationView {
         ConsultationView {
             id: self.id,
             patient_id: self.patient_id,
@@ -61,6 +68,8 @@ impl ConsultationRow {
             escalated_at: self.escalated_at.map(rfc3339),
             started_at: self.started_at.map(rfc3339),
             completed_at: self.completed_at.map(rfc3339),
+            call_opens_at: super::call_opens_at(self.status, self.booking_start, open_before_ms)
+                .map(rfc3339),
         }
     }
 }
@@ -69,7 +78,9 @@ const SELECT: &str = "SELECT c.id, c.patient_id, p.family_name, p.given_name, cp
      r.display_name AS requested_by_name, c.requesting_facility_id, f.name AS facility_name, \
      c.expert_id, e.display_name AS expert_name, \
      c.specialty, c.urgency, c.service, c.reason, c.clinical_summary, c.status, c.status_reason, \
-     c.created_at, c.accepted_at, c.escalated_at, c.started_at, c.completed_at \
+     c.created_at, c.accepted_at, c.escalated_at, c.started_at, c.completed_at, \
+     (SELECT b.start_at FROM booking b WHERE b.consultation_id = c.id AND b.status IN ('held', 'booked')) \
+     AS booking_start \
      FROM consultation c JOIN patient p ON p.id = c.patient_id \
      JOIN facility f ON f.id = c.requesting_facility_id \
      LEFT JOIN patient_record cpr ON cpr.patient_id = c.patient_id AND cpr.facility_id = c.requesting_facility_id \
@@ -103,6 +114,7 @@ fn row(row: &AnyRow) -> Result<ConsultationRow, sqlx::Error> {
         escalated_at: row.try_get("escalated_at")?,
         started_at: row.try_get("started_at")?,
         completed_at: row.try_get("completed_at")?,
+        booking_start: row.try_get("booking_start")?,
     })
 }
 

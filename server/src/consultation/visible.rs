@@ -28,11 +28,14 @@ pub async fn load_visible(
     }
 }
 
+/// `open_before_ms` is the call's opening margin
+/// (`Settings::call_open_before_ms`), for its `call_opens_at`.
 pub async fn view(
     tx: &mut Tx,
     caller: &Caller,
     row: &ConsultationRow,
+    open_before_ms: i64,
 ) -> ApiResult<ConsultationView> {
     let studies = store::studies(tx, row.id).await?;
-    Ok(row.view(studies, sees_clinical(caller)))
+    Ok(row.view(studies, sees_clinical(caller), open_before_ms))
 }

@@ -210,7 +210,20 @@ async fn outsiders_early_comers_and_closed_consultations_are_refused_before_the_
         panic!("admitted days early");
     };
     assert_error(status, &body, StatusCode::CONFLICT, "too_early");
-    assert!(body["error"]["details"]["opens_at"].is_string());
+    let opens_at = &body["error"]["details"]["opens_at"];
+    assert!(opens_at.is_string(), "{body}");
+    // The consultation tells its parties the same opening time, in the list
+    // and on its own, so their screens need not ask the call.
+    let (_, list) = app.get("/api/v1/consultations", &d.clinician.token).await;
+    let listed = list
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["id"] == booked))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(&listed["call_opens_at"], opens_at);
+    let (_, one) = app
+        .get(&format!("/api/v1/consultations/{booked}"), &d.expert.token)
+        .await;
+    assert_eq!(&one["call_opens_at"], opens_at);
 
     let stranger = app
         .user(
@@ -227,6 +240,12 @@ async fn outsiders_early_comers_and_closed_consultations_are_refused_before_the_
         )
         .await;
     let live = accepted(&app, &d).await;
+    // An accepted on-call case has no slot: its call is open at once.
+    let (_, one) = app
+        .get(&format!("/api/v1/consultations/{live}"), &d.clinician.token)
+        .await;
+    assert_eq!(one["status"], "scheduled", "{one}");
+    assert!(one["call_opens_at"].is_null(), "{one}");
     for outsider in [&stranger, &other_expert, &d.scheduler] {
         let Err((status, body)) = open(&app, outsider, live).await else {
             panic!("{} was admitted", outsider.username);

@@ -1,5 +1,5 @@
-//! A write names the patient its screen showed (issue 29): an opinion or a
-//! reading report, drafted, edited or signed, and the steps on a reading
+//! A write names the patient its screen showed (issue 29): a consultation's
+//! status change, an opinion or a reading report, drafted, edited or signed, and the steps on a reading
 //! request (claim, release, acknowledging a critical result). Naming another
 //! patient than the record's is refused with 409 `patient_mismatch` and
 //! writes nothing, not even an audit event; naming the record's own patient
@@ -64,11 +64,25 @@ async fn an_opinion_naming_another_patient_is_neither_drafted_edited_nor_signed(
     let (status, body) = book(&app, &d.clinician.token, d.expert.id, &start, id).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let status_path = format!("/api/v1/consultations/{id}/status");
+    // Starting it from the other patient's screen: it stays scheduled.
     let (status, body) = app
         .post(
             &status_path,
             &d.clinician.token,
-            json!({ "status": "in_progress" }),
+            json!({ "status": "in_progress", "patient_id": other }),
+        )
+        .await;
+    assert_mismatch(status, &body, other, d.patient);
+    let (_, case) = app
+        .get(&format!("/api/v1/consultations/{id}"), &d.clinician.token)
+        .await;
+    assert_eq!(case["status"], "scheduled", "{case}");
+    assert_eq!(audits(&app, "consultation.status").await, 0);
+    let (status, body) = app
+        .post(
+            &status_path,
+            &d.clinician.token,
+            json!({ "status": "in_progress", "patient_id": d.patient }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
