@@ -6,7 +6,8 @@
 //! `answer` and `ice-candidate` are relayed to one peer (`to`) or to every
 //! other peer, stamped with `from`. `stats` reports the client's link, and
 //! the room announces `link-quality` when it turns poor or recovers
-//! ([`crate::link`]). `ping` is answered with `pong`; `leave` ends the
+//! ([`crate::link`]). `chat` tells the room that someone wrote in the
+//! call's chat. `ping` is answered with `pong`; `leave` ends the
 //! session. Anything else, or anything malformed, is answered with
 //! `error` and counted; the connection stays open.
 
@@ -184,6 +185,15 @@ pub enum ServerMessage {
         /// Why it stopped (for example `consent_withdrawn`); absent on start.
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+    },
+    /// Someone wrote in the call's chat, which the server keeps with the
+    /// consultation: ask it for what is newer than the last message held.
+    /// The words themselves never pass through signalling.
+    Chat {
+        /// The new message's id.
+        id: i64,
+        /// The author's peer id.
+        from: String,
     },
     /// A message refused (the session stays open), or why the server is
     /// ending the session (`signed_out`, `replaced`).

@@ -1,17 +1,20 @@
 // @ts-check
 // Ferry web client: the text chat of a consultation's call. The server keeps
-// it with the consultation (`/consultations/{id}/chat`); in the call the
-// panel asks for what is newer than the last message it has, every few
-// seconds and right after sending, so every node and every participant's
-// reconnect sees the same conversation. After the call, the consultation's
-// page shows it read-only (`transcript`).
+// it with the consultation (`/consultations/{id}/chat`) and tells the room
+// of each new message over signalling (`chat`, without its words); the
+// panel then asks for what is newer than the last message it has. It asks
+// also right after sending, and now and then in case a word of the room
+// was missed (a reconnect), so every participant sees the same
+// conversation. After the call, the consultation's page shows it read-only
+// (`transcript`).
 
 import { api, el } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
 
 const $ = (selector) => document.querySelector(selector);
 const t = (key, params) => I18n.t(key, params);
-const POLL_MS = 2000;
+// Only for what signalling's `chat` may have missed.
+const POLL_MS = 15000;
 
 /** @param {string} iso */
 function clock(iso) {
@@ -47,9 +50,16 @@ function start(consultationId, me) {
   let last = 0;
   let stopped = false;
   let busy = null;
+  let again = false;
   const fetchNew = () => {
-    // One request at a time: a slow answer must not be overtaken by the next.
-    busy = busy || api('GET', `/consultations/${consultationId}/chat?after=${last}`)
+    // One request at a time: a slow answer must not be overtaken by the
+    // next. A message announced meanwhile may have come after it was
+    // asked: ask once more when it is in.
+    if (busy) {
+      again = true;
+      return busy;
+    }
+    busy = api('GET', `/consultations/${consultationId}/chat?after=${last}`)
       .then((messages) => {
         if (stopped) return;
         for (const m of messages) {
@@ -65,6 +75,10 @@ function start(consultationId, me) {
       })
       .finally(() => {
         busy = null;
+        if (again && !stopped) {
+          again = false;
+          fetchNew();
+        }
       });
     return busy;
   };
@@ -86,6 +100,7 @@ function start(consultationId, me) {
   fetchNew();
   const timer = setInterval(fetchNew, POLL_MS);
   return {
+    fetchNew,
     stop() {
       stopped = true;
       clearInterval(timer);

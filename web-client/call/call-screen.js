@@ -317,6 +317,9 @@ function onEvent(session, message) {
     case 'link-quality':
       onLinkQuality(session, message);
       break;
+    case 'chat':
+      if (session.chat) session.chat.fetchNew();
+      break;
     case 'error':
       text('#call-error', t(known(`call.error.${message.code}`, 'call.problem')));
       break;

@@ -226,7 +226,7 @@ class FerryCall {
         }
         break;
       default:
-        // consent, link-quality, pong, error: news for the screen only.
+        // consent, link-quality, chat, pong, error: news for the screen only.
         break;
     }
   }

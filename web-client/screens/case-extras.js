@@ -8,6 +8,7 @@
 // (`/consultations/{id}/invitees`).
 
 import { api, el, t } from '../lib/ferry.js';
+import { roleNames } from '../lib/terms.js';
 
 /**
  * The no-show control for the case's booking, or nothing.
@@ -61,14 +62,18 @@ async function mountInvitees(box, c, me) {
       } }, t('case.uninvite')))));
     if (!invitees.length) list.replaceChildren(el('li', { class: 'muted none' }, t('case.no_invitees')));
   };
-  const [invitees, experts] = await Promise.all([
+  // Whom the server lets them invite: clinicians, experts and radiologists
+  // of every member, but the two of them (a radiologist to show the scan,
+  // a colleague who knows the patient).
+  const [invitees, candidates] = await Promise.all([
     api('GET', `/consultations/${c.id}/invitees`),
-    api('GET', '/experts').catch(() => []),
+    api('GET', `/consultations/${c.id}/invitees/candidates`).catch(() => []),
   ]);
+  const invited = new Set(invitees.map((i) => i.user_id));
   const who = el('select', { name: 'user_id', required: true, 'aria-label': t('case.invite_who') },
     el('option', { value: '' }, t('case.invite_who')),
-    ...experts.filter((e) => e.id !== c.expert_id && e.id !== c.requested_by)
-      .map((e) => el('option', { value: e.id }, `${e.display_name} · ${e.facility_name}`)));
+    ...candidates.filter((p) => !invited.has(p.user_id))
+      .map((p) => el('option', { value: p.user_id }, `${p.display_name} · ${roleNames(p.roles)} · ${p.facility_name}`)));
   const note = el('input', { name: 'note', maxlength: 200, 'aria-label': t('case.invite_note') });
   note.placeholder = t('case.invite_note');
   const form = el('form', { class: 'inline-form', id: 'invite-form' }, who, ' ', note, ' ',

@@ -7,6 +7,8 @@
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::Json;
+use ferry_signaling::protocol::ServerMessage;
+use ferry_signaling::room::Rooms;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -33,6 +35,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     AppState: FromRef<S>,
+    Rooms: FromRef<S>,
 {
     OpenApiRouter::new().routes(routes!(list_chat, post_chat))
 }
@@ -123,6 +126,7 @@ async fn list_chat(
     security(("bearer" = [])))]
 async fn post_chat(
     State(state): State<AppState>,
+    State(rooms): State<Rooms>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(message): ApiJson<NewChatMessage>,
@@ -154,5 +158,13 @@ async fn post_chat(
     )
     .await?;
     tx.commit().await?;
+    // Those in the call fetch it now rather than at their next look.
+    rooms.announce(
+        &id.to_string(),
+        ServerMessage::Chat {
+            id: row.id,
+            from: caller.user_id.to_string(),
+        },
+    );
     Ok((StatusCode::CREATED, Json(row.into())))
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit::{self, Action, AuditEntry};
-use crate::auth::Caller;
+use crate::auth::{Caller, Role};
 use crate::consultation::store::{self as consultation_store, ConsultationRow};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
@@ -29,6 +29,7 @@ where
 {
     OpenApiRouter::new()
         .routes(routes!(list_invitees, invite))
+        .routes(routes!(candidates))
         .routes(routes!(uninvite))
 }
 
@@ -39,6 +40,18 @@ pub struct InviteeView {
     pub note: String,
     pub invited_by: i64,
     pub created_at: String,
+}
+
+/// Someone who may be invited: an active clinician, expert or radiologist
+/// of any member of the consortium.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InviteCandidate {
+    pub user_id: i64,
+    pub display_name: String,
+    pub facility_id: i64,
+    pub facility_name: String,
+    /// Their roles among clinician, expert and radiologist.
+    pub roles: Vec<Role>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -131,6 +144,51 @@ async fn list_invitees(
     let invitees = list(&mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(invitees))
+}
+
+/// Whom the consultation's parties may invite to its call: every active
+/// clinician, expert and radiologist of the consortium but the two parties
+/// themselves, by facility and name.
+#[utoipa::path(get, path = "/consultations/{id}/invitees/candidates", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<InviteCandidate>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn candidates(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<InviteCandidate>>> {
+    let mut tx = state.db.begin_write().await?;
+    let consultation = as_party(&mut tx, &caller, id).await?;
+    let rows: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.display_name, f.id, f.name, r.role \
+         FROM app_user u JOIN facility f ON f.id = u.facility_id \
+         JOIN user_role r ON r.user_id = u.id \
+         WHERE u.active = 1 AND r.role IN ('clinician', 'expert', 'radiologist') \
+         ORDER BY f.name, u.display_name, u.id, r.role",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut out: Vec<InviteCandidate> = Vec::new();
+    for (user_id, display_name, facility_id, facility_name, role) in rows {
+        if is_party(&consultation, user_id) {
+            continue;
+        }
+        let Some(role) = Role::parse(&role) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(last) if last.user_id == user_id => last.roles.push(role),
+            _ => out.push(InviteCandidate {
+                user_id,
+                display_name,
+                facility_id,
+                facility_name,
+                roles: vec![role],
+            }),
+        }
+    }
+    Ok(Json(out))
 }
 
 /// Invites someone who treats patients (clinician, expert, radiologist) to

@@ -440,6 +440,13 @@ impl Rooms {
         Ok(sent)
     }
 
+    /// Tells everyone in the room, on every node, of something done outside
+    /// signalling (a message written in the call's chat). Nobody in the
+    /// room, nobody to tell.
+    pub fn announce(&self, room: &str, message: ServerMessage) {
+        let _ = self.relay(room, "", None, message);
+    }
+
     /// The id of the room's recorder, on any node, while it records.
     pub fn recorder(&self, room: &str) -> Option<String> {
         self.lock().get(room).and_then(Room::recorder)

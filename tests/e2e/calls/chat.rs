@@ -5,7 +5,7 @@ use ferry_server::auth::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::calls::accepted;
+use crate::support::calls::{accepted, join, next};
 use crate::support::scheduling::desk;
 use crate::support::{assert_error, spawn_app};
 
@@ -175,4 +175,31 @@ async fn the_chat_is_kept_after_the_consultation_and_refuses_empty_or_late_messa
         Some(1),
         "kept with the consultation"
     );
+}
+
+#[tokio::test]
+async fn those_in_the_call_are_told_of_each_new_message_without_its_words() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let (mut clinician, _) = join(&app, &d.clinician, id).await;
+    let (mut expert, _) = join(&app, &d.expert, id).await;
+    assert_eq!(next(&mut clinician).await["type"], "peer-joined");
+
+    let (status, posted) = app
+        .post(
+            &format!("/api/v1/consultations/{id}/chat"),
+            &d.expert.token,
+            json!({ "body": "请把心电图拿来" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{posted}");
+    // Everyone, the author too, hears of it; the words stay with the server.
+    for socket in [&mut clinician, &mut expert] {
+        let told = next(socket).await;
+        assert_eq!(told["type"], "chat", "{told}");
+        assert_eq!(told["id"], posted["id"], "{told}");
+        assert_eq!(told["from"], d.expert.id.to_string(), "{told}");
+        assert!(!told.to_string().contains("心电图"), "{told}");
+    }
 }

@@ -477,6 +477,26 @@ async fn an_invited_radiologist_joins_the_call_until_the_invitation_is_withdrawn
     assert_error(status, &body, StatusCode::FORBIDDEN, "not_a_participant");
 
     let path = format!("/api/v1/consultations/{id}/invitees");
+    // The picker offers the radiologist, not the scheduler nor the two
+    // parties; only the parties may ask for it.
+    let (status, offered) = app
+        .get(&format!("{path}/candidates"), &d.clinician.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    let offered: Vec<i64> = offered
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|p| p["user_id"].as_i64())
+        .collect();
+    assert!(offered.contains(&radiologist.id), "{offered:?}");
+    for absent in [d.scheduler.id, d.clinician.id, d.expert.id] {
+        assert!(!offered.contains(&absent), "{absent} in {offered:?}");
+    }
+    let (status, body) = app
+        .get(&format!("{path}/candidates"), &radiologist.token)
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_a_participant");
     let (status, body) = app
         .post(
             &path,

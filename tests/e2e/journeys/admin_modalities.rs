@@ -19,9 +19,11 @@ async fn the_administrator_registers_modalities_the_clinician_invites_and_the_le
     let d = desk(&app).await;
     let c = &d.c;
     // A consultation of the island clinician with a named expert, and two
-    // colleagues they may ask to join its call.
+    // colleagues they may ask to join its call: a radiologist of the county
+    // hospital (the picker offers every clinician, expert and radiologist
+    // of the consortium) and another expert.
     let expert = app.user("dr-heart", Role::Expert, c.tertiary).await;
-    let second = app.user("dr-second", Role::Expert, c.county).await;
+    let second = app.user("dr-second", Role::Radiologist, c.county).await;
     let third = app.user("dr-third", Role::Expert, c.tertiary).await;
     let patient: i64 = sqlx::query_scalar(
         "SELECT patient_id FROM patient_record WHERE facility_id = $1 AND record_number = 'A-1'",

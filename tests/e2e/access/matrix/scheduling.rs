@@ -411,6 +411,12 @@ pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
             move |_| json!({ "user_id": radiologist, "note": "to show the scan" }),
         ),
         row(
+            Method::GET,
+            "/api/v1/consultations/{id}/invitees/candidates",
+            format!("/api/v1/consultations/{c1}/invitees/candidates"),
+            own_clinician_or_expert,
+        ),
+        row(
             Method::DELETE,
             "/api/v1/consultations/{id}/invitees/{user_id}",
             format!("/api/v1/consultations/{c1}/invitees/{radiologist}"),
