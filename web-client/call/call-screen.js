@@ -3,13 +3,13 @@
 // Before the call opens, a waiting room says when (call-waiting.js); then a
 // check of the camera and microphone, with the choice of each
 // (call-devices.js); then the call: a speaker view (whoever speaks large,
-// the others and a small self-view beside), mute and camera toggles, the
-// link's quality as this browser measures it (call-quality.js) kept apart
-// from the video mode the user chose, a reconnecting banner that retries on
-// its own, consent to recording with the indicator, the text chat kept with
-// the consultation (call-chat.js), and a confirmation before leaving. The
-// signalling is FerryCall's (call.js); a study shared during the call is
-// FerryCallShare's (call-share.js).
+// the others and a small self-view beside; call-tiles.js), mute and camera
+// toggles, the link's quality as this browser measures it kept apart from
+// the video mode the user chose (call-meter.js), a reconnecting banner that
+// retries on its own, consent to recording with the indicator, the text
+// chat kept with the consultation (call-chat.js), and a confirmation before
+// leaving. The signalling is FerryCall's (call.js); a study shared during
+// the call is FerryCallShare's (call-share.js).
 
 import { api } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
@@ -17,7 +17,8 @@ import { specialtyName } from '../lib/terms.js';
 import * as Chat from './call-chat.js';
 import * as CallShare from './call-share.js';
 import * as Devices from './call-devices.js';
-import { verdict, loudest } from './call-quality.js';
+import { onLinkQuality, setMode, measure } from './call-meter.js';
+import { tileOf, tile, showTrack, pickSpeaker } from './call-tiles.js';
 import * as Waiting from './call-waiting.js';
 import { FerryCall } from './call.js';
 
@@ -25,9 +26,6 @@ const $ = (selector) => document.querySelector(selector);
 const t = (key, params) => I18n.t(key, params);
 const MEASURE_EVERY_MS = 3000;
 const SPEAKER_EVERY_MS = 400;
-// A new speaker takes the large tile after speaking loudest this many
-// samples in a row, so a cough does not swap the view.
-const SPEAKER_HOLD = 3;
 const RETRY_MAX_MS = 10000;
 // A key of the catalogue (i18n/errors.js holds the call's reasons and
 // codes), or the fallback for one the client does not know yet.
@@ -140,8 +138,8 @@ async function open(consultationId, me) {
   $('#local-video').srcObject = stream;
   Devices.fillChoices(stream).catch((error) => console.warn('call:', error));
   session.chat = Chat.start(consultationId, me.id);
-  session.measureTimer = setInterval(() => measure(session), MEASURE_EVERY_MS);
-  session.speakerTimer = setInterval(() => pickSpeaker(session), SPEAKER_EVERY_MS);
+  session.measureTimer = setInterval(() => measure(session, cancelled), MEASURE_EVERY_MS);
+  session.speakerTimer = setInterval(() => pickSpeaker(session, cancelled), SPEAKER_EVERY_MS);
   await connect(session);
 }
 
@@ -196,75 +194,11 @@ function onClosed(session, call) {
   }, wait);
 }
 
-/** @param {string} peerId @returns {HTMLElement | null} */
-function tileOf(peerId) {
-  return document.querySelector(`#videos .remote[data-peer="${CSS.escape(peerId)}"]`);
-}
-
-function tile(session, peerId) {
-  let figure = tileOf(peerId);
-  if (!figure) {
-    figure = document.createElement('figure');
-    figure.className = 'tile remote';
-    figure.dataset.peer = peerId;
-    const video = document.createElement('video');
-    video.autoplay = true;
-    video.playsInline = true;
-    figure.appendChild(video);
-    figure.appendChild(document.createElement('figcaption'));
-    $('#videos').appendChild(figure);
-  }
-  figure.querySelector('figcaption').textContent = session.names.get(peerId) || '';
-  return figure;
-}
-
 function onTrack(session, peerId, stream) {
   if (current !== session) {
     return;
   }
-  if (stream === null) {
-    const gone = tileOf(peerId);
-    if (gone) {
-      gone.remove();
-    }
-  } else {
-    const video = tile(session, peerId).querySelector('video');
-    if (video.srcObject !== stream) {
-      video.srcObject = stream;
-    }
-  }
-  $('#call-waiting').hidden = document.querySelector('#videos .remote') !== null;
-  showSpeaker(session, session.speaker);
-}
-
-// The large tile: the speaker if they still have a tile, else the first
-// other participant; yourself only in the small self-view.
-function showSpeaker(session, peerId) {
-  const tiles = [.../** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#videos .remote'))];
-  const main = tiles.find((f) => f.dataset.peer === peerId) || tiles[0] || null;
-  session.speaker = main ? main.dataset.peer : null;
-  for (const figure of tiles) {
-    figure.classList.toggle('main', figure === main);
-  }
-}
-
-function pickSpeaker(session) {
-  if (current !== session || !session.call) {
-    return;
-  }
-  const levels = session.call.audioLevels();
-  const loud = loudest(levels);
-  for (const figure of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#videos .remote'))) {
-    figure.classList.toggle('speaking', figure.dataset.peer === loud);
-  }
-  if (!loud || loud === session.speaker) {
-    session.candidate = { peer: null, count: 0 };
-    return;
-  }
-  session.candidate = { peer: loud, count: session.candidate.peer === loud ? session.candidate.count + 1 : 1 };
-  if (session.candidate.count >= SPEAKER_HOLD) {
-    showSpeaker(session, loud);
-  }
+  showTrack(session, peerId, stream);
 }
 
 function showConsents(session) {
@@ -326,107 +260,6 @@ function onEvent(session, message) {
     default:
       break;
   }
-}
-
-// The server's verdict on a side's link. This side's poor link sends
-// small video first (audio stays whole); a recovered one sends full
-// video again, unless the user chose a mode themselves. The line itself
-// is this browser's own measure (measure()).
-function onLinkQuality(session, message) {
-  if (String(message.peer) === String(session.me.id)) {
-    if (message.quality === 'poor' && session.mode === 'normal') {
-      session.autoLow = true;
-      setMode(session, 'low');
-      text('#call-notice', t('call.poor_switch'));
-    } else if (message.quality === 'good' && session.autoLow) {
-      session.autoLow = false;
-      setMode(session, 'normal');
-    }
-    return;
-  }
-  const figure = tileOf(String(message.peer));
-  if (figure) {
-    figure.classList.toggle('poor', message.quality === 'poor');
-  }
-}
-
-// What the user chose to send, apart from how good the link is.
-function showChoice(session) {
-  const key = session.mode === 'normal' ? null
-    : session.autoLow ? 'call.choice.auto_low' : `call.choice.${session.mode}`;
-  if (key) {
-    label('#call-choice', key);
-  } else {
-    delete $('#call-choice').dataset.i18n;
-    text('#call-choice', '');
-  }
-}
-
-function setMode(session, mode) {
-  session.mode = mode;
-  $('#call-mode').value = mode;
-  showChoice(session);
-  if (session.call) {
-    session.call.setVideoMode(mode).catch((error) => console.warn('call:', error));
-  }
-}
-
-// This side's own figures from its connections, and the verdict on them.
-async function measure(session) {
-  if (current !== session || !session.call) {
-    return;
-  }
-  let rtt = null;
-  let lost = 0;
-  let received = 0;
-  let sent = 0;
-  let connected = 0;
-  for (const [peer, pc] of session.call.connections()) {
-    if (peer === 'recorder' || session.call.isRecorder(peer) || pc.connectionState !== 'connected') {
-      continue;
-    }
-    connected += 1;
-    const stats = await pc.getStats();
-    stats.forEach((r) => {
-      if (r.type === 'candidate-pair' && r.nominated && typeof r.currentRoundTripTime === 'number') {
-        rtt = Math.max(rtt || 0, r.currentRoundTripTime * 1000);
-      } else if (r.type === 'inbound-rtp') {
-        lost += r.packetsLost || 0;
-        received += r.packetsReceived || 0;
-      } else if (r.type === 'outbound-rtp') {
-        sent += r.bytesSent || 0;
-      }
-    });
-  }
-  if (current !== session) return;
-  const now = performance.now();
-  const last = session.last;
-  session.last = { now, lost, received, sent };
-  if (connected === 0) {
-    session.quality = null;
-    session.last = null;
-    label('#call-quality', 'call.quality.alone');
-    text('#call-figures', '');
-    return;
-  }
-  if (!last) {
-    return;
-  }
-  const dLost = Math.max(0, lost - last.lost);
-  const dReceived = Math.max(0, received - last.received);
-  const loss = dLost + dReceived > 0 ? dLost / (dLost + dReceived) : 0;
-  const kbps = (Math.max(0, sent - last.sent) * 8) / Math.max(1, now - last.now);
-  const quality = verdict({ rttMs: rtt, loss, kbps, mode: session.mode }, session.quality);
-  if (quality) {
-    session.quality = quality;
-    label('#call-quality', `call.quality.${quality}`);
-    $('#call-quality').dataset.quality = quality;
-  }
-  text('#call-figures', '(' + t('call.quality.figures', {
-    rtt: rtt === null ? '–' : Math.round(rtt),
-    loss: (100 * loss).toFixed(1),
-    kbps: Math.round(kbps),
-  }) + ')');
 }
 
 function close() {

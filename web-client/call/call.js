@@ -10,6 +10,8 @@
 //   call.consent(true);
 //   call.leave();
 
+import { applyVideoMode, linkReport } from './call-link.js';
+
 const STATS_EVERY_MS = 3000;
 // The recorder's peer id when the server does not name it.
 const RECORDER = 'recorder';
@@ -239,7 +241,7 @@ class FerryCall {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     pc.addEventListener('connectionstatechange', () => {
       if (pc.connectionState === 'connected' && this.videoMode !== 'normal') {
-        this.applyVideoMode(pc).catch((error) => this.onError(error));
+        applyVideoMode(pc, this.videoMode).catch((error) => this.onError(error));
       }
     });
     pc.addEventListener('track', (event) => {
@@ -274,40 +276,13 @@ class FerryCall {
     }
   }
 
-  // Sends less video on a weak link: 'low' is a quarter of the size at
-  // 150 kbit/s, 'off' sends audio only. Applies to every participant's
-  // connection (not the recorder's, which records what the camera gives).
+  // Sends less video on a weak link (call-link.js): 'low' or 'off'. Applies
+  // to every participant's connection (not the recorder's, which records
+  // what the camera gives).
   async setVideoMode(mode) {
     this.videoMode = mode;
     for (const { pc } of this.peers.values()) {
-      await this.applyVideoMode(pc);
-    }
-  }
-
-  async applyVideoMode(pc) {
-    for (const sender of pc.getSenders()) {
-      if (!sender.track || sender.track.kind !== 'video') {
-        continue;
-      }
-      const parameters = sender.getParameters();
-      if (!parameters.encodings || parameters.encodings.length === 0) {
-        continue; // not negotiated yet; applied again once connected
-      }
-      for (const encoding of parameters.encodings) {
-        encoding.active = this.videoMode !== 'off';
-        if (this.videoMode === 'low') {
-          encoding.maxBitrate = 150000;
-          encoding.scaleResolutionDownBy = 4;
-        } else {
-          delete encoding.maxBitrate;
-          encoding.scaleResolutionDownBy = 1;
-        }
-      }
-      try {
-        await sender.setParameters(parameters);
-      } catch (error) {
-        console.warn('FerryCall: video mode not applied', error);
-      }
+      await applyVideoMode(pc, this.videoMode);
     }
   }
 
@@ -443,47 +418,10 @@ class FerryCall {
   }
 
   // The link as the participants' connections see it (the recorder's is
-  // the server's own business): the worst round trip, and loss and
-  // outgoing bitrate since the last report.
+  // the server's own business), for the server to judge (call-link.js).
   async reportStats() {
-    let rtt = null;
-    let lost = 0;
-    let received = 0;
-    let bits = 0;
-    let seconds = 0;
-    let measured = false;
-    for (const { pc } of this.peers.values()) {
-      if (pc.connectionState !== 'connected') {
-        continue;
-      }
-      const sample = await sampleOf(pc);
-      if (sample.rttSeconds !== null) {
-        rtt = Math.max(rtt === null ? 0 : rtt, sample.rttSeconds * 1000);
-      }
-      const last = this.lastSample.get(pc);
-      this.lastSample.set(pc, sample);
-      if (!last) {
-        continue;
-      }
-      measured = true;
-      lost += Math.max(0, sample.packetsLost - last.packetsLost);
-      received += Math.max(0, sample.packetsReceived - last.packetsReceived);
-      bits += Math.max(0, sample.bytesSent - last.bytesSent) * 8;
-      seconds = Math.max(seconds, (sample.at - last.at) / 1000);
-    }
-    const report = { type: 'stats' };
-    if (rtt !== null) {
-      report.rtt_ms = rtt;
-    }
-    if (measured && lost + received > 0) {
-      report.loss = lost / (lost + received);
-    }
-    // In "low" or "off" the bitrate is the user's choice, not the link's:
-    // reported, it made the server call a good link poor.
-    if (measured && seconds > 0 && this.videoMode === 'normal') {
-      report.bitrate_kbps = bits / seconds / 1000;
-    }
-    if (Object.keys(report).length > 1) {
+    const report = await linkReport(this.peers.values(), this.lastSample, this.videoMode);
+    if (report) {
       this.send(report);
     }
   }
@@ -499,37 +437,6 @@ class FerryCall {
     }
     this.stopRecorder();
   }
-}
-
-async function sampleOf(pc) {
-  const stats = await pc.getStats();
-  let pairId = null;
-  stats.forEach((report) => {
-    if (report.type === 'transport' && report.selectedCandidatePairId) {
-      pairId = report.selectedCandidatePairId;
-    }
-  });
-  const sample = {
-    at: performance.now(),
-    rttSeconds: null,
-    packetsLost: 0,
-    packetsReceived: 0,
-    bytesSent: 0,
-  };
-  stats.forEach((report) => {
-    if (report.type === 'candidate-pair' && typeof report.currentRoundTripTime === 'number') {
-      const selected = pairId ? report.id === pairId : report.nominated && report.state === 'succeeded';
-      if (selected) {
-        sample.rttSeconds = report.currentRoundTripTime;
-      }
-    } else if (report.type === 'inbound-rtp') {
-      sample.packetsLost += report.packetsLost || 0;
-      sample.packetsReceived += report.packetsReceived || 0;
-    } else if (report.type === 'outbound-rtp') {
-      sample.bytesSent += report.bytesSent || 0;
-    }
-  });
-  return sample;
 }
 
 export { FerryCall };
