@@ -103,6 +103,8 @@ function recordingItem(recording, names) {
     const entry = byParticipant.get(file.participant_id) || {};
     entry[file.kind] = file;
     byParticipant.set(file.participant_id, entry);
+    // Invitees are not among the consultation's names; every file names its own.
+    if (file.participant_name && !names.has(file.participant_id)) names.set(file.participant_id, file.participant_name);
   }
   const player = el('div', { class: 'recording-player' });
   const error = el('p', { class: 'error', role: 'alert' });

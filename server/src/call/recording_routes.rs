@@ -38,6 +38,8 @@ pub struct RecordingFileView {
     pub id: i64,
     /// Whose camera or microphone it holds.
     pub participant_id: i64,
+    /// Their display name, invitees' too.
+    pub participant_name: String,
     /// `video` (VP8 in IVF) or `audio` (Opus in Ogg).
     pub kind: String,
     pub media_type: String,
@@ -74,6 +76,7 @@ struct FileRow {
     id: i64,
     recording_id: i64,
     participant_id: i64,
+    participant_name: String,
     kind: String,
     media_type: String,
     path: String,
@@ -82,7 +85,8 @@ struct FileRow {
     duration_ms: i64,
 }
 
-const FILE_COLUMNS: &str = "f.id, f.recording_id, f.participant_id, f.kind, f.media_type, \
+const FILE_COLUMNS: &str = "f.id, f.recording_id, f.participant_id, \
+     u.display_name AS participant_name, f.kind, f.media_type, \
      f.path, f.bytes, f.frames, f.duration_ms";
 
 /// The consultation, if the caller may read its clinical record.
@@ -105,6 +109,7 @@ fn file_view(consultation_id: i64, f: FileRow) -> RecordingFileView {
         ),
         id: f.id,
         participant_id: f.participant_id,
+        participant_name: f.participant_name,
         kind: f.kind,
         media_type: f.media_type,
         bytes: f.bytes,
@@ -135,6 +140,7 @@ async fn list_recordings(
     .await?;
     let files: Vec<FileRow> = sqlx::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
+         JOIN app_user u ON u.id = f.participant_id \
          WHERE r.consultation_id = $1 ORDER BY f.id"
     ))
     .bind(id)
@@ -188,6 +194,7 @@ async fn recording_file(
     let consultation = readable(&mut tx, &caller, id).await?;
     let file: Option<FileRow> = sqlx::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
+         JOIN app_user u ON u.id = f.participant_id \
          WHERE f.id = $1 AND f.recording_id = $2 AND r.consultation_id = $3"
     ))
     .bind(file_id)

@@ -389,6 +389,8 @@ async fn a_recording_cut_off_by_a_crash_is_closed_with_the_whole_frames_it_wrote
     let files = old["files"].as_array().expect("files");
     assert_eq!(files.len(), 1, "{old}");
     assert_eq!(files[0]["participant_id"], d.clinician.id);
+    // Named as the call named them, so an invitee is not shown by an id.
+    assert_eq!(files[0]["participant_name"], d.clinician.username, "{old}");
     assert_eq!(files[0]["frames"], 9, "the cut frame is gone");
     assert_eq!(files[0]["duration_ms"], 800);
     let kept = std::fs::read(&video).expect("the video stays");
