@@ -9,16 +9,14 @@
 // for all of the client.
 
 import * as Cards from './lib/cards.js';
-import { api, el, forgetPrefetched, prefetch, t } from './lib/ferry.js';
+import { forget as forgetPrefetched } from './lib/early.js';
+import { api, el, t } from './lib/ferry.js';
 import * as I18n from './lib/i18n.js';
 import * as Lazy from './lib/lazy.js';
 import * as Menu from './lib/menu.js';
+import { forgetRoles, rememberRoles } from './lib/opening.js';
 import { roleNames } from './lib/terms.js';
-import { screens } from './screens/index.js';
-
-const HOME = 'screens/home.js';
-const BELL = 'screens/notifications.js';
-const CALL = 'call/call-screen.js';
+import { BELL, CALL, CALL_PATH, HOME, screens } from './screens/index.js';
 
 // Modules already loaded, so leaving a screen need not wait for one.
 /** @type {{[path: string]: any}} */
@@ -153,6 +151,7 @@ function fetchTheRest() {
 
 function signedIn(user) {
   me = user;
+  rememberRoles(me.roles);
   $('#logout').hidden = false;
   showNav();
   showWho();
@@ -175,6 +174,7 @@ function showSignIn() {
   me = null;
   document.dispatchEvent(new CustomEvent('ferry:signedout'));
   forgetPrefetched();
+  forgetRoles();
   if (loaded[CALL]) loaded[CALL].close();
   closeScreen();
   show('signin');
@@ -194,7 +194,7 @@ function route() {
   const mine = generation;
   closeScreen();
   if (loaded[HOME]) loaded[HOME].hide();
-  const call = location.hash.match(/^#\/consultations\/(\d+)\/call$/);
+  const call = location.hash.match(CALL_PATH);
   if (call) {
     show('call');
     loadModule(CALL).then((screen) => {
@@ -269,7 +269,7 @@ document.addEventListener('ferry:language', () => {
   }
   showNav();
   showWho();
-  if (/^#\/consultations\/\d+\/call$/.test(location.hash)) {
+  if (CALL_PATH.test(location.hash)) {
     return;
   }
   const shown = /** @type {HTMLElement | null} */ (document.querySelector('main > section:not([hidden])'));
@@ -285,18 +285,6 @@ Menu.install();
 Cards.install($('main'));
 
 window.addEventListener('hashchange', route);
-// A new tab on a screen: its code and its first answers leave with the
-// session check rather than after it. Without a session they are refused
-// and forgotten; the screen's own checks of who may see what are the
-// server's, as always.
-const opening = screens.find((screen) => screen.path.test(location.hash));
-const openingMatch = opening && location.hash.match(opening.path);
-if (opening && openingMatch) {
-  Lazy.preload(opening.module);
-  for (const path of opening.early ? opening.early(openingMatch) : []) prefetch(path);
-} else if (!/^#\/consultations\/\d+\/call$/.test(location.hash)) {
-  // The home, for a signed-in user; on the sign-in page, what follows it.
-  Lazy.preload(HOME);
-  Lazy.preload(BELL);
-}
+// The screen in the address, its code and its first answers, were asked
+// for with the page (lib/opening.js).
 api('GET', '/me').then(signedIn).catch(showSignIn);

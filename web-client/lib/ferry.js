@@ -4,6 +4,7 @@
 // screens/index.js lists a screen for the shell (app.js) to open when the
 // address's hash matches, `ScreenModule` what the screen's module exports.
 
+import { prefetch, take, forget as forgetPrefetched } from './early.js';
 import { t, current, MESSAGES } from './i18n.js';
 import { statusName } from './terms.js';
 
@@ -27,9 +28,9 @@ import { statusName } from './terms.js';
  * @property {{key: string, href: string}} [nav]
  * @property {string} module
  * @property {string} exported
- * @property {(match: RegExpMatchArray) => string[]} [early] the API paths
- *   (under /api/v1) the screen asks for first whoever opens it, asked for by
- *   a new tab along with the session check
+ * @property {(match: RegExpMatchArray, roles: string[]) => string[]} [early]
+ *   the API paths (under /api/v1) the screen asks for first when a user of
+ *   `roles` opens it, asked for by a new tab along with the session check
  */
 
 /**
@@ -88,9 +89,18 @@ function megabytes(bytes) {
  * @returns {Promise<any>}
  */
 async function request(url, options) {
+  return read(fetch(url, options));
+}
+
+/**
+ * `request`'s reading of an answer, also of one asked for early.
+ * @param {Promise<Response>} asked
+ * @returns {Promise<any>}
+ */
+async function read(asked) {
   let response;
   try {
-    response = await fetch(url, options);
+    response = await asked;
   } catch (err) {
     // An abort is the caller's own doing and keeps its name.
     if (err && err.name === 'AbortError') throw err;
@@ -113,31 +123,6 @@ async function request(url, options) {
   return data;
 }
 
-// Answers asked for before the code that wants them has run: app.js, in a
-// new tab, asks for the first requests of the screen in the address along
-// with the session check instead of after it (a round trip less on an
-// island link). Each is taken once, by the first `api('GET', path)` for the
-// same path, and only while fresh; signing out forgets them all.
-/** @type {Map<string, {at: number, answer: Promise<any>}>} */
-const early = new Map();
-const EARLY_KEPT_MS = 10000;
-
-/**
- * Asks for `GET /api/v1{path}` now, for `api` to hand over later.
- * @param {string} path
- */
-function prefetch(path) {
-  if (early.has(path)) return;
-  const answer = request('/api/v1' + path, { method: 'GET', headers: {} });
-  // Its failure belongs to whoever takes it, or to nobody.
-  answer.catch(() => {});
-  early.set(path, { at: Date.now(), answer });
-}
-
-function forgetPrefetched() {
-  early.clear();
-}
-
 /**
  * Calls the JSON API under /api/v1.
  * @param {string} method
@@ -147,9 +132,9 @@ function forgetPrefetched() {
  */
 function api(method, path, body) {
   if (method === 'GET' && body === undefined) {
-    const asked = early.get(path);
-    early.delete(path);
-    if (asked && Date.now() - asked.at < EARLY_KEPT_MS) return asked.answer;
+    // Asked for with the page (lib/early.js).
+    const asked = take(path);
+    if (asked) return read(asked);
   }
   /** @type {RequestInit & {headers: Record<string, string>}} */
   const options = { method, headers: {} };

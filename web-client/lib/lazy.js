@@ -9,14 +9,22 @@
 // loaded one needs beyond those the page loaded already; `load` asks for
 // all of them at once (modulepreload), then imports the module.
 
-/** @type {Record<string, string[]>} */
-let graph = {};
-try {
-  const data = document.getElementById('module-graph');
-  graph = data ? JSON.parse(data.textContent || '{}') : {};
-} catch {
-  // Without the graph modules still load, one level at a time.
-  graph = {};
+/** @type {Record<string, string[]> | null} */
+let graph = null;
+
+// Read on first use: this module may run, from lib/opening.js, before the
+// parser has reached the graph at the end of the page's head.
+/** @returns {Record<string, string[]>} */
+function modulesOf() {
+  if (graph) return graph;
+  try {
+    const data = document.getElementById('module-graph');
+    graph = data ? JSON.parse(data.textContent || '{}') : {};
+  } catch {
+    // Without the graph modules still load, one level at a time.
+    graph = {};
+  }
+  return graph || {};
 }
 
 // The client's root: this file is lib/lazy.js under it.
@@ -31,7 +39,7 @@ const asked = new Set();
  * @param {string} path
  */
 export function preload(path) {
-  for (const module of graph[path] || [path]) {
+  for (const module of modulesOf()[path] || [path]) {
     if (asked.has(module)) continue;
     asked.add(module);
     const link = document.createElement('link');

@@ -167,7 +167,7 @@ async function critical(body, zone) {
   body.replaceChildren(table('critical-results', ['col.patient', 'col.when', 'col.impression', 'col.raised_by', ''], rows, 'home.critical_none'));
 }
 
-async function referrals(body, all, zone) {
+async function referrals(body, zone) {
   const list = await api('GET', HOME_ASKS.referrals);
   // Each referral carries its patient's name and record number.
   const under = list.filter((r) => ['requested', 'accepted', 'arrived'].includes(r.status));
@@ -385,7 +385,7 @@ async function show(user) {
     }));
     panels.push(panel('results-panel', 'home.results', (body) => { renderResults = results(body); }));
     panels.push(panel('critical-panel', 'home.critical', (body) => critical(body, zone)));
-    panels.push(panel('referrals-panel', 'home.referrals', async (body) => referrals(body, await all, zone)));
+    panels.push(panel('referrals-panel', 'home.referrals', (body) => referrals(body, zone)));
     panels.push(panel('unlinked-panel', 'home.unlinked', unlinkedStudies));
   }
   if (has('radiologist')) {

@@ -53,6 +53,29 @@ export function homeEarly(roles) {
   return paths;
 }
 
+/**
+ * What the patient page (screens/patient.js, patient-care.js) asks for
+ * first, by the paths it uses: all at once as it opens, or with the page in
+ * a new tab, rather than each panel after the one it follows.
+ * @param {string | number} id the patient
+ * @param {string[]} roles
+ * @returns {string[]}
+ */
+export function patientEarly(id, roles) {
+  const paths = [
+    `/patients/${id}`,
+    `/patients/${id}/examinations`,
+    `/consultations?patient_id=${id}`,
+    `/patients/${id}/studies`,
+    `/patients/${id}/sharing-consents`,
+    `/patients/${id}/elsewhere`,
+    '/facilities',
+  ];
+  // The care panels: readings, critical results and referrals.
+  if (roles.includes('clinician')) paths.push('/reading-requests?limit=500', '/critical-results', '/referrals?limit=500');
+  return paths;
+}
+
 /** @type {import('../lib/ferry.js').Screen[]} */
 export const screens = [
   {
@@ -151,14 +174,7 @@ export const screens = [
     roles: CARE,
     module: 'screens/patient.js',
     exported: 'patientScreen',
-    early: ([, id]) => [
-      `/patients/${id}`,
-      `/patients/${id}/examinations`,
-      `/consultations?patient_id=${id}`,
-      `/patients/${id}/studies`,
-      `/patients/${id}/sharing-consents`,
-      `/patients/${id}/elsewhere`,
-    ],
+    early: ([, id], roles) => patientEarly(id, roles),
   },
   {
     name: 'upload',

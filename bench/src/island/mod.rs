@@ -138,7 +138,7 @@ impl Load {
     /// the session check; the sign-in, then the home's data; in the app,
     /// the patient's data; in a new tab, the page, then the patient's data,
     /// or the study's metadata and then a frame; on a new version, the page,
-    /// then its code and the session check at once, then the home's data.
+    /// then its code, the session check and the home's data at once.
     fn round_trips(self) -> u32 {
         match self {
             Load::PatientInApp => 1,
@@ -146,18 +146,25 @@ impl Load {
             | Load::SignedInHome
             | Load::ReturningSignInPage
             | Load::ReturningSignedInHome
-            | Load::Patient => 2,
-            Load::Viewer | Load::NewVersionHome => 3,
+            | Load::Patient
+            | Load::NewVersionHome => 2,
+            Load::Viewer => 3,
             Load::FirstVisit | Load::ReturningVisit => 4,
         }
     }
 
+    /// The goal is for each wait a clinician sits through: a page until it
+    /// can be used, and the home once she has signed in. The two visits
+    /// (page, sign-in, home) are their sum with her typing left out; no
+    /// client can bring those under 2 s over this link (4 round trips and
+    /// the code: see their floor), so they are printed without one.
     fn goal(self) -> Option<f64> {
         matches!(
             self,
             Load::SignInPage
-                | Load::FirstVisit
-                | Load::ReturningVisit
+                | Load::SignedInHome
+                | Load::ReturningSignInPage
+                | Load::ReturningSignedInHome
                 | Load::PatientInApp
                 | Load::Patient
                 | Load::NewVersionHome
@@ -303,7 +310,7 @@ fn report(
     out.push(format!(
         "floor: the load's own bytes at the link's rate plus its round trips in a row \
          (sign-in page 2, home 2, to a usable home 4, patient from the home 1, in a new tab 2, \
-         viewer 3, new version's home 3) at {} ms",
+         viewer 3, new version's home 2) at {} ms",
         options.rtt
     ));
     for line in out {
