@@ -1,5 +1,6 @@
 //! The `ferry` command line: `serve`, `migrate`, `facility create`,
-//! `user create`, `user password`, `audit verify`, `dicom import`.
+//! `user create`, `user password`, `audit verify`, `dicom import`,
+//! `backup`, `restore` and `config check`.
 //!
 //! Commands report to the person at the terminal on stdout (that is their
 //! output, not logging); the server itself logs through `tracing` only.
@@ -58,6 +59,22 @@ pub enum Command {
     /// Work with the imaging store.
     #[command(subcommand)]
     Dicom(DicomCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Copy the database, the imaging store's files and the recordings into
+    /// a new directory, with a manifest of checksums, while the server runs
+    /// (the embedded SQLite default; see README, "Backups").
+    Backup {
+        /// A new or empty directory.
+        dir: PathBuf,
+    },
+    /// Put a backup back into an empty data directory, checking every file
+    /// against its manifest first, then verify the audit chain.
+    Restore {
+        /// A directory made by `ferry backup`.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +153,13 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load the configuration as `serve` would and try every part that can
+    /// be wrong (files, directories, the database); exit 1 listing what is.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -299,6 +323,70 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
         }
         Command::Dicom(DicomCommand::Import { dir, facility }) => {
             return dicom_import(&settings, &dir, &facility).await;
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let problems = crate::config::check::problems(&settings).await;
+            if !problems.is_empty() {
+                for problem in &problems {
+                    println!("{problem}");
+                }
+                println!("{} problem(s) in the configuration", problems.len());
+                return Ok(ExitCode::FAILURE);
+            }
+            let database = if crate::db::sqlite_path(&settings.database_url()).is_some() {
+                "SQLite"
+            } else {
+                "PostgreSQL"
+            };
+            println!(
+                "configuration OK: listening on {} ({}), {database}, data in {}, images in {}",
+                settings.listen,
+                if settings.tls_certificate.is_some() {
+                    "HTTPS"
+                } else {
+                    "HTTP"
+                },
+                settings.data_dir.display(),
+                settings.s3_bucket.as_deref().map_or_else(
+                    || settings.dicom_dir().display().to_string(),
+                    |b| format!("the bucket {b}")
+                ),
+            );
+        }
+        Command::Backup { dir } => {
+            let manifest = crate::backup::backup(&settings, &dir).await?;
+            let c = &manifest.counts;
+            println!(
+                "backup written to {}: {} files; {} instances, {} bookings, {} audit events, {} recording files",
+                dir.display(),
+                manifest.files.len() + 1,
+                c.instances,
+                c.bookings,
+                c.audit_events,
+                c.recording_files
+            );
+        }
+        Command::Restore { dir } => {
+            let (manifest, verdict) = crate::backup::restore(&settings, &dir).await?;
+            let c = &manifest.counts;
+            println!(
+                "restored the backup of {} into {}: {} instances, {} bookings, {} audit events, {} recording files",
+                manifest.created_at,
+                settings.data_dir.display(),
+                c.instances,
+                c.bookings,
+                c.audit_events,
+                c.recording_files
+            );
+            match verdict {
+                Verdict::Intact { events } => {
+                    println!("audit chain intact: {events} events verified")
+                }
+                Verdict::Broken { seq, problem } => {
+                    println!("audit chain BROKEN at event {seq}: {problem}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
         }
         Command::Audit(AuditCommand::Verify) => {
             let db = open_db(&settings).await?;

@@ -88,6 +88,7 @@ pub mod user;
 //
 // The router, startup, the command line, the demo consortium and the
 // background sweeper: may use everything below.
+pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod ops;

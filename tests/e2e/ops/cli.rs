@@ -106,3 +106,61 @@ async fn dicom_import_stores_a_folder_counts_repeats_and_fails_on_a_bad_file() {
             .expect("the study");
     assert_eq!(facility, c.island_a);
 }
+
+#[tokio::test]
+async fn config_check_passes_a_sound_configuration_and_names_each_problem_of_another() {
+    use crate::support::ferry_cli;
+
+    let dir = tempfile::tempdir().expect("a directory");
+    let sound = dir.path().join("sound.toml");
+    let secret = dir.path().join("metrics-token");
+    std::fs::write(&secret, "scrape\n").expect("written");
+    std::fs::write(
+        &sound,
+        format!(
+            "data_dir = {:?}\nlog = \"off\"\nmetrics_token_file = {secret:?}\n",
+            dir.path().join("data")
+        ),
+    )
+    .expect("written");
+    assert!(ferry_cli(&sound, &["config", "check"]).await);
+    assert!(
+        !dir.path().join("data").exists(),
+        "the check creates nothing"
+    );
+
+    // A data directory under a file, a certificate that is not there, TURN
+    // without its secret: each is a problem, and the check fails.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").expect("written");
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        format!(
+            "data_dir = {:?}\nlog = \"off\"\ntls_certificate = {:?}\ntls_private_key = {:?}\n\
+             turn_urls = [\"turn:turn.example.org:3478\"]\n",
+            blocker.join("data"),
+            dir.path().join("missing.pem"),
+            dir.path().join("missing-key.pem"),
+        ),
+    )
+    .expect("written");
+    assert!(!ferry_cli(&broken, &["config", "check"]).await);
+    let settings = ferry_server::config::Settings::load(Some(&broken)).expect("it loads");
+    let problems = ferry_server::config::check::problems(&settings).await;
+    for expected in ["HTTPS", "turn_urls", "data_dir"] {
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{expected} in {problems:?}"
+        );
+    }
+
+    // A secret both set and named by a file does not load at all.
+    let both = dir.path().join("both.toml");
+    std::fs::write(
+        &both,
+        format!("log = \"off\"\nmetrics_token = \"x\"\nmetrics_token_file = {secret:?}\n"),
+    )
+    .expect("written");
+    assert!(!ferry_cli(&both, &["config", "check"]).await);
+}

@@ -2,6 +2,7 @@
 //! line, the audit trail, bad input, and durability under `kill -9`.
 
 mod audit;
+mod backup;
 mod bad_input;
 mod cli;
 mod durability;

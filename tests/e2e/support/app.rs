@@ -425,6 +425,18 @@ impl TestApp {
     }
 }
 
+/// Runs the command line with the configuration file `config`, as an
+/// operator would on another install; whether it exits successfully.
+pub async fn ferry_cli(config: &std::path::Path, args: &[&str]) -> bool {
+    let config = config.to_str().expect("a UTF-8 path");
+    let argv = ["ferry", "--config", config]
+        .into_iter()
+        .chain(args.iter().copied());
+    let code =
+        ferry_server::cli::run(<ferry_server::cli::Cli as clap::Parser>::parse_from(argv)).await;
+    format!("{code:?}") == format!("{:?}", std::process::ExitCode::SUCCESS)
+}
+
 pub async fn send(builder: RequestBuilder) -> (StatusCode, Value) {
     let response = builder.send().await.expect("the server answers");
     let status = response.status();

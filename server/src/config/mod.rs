@@ -4,11 +4,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use ferry_dicom_store::blob::S3Config;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+
+pub mod check;
+mod derived;
+mod secrets;
 
 /// Every setting of a Ferry node. Field names are the keys of `ferry.toml`; the
 /// environment variable is the name in upper case behind `FERRY_`.
@@ -23,6 +26,9 @@ pub struct Settings {
     /// Kept secret because it may carry a password.
     #[serde(skip_serializing)]
     pub database_url: Option<SecretString>,
+    /// A file holding `database_url` (a container or systemd secret), in
+    /// its place.
+    pub database_url_file: Option<PathBuf>,
     /// Connections in the database pool.
     pub database_max_connections: u32,
     /// How long a sign-in stays valid.
@@ -61,6 +67,8 @@ pub struct Settings {
     /// with `use-auth-secret`). Unset: no TURN entries are handed out.
     #[serde(skip_serializing)]
     pub turn_secret: Option<SecretString>,
+    /// A file holding `turn_secret`, in its place.
+    pub turn_secret_file: Option<PathBuf>,
     /// How long minted TURN credentials stay valid.
     pub turn_ttl_seconds: u64,
     /// Where call recordings are kept; unset means `recordings` in `data_dir`.
@@ -125,6 +133,8 @@ pub struct Settings {
     /// Secret access key for the bucket.
     #[serde(skip_serializing)]
     pub s3_secret_access_key: Option<SecretString>,
+    /// A file holding `s3_secret_access_key`, in its place.
+    pub s3_secret_access_key_file: Option<PathBuf>,
     /// A prefix for every object key, so one bucket can serve several consortia.
     pub s3_prefix: String,
     /// HTTP connections served at once; more wait unaccepted (see `serve`).
@@ -178,6 +188,8 @@ pub struct Settings {
     /// is refused, since its figures describe the consortium's activity.
     #[serde(skip_serializing)]
     pub metrics_token: Option<SecretString>,
+    /// A file holding `metrics_token`, in its place.
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +205,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("ferry-data"),
             database_url: None,
+            database_url_file: None,
             database_max_connections: 8,
             session_ttl_minutes: 12 * 60,
             login_max_failures: 5,
@@ -210,6 +223,7 @@ impl Default for Settings {
             stun_urls: Vec::new(),
             turn_urls: Vec::new(),
             turn_secret: None,
+            turn_secret_file: None,
             turn_ttl_seconds: 3600,
             recording_dir: None,
             recorder_udp: vec!["127.0.0.1:0".to_owned()],
@@ -233,6 +247,7 @@ impl Default for Settings {
             s3_region: "us-east-1".to_owned(),
             s3_access_key_id: None,
             s3_secret_access_key: None,
+            s3_secret_access_key_file: None,
             s3_prefix: String::new(),
             http_max_connections: 1024,
             http_header_timeout_seconds: 30,
@@ -252,6 +267,7 @@ impl Default for Settings {
             forwarding: true,
             forwarding_lease_seconds: 120,
             metrics_token: None,
+            metrics_token_file: None,
         }
     }
 }
@@ -261,6 +277,7 @@ const KNOWN_KEYS: &[&str] = &[
     "LISTEN",
     "DATA_DIR",
     "DATABASE_URL",
+    "DATABASE_URL_FILE",
     "DATABASE_MAX_CONNECTIONS",
     "SESSION_TTL_MINUTES",
     "LOGIN_MAX_FAILURES",
@@ -278,6 +295,7 @@ const KNOWN_KEYS: &[&str] = &[
     "STUN_URLS",
     "TURN_URLS",
     "TURN_SECRET",
+    "TURN_SECRET_FILE",
     "TURN_TTL_SECONDS",
     "RECORDING_DIR",
     "RECORDER_UDP",
@@ -301,6 +319,7 @@ const KNOWN_KEYS: &[&str] = &[
     "S3_REGION",
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",
+    "S3_SECRET_ACCESS_KEY_FILE",
     "S3_PREFIX",
     "HTTP_MAX_CONNECTIONS",
     "HTTP_HEADER_TIMEOUT_SECONDS",
@@ -320,6 +339,7 @@ const KNOWN_KEYS: &[&str] = &[
     "FORWARDING",
     "FORWARDING_LEASE_SECONDS",
     "METRICS_TOKEN",
+    "METRICS_TOKEN_FILE",
     "CONFIG",
 ];
 
@@ -354,10 +374,14 @@ impl Settings {
             .copied()
             .filter(|k| *k != "CONFIG")
             .collect();
-        figment
+        let mut settings: Settings = figment
             .merge(Env::prefixed("FERRY_").only(&settings_keys))
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        settings
+            .read_secret_files()
+            .map_err(|problem| Box::new(figment::Error::from(problem)))?;
+        Ok(settings)
     }
 
     /// `FERRY_*` variables that match no setting: most likely typos.
@@ -367,151 +391,6 @@ impl Settings {
             .filter(|key| !key.starts_with("TEST_") && !KNOWN_KEYS.contains(&key.as_str()))
             .map(|key| format!("FERRY_{key}"))
             .collect()
-    }
-
-    /// The DIMSE listen address, or `None` when `dimse_listen` is `off`.
-    pub fn dimse_listen_addr(&self) -> Result<Option<SocketAddr>, String> {
-        let value = self.dimse_listen.trim();
-        if value.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        value.parse().map(Some).map_err(|_| {
-            format!("dimse_listen: {value:?} is neither an address (host:port) nor \"off\"")
-        })
-    }
-
-    /// The DICOM TLS listener: its address and TLS, or `None` when
-    /// `dimse_tls_listen` is `off`.
-    pub fn dimse_tls(
-        &self,
-    ) -> Result<Option<(SocketAddr, ferry_dicom_store::dimse::DimseTls)>, String> {
-        let value = self.dimse_tls_listen.trim();
-        if value.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        let addr = value.parse().map_err(|_| {
-            format!("dimse_tls_listen: {value:?} is neither an address (host:port) nor \"off\"")
-        })?;
-        let (Some(certificate), Some(key)) =
-            (&self.dimse_tls_certificate, &self.dimse_tls_private_key)
-        else {
-            return Err(
-                "dimse_tls_listen needs dimse_tls_certificate and dimse_tls_private_key".to_owned(),
-            );
-        };
-        let tls = ferry_dicom_store::dimse::DimseTls::from_pem(
-            certificate,
-            key,
-            self.dimse_tls_client_ca.as_deref(),
-        )
-        .map_err(|e| format!("DICOM TLS: {e}"))?;
-        Ok(Some((addr, tls)))
-    }
-
-    /// The TLS of the web listener, or `None` when it speaks plain HTTP.
-    pub fn web_tls(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
-        match (&self.tls_certificate, &self.tls_private_key) {
-            (None, None) => Ok(None),
-            (Some(certificate), Some(key)) => crate::tls::acceptor(certificate, key)
-                .map(Some)
-                .map_err(|e| format!("HTTPS: {e}")),
-            _ => Err(
-                "tls_certificate and tls_private_key go together: set both or neither".to_owned(),
-            ),
-        }
-    }
-
-    /// The TLS of the associations Ferry opens, or `None` when
-    /// `dimse_tls_trusted_ca` is unset (a TLS destination then fails with
-    /// that reason).
-    pub fn dimse_tls_client(
-        &self,
-    ) -> Result<Option<ferry_dicom_store::dimse::DimseTlsClient>, String> {
-        let Some(ca) = &self.dimse_tls_trusted_ca else {
-            return Ok(None);
-        };
-        let own = match (&self.dimse_tls_certificate, &self.dimse_tls_private_key) {
-            (Some(certificate), Some(key)) => Some((certificate.as_path(), key.as_path())),
-            _ => None,
-        };
-        ferry_dicom_store::dimse::DimseTlsClient::from_pem(ca, own)
-            .map(Some)
-            .map_err(|e| format!("DICOM TLS (dimse_tls_trusted_ca): {e}"))
-    }
-
-    /// Where call recordings go: `recording_dir`, or `recordings` in the
-    /// data directory.
-    pub fn recording_dir(&self) -> PathBuf {
-        self.recording_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("recordings"))
-    }
-
-    /// The directory of the imaging store: `dicom_dir`, or `dicom` in the data
-    /// directory.
-    pub fn dicom_dir(&self) -> PathBuf {
-        self.dicom_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("dicom"))
-    }
-
-    /// The object storage for DICOM instances, when `s3_bucket` is set.
-    pub fn s3(&self) -> Result<Option<S3Config>, String> {
-        let Some(bucket) = self.s3_bucket.as_deref().map(str::trim) else {
-            return Ok(None);
-        };
-        if bucket.is_empty() {
-            return Err("s3_bucket is set but empty".to_owned());
-        }
-        let (Some(access_key_id), Some(secret)) =
-            (&self.s3_access_key_id, &self.s3_secret_access_key)
-        else {
-            return Err(
-                "s3_bucket needs s3_access_key_id and s3_secret_access_key as well".to_owned(),
-            );
-        };
-        Ok(Some(S3Config {
-            bucket: bucket.to_owned(),
-            endpoint: self.s3_endpoint.clone(),
-            region: self.s3_region.clone(),
-            access_key_id: access_key_id.clone(),
-            secret_access_key: secret.expose_secret().to_owned(),
-            prefix: self.s3_prefix.clone(),
-        }))
-    }
-
-    /// Whether the session cookie is `Secure`: when asked for, and always
-    /// when clients reach the server over HTTPS (`public_url`), so a TLS
-    /// front end cannot be forgotten.
-    pub fn secure_cookies(&self) -> bool {
-        self.cookie_secure
-            || self.tls_certificate.is_some()
-            || self
-                .public_url
-                .as_deref()
-                .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
-    }
-
-    /// The origins of this server itself: `public_url`'s, when set, and the
-    /// listen address's. A browser page may open a WebSocket only from these.
-    pub fn own_origins(&self) -> Vec<String> {
-        let mut origins = Vec::new();
-        if let Some(url) = self.public_url.as_deref() {
-            let url = url.trim();
-            let rest_at = url.find("://").map_or(0, |i| i + 3);
-            let end = url[rest_at..].find('/').map_or(url.len(), |i| rest_at + i);
-            origins.push(url[..end].to_ascii_lowercase());
-        }
-        let scheme = if self.tls_certificate.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        origins.push(format!("{scheme}://{}", self.listen));
-        if self.listen.ip().is_loopback() {
-            origins.push(format!("{scheme}://localhost:{}", self.listen.port()));
-        }
-        origins
     }
 
     /// The database URL in force: the configured one, or the SQLite file in the
@@ -528,135 +407,4 @@ impl Settings {
 }
 
 #[cfg(test)]
-// figment's `Jail` closures must return its (large) error type.
-#[allow(clippy::result_large_err)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_listen_on_loopback_8080_with_sqlite_in_the_data_dir() {
-        let settings = Settings::default();
-        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(
-            settings.database_url(),
-            "sqlite://ferry-data/ferry.db?mode=rwc"
-        );
-    }
-
-    #[test]
-    fn a_config_file_is_overridden_by_the_environment() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "ferry.toml",
-                "listen = \"127.0.0.1:9000\"\nbreak_glass_minutes = 30\n",
-            )?;
-            jail.set_env("FERRY_LISTEN", "127.0.0.1:9100");
-            let settings = Settings::load(None).map_err(|e| *e)?;
-            assert_eq!(settings.listen.to_string(), "127.0.0.1:9100");
-            assert_eq!(settings.break_glass_minutes, 30);
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn an_unknown_environment_variable_is_not_fatal() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("FERRY_LISSEN", "127.0.0.1:9100");
-            let settings = Settings::load(None).map_err(|e| *e)?;
-            assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
-            assert!(Settings::unknown_env_vars().contains(&"FERRY_LISSEN".to_owned()));
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn dimse_listens_on_11112_by_default_and_can_be_switched_off() {
-        let mut settings = Settings::default();
-        assert_eq!(
-            settings
-                .dimse_listen_addr()
-                .expect("valid")
-                .map(|a| a.port()),
-            Some(11112)
-        );
-        assert_eq!(settings.dicom_dir(), PathBuf::from("ferry-data/dicom"));
-        settings.dimse_listen = "off".to_owned();
-        assert_eq!(settings.dimse_listen_addr(), Ok(None));
-        settings.dimse_listen = "nowhere".to_owned();
-        assert!(settings.dimse_listen_addr().is_err());
-    }
-
-    #[test]
-    fn cors_origins_come_from_the_environment_as_a_list() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env(
-                "FERRY_DICOMWEB_CORS_ORIGINS",
-                "[\"https://viewer.example\", \"http://localhost:3000\"]",
-            );
-            jail.set_env("FERRY_DIMSE_LISTEN", "off");
-            let settings = Settings::load(None).map_err(|e| *e)?;
-            assert_eq!(settings.dicomweb_cors_origins.len(), 2);
-            assert_eq!(settings.dimse_listen_addr(), Ok(None));
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn an_https_public_url_makes_cookies_secure_and_is_an_own_origin() {
-        let mut settings = Settings::default();
-        assert!(!settings.secure_cookies());
-        assert_eq!(
-            settings.own_origins(),
-            ["http://127.0.0.1:8080", "http://localhost:8080"]
-        );
-        settings.public_url = Some("HTTPS://Ferry.Example.org/base/".to_owned());
-        assert!(settings.secure_cookies());
-        assert_eq!(settings.own_origins()[0], "https://ferry.example.org");
-        settings.public_url = Some("http://ferry.lan:8080".to_owned());
-        assert!(!settings.secure_cookies());
-        assert_eq!(settings.own_origins()[0], "http://ferry.lan:8080");
-    }
-
-    #[test]
-    fn a_certificate_makes_the_listener_https_and_needs_its_key() {
-        let mut settings = Settings::default();
-        assert!(matches!(settings.web_tls(), Ok(None)));
-        settings.tls_certificate = Some(PathBuf::from("/nonexistent/ferry.crt"));
-        let alone = settings.web_tls().err().unwrap_or_default();
-        assert!(alone.contains("set both or neither"), "{alone}");
-        assert!(settings.secure_cookies());
-        assert_eq!(
-            settings.own_origins(),
-            ["https://127.0.0.1:8080", "https://localhost:8080"]
-        );
-        settings.tls_private_key = Some(PathBuf::from("/nonexistent/ferry.key"));
-        let missing = settings.web_tls().err().unwrap_or_default();
-        assert!(missing.contains("/nonexistent/ferry.crt"), "{missing}");
-    }
-
-    #[test]
-    fn every_setting_can_come_from_the_environment() {
-        let value = serde_json::to_value(Settings::default()).unwrap_or_default();
-        let keys = value
-            .as_object()
-            .map(|o| o.keys().cloned().collect::<Vec<_>>());
-        let keys = keys.unwrap_or_default();
-        assert!(keys.len() > 40, "{keys:?}");
-        for key in keys {
-            let name = key.to_ascii_uppercase();
-            assert!(
-                KNOWN_KEYS.contains(&name.as_str()),
-                "FERRY_{name} is not read from the environment"
-            );
-        }
-    }
-
-    #[test]
-    fn an_unknown_key_in_the_file_is_an_error() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("ferry.toml", "lisen = \"127.0.0.1:9000\"\n")?;
-            assert!(Settings::load(None).is_err());
-            Ok(())
-        });
-    }
-}
+mod tests;
