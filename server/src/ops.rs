@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferry_signaling::room::Rooms;
 use prometheus::{Encoder, TextEncoder};
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -43,7 +44,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus figures, for the bearer of `metrics_token` only: they tell
 /// how busy each facility's doors are, which is no business of the
 /// internet. With no token configured, nobody gets them.
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn metrics(
+    State(state): State<AppState>,
+    State(rooms): State<Rooms>,
+    headers: HeaderMap,
+) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -62,6 +67,24 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         } else {
             ApiError::Unauthenticated.into_response()
         };
+    }
+    let now = &state.metrics.now;
+    let pool = state.db.pool();
+    let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+    let size = i64::from(pool.size());
+    now.db_connections.with_label_values(&["idle"]).set(idle);
+    now.db_connections
+        .with_label_values(&["busy"])
+        .set(size.saturating_sub(idle));
+    now.call_participants
+        .set(i64::try_from(rooms.connections()).unwrap_or(i64::MAX));
+    now.call_rooms
+        .set(i64::try_from(rooms.rooms()).unwrap_or(i64::MAX));
+    now.notification_streams
+        .set(i64::try_from(state.notifier.streams()).unwrap_or(i64::MAX));
+    match crate::imaging::forward::pending(pool).await {
+        Ok(pending) => now.forwarding_pending.set(pending),
+        Err(error) => tracing::warn!(%error, "could not count the forwarding outbox"),
     }
     let mut buffer = Vec::new();
     let encoder = TextEncoder::new();

@@ -10,7 +10,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderName;
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -74,6 +76,57 @@ pub struct Metrics {
     latency: HistogramVec,
     /// Signalling messages refused, by reason (malformed, rate_limited, …).
     pub signal_refused: IntCounterVec,
+    /// What is open now, read at each scrape (`ops::metrics`).
+    pub now: Gauges,
+}
+
+/// Figures of the moment, set when `/metrics` is read rather than kept up
+/// to date by every change: each is one cheap look.
+#[derive(Clone)]
+pub struct Gauges {
+    /// Database connections of this node's pool, `idle` or `busy`.
+    pub db_connections: IntGaugeVec,
+    /// Call participants connected to this node.
+    pub call_participants: IntGauge,
+    /// Calls with anyone in them.
+    pub call_rooms: IntGauge,
+    /// Notification streams (server-sent events) open on this node.
+    pub notification_streams: IntGauge,
+    /// Instances waiting in the forwarding outbox, for every node.
+    pub forwarding_pending: IntGauge,
+}
+
+impl Gauges {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let gauges = Self {
+            db_connections: IntGaugeVec::new(
+                Opts::new(
+                    "db_pool_connections",
+                    "Database connections of the pool, by state",
+                ),
+                &["state"],
+            )?,
+            call_participants: IntGauge::new(
+                "call_participants",
+                "Call participants connected to this node",
+            )?,
+            call_rooms: IntGauge::new("call_rooms", "Calls with anyone in them")?,
+            notification_streams: IntGauge::new(
+                "notification_streams",
+                "Notification streams open on this node",
+            )?,
+            forwarding_pending: IntGauge::new(
+                "forwarding_pending",
+                "Instances waiting in the forwarding outbox",
+            )?,
+        };
+        registry.register(Box::new(gauges.db_connections.clone()))?;
+        registry.register(Box::new(gauges.call_participants.clone()))?;
+        registry.register(Box::new(gauges.call_rooms.clone()))?;
+        registry.register(Box::new(gauges.notification_streams.clone()))?;
+        registry.register(Box::new(gauges.forwarding_pending.clone()))?;
+        Ok(gauges)
+    }
 }
 
 impl Metrics {
@@ -100,11 +153,18 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(signal_refused.clone()))?;
+        // CPU, memory, open files and threads of this process, from /proc.
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        let now = Gauges::new(&registry)?;
         Ok(Self {
             registry,
             requests,
             latency,
             signal_refused,
+            now,
         })
     }
 }

@@ -502,6 +502,13 @@ async fn retry_all_later(imaging: &Imaging, rows: &[Due], failure: Failure) -> a
 
 /// The forwarding loop of a node: considers and delivers every
 /// `period`, and at once again while there is more to do.
+/// Rows of the outbox still to send, by every node, for the metrics.
+pub async fn pending(pool: &sqlx::AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM dicom_outbox WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await
+}
+
 pub async fn run(imaging: Imaging, sender: Sender, period: Duration, lease: Duration) {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
     let mut ticker = tokio::time::interval(period);

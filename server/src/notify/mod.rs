@@ -51,6 +51,12 @@ impl Notifier {
         self.closed.send_replace(true);
     }
 
+    /// Notification streams open on this node, for the metrics: each
+    /// holds one subscription.
+    pub fn streams(&self) -> usize {
+        self.wake.receiver_count()
+    }
+
     fn wake(&self, user_id: i64) {
         // No receiver means no open stream: nothing to wake.
         let _ = self.wake.send(user_id);

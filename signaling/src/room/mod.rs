@@ -461,6 +461,11 @@ impl Rooms {
     pub fn connections(&self) -> usize {
         self.lock().values().map(|r| r.members.len()).sum()
     }
+
+    /// Rooms with anyone in them, on this node or another, for the metrics.
+    pub fn rooms(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 #[cfg(test)]

@@ -309,3 +309,80 @@ async fn the_demo_expert_has_two_bookings_for_the_scheduler_to_move() {
         .await;
     assert_eq!(waiting.as_array().map(Vec::len), Some(1), "{waiting}");
 }
+
+/// The value of the one sample named `name` (labels included) in a scrape.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(name)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_say_what_is_open_now_and_what_the_process_uses() {
+    use crate::support::calls::{accepted, join};
+    use crate::support::scheduling::desk;
+
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let (_clinician, _) = join(&app, &d.clinician, id).await;
+    let (_expert, _) = join(&app, &d.expert, id).await;
+    // A notification stream held open while the figures are read.
+    let stream = app
+        .client
+        .get(app.url("/api/v1/notifications/stream"))
+        .bearer_auth(&d.clinician.token)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("a stream");
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(crate::support::METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        sample(&metrics, "ferry_call_participants"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(sample(&metrics, "ferry_call_rooms"), Some(1.0), "{metrics}");
+    assert_eq!(
+        sample(&metrics, "ferry_notification_streams"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "ferry_forwarding_pending"),
+        Some(0.0),
+        "{metrics}"
+    );
+    let idle = sample(&metrics, r#"ferry_db_pool_connections{state="idle"}"#);
+    let busy = sample(&metrics, r#"ferry_db_pool_connections{state="busy"}"#);
+    assert!(
+        matches!((idle, busy), (Some(i), Some(b)) if i + b >= 1.0),
+        "{metrics}"
+    );
+    for process in [
+        "ferry_process_resident_memory_bytes",
+        "ferry_process_open_fds",
+        "ferry_process_threads",
+    ] {
+        assert!(
+            sample(&metrics, process).is_some_and(|v| v > 0.0),
+            "{process} in {metrics}"
+        );
+    }
+    drop(stream);
+}
