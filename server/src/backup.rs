@@ -10,8 +10,12 @@
 //! recorded call file. Blobs are written before their index row commits
 //! and never rewritten, so each one the snapshot names is there to copy,
 //! unless its study was deleted since (the backup then fails and says to
-//! run it again). Every file's size and SHA-256 go into `manifest.json`,
-//! written last: a directory without one is not a backup.
+//! run it again). An instance still being stored as the snapshot was
+//! taken, not yet acknowledged, is in it with its ingest journal row; the
+//! restored node's startup recovery checks its blob and drops it unless
+//! whole, as after a crash (the node's `node-id` is restored for that).
+//! Every file's size and SHA-256 go into `manifest.json`, written last: a
+//! directory without one is not a backup.
 //!
 //! PostgreSQL and S3-compatible storage have their own tools for this
 //! (README, "Backups"); the command says so rather than copy half of it.

@@ -185,3 +185,57 @@ fn a_secret_and_its_file_together_or_an_empty_file_are_refused() {
         Ok(())
     });
 }
+
+/// The sample configuration the package installs.
+const SAMPLE: &str = include_str!("../../../deploy/ferry.toml");
+
+#[test]
+fn the_sample_configuration_names_every_setting_and_each_example_loads() {
+    let value = serde_json::to_value(Settings::default()).unwrap_or_default();
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    // Secrets are not serialised; they are settings all the same.
+    keys.extend(
+        [
+            "database_url",
+            "turn_secret",
+            "s3_secret_access_key",
+            "metrics_token",
+        ]
+        .map(String::from),
+    );
+    for key in &keys {
+        assert!(
+            SAMPLE.lines().any(|line| line
+                .trim_start_matches("# ")
+                .starts_with(&format!("{key} = "))),
+            "deploy/ferry.toml does not name {key}"
+        );
+    }
+    // Every example with its `#` removed, but the files of secrets (read
+    // as the settings load), is a valid setting.
+    let uncommented: String = SAMPLE
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(setting)
+                if setting.contains(" = ")
+                    && !setting.split(' ').next().unwrap_or("").ends_with("_file") =>
+            {
+                setting.to_owned()
+            }
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("as-shipped.toml", SAMPLE)?;
+        jail.create_file("every-example.toml", &uncommented)?;
+        let shipped = Settings::load(Some(Path::new("as-shipped.toml"))).map_err(|e| *e)?;
+        assert_eq!(shipped.data_dir, PathBuf::from("/var/lib/ferry"));
+        let every = Settings::load(Some(Path::new("every-example.toml"))).map_err(|e| *e)?;
+        assert!(every.database_url().starts_with("postgres://"));
+        Ok(())
+    });
+}
