@@ -122,7 +122,7 @@ pub async fn backup(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest>
     let blob_root = settings.dicom_dir().join("blobs");
     let recording_root = settings.recording_dir();
     let dir_owned = dir.to_owned();
-    let node_id = settings.data_dir.join(NODE_ID_FILE);
+    let data_dir = settings.data_dir.clone();
     let copied = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<FileEntry>> {
         let mut copied = Vec::new();
         for key in &blobs {
@@ -136,8 +136,8 @@ pub async fn backup(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest>
                     .with_context(|| format!("copying the recording {path}"))?,
             );
         }
-        if node_id.exists() {
-            copied.push(copy_in(&node_id_parent(&node_id), NODE_ID_FILE, &dir_owned, "")?);
+        if data_dir.join(NODE_ID_FILE).exists() {
+            copied.push(copy_in(&data_dir, NODE_ID_FILE, &dir_owned, "")?);
         }
         Ok(copied)
     })
@@ -152,10 +152,6 @@ pub async fn backup(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest>
     };
     write_durably(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
     Ok(manifest)
-}
-
-fn node_id_parent(node_id: &Path) -> PathBuf {
-    node_id.parent().map(Path::to_owned).unwrap_or_default()
 }
 
 async fn counts(db: &Db) -> anyhow::Result<Counts> {
@@ -235,13 +231,7 @@ pub async fn restore(settings: &Settings, dir: &Path) -> anyhow::Result<(Manifes
 /// Refuses a manifest path that could leave the backup directory, then
 /// checks the file's size and digest.
 fn check(dir: &Path, file: &FileEntry) -> anyhow::Result<()> {
-    let path = Path::new(&file.path);
-    if !path.components().all(|c| matches!(c, Component::Normal(_))) {
-        bail!(
-            "the manifest names a path outside the backup: {}",
-            file.path
-        );
-    }
+    let path = inside(&file.path).context("the manifest names a path outside the backup")?;
     let (bytes, sha256) =
         digest(&dir.join(path)).with_context(|| format!("reading {} of the backup", file.path))?;
     if bytes != file.bytes || sha256 != file.sha256 {
@@ -255,12 +245,22 @@ fn check(dir: &Path, file: &FileEntry) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `path` as a path that stays below the directory it is joined to: only
+/// plain names, no `..`, no root.
+fn inside(path: &str) -> anyhow::Result<&Path> {
+    let relative = Path::new(path);
+    if !relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        bail!("not a path below its directory: {path}");
+    }
+    Ok(relative)
+}
+
 /// Copies `root/relative` to `dir/under/relative` and describes the copy.
 fn copy_in(root: &Path, relative: &str, dir: &Path, under: &str) -> anyhow::Result<FileEntry> {
-    let rel = Path::new(relative);
-    if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        bail!("not a relative path: {relative}");
-    }
+    let rel = inside(relative)?;
     let name = Path::new(under).join(rel);
     copy_file(&root.join(rel), &dir.join(&name))?;
     entry(dir, &name)

@@ -92,6 +92,7 @@ function bookingOf(bookings, consultationId) {
 // opens. The call itself decides admission either way.
 /** @typedef {{open: boolean, opens_at?: string}} CallState */
 
+/** The statuses in which a consultation's call may be held. */
 const CALL_LIVE = ['scheduled', 'in_progress', 'awaiting_opinion'];
 
 /**
@@ -117,4 +118,4 @@ async function callState(c, me) {
   }
 }
 
-export { zone, formatIn, here, dayIn, bookingOf, callState };
+export { zone, formatIn, here, dayIn, bookingOf, callState, CALL_LIVE };

@@ -21,7 +21,7 @@ import { HOME_ASKS, screens } from './index.js';
 // queue that moves shows without a reload.
 const REFRESH_MS = 60000;
 const OPEN = ['requested', 'scheduled', 'in_progress', 'awaiting_opinion'];
-const LIVE = ['scheduled', 'in_progress', 'awaiting_opinion'];
+const LIVE = Consultation.CALL_LIVE;
 const RESULT_KINDS = ['opinion.signed', 'opinion.amended', 'reading.report_signed', 'reading.report_amended'];
 
 let me = null;

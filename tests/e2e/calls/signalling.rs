@@ -173,13 +173,7 @@ async fn malformed_oversized_and_misdirected_messages_are_refused_without_ending
     assert_eq!(consents, 0);
     send(&mut socket, json!({ "type": "ping" })).await;
     assert_eq!(next(&mut socket).await["type"], "pong", "still open");
-    let (_, metrics) = crate::support::send(app.request(
-        reqwest::Method::GET,
-        "/metrics",
-        Some(crate::support::METRICS_TOKEN),
-    ))
-    .await;
-    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"ferry_signalling_messages_refused_total{reason="malformed"} 3"#),
         "{metrics}"

@@ -19,16 +19,7 @@ async fn health_readiness_and_metrics_answer() {
 
     // A request to count, then the count.
     send(app.request(Method::GET, "/api/v1/facilities", None)).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(crate::support::METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(
             r#"ferry_http_requests_total{method="GET",route="/api/v1/facilities",status="401"} 1"#
@@ -342,16 +333,7 @@ async fn metrics_say_what_is_open_now_and_what_the_process_uses() {
         .expect("a stream");
     assert_eq!(stream.status(), StatusCode::OK);
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(crate::support::METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert_eq!(
         sample(&metrics, "ferry_call_participants"),
         Some(2.0),

@@ -407,14 +407,20 @@ impl TestApp {
             ),
         )
         .expect("write the configuration");
-        let config = path.to_str().expect("a UTF-8 path");
-        let argv = ["ferry", "--config", config]
-            .into_iter()
-            .chain(args.iter().copied());
-        let code =
-            ferry_server::cli::run(<ferry_server::cli::Cli as clap::Parser>::parse_from(argv))
-                .await;
-        format!("{code:?}") == format!("{:?}", std::process::ExitCode::SUCCESS)
+        ferry_cli(&path, args).await
+    }
+
+    /// The Prometheus text of `/metrics`, read with the test token.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
     }
 
     pub async fn count(&self, table: &str) -> i64 {
