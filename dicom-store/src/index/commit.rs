@@ -15,7 +15,8 @@
 //!
 //! If a batch fails as a whole (a unique violation from a concurrent writer on
 //! another node, say), each of its jobs is retried in a transaction of its
-//! own, so one bad instance cannot fail its neighbours.
+//! own, so one bad instance cannot fail its neighbours; a lone instance that
+//! lost such a race is retried too.
 
 use std::time::Duration;
 
@@ -107,7 +108,10 @@ async fn run(index: Index, mut rx: mpsc::Receiver<Job>) {
                     answer(job, Ok(outcome));
                 }
             }
-            Err(error) if batch.len() == 1 => {
+            // A lone instance is retried only when another node's
+            // concurrent insert of its study or series got in first: the
+            // retry finds that row and goes on from it.
+            Err(error) if batch.len() == 1 && !raced(&error) => {
                 if let Some(job) = batch.pop() {
                     answer(job, Err(error));
                 }
@@ -123,6 +127,14 @@ async fn run(index: Index, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// Whether a commit failed on a unique index another writer's row now
+/// holds (a study or series first seen by two nodes at once).
+fn raced(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
 }
 
 /// Tells a job's sender how its commit went. A sender that gave up waiting
