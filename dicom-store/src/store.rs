@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     /// Journal keys whose blob and index row are both durable, waiting to be
     /// cleared by the next group commit.
     pub(crate) settled: Mutex<Vec<String>>,
+    /// What ingest did, for the server's metrics.
+    pub(crate) tally: crate::ingest::tally::IngestTally,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
             keys: Mutex::new(Vec::new()),
             refilling: tokio::sync::Mutex::new(()),
             settled: Mutex::new(Vec::new()),
+            tally: crate::ingest::tally::IngestTally::default(),
         })))
     }
 
@@ -195,6 +198,12 @@ impl Store {
     /// The blob store.
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.0.blobs
+    }
+
+    /// What ingest did since the store opened, by the way instances came;
+    /// the ways in (STOW-RS, the server's C-STORE service) record it.
+    pub fn tally(&self) -> &crate::ingest::tally::IngestTally {
+        &self.0.tally
     }
 
     /// The configuration.

@@ -5,7 +5,8 @@
 //! - the kernel, which names no feature area: [`config`], [`db`], [`error`]
 //!   (every failure mapped to HTTP once, each code an [`error::ErrorCode`]),
 //!   [`extract`] (axum's extractors with the same error envelope), [`auth`] (sessions and the [`auth::Caller`] extractor),
-//!   [`audit`] (the hash-chained audit trail), [`notify`], [`policy`] (the one
+//!   [`audit`] (the hash-chained audit trail), [`cluster`] (the nodes'
+//!   leases), [`notify`], [`policy`] (the one
 //!   place that answers "may this caller do this to that record?", one file
 //!   per resource; a scope a role may or may not grant is a
 //!   [`policy::FacilityScope`]), [`telemetry`], [`time`] and
@@ -42,6 +43,7 @@
 // telemetry. Imports no feature area.
 pub mod audit;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod datadir;
 pub mod db;

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferry_dicom_store::ingest::tally::REASONS;
 use ferry_signaling::room::Rooms;
 use prometheus::{Encoder, TextEncoder};
 use secrecy::ExposeSecret;
@@ -47,6 +48,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn metrics(
     State(state): State<AppState>,
     State(rooms): State<Rooms>,
+    State(imaging): State<crate::imaging::Imaging>,
     headers: HeaderMap,
 ) -> Response {
     let presented = headers
@@ -86,6 +88,23 @@ pub async fn metrics(
         Ok(pending) => now.forwarding_pending.set(pending),
         Err(error) => tracing::warn!(%error, "could not count the forwarding outbox"),
     }
+    let tallies = &state.metrics.tallies;
+    for figures in imaging.store().tally().figures() {
+        let refused: Vec<(&str, u64)> = REASONS.iter().copied().zip(figures.refused).collect();
+        tallies.ingest(
+            figures.via.as_str(),
+            figures.created,
+            figures.already_stored,
+            figures.bytes,
+            &refused,
+        );
+    }
+    let associations = imaging.associations();
+    tallies.associations(
+        associations.open(),
+        associations.accepted(),
+        associations.busy(),
+    );
     let mut buffer = Vec::new();
     let encoder = TextEncoder::new();
     if let Err(err) = encoder.encode(&state.metrics.registry.gather(), &mut buffer) {

@@ -24,14 +24,19 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    pub fn new(app: AppState, imaging: Imaging, rooms: Rooms) -> Self {
-        let recordings = Recordings::new(app.db.clone(), rooms.clone(), &app.settings);
-        Self {
+    pub fn new(
+        app: AppState,
+        imaging: Imaging,
+        rooms: Rooms,
+        node: String,
+    ) -> anyhow::Result<Self> {
+        let recordings = Recordings::new(app.db.clone(), rooms.clone(), &app.settings, node)?;
+        Ok(Self {
             app,
             imaging,
             rooms,
             recordings,
-        }
+        })
     }
 }
 

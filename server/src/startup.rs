@@ -117,7 +117,13 @@ impl Application {
             store,
             crate::policy::ConsentRule::from_setting(settings.sharing_consent_required),
         );
-        let rooms = crate::call::bus::rooms(&settings, &db).await?;
+        // This process's name among the nodes, and its lease, held before
+        // anything is accepted.
+        let node = crate::cluster::node_name();
+        crate::cluster::take(&db, &node)
+            .await
+            .context("taking this node's lease")?;
+        let rooms = crate::call::bus::rooms(&settings, &db, &node).await?;
         let owed = imaging
             .audit_what_is_owed()
             .await
@@ -128,7 +134,9 @@ impl Application {
                 "audit events owed by DIMSE associations a stop cut off were written"
             );
         }
-        let state = ServerState::new(AppState::new(db, settings, metrics), imaging, rooms);
+        let app = AppState::new(db, settings, metrics);
+        crate::notify::cluster::share(&app.notifier, &app.settings.database_url(), &app.db).await?;
+        let state = ServerState::new(app, imaging, rooms, node)?;
         let interrupted = state
             .recordings
             .recover()
@@ -182,6 +190,12 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "ferry listening");
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
+        let reap = reap(&self.state);
+        let lease = tokio::spawn(crate::cluster::run(
+            self.state.db.clone(),
+            self.state.recordings.node().to_owned(),
+            reap.clone(),
+        ));
         let forwarder = self.state.settings.forwarding.then(|| {
             tokio::spawn(crate::imaging::forward::run(
                 self.state.imaging.clone(),
@@ -209,6 +223,7 @@ impl Application {
             ),
             staging_dir: Some(self.state.imaging.store().config().staging_dir.clone()),
             tls_client: self.dimse_tls_client.clone(),
+            associations: self.state.imaging.associations().clone(),
             ..DimseConfig::default()
         };
         // One service for both listeners: a modality's associations are
@@ -265,6 +280,9 @@ impl Application {
         // Recordings end with their files synced and listed.
         self.state.recordings.shutdown().await;
         sweeper.abort();
+        lease.abort();
+        // Calls still open through this node end, and the others hear so.
+        crate::cluster::leave(&self.state.db, self.state.recordings.node(), &reap).await;
         // An outbox row cut off here is leased, and sent again once its
         // lease lapses: nothing is lost.
         if let Some(forwarder) = forwarder {
@@ -280,6 +298,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(shutdown_signal()).await
     }
+}
+
+/// What the lease loop does with a dead node's leavings, and with this
+/// node's own when the others took it for dead.
+fn reap(state: &ServerState) -> crate::cluster::Reap {
+    let (db, recordings) = (state.db.clone(), state.recordings.clone());
+    let dead: crate::cluster::Clear = Arc::new(move |node: String| {
+        let (db, recordings) = (db.clone(), recordings.clone());
+        Box::pin(async move { crate::call::presence::clear_node(&db, &recordings, &node).await })
+    });
+    let (db, rooms) = (state.db.clone(), state.rooms.clone());
+    let lost: crate::cluster::Clear = Arc::new(move |node: String| {
+        let (db, rooms) = (db.clone(), rooms.clone());
+        Box::pin(async move { crate::call::presence::announce_again(&db, &rooms, &node).await })
+    });
+    crate::cluster::Reap { dead, lost }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

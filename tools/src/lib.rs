@@ -119,6 +119,26 @@ pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     Command::new(program)
 }
 
+/// `s3s-fs`, a real S3 server over the directory `root` (each directory
+/// in it a bucket), on `127.0.0.1:port` with one key pair; quiet, for the
+/// tests of object storage to spawn.
+pub fn s3s_fs(root: &std::path::Path, port: u16, access_key: &str, secret_key: &str) -> Command {
+    let binary = std::env::var_os("FERRY_TEST_S3S_FS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+            std::path::PathBuf::from(home).join(".cache/s3s/bin/s3s-fs")
+        });
+    let mut command = self::command(binary);
+    command
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", access_key, "--secret-key", secret_key])
+        .arg(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ use tokio::task::JoinSet;
 use super::multipart::Multipart;
 use super::{authenticate, dicom_json, WebCode, WebError};
 use crate::error::IngestError;
+use crate::ingest::tally::Via;
 use crate::ingest::{IngestContext, Stored};
 use crate::json::JsonDataset;
 use crate::{AccessEvent, StoreState};
@@ -211,15 +212,11 @@ async fn stow(
                 .as_deref()
                 .is_some_and(|t| t != "application/dicom")
             {
-                results.insert(
-                    this,
-                    Err((
-                        None,
-                        IngestError::Invalid(crate::validate::ValidationError::NotDicom(
-                            "the part is not application/dicom".to_owned(),
-                        )),
-                    )),
-                );
+                let refused = IngestError::Invalid(crate::validate::ValidationError::NotDicom(
+                    "the part is not application/dicom".to_owned(),
+                ));
+                state.store.tally().refused(Via::Stow, &refused);
+                results.insert(this, Err((None, refused)));
                 continue;
             }
             let permit = Arc::clone(&permits)
@@ -232,12 +229,18 @@ async fn stow(
                 Err(IngestError::Io(e)) => return Err(Stop::Body(e)),
                 // So does a part over the limit: skipping the rest of it
                 // would mean reading what is refused anyway.
-                Err(IngestError::TooLarge { limit }) => return Err(Stop::PartTooLarge(limit)),
+                Err(IngestError::TooLarge { limit }) => {
+                    let refused = IngestError::TooLarge { limit };
+                    state.store.tally().refused(Via::Stow, &refused);
+                    return Err(Stop::PartTooLarge(limit));
+                }
                 Err(e) => {
+                    state.store.tally().refused(Via::Stow, &e);
                     results.insert(this, Err((None, e)));
                     continue;
                 }
             };
+            let bytes = staged.size();
             let store = state.store.clone();
             let ctx = Arc::clone(&ctx);
             tasks.spawn(async move {
@@ -255,6 +258,8 @@ async fn stow(
                     }
                     Err(refused) => Err(refused),
                 };
+                let outcome = result.as_ref().map_err(|(_, e)| e);
+                store.tally().record(Via::Stow, outcome, bytes);
                 (this, result)
             });
         }

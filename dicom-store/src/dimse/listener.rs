@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +47,31 @@ pub struct DimseConfig {
     /// For the associations a C-MOVE opens to a destination that takes
     /// DICOM TLS only; without it such a move fails.
     pub tls_client: Option<super::tls::DimseTlsClient>,
+    /// Counts of the associations served, shared by every listener given
+    /// a clone of it, for the server's metrics.
+    pub associations: Associations,
+}
+
+/// How many associations are running now and how many have been taken or
+/// turned away as busy. Cheap to clone; clones count together.
+#[derive(Debug, Clone, Default)]
+pub struct Associations(Arc<[AtomicU64; 3]>);
+
+impl Associations {
+    /// Associations running now.
+    pub fn open(&self) -> u64 {
+        self.0[0].load(Ordering::Relaxed)
+    }
+
+    /// Connections given a slot, since the start.
+    pub fn accepted(&self) -> u64 {
+        self.0[1].load(Ordering::Relaxed)
+    }
+
+    /// Connections turned away because every slot was taken.
+    pub fn busy(&self) -> u64 {
+        self.0[2].load(Ordering::Relaxed)
+    }
 }
 
 impl Default for DimseConfig {
@@ -61,6 +87,7 @@ impl Default for DimseConfig {
             staging_dir: None,
             tls: None,
             tls_client: None,
+            associations: Associations::default(),
         }
     }
 }
@@ -117,17 +144,32 @@ pub async fn serve(
                     // connections must not become a flood of tasks.
                     if permit.is_none() && tasks.len() >= config.max_associations + MAX_REFUSING {
                         debug!(%peer, "connection dropped: too many waiting to be refused");
+                        config.associations.0[2].fetch_add(1, Ordering::Relaxed);
                         drop(stream);
                         continue;
                     }
-                    tasks.spawn(association::run(
+                    let counts = config.associations.0.clone();
+                    let slotted = permit.is_some();
+                    if slotted {
+                        counts[0].fetch_add(1, Ordering::Relaxed);
+                        counts[1].fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        counts[2].fetch_add(1, Ordering::Relaxed);
+                    }
+                    let run = association::run(
                         stream,
                         peer,
                         service.clone(),
                         config.clone(),
                         abort_rx.clone(),
                         permit,
-                    ));
+                    );
+                    tasks.spawn(async move {
+                        run.await;
+                        if slotted {
+                            counts[0].fetch_sub(1, Ordering::Relaxed);
+                        }
+                    });
                 }
                 Err(error) => {
                     // Usually out of file descriptors: back off instead of

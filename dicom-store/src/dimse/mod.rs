@@ -60,7 +60,7 @@ mod transport;
 mod tests;
 
 pub use error::DimseError;
-pub use listener::{serve, DimseConfig};
+pub use listener::{serve, Associations, DimseConfig};
 pub use tls::{DimseTls, DimseTlsClient};
 
 /// A boxed future as returned by [`DimseService`]; boxed so the trait stays

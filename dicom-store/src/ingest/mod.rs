@@ -57,6 +57,7 @@
 
 mod keys;
 mod staging;
+pub mod tally;
 
 use std::path::Path;
 use std::sync::Arc;

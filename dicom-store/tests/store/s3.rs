@@ -2,7 +2,6 @@
 //! `.ci/run` with `cargo install s3s-fs --features binary`.
 
 use std::io::ErrorKind;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,39 +23,23 @@ struct S3Server {
     _root: tempfile::TempDir,
 }
 
-fn binary() -> PathBuf {
-    ferry_test_tools::require();
-    std::env::var_os("FERRY_TEST_S3S_FS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-            PathBuf::from(home).join(".cache/s3s/bin/s3s-fs")
-        })
-}
-
 impl S3Server {
     async fn start() -> S3Server {
-        let binary = binary();
-        assert!(
-            binary.exists(),
-            "{} is missing: cargo install --locked s3s-fs --version 0.14.1 --features binary --root ~/.cache/s3s",
-            binary.display()
-        );
         let root = tempfile::tempdir().expect("a root");
         std::fs::create_dir(root.path().join("ferry")).expect("the bucket");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::from(ferry_test_tools::command(&binary))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("s3s-fs starts");
+        let child = Command::from(ferry_test_tools::s3s_fs(
+            root.path(),
+            port,
+            ACCESS_KEY,
+            SECRET_KEY,
+        ))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("s3s-fs starts");
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await

@@ -197,6 +197,7 @@ pub async fn append_all(
     if count == 0 {
         return Ok(0);
     }
+    let _timer = crate::telemetry::tallies::AUDIT_APPEND.start_timer();
     let (last, mut prev_hash): (i64, String) = sqlx::query_as(
         "UPDATE audit_chain_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
     )

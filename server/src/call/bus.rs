@@ -26,11 +26,11 @@ const KEEP_MS: i64 = 5 * 60 * 1000;
 
 /// The rooms of this node: shared through PostgreSQL when that is the
 /// database, in process otherwise.
-pub async fn rooms(settings: &Settings, db: &Db) -> anyhow::Result<Rooms> {
+pub async fn rooms(settings: &Settings, db: &Db, node: &str) -> anyhow::Result<Rooms> {
     if db.engine() != Engine::Postgres {
         return Ok(Rooms::new());
     }
-    let node = uuid::Uuid::new_v4().simple().to_string();
+    let node = node.to_owned();
     let (events, queued) = mpsc::unbounded_channel();
     let rooms = Rooms::with_bus(node.clone(), events);
     // Listening before the first connection is accepted, so no event is missed.
@@ -88,7 +88,8 @@ async fn publish(mut queued: mpsc::UnboundedReceiver<BusEvent>, db: Db) {
     }
 }
 
-async fn send(event: &BusEvent, db: &Db) -> anyhow::Result<()> {
+/// Publishes one event to every node, this one included.
+pub(crate) async fn send(event: &BusEvent, db: &Db) -> anyhow::Result<()> {
     let json = serde_json::to_string(event)?;
     let payload = if json.len() <= INLINE_MAX {
         format!("j:{json}")

@@ -7,10 +7,12 @@
 //! recording ends, the moment consent is no longer whole: a withdrawal, a
 //! newcomer who has not consented, or a participant leaving. Its files are
 //! then synced and listed with the consultation
-//! ([`super::recording_routes`]).
+//! ([`super::recording_routes`]). With object storage they are shipped
+//! there as the call goes and stored there once whole
+//! ([`super::recording_shelf`]).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
@@ -21,6 +23,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::recording_shelf::{relative, Shelf};
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::config::Settings;
 use crate::db::{Db, Engine};
@@ -45,6 +48,8 @@ struct Inner {
     dir: PathBuf,
     node: String,
     config: Config,
+    /// Object storage for the files, when the server has some.
+    shelf: Option<Shelf>,
     running: Mutex<HashMap<String, Running>>,
 }
 
@@ -53,7 +58,8 @@ struct Inner {
 pub struct Recordings(Arc<Inner>);
 
 impl Recordings {
-    pub fn new(db: Db, rooms: Rooms, settings: &Settings) -> Self {
+    /// The recordings of this node, `node` as the cluster names it.
+    pub fn new(db: Db, rooms: Rooms, settings: &Settings, node: String) -> anyhow::Result<Self> {
         let ice_servers = if settings.stun_urls.is_empty() {
             Vec::new()
         } else {
@@ -62,17 +68,38 @@ impl Recordings {
                 ..IceServer::default()
             }]
         };
-        Self(Arc::new(Inner {
+        Ok(Self(Arc::new(Inner {
             db,
             rooms,
             dir: settings.recording_dir(),
-            node: uuid::Uuid::new_v4().simple().to_string(),
+            node,
             config: Config {
                 udp_addrs: settings.recorder_udp.clone(),
                 ice_servers,
             },
+            shelf: Shelf::from_settings(settings)?,
             running: Mutex::new(HashMap::new()),
-        }))
+        })))
+    }
+
+    /// This node's name in the cluster.
+    pub fn node(&self) -> &str {
+        &self.0.node
+    }
+
+    /// Closes the recordings `node` left open (it died), with what of their
+    /// files this node can reach. Returns (consultation, recording) of each.
+    pub async fn close_of_node(&self, node: &str) -> anyhow::Result<Vec<(i64, i64)>> {
+        let open: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT consultation_id, id FROM call_recording WHERE node = $1 AND ended_at IS NULL",
+        )
+        .bind(node)
+        .fetch_all(self.0.db.pool())
+        .await?;
+        for (consultation_id, id) in &open {
+            self.close_interrupted(*id, *consultation_id).await?;
+        }
+        Ok(open)
     }
 
     fn running(&self) -> MutexGuard<'_, HashMap<String, Running>> {
@@ -99,14 +126,51 @@ impl Recordings {
         Ok(open.len())
     }
 
-    /// Ends a recording whose recorder is gone, keeping what it wrote.
+    /// Ends a recording whose recorder is gone, keeping what it wrote:
+    /// here, or shipped to object storage by the node that ran it.
     async fn close_interrupted(&self, id: i64, consultation_id: i64) -> anyhow::Result<()> {
         let dir = self.recording_dir(consultation_id, id);
-        let files = tokio::task::spawn_blocking(move || ferry_recorder::recover::recover(&dir))
-            .await?
-            .context("recovering a recording's files")?;
+        if let Some(shelf) = &self.0.shelf {
+            shelf
+                .rebuild(&self.0.db, &self.0.dir, &dir, id)
+                .await
+                .context("putting a recording's parts back together")?;
+        }
+        let recovering = dir.clone();
+        let files =
+            tokio::task::spawn_blocking(move || ferry_recorder::recover::recover(&recovering))
+                .await?
+                .context("recovering a recording's files")?;
+        self.store(&files).await;
         self.close_row(id, consultation_id, "interrupted", &files)
-            .await
+            .await?;
+        if let Some(shelf) = &self.0.shelf {
+            shelf.discard_parts(&self.0.db, &self.0.dir, &dir, id).await;
+        }
+        Ok(())
+    }
+
+    /// Puts finished files into object storage, if there is one. A file
+    /// that cannot be stored stays here, where this node still serves it.
+    async fn store(&self, files: &[RecordedFile]) {
+        let Some(shelf) = &self.0.shelf else { return };
+        for file in files {
+            if let Err(error) = shelf.put(&self.0.dir, &file.path).await {
+                tracing::error!(%error, path = %file.path.display(), "storing a recording's file failed; it stays on this node");
+            }
+        }
+    }
+
+    /// A listed file's bytes, from object storage or this node's disk.
+    pub async fn open(&self, path: &str) -> std::io::Result<ferry_dicom_store::blob::BlobReader> {
+        if let Some(shelf) = &self.0.shelf {
+            match shelf.open(path).await {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                stored => return stored,
+            }
+        }
+        let file = tokio::fs::File::open(self.0.dir.join(path)).await?;
+        Ok(Box::pin(file))
     }
 
     fn recording_dir(&self, consultation_id: i64, id: i64) -> PathBuf {
@@ -279,15 +343,6 @@ impl Recordings {
     }
 }
 
-/// The path under the recording directory, with `/` separators.
-fn relative(base: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// One running recording: relays between the room and the recorder.
 struct Run {
     recordings: Recordings,
@@ -307,6 +362,21 @@ impl Run {
     ) {
         let rooms = self.recordings.0.rooms.clone();
         let room = self.room.as_str();
+        let inner = &self.recordings.0;
+        let dir = self
+            .recordings
+            .recording_dir(self.consultation_id, self.recording_id);
+        let shipping = inner.shelf.clone().map(|shelf| {
+            let (stop, stopped) = oneshot::channel();
+            let task = tokio::spawn(shelf.ship_while_recording(
+                inner.db.clone(),
+                inner.dir.clone(),
+                dir.clone(),
+                self.recording_id,
+                stopped,
+            ));
+            (stop, task)
+        });
         let reason = loop {
             tokio::select! {
                 reason = &mut stopped => break reason.unwrap_or("shutdown"),
@@ -328,13 +398,22 @@ impl Run {
             }
         };
         rooms.leave(room, RECORDER, self.conn, reason);
+        if let Some((stop, task)) = shipping {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         let files = recorder.finish().await;
+        self.recordings.store(&files).await;
         if let Err(error) = self
             .recordings
             .close_row(self.recording_id, self.consultation_id, reason, &files)
             .await
         {
             tracing::error!(%error, room, recording_id = self.recording_id, "listing a finished recording failed");
+        } else if let Some(shelf) = &inner.shelf {
+            shelf
+                .discard_parts(&inner.db, &inner.dir, &dir, self.recording_id)
+                .await;
         }
         self.recordings.running().remove(room);
         tracing::info!(

@@ -6,7 +6,9 @@
 //! consultation ([`chat_routes`], its SQL in [`chat_store`]). The rooms and
 //! the relay are in `ferry-signaling`.
 //!
-//! With PostgreSQL, rooms span the nodes that share it ([`bus`]).
+//! With PostgreSQL, rooms span the nodes that share it ([`bus`]); who is
+//! connected through which node is kept in the database ([`presence`]), so
+//! the others can clear after a node that dies.
 
 pub mod admission;
 pub mod bus;
@@ -14,7 +16,9 @@ pub mod chat_routes;
 pub mod chat_store;
 pub mod consented_recording;
 pub mod invitees;
+pub mod presence;
 pub mod recording_routes;
+pub mod recording_shelf;
 pub mod routes;
 
 use futures_util::future::BoxFuture;
@@ -34,6 +38,16 @@ async fn patient_of(conn: &mut sqlx::AnyConnection, consultation_id: i64) -> sql
         .await
 }
 
+/// The consultation's two parties, as the room names them.
+async fn parties(db: &Db, consultation_id: i64) -> anyhow::Result<Option<(i64, String, String)>> {
+    let mut conn = db.pool().acquire().await?;
+    let row = consultation_store::get(&mut conn, consultation_id).await?;
+    Ok(row.and_then(|c| {
+        c.expert_id
+            .map(|expert| (c.patient_id, c.requested_by.to_string(), expert.to_string()))
+    }))
+}
+
 /// The server's side of a signalling room: records calls as they start and
 /// end, audits consent, and starts a recording when consent is whole.
 /// Failures are logged; they never break the call.
@@ -47,21 +61,18 @@ pub struct CallHooks {
 }
 
 impl CallHooks {
-    /// The consultation's two parties, as the room names them.
-    async fn parties(&self, consultation_id: i64) -> anyhow::Result<Option<(i64, String, String)>> {
-        let mut conn = self.db.pool().acquire().await?;
-        let row = consultation_store::get(&mut conn, consultation_id).await?;
-        Ok(row.and_then(|c| {
-            c.expert_id
-                .map(|expert| (c.patient_id, c.requested_by.to_string(), expert.to_string()))
-        }))
-    }
-
     async fn on_join(&self, room: &str, present: &[String]) -> anyhow::Result<()> {
         let consultation_id: i64 = room.parse()?;
-        let Some((patient_id, clinician, expert)) = self.parties(consultation_id).await? else {
+        let Some((patient_id, clinician, expert)) = parties(&self.db, consultation_id).await?
+        else {
             return Ok(());
         };
+        // The rows, besides this node's view: another node's participant may
+        // be there before its announcement has reached this node.
+        let mut present = present.to_vec();
+        present.extend(presence::in_room(&self.db, room).await?);
+        present.sort();
+        present.dedup();
         if !(present.contains(&clinician) && present.contains(&expert)) {
             return Ok(());
         }
@@ -96,45 +107,6 @@ impl CallHooks {
                 .entity("consultation", consultation_id)
                 .patient(patient_id)
                 .detail(json!({ "call_id": call_id, "participants": present, "consultation_started": first })),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn on_leave(&self, room: &str, present: &[String]) -> anyhow::Result<()> {
-        let consultation_id: i64 = room.parse()?;
-        let Some((patient_id, clinician, expert)) = self.parties(consultation_id).await? else {
-            return Ok(());
-        };
-        if present.contains(&clinician) && present.contains(&expert) {
-            return Ok(());
-        }
-        let now = now_ms();
-        let mut tx = self.db.begin_write().await?;
-        let open: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT id, started_at FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NULL",
-        )
-        .bind(consultation_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((call_id, started_at)) = open else {
-            return Ok(());
-        };
-        sqlx::query(
-            "UPDATE consultation_call SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL",
-        )
-        .bind(now)
-        .bind(call_id)
-        .execute(&mut *tx)
-        .await?;
-        audit::append(
-            &mut tx,
-            &Actor::system("call"),
-            AuditEntry::new(Action::Update, "call.ended")
-                .entity("consultation", consultation_id)
-                .patient(patient_id)
-                .detail(json!({ "call_id": call_id, "duration_ms": now - started_at })),
         )
         .await?;
         tx.commit().await?;
@@ -182,10 +154,14 @@ impl ferry_signaling::session::Hooks for CallHooks {
     fn joined<'a>(
         &'a self,
         room: &'a str,
-        _peer: &'a str,
+        peer: &'a str,
         present: Vec<String>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
+            if let Err(error) = presence::joined(&self.db, self.recordings.node(), room, peer).await
+            {
+                tracing::warn!(%error, room, "recording a participant's presence failed");
+            }
             if let Err(error) = self.on_join(room, &present).await {
                 tracing::warn!(%error, room, "recording a call's start failed");
             }
@@ -193,14 +169,13 @@ impl ferry_signaling::session::Hooks for CallHooks {
         })
     }
 
-    fn left<'a>(
-        &'a self,
-        room: &'a str,
-        _peer: &'a str,
-        present: Vec<String>,
-    ) -> BoxFuture<'a, ()> {
+    fn left<'a>(&'a self, room: &'a str, peer: &'a str, present: Vec<String>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            if let Err(error) = self.on_leave(room, &present).await {
+            let node = self.recordings.node();
+            if let Err(error) = presence::left(&self.db, node, room, peer, &present).await {
+                tracing::warn!(%error, room, "clearing a participant's presence failed");
+            }
+            if let Err(error) = end_unless_whole(&self.db, room, &present).await {
                 tracing::warn!(%error, room, "recording a call's end failed");
             }
             // One who had not consented may have left the others all consenting.
@@ -232,4 +207,46 @@ impl ferry_signaling::session::Hooks for CallHooks {
     fn ended(&self) -> BoxFuture<'static, ()> {
         Box::pin(self.session.ended_owned())
     }
+}
+
+/// Ends `room`'s open call unless both parties are among `present`.
+pub(crate) async fn end_unless_whole(
+    db: &Db,
+    room: &str,
+    present: &[String],
+) -> anyhow::Result<()> {
+    let consultation_id: i64 = room.parse()?;
+    let Some((patient_id, clinician, expert)) = parties(db, consultation_id).await? else {
+        return Ok(());
+    };
+    if present.contains(&clinician) && present.contains(&expert) {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut tx = db.begin_write().await?;
+    let open: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT id, started_at FROM consultation_call WHERE consultation_id = $1 AND ended_at IS NULL",
+    )
+    .bind(consultation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((call_id, started_at)) = open else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE consultation_call SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+        .bind(now)
+        .bind(call_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        &Actor::system("call"),
+        AuditEntry::new(Action::Update, "call.ended")
+            .entity("consultation", consultation_id)
+            .patient(patient_id)
+            .detail(json!({ "call_id": call_id, "duration_ms": now - started_at })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

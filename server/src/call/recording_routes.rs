@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::consented_recording::Recordings;
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::consultation::store::ConsultationRow;
@@ -27,6 +28,7 @@ pub fn router<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     AppState: FromRef<S>,
+    Recordings: FromRef<S>,
 {
     OpenApiRouter::new()
         .routes(routes!(list_recordings))
@@ -187,6 +189,7 @@ async fn list_recordings(
     security(("bearer" = [])))]
 async fn recording_file(
     State(state): State<AppState>,
+    State(recordings): State<Recordings>,
     caller: Caller,
     ApiPath((id, recording_id, file_id)): ApiPath<(i64, i64, i64)>,
 ) -> ApiResult<Response> {
@@ -216,10 +219,10 @@ async fn recording_file(
     )
     .await?;
     tx.commit().await?;
-    let path = state.settings.recording_dir().join(&file.path);
-    let opened = tokio::fs::File::open(&path)
+    let opened = recordings
+        .open(&file.path)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", path.display())))?;
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("opening {}: {e}", file.path)))?;
     let extension = if file.kind == "video" { "ivf" } else { "ogg" };
     let name = format!(
         "consultation-{id}-recording-{recording_id}-{}-{}.{extension}",

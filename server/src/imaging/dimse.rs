@@ -23,6 +23,7 @@ use ferry_dicom_store::dimse::{
     ProcedureStep, Refusal, RetrieveRequest, StepFailure, StoreOutcome, StoreRequest,
 };
 use ferry_dicom_store::find::FindError;
+use ferry_dicom_store::ingest::tally::Via;
 use ferry_dicom_store::{IngestContext, IngestError, Outcome, Stored};
 
 use super::tally::{Tally, STUDIES_PER_AUDIT};
@@ -259,13 +260,21 @@ impl ModalityService {
         // (`request.file` removes it at the end of this function if ingest
         // did not keep it); a small one is in memory.
         let store = &self.imaging.store;
-        let result = match request.file.take_bytes() {
-            Some(bytes) => store.ingest_bytes(bytes, &ctx).await,
+        let (result, bytes) = match request.file.take_bytes() {
+            Some(bytes) => {
+                let size = bytes.len() as u64;
+                (store.ingest_bytes(bytes, &ctx).await, size)
+            }
             None => match request.file.path() {
-                Some(path) => store.ingest_staged(path, &ctx).await,
+                Some(path) => {
+                    // Read before ingest takes the file over.
+                    let size = tokio::fs::metadata(path).await.map_or(0, |m| m.len());
+                    (store.ingest_staged(path, &ctx).await, size)
+                }
                 None => return StoreOutcome::ProcessingFailure("nothing was received".into()),
             },
         };
+        store.tally().record(Via::Dimse, result.as_ref(), bytes);
         match result {
             Ok(stored) => {
                 self.tally(admission, facility_id, stored).await;

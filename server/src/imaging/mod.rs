@@ -104,6 +104,8 @@ pub struct Imaging {
     db: Db,
     store: Store,
     sharing: crate::policy::ConsentRule,
+    /// The DIMSE listeners' association counts, for the metrics.
+    associations: ferry_dicom_store::dimse::Associations,
 }
 
 impl std::fmt::Debug for Imaging {
@@ -114,7 +116,17 @@ impl std::fmt::Debug for Imaging {
 
 impl Imaging {
     pub fn new(db: Db, store: Store, sharing: crate::policy::ConsentRule) -> Self {
-        Self { db, store, sharing }
+        Self {
+            db,
+            store,
+            sharing,
+            associations: ferry_dicom_store::dimse::Associations::default(),
+        }
+    }
+
+    /// The counts every DIMSE listener of this node keeps together.
+    pub fn associations(&self) -> &ferry_dicom_store::dimse::Associations {
+        &self.associations
     }
 
     pub fn store(&self) -> &Store {

@@ -3,16 +3,20 @@
 //! transaction as the change it announces, then pushed to the user's open
 //! event streams (server-sent events) once that transaction has committed.
 //!
-//! The in-process [`Notifier`] only wakes streams; the rows are the truth. A
-//! stream also re-reads on a timer, so a change committed by another node
-//! reaches it too, a little later.
+//! The in-process [`Notifier`] only wakes streams; the rows are the truth.
+//! With PostgreSQL, every wake is also told to the other nodes sharing it
+//! ([`cluster`]), so a user whose stream is open on another node hears at
+//! once. A stream also re-reads on a timer, as a fallback.
 
+pub mod cluster;
 pub mod routes;
 pub mod store;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{broadcast, mpsc, watch};
 use utoipa::ToSchema;
 
 use crate::auth::Role;
@@ -23,13 +27,20 @@ use crate::db::Tx;
 pub struct Notifier {
     wake: broadcast::Sender<i64>,
     closed: watch::Sender<bool>,
+    /// The users to wake on the other nodes, once [`cluster::share`] has
+    /// connected this node to them.
+    others: Arc<OnceLock<mpsc::UnboundedSender<i64>>>,
 }
 
 impl Default for Notifier {
     fn default() -> Self {
         let (wake, _) = broadcast::channel(1024);
         let (closed, _) = watch::channel(false);
-        Self { wake, closed }
+        Self {
+            wake,
+            closed,
+            others: Arc::default(),
+        }
     }
 }
 
@@ -58,6 +69,14 @@ impl Notifier {
     }
 
     fn wake(&self, user_id: i64) {
+        self.wake_here(user_id);
+        if let Some(others) = self.others.get() {
+            let _ = others.send(user_id);
+        }
+    }
+
+    /// Wakes the user's streams on this node only.
+    fn wake_here(&self, user_id: i64) {
         // No receiver means no open stream: nothing to wake.
         let _ = self.wake.send(user_id);
     }

@@ -457,6 +457,34 @@ impl Rooms {
         self.lock().get(room).map(Room::present).unwrap_or_default()
     }
 
+    /// Announces every connection of this node to the other nodes again, as
+    /// if each had just joined: for when they took this node for dead and
+    /// dropped its participants from their rooms. Returns each room with
+    /// the participants (not recorders) connected to it here.
+    pub fn announce_again(&self) -> Vec<(String, Vec<PeerInfo>)> {
+        let members: Vec<(String, PeerInfo, bool)> = self
+            .lock()
+            .iter()
+            .flat_map(|(room, entry)| {
+                entry
+                    .members
+                    .iter()
+                    .map(|m| (room.clone(), m.info.clone(), m.recorder))
+            })
+            .collect();
+        let mut here: Vec<(String, Vec<PeerInfo>)> = Vec::new();
+        for (room, peer, recorder) in members {
+            if !recorder {
+                match here.iter_mut().find(|(r, _)| *r == room) {
+                    Some((_, peers)) => peers.push(peer.clone()),
+                    None => here.push((room.clone(), vec![peer.clone()])),
+                }
+            }
+            self.publish(&room, BusKind::Joined { peer, recorder });
+        }
+        here
+    }
+
     /// Connections on this node, for the metrics.
     pub fn connections(&self) -> usize {
         self.lock().values().map(|r| r.members.len()).sum()

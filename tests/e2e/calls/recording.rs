@@ -13,51 +13,13 @@ use ferry_server::config::Settings;
 use ferry_signaling::protocol::PeerInfo;
 use ferry_signaling::room::{Rooms, QUEUE};
 use reqwest::StatusCode;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::time::{sleep, Instant};
 
-use crate::support::browser::{Browser, BROWSER_PATIENCE};
-use crate::support::calls::accepted;
+use crate::support::browser::Browser;
+use crate::support::calls::{accepted, finished_recordings};
 use crate::support::scheduling::desk;
-use crate::support::wait_until;
 use crate::support::{assert_error, spawn_app, TestApp, TestUser};
-
-/// Waits until `page`'s connection to `peer` is connected and sends video.
-async fn sending_video(browser: &mut Browser, page: &str, peer: &str) {
-    wait_until(
-        &format!("{page} sends video to {peer}"),
-        BROWSER_PATIENCE,
-        async || {
-            let stats = browser.stats(page).await;
-            let sent = stats[peer]["outbound_video"]["packets_sent"]
-                .as_u64()
-                .unwrap_or(0);
-            // Packets flow once DTLS is done, a moment before the connection
-            // reports itself connected.
-            sent > 0 && stats[peer]["connection"] == "connected"
-        },
-    )
-    .await;
-}
-
-/// The consultation's recordings, once none is still recording.
-async fn finished_recordings(app: &TestApp, user: &TestUser, id: i64) -> Vec<Value> {
-    let path = format!("/api/v1/consultations/{id}/recordings");
-    wait_until(
-        "the recording is finished and listed",
-        BROWSER_PATIENCE,
-        async || {
-            let (status, body) = app.get(&path, &user.token).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            let list = body.as_array().cloned().unwrap_or_default();
-            list.iter()
-                .all(|r| !r["ended_at"].is_null())
-                .then_some(list)
-        },
-    )
-    .await
-}
 
 /// (presentation time in 90 kHz ticks, frame bytes) of every IVF frame.
 fn ivf_frames(file: &[u8]) -> Vec<(u64, usize)> {
@@ -165,7 +127,7 @@ async fn with_everyones_consent_the_call_is_recorded_until_one_withdraws() {
         assert_eq!(indicator["peer"], "recorder", "{page}: {indicator}");
     }
     for page in ["clinician", "expert"] {
-        sending_video(&mut browser, page, "recorder").await;
+        browser.sending_video(page, "recorder").await;
     }
     let sending_since = Instant::now();
     // The recording's length is what is checked below, against how long the
@@ -362,7 +324,13 @@ async fn a_recording_cut_off_by_a_crash_is_closed_with_the_whole_frames_it_wrote
         ..Settings::default()
     };
     let rooms = Rooms::new();
-    let recordings = Recordings::new(app.db.clone(), rooms.clone(), &settings);
+    let recordings = Recordings::new(
+        app.db.clone(),
+        rooms.clone(),
+        &settings,
+        ferry_server::cluster::node_name(),
+    )
+    .expect("the recordings");
     recordings.recover().await.expect("recovered");
     let room = id.to_string();
     let mut queues = Vec::new();

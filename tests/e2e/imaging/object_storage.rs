@@ -3,83 +3,15 @@
 //! instances stored by STOW-RS land in the bucket under the prefix, nothing
 //! lands under `dicom_dir`, and they come back byte for byte.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use ferry_server::auth::Role;
-use ferry_server::config::Settings;
 use ferry_server::startup::Application;
 use reqwest::StatusCode;
-use secrecy::SecretString;
-use tokio::process::{Child, Command};
 
 use crate::support::dicom_files::{stow, study};
-use crate::support::wait_until;
+use crate::support::s3::S3Server;
 use crate::support::{spawn_app_with, test_settings, TestDb};
-
-const ACCESS_KEY: &str = "ferry-e2e";
-const SECRET_KEY: &str = "ferry-e2e-secret-key";
-
-/// `s3s-fs` on a free port with a bucket `ferry` under `root`; killed on drop.
-struct S3Server {
-    endpoint: String,
-    root: tempfile::TempDir,
-    _child: Child,
-}
-
-impl S3Server {
-    async fn start() -> S3Server {
-        let binary = std::env::var_os("FERRY_TEST_S3S_FS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-                PathBuf::from(home).join(".cache/s3s/bin/s3s-fs")
-            });
-        assert!(
-            binary.exists(),
-            "{} is missing: cargo install --locked s3s-fs --version 0.14.1 --features binary --root ~/.cache/s3s",
-            binary.display()
-        );
-        let root = tempfile::tempdir().expect("a root");
-        std::fs::create_dir(root.path().join("ferry")).expect("the bucket");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::from(ferry_test_tools::command(&binary))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("s3s-fs starts");
-        wait_until(
-            "s3s-fs accepts connections",
-            Duration::from_secs(5),
-            async || {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-            },
-        )
-        .await;
-        S3Server {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            root,
-            _child: child,
-        }
-    }
-
-    fn configure(&self, settings: &mut Settings) {
-        settings.s3_bucket = Some("ferry".to_owned());
-        settings.s3_endpoint = Some(self.endpoint.clone());
-        settings.s3_access_key_id = Some(ACCESS_KEY.to_owned());
-        settings.s3_secret_access_key = Some(SecretString::from(SECRET_KEY));
-        settings.s3_prefix = "consortium-a".to_owned();
-    }
-}
 
 fn files_under(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -1,5 +1,6 @@
 //! Running Ferry: health, metrics and the OpenAPI document, the command
-//! line, the audit trail, bad input, and durability under `kill -9`.
+//! line, the audit trail, bad input, durability under `kill -9`, and
+//! several nodes behind a proxy.
 
 mod audit;
 mod backup;
@@ -8,4 +9,5 @@ mod cli;
 mod durability;
 mod https;
 mod service;
+mod several_nodes;
 mod web_delivery;

@@ -368,3 +368,67 @@ async fn metrics_say_what_is_open_now_and_what_the_process_uses() {
     }
     drop(stream);
 }
+
+#[tokio::test]
+async fn metrics_count_what_ingest_took_and_refused_the_associations_and_the_audit_time() {
+    use crate::support::dicom_files::{dcmtk, port, register_modality, stow, study};
+    use ferry_server::auth::Role;
+
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let clinician = app.user("clin-metrics", Role::Clinician, c.island_a).await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm"], "MRN-METRICS");
+    let bytes = std::fs::read(&sent.files[0]).expect("the file");
+    for body in [bytes.clone(), bytes.clone(), b"not DICOM at all".to_vec()] {
+        stow(&app, &clinician.token, body).await;
+    }
+    register_modality(&app, &c, "METRICS-CT").await;
+    let echo = dcmtk(
+        "echoscu",
+        &[
+            "-aet",
+            "METRICS-CT",
+            "-aec",
+            "FERRY",
+            "127.0.0.1",
+            &port(&app),
+        ],
+    )
+    .await;
+    assert!(
+        echo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&echo.stderr)
+    );
+
+    let metrics = app.metrics().await;
+    let stored = r#"ferry_ingest_instances_total{outcome="stored",via="stow"}"#;
+    assert_eq!(sample(&metrics, stored), Some(1.0), "{metrics}");
+    let again = r#"ferry_ingest_instances_total{outcome="already_stored",via="stow"}"#;
+    assert_eq!(sample(&metrics, again), Some(1.0), "{metrics}");
+    assert_eq!(
+        sample(&metrics, r#"ferry_ingest_bytes_total{via="stow"}"#),
+        Some(bytes.len() as f64),
+        "{metrics}"
+    );
+    let refused = r#"ferry_ingest_refused_total{reason="invalid",via="stow"}"#;
+    assert_eq!(sample(&metrics, refused), Some(1.0), "{metrics}");
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"ferry_dimse_associations_total{result="accepted"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "ferry_dimse_associations_open"),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(&metrics, "ferry_audit_append_seconds_count").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+}

@@ -56,9 +56,14 @@ pub struct Browser {
 
 impl Browser {
     pub async fn launch(app: &TestApp) -> Browser {
+        Browser::launch_at(&app.url("")).await
+    }
+
+    /// As [`Browser::launch`], its pages opened at `base` (`http://host:port`).
+    pub async fn launch_at(base: &str) -> Browser {
         let mut child = Command::from(ferry_test_tools::command("node"))
             .arg(driver())
-            .arg(app.url(""))
+            .arg(base)
             .env("NODE_PATH", node_path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -228,6 +233,25 @@ impl Browser {
                 .unwrap_or(0)
                 > 30
         })
+        .await;
+    }
+
+    /// Waits until `page`'s connection to `peer` (a user id, or
+    /// `recorder`) is connected and sends video.
+    pub async fn sending_video(&mut self, page: &str, peer: &str) {
+        crate::support::wait_until(
+            &format!("{page} sends video to {peer}"),
+            BROWSER_PATIENCE,
+            async || {
+                let stats = self.stats(page).await;
+                let sent = stats[peer]["outbound_video"]["packets_sent"]
+                    .as_u64()
+                    .unwrap_or(0);
+                // Packets flow once DTLS is done, a moment before the
+                // connection reports itself connected.
+                sent > 0 && stats[peer]["connection"] == "connected"
+            },
+        )
         .await;
     }
 

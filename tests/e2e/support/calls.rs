@@ -84,3 +84,22 @@ pub async fn join(app: &TestApp, user: &TestUser, id: i64) -> (Socket, Value) {
     assert_eq!(joined["type"], "joined", "{joined}");
     (socket, joined)
 }
+
+/// The consultation's recordings as `user` lists them, once none is still
+/// recording.
+pub async fn finished_recordings(app: &TestApp, user: &TestUser, id: i64) -> Vec<Value> {
+    let path = format!("/api/v1/consultations/{id}/recordings");
+    crate::support::wait_until(
+        "the recording is finished and listed",
+        crate::support::browser::BROWSER_PATIENCE,
+        async || {
+            let (status, body) = app.get(&path, &user.token).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let list = body.as_array().cloned().unwrap_or_default();
+            list.iter()
+                .all(|r| !r["ended_at"].is_null())
+                .then_some(list)
+        },
+    )
+    .await
+}

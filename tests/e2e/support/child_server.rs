@@ -31,6 +31,7 @@ async fn server_process_entry() {
         if let Some(dimse) = app.dimse_addr() {
             println!("DIMSE {dimse}");
         }
+        println!("NODE {}", app.state().recordings.node());
         println!("LISTENING {addr}");
     }
     app.run_until_stopped().await.expect("serve");
@@ -52,6 +53,8 @@ pub struct ChildServer {
     pub base: String,
     /// Its DIMSE port, as text for dcmtk's arguments.
     pub dimse_port: String,
+    /// Its name among the nodes (`node_lease`, `call_presence`).
+    pub node: String,
 }
 
 /// The command that runs the server as a child process: this test binary,
@@ -92,6 +95,7 @@ pub async fn spawn_server(
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut dimse_port = String::new();
+    let mut node = String::new();
     let addr = loop {
         let line = lines
             .next_line()
@@ -106,6 +110,8 @@ pub async fn spawn_server(
                 .next()
                 .unwrap_or_default()
                 .to_owned();
+        } else if let Some((_, name)) = line.split_once("NODE ") {
+            name.trim().clone_into(&mut node);
         } else if let Some((_, addr)) = line.split_once("LISTENING ") {
             break addr.trim().to_owned();
         }
@@ -116,6 +122,7 @@ pub async fn spawn_server(
         process: child,
         base: format!("http://{addr}"),
         dimse_port,
+        node,
     }
 }
 

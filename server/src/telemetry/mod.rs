@@ -1,8 +1,11 @@
-//! Logging, request ids and request metrics.
+//! Logging, request ids and request metrics; counters copied from the
+//! imaging store and the DIMSE listener at each scrape ([`tallies`]).
 //!
 //! Spans record the request id, method, matched route and status. They never
 //! record query strings or bodies: a patient search carries a name, and names
 //! do not belong in logs.
+
+pub mod tallies;
 
 use std::time::Instant;
 
@@ -78,6 +81,8 @@ pub struct Metrics {
     pub signal_refused: IntCounterVec,
     /// What is open now, read at each scrape (`ops::metrics`).
     pub now: Gauges,
+    /// Ingest and DIMSE counts, copied at each scrape.
+    pub tallies: tallies::Tallies,
 }
 
 /// Figures of the moment, set when `/metrics` is read rather than kept up
@@ -159,12 +164,14 @@ impl Metrics {
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
         let now = Gauges::new(&registry)?;
+        let tallies = tallies::Tallies::new(&registry)?;
         Ok(Self {
             registry,
             requests,
             latency,
             signal_refused,
             now,
+            tallies,
         })
     }
 }
