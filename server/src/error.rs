@@ -26,6 +26,11 @@ pub enum ApiError {
     /// Too much of a costly kind of work is running (e.g. password checks).
     #[error("the server is busy; try again in {retry_after_secs} seconds")]
     Busy { retry_after_secs: u64 },
+    /// The answer was not ready within the request deadline and the work
+    /// was stopped: a write not yet committed was rolled back, one already
+    /// committed stands.
+    #[error("the server took longer than {limit_secs} seconds to answer; check whether a change was saved before trying again")]
+    TimedOut { limit_secs: u64 },
     #[error("{message}")]
     Forbidden { code: ErrorCode, message: String },
     #[error("{what} not found")]
@@ -128,6 +133,7 @@ impl ApiError {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::TooManyAttempts { .. } => ErrorCode::TooManyAttempts,
             Self::Busy { .. } => ErrorCode::Busy,
+            Self::TimedOut { .. } => ErrorCode::TimedOut,
             Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Invalid { code, .. }
@@ -154,6 +160,7 @@ impl ApiError {
                 serde_json::json!({ "retry_after_secs": retry_after_secs })
             }
             Self::PayloadTooLarge { limit } => serde_json::json!({ "limit_bytes": limit }),
+            Self::TimedOut { limit_secs } => serde_json::json!({ "limit_secs": limit_secs }),
             _ => Value::Object(Default::default()),
         }
     }

@@ -6,7 +6,7 @@
 //!   (every failure mapped to HTTP once, each code an [`error::ErrorCode`]),
 //!   [`extract`] (axum's extractors with the same error envelope), [`auth`] (sessions and the [`auth::Caller`] extractor),
 //!   [`audit`] (the hash-chained audit trail), [`cluster`] (the nodes'
-//!   leases), [`notify`], [`policy`] (the one
+//!   leases), [`deadline`] (how long a request may take), [`notify`], [`policy`] (the one
 //!   place that answers "may this caller do this to that record?", one file
 //!   per resource; a scope a role may or may not grant is a
 //!   [`policy::FacilityScope`]), [`telemetry`], [`time`] and
@@ -47,6 +47,7 @@ pub mod cluster;
 pub mod config;
 pub mod datadir;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod extract;
 pub mod notify;

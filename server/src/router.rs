@@ -130,6 +130,12 @@ pub fn build(state: ServerState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
         .layer(Extension(BodyLimit(limit)))
+        // Inside the metrics, so a request stopped at its deadline is
+        // counted with the status it was answered with.
+        .layer(middleware::from_fn_with_state(
+            state.app.clone(),
+            crate::deadline::deadline,
+        ))
         .layer(middleware::from_fn_with_state(
             state.app.clone(),
             telemetry::record_metrics,

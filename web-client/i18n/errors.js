@@ -182,6 +182,8 @@ export default {
     'error.code.too_many_attempts': 'Too many failed sign-ins; try again in {seconds} seconds.',
     // 500
     'error.code.internal': 'Something went wrong on the server. Try again; if it happens again, tell your administrator.',
+    // 503
+    'error.code.timed_out': 'The server took too long to answer. If you were saving something, check whether it was saved before trying again.',
 
     // The fields the server names in details.field.
     'error.field.unknown': 'a value',
@@ -454,6 +456,8 @@ export default {
     'error.code.too_many_attempts': '登录失败次数过多，请在 {seconds} 秒后重试。',
     // 500
     'error.code.internal': '服务器出错了。请重试；如仍出现，请联系管理员。',
+    // 503
+    'error.code.timed_out': '服务器响应超时。如果刚才在保存内容，请先确认是否已保存，再重试。',
 
     'error.field.unknown': '某项内容',
     'error.field.ae_title': 'AE 名称',

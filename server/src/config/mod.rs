@@ -147,6 +147,13 @@ pub struct Settings {
     pub http_body_timeout_seconds: u64,
     /// The same for STOW-RS uploads, which cross slow links with stalls.
     pub stow_body_timeout_seconds: u64,
+    /// How long a request may take to be answered (its response to start).
+    /// STOW-RS, event streams and call WebSockets have none: their pauses
+    /// are bounded instead (the body and idle timeouts).
+    pub http_request_timeout_seconds: u64,
+    /// The same for retrieving a whole study or series (WADO-RS), which
+    /// gathers many instances before it answers.
+    pub http_long_request_timeout_seconds: u64,
     /// A connection on which nothing is read or written for this long is
     /// closed (SSE and call WebSockets send heartbeats well within it).
     pub http_idle_timeout_seconds: u64,
@@ -253,6 +260,8 @@ impl Default for Settings {
             http_header_timeout_seconds: 30,
             http_body_timeout_seconds: 30,
             stow_body_timeout_seconds: 120,
+            http_request_timeout_seconds: 60,
+            http_long_request_timeout_seconds: 600,
             http_idle_timeout_seconds: 300,
             dimse_max_associations: 64,
             dimse_max_associations_per_ae: 8,

@@ -225,6 +225,8 @@ error_codes! {
     TooManyAttempts = "too_many_attempts" => TOO_MANY_REQUESTS,
     // 500
     Internal = "internal" => INTERNAL_SERVER_ERROR,
+    // 503
+    TimedOut = "timed_out" => SERVICE_UNAVAILABLE,
 }
 
 impl ErrorCode {

@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod bad_input;
 mod cli;
+mod deadline;
 mod durability;
 mod https;
 mod service;
