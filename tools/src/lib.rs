@@ -58,10 +58,22 @@ fn node_modules() -> PathBuf {
         .unwrap_or_else(|| cache().join("ferry-node/node_modules"))
 }
 
+/// The Python the tests run: the installer's virtual environment when it
+/// made one (a machine whose own Python refuses pip installs), else
+/// `python3` on the path.
+fn python() -> PathBuf {
+    let venv = cache().join("ferry-python/bin/python3");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
 fn is_present(tool: &Tool) -> bool {
     match tool.kind {
         "apt" => Path::new(tool.present).exists(),
-        "pip" => Command::new("python3")
+        "pip" => Command::new(python())
             .args(["-c", &format!("import {}", tool.present)])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -113,9 +125,13 @@ pub fn require() {
 }
 
 /// A command for a peer the tests run (`python3`, `/usr/bin/storescu`,
-/// `node`, ...), after [`require`].
+/// `node`, ...), after [`require`]. `python3` is the one that has the
+/// suite's Python modules ([`python`]).
 pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     require();
+    if program.as_ref() == "python3" {
+        return Command::new(python());
+    }
     Command::new(program)
 }
 
