@@ -68,15 +68,24 @@ pub async fn claims_of(
 
 /// The free ones among `slots`, with the places left in each. A slot is free
 /// when nothing claims time it overlaps, or when the only claim is on exactly
-/// this slot and has room left.
+/// this slot and has room left. Both lists are in start order (as generated
+/// and as [`claims_of`] reads them): each slot looks only at the claims from
+/// the first one that has not ended before it, not at all of them.
 pub fn free(slots: &[Slot], claims: &[Claimed], now: i64) -> Vec<FreeSlot> {
+    let mut first = 0;
     slots
         .iter()
         .filter(|slot| slot.start_at >= now)
         .filter_map(|slot| {
+            while first < claims.len() && claims[first].end_at <= slot.start_at {
+                first += 1;
+            }
             let mut remaining = slot.capacity;
-            for claim in claims {
-                if claim.start_at >= slot.end_at || slot.start_at >= claim.end_at {
+            for claim in &claims[first..] {
+                if claim.start_at >= slot.end_at {
+                    break;
+                }
+                if slot.start_at >= claim.end_at {
                     continue;
                 }
                 if claim.start_at == slot.start_at && claim.end_at == slot.end_at {
@@ -149,6 +158,75 @@ pub async fn free_slots(
             (expert_id, free)
         })
         .collect())
+}
+
+/// What a search in time order found: the first free slots across the
+/// experts, and which experts had none in the whole range.
+#[derive(Debug, Default)]
+pub struct Earliest {
+    /// At most `limit` (expert, slot), soonest first, ties by expert id.
+    pub slots: Vec<(i64, FreeSlot)>,
+    /// The experts with no free slot anywhere in the range.
+    pub none: Vec<i64>,
+}
+
+/// The first `limit` free slots of these experts in `[from, to)`, soonest
+/// first, without making every slot of the range: the range is walked in
+/// windows that double from a day, each window for every expert at once,
+/// until `limit` slots have been found (all earlier slots being known by
+/// then); after that, only the experts with none yet are followed, to tell
+/// whether they have any in the range at all.
+#[allow(clippy::too_many_arguments)]
+pub async fn earliest_free(
+    conn: &mut AnyConnection,
+    experts: &[Expert],
+    from: i64,
+    to: i64,
+    service: Option<Service>,
+    now: i64,
+    include_reserved: bool,
+    limit: usize,
+) -> Result<Earliest, sqlx::Error> {
+    let mut found: Vec<(i64, FreeSlot)> = Vec::new();
+    let mut with_any: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    let mut looking: Vec<Expert> = experts.to_vec();
+    let mut collecting = true;
+    let mut start = from;
+    let mut span = 86_400_000;
+    while start < to && !looking.is_empty() {
+        let end = start.saturating_add(span).min(to);
+        let free = free_slots(conn, &looking, start, end, service, now).await?;
+        for (expert_id, slots) in free {
+            let mut slots = slots
+                .into_iter()
+                .filter(|f| include_reserved || !f.slot.referral_priority)
+                .peekable();
+            if slots.peek().is_some() {
+                with_any.insert(expert_id);
+            }
+            if collecting {
+                found.extend(slots.map(|f| (expert_id, f)));
+            }
+        }
+        if collecting && found.len() >= limit {
+            collecting = false;
+        }
+        if !collecting {
+            looking.retain(|e| !with_any.contains(&e.id));
+        }
+        start = end;
+        span = span.saturating_mul(2);
+    }
+    found.sort_by_key(|(expert_id, f)| (f.slot.start_at, *expert_id));
+    found.truncate(limit);
+    Ok(Earliest {
+        slots: found,
+        none: experts
+            .iter()
+            .map(|e| e.id)
+            .filter(|id| !with_any.contains(id))
+            .collect(),
+    })
 }
 
 /// The slot of this expert's roster that starts at `start`, if any.

@@ -154,64 +154,70 @@ async fn search_slots(
         .filter(|s| !s.is_empty());
     let experts =
         roster_store::experts(&mut conn, query.expert_id, specialty, query.facility_id).await?;
-    let free = if to > from {
-        availability::free_slots(&mut conn, &experts, from, to, query.service, now).await?
+    let earliest = if to > from {
+        availability::earliest_free(
+            &mut conn,
+            &experts,
+            from,
+            to,
+            query.service,
+            now,
+            query.include_reserved,
+            limit,
+        )
+        .await?
     } else {
-        Default::default()
+        availability::Earliest {
+            none: experts.iter().map(|e| e.id).collect(),
+            ..Default::default()
+        }
     };
-    let mut slots = Vec::new();
     let mut next_free = Vec::new();
-    for expert in &experts {
-        let mine: Vec<_> = free
-            .get(&expert.id)
-            .into_iter()
-            .flatten()
-            .filter(|f| query.include_reserved || !f.slot.referral_priority)
-            .collect();
-        if mine.is_empty() {
-            let next = availability::next_free(
-                &mut conn,
-                expert,
-                to.max(from),
-                horizon,
-                query.service,
-                now,
-                query.include_reserved,
-            )
-            .await?;
-            next_free.push(NextFree {
-                expert_id: expert.id,
-                expert_name: expert.display_name.clone(),
-                start: next.map(|f| rfc3339_in(f.slot.start_at, &tz)),
-                end: next.map(|f| rfc3339_in(f.slot.end_at, &tz)),
-            });
-        }
-        for f in mine {
-            slots.push((
-                f.slot.start_at,
-                SlotView {
-                    expert_id: expert.id,
-                    expert_name: expert.display_name.clone(),
-                    facility_id: expert.facility_id,
-                    facility_name: expert.facility_name.clone(),
-                    specialties: expert.specialties.clone(),
-                    start: rfc3339_in(f.slot.start_at, &tz),
-                    end: rfc3339_in(f.slot.end_at, &tz),
-                    service: f.slot.service,
-                    capacity: f.slot.capacity,
-                    remaining: f.remaining,
-                    referral_priority: f.slot.referral_priority,
-                },
-            ));
-        }
+    for expert in experts.iter().filter(|e| earliest.none.contains(&e.id)) {
+        let next = availability::next_free(
+            &mut conn,
+            expert,
+            to.max(from),
+            horizon,
+            query.service,
+            now,
+            query.include_reserved,
+        )
+        .await?;
+        next_free.push(NextFree {
+            expert_id: expert.id,
+            expert_name: expert.display_name.clone(),
+            start: next.map(|f| rfc3339_in(f.slot.start_at, &tz)),
+            end: next.map(|f| rfc3339_in(f.slot.end_at, &tz)),
+        });
     }
-    slots.sort_by_key(|(start, view)| (*start, view.expert_id));
-    slots.truncate(limit);
+    let by_id: std::collections::HashMap<i64, &roster_store::Expert> =
+        experts.iter().map(|e| (e.id, e)).collect();
+    let slots: Vec<SlotView> = earliest
+        .slots
+        .into_iter()
+        .filter_map(|(expert_id, f)| {
+            let expert = by_id.get(&expert_id)?;
+            Some(SlotView {
+                expert_id,
+                expert_name: expert.display_name.clone(),
+                facility_id: expert.facility_id,
+                facility_name: expert.facility_name.clone(),
+                specialties: expert.specialties.clone(),
+                start: rfc3339_in(f.slot.start_at, &tz),
+                end: rfc3339_in(f.slot.end_at, &tz),
+                service: f.slot.service,
+                capacity: f.slot.capacity,
+                remaining: f.remaining,
+                referral_priority: f.slot.referral_priority,
+            })
+        })
+        .collect();
     Ok(Json(SlotSearch {
         time_zone: tz.iana_name().unwrap_or("UTC").to_owned(),
         from: rfc3339_in(from, &tz),
         to: rfc3339_in(to.max(from), &tz),
-        slots: slots.into_iter().map(|(_, v)| v).collect(),
+        slots,
         next_free,
     }))
 }
