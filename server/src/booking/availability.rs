@@ -102,6 +102,49 @@ pub fn free(slots: &[Slot], claims: &[Claimed], now: i64) -> Vec<FreeSlot> {
         .collect()
 }
 
+/// The rules and exceptions of some experts, read once for a range and
+/// then turned into slots for any window inside it ([`Rosters::slots`]).
+pub struct Rosters {
+    rules: Vec<crate::roster::RuleView>,
+    exceptions: Vec<roster_store::ExceptionRow>,
+}
+
+impl Rosters {
+    /// The rosters of `experts` that can yield slots in `[from, to)`.
+    pub async fn read(
+        conn: &mut AnyConnection,
+        experts: &[Expert],
+        from: i64,
+        to: i64,
+    ) -> Result<Rosters, sqlx::Error> {
+        let ids: Vec<i64> = experts.iter().map(|e| e.id).collect();
+        let rules = roster_store::rules_of(conn, &ids).await?;
+        // Exceptions are fetched a day wide either side: an extra session or
+        // leave can straddle the range's edges.
+        let day = 86_400_000;
+        let exceptions = roster_store::exceptions_of(conn, &ids, from - day, to + day).await?;
+        Ok(Rosters { rules, exceptions })
+    }
+
+    /// The expert's generated slots starting in `[from, to)`, a window of
+    /// the range these rosters were read for.
+    pub fn slots(&self, expert: &Expert, from: i64, to: i64) -> Vec<Slot> {
+        let specs: Vec<_> = self
+            .rules
+            .iter()
+            .filter(|r| r.expert_id == expert.id)
+            .filter_map(roster_store::rule_spec)
+            .collect();
+        let exceptions: Vec<_> = self
+            .exceptions
+            .iter()
+            .filter(|e| e.view.expert_id == expert.id)
+            .map(|e| e.spec.clone())
+            .collect();
+        slots::generate(&expert.tz(), &specs, &exceptions, from, to)
+    }
+}
+
 /// The generated slots of each expert starting in `[from, to)`.
 pub async fn generated(
     conn: &mut AnyConnection,
@@ -109,30 +152,11 @@ pub async fn generated(
     from: i64,
     to: i64,
 ) -> Result<HashMap<i64, Vec<Slot>>, sqlx::Error> {
-    let ids: Vec<i64> = experts.iter().map(|e| e.id).collect();
-    let rules = roster_store::rules_of(conn, &ids).await?;
-    // Exceptions are fetched a day wide either side: an extra session or
-    // leave can straddle the range's edges.
-    let day = 86_400_000;
-    let exceptions = roster_store::exceptions_of(conn, &ids, from - day, to + day).await?;
-    let mut out = HashMap::new();
-    for expert in experts {
-        let specs: Vec<_> = rules
-            .iter()
-            .filter(|r| r.expert_id == expert.id)
-            .filter_map(roster_store::rule_spec)
-            .collect();
-        let exceptions: Vec<_> = exceptions
-            .iter()
-            .filter(|e| e.view.expert_id == expert.id)
-            .map(|e| e.spec.clone())
-            .collect();
-        out.insert(
-            expert.id,
-            slots::generate(&expert.tz(), &specs, &exceptions, from, to),
-        );
-    }
-    Ok(out)
+    let rosters = Rosters::read(conn, experts, from, to).await?;
+    Ok(experts
+        .iter()
+        .map(|expert| (expert.id, rosters.slots(expert, from, to)))
+        .collect())
 }
 
 /// Free slots of each expert in `[from, to)`, optionally of one service.
@@ -187,25 +211,32 @@ pub async fn earliest_free(
     include_reserved: bool,
     limit: usize,
 ) -> Result<Earliest, sqlx::Error> {
+    // One read of the rosters and the claims for the whole range; the
+    // windows only generate slots from them.
+    let rosters = Rosters::read(conn, experts, from, to).await?;
+    let ids: Vec<i64> = experts.iter().map(|e| e.id).collect();
+    let claims = claims_of(conn, &ids, from, to, now).await?;
+    let none = Vec::new();
     let mut found: Vec<(i64, FreeSlot)> = Vec::new();
     let mut with_any: std::collections::HashSet<i64> = std::collections::HashSet::new();
-    let mut looking: Vec<Expert> = experts.to_vec();
+    let mut looking: Vec<&Expert> = experts.iter().collect();
     let mut collecting = true;
     let mut start = from;
     let mut span = 86_400_000;
     while start < to && !looking.is_empty() {
         let end = start.saturating_add(span).min(to);
-        let free = free_slots(conn, &looking, start, end, service, now).await?;
-        for (expert_id, slots) in free {
-            let mut slots = slots
+        for expert in &looking {
+            let slots = rosters.slots(expert, start, end);
+            let mut free = free(&slots, claims.get(&expert.id).unwrap_or(&none), now)
                 .into_iter()
+                .filter(|f| service.is_none_or(|s| f.slot.service == s))
                 .filter(|f| include_reserved || !f.slot.referral_priority)
                 .peekable();
-            if slots.peek().is_some() {
-                with_any.insert(expert_id);
+            if free.peek().is_some() {
+                with_any.insert(expert.id);
             }
             if collecting {
-                found.extend(slots.map(|f| (expert_id, f)));
+                found.extend(free.map(|f| (expert.id, f)));
             }
         }
         if collecting && found.len() >= limit {
