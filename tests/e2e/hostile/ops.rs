@@ -137,7 +137,7 @@ async fn hold(app: &TestApp, calling: &str) -> (Held, String) {
         print('ASSOCIATED' if assoc.is_established else 'REFUSED', flush=True)\n\
         sys.stdin.read()\n\
         assoc.is_established and assoc.release()\n";
-    let mut child = tokio::process::Command::new("python3")
+    let mut child = tokio::process::Command::from(ferry_test_tools::command("python3"))
         .args(["-c", script, calling, &port(app)])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
