@@ -159,6 +159,24 @@ pub async fn generated(
         .collect())
 }
 
+/// The free slots of one expert in `[from, to)`, a window of the range its
+/// rosters and claims were read for, optionally of one service.
+fn free_of(
+    rosters: &Rosters,
+    claims: &HashMap<i64, Vec<Claimed>>,
+    expert: &Expert,
+    (from, to): (i64, i64),
+    service: Option<Service>,
+    now: i64,
+) -> Vec<FreeSlot> {
+    let slots = rosters.slots(expert, from, to);
+    let claims = claims.get(&expert.id).map_or(&[][..], Vec::as_slice);
+    free(&slots, claims, now)
+        .into_iter()
+        .filter(|f| service.is_none_or(|s| f.slot.service == s))
+        .collect()
+}
+
 /// Free slots of each expert in `[from, to)`, optionally of one service.
 pub async fn free_slots(
     conn: &mut AnyConnection,
@@ -169,17 +187,13 @@ pub async fn free_slots(
     now: i64,
 ) -> Result<HashMap<i64, Vec<FreeSlot>>, sqlx::Error> {
     let ids: Vec<i64> = experts.iter().map(|e| e.id).collect();
-    let generated = generated(conn, experts, from, to).await?;
+    let rosters = Rosters::read(conn, experts, from, to).await?;
     let claims = claims_of(conn, &ids, from, to, now).await?;
-    let none = Vec::new();
-    Ok(generated
-        .into_iter()
-        .map(|(expert_id, slots)| {
-            let free = free(&slots, claims.get(&expert_id).unwrap_or(&none), now)
-                .into_iter()
-                .filter(|f| service.is_none_or(|s| f.slot.service == s))
-                .collect();
-            (expert_id, free)
+    Ok(experts
+        .iter()
+        .map(|expert| {
+            let free = free_of(&rosters, &claims, expert, (from, to), service, now);
+            (expert.id, free)
         })
         .collect())
 }
@@ -216,7 +230,6 @@ pub async fn earliest_free(
     let rosters = Rosters::read(conn, experts, from, to).await?;
     let ids: Vec<i64> = experts.iter().map(|e| e.id).collect();
     let claims = claims_of(conn, &ids, from, to, now).await?;
-    let none = Vec::new();
     let mut found: Vec<(i64, FreeSlot)> = Vec::new();
     let mut with_any: std::collections::HashSet<i64> = std::collections::HashSet::new();
     let mut looking: Vec<&Expert> = experts.iter().collect();
@@ -226,10 +239,8 @@ pub async fn earliest_free(
     while start < to && !looking.is_empty() {
         let end = start.saturating_add(span).min(to);
         for expert in &looking {
-            let slots = rosters.slots(expert, start, end);
-            let mut free = free(&slots, claims.get(&expert.id).unwrap_or(&none), now)
+            let mut free = free_of(&rosters, &claims, expert, (start, end), service, now)
                 .into_iter()
-                .filter(|f| service.is_none_or(|s| f.slot.service == s))
                 .filter(|f| include_reserved || !f.slot.referral_priority)
                 .peekable();
             if free.peek().is_some() {
