@@ -428,6 +428,7 @@ async fn dicom_import(settings: &Settings, dir: &Path, facility: &str) -> anyhow
     store.recover().await?;
     let imaging = crate::imaging::Imaging::new(
         db.clone(),
+        crate::audit::journal::Journal::start(db.clone()),
         store,
         crate::policy::ConsentRule::from_setting(settings.sharing_consent_required),
     );

@@ -112,8 +112,11 @@ impl Application {
             tracing::info!(patients = keyed, "patient names keyed for candidate search");
         }
         let metrics = Metrics::new().context("registering metrics")?;
+        let app = AppState::new(db.clone(), settings, metrics);
+        let settings = &app.settings;
         let imaging = Imaging::new(
             db.clone(),
+            app.journal.clone(),
             store,
             crate::policy::ConsentRule::from_setting(settings.sharing_consent_required),
         );
@@ -123,7 +126,7 @@ impl Application {
         crate::cluster::take(&db, &node)
             .await
             .context("taking this node's lease")?;
-        let rooms = crate::call::bus::rooms(&settings, &db, &node).await?;
+        let rooms = crate::call::bus::rooms(settings, &db, &node).await?;
         let owed = imaging
             .audit_what_is_owed()
             .await
@@ -134,7 +137,6 @@ impl Application {
                 "audit events owed by DIMSE associations a stop cut off were written"
             );
         }
-        let app = AppState::new(db, settings, metrics);
         crate::notify::cluster::share(&app.notifier, &app.settings.database_url(), &app.db).await?;
         let state = ServerState::new(app, imaging, rooms, node)?;
         let interrupted = state

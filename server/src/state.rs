@@ -10,6 +10,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::audit::journal::Journal;
 use crate::auth::live::LiveSessions;
 use crate::auth::password;
 use crate::config::Settings;
@@ -24,6 +25,8 @@ pub struct App {
     pub db: Db,
     pub settings: Settings,
     pub metrics: Metrics,
+    /// Where reads record their audit events (group commit).
+    pub journal: Journal,
     pub notifier: Notifier,
     /// The open streams and call sockets of each session, ended with it.
     pub sessions: LiveSessions,
@@ -34,7 +37,13 @@ pub struct App {
 impl AppState {
     pub fn new(db: Db, settings: Settings, metrics: Metrics) -> Self {
         let sessions = LiveSessions::new(db.clone());
+        let journal = if settings.unaudited_reads {
+            Journal::discarding()
+        } else {
+            Journal::start(db.clone())
+        };
         Self(Arc::new(App {
+            journal,
             db,
             settings,
             metrics,

@@ -1,8 +1,10 @@
 //! The audit trail: who did what to which record, when, and from where.
 //!
-//! Events are written in the same transaction as the change (or read) they
-//! describe, so there is no change without its event and no event without its
-//! change. They are append-only (database triggers refuse UPDATE and DELETE) and
+//! A change's events are written in the same transaction as the change, so
+//! there is no change without its event and no event without its change. A
+//! read's events go through the [`journal::Journal`], which commits the
+//! events of many reads at once and answers each read only once its events
+//! are durable. They are append-only (database triggers refuse UPDATE and DELETE) and
 //! hash-chained: each stores the SHA-256 of its predecessor, so an edit or
 //! deletion made behind the database's back is found by [`chain::verify`]
 //! (`ferry audit verify`). The fields follow FHIR AuditEvent, and [`fhir`]
@@ -10,6 +12,7 @@
 
 pub mod chain;
 pub mod fhir;
+pub mod journal;
 pub mod routes;
 pub mod store;
 
@@ -189,6 +192,19 @@ pub async fn append_all(
     actor: &Actor,
     entries: Vec<AuditEntry>,
 ) -> Result<i64, sqlx::Error> {
+    append_each(
+        tx,
+        entries.into_iter().map(|entry| (actor, entry)).collect(),
+    )
+    .await
+}
+
+/// As [`append_all`], each event with its own actor: the
+/// [`journal::Journal`] commits many requests' events at once.
+pub async fn append_each(
+    tx: &mut Tx,
+    entries: Vec<(&Actor, AuditEntry)>,
+) -> Result<i64, sqlx::Error> {
     let Ok(count) = i64::try_from(entries.len()) else {
         return Err(sqlx::Error::Protocol(
             "too many audit events at once".into(),
@@ -206,7 +222,7 @@ pub async fn append_all(
     .await?;
     let recorded_at = crate::time::now_ms();
     let mut events = Vec::with_capacity(entries.len());
-    for (seq, entry) in (last - count + 1..).zip(entries) {
+    for (seq, (actor, entry)) in (last - count + 1..).zip(entries) {
         let mut event = chain::ChainedEvent {
             seq,
             recorded_at,

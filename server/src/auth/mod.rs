@@ -173,11 +173,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let token = presented_token(parts).ok_or(ApiError::Unauthenticated)?;
-        let session = store::find_live_session(state.db.pool(), &token, crate::time::now_ms())
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let (session, roles) =
+            store::find_live_caller(state.db.pool(), &token, crate::time::now_ms())
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
         tracing::Span::current().record("user_id", session.user_id);
-        let roles = store::roles_of(state.db.pool(), session.user_id).await?;
         let Ok(ctx) = RequestCtx::from_request_parts(parts, &state).await;
         Ok(Caller {
             user_id: session.user_id,

@@ -43,6 +43,44 @@ pub async fn find_live_session(
     .await
 }
 
+/// As [`find_live_session`], with the user's roles, in one query: every
+/// request a signed-in user makes starts with it.
+pub async fn find_live_caller(
+    pool: &AnyPool,
+    token: &str,
+    now: i64,
+) -> Result<Option<(LiveSession, Vec<Role>)>, sqlx::Error> {
+    let rows: Vec<(i64, i64, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT s.id, u.id, u.username, u.facility_id, r.role \
+         FROM user_session s JOIN app_user u ON u.id = s.user_id \
+         LEFT JOIN user_role r ON r.user_id = u.id \
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1 \
+         ORDER BY r.role",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    let roles = rows
+        .iter()
+        .filter_map(|(.., role)| role.as_deref().and_then(Role::parse))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|(session_id, user_id, username, facility_id, _)| {
+            (
+                LiveSession {
+                    session_id,
+                    user_id,
+                    username,
+                    facility_id,
+                },
+                roles,
+            )
+        }))
+}
+
 pub async fn insert_session(
     tx: &mut Tx,
     token: &str,

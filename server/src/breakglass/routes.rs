@@ -248,7 +248,7 @@ async fn outside_scope_matches(
             message: "q must have 1 to 64 characters".to_owned(),
         });
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let found = patient::store::outside_scope_by_identifier(
         &mut tx,
         policy::scope_facility(&caller),
@@ -279,19 +279,20 @@ async fn outside_scope_matches(
         });
     }
     let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::list_read(
-            "break_glass.match",
-            caller.facility_id,
-            "patients",
-            &ids,
-            &ids,
-        ),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::list_read(
+                "break_glass.match",
+                caller.facility_id,
+                "patients",
+                &ids,
+                &ids,
+            ),
+        )
+        .await?;
     Ok(Json(matches))
 }
 

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::consented_recording::Recordings;
-use crate::audit::{self, Action, AuditEntry};
+use crate::audit::{Action, AuditEntry};
 use crate::auth::Caller;
 use crate::consultation::store::ConsultationRow;
 use crate::consultation::visible::{load_visible, sees_clinical};
@@ -131,7 +131,7 @@ async fn list_recordings(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<RecordingView>>> {
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let consultation = readable(&mut tx, &caller, id).await?;
     let recordings: Vec<RecordingRow> = sqlx::query_as(
         "SELECT id, started_at, ended_at, stop_reason FROM call_recording \
@@ -148,16 +148,17 @@ async fn list_recordings(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "recording.listed")
-            .entity("consultation", id)
-            .patient(consultation.patient_id)
-            .facility(caller.facility_id),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "recording.listed")
+                .entity("consultation", id)
+                .patient(consultation.patient_id)
+                .facility(caller.facility_id),
+        )
+        .await?;
     let mut by_recording: std::collections::HashMap<i64, Vec<RecordingFileView>> =
         std::collections::HashMap::new();
     for f in files {
@@ -193,7 +194,7 @@ async fn recording_file(
     caller: Caller,
     ApiPath((id, recording_id, file_id)): ApiPath<(i64, i64, i64)>,
 ) -> ApiResult<Response> {
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let consultation = readable(&mut tx, &caller, id).await?;
     let file: Option<FileRow> = sqlx::query_as(&format!(
         "SELECT {FILE_COLUMNS} FROM call_recording_file f JOIN call_recording r ON r.id = f.recording_id \
@@ -208,17 +209,18 @@ async fn recording_file(
     let file = file.ok_or(ApiError::NotFound {
         what: "recording file",
     })?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "recording.downloaded")
-            .entity("consultation", id)
-            .patient(consultation.patient_id)
-            .facility(caller.facility_id)
-            .detail(serde_json::json!({ "recording_id": recording_id, "file_id": file_id })),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "recording.downloaded")
+                .entity("consultation", id)
+                .patient(consultation.patient_id)
+                .facility(caller.facility_id)
+                .detail(serde_json::json!({ "recording_id": recording_id, "file_id": file_id })),
+        )
+        .await?;
     let opened = recordings
         .open(&file.path)
         .await

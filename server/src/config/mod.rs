@@ -197,6 +197,12 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// A file holding `metrics_token`, in its place.
     pub metrics_token_file: Option<PathBuf>,
+    /// Reads leave no audit event. Only `ferry-bench` sets it, to measure
+    /// what the trail costs beside the same reads without it: no key of the
+    /// file or the environment reaches it (a key of this name is refused as
+    /// unknown).
+    #[serde(skip)]
+    pub unaudited_reads: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +283,7 @@ impl Default for Settings {
             forwarding_lease_seconds: 120,
             metrics_token: None,
             metrics_token_file: None,
+            unaudited_reads: false,
         }
     }
 }

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::store::{self, ConsultationRow};
-use super::visible::{load_visible, sees_clinical, view, viewer};
+use super::visible::{load_visible, sees_clinical, view, viewer, views};
 use super::{ConsultationView, NewConsultation, Status, StatusChange, Urgency};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
@@ -252,7 +252,8 @@ async fn list_consultations(
         });
     }
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
+    state.db.plan_generically(&mut tx).await?;
     let rows = store::list(
         &mut tx,
         viewer(&caller, now),
@@ -263,27 +264,31 @@ async fn list_consultations(
         },
     )
     .await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for row in &rows {
-        views.push(view(&mut tx, &caller, row, state.settings.call_open_before_ms()).await?);
-    }
+    let views = views(
+        &mut tx,
+        &caller,
+        &rows,
+        state.settings.call_open_before_ms(),
+    )
+    .await?;
+    tx.commit().await?;
     if sees_clinical(&caller) && !rows.is_empty() {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let patients: Vec<i64> = rows.iter().map(|r| r.patient_id).collect();
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::list_read(
-                "consultation.list",
-                caller.facility_id,
-                "consultations",
-                &ids,
-                &patients,
-            ),
-        )
-        .await?;
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read(
+                    "consultation.list",
+                    caller.facility_id,
+                    "consultations",
+                    &ids,
+                    &patients,
+                ),
+            )
+            .await?;
     }
-    tx.commit().await?;
     Ok(Json(views))
 }
 
@@ -297,21 +302,22 @@ async fn get_consultation(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ConsultationView>> {
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let row = load_visible(&mut tx, &caller, id, now).await?;
-    if sees_clinical(&caller) {
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::new(Action::Read, "consultation.read")
-                .entity("consultation", id)
-                .patient(row.patient_id)
-                .facility(caller.facility_id),
-        )
-        .await?;
-    }
     let view = view(&mut tx, &caller, &row, state.settings.call_open_before_ms()).await?;
     tx.commit().await?;
+    if sees_clinical(&caller) {
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::new(Action::Read, "consultation.read")
+                    .entity("consultation", id)
+                    .patient(row.patient_id)
+                    .facility(caller.facility_id),
+            )
+            .await?;
+    }
     Ok(Json(view))
 }
 

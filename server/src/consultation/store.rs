@@ -141,6 +141,32 @@ pub async fn studies(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>, s
     .await
 }
 
+/// The studies of each of `ids`, in one query: a list's rows take them
+/// together.
+pub async fn studies_of(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<String>>, sqlx::Error> {
+    let mut found: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT consultation_id, study_instance_uid FROM consultation_study \
+             WHERE consultation_id IN ({}) ORDER BY study_instance_uid",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        for (id, uid) in rows {
+            found.entry(id).or_default().push(uid);
+        }
+    }
+    Ok(found)
+}
+
 pub const VISIBLE: &str = "(c.requesting_facility_id = $1 OR c.expert_id = $2 \
      OR (c.status = 'requested' AND c.urgency <> 'routine' AND EXISTS (SELECT 1 FROM on_call_shift s \
          WHERE s.expert_id = $2 AND lower(s.specialty) = lower(c.specialty) AND s.starts_at <= $3 AND s.ends_at > $3)) \

@@ -39,3 +39,21 @@ pub async fn view(
     let studies = store::studies(tx, row.id).await?;
     Ok(row.view(studies, sees_clinical(caller), open_before_ms))
 }
+
+/// As [`view`], for a list: the studies of every row in one query.
+pub async fn views(
+    tx: &mut Tx,
+    caller: &Caller,
+    rows: &[ConsultationRow],
+    open_before_ms: i64,
+) -> ApiResult<Vec<ConsultationView>> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut studies = store::studies_of(tx, &ids).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let of_row = studies.remove(&row.id).unwrap_or_default();
+            row.view(of_row, sees_clinical(caller), open_before_ms)
+        })
+        .collect())
+}

@@ -96,7 +96,14 @@ async fn request_examination(
     )?;
 
     let tx = state.db.begin_write().await?;
-    let (mut tx, _, _) = authorize(tx, &caller, patient_id, "examination.create").await?;
+    let (mut tx, _, _) = authorize(
+        tx,
+        &state.journal,
+        &caller,
+        patient_id,
+        "examination.create",
+    )
+    .await?;
     let now = now_ms();
     if repeat_reason.is_none() {
         let window = i64::from(state.settings.duplicate_exam_window_days) * DAY_MS;
@@ -312,8 +319,9 @@ async fn list_examinations(
     caller: Caller,
     ApiPath(patient_id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<ExaminationView>>> {
-    let tx = state.db.begin_write().await?;
-    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "examination.list").await?;
+    let tx = state.db.begin_read().await?;
+    let (mut tx, access, _) =
+        authorize(tx, &state.journal, &caller, patient_id, "examination.list").await?;
     let all = policy::sharing::reads_other_facilities(
         &mut tx,
         &caller,
@@ -328,17 +336,18 @@ async fn list_examinations(
     }
     let mut detail = access.describe();
     detail["other_facilities"] = serde_json::json!(all);
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "examination.list")
-            .entity("patient", patient_id)
-            .patient(patient_id)
-            .facility(caller.facility_id)
-            .detail(detail),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "examination.list")
+                .entity("patient", patient_id)
+                .patient(patient_id)
+                .facility(caller.facility_id)
+                .detail(detail),
+        )
+        .await?;
     Ok(Json(
         rows.into_iter().map(store::ExaminationRow::view).collect(),
     ))
@@ -420,7 +429,14 @@ async fn finish(
     let exam = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound {
         what: "examination",
     })?;
-    let (mut tx, _, _) = authorize(tx, caller, exam.patient_id, "examination.update").await?;
+    let (mut tx, _, _) = authorize(
+        tx,
+        &state.journal,
+        caller,
+        exam.patient_id,
+        "examination.update",
+    )
+    .await?;
     if caller.facility_id != exam.facility_id {
         return Err(ApiError::forbidden(
             ErrorCode::Forbidden,

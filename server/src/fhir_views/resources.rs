@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, Action, AuditEntry};
+use crate::audit::{Action, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiPath;
@@ -63,21 +63,22 @@ async fn fhir_patient(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Resource> {
-    let tx = state.db.begin_write().await?;
-    let (mut tx, access, row) = authorize(tx, &caller, id, "fhir.patient").await?;
+    let tx = state.db.begin_read().await?;
+    let (mut tx, access, row) = authorize(tx, &state.journal, &caller, id, "fhir.patient").await?;
     let view = patients::view(&mut tx, row).await?;
     let replaces = crate::patient::merge::merged_into(&mut tx, id).await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "fhir.patient")
-            .entity("patient", id)
-            .patient(id)
-            .facility(caller.facility_id)
-            .detail(access.describe()),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "fhir.patient")
+                .entity("patient", id)
+                .patient(id)
+                .facility(caller.facility_id)
+                .detail(access.describe()),
+        )
+        .await?;
     let mut identifier = Vec::new();
     if let Some(national_id) = &view.national_id {
         identifier.push(json!({

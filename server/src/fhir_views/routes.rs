@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::auth::Caller;
 use crate::booking::{availability, store as booking_store};
 use crate::consultation::store as consultation_store;
@@ -207,7 +207,7 @@ async fn fhir_appointments(
         .as_deref()
         .map(|t| parse_instant("end", t))
         .transpose()?;
-    let mut conn = state.db.begin_write().await?;
+    let mut conn = state.db.begin_read().await?;
     let rows = booking_store::list(
         &mut conn,
         policy::booking::visibility(&caller),
@@ -234,22 +234,23 @@ async fn fhir_appointments(
         resources.push(super::appointment(booking, patient));
         patients.extend(patient);
     }
+    conn.commit().await?;
     if !patients.is_empty() {
         let ids: Vec<i64> = rows.iter().map(|b| b.id).collect();
-        audit::append(
-            &mut conn,
-            &caller.actor(),
-            AuditEntry::list_read(
-                "fhir.appointment",
-                caller.facility_id,
-                "bookings",
-                &ids,
-                &patients,
-            ),
-        )
-        .await?;
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read(
+                    "fhir.appointment",
+                    caller.facility_id,
+                    "bookings",
+                    &ids,
+                    &patients,
+                ),
+            )
+            .await?;
     }
-    conn.commit().await?;
     Ok(fhir(resources))
 }
 
@@ -288,7 +289,7 @@ async fn fhir_service_requests(
         })
         .transpose()?;
     let now = now_ms();
-    let mut conn = state.db.begin_write().await?;
+    let mut conn = state.db.begin_read().await?;
     let clinical = sees_clinical(&caller);
     let consultations = consultation_store::list(
         &mut conn,
@@ -321,6 +322,7 @@ async fn fhir_service_requests(
             referral_ids.push(referral.id);
         }
     }
+    conn.commit().await?;
     if !patients.is_empty() {
         let consultation_ids: Vec<i64> = consultations.iter().map(|c| c.id).collect();
         let mut entry = AuditEntry::list_read(
@@ -331,8 +333,7 @@ async fn fhir_service_requests(
             &patients,
         );
         entry.detail["referrals"] = serde_json::json!(referral_ids);
-        audit::append(&mut conn, &caller.actor(), entry).await?;
+        state.journal.record_one(&caller.actor(), entry).await?;
     }
-    conn.commit().await?;
     Ok(fhir(resources))
 }

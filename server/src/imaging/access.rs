@@ -20,17 +20,14 @@ impl Imaging {
         let pool = self.db.pool();
         // The lookup the `Caller` extractor makes, so a signed-out or
         // deactivated user loses DICOMweb at the same moment as the API.
-        let Some(session) =
-            crate::auth::store::find_live_session(pool, token, crate::time::now_ms())
+        let Some((session, roles)) =
+            crate::auth::store::find_live_caller(pool, token, crate::time::now_ms())
                 .await
                 .map_err(failed)?
         else {
             return Ok(None);
         };
         tracing::Span::current().record("user_id", session.user_id);
-        let roles = crate::auth::store::roles_of(pool, session.user_id)
-            .await
-            .map_err(failed)?;
         let reach = crate::policy::study_reach(
             session.user_id,
             session.facility_id,
@@ -53,15 +50,22 @@ impl Imaging {
             .parse::<i64>()
             .map_err(|_| failed(format!("principal {:?} is not a user", principal.subject)))?;
         let pool = self.db.pool();
-        let (name, facility_id): (String, i64) =
-            sqlx::query_as("SELECT username, facility_id FROM app_user WHERE id = $1")
-                .bind(user_id)
-                .fetch_one(pool)
-                .await
-                .map_err(failed)?;
-        let roles = crate::auth::store::roles_of(pool, user_id)
-            .await
-            .map_err(failed)?;
+        let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT u.username, u.facility_id, r.role FROM app_user u \
+             LEFT JOIN user_role r ON r.user_id = u.id WHERE u.id = $1",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+        .map_err(failed)?;
+        let roles: Vec<crate::auth::Role> = rows
+            .iter()
+            .filter_map(|(.., role)| role.as_deref().and_then(crate::auth::Role::parse))
+            .collect();
+        let (name, facility_id, _) = rows
+            .into_iter()
+            .next()
+            .ok_or_else(|| failed(format!("user {user_id} is gone")))?;
         let reach = crate::policy::study_reach(
             user_id,
             facility_id,

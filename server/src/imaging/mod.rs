@@ -102,6 +102,8 @@ pub struct StoredStudy {
 #[derive(Clone)]
 pub struct Imaging {
     db: Db,
+    /// Where the events of searches and retrievals go (group commit).
+    journal: crate::audit::journal::Journal,
     store: Store,
     sharing: crate::policy::ConsentRule,
     /// The DIMSE listeners' association counts, for the metrics.
@@ -115,9 +117,15 @@ impl std::fmt::Debug for Imaging {
 }
 
 impl Imaging {
-    pub fn new(db: Db, store: Store, sharing: crate::policy::ConsentRule) -> Self {
+    pub fn new(
+        db: Db,
+        journal: crate::audit::journal::Journal,
+        store: Store,
+        sharing: crate::policy::ConsentRule,
+    ) -> Self {
         Self {
             db,
+            journal,
             store,
             sharing,
             associations: ferry_dicom_store::dimse::Associations::default(),
@@ -386,8 +394,9 @@ impl Imaging {
 
     /// Records an `action` event (`dicom.search`, `dicom.retrieve`) per
     /// study whose data was sent, each with the basis on which the reader
-    /// reached it (`details.access`, see [`crate::policy::StudyBasis`]),
-    /// all in one transaction: one query for the lot, whatever their number.
+    /// reached it (`details.access`, see [`crate::policy::StudyBasis`]):
+    /// one query for the lot, whatever their number, and one turn of the
+    /// [journal](crate::audit::journal::Journal).
     pub async fn audit_reads(
         &self,
         actor: &Actor,
@@ -412,13 +421,12 @@ impl Imaging {
              WHERE s.study_uid IN ({})",
             uid_marks.join(", ")
         );
-        let mut tx = self.db.begin_write().await?;
         let rows: Vec<StudyRead> = sqlx::query_as_with(&sql, binds.into_arguments()?)
-            .fetch_all(&mut *tx)
+            .fetch_all(self.db.pool())
             .await?;
-        append_reads(&mut tx, actor, action, &rows, instances).await?;
-        tx.commit().await?;
-        Ok(())
+        self.journal
+            .record(actor, read_entries(action, &rows, instances))
+            .await
     }
 }
 
@@ -426,16 +434,13 @@ impl Imaging {
 /// patient and the basis of access ([`crate::policy::StudyBasis`]).
 pub type StudyRead = (String, i64, Option<i64>, Option<String>);
 
-/// Appends an `action` event per study read, with its basis in
-/// `details.access`.
-pub async fn append_reads(
-    tx: &mut crate::db::Tx,
-    actor: &Actor,
+/// An `action` event per study read, with its basis in `details.access`.
+pub fn read_entries(
     action: &str,
     reads: &[StudyRead],
     instances: Option<usize>,
-) -> anyhow::Result<()> {
-    let entries = reads
+) -> Vec<AuditEntry> {
+    reads
         .iter()
         .map(|(study_uid, facility_id, patient_id, basis)| {
             let mut detail = serde_json::json!({ "access": basis });
@@ -451,7 +456,5 @@ pub async fn append_reads(
             }
             entry
         })
-        .collect();
-    crate::audit::append_all(tx, actor, entries).await?;
-    Ok(())
+        .collect()
 }

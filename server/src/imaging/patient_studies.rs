@@ -17,8 +17,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::append_reads;
-use crate::audit::{self, Action, AuditEntry};
+use super::read_entries;
+use crate::audit::{Action, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiPath;
@@ -68,8 +68,9 @@ async fn patient_studies(
     caller: Caller,
     ApiPath(patient_id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<PatientStudy>>> {
-    let tx = state.db.begin_write().await?;
-    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "patient.studies").await?;
+    let tx = state.db.begin_read().await?;
+    let (mut tx, access, _) =
+        authorize(tx, &state.journal, &caller, patient_id, "patient.studies").await?;
     let reach = policy::caller_reach(&caller, ConsentRule::of(&state.settings));
     let mut binds = ScopeBinds::default();
     let patient = binds.push(ScopeValue::Int(patient_id));
@@ -93,17 +94,7 @@ async fn patient_studies(
     let studies: Vec<PatientStudy> = sqlx::query_as_with(&sql, binds.into_arguments()?)
         .fetch_all(&mut *tx)
         .await?;
-    let actor = caller.actor();
-    audit::append(
-        &mut tx,
-        &actor,
-        AuditEntry::new(Action::Read, "patient.studies")
-            .entity("patient", patient_id)
-            .patient(patient_id)
-            .facility(caller.facility_id)
-            .detail(access.describe()),
-    )
-    .await?;
+    tx.commit().await?;
     let reads: Vec<_> = studies
         .iter()
         .map(|s| {
@@ -115,7 +106,12 @@ async fn patient_studies(
             )
         })
         .collect();
-    append_reads(&mut tx, &actor, "dicom.search", &reads, None).await?;
-    tx.commit().await?;
+    let mut entries = vec![AuditEntry::new(Action::Read, "patient.studies")
+        .entity("patient", patient_id)
+        .patient(patient_id)
+        .facility(caller.facility_id)
+        .detail(access.describe())];
+    entries.extend(read_entries("dicom.search", &reads, None));
+    state.journal.record(&caller.actor(), entries).await?;
     Ok(Json(studies))
 }

@@ -84,6 +84,7 @@ async fn study_state(tx: &mut Tx, study_uid: &str) -> Result<Option<(i64, bool)>
 /// clinician of the facility that sent it. Returns the patient.
 pub async fn file(
     mut tx: Tx,
+    journal: &crate::audit::journal::Journal,
     caller: &Caller,
     study_uid: &str,
     to: &FileStudy,
@@ -122,7 +123,7 @@ pub async fn file(
         }
     };
     let (mut tx, access, _) =
-        crate::patient::access::authorize(tx, caller, patient_id, "dicom.file").await?;
+        crate::patient::access::authorize(tx, journal, caller, patient_id, "dicom.file").await?;
     if !crate::policy::imaging::may_file_under(access) {
         return Err(crate::policy::out_of_scope());
     }

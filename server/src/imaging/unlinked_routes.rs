@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::unlinked::{self, FileStudy, FiledStudy, UnlinkedStudy};
-use crate::audit::{self, Action, AuditEntry};
+use crate::audit::{Action, AuditEntry};
 use crate::auth::{Caller, Role};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -36,17 +36,18 @@ async fn list_unlinked(
     caller: Caller,
 ) -> ApiResult<Json<Vec<UnlinkedStudy>>> {
     policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let studies = unlinked::waiting(&mut tx, caller.facility_id).await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "dicom.unlinked")
-            .facility(caller.facility_id)
-            .detail(serde_json::json!({ "studies": studies.len() })),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "dicom.unlinked")
+                .facility(caller.facility_id)
+                .detail(serde_json::json!({ "studies": studies.len() })),
+        )
+        .await?;
     Ok(Json(studies))
 }
 
@@ -71,7 +72,7 @@ async fn file_study(
 ) -> ApiResult<Json<FiledStudy>> {
     policy::require_any(&caller, &[Role::Clinician], "clinicians")?;
     let tx = state.db.begin_write().await?;
-    let (tx, patient_id) = unlinked::file(tx, &caller, &study, &body).await?;
+    let (tx, patient_id) = unlinked::file(tx, &state.journal, &caller, &study, &body).await?;
     tx.commit().await?;
     Ok(Json(FiledStudy {
         study_instance_uid: study,

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{gather, RecentPatient};
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::ApiQuery;
@@ -58,10 +58,10 @@ async fn recent_patients(
         });
     }
     let now = now_ms();
-    // Gathered before the write transaction that checks the scope and
-    // writes the audit event, so a read never waits on the writer.
+    // Gathered through the pool before the transaction that checks the
+    // scope, so this request holds one connection at a time.
     let gathered = gather(state.db.pool(), &caller, limit).await?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let mut kept = Vec::new();
     for (patient, at, reasons) in gathered {
         if kept.len() as i64 >= limit {
@@ -98,21 +98,22 @@ async fn recent_patients(
             })
         })
         .collect();
+    tx.commit().await?;
     if !listed.is_empty() {
         let shown: Vec<i64> = listed.iter().map(|r| r.patient.id).collect();
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::list_read(
-                "patient.recent",
-                caller.facility_id,
-                "patients",
-                &shown,
-                &shown,
-            ),
-        )
-        .await?;
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read(
+                    "patient.recent",
+                    caller.facility_id,
+                    "patients",
+                    &shown,
+                    &shown,
+                ),
+            )
+            .await?;
     }
-    tx.commit().await?;
     Ok(Json(listed))
 }

@@ -74,7 +74,7 @@ async fn list_opinions(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<OpinionView>>> {
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let consultation = load_visible(&mut tx, &caller, id, now).await?;
     if !sees_clinical(&caller) {
         return Err(ApiError::forbidden(
@@ -83,16 +83,17 @@ async fn list_opinions(
         ));
     }
     let opinions = store::of_consultation(&mut tx, id).await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "opinion.read")
-            .entity("consultation", id)
-            .patient(consultation.patient_id)
-            .facility(caller.facility_id),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "opinion.read")
+                .entity("consultation", id)
+                .patient(consultation.patient_id)
+                .facility(caller.facility_id),
+        )
+        .await?;
     Ok(Json(opinions))
 }
 

@@ -2,7 +2,8 @@
 //! and the areas that act on a patient (examinations, referrals).
 
 use super::store;
-use crate::audit::{self, Action, AuditEntry, Outcome};
+use crate::audit::journal::Journal;
+use crate::audit::{Action, AuditEntry, Outcome};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::policy::{self, PatientAccess};
@@ -12,11 +13,13 @@ use crate::time::now_ms;
 /// learn which patient to open.
 const READS_OF_MERGED: [&str; 2] = ["patient.read", "fhir.patient"];
 
-/// Loads a patient and resolves the caller's access to them. A refusal is
-/// audited and committed on its own before the error is returned, so failed
-/// attempts to open a record stay on the trail.
+/// Loads a patient and resolves the caller's access to them. A refusal
+/// rolls `tx` back and is recorded in the `journal` before the error is
+/// returned, so failed attempts to open a record stay on the trail; `tx`
+/// may be a reading one.
 pub async fn authorize(
     mut tx: crate::db::Tx,
+    journal: &Journal,
     caller: &Caller,
     patient_id: i64,
     subtype: &str,
@@ -38,18 +41,18 @@ pub async fn authorize(
         }
         Some(access) => Ok((tx, access, row)),
         None => {
-            audit::append(
-                &mut tx,
-                &caller.actor(),
-                AuditEntry::new(Action::Read, subtype)
-                    .outcome(Outcome::Failure)
-                    .entity("patient", patient_id)
-                    .patient(patient_id)
-                    .facility(caller.facility_id)
-                    .detail(serde_json::json!({ "reason": "out_of_scope" })),
-            )
-            .await?;
-            tx.commit().await?;
+            drop(tx);
+            journal
+                .record_one(
+                    &caller.actor(),
+                    AuditEntry::new(Action::Read, subtype)
+                        .outcome(Outcome::Failure)
+                        .entity("patient", patient_id)
+                        .patient(patient_id)
+                        .facility(caller.facility_id)
+                        .detail(serde_json::json!({ "reason": "out_of_scope" })),
+                )
+                .await?;
             Err(policy::out_of_scope())
         }
     }

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::lookup::{self, RecordLookup, RecordMatch};
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;
@@ -44,7 +44,7 @@ async fn lookup_records(
 ) -> ApiResult<Json<Vec<RecordMatch>>> {
     policy::patients::check_record_lookup(&caller)?;
     let numbers = lookup::numbers(&body)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let found = lookup::matches(
         &mut tx,
         policy::scope_facility(&caller),
@@ -54,17 +54,18 @@ async fn lookup_records(
         &numbers,
     )
     .await?;
+    tx.commit().await?;
     if !found.is_empty() {
         let mut ids: Vec<i64> = found.iter().map(|m| m.patient_id).collect();
         ids.sort_unstable();
         ids.dedup();
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::list_read("patient.lookup", caller.facility_id, "patients", &ids, &ids),
-        )
-        .await?;
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read("patient.lookup", caller.facility_id, "patients", &ids, &ids),
+            )
+            .await?;
     }
-    tx.commit().await?;
     Ok(Json(found))
 }

@@ -47,7 +47,8 @@ async fn patient_candidates(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Candidate>>> {
     let tx = state.db.begin_write().await?;
-    let (mut tx, access, row) = authorize(tx, &caller, id, "patient.candidates").await?;
+    let (mut tx, access, row) =
+        authorize(tx, &state.journal, &caller, id, "patient.candidates").await?;
     policy::patients::check_merge(&caller, access)?;
     let probe = probe_of(&row);
     let found = identity::candidates(&mut tx, &probe, Some(id)).await?;
@@ -94,7 +95,7 @@ async fn merge_patient(
     let given_national_id = check_national_id(body.national_id.as_deref())?;
     let given_phone = check_optional("phone", body.phone.as_deref().unwrap_or_default(), 40)?;
     let tx = state.db.begin_write().await?;
-    let (mut tx, access, row) = authorize(tx, &caller, id, "patient.merge").await?;
+    let (mut tx, access, row) = authorize(tx, &state.journal, &caller, id, "patient.merge").await?;
     policy::patients::check_merge(&caller, access)?;
     let other_id = body.other_patient_id;
     if other_id == id {
@@ -226,28 +227,29 @@ async fn list_merges(
             message: "limit must be between 1 and 500".to_owned(),
         });
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let merges = merge::list_for_admin(&mut tx, caller.facility_id, limit).await?;
+    tx.commit().await?;
     if !merges.is_empty() {
         let ids: Vec<i64> = merges.iter().map(|m| m.id).collect();
         let patients: Vec<i64> = merges
             .iter()
             .flat_map(|m| [m.kept_patient_id, m.merged_patient_id])
             .collect();
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::list_read(
-                "patient.merges",
-                caller.facility_id,
-                "merges",
-                &ids,
-                &patients,
-            ),
-        )
-        .await?;
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read(
+                    "patient.merges",
+                    caller.facility_id,
+                    "merges",
+                    &ids,
+                    &patients,
+                ),
+            )
+            .await?;
     }
-    tx.commit().await?;
     Ok(Json(merges))
 }
 

@@ -57,7 +57,7 @@ async fn search_patients(
         });
     }
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let rows = store::search(
         &mut tx,
         policy::scope_facility(&caller),
@@ -67,18 +67,19 @@ async fn search_patients(
         limit,
     )
     .await?;
-    // One event for the answer, naming every patient it showed.
-    if !rows.is_empty() {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::list_read("patient.search", caller.facility_id, "patients", &ids, &ids),
-        )
-        .await?;
-    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let views = store::views(&mut tx, rows).await?;
     tx.commit().await?;
+    // One event for the answer, naming every patient it showed.
+    if !ids.is_empty() {
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read("patient.search", caller.facility_id, "patients", &ids, &ids),
+            )
+            .await?;
+    }
     Ok(Json(views))
 }
 
@@ -137,20 +138,21 @@ async fn get_patient(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PatientView>> {
-    let tx = state.db.begin_write().await?;
-    let (mut tx, access, row) = authorize(tx, &caller, id, "patient.read").await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "patient.read")
-            .entity("patient", id)
-            .patient(id)
-            .facility(caller.facility_id)
-            .detail(access.describe()),
-    )
-    .await?;
+    let tx = state.db.begin_read().await?;
+    let (mut tx, access, row) = authorize(tx, &state.journal, &caller, id, "patient.read").await?;
     let view = store::view(&mut tx, row).await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "patient.read")
+                .entity("patient", id)
+                .patient(id)
+                .facility(caller.facility_id)
+                .detail(access.describe()),
+        )
+        .await?;
     Ok(Json(view))
 }
 
@@ -173,7 +175,8 @@ async fn update_patient(
     ApiJson(patch): ApiJson<PatientPatch>,
 ) -> ApiResult<Json<PatientView>> {
     let tx = state.db.begin_write().await?;
-    let (mut tx, access, current) = authorize(tx, &caller, id, "patient.update").await?;
+    let (mut tx, access, current) =
+        authorize(tx, &state.journal, &caller, id, "patient.update").await?;
     policy::patients::check_record_update(&caller, access)?;
     let national_id = match &patch.national_id {
         Some(value) => super::check_national_id(value.as_deref())?,

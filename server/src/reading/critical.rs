@@ -201,7 +201,7 @@ async fn list_critical(
     } else {
         ""
     };
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let rows = sqlx::query(&format!(
         "{} WHERE {column} = $1{open} ORDER BY c.raised_at DESC, c.id DESC LIMIT 500",
         *SELECT
@@ -213,23 +213,24 @@ async fn list_critical(
         .iter()
         .map(|row| view(row).map(|(v, _)| v))
         .collect::<Result<_, _>>()?;
+    tx.commit().await?;
     if !views.is_empty() {
         let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
         let patients: Vec<i64> = views.iter().filter_map(|v| v.patient_id).collect();
-        audit::append(
-            &mut tx,
-            &caller.actor(),
-            AuditEntry::list_read(
-                "critical.list",
-                caller.facility_id,
-                "critical_results",
-                &ids,
-                &patients,
-            ),
-        )
-        .await?;
+        state
+            .journal
+            .record_one(
+                &caller.actor(),
+                AuditEntry::list_read(
+                    "critical.list",
+                    caller.facility_id,
+                    "critical_results",
+                    &ids,
+                    &patients,
+                ),
+            )
+            .await?;
     }
-    tx.commit().await?;
     Ok(Json(views))
 }
 

@@ -187,10 +187,10 @@ async fn fhir_tasks(
     let mut filter = visible_filter(&caller);
     filter.statuses = query.status.into_iter().collect();
     let limit = count(&query)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let rows = store::list(&mut tx, &filter, limit, 0).await?;
-    audit_list(&mut tx, &caller, "fhir.task", &rows).await?;
     tx.commit().await?;
+    audit_list(&state.journal, &caller, "fhir.task", &rows).await?;
     Ok(fhir(bundle(rows.iter().map(task).collect())))
 }
 
@@ -207,7 +207,7 @@ async fn fhir_diagnostic_reports(
 ) -> ApiResult<impl IntoResponse> {
     policy::reading::require_party(&caller)?;
     let limit = count(&query)?;
-    let mut conn = state.db.begin_write().await?;
+    let mut conn = state.db.begin_read().await?;
     let requests = match &query.based_on {
         Some(text) => {
             let id = text
@@ -241,7 +241,7 @@ async fn fhir_diagnostic_reports(
             > 1;
         resources.push(diagnostic_report(request, standing, amended));
     }
-    audit_list(&mut conn, &caller, "fhir.diagnostic_report", &requests).await?;
     conn.commit().await?;
+    audit_list(&state.journal, &caller, "fhir.diagnostic_report", &requests).await?;
     Ok(fhir(bundle(resources)))
 }

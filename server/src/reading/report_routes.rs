@@ -56,16 +56,17 @@ async fn list_reports(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<ReportView>>> {
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let (request, side) = load_visible(&mut tx, &caller, id).await?;
     let versions = reports::of_request(&mut tx, id).await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        audit_entry(Action::Read, "reading.report_read", &request, &caller),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            audit_entry(Action::Read, "reading.report_read", &request, &caller),
+        )
+        .await?;
     Ok(Json(views(&versions, side == Side::Requester)))
 }
 

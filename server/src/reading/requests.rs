@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::store::{self, Filter, RequestRow};
 use super::{body_part_text, code_text, Priority, TaskStatus};
+use crate::audit::journal::Journal;
 use crate::audit::{Action, AuditEntry};
 use crate::auth::Caller;
 use crate::db::Tx;
@@ -71,31 +72,30 @@ pub fn audit_entry(
 }
 
 /// Audits a list of reading requests sent to the caller (nothing when it
-/// is empty), in the transaction the list was read in.
+/// is empty), once the list is read.
 pub async fn audit_list(
-    tx: &mut crate::db::Tx,
+    journal: &Journal,
     caller: &Caller,
     subtype: &str,
     rows: &[RequestRow],
-) -> Result<(), sqlx::Error> {
+) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let patients: Vec<i64> = rows.iter().filter_map(|r| r.patient_id).collect();
-    crate::audit::append(
-        tx,
-        &caller.actor(),
-        AuditEntry::list_read(
-            subtype,
-            caller.facility_id,
-            "reading_requests",
-            &ids,
-            &patients,
-        ),
-    )
-    .await
-    .map(drop)
+    journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::list_read(
+                subtype,
+                caller.facility_id,
+                "reading_requests",
+                &ids,
+                &patients,
+            ),
+        )
+        .await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]

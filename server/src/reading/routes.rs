@@ -201,10 +201,10 @@ async fn list_requests(
         Side::Requester => filter.requesting_facility_id = Some(caller.facility_id),
     }
     let (limit, offset) = page(&query)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let rows = store::list(&mut tx, &filter, limit, offset).await?;
-    audit_list(&mut tx, &caller, "reading.list", &rows).await?;
     tx.commit().await?;
+    audit_list(&state.journal, &caller, "reading.list", &rows).await?;
     let now = now_ms();
     Ok(Json(rows.iter().map(|r| r.view(now)).collect()))
 }
@@ -218,15 +218,16 @@ async fn get_request(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ReadingRequestView>> {
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let (row, _) = load_visible(&mut tx, &caller, id).await?;
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        audit_entry(Action::Read, "reading.read", &row, &caller),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            audit_entry(Action::Read, "reading.read", &row, &caller),
+        )
+        .await?;
     Ok(Json(row.view(now_ms())))
 }
 

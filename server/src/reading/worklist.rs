@@ -59,10 +59,10 @@ async fn worklist(
     }
     filter.reading_facility_id = Some(caller.facility_id);
     let (limit, offset) = page(&query)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let rows = store::list(&mut tx, &filter, limit, offset).await?;
-    audit_list(&mut tx, &caller, "reading.worklist", &rows).await?;
     tx.commit().await?;
+    audit_list(&state.journal, &caller, "reading.worklist", &rows).await?;
     let now = now_ms();
     Ok(Json(rows.iter().map(|r| r.view(now)).collect()))
 }

@@ -58,8 +58,14 @@ async fn create_referral(
 ) -> ApiResult<(StatusCode, Json<CreatedReferral>)> {
     policy::referral::require_clinician(&caller)?;
     let tx = state.db.begin_write().await?;
-    let (mut tx, access, _) =
-        crate::patient::access::authorize(tx, &caller, body.patient_id, "referral.create").await?;
+    let (mut tx, access, _) = crate::patient::access::authorize(
+        tx,
+        &state.journal,
+        &caller,
+        body.patient_id,
+        "referral.create",
+    )
+    .await?;
     if !access.is_facility_scope() {
         return Err(ApiError::forbidden(
             ErrorCode::PatientOutOfScope,
@@ -112,7 +118,7 @@ async fn list_referrals(
             message: "limit must be between 1 and 500".to_owned(),
         });
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let rows = store::list(
         &mut tx,
         caller.facility_id,
@@ -121,19 +127,17 @@ async fn list_referrals(
         limit,
     )
     .await?;
-    let actor = caller.actor();
-    for row in &rows {
-        audit::append(
-            &mut tx,
-            &actor,
+    tx.commit().await?;
+    let entries = rows
+        .iter()
+        .map(|row| {
             AuditEntry::new(Action::Read, "referral.list")
                 .entity("referral", row.id)
                 .patient(row.patient_id)
-                .facility(caller.facility_id),
-        )
-        .await?;
-    }
-    tx.commit().await?;
+                .facility(caller.facility_id)
+        })
+        .collect();
+    state.journal.record(&caller.actor(), entries).await?;
     Ok(Json(rows.into_iter().map(ReferralRow::view).collect()))
 }
 
@@ -147,7 +151,7 @@ async fn get_referral(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ReferralView>> {
     policy::referral::require_clinician(&caller)?;
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_read().await?;
     let row = load(&mut tx, id).await?;
     if caller.facility_id != row.from_facility_id && caller.facility_id != row.to_facility_id {
         return Err(ApiError::forbidden(
@@ -155,16 +159,17 @@ async fn get_referral(
             "only the sending and receiving facilities see a referral",
         ));
     }
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "referral.read")
-            .entity("referral", id)
-            .patient(row.patient_id)
-            .facility(caller.facility_id),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "referral.read")
+                .entity("referral", id)
+                .patient(row.patient_id)
+                .facility(caller.facility_id),
+        )
+        .await?;
     Ok(Json(row.view()))
 }
 

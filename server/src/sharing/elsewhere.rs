@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::{self, AuditEntry};
+use crate::audit::AuditEntry;
 use crate::auth::Caller;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiPath;
@@ -56,8 +56,9 @@ async fn elsewhere(
     caller: Caller,
     ApiPath(patient_id): ApiPath<i64>,
 ) -> ApiResult<Json<Elsewhere>> {
-    let tx = state.db.begin_write().await?;
-    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "patient.elsewhere").await?;
+    let tx = state.db.begin_read().await?;
+    let (mut tx, access, _) =
+        authorize(tx, &state.journal, &caller, patient_id, "patient.elsewhere").await?;
     let rule = ConsentRule::of(&state.settings);
     let shared =
         policy::sharing::reads_shared_record(&mut tx, &caller, access, patient_id, rule).await?;
@@ -96,6 +97,7 @@ async fn elsewhere(
             .into_iter()
             .map(|row| row.view())
             .collect();
+    tx.commit().await?;
     let mut entry = AuditEntry::list_read(
         "patient.elsewhere",
         caller.facility_id,
@@ -113,8 +115,7 @@ async fn elsewhere(
     entry.detail["referrals"] =
         serde_json::json!(referrals.iter().map(|r| r.id).collect::<Vec<_>>());
     entry.detail["access"] = access.describe()["access"].clone();
-    audit::append(&mut tx, &caller.actor(), entry).await?;
-    tx.commit().await?;
+    state.journal.record_one(&caller.actor(), entry).await?;
     Ok(Json(Elsewhere {
         shared: true,
         reason: None,

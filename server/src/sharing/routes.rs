@@ -42,24 +42,32 @@ async fn list_consents(
     caller: Caller,
     ApiPath(patient_id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<ConsentView>>> {
-    let tx = state.db.begin_write().await?;
-    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "sharing_consent.list").await?;
+    let tx = state.db.begin_read().await?;
+    let (mut tx, access, _) = authorize(
+        tx,
+        &state.journal,
+        &caller,
+        patient_id,
+        "sharing_consent.list",
+    )
+    .await?;
     let rows = store::of_patient(&mut tx, patient_id).await?;
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
         views.push(store::view(&mut tx, row).await?);
     }
-    audit::append(
-        &mut tx,
-        &caller.actor(),
-        AuditEntry::new(Action::Read, "sharing_consent.list")
-            .entity("patient", patient_id)
-            .patient(patient_id)
-            .facility(caller.facility_id)
-            .detail(access.describe()),
-    )
-    .await?;
     tx.commit().await?;
+    state
+        .journal
+        .record_one(
+            &caller.actor(),
+            AuditEntry::new(Action::Read, "sharing_consent.list")
+                .entity("patient", patient_id)
+                .patient(patient_id)
+                .facility(caller.facility_id)
+                .detail(access.describe()),
+        )
+        .await?;
     Ok(Json(views))
 }
 
@@ -124,7 +132,14 @@ async fn record_consent(
         _ => {}
     }
     let tx = state.db.begin_write().await?;
-    let (mut tx, access, _) = authorize(tx, &caller, patient_id, "sharing_consent.record").await?;
+    let (mut tx, access, _) = authorize(
+        tx,
+        &state.journal,
+        &caller,
+        patient_id,
+        "sharing_consent.record",
+    )
+    .await?;
     policy::sharing::check_consent_recorder(&caller, access)?;
     for facility in &named {
         let known: Option<i64> = sqlx::query_scalar("SELECT id FROM facility WHERE id = $1")
@@ -209,8 +224,14 @@ async fn withdraw_consent(
         .await?
         .ok_or(ApiError::NotFound { what: "consent" })?;
     let patient_id = consent.patient_id;
-    let (mut tx, access, _) =
-        authorize(tx, &caller, patient_id, "sharing_consent.withdraw").await?;
+    let (mut tx, access, _) = authorize(
+        tx,
+        &state.journal,
+        &caller,
+        patient_id,
+        "sharing_consent.withdraw",
+    )
+    .await?;
     policy::sharing::check_consent_recorder(&caller, access)?;
     if !store::withdraw(&mut tx, id, caller.user_id, &reason, now_ms()).await? {
         return Err(ApiError::conflict(

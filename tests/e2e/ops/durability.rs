@@ -1,5 +1,5 @@
-//! An acknowledged write survives `kill -9` of the server, which runs as a
-//! child process ([`crate::support::child_server`]).
+//! An acknowledged write, and the audit event of an answered read, survive
+//! `kill -9` of the server, which runs as a child process ([`crate::support::child_server`]).
 
 use ferry_server::audit::chain::{self, Verdict};
 use ferry_server::auth::Role;
@@ -29,7 +29,7 @@ async fn sign_in(client: &reqwest::Client, base: &str) -> String {
 }
 
 #[tokio::test]
-async fn kill_minus_nine_keeps_every_acknowledged_write() {
+async fn kill_minus_nine_keeps_every_acknowledged_write_and_answered_read() {
     // Arrange the accounts with an in-process app on the same database.
     let app = spawn_app().await;
     let c = app.consortium().await;
@@ -58,18 +58,37 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
                 }))
                 .send()
                 .await
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for write in writes {
+        let response = write.await.expect("join").expect("answer");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: serde_json::Value = response.json().await.expect("json");
+        acknowledged.push(created["id"].as_i64().expect("an id"));
+    }
+    assert_eq!(acknowledged.len(), 12);
+    // Concurrent reads of each, whose events the journal commits together;
+    // kill the moment the last is answered.
+    let mut reads = Vec::new();
+    for id in acknowledged.iter().copied().cycle().take(48) {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/patients/{id}");
+        let token = token.clone();
+        reads.push(tokio::spawn(async move {
+            client
+                .get(url)
+                .bearer_auth(&token)
+                .send()
+                .await
                 .map(|r| r.status())
         }));
     }
-    let mut acknowledged = 0;
-    for write in writes {
-        if write.await.expect("join").expect("answer") == StatusCode::CREATED {
-            acknowledged += 1;
-        }
+    for read in reads {
+        assert_eq!(read.await.expect("join").expect("answer"), StatusCode::OK);
     }
     child.start_kill().expect("SIGKILL");
     child.wait().await.expect("reaped");
-    assert_eq!(acknowledged, 12);
 
     // Restart on the same data and count.
     let (mut child, base) = start_child(child_dir.path(), &url).await;
@@ -91,6 +110,14 @@ async fn kill_minus_nine_keeps_every_acknowledged_write() {
     child.start_kill().expect("SIGKILL");
     child.wait().await.expect("reaped");
 
+    // Every answered read left its event.
+    let reads: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_event WHERE subtype = 'patient.read' AND outcome = 'success'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .expect("count");
+    assert_eq!(reads, 48, "every answered read is on the trail");
     assert!(matches!(
         chain::verify(app.db.pool()).await.expect("verify"),
         Verdict::Intact { .. }
