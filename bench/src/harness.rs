@@ -52,6 +52,18 @@ impl Server {
 
     /// As [`start`](Self::start), with the DIMSE listener on a free port when `dimse`.
     pub async fn start_with(engine: &Engine, dimse: bool) -> anyhow::Result<Server> {
+        Self::start_configured(engine, dimse, |_| {}, None).await
+    }
+
+    /// As [`start_with`](Self::start_with), with `tweak` applied to the
+    /// settings, and the demo consortium and its studies seeded (with
+    /// `demo_password`) when one is given.
+    pub async fn start_configured(
+        engine: &Engine,
+        dimse: bool,
+        tweak: impl FnOnce(&mut Settings),
+        demo_password: Option<&str>,
+    ) -> anyhow::Result<Server> {
         sqlx::any::install_default_drivers();
         let data_dir = tempfile::tempdir().context("a temporary data directory")?;
         let (url, postgres) = match engine {
@@ -85,7 +97,13 @@ impl Server {
             dimse_max_associations_per_ae: 1000,
             ..Settings::default()
         };
+        let mut settings = settings;
+        tweak(&mut settings);
         let app = Application::build(settings).await?;
+        if let Some(password) = demo_password {
+            ferry_server::demo::seed(&app.state().db, Some(password.to_owned())).await?;
+            ferry_server::demo::studies::seed_studies(&app.state().imaging).await?;
+        }
         let addr = app.local_addr()?;
         let dimse_addr = app.dimse_addr();
         let db = app.state().db.clone();

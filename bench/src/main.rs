@@ -14,6 +14,8 @@
 //!   [`scope`]).
 //! - `signalling`: relay latency and memory per connection with thousands of
 //!   call connections, against a bare WebSocket relay (see [`signalling`]).
+//! - `reads`: reads of patient data with many clients at once, audited
+//!   and not, on both engines, beside the goals (see [`reads`]).
 //! - `island`: the web client's page loads over an emulated island link
 //!   (1 Mbit/s, 400 ms round trip), beside loopback and the link's floor
 //!   (see [`island`]).
@@ -22,6 +24,7 @@ mod harness;
 mod imaging;
 mod island;
 mod orthanc;
+mod reads;
 mod report;
 mod scheduling;
 mod scope;
@@ -56,6 +59,9 @@ enum Command {
     /// The web client's page loads over an emulated island link, beside
     /// loopback and the link's floor.
     Island(island::Options),
+    /// Audited reads with many clients, beside the same reads unaudited,
+    /// SQLite against PostgreSQL.
+    Reads(reads::Options),
 }
 
 #[tokio::main]
@@ -68,6 +74,7 @@ async fn main() -> ExitCode {
         Command::Signalling(options) => signalling::run(options).await,
         Command::Scope(options) => scope::run(options).await,
         Command::Island(options) => island::run(options).await,
+        Command::Reads(options) => reads::run(options).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

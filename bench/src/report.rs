@@ -16,6 +16,10 @@ impl Samples {
         self.0.extend(other.0);
     }
 
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     /// The `q`-quantile (nearest rank) in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
         if self.0.is_empty() {
