@@ -76,29 +76,56 @@ function outcome(status, text) {
   return { kind: 'refused', message };
 }
 
+// Sent gzipped only when that saves at least this share of the bytes:
+// compressed pixel data (JPEG and the like) hardly shrinks.
+const GZIP_WORTH = 0.9;
+
+/**
+ * The body gzipped when that saves bytes on the link (the server takes
+ * `Content-Encoding: gzip` on STOW-RS), else as it is.
+ * @param {Blob} body
+ * @returns {Promise<{body: Blob, gzip: boolean}>}
+ */
+async function packed(body) {
+  if (typeof CompressionStream === 'undefined') return { body, gzip: false };
+  try {
+    const gzipped = await new Response(body.stream().pipeThrough(new CompressionStream('gzip'))).blob();
+    if (gzipped.size <= body.size * GZIP_WORTH) return { body: gzipped, gzip: true };
+  } catch (_) {
+    // A browser that cannot compress sends the body as it is.
+  }
+  return { body, gzip: false };
+}
+
 /**
  * One instance in one STOW-RS request; `item.xhr` lets the screen abort it.
  * @param {{file: Blob, xhr?: XMLHttpRequest, [field: string]: any}} item
  * @param {() => void} onProgress called as `item.sent` grows
+ * @param {() => boolean} [wanted] asked once the body is packed: false if the
+ *   screen was closed meanwhile, and nothing is sent
  * @returns {Promise<{kind: string, message?: string, [field: string]: any}>}
  *   `stored`, `refused` (for good), `retry` (worth another try) or `aborted`
  */
-function send(item, onProgress) {
+async function send(item, onProgress, wanted = () => true) {
+  const boundary = 'ferry-' + Math.random().toString(36).slice(2) + Date.now().toString(36);
+  item.xhr = undefined;
+  const { body, gzip } = await packed(new Blob([
+    `--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`,
+    item.file,
+    `\r\n--${boundary}--\r\n`,
+  ]));
+  if (!wanted()) return { kind: 'aborted' };
   return new Promise((resolve) => {
-    const boundary = 'ferry-' + Math.random().toString(36).slice(2) + Date.now().toString(36);
-    const body = new Blob([
-      `--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`,
-      item.file,
-      `\r\n--${boundary}--\r\n`,
-    ]);
     const xhr = new XMLHttpRequest();
     item.xhr = xhr;
     xhr.open('POST', '/dicomweb/studies');
     xhr.setRequestHeader('Content-Type', `multipart/related; type="application/dicom"; boundary=${boundary}`);
+    if (gzip) xhr.setRequestHeader('Content-Encoding', 'gzip');
     xhr.setRequestHeader('Accept', 'application/dicom+json');
     xhr.upload.onprogress = (event) => {
-      if (event.lengthComputable) {
-        item.sent = Math.min(item.file.size, event.loaded);
+      if (event.lengthComputable && event.total > 0) {
+        // Progress in the file's own bytes, however many went on the wire.
+        item.sent = Math.min(item.file.size, Math.round(item.file.size * (event.loaded / event.total)));
         onProgress();
       }
     };

@@ -122,7 +122,7 @@ async function upload(st, item) {
     item.status = 'sending';
     item.sent = 0;
     paint(st, item);
-    const result = await send(item, () => paint(st, item));
+    const result = await send(item, () => paint(st, item), () => live(st));
     if (result.kind === 'aborted') return;
     if (result.kind === 'stored') {
       item.status = 'stored';

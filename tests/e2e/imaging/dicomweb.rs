@@ -6,7 +6,7 @@ use ferry_server::auth::Role;
 use reqwest::{header, Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::dicom_files::{audit_events, stow, study};
+use crate::support::dicom_files::{audit_events, stow, stow_coded, study};
 use crate::support::{spawn_app, spawn_app_with, TestApp, PASSWORD};
 
 const CLIENT_SCRIPT: &str = r#"
@@ -101,6 +101,63 @@ async fn other_facilities_admins_and_schedulers_see_nothing_and_only_care_roles_
             "{who}: {studies}"
         );
     }
+}
+
+/// A clinic on a slow link sends its study gzipped: stored as the
+/// instance itself. A body that is not gzip as it claims, or in a coding
+/// the store does not take, is refused with its reason and stores nothing.
+#[tokio::test]
+async fn a_stow_body_sent_with_gzip_is_stored_inflated_and_other_codings_are_refused() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let clinician = app.user("clin-gz", Role::Clinician, c.island_a).await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm"], "MRN-GZ");
+    let bytes = std::fs::read(&sent.files[0]).expect("the file");
+    let stored = || async {
+        let sizes: Vec<i64> = sqlx::query_scalar("SELECT size FROM dicom_instance")
+            .fetch_all(app.db.pool())
+            .await
+            .expect("sizes");
+        sizes
+    };
+
+    let (status, body) = stow_coded(&app, &clinician.token, bytes.clone(), Some("br")).await;
+    crate::support::assert_error(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("gzip")),
+        "{body}"
+    );
+    // Claimed gzip, sent plain.
+    let (status, body) = stow_coded(&app, &clinician.token, bytes.clone(), Some("x-gzip")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        stored().await.is_empty(),
+        "nothing stored from refused bodies"
+    );
+
+    let (status, body) = stow_coded(&app, &clinician.token, bytes.clone(), Some("gzip")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        stored().await,
+        vec![bytes.len() as i64],
+        "the instance as it was, inflated"
+    );
+    let (status, studies) = app
+        .get(
+            &format!("/dicomweb/studies?StudyInstanceUID={}", sent.uid),
+            &clinician.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{studies}");
+    assert_eq!(studies.as_array().map(Vec::len), Some(1), "{studies}");
 }
 
 #[tokio::test]

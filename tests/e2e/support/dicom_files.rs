@@ -111,20 +111,38 @@ pub async fn audit_events(app: &TestApp, subtype: &str, study_uid: &str) -> i64 
 
 /// One STOW-RS request carrying one file, as `multipart/related`.
 pub async fn stow(app: &TestApp, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    stow_coded(app, token, bytes, None).await
+}
+
+/// As [`stow`], with the body in `coding` (`Content-Encoding`): `gzip`
+/// compresses it; any other name is sent on a body left as it is.
+pub async fn stow_coded(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    coding: Option<&str>,
+) -> (StatusCode, Value) {
     let boundary = "ferry-test-boundary";
     let mut body = format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").into_bytes();
     body.extend(bytes);
     body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    send(
-        app.request(Method::POST, "/dicomweb/studies", Some(token))
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
-            )
-            .header(header::ACCEPT, "application/dicom+json")
-            .body(body),
-    )
-    .await
+    let mut request = app
+        .request(Method::POST, "/dicomweb/studies", Some(token))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/related; type=\"application/dicom\"; boundary={boundary}"),
+        )
+        .header(header::ACCEPT, "application/dicom+json");
+    if let Some(coding) = coding {
+        request = request.header(header::CONTENT_ENCODING, coding);
+        if coding == "gzip" {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(&body).expect("compressed");
+            body = gz.finish().expect("compressed");
+        }
+    }
+    send(request.body(body)).await
 }
 
 /// A CT series of `slices` instances made from pydicom's CT_small for the
