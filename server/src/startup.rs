@@ -192,6 +192,7 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "ferry listening");
         let sweeper = tokio::spawn(crate::sweeper::run(self.state.clone()));
+        let recorders = tokio::spawn(self.state.recordings.clone().start_awaited());
         let reap = reap(&self.state);
         let lease = tokio::spawn(crate::cluster::run(
             self.state.db.clone(),
@@ -282,6 +283,7 @@ impl Application {
         // Recordings end with their files synced and listed.
         self.state.recordings.shutdown().await;
         sweeper.abort();
+        recorders.abort();
         lease.abort();
         // Calls still open through this node end, and the others hear so.
         crate::cluster::leave(&self.state.db, self.state.recordings.node(), &reap).await;

@@ -191,6 +191,21 @@ impl Recordings {
         }
     }
 
+    /// Every half second, starts the recordings that consents heard from
+    /// other nodes made wanted: two participants on two nodes who consent
+    /// at the same moment each see only their own consent when their node
+    /// considers the room. Runs until aborted.
+    pub async fn start_awaited(self) {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(500));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            for room in self.0.rooms.awaiting_recorder() {
+                self.consider(&room).await;
+            }
+        }
+    }
+
     async fn start(&self, room: &str) -> anyhow::Result<()> {
         let consultation_id: i64 = room.parse()?;
         let Some(recording_id) = self.open_row(room, consultation_id).await? else {

@@ -346,6 +346,18 @@ impl Rooms {
         self.lock().get(room).is_some_and(Room::recording_wanted)
     }
 
+    /// Rooms whose participants all consent to recording and that no node
+    /// records yet. A consent heard from another node can complete the set
+    /// without any participant here doing anything, so the server asks
+    /// this on a timer as well as on its participants' own moves.
+    pub fn awaiting_recorder(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, room)| room.recording_wanted() && room.recorder().is_none())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Adds the room's recorder and turns on every participant's recording
     /// indicator. `None` if the room is gone or already has a recorder, on
     /// any node.

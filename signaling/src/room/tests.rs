@@ -320,3 +320,36 @@ fn consents_and_the_recorder_reach_the_other_node() {
         })
     ));
 }
+
+/// Two participants on two nodes consent at once: each node, considering
+/// the room on its own participant's consent, has not heard the other's
+/// yet. Once the consents cross, both nodes list the room as awaiting a
+/// recorder, and neither does once one is attached.
+#[test]
+fn consents_given_at_once_on_two_nodes_leave_the_room_awaiting_a_recorder() {
+    let (a_bus, mut a_events) = mpsc::unbounded_channel();
+    let (b_bus, mut b_events) = mpsc::unbounded_channel();
+    let a = Rooms::with_bus("a".into(), a_bus);
+    let b = Rooms::with_bus("b".into(), b_bus);
+    let (x_tx, _x_rx) = mpsc::channel(QUEUE);
+    let (y_tx, _y_rx) = mpsc::channel(QUEUE);
+    let (r_tx, _r_rx) = mpsc::channel(QUEUE);
+    a.join("c1", peer("x"), x_tx);
+    pump(&mut a_events, &b);
+    b.join("c1", peer("y"), y_tx);
+    pump(&mut b_events, &a);
+    assert_eq!(a.consent("c1", "x", true), Some(false));
+    assert_eq!(b.consent("c1", "y", true), Some(false));
+    assert!(a.awaiting_recorder().is_empty() && b.awaiting_recorder().is_empty());
+
+    pump(&mut a_events, &b);
+    pump(&mut b_events, &a);
+    assert_eq!(a.awaiting_recorder(), vec!["c1".to_owned()]);
+    assert_eq!(b.awaiting_recorder(), vec!["c1".to_owned()]);
+
+    a.attach_recorder("c1", recorder(), r_tx)
+        .expect("a recorder");
+    pump(&mut a_events, &b);
+    assert!(a.awaiting_recorder().is_empty());
+    assert!(b.awaiting_recorder().is_empty(), "b hears of a's recorder");
+}
