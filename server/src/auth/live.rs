@@ -191,7 +191,7 @@ async fn sweep(registry: Arc<Mutex<Inner>>, db: Db) {
     }
 }
 
-/// Those of `ids` that are still live sessions (as `find_live_session`
+/// Those of `ids` that are still live sessions (as `find_live_caller`
 /// would find them).
 async fn live_among(pool: &AnyPool, ids: &[i64], now: i64) -> Result<Vec<i64>, sqlx::Error> {
     let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();

@@ -26,25 +26,9 @@ pub struct LiveSession {
     pub facility_id: i64,
 }
 
-/// The session behind a token, if it is unexpired, unrevoked and its user active.
-pub async fn find_live_session(
-    pool: &AnyPool,
-    token: &str,
-    now: i64,
-) -> Result<Option<LiveSession>, sqlx::Error> {
-    sqlx::query_as::<_, LiveSession>(
-        "SELECT s.id AS session_id, u.id AS user_id, u.username, u.facility_id \
-         FROM user_session s JOIN app_user u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.active = 1",
-    )
-    .bind(token_hash(token))
-    .bind(now)
-    .fetch_optional(pool)
-    .await
-}
-
-/// As [`find_live_session`], with the user's roles, in one query: every
-/// request a signed-in user makes starts with it.
+/// The session behind a token, if it is unexpired, unrevoked and its user
+/// active, with the user's roles, in one query: every request a signed-in
+/// user makes starts with it.
 pub async fn find_live_caller(
     pool: &AnyPool,
     token: &str,
@@ -61,10 +45,7 @@ pub async fn find_live_caller(
     .bind(now)
     .fetch_all(pool)
     .await?;
-    let roles = rows
-        .iter()
-        .filter_map(|(.., role)| role.as_deref().and_then(Role::parse))
-        .collect();
+    let roles = roles_in(&rows, |(.., role)| role.as_deref());
     Ok(rows
         .into_iter()
         .next()
@@ -79,6 +60,34 @@ pub async fn find_live_caller(
                 roles,
             )
         }))
+}
+
+/// A user's name, facility and roles, in one query; `None` if there is no
+/// such user.
+pub async fn user_with_roles(
+    pool: &AnyPool,
+    user_id: i64,
+) -> Result<Option<(String, i64, Vec<Role>)>, sqlx::Error> {
+    let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT u.username, u.facility_id, r.role FROM app_user u \
+         LEFT JOIN user_role r ON r.user_id = u.id WHERE u.id = $1 ORDER BY r.role",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    let roles = roles_in(&rows, |(.., role)| role.as_deref());
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|(username, facility_id, _)| (username, facility_id, roles)))
+}
+
+/// The roles of rows joined to `user_role` (one row per role, the role
+/// empty when the user has none).
+fn roles_in<R>(rows: &[R], role: impl Fn(&R) -> Option<&str>) -> Vec<Role> {
+    rows.iter()
+        .filter_map(|row| role(row).and_then(Role::parse))
+        .collect()
 }
 
 pub async fn insert_session(

@@ -50,21 +50,9 @@ impl Imaging {
             .parse::<i64>()
             .map_err(|_| failed(format!("principal {:?} is not a user", principal.subject)))?;
         let pool = self.db.pool();
-        let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT u.username, u.facility_id, r.role FROM app_user u \
-             LEFT JOIN user_role r ON r.user_id = u.id WHERE u.id = $1",
-        )
-        .bind(user_id)
-        .fetch_all(pool)
-        .await
-        .map_err(failed)?;
-        let roles: Vec<crate::auth::Role> = rows
-            .iter()
-            .filter_map(|(.., role)| role.as_deref().and_then(crate::auth::Role::parse))
-            .collect();
-        let (name, facility_id, _) = rows
-            .into_iter()
-            .next()
+        let (name, facility_id, roles) = crate::auth::store::user_with_roles(pool, user_id)
+            .await
+            .map_err(failed)?
             .ok_or_else(|| failed(format!("user {user_id} is gone")))?;
         let reach = crate::policy::study_reach(
             user_id,
