@@ -4,17 +4,21 @@
 //! only forwards text frames between the two sockets of a room: the floor any
 //! WebSocket relay on this machine stands on.
 //!
-//! Figures: relay latency p50/p99 (one message from one side's send to the
-//! other side's receipt, clients in this process) and resident memory per
-//! connection (this process's RSS growth over the second half of the
-//! connections opened, both ends of each connection included, for both
-//! peers alike).
+//! Each server runs in a child process of its own (`--serve`), the clients in
+//! this one, so the figures are the server's alone:
 //!
-//! Each connection is a socket at each end: for thousands of connections,
-//! raise the open-files limit first (`ulimit -n 65536`).
+//! - relay latency p50/p99: one message from one side's send to the other
+//!   side's receipt;
+//! - resident memory per idle connection: the server process's RSS growth
+//!   over the second half of the connections opened (the first half warms
+//!   caches and allocator arenas), read from `/proc/<pid>/status` once every
+//!   connection is joined and before anyone speaks.
+//!
+//! Each connection is a socket in each process, so 10,000 connections fit
+//! within an open-file limit of 20,000 per process.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +27,10 @@ use anyhow::Context;
 use ferry_server::auth::Role;
 use ferry_server::user::NewUser;
 use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -35,13 +42,15 @@ use crate::report::{print_versus, progress, Samples, Versus};
 const PASSWORD: &str = "bench password, long enough";
 /// Connections opened at once while setting up.
 const OPENING: usize = 64;
+/// The goal for a server's resident memory per idle connection.
+const GOAL_KIB_PER_CONNECTION: f64 = 48.0;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 #[derive(Debug, clap::Args)]
 pub struct Options {
     /// Two-person rooms, all connected at once.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 5000)]
     pairs: usize,
     /// Messages each side sends in each room.
     #[arg(long, default_value_t = 20)]
@@ -49,10 +58,11 @@ pub struct Options {
     /// A small run, to check that the benchmark works.
     #[arg(long)]
     quick: bool,
-    /// Measure one side only and print its figures as JSON: each side runs
-    /// in a process of its own, so neither inherits the other's heap.
+    /// Run one server, print where to reach it as JSON, answer `rss` on
+    /// stdin with its resident memory and stop at the end of stdin: the
+    /// measuring process starts each server this way.
     #[arg(long, hide = true)]
-    only: Option<Side>,
+    serve: Option<Side>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,28 +71,18 @@ enum Side {
     Relay,
 }
 
-struct Figures {
-    latency: Samples,
-    rss_per_connection_kb: f64,
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Ferry => "ferry",
+            Side::Relay => "relay",
+        }
+    }
 }
 
-/// Measures one side in a child process of this benchmark.
-fn in_child(options: &Options, side: &str) -> anyhow::Result<(f64, f64, f64)> {
-    let output = std::process::Command::new(std::env::current_exe()?)
-        .args(["signalling", "--only", side])
-        .args(["--pairs", &options.pairs.to_string()])
-        .args(["--messages", &options.messages.to_string()])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("running a measurement")?;
-    anyhow::ensure!(output.status.success(), "measuring {side} failed");
-    let figures: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let get = |key: &str| {
-        figures[key]
-            .as_f64()
-            .with_context(|| format!("no {key} from {side}"))
-    };
-    Ok((get("p50_ms")?, get("p99_ms")?, get("rss_kb")?))
+struct Figures {
+    latency: Samples,
+    rss_per_connection_kib: f64,
 }
 
 pub async fn run(mut options: Options) -> anyhow::Result<()> {
@@ -94,57 +94,130 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
         options.pairs >= 2 && options.messages >= 1,
         "nothing to measure"
     );
-    let Some(side) = options.only else {
-        let ferry = in_child(&options, "ferry")?;
-        let floor = in_child(&options, "relay")?;
-        return print(&options, ferry, floor);
+    if let Some(side) = options.serve {
+        return serve(side, &options).await;
+    }
+    let ferry = measure(&options, Side::Ferry).await?;
+    let floor = measure(&options, Side::Relay).await?;
+    print(&options, &ferry, &floor)
+}
+
+/// The child's side: one server until stdin ends.
+async fn serve(side: Side, options: &Options) -> anyhow::Result<()> {
+    let (setup, server) = match side {
+        Side::Ferry => {
+            progress("starting Ferry (SQLite)");
+            let connections = options.pairs * 2;
+            // Every connection at once, beyond the default cap on HTTP
+            // connections.
+            let server = Server::start_configured(
+                &Engine::Sqlite,
+                false,
+                |settings| {
+                    settings.http_max_connections =
+                        settings.http_max_connections.max(connections + 64);
+                },
+                None,
+            )
+            .await?;
+            let (tokens, rooms) = arrange(&server, options.pairs).await?;
+            let paths: Vec<String> = rooms.iter().map(|id| format!("/signal/{id}")).collect();
+            let base = format!("ws://{}", server.addr);
+            (
+                json!({"base": base, "paths": paths, "tokens": tokens}),
+                Some(server),
+            )
+        }
+        Side::Relay => {
+            let relay = bare_relay().await?;
+            let paths: Vec<String> = (0..options.pairs).map(|pair| format!("/{pair}")).collect();
+            (
+                json!({"base": format!("ws://{relay}"), "paths": paths, "tokens": []}),
+                None,
+            )
+        }
     };
-    let figures = match side {
-        Side::Ferry => measure_ferry(&options).await?,
-        Side::Relay => measure_relay(&options).await?,
-    };
-    let json = serde_json::json!({
-        "p50_ms": figures.latency.quantile_ms(0.5),
-        "p99_ms": figures.latency.quantile_ms(0.99),
-        "rss_kb": figures.rss_per_connection_kb,
+    // The parent reads these lines; progress goes to stderr.
+    writeln!(std::io::stdout().lock(), "{setup}")?;
+    let (asked, mut questions) = mpsc::unbounded_channel();
+    // Blocking reads of stdin on a thread of their own: the runtime keeps
+    // serving the connections meanwhile.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if asked.send(line).is_err() {
+                break;
+            }
+        }
     });
-    // The parent reads this line; progress went to stderr.
-    writeln!(std::io::stdout().lock(), "{json}")?;
+    while let Some(question) = questions.recv().await {
+        anyhow::ensure!(question == "rss", "unknown request {question:?}");
+        writeln!(std::io::stdout().lock(), "{}", rss_kib(std::process::id())?)?;
+    }
+    if let Some(server) = server {
+        server.stop().await?;
+    }
     Ok(())
 }
 
-async fn measure_ferry(options: &Options) -> anyhow::Result<Figures> {
-    progress("starting Ferry (SQLite)");
-    let server = Server::start(&Engine::Sqlite).await?;
-    let (tokens, rooms) = arrange(&server, options.pairs).await?;
-    let base = format!("ws://{}", server.addr);
-    progress(format!(
-        "Ferry: {} rooms, {} connections",
-        options.pairs,
-        options.pairs * 2
-    ));
-    let figures = measure(options, |pair, side| {
-        let mut request = format!("{base}/signal/{}", rooms[pair]).into_client_request()?;
-        request
-            .headers_mut()
-            .insert("authorization", format!("Bearer {}", tokens[side]).parse()?);
-        Ok((request, true))
-    })
-    .await?;
-    server.stop().await?;
-    Ok(figures)
+/// A server in its child process, spoken to over its stdin and stdout.
+struct ServerProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
 }
 
-async fn measure_relay(options: &Options) -> anyhow::Result<Figures> {
-    let relay = bare_relay().await?;
-    progress(format!("bare relay: {} rooms", options.pairs));
-    measure(options, |pair, _| {
-        Ok((format!("ws://{relay}/{pair}").into_client_request()?, false))
-    })
-    .await
+impl ServerProcess {
+    async fn start(options: &Options, side: Side) -> anyhow::Result<(ServerProcess, Value)> {
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["signalling", "--serve", side.name()])
+            .args(["--pairs", &options.pairs.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a server process")?;
+        let stdin = child.stdin.take().context("the server's stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("the server's stdout")?).lines();
+        let mut this = ServerProcess {
+            child,
+            stdin,
+            stdout,
+        };
+        let setup = serde_json::from_str(&this.line().await?)?;
+        Ok((this, setup))
+    }
+
+    async fn line(&mut self) -> anyhow::Result<String> {
+        self.stdout
+            .next_line()
+            .await?
+            .context("the server process ended early")
+    }
+
+    async fn rss_kib(&mut self) -> anyhow::Result<f64> {
+        // Let the server finish what the last handshakes started.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        self.stdin
+            .write_all(b"rss\n")
+            .await
+            .context("asking the server process for its memory")?;
+        self.stdin.flush().await?;
+        Ok(self.line().await?.parse()?)
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let ServerProcess {
+            mut child, stdin, ..
+        } = self;
+        drop(stdin);
+        let status = child.wait().await?;
+        anyhow::ensure!(status.success(), "the server process failed: {status}");
+        Ok(())
+    }
 }
 
-fn print(options: &Options, ferry: (f64, f64, f64), floor: (f64, f64, f64)) -> anyhow::Result<()> {
+fn print(options: &Options, ferry: &Figures, floor: &Figures) -> anyhow::Result<()> {
     let row = |name: &str, unit, ferry, peer| Versus {
         name: name.to_owned(),
         unit,
@@ -152,25 +225,45 @@ fn print(options: &Options, ferry: (f64, f64, f64), floor: (f64, f64, f64)) -> a
         peer,
         higher_is_better: false,
     };
-    let rows = [
-        row("relay latency p50", "ms", ferry.0, floor.0),
-        row("relay latency p99", "ms", ferry.1, floor.1),
-        row(
-            "resident memory per connection, both ends",
-            "KiB",
-            ferry.2,
-            floor.2,
-        ),
-    ];
+    let connections = options.pairs * 2;
+    let title = format!(
+        "Signalling: {} two-person rooms ({connections} connections), {} messages each way per room, \
+         servers in their own processes",
+        options.pairs, options.messages
+    );
     print_versus(
-        &format!(
-            "Signalling: {} two-person rooms ({} connections), {} messages each way per room",
-            options.pairs,
-            options.pairs * 2,
-            options.messages
-        ),
+        &title,
         "bare relay",
-        &rows,
+        &[
+            row(
+                "relay latency p50",
+                "ms",
+                ferry.latency.quantile_ms(0.5),
+                floor.latency.quantile_ms(0.5),
+            ),
+            row(
+                "relay latency p99",
+                "ms",
+                ferry.latency.quantile_ms(0.99),
+                floor.latency.quantile_ms(0.99),
+            ),
+            row(
+                "server resident memory per idle connection",
+                "KiB",
+                ferry.rss_per_connection_kib,
+                floor.rss_per_connection_kib,
+            ),
+        ],
+    )?;
+    print_versus(
+        "Signalling: Ferry's server memory per idle connection beside the goal",
+        "goal",
+        &[row(
+            "server resident memory per idle connection",
+            "KiB",
+            ferry.rss_per_connection_kib,
+            GOAL_KIB_PER_CONNECTION,
+        )],
     )?;
     Ok(())
 }
@@ -228,13 +321,13 @@ async fn arrange(server: &Server, pairs: usize) -> anyhow::Result<([String; 2], 
     Ok((tokens, rooms))
 }
 
-/// Resident set size of this process, in KiB.
-fn rss_kb() -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+/// Resident set size of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
         .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS in /proc/self/status")?;
+        .context("no VmRSS in /proc/<pid>/status")?;
     let kb: f64 = line
         .split_whitespace()
         .nth(1)
@@ -289,25 +382,45 @@ async fn relayed(socket: &mut Socket) -> anyhow::Result<()> {
     }
 }
 
-async fn measure(
-    options: &Options,
-    target: impl Fn(usize, usize) -> anyhow::Result<Target>,
-) -> anyhow::Result<Figures> {
-    let mut targets = Vec::with_capacity(options.pairs * 2);
-    for pair in 0..options.pairs {
-        targets.push(target(pair, 0)?);
-        targets.push(target(pair, 1)?);
+async fn measure(options: &Options, side: Side) -> anyhow::Result<Figures> {
+    let (mut server, setup) = ServerProcess::start(options, side).await?;
+    let base = setup["base"].as_str().context("no base from the server")?;
+    let paths = setup["paths"]
+        .as_array()
+        .context("no paths from the server")?;
+    let tokens: Vec<&str> = setup["tokens"]
+        .as_array()
+        .context("no tokens from the server")?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let join = side == Side::Ferry;
+    let mut targets = Vec::with_capacity(paths.len() * 2);
+    for path in paths {
+        let path = path.as_str().context("a path")?;
+        for token in [0, 1].map(|side| tokens.get(side)) {
+            let mut request = format!("{base}{path}").into_client_request()?;
+            if let Some(token) = token {
+                request
+                    .headers_mut()
+                    .insert("authorization", format!("Bearer {token}").parse()?);
+            }
+            targets.push((request, join));
+        }
     }
-    // Memory is the growth from the first half of the connections to all of
-    // them: the first half warms caches and allocator arenas, so what is left
-    // is what one more connection costs.
-    let second = targets.split_off(options.pairs / 2 * 2);
+    progress(format!(
+        "{}: {} rooms, {} connections",
+        side.name(),
+        paths.len(),
+        targets.len()
+    ));
+    let second = targets.split_off(paths.len() / 2 * 2);
     let mut sockets = open_all(targets).await?;
-    let before = rss_kb()?;
+    let before = server.rss_kib().await?;
     let opened = second.len();
     sockets.extend(open_all(second).await?);
-    let connected = rss_kb()?;
-    let mut rooms = Vec::with_capacity(options.pairs);
+    let connected = server.rss_kib().await?;
+    let mut rooms = Vec::with_capacity(paths.len());
     while let (Some(b), Some(a)) = (sockets.pop(), sockets.pop()) {
         rooms.push((a, b));
     }
@@ -339,9 +452,10 @@ async fn measure(
     for task in tasks {
         latency.extend(task.await??);
     }
+    server.stop().await?;
     Ok(Figures {
         latency,
-        rss_per_connection_kb: (connected - before) / opened.max(1) as f64,
+        rss_per_connection_kib: (connected - before) / opened.max(1) as f64,
     })
 }
 
