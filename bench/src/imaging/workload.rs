@@ -253,21 +253,35 @@ pub async fn wado(peer: &dyn Peer, study: &str, rounds: usize) -> anyhow::Result
     let mut bytes = 0usize;
     let started = Instant::now();
     for _ in 0..rounds {
-        let mut request = client
-            .get(format!("{}/studies/{study}", peer.dicomweb()))
-            .header("accept", "multipart/related; type=\"application/dicom\"");
-        if let Some(token) = peer.bearer() {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let body = response.bytes().await?;
-        anyhow::ensure!(
-            status.is_success(),
-            "WADO-RS on {} gave {status}",
-            peer.name()
-        );
-        bytes += body.len();
+        bytes += retrieve(&client, peer, study).await?.1.len();
     }
     Ok(bytes as f64 / 1_000_000.0 / started.elapsed().as_secs_f64())
+}
+
+/// One WADO-RS retrieval of a whole study: the answer's content type and body.
+pub async fn retrieve(
+    client: &reqwest::Client,
+    peer: &dyn Peer,
+    study: &str,
+) -> anyhow::Result<(String, bytes::Bytes)> {
+    let mut request = client
+        .get(format!("{}/studies/{study}", peer.dicomweb()))
+        .header("accept", "multipart/related; type=\"application/dicom\"");
+    if let Some(token) = peer.bearer() {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    anyhow::ensure!(
+        status.is_success(),
+        "WADO-RS on {} gave {status}",
+        peer.name()
+    );
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((content_type, response.bytes().await?))
 }

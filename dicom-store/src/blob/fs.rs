@@ -250,4 +250,38 @@ mod tests {
             assert!(store.exists(key).await.is_err(), "{key:?} is refused");
         }
     }
+
+    #[tokio::test]
+    async fn blobs_are_joined_each_after_its_own_bytes_and_a_wrong_size_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = FsBlobStore::new(dir.path().join("blobs")).expect("a store");
+        for (key, bytes) in [("aa/one", &b"first"[..]), ("bb/two", &b"second!"[..])] {
+            let staged = dir.path().join("staged");
+            fs::write(&staged, bytes).expect("write the staged file");
+            store.put_file(key, &staged).await.expect("put");
+        }
+        let parts = |sizes: [usize; 2]| {
+            vec![
+                (b"<1>".to_vec(), "aa/one".to_owned(), sizes[0]),
+                (b"<2>".to_vec(), "bb/two".to_owned(), sizes[1]),
+            ]
+        };
+
+        let joined = store
+            .read_joined(parts([5, 7]), b"|")
+            .await
+            .expect("joined");
+        assert_eq!(joined, b"<1>first|<2>second!|");
+
+        let wrong = store
+            .read_joined(parts([5, 6]), b"|")
+            .await
+            .expect_err("a blob of another size than recorded");
+        assert_eq!(wrong.kind(), io::ErrorKind::InvalidData);
+        let missing = store
+            .read_joined(vec![(Vec::new(), "cc/none".to_owned(), 1)], b"")
+            .await
+            .expect_err("a missing blob");
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
 }

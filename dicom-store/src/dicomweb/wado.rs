@@ -9,7 +9,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use futures_util::future::{self, BoxFuture, FutureExt};
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use super::accept::{accept_of, media_ranges};
 use super::{authenticate, dicom_json, root_url, WebCode, WebError};
@@ -80,6 +81,18 @@ pub async fn instance_metadata(
 /// retrievals of huge studies cost a few megabytes each.
 const CHUNK_BYTES: usize = 256 * 1024;
 
+/// Batches of small instances read ahead of the one being sent in a
+/// retrieval: at most this many batches held per retrieval.
+const READ_AHEAD: usize = 4;
+
+/// A batch of small instances holds at most this many bytes and
+/// [`BATCH_INSTANCES`] instances.
+const BATCH_BYTES: usize = 1024 * 1024;
+const BATCH_INSTANCES: usize = 32;
+
+/// One instance's part of a multipart answer.
+type Part = BoxStream<'static, std::io::Result<Bytes>>;
+
 /// A blob's bytes as a stream of chunks, opened when first polled: nothing
 /// of an instance is held beyond the chunk being sent, on local files and
 /// on S3 alike.
@@ -121,36 +134,54 @@ async fn retrieve(
         [(row, Form::Converted(ts))] => Some(converted(blobs.clone(), row, ts).await?),
         _ => None,
     };
-    audit(state, &principal, study, plans.len()).await?;
+    let instances = plans.len();
     let boundary = uuid::Uuid::new_v4().simple().to_string();
     let opening = boundary.clone();
     // Each instance goes from its blob in chunks, one instance after the
     // other: three retrievals of studies of 200 MB instances cost a few
-    // chunks each, not an instance each. Only one converted instance is
+    // chunks each, not an instance each. Instances of one chunk or less go
+    // in batches (see `batches`), each read in one call into one frame
+    // (`BlobStore::read_joined`), up to READ_AHEAD batches ahead of the one
+    // being sent: a study of many small instances is otherwise bound by the
+    // trips to the blocking pool per file (open, read, read to the end) and
+    // the frames per part, not by its bytes. Only one converted instance is
     // held at a time.
     let mut ready = ready;
-    let parts = stream::iter(plans)
-        .map(move |(row, send)| {
+    let parts = stream::iter(batches(plans))
+        .map(move |batch| -> BoxFuture<'static, Part> {
             let opening = opening.clone();
             let head = move |ts: &str, len: usize| {
-                Bytes::from(format!(
+                format!(
                     "--{opening}\r\nContent-Type: application/dicom; transfer-syntax={ts}\r\nContent-Length: {len}\r\n\r\n"
-                ))
+                )
             };
             let tail = || Ok::<_, std::io::Error>(Bytes::from_static(b"\r\n"));
-            match send {
-                Form::AsStored => {
-                    let head = head(&row.transfer_syntax, row.size.max(0) as usize);
-                    stream::once(async move { Ok(head) })
-                        .chain(blob_stream(blobs.clone(), row.blob_key))
-                        .chain(stream::once(async move { tail() }))
-                        .boxed()
+            let blobs = blobs.clone();
+            match batch {
+                Batch::Small(rows) => async move {
+                    let parts = rows
+                        .into_iter()
+                        .map(|row| {
+                            let size = row.size.max(0) as usize;
+                            let before = head(&row.transfer_syntax, size).into_bytes();
+                            (before, row.blob_key, size)
+                        })
+                        .collect();
+                    let frame = blobs.read_joined(parts, b"\r\n").await.map(Bytes::from);
+                    stream::once(future::ready(frame)).boxed()
                 }
-                Form::Converted(ts) => {
-                    let blobs = blobs.clone();
+                .boxed(),
+                Batch::One(row, Form::AsStored) => {
+                    let head = Bytes::from(head(&row.transfer_syntax, row.size.max(0) as usize));
+                    let part = stream::once(async move { Ok(head) })
+                        .chain(blob_stream(blobs, row.blob_key))
+                        .chain(stream::once(async move { tail() }))
+                        .boxed();
+                    future::ready(part).boxed()
+                }
+                Batch::One(row, Form::Converted(ts)) => {
                     let done = ready.take();
-                    let head = move |len| head(ts, len);
-                    stream::once(async move {
+                    let part = stream::once(async move {
                         let bytes = match done {
                             Some(bytes) => bytes,
                             None => converted(blobs, &row, ts).await.map_err(|e| {
@@ -162,23 +193,70 @@ async fn retrieve(
                             })?,
                         };
                         Ok::<_, std::io::Error>(stream::iter([
-                            Ok(head(bytes.len())),
+                            Ok(Bytes::from(head(ts, bytes.len()))),
                             Ok(bytes),
                             tail(),
                         ]))
                     })
                     .try_flatten()
-                    .boxed()
+                    .boxed();
+                    future::ready(part).boxed()
                 }
             }
         })
-        .flatten();
+        .buffered(READ_AHEAD)
+        .flatten()
+        .peekable();
+    // The first batches are read while the audit event is made durable;
+    // nothing is sent before it is.
+    let mut parts = Box::pin(parts);
+    let (audited, _) = tokio::join!(
+        audit(state, &principal, study, instances),
+        parts.as_mut().peek()
+    );
+    audited?;
     let header_value =
         format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
     let closing = stream::once(async move { Ok(Bytes::from(format!("--{boundary}--\r\n"))) });
     let body = Body::from_stream(parts.chain(closing));
     let content_type = HeaderValue::from_str(&header_value).map_err(|e| WebError::internal(&e))?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// Instances sent together: a run of small ones sent as stored (each at
+/// most [`CHUNK_BYTES`]), or one instance.
+enum Batch {
+    Small(Vec<InstanceRow>),
+    One(Box<InstanceRow>, Form),
+}
+
+/// The instances in order, runs of small ones as stored gathered into
+/// batches of at most [`BATCH_INSTANCES`] and [`BATCH_BYTES`].
+fn batches(plans: Vec<(InstanceRow, Form)>) -> Vec<Batch> {
+    let mut batches = Vec::new();
+    let mut run: Vec<InstanceRow> = Vec::new();
+    let mut run_bytes = 0;
+    for (row, form) in plans {
+        let size = row.size.max(0) as usize;
+        if form != Form::AsStored || size > CHUNK_BYTES {
+            if !run.is_empty() {
+                batches.push(Batch::Small(std::mem::take(&mut run)));
+                run_bytes = 0;
+            }
+            batches.push(Batch::One(Box::new(row), form));
+            continue;
+        }
+        if run.len() == BATCH_INSTANCES || run_bytes + size > BATCH_BYTES {
+            batches.push(Batch::Small(std::mem::take(&mut run)));
+            run_bytes = 0;
+        }
+        run_bytes += size;
+        run.push(row);
+    }
+    if !run.is_empty() {
+        batches.push(Batch::Small(run));
+    }
+    batches
 }
 
 /// How one instance is sent.

@@ -78,6 +78,45 @@ async fn instances_go_to_the_bucket_under_the_prefix_and_come_back_byte_for_byte
     assert_eq!(response.status(), StatusCode::OK);
     let got = response.bytes().await.expect("the body");
     assert!(got == bytes, "the object comes back byte for byte");
+
+    // WADO-RS reads a study's small instances together, from the bucket too.
+    let response = app
+        .client
+        .get(app.url(&format!("/dicomweb/studies/{}", sent.uid)))
+        .header("accept", "multipart/related; type=\"application/dicom\"")
+        .bearer_auth(&clinician.token)
+        .send()
+        .await
+        .expect("retrieve the study");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .expect("a content type")
+        .to_owned();
+    let boundary = content_type
+        .split("boundary=")
+        .nth(1)
+        .expect("a boundary")
+        .to_owned();
+    let body = response.bytes().await.expect("the body");
+    let opening = format!("--{boundary}\r\n");
+    let closing = format!("\r\n--{boundary}--\r\n");
+    assert!(body.starts_with(opening.as_bytes()) && body.ends_with(closing.as_bytes()));
+    let headers_end = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the part's headers")
+        + 4;
+    let part = &body[headers_end..body.len() - closing.len()];
+    assert!(
+        part == bytes,
+        "the study's one instance comes back byte for byte"
+    );
+    let headers = String::from_utf8_lossy(&body[..headers_end]);
+    assert!(
+        headers.contains(&format!("Content-Length: {}", bytes.len())),
+        "{headers}"
+    );
 }
 
 #[tokio::test]
