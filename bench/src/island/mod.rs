@@ -28,6 +28,14 @@
 //! the same load on loopback (no emulation, same run), and the link's floor
 //! for it: the bytes that load moved at the link's rate, plus the round
 //! trips no client could save (see [`Load::round_trips`]).
+//!
+//! Then, over plain HTTP/1.1 through a shaping proxy ([`link`]: the rate,
+//! the round trip and 1% loss), a clinic uploads a CT as the web client does
+//! ([`upload`]), gzipped and not, each beside the link's floor for the bytes
+//! it moved.
+
+mod link;
+mod upload;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -55,9 +63,22 @@ pub struct Options {
     /// Round trip of the link, milliseconds.
     #[arg(long, default_value_t = 400)]
     rtt: u64,
+    /// Share of segments the upload's link loses.
+    #[arg(long, default_value_t = 0.01)]
+    loss: f64,
+    /// Instances of the CT each upload sends.
+    #[arg(long, default_value_t = 100)]
+    instances: usize,
     /// A small run that checks the benchmark works, not a measurement.
     #[arg(long)]
     quick: bool,
+}
+
+/// Uploads of each kind, one per round.
+#[derive(Default)]
+struct Uploads {
+    gzipped: Vec<upload::Upload>,
+    plain: Vec<upload::Upload>,
 }
 
 /// How the browser reaches the server.
@@ -216,6 +237,18 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let mut island = Vec::new();
     let mut loopback = Vec::new();
     let mut http1 = Vec::new();
+    let mut uploads = Uploads::default();
+    let shape = link::Shape {
+        rate_bps: options.rate,
+        round_trip: Duration::from_millis(options.rtt),
+        loss: options.loss,
+    };
+    let instances = if options.quick {
+        options.instances.min(10)
+    } else {
+        options.instances
+    };
+    let parallel = upload::parallel_of_web_client()?;
     for transport in [Transport::Https, Transport::Http1] {
         let server = Demo::start(&ferry, transport).await?;
         let outcome = async {
@@ -233,6 +266,34 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                             "round {round}/{rounds}: island link, HTTP/1.1"
                         ));
                         http1.push(server.loads(patient, &study, &link).await?);
+                        let token = server.token().await?;
+                        for (gzip, done) in
+                            [(true, &mut uploads.gzipped), (false, &mut uploads.plain)]
+                        {
+                            progress(format_args!(
+                                "round {round}/{rounds}: uploading {instances} instances{}",
+                                if gzip { ", gzipped" } else { "" }
+                            ));
+                            let files = tempfile::tempdir()?;
+                            crate::imaging::workload::generate(
+                                files.path(),
+                                instances,
+                                1,
+                                crate::imaging::workload::CT_STUDIES,
+                            )?;
+                            let files = crate::imaging::workload::files(files.path())?;
+                            done.push(
+                                upload::upload(
+                                    server.addr()?,
+                                    &token,
+                                    &files,
+                                    shape,
+                                    parallel,
+                                    gzip,
+                                )
+                                .await?,
+                            );
+                        }
                     }
                 }
             }
@@ -242,7 +303,59 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         server.stop().await;
         outcome?;
     }
-    report(&options, rounds, &island, &http1, &loopback)
+    report(&options, rounds, &island, &http1, &loopback)?;
+    report_uploads(&shape, instances, parallel, &uploads)
+}
+
+/// What the uploads printed beside their floors; the goal is 1.2 × floor.
+fn report_uploads(
+    shape: &link::Shape,
+    instances: usize,
+    parallel: usize,
+    uploads: &Uploads,
+) -> anyhow::Result<()> {
+    let mut out = vec![
+        format!(
+            "\nIsland upload: a {instances}-instance CT by STOW-RS, one instance per request, {parallel} at once \
+             as the web client, HTTP/1.1 over {} Mbit/s each way, {} ms round trip, {}% loss (shaping proxy); median",
+            shape.rate_bps as f64 / 1e6,
+            shape.round_trip.as_millis(),
+            shape.loss * 100.0
+        ),
+        format!(
+            "{:<24} {:>9} {:>9} {:>9} {:>9} {:>8} {:>6}",
+            "upload", "s", "files KB", "wire KB", "floor s", "x floor", "goal"
+        ),
+    ];
+    for (name, done) in [
+        ("gzipped (as the client)", &uploads.gzipped),
+        ("plain", &uploads.plain),
+    ] {
+        let mut sorted: Vec<&upload::Upload> = done.iter().collect();
+        sorted.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+        let Some(median) = sorted.get(sorted.len() / 2) else {
+            anyhow::bail!("no {name} upload was measured");
+        };
+        let floor = median.floor_seconds(shape);
+        out.push(format!(
+            "{:<24} {:>9.1} {:>9.0} {:>9.0} {:>9.1} {:>8.2} {:>6}",
+            name,
+            median.seconds,
+            median.files as f64 / 1024.0,
+            median.up as f64 / 1024.0,
+            floor,
+            median.seconds / floor,
+            "1.2",
+        ));
+    }
+    out.push(
+        "floor: the bytes that crossed the link (requests and answers, the busier way) at its rate"
+            .to_owned(),
+    );
+    for line in out {
+        note(&line)?;
+    }
+    Ok(())
 }
 
 fn report(
@@ -478,6 +591,32 @@ impl Demo {
             })?;
         anyhow::ensure!(answer["ok"] == true, "loads.cjs: {}", answer["error"]);
         Ok(answer["loads"].clone())
+    }
+
+    /// The server's socket address, for the shaping proxy to reach.
+    fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        let authority = self
+            .base
+            .split_once("://")
+            .map(|(_, rest)| rest)
+            .context("the server's address")?;
+        Ok(authority.parse()?)
+    }
+
+    /// A bearer token of the demo clinician, as an API client signs in.
+    async fn token(&self) -> anyhow::Result<String> {
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({ "username": "demo-clinician", "password": PASSWORD }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        answer["token"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no token at sign-in: {answer}"))
     }
 
     async fn stop(mut self) {
