@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ferry_server::auth::Role;
 use ferry_server::user::NewUser;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -341,41 +342,59 @@ type Target = (
     bool,
 );
 
-async fn connect(target: Target) -> anyhow::Result<Socket> {
+/// A client's connection: what it sends goes through `sink`; a task of its
+/// own reads all the while, as a browser does, so the server's pings are
+/// answered while thousands of other connections open (the server drops a
+/// connection silent for its idle timeout), and passes on the text frames.
+struct Client {
+    sink: SplitSink<Socket, Message>,
+    heard: mpsc::UnboundedReceiver<String>,
+}
+
+async fn connect(target: Target) -> anyhow::Result<Client> {
     let (request, ferry) = target;
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
-        .context("opening a WebSocket (for many connections: ulimit -n 65536)")?;
+        .context("opening a WebSocket")?;
     if ferry {
         socket
             .send(Message::text(r#"{"type":"join","v":1}"#))
             .await?;
-        let joined = text(&mut socket).await?;
-        anyhow::ensure!(
-            joined.contains(r#""type":"joined""#),
-            "not joined: {joined}"
-        );
-    }
-    Ok(socket)
-}
-
-/// The next text frame.
-async fn text(socket: &mut Socket) -> anyhow::Result<String> {
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .context("no message within 30 s")?
-            .context("the socket closed")??;
-        if let Message::Text(text) = frame {
-            return Ok(text.to_string());
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                .await
+                .context("no answer to join within 30 s")?
+                .context("the socket closed")??;
+            if let Message::Text(joined) = frame {
+                anyhow::ensure!(
+                    joined.contains(r#""type":"joined""#),
+                    "not joined: {joined}"
+                );
+                break;
+            }
         }
     }
+    let (sink, mut stream) = socket.split();
+    let (tx, heard) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = stream.next().await {
+            if let Message::Text(text) = frame {
+                if tx.send(text.to_string()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(Client { sink, heard })
 }
 
-/// Reads until a relayed message arrives (Ferry also says `peer-joined`).
-async fn relayed(socket: &mut Socket) -> anyhow::Result<()> {
+/// Waits for a relayed message (Ferry also says `peer-joined`).
+async fn relayed(client: &mut Client) -> anyhow::Result<()> {
     loop {
-        let message = text(socket).await?;
+        let message = tokio::time::timeout(Duration::from_secs(30), client.heard.recv())
+            .await
+            .context("no message within 30 s")?
+            .context("the socket closed")?;
         if !message.contains("peer-joined") {
             return Ok(());
         }
@@ -433,17 +452,17 @@ async fn measure(options: &Options, side: Side) -> anyhow::Result<Figures> {
                 for n in 0..messages {
                     let body = format!(r#"{{"type":"offer","sdp":"v=0 {n}"}}"#);
                     let sent = Instant::now();
-                    a.send(Message::text(body)).await?;
+                    a.sink.send(Message::text(body)).await?;
                     relayed(&mut b).await?;
                     samples.push(sent.elapsed());
                     let body = format!(r#"{{"type":"answer","sdp":"v=0 {n}"}}"#);
                     let sent = Instant::now();
-                    b.send(Message::text(body)).await?;
+                    b.sink.send(Message::text(body)).await?;
                     relayed(&mut a).await?;
                     samples.push(sent.elapsed());
                 }
-                let _ = a.close(None).await;
-                let _ = b.close(None).await;
+                let _ = a.sink.close().await;
+                let _ = b.sink.close().await;
                 anyhow::Ok(samples)
             })
         })
@@ -459,7 +478,7 @@ async fn measure(options: &Options, side: Side) -> anyhow::Result<Figures> {
     })
 }
 
-async fn open_all(targets: Vec<Target>) -> anyhow::Result<Vec<Socket>> {
+async fn open_all(targets: Vec<Target>) -> anyhow::Result<Vec<Client>> {
     futures_util::stream::iter(targets.into_iter().map(connect))
         .buffered(OPENING)
         .collect::<Vec<_>>()
