@@ -215,6 +215,11 @@ async fn retrieve(
         parts.as_mut().peek()
     );
     audited?;
+    // A first part that could not be read is answered with its failure,
+    // not with a 200 whose body breaks at once.
+    if let Some(Err(e)) = parts.as_mut().peek().await {
+        return Err(WebError::internal(e));
+    }
     let header_value =
         format!("multipart/related; type=\"application/dicom\"; boundary={boundary}");
     let closing = stream::once(async move { Ok(Bytes::from(format!("--{boundary}--\r\n"))) });

@@ -103,6 +103,42 @@ async fn other_facilities_admins_and_schedulers_see_nothing_and_only_care_roles_
     }
 }
 
+/// An instance whose file is gone from the store (a disk restored from an
+/// older backup, say) makes the study's retrieval a 500 with Ferry's error
+/// body, not a 200 whose multipart body breaks off.
+#[tokio::test]
+async fn a_study_whose_file_is_gone_is_answered_with_an_error_not_a_broken_body() {
+    let app = spawn_app().await;
+    let c = app.consortium().await;
+    let clinician = app.user("clin-gone", Role::Clinician, c.island_a).await;
+    let files = tempfile::tempdir().expect("a directory");
+    let sent = study(files.path(), &["CT_small.dcm"], "MRN-GONE");
+    let bytes = std::fs::read(&sent.files[0]).expect("the file");
+    let (status, body) = stow(&app, &clinician.token, bytes).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let key: String = sqlx::query_scalar("SELECT blob_key FROM dicom_instance")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("the instance's blob");
+    std::fs::remove_file(app.data_dir.path().join("dicom/blobs").join(&key))
+        .expect("the blob file removed");
+
+    let response = app
+        .client
+        .get(app.url(&format!("/dicomweb/studies/{}", sent.uid)))
+        .header(
+            header::ACCEPT,
+            "multipart/related; type=\"application/dicom\"",
+        )
+        .bearer_auth(&clinician.token)
+        .send()
+        .await
+        .expect("retrieve");
+    let status = response.status();
+    let body: Value = response.json().await.expect("a JSON body");
+    crate::support::assert_error(status, &body, StatusCode::INTERNAL_SERVER_ERROR, "internal");
+}
+
 /// A clinic on a slow link sends its study gzipped: stored as the
 /// instance itself. A body that is not gzip as it claims, or in a coding
 /// the store does not take, is refused with its reason and stores nothing.
