@@ -266,7 +266,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                             "round {round}/{rounds}: island link, HTTP/1.1"
                         ));
                         http1.push(server.loads(patient, &study, &link).await?);
-                        let token = server.token().await?;
+                        let token = server.sign_in().await?;
                         for (gzip, done) in
                             [(true, &mut uploads.gzipped), (false, &mut uploads.plain)]
                         {
@@ -522,17 +522,7 @@ impl Demo {
 
     /// The demo patient 王秀英 (DJ-0001) and her head CT.
     async fn patient_and_study(&self) -> anyhow::Result<(i64, String)> {
-        let login = self
-            .client
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&json!({ "username": "demo-clinician", "password": PASSWORD }))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            login.status().is_success(),
-            "demo sign-in: {}",
-            login.status()
-        );
+        self.sign_in().await?;
         let get = |path: String| async move {
             let answer: Value = self
                 .client
@@ -603,9 +593,11 @@ impl Demo {
         Ok(authority.parse()?)
     }
 
-    /// A bearer token of the demo clinician, as an API client signs in.
-    async fn token(&self) -> anyhow::Result<String> {
-        let answer: Value = reqwest::Client::new()
+    /// Signs the demo clinician in (the session cookie stays with
+    /// `client`) and returns the session's bearer token, for API clients.
+    async fn sign_in(&self) -> anyhow::Result<String> {
+        let answer: Value = self
+            .client
             .post(format!("{}/api/v1/auth/login", self.base))
             .json(&json!({ "username": "demo-clinician", "password": PASSWORD }))
             .send()
@@ -616,7 +608,7 @@ impl Demo {
         answer["token"]
             .as_str()
             .map(str::to_owned)
-            .with_context(|| format!("no token at sign-in: {answer}"))
+            .with_context(|| format!("no token at the demo sign-in: {answer}"))
     }
 
     async fn stop(mut self) {

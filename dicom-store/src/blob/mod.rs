@@ -183,7 +183,7 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The whole blob in memory; `size_hint` is its expected size. Local files
     /// are read in one blocking call rather than chunk by chunk through the
-    /// async runtime, which is what whole-study retrieval spends its time on.
+    /// async runtime.
     fn read<'a>(&'a self, key: &'a str, size_hint: usize) -> BoxFuture<'a, io::Result<Vec<u8>>> {
         use futures_util::FutureExt;
         use tokio::io::AsyncReadExt;

@@ -210,14 +210,14 @@ async fn retrieve(
     // The first batches are read while the audit event is made durable;
     // nothing is sent before it is.
     let mut parts = Box::pin(parts);
-    let (audited, _) = tokio::join!(
+    let (audited, first) = tokio::join!(
         audit(state, &principal, study, instances),
         parts.as_mut().peek()
     );
     audited?;
     // A first part that could not be read is answered with its failure,
     // not with a 200 whose body breaks at once.
-    if let Some(Err(e)) = parts.as_mut().peek().await {
+    if let Some(Err(e)) = first {
         return Err(WebError::internal(e));
     }
     let header_value =
