@@ -50,9 +50,11 @@ pub fn print(title: &str, rows: &[Row]) -> std::io::Result<()> {
         "figure", "SQLite", "PostgreSQL", "PG/SQLite"
     )?;
     for row in rows {
+        // A ratio below one needs its second decimal.
+        let decimals = if row.unit == "ratio" { 2 } else { 1 };
         let pg = row
             .postgres
-            .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"));
         let ratio = row
             .postgres
             .map_or_else(|| "-".to_owned(), |v| format!("{:.2}", v / row.sqlite));
@@ -60,7 +62,7 @@ pub fn print(title: &str, rows: &[Row]) -> std::io::Result<()> {
             out,
             "{:<52} {:>12} {:>12} {:>10}",
             format!("{} ({})", row.name, row.unit),
-            format!("{:.1}", row.sqlite),
+            format!("{:.decimals$}", row.sqlite),
             pg,
             ratio
         )?;

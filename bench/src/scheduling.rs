@@ -13,7 +13,12 @@
 //!   cardiology slots, as a waiting room full of referrals would be. Each
 //!   searches, picks one of the ten earliest free slots, books it, and on a
 //!   409 takes one of the alternatives the answer carries. Timed: every
-//!   `POST /bookings`, and the bookings made per second of wall time.
+//!   `POST /bookings`, and the bookings made per second of wall time. Run
+//!   once for each number in `--clients`.
+//! - The floor beside it, right before each booking run: as many writers as
+//!   clients committing one-row inserts, one per transaction, through the
+//!   server's own pool (so with its settings: on SQLite, WAL with a full
+//!   fsync at each commit), for `RAW_SECONDS`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,12 +54,15 @@ pub struct Options {
     /// Timed searches of each kind.
     #[arg(long, default_value_t = 100)]
     searches: usize,
-    /// Clinicians booking at the same time.
-    #[arg(long, default_value_t = 32)]
-    clients: usize,
-    /// Bookings to make in the contention run.
+    /// Clinicians booking at the same time: one contention run for each.
+    #[arg(long, value_delimiter = ',', default_values_t = [32, 200])]
+    clients: Vec<usize>,
+    /// Bookings to make in each contention run (at least five per client).
     #[arg(long, default_value_t = 600)]
     bookings: usize,
+    /// Database connections the server keeps (`database_max_connections`).
+    #[arg(long, default_value_t = 8)]
+    connections: u32,
     /// Administrative URL of the PostgreSQL server to compare with.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     postgres: String,
@@ -66,15 +74,32 @@ pub struct Options {
     quick: bool,
 }
 
+/// Seconds the raw inserts run, per contention run.
+const RAW_SECONDS: u64 = 3;
+/// What a `POST /bookings` may take at the 99th percentile under contention.
+const GOAL_BOOK_P99_MS: f64 = 150.0;
+
 /// What one engine measured.
 struct Figures {
     search_all: Samples,
     search_specialty: Samples,
     search_expert: Samples,
+    contention: Vec<Contention>,
+}
+
+/// One contention run and the raw insert rate measured right before it.
+struct Contention {
     book: Samples,
     bookings: usize,
     conflicts: usize,
     wall: Duration,
+    raw_per_second: f64,
+}
+
+impl Contention {
+    fn per_second(&self) -> f64 {
+        self.bookings as f64 / self.wall.as_secs_f64()
+    }
 }
 
 pub async fn run(mut options: Options) -> anyhow::Result<()> {
@@ -82,12 +107,16 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
         options.experts = options.experts.min(12);
         options.hot_experts = options.hot_experts.min(3);
         options.searches = options.searches.min(5);
-        options.clients = options.clients.min(4);
+        options.clients = vec![4];
         options.bookings = options.bookings.min(20);
     }
     anyhow::ensure!(
         options.hot_experts >= 1 && options.hot_experts <= options.experts,
         "--hot-experts must be between 1 and --experts"
+    );
+    anyhow::ensure!(
+        !options.clients.is_empty() && !options.clients.contains(&0),
+        "--clients must list one or more numbers of clients, each at least 1"
     );
     let sqlite = measure(&Engine::Sqlite, &options).await?;
     let postgres = if options.no_postgres {
@@ -95,19 +124,19 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
     } else {
         Some(measure(&Engine::Postgres(options.postgres.clone()), &options).await?)
     };
-    let pg = |f: fn(&Figures) -> f64| postgres.as_ref().map(f);
-    let rows = vec![
+    let pg = |f: &dyn Fn(&Figures) -> f64| postgres.as_ref().map(f);
+    let mut rows = vec![
         Row {
             name: format!("slot search p50, {} experts x 12 weeks", options.experts),
             unit: "ms",
             sqlite: sqlite.search_all.quantile_ms(0.5),
-            postgres: pg(|f| f.search_all.quantile_ms(0.5)),
+            postgres: pg(&|f| f.search_all.quantile_ms(0.5)),
         },
         Row {
             name: format!("slot search p99, {} experts x 12 weeks", options.experts),
             unit: "ms",
             sqlite: sqlite.search_all.quantile_ms(0.99),
-            postgres: pg(|f| f.search_all.quantile_ms(0.99)),
+            postgres: pg(&|f| f.search_all.quantile_ms(0.99)),
         },
         Row {
             name: format!(
@@ -116,46 +145,66 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
             ),
             unit: "ms",
             sqlite: sqlite.search_specialty.quantile_ms(0.99),
-            postgres: pg(|f| f.search_specialty.quantile_ms(0.99)),
+            postgres: pg(&|f| f.search_specialty.quantile_ms(0.99)),
         },
         Row {
             name: "slot search p99, one expert".to_owned(),
             unit: "ms",
             sqlite: sqlite.search_expert.quantile_ms(0.99),
-            postgres: pg(|f| f.search_expert.quantile_ms(0.99)),
-        },
-        Row {
-            name: format!("bookings made, {} clients contending", options.clients),
-            unit: "per s",
-            sqlite: per_second(&sqlite),
-            postgres: pg(per_second),
-        },
-        Row {
-            name: "POST /bookings p50 under contention".to_owned(),
-            unit: "ms",
-            sqlite: sqlite.book.quantile_ms(0.5),
-            postgres: pg(|f| f.book.quantile_ms(0.5)),
-        },
-        Row {
-            name: "POST /bookings p99 under contention".to_owned(),
-            unit: "ms",
-            sqlite: sqlite.book.quantile_ms(0.99),
-            postgres: pg(|f| f.book.quantile_ms(0.99)),
-        },
-        Row {
-            name: "409 slot_taken per booking made".to_owned(),
-            unit: "ratio",
-            sqlite: sqlite.conflicts as f64 / sqlite.bookings as f64,
-            postgres: pg(|f| f.conflicts as f64 / f.bookings as f64),
+            postgres: pg(&|f| f.search_expert.quantile_ms(0.99)),
         },
     ];
+    for (i, clients) in options.clients.iter().enumerate() {
+        fn at(f: &Figures, i: usize) -> &Contention {
+            &f.contention[i]
+        }
+        let run = |f: &Figures| at(f, i).per_second();
+        rows.extend([
+            Row {
+                name: format!("{clients} clients: bookings made"),
+                unit: "per s",
+                sqlite: run(&sqlite),
+                postgres: pg(&run),
+            },
+            Row {
+                name: format!("{clients} clients: raw durable inserts (floor)"),
+                unit: "per s",
+                sqlite: at(&sqlite, i).raw_per_second,
+                postgres: pg(&|f| at(f, i).raw_per_second),
+            },
+            Row {
+                name: format!("{clients} clients: bookings made / raw inserts"),
+                unit: "ratio",
+                sqlite: run(&sqlite) / at(&sqlite, i).raw_per_second,
+                postgres: pg(&|f| run(f) / at(f, i).raw_per_second),
+            },
+            Row {
+                name: format!("{clients} clients: POST /bookings p50"),
+                unit: "ms",
+                sqlite: at(&sqlite, i).book.quantile_ms(0.5),
+                postgres: pg(&|f| at(f, i).book.quantile_ms(0.5)),
+            },
+            Row {
+                name: format!("{clients} clients: POST /bookings p99 (goal <= {GOAL_BOOK_P99_MS})"),
+                unit: "ms",
+                sqlite: at(&sqlite, i).book.quantile_ms(0.99),
+                postgres: pg(&|f| at(f, i).book.quantile_ms(0.99)),
+            },
+            Row {
+                name: format!("{clients} clients: 409 slot_taken per booking made"),
+                unit: "ratio",
+                sqlite: at(&sqlite, i).conflicts as f64 / at(&sqlite, i).bookings as f64,
+                postgres: pg(&|f| at(f, i).conflicts as f64 / at(f, i).bookings as f64),
+            },
+        ]);
+    }
+    let clients: Vec<String> = options.clients.iter().map(usize::to_string).collect();
     report::print(
         &format!(
-            "scheduling: {} experts, {} searches of each kind, {} bookings by {} clients{}",
+            "scheduling: {} experts, {} searches of each kind, contention runs of {} clients{}",
             options.experts,
             options.searches,
-            options.bookings,
-            options.clients,
+            clients.join(" and "),
             if options.quick {
                 " (quick: not a measurement)"
             } else {
@@ -167,20 +216,29 @@ pub async fn run(mut options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn per_second(f: &Figures) -> f64 {
-    f.bookings as f64 / f.wall.as_secs_f64()
+/// The bookings a contention run of `clients` makes.
+fn bookings_for(options: &Options, clients: usize) -> usize {
+    options.bookings.max(clients * 5)
 }
 
-/// The roster, the people and the waiting consultations of one run.
+/// The roster, the people and the waiting consultations of one run, a
+/// queue of them for each contention run.
 struct Seeded {
     clinician: String,
     experts: Vec<i64>,
-    consultations: Vec<i64>,
+    consultations: Vec<Vec<i64>>,
 }
 
 async fn measure(engine: &Engine, options: &Options) -> anyhow::Result<Figures> {
     progress(format!("{}: starting the server", engine.label()));
-    let server = Server::start(engine).await?;
+    let connections = options.connections;
+    let server = Server::start_configured(
+        engine,
+        false,
+        |settings| settings.database_max_connections = connections,
+        None,
+    )
+    .await?;
     let seeded = seed(&server, options).await?;
     let today = jiff::Zoned::now()
         .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai")?)
@@ -203,27 +261,90 @@ async fn measure(engine: &Engine, options: &Options) -> anyhow::Result<Figures> 
     })
     .await?;
 
-    progress(format!("{}: timing contended bookings", engine.label()));
-    let (book, bookings, conflicts, wall) = contend(&server, &seeded, options).await?;
-    let (booked, distinct): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COUNT(DISTINCT expert_id || '@' || start_at) FROM booking WHERE status = 'booked'",
-    )
-    .fetch_one(server.db.pool())
-    .await?;
-    anyhow::ensure!(
-        booked as usize == bookings && distinct == booked,
-        "{booked} booked rows ({distinct} distinct slots) for {bookings} acknowledged bookings"
-    );
+    let mut contention = Vec::new();
+    let mut acknowledged = 0;
+    for (clients, queue) in options.clients.iter().zip(&seeded.consultations) {
+        progress(format!(
+            "{}: {clients} writers, raw inserts",
+            engine.label()
+        ));
+        let raw_per_second = raw_inserts(&server, *clients).await?;
+        progress(format!(
+            "{}: {clients} clients, contended bookings",
+            engine.label()
+        ));
+        let (book, bookings, conflicts, wall) =
+            contend(&server, &seeded.clinician, queue, *clients).await?;
+        acknowledged += bookings;
+        let (booked, distinct): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(DISTINCT expert_id || '@' || start_at) FROM booking WHERE status = 'booked'",
+        )
+        .fetch_one(server.db.pool())
+        .await?;
+        anyhow::ensure!(
+            booked as usize == acknowledged && distinct == booked,
+            "{booked} booked rows ({distinct} distinct slots) for {acknowledged} acknowledged bookings"
+        );
+        contention.push(Contention {
+            book,
+            bookings,
+            conflicts,
+            wall,
+            raw_per_second,
+        });
+    }
     server.stop().await?;
     Ok(Figures {
         search_all,
         search_specialty,
         search_expert,
-        book,
-        bookings,
-        conflicts,
-        wall,
+        contention,
     })
+}
+
+/// `writers` writers committing one-row inserts for `RAW_SECONDS`, one per
+/// transaction, as a booking commits: the durable commits per second this
+/// engine allows on this disk with this many at once.
+async fn raw_inserts(server: &Server, writers: usize) -> anyhow::Result<f64> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_raw_insert (writer BIGINT NOT NULL, n BIGINT NOT NULL)",
+    )
+    .execute(server.db.pool())
+    .await?;
+    let until = Instant::now() + Duration::from_secs(RAW_SECONDS);
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let db = server.db.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0i64;
+            while Instant::now() < until {
+                let mut tx = db.begin_write().await?;
+                sqlx::query("INSERT INTO bench_raw_insert (writer, n) VALUES ($1, $2)")
+                    .bind(writer as i64)
+                    .bind(n)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>(n)
+        }));
+    }
+    let mut committed = 0;
+    for task in tasks {
+        committed += task.await??;
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bench_raw_insert")
+        .fetch_one(server.db.pool())
+        .await?;
+    anyhow::ensure!(
+        rows == committed,
+        "{committed} inserts committed, {rows} rows found"
+    );
+    sqlx::query("DELETE FROM bench_raw_insert")
+        .execute(server.db.pool())
+        .await?;
+    Ok(committed as f64 / RAW_SECONDS as f64)
 }
 
 async fn searches(
@@ -251,18 +372,24 @@ async fn searches(
 
 async fn contend(
     server: &Server,
-    seeded: &Seeded,
-    options: &Options,
+    clinician: &str,
+    consultations: &[i64],
+    clients: usize,
 ) -> anyhow::Result<(Samples, usize, usize, Duration)> {
-    let queue = Arc::new(Mutex::new(seeded.consultations.clone()));
+    let queue = Arc::new(Mutex::new(consultations.to_vec()));
+    let to = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai")?)
+        .date()
+        .checked_add(jiff::Span::new().days(82))?;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..options.clients {
+    for _ in 0..clients {
         let queue = queue.clone();
         let client = ClientRun {
             base: server.url(""),
             http: server.client.clone(),
-            token: seeded.clinician.clone(),
+            token: clinician.to_owned(),
+            to,
         };
         tasks.push(tokio::spawn(
             async move { client.book_until_done(queue).await },
@@ -284,6 +411,9 @@ struct ClientRun {
     base: String,
     http: reqwest::Client,
     token: String,
+    /// The last day searched: the horizon's, not the default week's, which
+    /// the first run's bookings fill.
+    to: jiff::civil::Date,
 }
 
 impl ClientRun {
@@ -341,8 +471,8 @@ impl ClientRun {
         let answer: Value = self
             .http
             .get(format!(
-                "{}/api/v1/slots?specialty=cardiology&service=video&limit=10",
-                self.base
+                "{}/api/v1/slots?specialty=cardiology&service=video&limit=10&to={}",
+                self.base, self.to
             ))
             .bearer_auth(&self.token)
             .send()
@@ -423,15 +553,20 @@ async fn seed(server: &Server, options: &Options) -> anyhow::Result<Seeded> {
         }
     }
 
-    progress(format!("opening {} consultations", options.bookings));
-    let mut consultations = Vec::with_capacity(options.bookings);
-    for _ in 0..options.bookings {
-        let body = json!({ "patient_id": patient, "specialty": "cardiology", "urgency": "routine",
-                           "reason": "exertional chest pain", "clinical_summary": "ECG attached" });
-        let answer = server
-            .create(&clinician, "/api/v1/consultations", &body)
-            .await?;
-        consultations.push(answer["id"].as_i64().context("a consultation id")?);
+    let mut consultations = Vec::new();
+    for clients in &options.clients {
+        let count = bookings_for(options, *clients);
+        progress(format!("opening {count} consultations"));
+        let mut queue = Vec::with_capacity(count);
+        for _ in 0..count {
+            let body = json!({ "patient_id": patient, "specialty": "cardiology", "urgency": "routine",
+                               "reason": "exertional chest pain", "clinical_summary": "ECG attached" });
+            let answer = server
+                .create(&clinician, "/api/v1/consultations", &body)
+                .await?;
+            queue.push(answer["id"].as_i64().context("a consultation id")?);
+        }
+        consultations.push(queue);
     }
     Ok(Seeded {
         clinician,

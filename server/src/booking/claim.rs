@@ -79,6 +79,30 @@ async fn expire(tx: &mut Tx, lapsed: &[(i64, Option<i64>)], now: i64) -> Result<
     Ok(())
 }
 
+/// True when the expert's time from `start` is claimed to capacity by live
+/// bookings, so that [`take`] would refuse it: the claim starting there is
+/// full, and no hold on it has lapsed (those [`take`] gives back first).
+/// A read, for answering a conflict before asking for the write lock; the
+/// write still decides.
+pub async fn is_full(
+    conn: &mut sqlx::AnyConnection,
+    expert_id: i64,
+    start: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let full: Option<i64> = sqlx::query_scalar(
+        "SELECT c.id FROM slot_claim c WHERE c.expert_id = $1 AND c.start_at = $2 \
+         AND c.taken >= c.capacity AND NOT EXISTS (SELECT 1 FROM booking b \
+         WHERE b.claim_id = c.id AND b.status = 'held' AND b.hold_expires_at <= $3)",
+    )
+    .bind(expert_id)
+    .bind(start)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(full.is_some())
+}
+
 /// Takes one place in `slot` for `expert_id` and returns the claim's id.
 ///
 /// On PostgreSQL a failed insert aborts the transaction; the caller answers

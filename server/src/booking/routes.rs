@@ -11,20 +11,24 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::claim;
 use super::steps::{
     already_booked, bookable_consultation, commit_and_show, expert_or_422, load, schedule,
 };
 use super::store::{self};
-use super::take::{same_service, take_or_refuse, Wanted};
+use super::take::{same_service, take_error, take_or_refuse, timely, TakeError, Wanted};
 use super::{BookingStatus, BookingView, NewBooking};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
+use crate::consultation::store::ConsultationRow;
+use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::facility::caller_zone;
 use crate::notify::Outbox;
 use crate::policy;
 use crate::roster::parse_instant;
+use crate::roster::store::Expert;
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -66,30 +70,28 @@ async fn create_booking(
         ));
     }
     let now = now_ms();
-    let mut tx = state.db.begin_write().await?;
-    let tz = caller_zone(&mut tx, &caller, None).await?;
-    let expert = expert_or_422(&mut tx, body.expert_id).await?;
-    let consultation = match body.consultation_id {
-        Some(id) => Some(bookable_consultation(&mut tx, &caller, id, &expert, now).await?),
-        None => None,
-    };
-    if let (Some(shown), Some(c)) = (body.patient_id, &consultation) {
-        super::steps::same_patient(c, shown)?;
+    // Under contention most attempts are at a slot someone has just filled.
+    // Those are answered from a read, without waiting for the write lock
+    // (on SQLite, held by one writer at a time), after the same checks as
+    // the write makes, so the answer is the one it would have given.
+    let mut read = state.db.begin_read().await?;
+    let seen = asked(&mut read, &caller, &body, now).await?;
+    if timely(start, now, state.settings.slot_horizon_days).is_ok()
+        && claim::is_full(&mut read, seen.expert.id, start, now).await?
+    {
+        drop(read);
+        let wanted = seen.wanted(start);
+        return Err(take_error(&state, TakeError::Taken, &wanted, &seen.tz).await);
     }
-    let may_take_reserved = match body.referral_id {
-        Some(referral_id) => {
-            super::priority::check_referral(
-                &mut tx,
-                &caller,
-                referral_id,
-                &expert,
-                consultation.as_ref(),
-            )
-            .await?;
-            true
-        }
-        None => false,
-    };
+    drop(read);
+
+    let mut tx = state.db.begin_write().await?;
+    let Asked {
+        tz,
+        expert,
+        consultation,
+        may_take_reserved,
+    } = asked(&mut tx, &caller, &body, now).await?;
     let wanted = Wanted {
         expert: &expert,
         start,
@@ -153,6 +155,60 @@ async fn create_booking(
     .await?;
     let view = commit_and_show(&state, tx, outbox, id, &tz).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// What a new booking asks for, checked: the caller's zone, the expert, the
+/// consultation it is for, and whether it may take a slot held back for
+/// referred patients.
+struct Asked {
+    tz: jiff::tz::TimeZone,
+    expert: Expert,
+    consultation: Option<ConsultationRow>,
+    may_take_reserved: bool,
+}
+
+impl Asked {
+    fn wanted(&self, start: i64) -> Wanted<'_> {
+        Wanted {
+            expert: &self.expert,
+            start,
+            may_take_reserved: self.may_take_reserved,
+            service: self.consultation.as_ref().map(|c| c.service),
+        }
+    }
+}
+
+/// Checks what `body` asks for in `tx`: every refusal but the slot's own.
+async fn asked(tx: &mut Tx, caller: &Caller, body: &NewBooking, now: i64) -> ApiResult<Asked> {
+    let tz = caller_zone(tx, caller, None).await?;
+    let expert = expert_or_422(tx, body.expert_id).await?;
+    let consultation = match body.consultation_id {
+        Some(id) => Some(bookable_consultation(tx, caller, id, &expert, now).await?),
+        None => None,
+    };
+    if let (Some(shown), Some(c)) = (body.patient_id, &consultation) {
+        super::steps::same_patient(c, shown)?;
+    }
+    let may_take_reserved = match body.referral_id {
+        Some(referral_id) => {
+            super::priority::check_referral(
+                tx,
+                caller,
+                referral_id,
+                &expert,
+                consultation.as_ref(),
+            )
+            .await?;
+            true
+        }
+        None => false,
+    };
+    Ok(Asked {
+        tz,
+        expert,
+        consultation,
+        may_take_reserved,
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -129,6 +129,17 @@ pub fn same_service(slot: &Slot, asked: Service, field: &'static str) -> ApiResu
     ))
 }
 
+/// Refuses a start in the past or further ahead than slots are offered.
+pub fn timely(start: i64, now: i64, horizon_days: u32) -> Result<(), TakeError> {
+    if start < now {
+        return Err(TakeError::Past);
+    }
+    if start > now + i64::from(horizon_days) * 86_400_000 {
+        return Err(TakeError::BeyondHorizon);
+    }
+    Ok(())
+}
+
 /// Finds the roster's slot at `wanted.start` and takes a place in it.
 async fn take_slot(
     tx: &mut Tx,
@@ -137,12 +148,7 @@ async fn take_slot(
     horizon_days: u32,
 ) -> Result<(Slot, i64), TakeError> {
     let (expert, start) = (wanted.expert, wanted.start);
-    if start < now {
-        return Err(TakeError::Past);
-    }
-    if start > now + i64::from(horizon_days) * 86_400_000 {
-        return Err(TakeError::BeyondHorizon);
-    }
+    timely(start, now, horizon_days)?;
     let slot = availability::slot_at(tx, expert, start)
         .await?
         .ok_or(TakeError::NotInRoster)?;
