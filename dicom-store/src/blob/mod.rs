@@ -126,7 +126,7 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     /// bytes and followed by `after`, each with the size it must have: a run
     /// of small instances as one frame of a multipart answer, with no copy
     /// beyond the read. Local files are read in one blocking call for all of
-    /// them, other blobs a few at once. A retrieval of many small instances
+    /// them, other blobs [`REMOTE_READS_AT_ONCE`] at once. A retrieval of many small instances
     /// is otherwise bound by one trip to the blocking pool per file.
     fn read_joined<'a>(
         &'a self,
@@ -165,7 +165,7 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
                 .map(|(_, key, size)| self.read(key, *size))
                 .collect();
             let read: Vec<Vec<u8>> = futures_util::stream::iter(reads)
-                .buffered(4)
+                .buffered(REMOTE_READS_AT_ONCE)
                 .try_collect()
                 .await?;
             for ((before, _, size), data) in parts.iter().zip(read) {
@@ -200,6 +200,15 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
         .boxed()
     }
 }
+
+/// Reads of remote blobs (object storage) one [`BlobStore::read_joined`]
+/// keeps in flight. A GET from object storage waits for its first byte far
+/// longer than it takes to carry a small instance: tens of milliseconds from
+/// a cloud bucket, and 40 ms from a server that sends its headers and its body
+/// in two writes without TCP_NODELAY (the delayed ACK of a kept-alive
+/// connection). With four in flight a whole-study retrieval from a bucket ran
+/// at 13 MB/s, half of Orthanc's from its local disk.
+const REMOTE_READS_AT_ONCE: usize = 16;
 
 /// A blob whose size is not the one recorded for it.
 fn sized_otherwise(read: usize, expected: usize) -> io::Error {
