@@ -24,6 +24,7 @@ mod harness;
 mod imaging;
 mod island;
 mod orthanc;
+mod postgres;
 mod reads;
 mod report;
 mod scheduling;

@@ -1,11 +1,12 @@
-//! Ferry as a benchmark peer: the server in this process on SQLite.
+//! Ferry as a benchmark peer: the server in this process, on SQLite and the
+//! local disk, or on PostgreSQL and an S3 bucket.
 
 use anyhow::Context;
 
 use super::workload::Peer;
 
-/// Ferry as a [`Peer`]: the server in this process on SQLite, with a
-/// clinician's token and a registered modality.
+/// Ferry as a [`Peer`]: the server in this process, with a clinician's
+/// token and a registered modality.
 pub struct FerryPeer {
     pub server: crate::harness::Server,
     token: String,
@@ -32,11 +33,18 @@ impl Peer for FerryPeer {
 pub const CALLING_AE: &str = "BENCH";
 
 impl FerryPeer {
-    pub async fn start() -> anyhow::Result<FerryPeer> {
+    /// On SQLite and the local disk, or in the several-node configuration.
+    pub async fn start(several: Option<&super::several::SeveralNode>) -> anyhow::Result<FerryPeer> {
+        use crate::harness::{Engine, Server};
         use ferry_server::auth::Role;
         use ferry_server::facility::{NewFacility, Tier};
-        let server =
-            crate::harness::Server::start_with(&crate::harness::Engine::Sqlite, true).await?;
+        let server = match several {
+            None => Server::start_with(&Engine::Sqlite, true).await?,
+            Some(several) => {
+                let engine = Engine::Postgres(several.postgres.url.clone());
+                Server::start_configured(&engine, true, |s| several.configure(s), None).await?
+            }
+        };
         let dimse_port = server.dimse_addr.context("the DIMSE listener")?.port();
         let actor = crate::harness::Server::actor();
         let mut tx = server.db.begin_write().await?;

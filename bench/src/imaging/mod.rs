@@ -12,6 +12,10 @@
 //! - WADO-RS retrieval of a whole study, MB/s, also beside the same answer
 //!   served as a static file (see [`floor`]).
 //!
+//! With `--store several-node` both run as a consortium of several nodes
+//! would run them: PostgreSQL indexes and, for Ferry, an S3 bucket (see
+//! [`several`]).
+//!
 //! Orthanc 1.10 cannot listen on loopback only, so the whole benchmark runs in
 //! a network namespace of its own that has nothing but `lo` (it re-executes
 //! itself under `unshare -n`; that needs root).
@@ -19,6 +23,7 @@
 mod ferry;
 mod floor;
 pub mod network;
+mod several;
 pub(crate) mod workload;
 
 use std::path::{Path, PathBuf};
@@ -52,9 +57,34 @@ pub struct Options {
     /// Full-size instances in each ingest probe.
     #[arg(long, default_value_t = 200)]
     probe: usize,
+    /// Where both peers keep their index and files.
+    #[arg(long, value_enum, default_value_t = Store::Local)]
+    store: Store,
     /// A small run that checks the benchmark works, not a measurement.
     #[arg(long)]
     quick: bool,
+}
+
+/// Where both peers keep their index and files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Store {
+    /// SQLite indexes and files on the local disk.
+    Local,
+    /// PostgreSQL indexes (Orthanc's through Debian's orthanc-postgresql),
+    /// Ferry's files in an S3 bucket (s3s-fs), Orthanc's on the local disk.
+    SeveralNode,
+}
+
+impl Store {
+    fn described(self) -> &'static str {
+        match self {
+            Store::Local => "both on SQLite, files on the local disk",
+            Store::SeveralNode => {
+                "both indexed in PostgreSQL (Orthanc by orthanc-postgresql), \
+                 Ferry's files in S3 (s3s-fs), Orthanc's on the local disk"
+            }
+        }
+    }
 }
 
 /// Orthanc as a [`Peer`].
@@ -279,9 +309,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .local_addr()?
             .port())
     };
-    progress("starting Orthanc and Ferry");
-    let orthanc = Orthanc::start(free()?, free()?).await?;
-    let ferry = FerryPeer::start().await?;
+    progress(format!(
+        "starting Orthanc and Ferry, {}",
+        options.store.described()
+    ));
+    let several = match options.store {
+        Store::Local => None,
+        Store::SeveralNode => Some(several::SeveralNode::start(free).await?),
+    };
+    let orthanc = match &several {
+        None => Orthanc::start(free()?, free()?).await?,
+        Some(several) => Orthanc::start_with(free()?, free()?, several.orthanc()).await?,
+    };
+    let ferry = FerryPeer::start(several.as_ref()).await?;
     let mut measured = measure(&[&orthanc, &ferry], &files, &options).await?;
     let (retrieval, static_file) = against_floor(&ferry, &files.studies[0], work.path()).await?;
     for (name, held) in [
@@ -296,6 +336,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     orthanc.stop().await?;
     ferry.server.stop().await?;
+    if let Some(several) = several {
+        several.postgres.stop().await?;
+    }
 
     let (Some(ours), Some(theirs)) = (measured.pop(), measured.pop()) else {
         anyhow::bail!("a peer measured nothing");
@@ -415,9 +458,10 @@ fn print(
     crate::report::print_versus(
         &format!(
             "imaging: {} instances indexed at the end ({} small, the rest 39 KB CT), \
-             Ferry on SQLite{}",
+             {}{}",
             files.total,
             options.index_size / options.steps * options.steps,
+            options.store.described(),
             if options.quick {
                 " (quick: not a measurement)"
             } else {

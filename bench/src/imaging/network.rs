@@ -218,7 +218,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }),
     )
     .await?;
-    let ferry = FerryPeer::start().await?;
+    let ferry = FerryPeer::start(None).await?;
     let ferry_destination = ferry.destination(SINK_AE, sink.port).await?;
     ferry.destination(DROP_AE, drop.port).await?;
     ferry.register_modality(FORWARDED_AE).await?;
