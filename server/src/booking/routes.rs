@@ -86,20 +86,16 @@ async fn create_booking(
     drop(read);
 
     let mut tx = state.db.begin_write().await?;
+    let checked = asked(&mut tx, &caller, &body, now).await?;
+    let wanted = checked.wanted(start);
     let Asked {
         tz,
         expert,
         consultation,
-        may_take_reserved,
-    } = asked(&mut tx, &caller, &body, now).await?;
-    let wanted = Wanted {
-        expert: &expert,
-        start,
-        may_take_reserved,
-        service: consultation.as_ref().map(|c| c.service),
-    };
-    let (mut tx, slot, claim_id) = take_or_refuse(&state, tx, &wanted, now, &tz).await?;
-    if let Some(c) = &consultation {
+        ..
+    } = &checked;
+    let (mut tx, slot, claim_id) = take_or_refuse(&state, tx, &wanted, now, tz).await?;
+    if let Some(c) = consultation {
         same_service(&slot, c.service, "start")?;
     }
     let (status, hold_expires_at) = if body.hold {
@@ -132,8 +128,8 @@ async fn create_booking(
         super::priority::record(&mut tx, id, referral_id).await?;
     }
     let mut outbox = Outbox::new();
-    if let (BookingStatus::Booked, Some(c)) = (status, &consultation) {
-        schedule(&mut tx, &mut outbox, c, &expert, id, &slot, now).await?;
+    if let (BookingStatus::Booked, Some(c)) = (status, consultation) {
+        schedule(&mut tx, &mut outbox, c, expert, id, &slot, now).await?;
     }
     audit::append(
         &mut tx,
@@ -153,7 +149,7 @@ async fn create_booking(
         ),
     )
     .await?;
-    let view = commit_and_show(&state, tx, outbox, id, &tz).await?;
+    let view = commit_and_show(&state, tx, outbox, id, tz).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
