@@ -22,8 +22,10 @@ const SQLITE_WRITE_WAIT: Duration = Duration::from_secs(10);
 /// connection it runs on (`&mut *tx`); a writing one on SQLite also holds
 /// this process's turn at the write lock until it ends.
 pub struct Tx {
-    // Declared first so that it ends (commits, or rolls back when dropped)
-    // before the turn passes to the next writer.
+    // Declared first, so it is dropped first: a commit is done before the
+    // turn passes, and a dropped transaction's rollback is already sent to
+    // its connection (the next writer's BEGIN waits at SQLite's own lock
+    // for the moment that rollback takes).
     inner: Transaction<'static, Any>,
     _turn: Option<OwnedSemaphorePermit>,
 }

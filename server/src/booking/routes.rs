@@ -281,7 +281,8 @@ async fn get_booking(
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<BookingView>> {
-    let mut tx = state.db.begin_write().await?;
+    // A read: on SQLite a write transaction would wait behind every writer.
+    let mut tx = state.db.begin_read().await?;
     let booking = load(&mut tx, &caller, id).await?;
     let tz = caller_zone(&mut tx, &caller, None).await?;
     tx.commit().await?;
