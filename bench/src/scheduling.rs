@@ -274,7 +274,7 @@ async fn measure(engine: &Engine, options: &Options) -> anyhow::Result<Figures> 
             engine.label()
         ));
         let (book, bookings, conflicts, wall) =
-            contend(&server, &seeded.clinician, queue, *clients).await?;
+            contend(&server, &seeded.clinician, queue, *clients, to).await?;
         acknowledged += bookings;
         let (booked, distinct): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), COUNT(DISTINCT expert_id || '@' || start_at) FROM booking WHERE status = 'booked'",
@@ -375,12 +375,9 @@ async fn contend(
     clinician: &str,
     consultations: &[i64],
     clients: usize,
+    to: jiff::civil::Date,
 ) -> anyhow::Result<(Samples, usize, usize, Duration)> {
     let queue = Arc::new(Mutex::new(consultations.to_vec()));
-    let to = jiff::Zoned::now()
-        .with_time_zone(jiff::tz::TimeZone::get("Asia/Shanghai")?)
-        .date()
-        .checked_add(jiff::Span::new().days(82))?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -411,8 +408,8 @@ struct ClientRun {
     base: String,
     http: reqwest::Client,
     token: String,
-    /// The last day searched: the horizon's, not the default week's, which
-    /// the first run's bookings fill.
+    /// The last day searched: the timed searches' window, to the horizon,
+    /// not the default week, which the first run's bookings fill.
     to: jiff::civil::Date,
 }
 
