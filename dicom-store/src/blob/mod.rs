@@ -18,6 +18,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use tokio::io::AsyncRead;
 
@@ -66,7 +67,8 @@ impl PendingFlush {
 pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     /// Makes the staged local file `staged` the blob `key`, durably: when the
     /// future resolves `Ok`, the blob survives a crash or power loss. The staged
-    /// file is consumed (moved or deleted). `staged` must already be fsynced.
+    /// file is consumed (moved or deleted). On local files `staged` becomes the
+    /// blob and must already be fsynced; a remote store only reads it.
     fn put_file<'a>(&'a self, key: &'a str, staged: &'a Path) -> BoxFuture<'a, io::Result<()>>;
 
     /// Whether [`put_file_blocking`](Self::put_file_blocking) is available:
@@ -103,6 +105,17 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug + 'static {
     fn write_bytes_blocking(&self, key: &str, bytes: &[u8]) -> io::Result<PendingFlush> {
         let _ = (key, bytes);
         Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Makes `bytes` the blob `key`, durably, as
+    /// [`put_file`](Self::put_file) does for a staged file: a small instance
+    /// held in memory goes to a remote store without a staging file written,
+    /// flushed and read back. Only called when
+    /// [`puts_blocking`](Self::puts_blocking) is false (local files take
+    /// [`write_bytes_blocking`](Self::write_bytes_blocking)).
+    fn put_bytes<'a>(&'a self, key: &'a str, bytes: Bytes) -> BoxFuture<'a, io::Result<()>> {
+        let _ = (key, bytes);
+        Box::pin(std::future::ready(Err(io::ErrorKind::Unsupported.into())))
     }
 
     /// Opens the blob for reading. A missing blob is `ErrorKind::NotFound`.

@@ -1,17 +1,19 @@
 //! Blobs in S3-compatible object storage, through `object_store`. Several
 //! Ferry nodes can share one bucket; a PUT that S3 has acknowledged is durable
-//! there, so nothing is fsynced locally beyond the staged file.
+//! there, so nothing is fsynced locally: a staged file is only a buffer for
+//! the upload.
 
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, PutPayload};
 use tokio::io::AsyncWriteExt;
 
 use super::{BlobReader, BlobStore};
@@ -89,6 +91,17 @@ impl BlobStore for S3BlobStore {
             tokio::io::copy(&mut file, &mut writer).await?;
             writer.shutdown().await?;
             tokio::fs::remove_file(staged).await
+        }
+        .boxed()
+    }
+
+    fn put_bytes<'a>(&'a self, key: &'a str, bytes: Bytes) -> BoxFuture<'a, io::Result<()>> {
+        async move {
+            self.store
+                .put(&self.path(key), PutPayload::from(bytes))
+                .await
+                .map_err(io_error)?;
+            Ok(())
         }
         .boxed()
     }

@@ -36,7 +36,10 @@
 //! blob is not whole on disk. The key is still journalled, so recovery checks
 //! every journalled blob an index row names against the row's size and
 //! SHA-256, and takes back the row of one that does not match (it was never
-//! acknowledged). A larger C-STORE data set was streamed to a staging file
+//! acknowledged). On a remote blob store (S3) such a data set is parsed and
+//! hashed in memory and uploaded from there, and the upload is what makes
+//! it durable: no staging file is written, flushed or read back. A larger
+//! C-STORE data set was streamed to a staging file
 //! ([`Store::ingest_staged`]) and takes steps 1 to 3 in one blocking call.
 //!
 //! # Duplicates and conflicts
@@ -158,9 +161,10 @@ impl Store {
         let limit = self.0.config.max_instance_bytes;
         let path = path.to_path_buf();
         if !self.0.blobs.puts_blocking() {
-            let prepared = tokio::task::spawn_blocking(move || prepare_in_place(path, limit))
-                .await
-                .map_err(std::io::Error::other)??;
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare_in_place(path, limit, false))
+                    .await
+                    .map_err(std::io::Error::other)??;
             return self.commit(prepared, ctx).await;
         }
         // Local blobs: steps 1 to 3 in one blocking call (hash, fsync, parse,
@@ -175,7 +179,7 @@ impl Store {
         let put_key = key.clone();
         let done = tokio::task::spawn_blocking(move || {
             // The flag says whether the key may now name a blob.
-            let prepared = prepare_in_place(path, limit)
+            let prepared = prepare_in_place(path, limit, true)
                 .and_then(|prepared| {
                     check_study(expected.as_deref(), prepared.header())?;
                     Ok(prepared)
@@ -216,7 +220,7 @@ impl Store {
             None => bytes,
         };
         if !self.0.blobs.puts_blocking() {
-            return self.ingest(bytes.as_slice(), ctx).await;
+            return self.put_and_file(bytes, ctx).await;
         }
         let key = self.take_key().await?;
         let store = self.clone();
@@ -233,6 +237,39 @@ impl Store {
             }
             Err((error, used)) => self.give_back(key, used, error).await,
         }
+    }
+
+    /// [`ingest_bytes`](Self::ingest_bytes) on a remote blob store: parsed
+    /// and hashed in memory, uploaded from memory, then filed in the index.
+    /// Nothing touches the local disk. As on local files, the duplicate and
+    /// conflict rules are left to the index transaction, which judges them
+    /// anyway, and a refused instance's blob is discarded after the fact:
+    /// asking the index first would add a round trip to every instance to
+    /// save an upload for the few a sender sends twice.
+    async fn put_and_file(
+        &self,
+        bytes: Vec<u8>,
+        ctx: &IngestContext,
+    ) -> Result<Stored, IngestError> {
+        let bytes = bytes::Bytes::from(bytes);
+        let read = bytes.clone();
+        let (parsed, written) = tokio::task::spawn_blocking(move || {
+            let parsed = read_instance_bytes(&read)?;
+            let written = Written {
+                size: read.len() as u64,
+                sha256: hex::encode(Sha256::digest(&read)),
+            };
+            Ok::<_, IngestError>((parsed, written))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        check_study(ctx.expected_study.as_deref(), &parsed.header)?;
+        let key = self.take_key().await?;
+        if let Err(e) = self.0.blobs.put_bytes(&key, bytes).await {
+            self.discard_key(&key).await;
+            return Err(e.into());
+        }
+        self.file_in_index(parsed, written, key, ctx).await
     }
 
     /// The blocking part of [`ingest_bytes`](Self::ingest_bytes), on one

@@ -106,7 +106,9 @@ impl Store {
         Ok(staged)
     }
 
-    /// Step 2: fsyncs the staged file and parses and checks it.
+    /// Step 2: fsyncs the staged file and parses and checks it. The file is
+    /// fsynced only when it is to become the blob (local files): a remote
+    /// store reads it for the upload, which is what makes the bytes durable.
     pub async fn prepare(&self, staged: StagedInstance) -> Result<PreparedInstance, IngestError> {
         self.prepare_named(staged).await.map_err(|(_, e)| e)
     }
@@ -119,9 +121,10 @@ impl Store {
     ) -> Result<PreparedInstance, (Option<(String, String)>, IngestError)> {
         let file = staged.file.take();
         let limit = self.0.config.max_instance_bytes;
+        let flush = self.0.blobs.puts_blocking();
         tokio::task::spawn_blocking(move || {
             let named = |staged: &StagedInstance| crate::validate::named_in_meta(&staged.path);
-            if let Some(file) = file {
+            if let Some(file) = file.filter(|_| flush) {
                 file.sync_all().map_err(|e| (None, e.into()))?;
             }
             match crate::inflate::inflate_file(&staged.path, limit) {
@@ -144,15 +147,19 @@ impl Store {
 }
 
 /// Steps 1 and 2 for a file already on disk, on the caller's blocking
-/// thread: hash in place, fsync, parse.
-pub(super) fn prepare_in_place(path: PathBuf, limit: u64) -> Result<PreparedInstance, IngestError> {
+/// thread: hash in place, fsync when `flush` says so, parse.
+pub(super) fn prepare_in_place(
+    path: PathBuf,
+    limit: u64,
+    flush: bool,
+) -> Result<PreparedInstance, IngestError> {
     if let Err(e) = crate::inflate::inflate_file(&path, limit) {
         // Adopted files are the store's to remove, whatever the outcome.
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
     let staged = adopt(path, limit)?;
-    if let Some(file) = &staged.file {
+    if let Some(file) = staged.file.as_ref().filter(|_| flush) {
         file.sync_all()?;
     }
     let parsed = read_instance(&staged.path)?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use dicom_dictionary_std::tags;
 use ferry_dicom_store::blob::{BlobStore, S3BlobStore, S3Config};
-use ferry_dicom_store::IngestContext;
+use ferry_dicom_store::{IngestContext, IngestError, Outcome};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
@@ -144,6 +144,80 @@ async fn the_store_ingests_into_s3_and_reads_back_byte_for_byte() {
     assert!(t.store.blobs().local_path(&row.blob_key).is_none());
     let frames = ferry_dicom_store::pixels::read_frames(&back).expect("frames");
     assert_eq!(frames.frames, vec![pixels.into_owned()]);
+}
+
+/// The files under a directory and its subdirectories.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files_under(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_instance_in_memory_goes_to_the_bucket_and_a_refused_copy_is_taken_back() {
+    let server = S3Server::start().await;
+    let t = TestStore::with_blobs(Some(Arc::new(server.blobs()))).await;
+    let bucket = server._root.path().join("ferry");
+    let original = fixture_bytes("MR_small.dcm");
+    let stored = t
+        .store
+        .ingest_bytes(original.clone(), &ctx(t.facility_a))
+        .await
+        .expect("ingested");
+    assert_eq!(stored.outcome, Outcome::Created);
+    let row = t
+        .store
+        .instance(&stored.header.sop_instance_uid)
+        .await
+        .expect("index")
+        .expect("row");
+    assert_eq!(
+        read(t.store.blobs().as_ref(), &row.blob_key)
+            .await
+            .expect("object"),
+        original
+    );
+    assert_eq!(
+        t.staged_files(),
+        0,
+        "no staging file for an instance in memory"
+    );
+    let objects = files_under(&bucket);
+    assert!(objects >= 1, "the object is in the bucket");
+
+    // Sent again: the index judges it already stored, and the second
+    // upload is deleted.
+    let again = t
+        .store
+        .ingest_bytes(original, &ctx(t.facility_a))
+        .await
+        .expect("already stored");
+    assert_eq!(again.outcome, Outcome::AlreadyStored);
+    // The same instance encoded differently: refused, its upload deleted.
+    let refused = t
+        .store
+        .ingest_bytes(fixture_bytes("MR_small_implicit.dcm"), &ctx(t.facility_a))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(refused, IngestError::DuplicateConflict { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(
+        files_under(&bucket),
+        objects,
+        "the refused copies were deleted"
+    );
+    assert_eq!(t.count("dicom_instance").await, 1);
 }
 
 #[tokio::test]
