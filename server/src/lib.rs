@@ -68,6 +68,7 @@ pub mod booking; // area: scheduling
 pub mod breakglass;
 pub mod call;
 pub mod catalogue;
+pub mod consent;
 pub mod consultation; // area: scheduling
                       // An examination is the order a modality's worklist carries and the
                       // arriving study fulfils: orders and images are one piece of the domain.

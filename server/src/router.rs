@@ -23,9 +23,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::BodyLimit;
 use crate::server_state::ServerState;
 use crate::{
-    audit, auth, booking, breakglass, call, catalogue, consultation, examination, facility,
-    fhir_views, figures, imaging, modality, notify, opinion, ops, patient, reading, referral,
-    roster, sharing, telemetry, user, web,
+    audit, auth, booking, breakglass, call, catalogue, consent, consultation, examination,
+    facility, fhir_views, figures, imaging, modality, notify, opinion, ops, patient, reading,
+    referral, roster, sharing, telemetry, user, web,
 };
 
 #[derive(OpenApi)]
@@ -80,6 +80,7 @@ pub fn api() -> (Router<ServerState>, OpenApiDoc) {
         .merge(consultation::routes::router())
         .merge(consultation::oncall::router())
         .merge(consultation::desk::router())
+        .merge(consent::routes::router())
         .merge(opinion::routes::router())
         .merge(figures::routes::router())
         .merge(fhir_views::routes::router())

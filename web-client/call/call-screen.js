@@ -11,10 +11,11 @@
 // leaving. The signalling is FerryCall's (call.js); a study shared during
 // the call is FerryCallShare's (call-share.js).
 
-import { api } from '../lib/ferry.js';
+import { api, when } from '../lib/ferry.js';
 import * as I18n from '../lib/i18n.js';
 import { specialtyName } from '../lib/terms.js';
 import * as Chat from './call-chat.js';
+import { consentLine } from './call-consent.js';
 import * as CallShare from './call-share.js';
 import * as Devices from './call-devices.js';
 import { onLinkQuality, setMode, measure } from './call-meter.js';
@@ -52,7 +53,8 @@ function resetScreen() {
   $('#call-waiting').hidden = false;
   $('#call-consent').checked = false;
   $('#call-mode').value = 'normal';
-  for (const id of ['#call-subject', '#call-figures', '#call-consents', '#call-notice', '#call-error']) {
+  $('#call-patient-consent').classList.remove('warning');
+  for (const id of ['#call-subject', '#call-patient-consent', '#call-figures', '#call-consents', '#call-notice', '#call-error']) {
     text(id, '');
   }
   delete $('#call-choice').dataset.i18n;
@@ -60,6 +62,22 @@ function resetScreen() {
   label('#call-quality', 'call.quality.unknown');
   label('#call-mute', 'call.mute');
   label('#call-camera', 'call.camera_off');
+}
+
+/**
+ * Shows the patient's consent to the teleconsultation under the title, for
+ * those who treat (an invitee who does not see the record sees nothing).
+ * @param {{ id: number }} session
+ */
+function showPatientConsent(session) {
+  api('GET', `/consultations/${session.id}/consents`)
+    .then((/** @type {import('./call-consent.js').CareConsent[]} */ consents) => {
+      if (current !== session) return;
+      const line = consentLine(consents, { t, when });
+      text('#call-patient-consent', line.text);
+      $('#call-patient-consent').classList.toggle('warning', line.missing);
+    })
+    .catch(() => {});
 }
 
 /**
@@ -108,6 +126,7 @@ async function open(consultationId, me) {
       if (current === session) {
         text('#call-subject', `· ${c.patient_name} · ${specialtyName(c.specialty)}`);
         session.share.studies(c.studies || []);
+        showPatientConsent(session);
       }
     })
     .catch(() => {

@@ -16,6 +16,7 @@ import * as CallRecord from '../call/call-record.js';
 import * as Viewer from '../viewer/viewer.js';
 import * as Opinion from './opinion.js';
 import * as CaseExtras from './case-extras.js';
+import { mountConsents } from './case-consents.js';
 import { bookingOf, callState, dayIn, formatIn, here, zone } from './consultation-times.js';
 
 function studyField(study, tag) {
@@ -210,6 +211,7 @@ async function render(section, id, me) {
 
   const studies = el('div', { class: 'studies' }, ...c.studies.map(studyCard));
   const opinion = el('div', { id: 'case-opinion' });
+  const consents = el('div', { id: 'case-consents' });
   const invitees = el('div', { id: 'case-invitees' });
   const callRecord = el('div', { id: 'case-call-record' });
 
@@ -222,10 +224,13 @@ async function render(section, id, me) {
     details,
     el('h3', null, t('case.studies')),
     c.studies.length ? studies : el('p', { class: 'muted' }, t('case.no_studies')),
+    consents,
     invitees,
     callRecord,
     opinion);
   state.consultation = c;
+  // The patient's consents to the case (case-consents.js).
+  mountConsents(consents, c, me, act).catch((err) => { consents.textContent = err.message; });
   // Who else may join the call (case-extras.js).
   CaseExtras.mountInvitees(invitees, c, me).catch((err) => { invitees.textContent = err.message; });
   // The call's chat and recordings (call/call-record.js), when it had any.

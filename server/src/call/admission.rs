@@ -11,14 +11,18 @@ use crate::auth::Caller;
 use crate::consultation::store as consultation_store;
 use crate::consultation::Status;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::policy::consent::StartRule;
 use crate::time::rfc3339;
 
-/// Admits the caller to consultation `id`'s room at `now`.
+/// Admits the caller to consultation `id`'s room at `now`. Under
+/// [`StartRule::ConsentFirst`] the room admits no one while the patient's
+/// consent to the teleconsultation is not in force, a withdrawal included.
 pub async fn admit(
     conn: &mut sqlx::AnyConnection,
     caller: &Caller,
     id: i64,
     open_before_ms: i64,
+    start_rule: StartRule,
     now: i64,
 ) -> ApiResult<PeerInfo> {
     let consultation = consultation_store::get(conn, id)
@@ -76,6 +80,7 @@ pub async fn admit(
             });
         }
     }
+    crate::policy::consent::check_start(conn, start_rule, id).await?;
     Ok(PeerInfo {
         id: caller.user_id.to_string(),
         name,

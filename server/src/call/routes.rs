@@ -63,7 +63,8 @@ async fn signal(
     let now = now_ms();
     let open_before = state.settings.call_open_before_ms();
     let mut tx = state.db.begin_write().await?;
-    let peer = admission::admit(&mut tx, &caller, id, open_before, now).await?;
+    let start_rule = crate::policy::consent::StartRule::of(&state.settings);
+    let peer = admission::admit(&mut tx, &caller, id, open_before, start_rule, now).await?;
     let upgrade = upgrade.map_err(|e| ApiError::BadRequest {
         code: ErrorCode::WebsocketRequired,
         message: format!("open this path as a WebSocket: {e}"),

@@ -87,6 +87,13 @@ pub struct Settings {
     /// make sharing among the facilities caring for a patient lawful
     /// without consent turns this off.
     pub sharing_consent_required: bool,
+    /// Whether a teleconsultation waits for the patient's consent to it:
+    /// its call admits no one, and it does not start, until a clinician of
+    /// the requesting facility has recorded the consent. Off by default, so
+    /// that consortia whose consultations were booked before consents were
+    /// recorded here keep their calls; a consortium whose rules ask for the
+    /// signed form first (远程医疗知情同意) turns it on.
+    pub teleconsultation_consent_required: bool,
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub cookie_secure: bool,
     /// PEM file: the certificate chain (this server's first) with which
@@ -243,6 +250,7 @@ impl Default for Settings {
             web_dir: None,
             duplicate_exam_window_days: 90,
             sharing_consent_required: true,
+            teleconsultation_consent_required: false,
             cookie_secure: false,
             tls_certificate: None,
             tls_private_key: None,
@@ -321,6 +329,7 @@ const KNOWN_KEYS: &[&str] = &[
     "TLS_CERTIFICATE",
     "TLS_PRIVATE_KEY",
     "SHARING_CONSENT_REQUIRED",
+    "TELECONSULTATION_CONSENT_REQUIRED",
     "LOG",
     "LOG_FORMAT",
     "DIMSE_LISTEN",

@@ -385,6 +385,10 @@ async fn change_status(
             "you may not make this change to this consultation",
         ));
     }
+    if body.status == Status::InProgress {
+        let rule = policy::consent::StartRule::of(&state.settings);
+        policy::consent::check_start(&mut tx, rule, id).await?;
+    }
     let reason = match body.status {
         Status::Declined | Status::Cancelled => Some(check_text(
             "reason",

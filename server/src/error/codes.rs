@@ -98,6 +98,9 @@ error_codes! {
     ConcurrentChange = "concurrent_change" => CONFLICT,
     ConsentInForce = "consent_in_force" => CONFLICT,
     ConsentAlreadyWithdrawn = "consent_already_withdrawn" => CONFLICT,
+    /// The consortium requires the patient's consent to a teleconsultation
+    /// before it starts, and none is in force.
+    ConsentRequired = "consent_required" => CONFLICT,
     ConsultationAlreadyBooked = "consultation_already_booked" => CONFLICT,
     ConsultationClosed = "consultation_closed" => CONFLICT,
     DraftExists = "draft_exists" => CONFLICT,

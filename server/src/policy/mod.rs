@@ -84,6 +84,7 @@
 
 pub mod booking;
 pub mod call;
+pub mod consent;
 pub mod consultation;
 pub mod examination;
 pub mod imaging;

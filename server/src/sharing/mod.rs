@@ -5,10 +5,14 @@
 //! given, by whom and for whom, and withdrawn, with effect at once.
 
 pub mod elsewhere;
+pub mod record;
 pub mod routes;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::patient::{check_optional, check_required};
 use utoipa::ToSchema;
 
 /// Which members may read on the strength of a consent.
@@ -67,6 +71,33 @@ impl GivenBy {
     }
 }
 
+/// The guardian a consent names, checked against who gave it: a guardian
+/// is named, a patient giving their own consent names none. Shared by
+/// every kind of consent a patient gives.
+pub fn checked_guardian(
+    given_by: GivenBy,
+    guardian_name: Option<&str>,
+) -> ApiResult<Option<String>> {
+    match (given_by, guardian_name) {
+        (GivenBy::Guardian, Some(name)) => Ok(Some(check_required("guardian_name", name, 100)?)),
+        (GivenBy::Guardian, None) => Err(ApiError::invalid(
+            ErrorCode::InvalidField,
+            "guardian_name",
+            "a consent given by a guardian names the guardian",
+        )),
+        (GivenBy::Patient, Some(name))
+            if !check_optional("guardian_name", name, 100)?.is_empty() =>
+        {
+            Err(ApiError::invalid(
+                ErrorCode::InvalidField,
+                "guardian_name",
+                "a consent given by the patient names no guardian",
+            ))
+        }
+        (GivenBy::Patient, _) => Ok(None),
+    }
+}
+
 /// A consent to record.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -104,18 +135,6 @@ pub struct ConsentView {
     pub scope: ConsentScope,
     /// The facilities named, when `scope` is `facilities`.
     pub facilities: Vec<NamedFacility>,
-    pub given_by: GivenBy,
-    pub guardian_name: Option<String>,
-    pub form_reference: String,
-    pub recorded_by: i64,
-    pub recorded_by_name: String,
-    pub recorded_at_facility_id: i64,
-    pub recorded_at_facility_name: String,
-    pub recorded_at: String,
-    /// Whether it counts now: recorded and not withdrawn.
-    pub in_force: bool,
-    pub withdrawn_by: Option<i64>,
-    pub withdrawn_by_name: Option<String>,
-    pub withdrawn_at: Option<String>,
-    pub withdrawal_reason: Option<String>,
+    #[serde(flatten)]
+    pub record: record::ConsentRecord,
 }

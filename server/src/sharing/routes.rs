@@ -8,13 +8,14 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{store, ConsentScope, ConsentView, GivenBy, NewConsent, Withdrawal};
+use super::record::{withdraw, ConsentTable};
+use super::{store, ConsentScope, ConsentView, NewConsent, Withdrawal};
 use crate::audit::{self, Action, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode, ResultExt};
 use crate::extract::{ApiJson, ApiPath};
 use crate::patient::access::authorize;
-use crate::patient::{check_optional, check_required};
+use crate::patient::check_required;
 use crate::policy;
 use crate::state::AppState;
 use crate::time::now_ms;
@@ -91,26 +92,7 @@ async fn record_consent(
     ApiJson(body): ApiJson<NewConsent>,
 ) -> ApiResult<(StatusCode, Json<ConsentView>)> {
     let form_reference = check_required("form_reference", &body.form_reference, 500)?;
-    let guardian_name = match (body.given_by, body.guardian_name.as_deref()) {
-        (GivenBy::Guardian, Some(name)) => Some(check_required("guardian_name", name, 100)?),
-        (GivenBy::Guardian, None) => {
-            return Err(ApiError::invalid(
-                ErrorCode::InvalidField,
-                "guardian_name",
-                "a consent given by a guardian names the guardian",
-            ))
-        }
-        (GivenBy::Patient, Some(name))
-            if !check_optional("guardian_name", name, 100)?.is_empty() =>
-        {
-            return Err(ApiError::invalid(
-                ErrorCode::InvalidField,
-                "guardian_name",
-                "a consent given by the patient names no guardian",
-            ))
-        }
-        (GivenBy::Patient, _) => None,
-    };
+    let guardian_name = super::checked_guardian(body.given_by, body.guardian_name.as_deref())?;
     let mut named = body.facility_ids.clone();
     named.sort_unstable();
     named.dedup();
@@ -233,7 +215,16 @@ async fn withdraw_consent(
     )
     .await?;
     policy::sharing::check_consent_recorder(&caller, access)?;
-    if !store::withdraw(&mut tx, id, caller.user_id, &reason, now_ms()).await? {
+    if !withdraw(
+        &mut tx,
+        ConsentTable::Sharing,
+        id,
+        caller.user_id,
+        &reason,
+        now_ms(),
+    )
+    .await?
+    {
         return Err(ApiError::conflict(
             ErrorCode::ConsentAlreadyWithdrawn,
             "this consent was already withdrawn",

@@ -2,38 +2,24 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use super::record::{RecordRow, COLUMNS, JOINS, ORDER};
 use super::{ConsentScope, ConsentView, GivenBy, NamedFacility};
-use crate::time::rfc3339;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ConsentRow {
     pub id: i64,
     pub patient_id: i64,
     pub scope: String,
-    pub given_by: String,
-    pub guardian_name: Option<String>,
-    pub form_reference: String,
-    pub recorded_by: i64,
-    pub recorded_by_name: String,
-    pub recorded_at_facility_id: i64,
-    pub recorded_at_facility_name: String,
-    pub recorded_at: i64,
-    pub withdrawn_by: Option<i64>,
-    pub withdrawn_by_name: Option<String>,
-    pub withdrawn_at: Option<i64>,
-    pub withdrawal_reason: Option<String>,
+    #[sqlx(flatten)]
+    pub record: RecordRow,
 }
 
-const SELECT: &str = "SELECT k.id, k.patient_id, k.scope, k.given_by, k.guardian_name, \
-     k.form_reference, k.recorded_by, ru.display_name AS recorded_by_name, \
-     k.recorded_at_facility_id, f.name AS recorded_at_facility_name, k.recorded_at, \
-     k.withdrawn_by, wu.display_name AS withdrawn_by_name, k.withdrawn_at, k.withdrawal_reason \
-     FROM sharing_consent k JOIN app_user ru ON ru.id = k.recorded_by \
-     JOIN facility f ON f.id = k.recorded_at_facility_id \
-     LEFT JOIN app_user wu ON wu.id = k.withdrawn_by";
+fn select() -> String {
+    format!("SELECT k.id, k.patient_id, k.scope, {COLUMNS} FROM sharing_consent k {JOINS}")
+}
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<ConsentRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE k.id = $1"))
+    sqlx::query_as(&format!("{} WHERE k.id = $1", select()))
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -44,13 +30,10 @@ pub async fn of_patient(
     conn: &mut AnyConnection,
     patient_id: i64,
 ) -> Result<Vec<ConsentRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT} WHERE k.patient_id = $1 \
-         ORDER BY CASE WHEN k.withdrawn_at IS NULL THEN 0 ELSE 1 END, k.recorded_at DESC, k.id DESC"
-    ))
-    .bind(patient_id)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(&format!("{} WHERE k.patient_id = $1 {ORDER}", select()))
+        .bind(patient_id)
+        .fetch_all(conn)
+        .await
 }
 
 pub struct NewConsentRow<'a> {
@@ -97,27 +80,6 @@ pub async fn name_facility(
         .map(drop)
 }
 
-/// Withdraws a consent still in force; false when it was already withdrawn.
-pub async fn withdraw(
-    conn: &mut AnyConnection,
-    id: i64,
-    by: i64,
-    reason: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE sharing_consent SET withdrawn_by = $2, withdrawn_at = $3, withdrawal_reason = $4 \
-         WHERE id = $1 AND withdrawn_at IS NULL",
-    )
-    .bind(id)
-    .bind(by)
-    .bind(now)
-    .bind(reason)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 pub async fn view(conn: &mut AnyConnection, row: ConsentRow) -> Result<ConsentView, sqlx::Error> {
     let facilities: Vec<(i64, String)> = sqlx::query_as(
         "SELECT f.id, f.name FROM sharing_consent_facility kf JOIN facility f ON f.id = kf.facility_id \
@@ -134,18 +96,6 @@ pub async fn view(conn: &mut AnyConnection, row: ConsentRow) -> Result<ConsentVi
             .into_iter()
             .map(|(id, name)| NamedFacility { id, name })
             .collect(),
-        given_by: GivenBy::parse(&row.given_by),
-        guardian_name: row.guardian_name,
-        form_reference: row.form_reference,
-        recorded_by: row.recorded_by,
-        recorded_by_name: row.recorded_by_name,
-        recorded_at_facility_id: row.recorded_at_facility_id,
-        recorded_at_facility_name: row.recorded_at_facility_name,
-        recorded_at: rfc3339(row.recorded_at),
-        in_force: row.withdrawn_at.is_none(),
-        withdrawn_by: row.withdrawn_by,
-        withdrawn_by_name: row.withdrawn_by_name,
-        withdrawn_at: row.withdrawn_at.map(rfc3339),
-        withdrawal_reason: row.withdrawal_reason,
+        record: row.record.view(),
     })
 }

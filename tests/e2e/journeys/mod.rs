@@ -11,6 +11,7 @@ mod browser;
 mod call;
 mod call_recording;
 mod call_room;
+mod consent;
 mod desk;
 mod expert;
 mod finding;

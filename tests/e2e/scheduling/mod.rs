@@ -2,6 +2,7 @@
 //! races for the same slot, and the figures and FHIR views built on them.
 
 mod bookings;
+mod consents;
 mod consultations;
 mod offers;
 mod races;

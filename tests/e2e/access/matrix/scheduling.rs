@@ -151,6 +151,16 @@ pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
     .await;
 
     let (c1, b1) = booked[0];
+    // A consent in force on the consultation, for the withdrawal row; the
+    // recording row then records the next one.
+    let consent = post_ok(
+        app,
+        clinician,
+        &format!("/api/v1/consultations/{c1}/consents"),
+        json!({ "kind": "teleconsultation", "given_by": "patient", "form_reference": "form 0" }),
+    )
+    .await["id"]
+        .clone();
     let (_, to_move) = booked[1];
     let (_, to_cancel) = booked[2];
     let (_, to_decline) = booked[3];
@@ -436,6 +446,33 @@ pub async fn rows(app: &TestApp, callers: &[Caller], patient: i64) -> Vec<Row> {
                 own_clinician_or_expert,
             ),
             |_| json!({ "body": "bring the ECG from last week" }),
+        ),
+        hidden(row(
+            Method::GET,
+            "/api/v1/consultations/{id}/consents",
+            format!("/api/v1/consultations/{c1}/consents"),
+            own_clinician_or_expert,
+        )),
+        with_body(
+            hidden(row(
+                Method::POST,
+                "/api/v1/care-consents/{id}/withdraw",
+                format!("/api/v1/care-consents/{consent}/withdraw"),
+                own_clinician,
+            )),
+            |_| json!({ "reason": "the patient asked" }),
+        ),
+        with_body(
+            hidden(row(
+                Method::POST,
+                "/api/v1/consultations/{id}/consents",
+                format!("/api/v1/consultations/{c1}/consents"),
+                own_clinician,
+            )),
+            move |_| {
+                json!({ "kind": "teleconsultation", "given_by": "patient",
+                             "form_reference": "form 1", "patient_id": patient })
+            },
         ),
         hidden(row(
             Method::GET,
