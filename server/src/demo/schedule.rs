@@ -95,6 +95,22 @@ pub(super) async fn seed(
     )
     .await?;
     consultation_store::schedule(tx, urgent, expert, true, now).await?;
+    // The urgent case's patient signed the consent to it: the call screen
+    // shows it. The routine one has none yet, for the clinician to record.
+    crate::consent::store::insert(
+        tx,
+        &crate::consent::store::NewRow {
+            kind: crate::consent::ConsentKind::Teleconsultation,
+            consultation_id: urgent,
+            given_by: crate::sharing::GivenBy::Patient,
+            guardian_name: None,
+            form_reference: "远程会诊知情同意书 2026-0001",
+            recorded_by: cast.island_clinician,
+            recorded_at_facility_id: cast.island,
+            now,
+        },
+    )
+    .await?;
     book_two(tx, expert, cast, now).await
 }
 
