@@ -1,11 +1,13 @@
 //! Care consents: a patient's informed consent to a service the consortium
 //! gives them at a distance (远程医疗知情同意), recorded where the patient is
 //! by a clinician who holds the signed form, and withdrawn the same way. A
-//! consent names the record of the service it covers; this stop records
-//! those of a consultation (the teleconsultation, and the recording of its
-//! call). Who records and reads, and what waits for a consent, is
-//! [`crate::policy::consent`]'s decision; this area keeps the records.
+//! consent names the record of the service it covers ([`Subject`]): a
+//! consultation (the teleconsultation, and the recording of its call), a
+//! reading request or a referral. Who records and reads, and what waits
+//! for a consent, is [`crate::policy::consent`]'s decision; this area keeps
+//! the records.
 
+mod reach;
 pub mod routes;
 pub mod store;
 
@@ -50,10 +52,48 @@ impl ConsentKind {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
+}
 
-    /// Whether a consent of this kind names a consultation.
-    pub fn of_consultation(self) -> bool {
-        matches!(self, Self::Teleconsultation | Self::Recording)
+/// The record of the service a consent covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Consultation(i64),
+    ReadingRequest(i64),
+    Referral(i64),
+}
+
+impl Subject {
+    /// The kinds of consent given to a service of this sort.
+    pub fn kinds(self) -> &'static [ConsentKind] {
+        match self {
+            Self::Consultation(_) => &[ConsentKind::Teleconsultation, ConsentKind::Recording],
+            Self::ReadingRequest(_) => &[ConsentKind::RemoteReading],
+            Self::Referral(_) => &[ConsentKind::Referral],
+        }
+    }
+
+    /// The `care_consent` column that names it.
+    fn column(self) -> &'static str {
+        match self {
+            Self::Consultation(_) => "consultation_id",
+            Self::ReadingRequest(_) => "reading_request_id",
+            Self::Referral(_) => "referral_id",
+        }
+    }
+
+    fn id(self) -> i64 {
+        match self {
+            Self::Consultation(id) | Self::ReadingRequest(id) | Self::Referral(id) => id,
+        }
+    }
+
+    /// The record's name in messages and audit events.
+    fn entity(self) -> &'static str {
+        match self {
+            Self::Consultation(_) => "consultation",
+            Self::ReadingRequest(_) => "reading_request",
+            Self::Referral(_) => "referral",
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use super::{CareConsentView, ConsentKind};
+use super::{CareConsentView, ConsentKind, Subject};
 use crate::sharing::record::{RecordRow, COLUMNS, JOINS, ORDER};
 use crate::sharing::GivenBy;
 
@@ -38,23 +38,25 @@ pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<CareConsent
         .await
 }
 
-/// A consultation's consents, those in force first, then newest first.
-pub async fn of_consultation(
+/// The consents given to one service, those in force first, then newest
+/// first.
+pub async fn of_subject(
     conn: &mut AnyConnection,
-    consultation_id: i64,
+    subject: Subject,
 ) -> Result<Vec<CareConsentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "{} WHERE k.consultation_id = $1 {ORDER}",
-        select()
+        "{} WHERE k.{} = $1 {ORDER}",
+        select(),
+        subject.column()
     ))
-    .bind(consultation_id)
+    .bind(subject.id())
     .fetch_all(conn)
     .await
 }
 
 pub struct NewRow<'a> {
     pub kind: ConsentKind,
-    pub consultation_id: i64,
+    pub subject: Subject,
     pub given_by: GivenBy,
     pub guardian_name: Option<&'a str>,
     pub form_reference: &'a str,
@@ -63,16 +65,23 @@ pub struct NewRow<'a> {
     pub now: i64,
 }
 
-/// Inserts a consultation's consent; a second one of its kind in force is
-/// refused by the unique index `care_consent_in_force_consultation`.
+/// Inserts a consent; a second one of its kind in force for the same
+/// service is refused by the unique indexes `care_consent_in_force_*`.
 pub async fn insert(conn: &mut AnyConnection, new: &NewRow<'_>) -> Result<i64, sqlx::Error> {
+    let (consultation, reading_request, referral) = match new.subject {
+        Subject::Consultation(id) => (Some(id), None, None),
+        Subject::ReadingRequest(id) => (None, Some(id), None),
+        Subject::Referral(id) => (None, None, Some(id)),
+    };
     sqlx::query_scalar(
-        "INSERT INTO care_consent (kind, consultation_id, given_by, guardian_name, \
-         form_reference, recorded_by, recorded_at_facility_id, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "INSERT INTO care_consent (kind, consultation_id, reading_request_id, referral_id, \
+         given_by, guardian_name, form_reference, recorded_by, recorded_at_facility_id, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(new.kind.as_str())
-    .bind(new.consultation_id)
+    .bind(consultation)
+    .bind(reading_request)
+    .bind(referral)
     .bind(new.given_by.as_str())
     .bind(new.guardian_name)
     .bind(new.form_reference)
@@ -84,6 +93,20 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewRow<'_>) -> Result<i64, s
 }
 
 impl CareConsentRow {
+    /// The service it covers (a CHECK makes it name exactly one).
+    pub fn subject(&self) -> Option<Subject> {
+        match (
+            self.consultation_id,
+            self.reading_request_id,
+            self.referral_id,
+        ) {
+            (Some(id), None, None) => Some(Subject::Consultation(id)),
+            (None, Some(id), None) => Some(Subject::ReadingRequest(id)),
+            (None, None, Some(id)) => Some(Subject::Referral(id)),
+            _ => None,
+        }
+    }
+
     pub fn view(self) -> CareConsentView {
         CareConsentView {
             id: self.id,

@@ -101,7 +101,7 @@ pub(super) async fn seed(
         tx,
         &crate::consent::store::NewRow {
             kind: crate::consent::ConsentKind::Teleconsultation,
-            consultation_id: urgent,
+            subject: crate::consent::Subject::Consultation(urgent),
             given_by: crate::sharing::GivenBy::Patient,
             guardian_name: None,
             form_reference: "远程会诊知情同意书 2026-0001",

@@ -101,6 +101,8 @@ error_codes! {
     /// The consortium requires the patient's consent to a teleconsultation
     /// before it starts, and none is in force.
     ConsentRequired = "consent_required" => CONFLICT,
+    /// A consent to a service that is over or was called off.
+    ServiceClosed = "service_closed" => CONFLICT,
     ConsultationAlreadyBooked = "consultation_already_booked" => CONFLICT,
     ConsultationClosed = "consultation_closed" => CONFLICT,
     DraftExists = "draft_exists" => CONFLICT,

@@ -15,6 +15,7 @@ use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
 
 use super::consultation::{is_requester, sees_clinical};
+use super::reading::Side;
 
 /// Whether a teleconsultation needs its consent on record before it starts
 /// (`teleconsultation_consent_required`).
@@ -65,6 +66,39 @@ pub fn check_consultation_reader(caller: &Caller) -> Result<(), ApiError> {
         Err(ApiError::forbidden(
             ErrorCode::Forbidden,
             "only those who treat the patient may read their consents",
+        ))
+    }
+}
+
+/// Records and withdraws the consent to a remote reading: a clinician of
+/// the facility that asked for it (the requester's side of the request).
+pub fn check_reading_recorder(side: Side) -> Result<(), ApiError> {
+    match side {
+        Side::Requester => Ok(()),
+        Side::Reader => Err(ApiError::forbidden(
+            ErrorCode::Forbidden,
+            "only clinicians of the facility that asked for the reading may record or withdraw \
+             the patient's consent to it",
+        )),
+    }
+}
+
+/// Reads the consents of a referral: the clinicians of the facilities at
+/// its two ends, who are those who see it.
+pub fn sees_referral(caller: &Caller, from_facility: i64, to_facility: i64) -> bool {
+    is_requester(caller, from_facility) || is_requester(caller, to_facility)
+}
+
+/// Records and withdraws the consent to a referral: a clinician of the
+/// facility that sends the patient, where the patient signs.
+pub fn check_referral_recorder(caller: &Caller, from_facility: i64) -> Result<(), ApiError> {
+    if is_requester(caller, from_facility) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            ErrorCode::Forbidden,
+            "only clinicians of the facility that sends the patient may record or withdraw \
+             the patient's consent to the referral",
         ))
     }
 }

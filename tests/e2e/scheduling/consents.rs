@@ -259,3 +259,114 @@ async fn a_call_waits_for_the_patient_s_consent_when_the_consortium_requires_it(
     let (status, body) = open(&app, &d.expert, id).await.expect_err("refused");
     assert_error(status, &body, StatusCode::CONFLICT, "consent_required");
 }
+
+#[tokio::test]
+async fn a_referral_s_consent_is_recorded_by_the_sender_and_read_by_the_receiver() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let (status, referral) = app
+        .post(
+            "/api/v1/referrals",
+            &d.clinician.token,
+            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
+                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{referral}");
+    let path = format!("/api/v1/referrals/{}/consents", referral["id"]);
+    let receiver = app
+        .user("tertiary-doc", Role::Clinician, d.c.tertiary)
+        .await;
+
+    // A consultation's kind is not a referral's.
+    let (status, body) = app
+        .post(&path, &d.clinician.token, signed_form(d.patient))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let form = json!({ "kind": "referral", "given_by": "patient",
+                       "form_reference": "转诊知情同意书 R-7", "patient_id": d.patient });
+    // The receiving end reads it, and the sending end records it.
+    let (status, body) = app.post(&path, &receiver.token, form.clone()).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, given) = app.post(&path, &d.clinician.token, form.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{given}");
+    assert_eq!(given["referral_id"], referral["id"]);
+    assert_eq!(given["patient_id"], d.patient);
+    let (status, listed) = app.get(&path, &receiver.token).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed[0]["id"], given["id"]);
+
+    // Neither end's expert nor another clinic reaches it.
+    let stranger = app
+        .user("island-b-doc", Role::Clinician, d.c.island_b)
+        .await;
+    for who in [&stranger, &d.expert] {
+        let (status, body) = app.get(&path, &who.token).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/care-consents/{}/withdraw", given["id"]),
+                &who.token,
+                json!({ "reason": "no" }),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+
+    // Cancelled, the referral takes no new consent.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/referrals/{}/cancel", referral["id"]),
+            &d.clinician.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, withdrawn) = app
+        .post(
+            &format!("/api/v1/care-consents/{}/withdraw", given["id"]),
+            &d.clinician.token,
+            json!({ "reason": "referral cancelled" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{withdrawn}");
+    let (status, body) = app.post(&path, &d.clinician.token, form).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "service_closed");
+}
+
+#[tokio::test]
+async fn a_remote_reading_s_consent_is_recorded_by_the_requester_and_read_by_the_radiologist() {
+    use crate::support::reading::{ask, desk as reading_desk, stored_study};
+    let app = spawn_app().await;
+    let d = reading_desk(&app).await;
+    let uid = stored_study(&app, &d.clinician, "CT_small.dcm", "A-1").await;
+    let (status, request) = ask(&app, &d.clinician, &uid, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let path = format!("/api/v1/reading-requests/{}/consents", request["id"]);
+    let form = json!({ "kind": "remote_reading", "given_by": "patient",
+                       "form_reference": "远程影像诊断知情同意 CT-3" });
+
+    let (status, body) = app.post(&path, &d.reader.token, form.clone()).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, given) = app.post(&path, &d.clinician.token, form.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{given}");
+    assert_eq!(given["kind"], "remote_reading");
+    assert_eq!(given["reading_request_id"], request["id"]);
+    assert_eq!(given["patient_id"], request["patient_id"]);
+    let (status, listed) = app.get(&path, &d.reader.token).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let (status, body) = app.post(&path, &d.clinician.token, form).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "consent_in_force");
+
+    let stranger = app
+        .user("island-b-doc", Role::Clinician, d.c.island_b)
+        .await;
+    let (status, body) = app.get(&path, &stranger.token).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+}

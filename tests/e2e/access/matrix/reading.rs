@@ -172,6 +172,21 @@ pub async fn rows(app: &TestApp, c: &Consortium, callers: &[Caller]) -> Vec<Row>
             format!("/api/v1/reading-requests/{}", a.unclaimed),
             own_clinician_or_radiologist,
         )),
+        hidden(row(
+            Method::GET,
+            "/api/v1/reading-requests/{id}/consents",
+            format!("/api/v1/reading-requests/{}/consents", a.unclaimed),
+            own_clinician_or_radiologist,
+        )),
+        hidden(with_body(
+            row(
+                Method::POST,
+                "/api/v1/reading-requests/{id}/consents",
+                format!("/api/v1/reading-requests/{}/consents", a.unclaimed),
+                own_clinician,
+            ),
+            |_| json!({ "kind": "remote_reading", "given_by": "patient", "form_reference": "form 2" }),
+        )),
         row(
             Method::GET,
             "/api/v1/worklist",

@@ -70,6 +70,24 @@ pub fn rows(referrals: &Arranged, patient: i64, county: i64) -> Vec<Row> {
             format!("/api/v1/referrals/{}", referrals.sent),
             own_clinician,
         ),
+        hidden(row(
+            Method::GET,
+            "/api/v1/referrals/{id}/consents",
+            format!("/api/v1/referrals/{}/consents", referrals.sent),
+            own_clinician,
+        )),
+        hidden(with_body(
+            row(
+                Method::POST,
+                "/api/v1/referrals/{id}/consents",
+                format!("/api/v1/referrals/{}/consents", referrals.sent),
+                own_clinician,
+            ),
+            move |_| {
+                json!({ "kind": "referral", "given_by": "patient", "form_reference": "form 3",
+                        "patient_id": patient })
+            },
+        )),
         row(
             Method::POST,
             "/api/v1/referrals/{id}/accept",
