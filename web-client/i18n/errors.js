@@ -267,6 +267,7 @@ export default {
     // Why a call's recording stopped (the server's `reason`).
     'call.stop_reason.unknown': 'for a reason not given',
     'call.stop_reason.consent_withdrawn': 'consent was withdrawn',
+    'call.stop_reason.patient_consent_withdrawn': "the patient's consent to recording was withdrawn",
     'call.stop_reason.participant_left': 'a participant left',
     'call.stop_reason.participant_without_consent': 'a participant has not consented',
     'call.stop_reason.recorder_dropped': 'the recorder lost its link',
@@ -541,6 +542,7 @@ export default {
 
     'call.stop_reason.unknown': '原因未说明',
     'call.stop_reason.consent_withdrawn': '知情同意已撤回',
+    'call.stop_reason.patient_consent_withdrawn': '患者已撤回对录像的同意',
     'call.stop_reason.participant_left': '有参与者离开',
     'call.stop_reason.participant_without_consent': '有参与者未同意录像',
     'call.stop_reason.recorder_dropped': '录像端连接中断',

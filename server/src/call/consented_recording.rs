@@ -27,10 +27,15 @@ use super::recording_shelf::{relative, Shelf};
 use crate::audit::{self, Action, Actor, AuditEntry};
 use crate::config::Settings;
 use crate::db::{Db, Engine};
+use crate::policy::{self, consent::StartRule};
 use crate::time::now_ms;
 
 /// The recorder's peer id in every room: no user id looks like it.
 pub const RECORDER: &str = "recorder";
+
+/// How often a running recording looks again at the patient's consent to
+/// it, when the consortium requires one.
+const PATIENT_CONSENT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// An open recording whose recorder is nowhere in the room is taken for one
 /// a crashed node left behind, once it is this old (a recorder another node
@@ -50,6 +55,9 @@ struct Inner {
     config: Config,
     /// Object storage for the files, when the server has some.
     shelf: Option<Shelf>,
+    /// Whether the patient's consent to recording is needed besides the
+    /// participants'.
+    consent_rule: StartRule,
     running: Mutex<HashMap<String, Running>>,
 }
 
@@ -78,6 +86,7 @@ impl Recordings {
                 ice_servers,
             },
             shelf: Shelf::from_settings(settings)?,
+            consent_rule: StartRule::of(settings),
             running: Mutex::new(HashMap::new()),
         })))
     }
@@ -208,6 +217,12 @@ impl Recordings {
 
     async fn start(&self, room: &str) -> anyhow::Result<()> {
         let consultation_id: i64 = room.parse()?;
+        if !self.patient_consents(consultation_id).await? {
+            // Asked again each half second while the participants' consent
+            // stands ([`Self::start_awaited`]): a consent recorded meanwhile
+            // starts the recording.
+            return Ok(());
+        }
         let Some(recording_id) = self.open_row(room, consultation_id).await? else {
             return Ok(());
         };
@@ -246,6 +261,13 @@ impl Recordings {
         let done = tokio::spawn(run.run(recorder, rx, gathered, stopped));
         running.insert(room.to_owned(), Running { stop, done });
         Ok(())
+    }
+
+    /// Whether the patient's consent lets the consultation's call be
+    /// recorded now (see [`StartRule`]).
+    async fn patient_consents(&self, consultation_id: i64) -> anyhow::Result<bool> {
+        let mut conn = self.0.db.pool().acquire().await?;
+        Ok(policy::consent::may_record(&mut conn, self.0.consent_rule, consultation_id).await?)
     }
 
     /// Inserts the consultation's open recording, or `None` if another is
@@ -392,9 +414,22 @@ impl Run {
             ));
             (stop, task)
         });
+        // The patient's consent is looked at again while the recording
+        // runs: withdrawn at any node, it stops here within the period.
+        let mut consent_check = tokio::time::interval(PATIENT_CONSENT_EVERY);
+        consent_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reason = loop {
             tokio::select! {
                 reason = &mut stopped => break reason.unwrap_or("shutdown"),
+                _ = consent_check.tick(), if inner.consent_rule == StartRule::ConsentFirst => {
+                    match self.recordings.patient_consents(self.consultation_id).await {
+                        Ok(true) => {}
+                        Ok(false) => break "patient_consent_withdrawn",
+                        Err(error) => {
+                            tracing::warn!(%error, room, "checking the patient's consent to recording failed");
+                        }
+                    }
+                }
                 Some(candidate) = gathered.recv() => {
                     let message = ServerMessage::IceCandidate {
                         from: RECORDER.to_owned(),

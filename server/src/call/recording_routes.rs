@@ -60,7 +60,8 @@ pub struct RecordingView {
     /// Unset while it is still recording.
     pub ended_at: Option<String>,
     /// `consent_withdrawn`, `participant_left`, `participant_without_consent`,
-    /// `shutdown` or `interrupted` (the server stopped without finishing it).
+    /// `patient_consent_withdrawn`, `shutdown` or `interrupted` (the server
+    /// stopped without finishing it).
     pub stop_reason: Option<String>,
     pub files: Vec<RecordingFileView>,
 }

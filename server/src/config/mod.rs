@@ -87,9 +87,11 @@ pub struct Settings {
     /// make sharing among the facilities caring for a patient lawful
     /// without consent turns this off.
     pub sharing_consent_required: bool,
-    /// Whether a teleconsultation waits for the patient's consent to it:
-    /// its call admits no one, and it does not start, until a clinician of
-    /// the requesting facility has recorded the consent. Off by default, so
+    /// Whether a teleconsultation waits for the patient's consents: its call
+    /// admits no one, and it does not start, until a clinician of the
+    /// requesting facility has recorded the consent to it; and the call is
+    /// recorded only while the patient's consent to recording is in force
+    /// too, besides every participant's. Off by default, so
     /// that consortia whose consultations were booked before consents were
     /// recorded here keep their calls; a consortium whose rules ask for the
     /// signed form first (远程医疗知情同意) turns it on.

@@ -17,12 +17,14 @@ use crate::error::{ApiError, ErrorCode};
 use super::consultation::{is_requester, sees_clinical};
 use super::reading::Side;
 
-/// Whether a teleconsultation needs its consent on record before it starts
-/// (`teleconsultation_consent_required`).
+/// Whether a teleconsultation needs the patient's consents on record
+/// (`teleconsultation_consent_required`): to start, and to record its call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartRule {
     /// The call admits no one, and the case does not move to
-    /// `in_progress`, until the patient's consent is in force.
+    /// `in_progress`, until the patient's consent is in force; and the
+    /// call is recorded only while the patient's consent to recording is,
+    /// besides every participant's.
     ConsentFirst,
     /// The consent is recorded as the consortium's paperwork asks; nothing
     /// waits for it.
@@ -114,14 +116,40 @@ pub async fn check_start(
     if rule == StartRule::ConsentRecorded {
         return Ok(());
     }
-    let in_force: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM care_consent WHERE consultation_id = $1 AND kind = 'teleconsultation' \
+    let given = in_force(conn, consultation_id, "teleconsultation").await?;
+    check_may_start(rule, given)
+}
+
+/// Whether consultation `consultation_id`'s call may be recorded now under
+/// `rule`, as far as the patient is concerned (the participants consent in
+/// the call). Asked before a recording starts and again while it runs, so
+/// that a withdrawal stops it on whichever node records.
+pub async fn may_record(
+    conn: &mut AnyConnection,
+    rule: StartRule,
+    consultation_id: i64,
+) -> Result<bool, sqlx::Error> {
+    if rule == StartRule::ConsentRecorded {
+        return Ok(true);
+    }
+    in_force(conn, consultation_id, "recording").await
+}
+
+/// Whether the patient's consent of `kind` to the consultation is in force.
+async fn in_force(
+    conn: &mut AnyConnection,
+    consultation_id: i64,
+    kind: &str,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM care_consent WHERE consultation_id = $1 AND kind = $2 \
          AND withdrawn_at IS NULL",
     )
     .bind(consultation_id)
+    .bind(kind)
     .fetch_optional(conn)
     .await?;
-    check_may_start(rule, in_force.is_some())
+    Ok(found.is_some())
 }
 
 /// Whether a teleconsultation may start, given whether the patient's

@@ -19,7 +19,7 @@ use tokio::time::{sleep, Instant};
 use crate::support::browser::Browser;
 use crate::support::calls::{accepted, finished_recordings};
 use crate::support::scheduling::desk;
-use crate::support::{assert_error, spawn_app, TestApp, TestUser};
+use crate::support::{assert_error, spawn_app, spawn_app_with, TestApp, TestUser};
 
 /// (presentation time in 90 kHz ticks, frame bytes) of every IVF frame.
 fn ivf_frames(file: &[u8]) -> Vec<(u64, usize)> {
@@ -411,4 +411,64 @@ async fn recordings_are_part_of_the_clinical_record_and_unknown_ones_are_not_fou
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"]["code"].is_string(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_the_patient_must_consent_the_call_is_recorded_only_while_they_do() {
+    let app = spawn_app_with(|settings| settings.teleconsultation_consent_required = true).await;
+    let d = desk(&app).await;
+    let id = accepted(&app, &d).await;
+    let consents = format!("/api/v1/consultations/{id}/consents");
+    let form = |kind: &str| {
+        serde_json::json!({ "kind": kind, "given_by": "patient", "form_reference": "signed form 12",
+                            "patient_id": d.patient })
+    };
+    let (status, body) = app
+        .post(&consents, &d.clinician.token, form("teleconsultation"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut browser = Browser::launch(&app).await;
+    browser.open("clinician", &d.clinician, id).await;
+    browser.open("expert", &d.expert, id).await;
+    browser.consent("clinician", true).await;
+    browser.consent("expert", true).await;
+    browser
+        .wait_for("clinician", |m| m["type"] == "consent")
+        .await;
+    // Both participants agree, the patient has not: an absence, so the
+    // server gets a few of its half-second looks before it is checked.
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        app.count("call_recording").await,
+        0,
+        "the patient did not consent"
+    );
+
+    let (status, given) = app
+        .post(&consents, &d.clinician.token, form("recording"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{given}");
+    for page in ["clinician", "expert"] {
+        let indicator = browser.wait_for(page, |m| m["type"] == "recording").await;
+        assert_eq!(indicator["state"], "started", "{page}: {indicator}");
+    }
+
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/care-consents/{}/withdraw", given["id"]),
+            &d.clinician.token,
+            serde_json::json!({ "reason": "患者不同意录像" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stopped = browser
+        .wait_for("expert", |m| {
+            m["type"] == "recording" && m["state"] == "stopped"
+        })
+        .await;
+    assert_eq!(stopped["reason"], "patient_consent_withdrawn", "{stopped}");
+    let recordings = finished_recordings(&app, &d.clinician, id).await;
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    assert_eq!(recordings[0]["stop_reason"], "patient_consent_withdrawn");
+    browser.quit().await;
 }
