@@ -16,7 +16,7 @@ import * as CallRecord from '../call/call-record.js';
 import * as Viewer from '../viewer/viewer.js';
 import * as Opinion from './opinion.js';
 import * as CaseExtras from './case-extras.js';
-import { mountConsents } from './case-consents.js';
+import { mountConsents } from './service-consents.js';
 import { bookingOf, callState, dayIn, formatIn, here, zone } from './consultation-times.js';
 
 function studyField(study, tag) {
@@ -229,8 +229,14 @@ async function render(section, id, me) {
     callRecord,
     opinion);
   state.consultation = c;
-  // The patient's consents to the case (case-consents.js).
-  mountConsents(consents, c, me, act).catch((err) => { consents.textContent = err.message; });
+  // The patient's consents to the case (service-consents.js).
+  const consentService = {
+    path: `/consultations/${c.id}`,
+    kinds: ['teleconsultation', 'recording'],
+    patientId: c.patient_id,
+    recorder: isRequester && !['completed', 'cancelled', 'declined'].includes(c.status),
+  };
+  mountConsents(consents, consentService, act).catch((err) => { consents.textContent = err.message; });
   // Who else may join the call (case-extras.js).
   CaseExtras.mountInvitees(invitees, c, me).catch((err) => { invitees.textContent = err.message; });
   // The call's chat and recordings (call/call-record.js), when it had any.

@@ -12,6 +12,7 @@ import { examinationName, languageName, term } from '../lib/terms.js';
 import { bannerPatientOf, boundTo, patientBanner } from '../lib/patient-banner.js';
 import * as Viewer from '../viewer/viewer.js';
 import * as Worklist from './worklist.js';
+import { mountConsents } from './service-consents.js';
 
 const field = (key, control) => el('label', null, el('span', { 'data-i18n': key }, t(key)), control);
 
@@ -336,7 +337,32 @@ async function openReport(section, match, me) {
     parts.push(el('p', { 'data-i18n': 'report.none_signed' }, t('report.none_signed')));
   }
   parts.push(...signed.map(signedVersion));
+  // The patient's consent to the reading (service-consents.js).
+  const consents = el('div', { id: 'report-consents' });
+  parts.push(consents);
   body.replaceChildren(...parts);
+  const service = {
+    path: `/reading-requests/${id}`,
+    kinds: ['remote_reading'],
+    patientId: request.patient_id || null,
+    recorder: me.roles.includes('clinician') && me.facility_id === request.requesting_facility_id
+      && !['completed', 'cancelled'].includes(request.status),
+  };
+  /** @param {() => Promise<unknown>} fn */
+  const act = async (fn) => {
+    error.textContent = '';
+    if (request.patient_id && !boundTo(section, request.patient_id)) {
+      error.textContent = t('banner.changed');
+      return;
+    }
+    try {
+      await fn();
+      await mountConsents(consents, service, act);
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  mountConsents(consents, service, act).catch((err) => { consents.textContent = err.message; });
 }
 
 /** @type {import('../lib/ferry.js').ScreenModule} */

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::support::calls::accepted;
 use crate::support::journeys::{journey, screenshot_count, screenshots, user};
 use crate::support::scheduling::desk;
-use crate::support::spawn_app_with;
+use crate::support::{spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_call_waits_for_the_consent_the_clinician_records_and_the_expert_sees() {
@@ -55,4 +55,53 @@ async fn the_call_waits_for_the_consent_the_clinician_records_and_the_expert_see
     .expect("the consent");
     assert_eq!(stored, ("guardian".to_owned(), "王小明（儿子）".to_owned()));
     assert_eq!(screenshot_count(&result), 3, "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clinician_records_the_consent_to_a_reading_and_the_radiologist_reads_it() {
+    use crate::support::reading::{ask, desk as reading_desk, stored_study};
+    let app = spawn_app().await;
+    let d = reading_desk(&app).await;
+    let uid = stored_study(&app, &d.clinician, "CT_small.dcm", "A-1").await;
+    let (status, request) = ask(&app, &d.clinician, &uid, json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{request}");
+    let shots = screenshots("consent-reading");
+    let _ = std::fs::remove_dir_all(&shots);
+
+    let result = journey(
+        "consent-reading",
+        json!({
+            "base": app.url(""),
+            "request": request["id"],
+            "clinician": user(&d.clinician),
+            "reader": user(&d.reader),
+            "screenshots": shots,
+        }),
+    )
+    .await;
+
+    let seen = &result["result"];
+    let listed = seen["listed"].as_str().expect("the list");
+    assert!(
+        listed.contains("a remote reading") && listed.contains("the patient"),
+        "{result}"
+    );
+    let read = seen["read"].as_str().expect("the radiologist's view");
+    assert!(
+        read.contains("远程阅片") && read.contains("Remote reading consent CT-3"),
+        "{result}"
+    );
+    assert_eq!(
+        seen["mayRecord"], 0,
+        "the radiologist records no consent: {result}"
+    );
+    let kind: String = sqlx::query_scalar(
+        "SELECT kind FROM care_consent WHERE reading_request_id = $1 AND withdrawn_at IS NULL",
+    )
+    .bind(request["id"].as_i64())
+    .fetch_one(app.db.pool())
+    .await
+    .expect("the consent");
+    assert_eq!(kind, "remote_reading");
+    assert_eq!(screenshot_count(&result), 2, "{result}");
 }

@@ -1,16 +1,24 @@
 // @ts-check
-// Ferry web client: the patient's consents on the case page
-// (consultation.js): to the teleconsultation (远程会诊知情同意) and to the
-// recording of its call. The requesting facility's clinicians record each
-// from the signed form and withdraw it when the patient asks; the expert
-// reads them. When the consortium requires it, the call waits for the
-// consent to the teleconsultation (`/consultations/{id}/consents`).
+// Ferry web client: the patient's consents to a service, on its page: to a
+// teleconsultation (远程会诊知情同意) and the recording of its call on the
+// case page (consultation.js), to a remote reading on the request's page
+// (report.js). The asking facility's clinicians record each from the
+// signed form and withdraw it when the patient asks; the expert or the
+// radiologist reads them. When the consortium requires it, the call waits
+// for the consent to the teleconsultation (`/…/{id}/consents`).
 
 import { api, el, t, when } from '../lib/ferry.js';
 import * as Patients from './patient.js';
 
-const KINDS = ['teleconsultation', 'recording'];
-const CLOSED = ['completed', 'cancelled', 'declined'];
+/**
+ * A service whose consents a page shows.
+ * @typedef {{
+ *   path: string, kinds: string[], patientId: number | null, recorder: boolean
+ * }} Service
+ *   `path` is the service's API path (`/consultations/7`); `kinds` the
+ *   consents it takes; `recorder` whether this user records and withdraws
+ *   them now (a clinician of the asking facility, the service still open).
+ */
 
 /** @param {any} consent */
 function given(consent) {
@@ -41,29 +49,25 @@ function item(consent, control) {
 }
 
 /**
- * Fills `box` with the case's consents and, for the requesting facility's
- * clinicians while the case is open, the forms to record and withdraw
- * them. Shows nothing to those who may not read them (the server answers
- * 403 or 404).
+ * Fills `box` with a service's consents and, for `service.recorder`, the
+ * forms to record and withdraw them. Shows nothing to those who may not
+ * read them (the server answers 403 or 404).
  * @param {HTMLElement} box
- * @param {any} c the consultation
- * @param {import('../lib/ferry.js').Me} me
+ * @param {Service} service
  * @param {(fn: () => Promise<unknown>) => Promise<void>} act the page's way
  *   of running a step (refused if the page shows another patient by now)
  * @returns {Promise<void>}
  */
-async function mountConsents(box, c, me, act) {
+async function mountConsents(box, service, act) {
   let consents;
   try {
-    consents = await api('GET', `/consultations/${c.id}/consents`);
+    consents = await api('GET', `${service.path}/consents`);
   } catch {
     box.replaceChildren();
     return;
   }
-  const recorder = me.roles.includes('clinician') && me.facility_id === c.requesting_facility_id
-    && !CLOSED.includes(c.status);
   const withdraw = (/** @type {any} */ consent) => {
-    if (!recorder || !consent.in_force) return null;
+    if (!service.recorder || !consent.in_force) return null;
     const reason = el('input', { name: 'reason', required: true, maxlength: 500, 'aria-label': t('case.consent.withdraw_reason') });
     reason.placeholder = t('case.consent.withdraw_reason');
     const form = el('form', { class: 'inline-form consent-withdraw' }, reason, ' ',
@@ -77,19 +81,19 @@ async function mountConsents(box, c, me, act) {
   };
   const list = el('ul', { class: 'consents', id: 'case-consent-list' },
     ...consents.map((/** @type {any} */ consent) => item(consent, withdraw(consent))));
-  if (!consents.length) list.append(el('li', { class: 'muted none' }, t('call.patient_consent.none')));
-  const missing = KINDS.filter((kind) => !consents.some((/** @type {any} */ k) => k.kind === kind && k.in_force));
+  if (!consents.length) list.append(el('li', { class: 'muted none' }, t('case.consent.none')));
+  const missing = service.kinds.filter((kind) => !consents.some((/** @type {any} */ k) => k.kind === kind && k.in_force));
   box.replaceChildren(el('h3', null, t('case.consents')), list,
-    recorder && missing.length ? recordForm(c, missing, act) : '');
+    service.recorder && missing.length ? recordForm(service, missing, act) : '');
 }
 
 /**
  * The form to record a consent of one of the kinds not in force.
- * @param {any} c
+ * @param {Service} service
  * @param {string[]} kinds
  * @param {(fn: () => Promise<unknown>) => Promise<void>} act
  */
-function recordForm(c, kinds, act) {
+function recordForm(service, kinds, act) {
   const kind = el('select', { name: 'kind' }, kinds.map((k) => el('option', { value: k }, t('case.consent.kind.' + k))));
   const givenBy = el('select', { name: 'given_by' },
     ['patient', 'guardian'].map((g) => el('option', { value: g }, t('case.consent.given_choice.' + g))));
@@ -106,12 +110,12 @@ function recordForm(c, kinds, act) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    act(() => api('POST', `/consultations/${c.id}/consents`, {
+    act(() => api('POST', `${service.path}/consents`, {
       kind: data.get('kind'),
       given_by: data.get('given_by'),
       guardian_name: data.get('given_by') === 'guardian' ? String(data.get('guardian_name') || '') : null,
       form_reference: data.get('form_reference'),
-      patient_id: c.patient_id,
+      ...(service.patientId ? { patient_id: service.patientId } : {}),
     }));
   });
   return form;
