@@ -9,6 +9,7 @@ import { api, el, t, when } from '../lib/ferry.js';
 import { boundTo } from '../lib/patient-banner.js';
 import { examinationName } from '../lib/terms.js';
 import * as Patients from './patient.js';
+import { mountConsents } from './service-consents.js';
 
 const TIERS = ['village', 'primary', 'secondary', 'tertiary'];
 
@@ -147,7 +148,38 @@ function referralActions(page, r) {
       },
     }, t('referral.move.' + move)), ' ');
   }
+  cell.append(referralConsents(page, r, sending));
   return cell;
+}
+
+// The patient's consent to the referral (service-consents.js), opened from
+// its row: the sending facility records it, both ends read it.
+function referralConsents(page, r, sending) {
+  const box = el('div', { class: 'referral-consents', hidden: true });
+  const service = {
+    path: `/referrals/${r.id}`,
+    kinds: ['referral'],
+    patientId: page.patient.id,
+    recorder: sending && ['requested', 'accepted', 'arrived'].includes(r.status),
+  };
+  /** @param {() => Promise<unknown>} fn */
+  const act = async (fn) => {
+    if (!boundTo(page.section, page.patient.id)) {
+      box.prepend(el('p', { class: 'error', role: 'alert' }, t('banner.changed')));
+      return;
+    }
+    try {
+      await fn();
+      await mountConsents(box, service, act);
+    } catch (err) {
+      box.prepend(el('p', { class: 'error', role: 'alert' }, err.message));
+    }
+  };
+  const toggle = el('button', { type: 'button', dataset: { move: 'consents' }, onclick: () => {
+    box.hidden = !box.hidden;
+    if (!box.hidden) mountConsents(box, service, act).catch((err) => { box.textContent = err.message; });
+  } }, t('referral.consents'));
+  return el('span', null, toggle, box);
 }
 
 function referralRows(page, referrals) {

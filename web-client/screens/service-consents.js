@@ -79,7 +79,7 @@ async function mountConsents(box, service, act) {
     });
     return form;
   };
-  const list = el('ul', { class: 'consents', id: 'case-consent-list' },
+  const list = el('ul', { class: 'consents consent-list' },
     ...consents.map((/** @type {any} */ consent) => item(consent, withdraw(consent))));
   if (!consents.length) list.append(el('li', { class: 'muted none' }, t('case.consent.none')));
   const missing = service.kinds.filter((kind) => !consents.some((/** @type {any} */ k) => k.kind === kind && k.in_force));
@@ -100,7 +100,7 @@ function recordForm(service, kinds, act) {
   const guardian = Patients.labelled('case.consent.guardian_name', el('input', { name: 'guardian_name', maxlength: 100 }));
   guardian.hidden = true;
   givenBy.addEventListener('change', () => { guardian.hidden = givenBy.value !== 'guardian'; });
-  const form = el('form', { id: 'case-consent-form' },
+  const form = el('form', { class: 'consent-form' },
     el('p', { class: 'hint' }, t('case.consent.help')),
     Patients.labelled('case.consent.kind', kind),
     Patients.labelled('case.consent.given_by', givenBy),

@@ -7,7 +7,7 @@ module.exports = async function consentReading(journey, browser) {
   const { request, clinician, reader } = journey.args;
   const page = await journey.signIn(browser, clinician, 'en-US');
   await page.goto(`/#/reading-requests/${request}`);
-  const form = page.locator('#report-consents #case-consent-form');
+  const form = page.locator('#report-consents .consent-form');
   await form.waitFor({ state: 'visible' });
   await form.locator('input[name=form_reference]').fill('Remote reading consent CT-3');
   await form.locator('button[type=submit]').click();
@@ -21,7 +21,7 @@ module.exports = async function consentReading(journey, browser) {
   const seen = radiologist.locator('#report-consents li[data-kind=remote_reading]');
   await seen.filter({ hasText: '有效' }).waitFor({ state: 'visible' });
   const read = await seen.textContent();
-  const mayRecord = await radiologist.locator('#report-consents #case-consent-form').count();
+  const mayRecord = await radiologist.locator('#report-consents .consent-form').count();
   await journey.shot(radiologist, 'consent-reading-2-radiologist');
   return { listed, read, mayRecord };
 };

@@ -16,14 +16,14 @@ module.exports = async function consent(journey, browser) {
 
   const page = await journey.signIn(browser, clinician, 'zh-CN');
   await page.goto(`/#/consultations/${consultation}`);
-  const form = page.locator('#case-consent-form');
+  const form = page.locator('.consent-form');
   await form.waitFor({ state: 'visible' });
   await form.locator('select[name=kind]').selectOption('teleconsultation');
   await form.locator('select[name=given_by]').selectOption('guardian');
   await form.locator('input[name=guardian_name]').fill(guardian);
   await form.locator('input[name=form_reference]').fill('知情同意书 2026-118');
   await form.locator('button[type=submit]').click();
-  const recorded = page.locator('#case-consent-list li[data-kind=teleconsultation]');
+  const recorded = page.locator('.consent-list li[data-kind=teleconsultation]');
   await recorded.filter({ hasText: '有效' }).waitFor({ state: 'visible' });
   const listed = await recorded.textContent();
   await journey.shot(page, 'consent-2-clinician-recorded');

@@ -105,3 +105,47 @@ async fn the_clinician_records_the_consent_to_a_reading_and_the_radiologist_read
     assert_eq!(kind, "remote_reading");
     assert_eq!(screenshot_count(&result), 2, "{result}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sending_clinician_records_the_consent_to_a_referral_from_its_row() {
+    let app = spawn_app().await;
+    let d = desk(&app).await;
+    let (status, referral) = app
+        .post(
+            "/api/v1/referrals",
+            &d.clinician.token,
+            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
+                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{referral}");
+    let shots = screenshots("consent-referral");
+    let _ = std::fs::remove_dir_all(&shots);
+
+    let result = journey(
+        "consent-referral",
+        json!({
+            "base": app.url(""),
+            "patient": d.patient,
+            "referral": referral["id"],
+            "clinician": user(&d.clinician),
+            "screenshots": shots,
+        }),
+    )
+    .await;
+
+    let listed = result["result"]["listed"].as_str().expect("the list");
+    assert!(
+        listed.contains("转诊") && listed.contains("R-7"),
+        "{result}"
+    );
+    let kind: String = sqlx::query_scalar(
+        "SELECT kind FROM care_consent WHERE referral_id = $1 AND withdrawn_at IS NULL",
+    )
+    .bind(referral["id"].as_i64())
+    .fetch_one(app.db.pool())
+    .await
+    .expect("the consent");
+    assert_eq!(kind, "referral");
+    assert_eq!(screenshot_count(&result), 1, "{result}");
+}
