@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::support::calls::accepted;
 use crate::support::journeys::{journey, screenshot_count, screenshots, user};
-use crate::support::scheduling::desk;
+use crate::support::scheduling::{desk, referred_up};
 use crate::support::{spawn_app, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,15 +110,7 @@ async fn the_clinician_records_the_consent_to_a_reading_and_the_radiologist_read
 async fn the_sending_clinician_records_the_consent_to_a_referral_from_its_row() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    let (status, referral) = app
-        .post(
-            "/api/v1/referrals",
-            &d.clinician.token,
-            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
-                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{referral}");
+    let referral = referred_up(&app, &d).await;
     let shots = screenshots("consent-referral");
     let _ = std::fs::remove_dir_all(&shots);
 
@@ -127,7 +119,7 @@ async fn the_sending_clinician_records_the_consent_to_a_referral_from_its_row() 
         json!({
             "base": app.url(""),
             "patient": d.patient,
-            "referral": referral["id"],
+            "referral": referral,
             "clinician": user(&d.clinician),
             "screenshots": shots,
         }),
@@ -142,7 +134,7 @@ async fn the_sending_clinician_records_the_consent_to_a_referral_from_its_row() 
     let kind: String = sqlx::query_scalar(
         "SELECT kind FROM care_consent WHERE referral_id = $1 AND withdrawn_at IS NULL",
     )
-    .bind(referral["id"].as_i64())
+    .bind(referral)
     .fetch_one(app.db.pool())
     .await
     .expect("the consent");

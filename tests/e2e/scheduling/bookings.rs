@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::scheduling::{
-    add_rule, book, consultation, desk, local, next_weekday, slots, starts,
+    add_rule, book, consultation, desk, local, next_weekday, referred_up, slots, starts,
 };
 use crate::support::{assert_error, spawn_app};
 
@@ -476,16 +476,7 @@ async fn slots_held_back_for_referrals_need_an_accepted_up_referral() {
         "slot_reserved_for_referrals",
     );
 
-    let (status, referral) = app
-        .post(
-            "/api/v1/referrals",
-            &d.clinician.token,
-            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
-                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{referral}");
-    let referral_id = referral["id"].as_i64().expect("id");
+    let referral_id = referred_up(&app, &d).await;
     let with_referral = json!({ "expert_id": d.expert.id, "start": start,
                                 "consultation_id": consultation_id, "referral_id": referral_id });
     let (status, body) = app

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::support::calls::{accepted, join, open};
-use crate::support::scheduling::desk;
+use crate::support::scheduling::{desk, referred_up};
 use ferry_server::auth::Role;
 
 use crate::support::{assert_error, resident_id, spawn_app, spawn_app_with, TestApp};
@@ -264,16 +264,8 @@ async fn a_call_waits_for_the_patient_s_consent_when_the_consortium_requires_it(
 async fn a_referral_s_consent_is_recorded_by_the_sender_and_read_by_the_receiver() {
     let app = spawn_app().await;
     let d = desk(&app).await;
-    let (status, referral) = app
-        .post(
-            "/api/v1/referrals",
-            &d.clinician.token,
-            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
-                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{referral}");
-    let path = format!("/api/v1/referrals/{}/consents", referral["id"]);
+    let referral = referred_up(&app, &d).await;
+    let path = format!("/api/v1/referrals/{}/consents", referral);
     let receiver = app
         .user("tertiary-doc", Role::Clinician, d.c.tertiary)
         .await;
@@ -295,7 +287,7 @@ async fn a_referral_s_consent_is_recorded_by_the_sender_and_read_by_the_receiver
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, given) = app.post(&path, &d.clinician.token, form.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{given}");
-    assert_eq!(given["referral_id"], referral["id"]);
+    assert_eq!(given["referral_id"], referral);
     assert_eq!(given["patient_id"], d.patient);
     let (status, listed) = app.get(&path, &receiver.token).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
@@ -321,7 +313,7 @@ async fn a_referral_s_consent_is_recorded_by_the_sender_and_read_by_the_receiver
     // Cancelled, the referral takes no new consent.
     let (status, body) = app
         .post(
-            &format!("/api/v1/referrals/{}/cancel", referral["id"]),
+            &format!("/api/v1/referrals/{}/cancel", referral),
             &d.clinician.token,
             json!({}),
         )

@@ -178,3 +178,18 @@ pub fn local(zone: &str, date: Date, hour: i8, minute: i8) -> String {
         .display_with_offset(zoned.offset())
         .to_string()
 }
+
+/// The desk's clinician refers the patient up to the tertiary hospital;
+/// returns the referral's id.
+pub async fn referred_up(app: &TestApp, d: &Desk) -> i64 {
+    let (status, referral) = app
+        .post(
+            "/api/v1/referrals",
+            &d.clinician.token,
+            json!({ "patient_id": d.patient, "direction": "up", "to_facility_id": d.c.tertiary,
+                    "reason": "needs a cardiologist", "diagnosis_codes": ["I21.4"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{referral}");
+    referral["id"].as_i64().expect("an id")
+}
