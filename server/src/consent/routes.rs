@@ -139,9 +139,10 @@ async fn record_referral_consent(
     record(&state, &caller, Subject::Referral(id), body).await
 }
 
-/// Withdraws a consent, with effect at once: a teleconsultation that needs
-/// its consent (`teleconsultation_consent_required`) admits no one more to
-/// its call and does not start.
+/// Withdraws a consent, with effect at once: where the consortium requires
+/// the patient's consents (`teleconsultation_consent_required`), a
+/// teleconsultation admits no one more to its call and does not start, and
+/// a recording of its call stops.
 #[utoipa::path(post, path = "/care-consents/{id}/withdraw", tag = "consents",
     params(("id" = i64, Path)), request_body = Withdrawal,
     responses(
