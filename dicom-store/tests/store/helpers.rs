@@ -317,26 +317,7 @@ impl TestStore {
     /// Blob files under the blob root, not counting the empty files of keys
     /// reserved for ingests to come.
     pub fn blob_files(&self) -> usize {
-        fn walk(dir: &Path) -> usize {
-            std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .map(|e| {
-                            let path = e.path();
-                            if path.is_dir() {
-                                walk(&path)
-                            } else {
-                                // A reserved key's file stays empty until
-                                // an instance is written into it.
-                                usize::from(std::fs::metadata(&path).is_ok_and(|m| m.len() > 0))
-                            }
-                        })
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-        walk(&self.blob_root())
+        nonempty_files_under(&self.blob_root())
     }
 
     pub fn staged_files(&self) -> usize {
@@ -390,4 +371,24 @@ pub fn ctx(facility_id: i64) -> IngestContext {
         facility_id,
         ..IngestContext::default()
     }
+}
+
+/// Files with something in them under `dir` and its subdirectories: a
+/// reserved key's file stays empty until an instance is written into it.
+pub fn nonempty_files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        nonempty_files_under(&path)
+                    } else {
+                        usize::from(std::fs::metadata(&path).is_ok_and(|m| m.len() > 0))
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

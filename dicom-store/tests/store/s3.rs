@@ -146,22 +146,6 @@ async fn the_store_ingests_into_s3_and_reads_back_byte_for_byte() {
     assert_eq!(frames.frames, vec![pixels.into_owned()]);
 }
 
-/// The files under a directory and its subdirectories.
-fn files_under(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.file_type() {
-                    Ok(t) if t.is_dir() => files_under(&e.path()),
-                    Ok(_) => 1,
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn an_instance_in_memory_goes_to_the_bucket_and_a_refused_copy_is_taken_back() {
     let server = S3Server::start().await;
@@ -191,7 +175,7 @@ async fn an_instance_in_memory_goes_to_the_bucket_and_a_refused_copy_is_taken_ba
         0,
         "no staging file for an instance in memory"
     );
-    let objects = files_under(&bucket);
+    let objects = nonempty_files_under(&bucket);
     assert!(objects >= 1, "the object is in the bucket");
 
     // Sent again: the index judges it already stored, and the second
@@ -213,7 +197,7 @@ async fn an_instance_in_memory_goes_to_the_bucket_and_a_refused_copy_is_taken_ba
         "{refused:?}"
     );
     assert_eq!(
-        files_under(&bucket),
+        nonempty_files_under(&bucket),
         objects,
         "the refused copies were deleted"
     );
